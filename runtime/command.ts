@@ -24,8 +24,11 @@ export interface OptionSpec {
 export interface CommandInput {
   values: Record<string, string | boolean | string[] | boolean[] | undefined>;
   positionals: string[];
-  /** Loads the configuration (exit code 2 on a bad variable is handled by the caller). */
-  config: () => Config;
+  /**
+   * Load the configuration, with flag values overriding variables (undefined overrides are ignored).
+   * A bad variable throws ConfigError, which runCommand turns into exit code 2.
+   */
+  config: (overrides?: Record<string, string | undefined>) => Config;
 }
 
 export interface Command {
@@ -77,7 +80,10 @@ export async function runCommand(
       strict: true,
       options: {
         ...Object.fromEntries(
-          Object.entries(cmd.options).map(([k, o]) => [k, { type: o.type, short: o.short, multiple: o.multiple }]),
+          Object.entries(cmd.options).map(([k, o]) => [
+            k,
+            { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
+          ]),
         ),
         help: { type: "boolean", short: "h" },
       },
@@ -94,7 +100,11 @@ export async function runCommand(
     return await cmd.run({
       values: parsed.values as CommandInput["values"],
       positionals: parsed.positionals,
-      config: () => loadConfig(env),
+      config: (overrides = {}) => {
+        const merged = { ...env };
+        for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
+        return loadConfig(merged);
+      },
     });
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -22,6 +22,7 @@ export interface Config {
   wsPort: number;
   logLevel: LogLevel;
   allowedOrigins: string[];
+  apiToken: string | undefined;
   jwtSecret: string | undefined;
   jwtExpiryHours: number;
   refreshTokenExpiryDays: number;
@@ -127,6 +128,15 @@ export const VARIABLES: VariableSpec[] = [
     expected: "https://a.example.com,https://b.example.com",
     default: "",
     parse: origins,
+  },
+  {
+    name: "ARAGORA_API_TOKEN",
+    key: "apiToken",
+    description: "bearer token for the operator API (/api/admin/*); unset disables it",
+    expected: "a string of at least 16 characters",
+    default: undefined,
+    secret: true,
+    parse: type("string >= 16"),
   },
   {
     name: "ARAGORA_JWT_SECRET",
@@ -260,8 +270,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       out[spec.key] = parsed;
     }
   }
-  if (out.env === "production" && out.jwtSecret === undefined && !problems.some((p) => p.startsWith("ARAGORA_JWT_SECRET"))) {
-    problems.push("ARAGORA_JWT_SECRET: is required when ARAGORA_ENV=production; expected a string of at least 32 characters");
+  if (
+    out.env === "production" &&
+    out.jwtSecret === undefined &&
+    !problems.some((p) => p.startsWith("ARAGORA_JWT_SECRET"))
+  ) {
+    problems.push(
+      "ARAGORA_JWT_SECRET: is required when ARAGORA_ENV=production; expected a string of at least 32 characters",
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as unknown as Config;

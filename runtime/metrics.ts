@@ -33,6 +33,13 @@ export const metrics = {
     registers: [registry],
   }),
 
+  authFailures: new Counter({
+    name: "aragora_auth_failures_total",
+    help: "Rejected credentials, by reason (missing, invalid, disabled)",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  }),
+
   // Actor kernel
   actorsAlive: new Gauge({
     name: "aragora_actors_alive",

@@ -14,7 +14,14 @@ import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const pinned = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).packageManager.replace(/^bun@/, "");
-const localBun = join(root, ".tools", "node_modules", "bun", "bin", process.platform === "win32" ? "bun.exe" : "bun.exe");
+const localBun = join(
+  root,
+  ".tools",
+  "node_modules",
+  "bun",
+  "bin",
+  process.platform === "win32" ? "bun.exe" : "bun.exe",
+);
 
 function versionOf(cmd) {
   const r = spawnSync(cmd, ["--version"], { encoding: "utf8" });

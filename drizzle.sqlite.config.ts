@@ -1,0 +1,14 @@
+/**
+ * drizzle-kit settings for the embedded SQLite store. Generate after a schema change with
+ * `drizzle-kit generate --config drizzle.sqlite.config.ts --name <what_changed>`, then write the
+ * matching `NNNN_<name>.down.sql` by hand beside the generated file (runtime/store/migrator.ts).
+ */
+import { defineConfig } from "drizzle-kit";
+
+export default defineConfig({
+  dialect: "sqlite",
+  schema: "./runtime/store/schema/sqlite/index.ts",
+  out: "./migrations/sqlite",
+  strict: true,
+  verbose: true,
+});

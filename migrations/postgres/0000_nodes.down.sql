@@ -1,0 +1,2 @@
+-- Undoes 0000_nodes.sql.
+DROP TABLE "nodes";

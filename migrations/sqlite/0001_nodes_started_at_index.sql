@@ -1,0 +1,1 @@
+CREATE INDEX `nodes_started_at_idx` ON `nodes` (`started_at`);

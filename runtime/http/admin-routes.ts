@@ -1,0 +1,78 @@
+/**
+ * Operator routes under /api/admin, guarded by `Authorization: Bearer <ARAGORA_API_TOKEN>`.
+ * Without a configured token the admin API is off (403), so an unconfigured server never
+ * exposes operator controls to anonymous callers.
+ *
+ * @example
+ * curl -X PUT -H "Authorization: Bearer $ARAGORA_API_TOKEN" -H 'content-type: application/json' \
+ *      -d '{"level":"DEBUG"}' http://localhost:8080/api/admin/log-level
+ */
+import { timingSafeEqual } from "node:crypto";
+import { type } from "arktype";
+import { Elysia } from "elysia";
+import type { ErrorBody } from "../../schemas/errors.ts";
+import type { Config, LogLevel } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { metrics } from "../metrics.ts";
+import { errorResponse } from "./errors.ts";
+import { stateOf } from "./request-state.ts";
+
+const LogLevelBody = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" });
+const LogLevelResponse = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" });
+
+const TO_PINO: Record<LogLevel, string> = { DEBUG: "debug", INFO: "info", WARNING: "warn", ERROR: "error" };
+const FROM_PINO: Record<string, LogLevel> = { debug: "DEBUG", info: "INFO", warn: "WARNING", error: "ERROR" };
+
+/** Compare a presented bearer token with the configured one in constant time. */
+export function bearerMatches(header: string | null, token: string): boolean {
+  if (!header?.startsWith("Bearer ")) return false;
+  const presented = Buffer.from(header.slice(7));
+  const expected = Buffer.from(token);
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
+}
+
+export function adminRoutes(deps: { config: Config; log: Logger; errorBody: typeof ErrorBody }) {
+  const { config, log } = deps;
+  return new Elysia({ name: "aragora-admin" })
+    .onBeforeHandle(({ request }) => {
+      const id = stateOf(request)?.id ?? "";
+      if (!config.apiToken) {
+        metrics.authFailures.inc({ reason: "disabled" });
+        return errorResponse(403, "admin_disabled", "the admin API is off: set ARAGORA_API_TOKEN to enable it", id);
+      }
+      const header = request.headers.get("authorization");
+      if (!bearerMatches(header, config.apiToken)) {
+        metrics.authFailures.inc({ reason: header ? "invalid" : "missing" });
+        return errorResponse(
+          401,
+          "unauthorized",
+          "Authorization: Bearer <ARAGORA_API_TOKEN> is required",
+          id,
+          undefined,
+          {
+            "www-authenticate": 'Bearer realm="aragora-admin"',
+          },
+        );
+      }
+    })
+    .get("/api/admin/log-level", () => ({ level: FROM_PINO[log.level] ?? "INFO" }), {
+      detail: { summary: "Current log level", tags: ["admin"], security: [{ bearer: [] }] },
+      response: { 200: LogLevelResponse, 401: deps.errorBody, 403: deps.errorBody },
+    })
+    .put(
+      "/api/admin/log-level",
+      ({ body, request }) => {
+        const previous = FROM_PINO[log.level] ?? "INFO";
+        log.level = TO_PINO[body.level] as string;
+        log.warn({ request_id: stateOf(request)?.id, from: previous, to: body.level }, "log level changed");
+        return { level: body.level };
+      },
+      {
+        body: LogLevelBody,
+        // Named so OpenAPI lists application/json; the app's streaming size-limit parser runs first.
+        parse: "json",
+        detail: { summary: "Change the log level without a restart", tags: ["admin"], security: [{ bearer: [] }] },
+        response: { 200: LogLevelResponse, 401: deps.errorBody, 403: deps.errorBody, 422: deps.errorBody },
+      },
+    );
+}

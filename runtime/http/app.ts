@@ -1,0 +1,253 @@
+/**
+ * The HTTP application: Elysia with request ids, CORS, the body limit, the error mapper,
+ * request metrics and logs, OpenAPI, the health/observability routes and `/ws`.
+ * Actor folders add their own routes with `.use(...)` on the returned app.
+ *
+ * @example
+ * const app = createHttpApp({ config, log, gateway, drain, version, startedAt: Date.now() });
+ * app.listen({ port: 8080 });
+ */
+import { Elysia, ParseError } from "elysia";
+import { ErrorBody } from "../../schemas/errors.ts";
+import { HealthResponse, MetricsText, WsHealthResponse, WsStatsResponse } from "../../schemas/health.ts";
+import type { Config } from "../config.ts";
+import type { Drain } from "../drain.ts";
+import type { Logger } from "../log.ts";
+import { metrics, registry } from "../metrics.ts";
+import { adminRoutes } from "./admin-routes.ts";
+import { corsPolicy } from "./cors.ts";
+import { errorResponse, PayloadTooLargeError, readLimited, validationDetails } from "./errors.ts";
+import { requestIdFrom } from "./request-id.ts";
+import { bindState, type RequestState, stateOf } from "./request-state.ts";
+import { swagger } from "./swagger.ts";
+import type { WsGateway } from "./ws-gateway.ts";
+
+export interface HttpAppDeps {
+  config: Config;
+  log: Logger;
+  gateway: WsGateway;
+  drain: Drain;
+  version: string;
+  startedAt: number;
+}
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export function createHttpApp(deps: HttpAppDeps) {
+  const { config, log, gateway, drain, version, startedAt } = deps;
+  const cors = corsPolicy(config.allowedOrigins);
+  const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
+
+  /** Close the books on one request: release the drain slot, observe the histogram, log one line. */
+  const finish = (request: Request, status: number, route: string | undefined, path: string) => {
+    const state = stateOf(request);
+    if (!state) return;
+    state.end();
+    const seconds = (performance.now() - state.start) / 1000;
+    metrics.httpRequestDuration.observe(
+      { method: request.method, route: route || "unmatched", status: String(status) },
+      seconds,
+    );
+    state.log.info(
+      { method: request.method, path, route: route || null, status, duration_ms: Math.round(seconds * 1e6) / 1e3 },
+      "request",
+    );
+  };
+  /** onRequest short-circuits skip onAfterResponse, so they finish the request themselves. */
+  const early = (request: Request, response: Response) => {
+    finish(request, response.status, undefined, new URL(request.url).pathname);
+    return response;
+  };
+
+  return new Elysia({
+    // Bun's own limit is only a backstop: the JSON 413 comes from onRequest (Content-Length)
+    // or from the streaming parser below (chunked bodies).
+    serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 65_536 },
+    websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 },
+  })
+    .onRequest(({ request, set }) => {
+      const id = requestIdFrom(request.headers);
+      const state: RequestState = {
+        id,
+        start: performance.now(),
+        log: log.child({ request_id: id }),
+        end: drain.beginRequest(),
+      };
+      bindState(request, state);
+      const origin = request.headers.get("origin");
+      const corsHeaders = cors.headersFor(origin);
+      Object.assign(set.headers, corsHeaders, { "x-request-id": id });
+
+      if (request.method === "OPTIONS" && request.headers.has("access-control-request-method")) {
+        const headers = cors.preflightHeaders(origin);
+        if (!headers) {
+          const message = `origin ${origin ?? "(none)"} is not allowed`;
+          return early(request, errorResponse(403, "cors_denied", message, id, undefined, corsHeaders));
+        }
+        return early(request, new Response(null, { status: 204, headers: { ...headers, "x-request-id": id } }));
+      }
+      const length = Number(request.headers.get("content-length") ?? "0");
+      if (length > config.maxBodyBytes) {
+        const message = `request body is ${length} bytes; the limit is ${config.maxBodyBytes} (ARAGORA_MAX_BODY_BYTES)`;
+        return early(request, errorResponse(413, "payload_too_large", message, id, undefined, corsHeaders));
+      }
+      if (drain.draining && MUTATING.has(request.method)) {
+        const message = "the server is shutting down; retry on another node";
+        return early(
+          request,
+          errorResponse(503, "draining", message, id, undefined, { ...corsHeaders, "retry-after": "5" }),
+        );
+      }
+    })
+    .onParse(async ({ request }, contentType) => {
+      // Bodies with Content-Length were checked in onRequest; the default parsers take them.
+      if (request.headers.has("content-length") || request.body === null) return;
+      const text = await readLimited(request.body, config.maxBodyBytes);
+      if (contentType.startsWith("application/json")) {
+        try {
+          return JSON.parse(text);
+        } catch {
+          throw new ParseError();
+        }
+      }
+      return text;
+    })
+    .onError(({ code, error, request, path, set }) => {
+      const state = stateOf(request);
+      const id = state?.id ?? requestIdFrom(request.headers);
+      const extra = cors.headersFor(request.headers.get("origin"));
+      switch (code) {
+        case "VALIDATION": {
+          const v = error as unknown as { all?: readonly object[]; type?: string };
+          const details = validationDetails((v.all ?? []) as Parameters<typeof validationDetails>[0], v.type ?? "body");
+          const message = details.map((d) => `${d.field}: ${d.rule}`).join("; ");
+          set.status = 422;
+          return errorResponse(422, "validation_failed", message, id, details, extra);
+        }
+        case "PARSE":
+          if ((error as Error).cause instanceof PayloadTooLargeError) {
+            set.status = 413;
+            return errorResponse(
+              413,
+              "payload_too_large",
+              ((error as Error).cause as Error).message,
+              id,
+              undefined,
+              extra,
+            );
+          }
+          set.status = 400;
+          return errorResponse(
+            400,
+            "malformed_body",
+            "the request body could not be parsed (malformed JSON?)",
+            id,
+            undefined,
+            extra,
+          );
+        case "NOT_FOUND":
+          set.status = 404;
+          return errorResponse(404, "not_found", `no route ${request.method} ${path}`, id, undefined, extra);
+        case "INVALID_COOKIE_SIGNATURE":
+          set.status = 400;
+          return errorResponse(400, "bad_cookie", "a signed cookie failed verification", id, undefined, extra);
+        default: {
+          if (error instanceof PayloadTooLargeError) {
+            set.status = 413;
+            return errorResponse(413, "payload_too_large", error.message, id, undefined, extra);
+          }
+          const status =
+            typeof (error as { status?: unknown }).status === "number" ? (error as { status: number }).status : 500;
+          if (status >= 400 && status < 500) {
+            set.status = status;
+            return errorResponse(
+              status,
+              "bad_request",
+              (error as Error).message ?? "bad request",
+              id,
+              undefined,
+              extra,
+            );
+          }
+          (state?.log ?? log).error({ err: error, path, method: request.method }, "request failed");
+          set.status = 500;
+          return errorResponse(
+            500,
+            "internal_error",
+            "the server failed to handle this request; quote the request_id when reporting it",
+            id,
+            undefined,
+            extra,
+          );
+        }
+      }
+    })
+    .onAfterResponse(({ request, route, set, path, responseValue }) => {
+      const status =
+        responseValue instanceof Response
+          ? responseValue.status
+          : typeof set.status === "number"
+            ? set.status
+            : Number(set.status) || 200;
+      finish(request, status, route, path);
+    })
+    .use(swagger(version))
+    .get(
+      "/api/health",
+      ({ set }) => {
+        if (drain.draining) {
+          set.status = 503;
+          return { status: "draining" as const, version, uptime: uptime() };
+        }
+        return { status: "healthy" as const, version, uptime: uptime() };
+      },
+      {
+        detail: { summary: "Process health", tags: ["health"] },
+        response: { 200: HealthResponse, 503: HealthResponse },
+      },
+    )
+    .get(
+      "/api/health/ws",
+      ({ set }) => {
+        if (!gateway.available) {
+          set.status = 503;
+          return { status: "unavailable" as const, clients: 0, message: "WebSocket listener is not up" };
+        }
+        return { status: "healthy" as const, clients: gateway.clientCount };
+      },
+      {
+        detail: { summary: "WebSocket listener health (public, no auth)", tags: ["health"] },
+        response: { 200: WsHealthResponse, 503: WsHealthResponse },
+      },
+    )
+    .get("/api/ws/stats", () => gateway.stats(), {
+      detail: { summary: "WebSocket connections, message counts and subscribers per topic", tags: ["observability"] },
+      response: { 200: WsStatsResponse },
+    })
+    .get(
+      "/api/metrics",
+      async ({ set }) => {
+        set.headers["content-type"] = registry.contentType;
+        return registry.metrics();
+      },
+      {
+        detail: { summary: "Prometheus metrics", tags: ["observability"] },
+        response: { 200: MetricsText },
+      },
+    )
+    .use(adminRoutes({ config, log, errorBody: ErrorBody }))
+    .ws("/ws", {
+      detail: { hide: true },
+      open(ws) {
+        gateway.open(ws.raw);
+      },
+      message(ws, message) {
+        gateway.message(ws.raw, message);
+      },
+      close(ws, code, reason) {
+        gateway.close(ws.raw, code, reason);
+      },
+    });
+}
+
+export type HttpApp = ReturnType<typeof createHttpApp>;

@@ -1,0 +1,70 @@
+/**
+ * The one error mapper: every failure leaves the server as a JSON {@link ErrorBody}
+ * with a stable `error` code. Validation failures name each field and the rule it broke;
+ * internal errors are logged with the request id and never shown to the client.
+ *
+ * @example
+ * errorResponse(404, "not_found", "no route GET /api/nope", "req-1");
+ */
+import type { ErrorBody } from "../../schemas/errors.ts";
+
+/** Build the JSON response for an error body. */
+export function errorResponse(
+  status: number,
+  error: string,
+  message: string,
+  requestId: string,
+  details?: ErrorBody["details"],
+  headers: Record<string, string> = {},
+): Response {
+  const body: ErrorBody = { error, message, request_id: requestId, ...(details ? { details } : {}) };
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "x-request-id": requestId, ...headers },
+  });
+}
+
+interface ValidationIssue {
+  path?: string | readonly (string | number | { key: string | number })[];
+  summary?: string;
+  message?: string;
+}
+
+/**
+ * Turn Elysia's ValidationError (`all` holds one issue per problem, from arktype's
+ * Standard Schema output) into `{field, rule}` pairs. `on` is body, query, params or headers.
+ */
+export function validationDetails(all: readonly ValidationIssue[], on: string): NonNullable<ErrorBody["details"]> {
+  return all.map((issue) => {
+    const path = Array.isArray(issue.path)
+      ? issue.path.map((p) => (typeof p === "object" ? String(p.key) : String(p))).join(".")
+      : typeof issue.path === "string"
+        ? issue.path.replace(/^\//, "").replaceAll("/", ".")
+        : "";
+    const field = path === "" ? on : `${on}.${path}`;
+    let rule = issue.summary ?? issue.message ?? "is invalid";
+    if (path !== "" && rule.startsWith(`${path} `)) rule = rule.slice(path.length + 1);
+    return { field, rule };
+  });
+}
+
+/** A body larger than ARAGORA_MAX_BODY_BYTES, found while reading a stream with no Content-Length. */
+export class PayloadTooLargeError extends Error {
+  readonly status = 413;
+  constructor(limit: number) {
+    super(`request body exceeds the limit of ${limit} bytes (ARAGORA_MAX_BODY_BYTES)`);
+    this.name = "PayloadTooLargeError";
+  }
+}
+
+/** Read a request body stream as UTF-8, failing with {@link PayloadTooLargeError} past `limit` bytes. */
+export async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.byteLength;
+    if (total > limit) throw new PayloadTooLargeError(limit);
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}

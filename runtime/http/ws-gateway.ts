@@ -1,0 +1,212 @@
+/**
+ * The WebSocket gateway shared by both listeners (`/ws` on the API port and on the
+ * dedicated WS port): connection bookkeeping, ping/pong, heartbeats, typed message
+ * dispatch, topic subscriptions and the counters behind GET /api/ws/stats.
+ *
+ * Actors add message types with {@link WsGateway.on} (the debate actor adds `subscribe`);
+ * anything else gets `{"type":"error","code":"unknown_type",...}`.
+ *
+ * @example
+ * const gateway = new WsGateway({ heartbeatMs: 15_000, log });
+ * gateway.on("echo", (conn, msg) => conn.send(JSON.stringify(msg)));
+ * gateway.publish("debate:d-42", JSON.stringify(event));
+ */
+
+import { type } from "arktype";
+import type { ServerWebSocket } from "bun";
+import { ClientMessage, type WsErrorCode } from "../../schemas/ws.ts";
+import type { Logger } from "../log.ts";
+import { metrics } from "../metrics.ts";
+
+/** The socket surface the gateway needs; Bun's ServerWebSocket satisfies it. */
+export type Socket = Pick<ServerWebSocket<unknown>, "send" | "close">;
+
+export interface Connection {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly topics: Set<string>;
+  /** Send a JSON-encoded payload, counting it; returns false when the socket is gone. */
+  send(payload: string): boolean;
+  close(code: number, reason: string): void;
+}
+
+export type MessageHandler = (conn: Connection, msg: { type: string } & Record<string, unknown>) => void;
+
+export interface WsGatewayOptions {
+  heartbeatMs: number;
+  log: Logger;
+  now?: () => Date;
+}
+
+export class WsGateway {
+  private readonly connections = new Map<Socket, Connection>();
+  private readonly topics = new Map<string, Set<Connection>>();
+  private readonly handlers = new Map<string, MessageHandler>();
+  private readonly listeners = { api: false, dedicated: false };
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private nextId = 1;
+  private messagesIn = 0;
+  private messagesOut = 0;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: WsGatewayOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.on("ping", (conn) => {
+      conn.send(JSON.stringify({ type: "pong", server_time: this.now().toISOString() }));
+    });
+  }
+
+  /** Register the handler for one client message type. */
+  on(type: string, handler: MessageHandler): void {
+    this.handlers.set(type, handler);
+  }
+
+  /** Record that a listener serves /ws, so /api/health/ws can tell "unavailable" apart. */
+  setListening(which: "api" | "dedicated", up: boolean): void {
+    this.listeners[which] = up;
+  }
+
+  get available(): boolean {
+    return this.listeners.api || this.listeners.dedicated;
+  }
+
+  get clientCount(): number {
+    return this.connections.size;
+  }
+
+  /** Start the heartbeat timer; called once both listeners are up. */
+  start(): void {
+    if (this.heartbeat) return;
+    const intervalS = this.options.heartbeatMs / 1000;
+    this.heartbeat = setInterval(() => {
+      const beat = JSON.stringify({ type: "heartbeat", server_time: this.now().toISOString(), interval_s: intervalS });
+      for (const conn of this.connections.values()) conn.send(beat);
+    }, this.options.heartbeatMs);
+  }
+
+  open(socket: Socket): void {
+    const gateway = this;
+    const conn: Connection = {
+      id: this.nextId++,
+      socket,
+      topics: new Set(),
+      send(payload) {
+        const status = socket.send(payload);
+        if (status === 0) return false;
+        gateway.messagesOut++;
+        metrics.websocketMessages.inc({ direction: "out" });
+        return true;
+      },
+      close(code, reason) {
+        socket.close(code, reason);
+      },
+    };
+    this.connections.set(socket, conn);
+    metrics.websocketConnections.set(this.connections.size);
+    this.options.log.debug({ ws_conn: conn.id }, "websocket connected");
+  }
+
+  /**
+   * Dispatch one client message. `data` is the frame as the listener delivers it:
+   * a string, bytes, or an object a framework already parsed from JSON.
+   */
+  message(socket: Socket, data: unknown): void {
+    const conn = this.connections.get(socket);
+    if (!conn) return;
+    this.messagesIn++;
+    metrics.websocketMessages.inc({ direction: "in" });
+    let parsed: unknown = data;
+    if (typeof data === "string" || data instanceof Uint8Array || data instanceof ArrayBuffer) {
+      const text = typeof data === "string" ? data : new TextDecoder().decode(data);
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        this.sendError(conn, "invalid_json", "message is not valid JSON");
+        return;
+      }
+    }
+    const msg = ClientMessage(parsed);
+    if (msg instanceof type.errors) {
+      this.sendError(conn, "invalid_message", `message must be a JSON object with a string "type": ${msg.summary}`);
+      return;
+    }
+    const handler = this.handlers.get(msg.type);
+    if (!handler) {
+      this.sendError(
+        conn,
+        "unknown_type",
+        `unknown message type "${msg.type}"; known: ${[...this.handlers.keys()].join(", ")}`,
+      );
+      return;
+    }
+    try {
+      handler(conn, msg as { type: string } & Record<string, unknown>);
+    } catch (err) {
+      this.options.log.error({ err, ws_conn: conn.id, type: msg.type }, "websocket handler failed");
+      this.sendError(conn, "internal_error", "the server could not handle this message");
+    }
+  }
+
+  close(socket: Socket, code: number, reason: string): void {
+    const conn = this.connections.get(socket);
+    if (!conn) return;
+    this.connections.delete(socket);
+    for (const topic of conn.topics) this.removeSubscriber(topic, conn);
+    metrics.websocketConnections.set(this.connections.size);
+    this.options.log.debug({ ws_conn: conn.id, code, reason }, "websocket closed");
+  }
+
+  subscribe(conn: Connection, topic: string): void {
+    conn.topics.add(topic);
+    let set = this.topics.get(topic);
+    if (!set) {
+      set = new Set();
+      this.topics.set(topic, set);
+    }
+    set.add(conn);
+  }
+
+  unsubscribe(conn: Connection, topic: string): void {
+    conn.topics.delete(topic);
+    this.removeSubscriber(topic, conn);
+  }
+
+  /** Send a payload to every subscriber of a topic; returns how many received it. */
+  publish(topic: string, payload: string): number {
+    const set = this.topics.get(topic);
+    if (!set) return 0;
+    let sent = 0;
+    for (const conn of set) if (conn.send(payload)) sent++;
+    return sent;
+  }
+
+  stats() {
+    const topics: Record<string, number> = {};
+    for (const [topic, set] of this.topics) topics[topic] = set.size;
+    return {
+      connections: this.connections.size,
+      messages_in: this.messagesIn,
+      messages_out: this.messagesOut,
+      topics,
+      listeners: { ...this.listeners },
+    };
+  }
+
+  /** Stop heartbeats and close every connection (1001 "going away" at shutdown). */
+  closeAll(code = 1001, reason = "server shutting down"): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    for (const conn of [...this.connections.values()]) conn.close(code, reason);
+  }
+
+  private sendError(conn: Connection, code: WsErrorCode, message: string): void {
+    conn.send(JSON.stringify({ type: "error", code, message }));
+  }
+
+  private removeSubscriber(topic: string, conn: Connection): void {
+    const set = this.topics.get(topic);
+    if (!set) return;
+    set.delete(conn);
+    if (set.size === 0) this.topics.delete(topic);
+  }
+}

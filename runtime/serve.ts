@@ -1,0 +1,88 @@
+/**
+ * `aragora serve`: run the server until SIGTERM or SIGINT. The first signal drains
+ * gracefully (exit 0); a second one forces the exit (code 130) without waiting.
+ *
+ * @example
+ * aragora serve --api-port 8080 --ws-port 8765
+ * ARAGORA_DATA_DIR=/data/aragora aragora serve --api-port 0   # 0 picks a free port
+ */
+import { type Command, EXIT, UsageError } from "./command.ts";
+import { createLogger } from "./log.ts";
+import { startServer } from "./server.ts";
+import { DataDirInUseError } from "./server-lock.ts";
+
+function portFlag(value: unknown, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (!/^\d+$/.test(text) || Number(text) > 65535)
+    throw new UsageError(`${flag} must be an integer 0-65535 (got "${text}")`);
+  return text;
+}
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "run the HTTP API and WebSocket server",
+  usage: "aragora serve [--api-port PORT] [--ws-port PORT] [--host ADDR]",
+  options: {
+    "api-port": {
+      type: "string",
+      description: "HTTP API port (overrides ARAGORA_API_PORT, default 8080; 0 = free port)",
+    },
+    "ws-port": {
+      type: "string",
+      description: "WebSocket port (overrides ARAGORA_WS_PORT, default 8765; 0 = free port)",
+    },
+    host: { type: "string", description: "bind address (overrides ARAGORA_HOST, default 0.0.0.0)" },
+  },
+  details:
+    "Signals: SIGTERM/SIGINT drain gracefully (ARAGORA_SHUTDOWN_TIMEOUT_S, default 30) and exit 0; a second signal forces exit.",
+  async run({ values, config: load }) {
+    const config = load({
+      ARAGORA_API_PORT: portFlag(values["api-port"], "--api-port"),
+      ARAGORA_WS_PORT: portFlag(values["ws-port"], "--ws-port"),
+      ARAGORA_HOST: values.host === undefined ? undefined : String(values.host),
+    });
+    const log = createLogger(config.logLevel);
+
+    let server: Awaited<ReturnType<typeof startServer>>;
+    try {
+      server = await startServer({ config, log });
+    } catch (err) {
+      const message =
+        err instanceof DataDirInUseError
+          ? err.message
+          : (err as NodeJS.ErrnoException).code === "EADDRINUSE"
+            ? `a port is already in use: ${(err as Error).message}`
+            : (err as Error).message;
+      log.fatal({ err }, "server failed to start");
+      log.flush();
+      process.stderr.write(`aragora serve: ${message}\n`);
+      return EXIT.failure;
+    }
+
+    return new Promise<number>((resolveExit) => {
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        signals++;
+        if (signals > 1) {
+          log.warn({ signal }, "second signal: forcing exit");
+          log.flush();
+          process.exit(130);
+        }
+        server.shutdown(signal).then(
+          () => {
+            log.flush();
+            resolveExit(EXIT.ok);
+          },
+          (err) => {
+            log.error({ err }, "shutdown failed");
+            log.flush();
+            resolveExit(EXIT.failure);
+          },
+        );
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+    });
+  },
+};

@@ -1,0 +1,146 @@
+/**
+ * The server process: opens the store (applying migrations), registers this node,
+ * starts the HTTP API and the dedicated WebSocket listener, and owns graceful shutdown.
+ *
+ * @example
+ * const server = await startServer({ config, log });
+ * console.log(server.apiPort, server.wsPort);
+ * await server.shutdown("SIGTERM"); // drains, closes sockets with 1001, closes the store
+ */
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { Elysia } from "elysia";
+import pkg from "../package.json" with { type: "json" };
+import type { Config } from "./config.ts";
+import { Drain } from "./drain.ts";
+import { createHttpApp } from "./http/app.ts";
+import { WsGateway } from "./http/ws-gateway.ts";
+import type { Logger } from "./log.ts";
+import { acquireServerLock } from "./server-lock.ts";
+import { openStore } from "./store/open.ts";
+import type { Store } from "./store/store.ts";
+
+export const VERSION: string = pkg.version;
+
+export interface RunningServer {
+  apiPort: number;
+  wsPort: number;
+  nodeId: string;
+  store: Store;
+  gateway: WsGateway;
+  drain: Drain;
+  /** Begin graceful shutdown (idempotent); resolves when everything is closed. */
+  shutdown(reason: string): Promise<void>;
+}
+
+const HEARTBEAT_MS = 15_000;
+
+export async function startServer({ config, log }: { config: Config; log: Logger }): Promise<RunningServer> {
+  const startedAt = Date.now();
+  const nodeId = crypto.randomUUID();
+  const dataDir = resolve(config.dataDir);
+  const lockInfo = {
+    pid: process.pid,
+    node_id: nodeId,
+    host: config.host,
+    api_port: config.apiPort,
+    ws_port: config.wsPort,
+    version: VERSION,
+    started_at: new Date(startedAt).toISOString(),
+  };
+  const lock = acquireServerLock(dataDir, lockInfo);
+
+  let store: Store;
+  try {
+    store = await openStore(config, log);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+
+  const drain = new Drain();
+  const gateway = new WsGateway({ heartbeatMs: config.wsHeartbeatSeconds * 1000, log });
+  const app = createHttpApp({ config, log, gateway, drain, version: VERSION, startedAt });
+  const wsApp = new Elysia({ websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 } }).ws("/ws", {
+    open(ws) {
+      gateway.open(ws.raw);
+    },
+    message(ws, message) {
+      gateway.message(ws.raw, message);
+    },
+    close(ws, code, reason) {
+      gateway.close(ws.raw, code, reason);
+    },
+  });
+
+  try {
+    app.listen({ hostname: config.host, port: config.apiPort });
+    gateway.setListening("api", true);
+    wsApp.listen({ hostname: config.host, port: config.wsPort });
+    gateway.setListening("dedicated", true);
+  } catch (err) {
+    await app.stop(true).catch(() => {});
+    await store.close();
+    lock.release();
+    throw err;
+  }
+  const apiPort = app.server?.port ?? config.apiPort;
+  const wsPort = wsApp.server?.port ?? config.wsPort;
+  gateway.start();
+  lock.update({ ...lockInfo, api_port: apiPort, ws_port: wsPort });
+
+  await store.nodes.register({
+    id: nodeId,
+    hostname: hostname(),
+    pid: process.pid,
+    apiPort,
+    wsPort,
+    version: VERSION,
+    startedAt: new Date(startedAt),
+  });
+  const heartbeat = setInterval(() => {
+    store.nodes.heartbeat(nodeId, new Date()).catch((err) => log.warn({ err }, "node heartbeat failed"));
+  }, HEARTBEAT_MS);
+
+  const shown = config.host === "0.0.0.0" ? "localhost" : config.host;
+  log.info(
+    {
+      node_id: nodeId,
+      version: VERSION,
+      api: `http://${shown}:${apiPort}`,
+      ws: `ws://${shown}:${wsPort}/ws`,
+      data_dir: dataDir,
+      store: store.kind,
+      startup_ms: Math.round(performance.now()),
+    },
+    `aragora listening: API http://${shown}:${apiPort} (Swagger /swagger), WebSocket ws://${shown}:${wsPort}/ws`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason: string) => {
+    stopping ??= (async () => {
+      const timeoutMs = config.shutdownTimeoutSeconds * 1000;
+      log.info({ reason, inflight: drain.inflightRequests, timeout_s: config.shutdownTimeoutSeconds }, "draining");
+      const result = await drain.drain(timeoutMs);
+      if (!result.completed) log.warn({ pending: result.pending }, "shutdown timeout reached; stopping what is left");
+      clearInterval(heartbeat);
+      gateway.closeAll(1001, "server shutting down");
+      gateway.setListening("api", false);
+      gateway.setListening("dedicated", false);
+      // Close frames are queued on the sockets; give them one turn of the loop to flush.
+      await Bun.sleep(20);
+      await Promise.allSettled([app.stop(true), wsApp.stop(true)]);
+      try {
+        await store.nodes.markStopped(nodeId, new Date(), reason);
+      } catch (err) {
+        log.warn({ err }, "could not record node stop");
+      }
+      await store.close();
+      lock.release();
+      log.info({ reason, uptime_s: Math.round((Date.now() - startedAt) / 1000) }, "stopped");
+    })();
+    return stopping;
+  };
+
+  return { apiPort, wsPort, nodeId, store, gateway, drain, shutdown };
+}

@@ -1,0 +1,19 @@
+/**
+ * Public surface of the store; import from here, not from the dialect modules.
+ *
+ * @example
+ * import { openStore, type Store } from "../store/index.ts";
+ */
+export { MigrationError } from "./migrator.ts";
+export { type OpenStoreOptions, openStore } from "./open.ts";
+export { SQLITE_FILE } from "./sqlite.ts";
+export type {
+  MigrationStatus,
+  Migrator,
+  NodeListOptions,
+  NodeRecord,
+  NodeRegistration,
+  NodeRepository,
+  Store,
+} from "./store.ts";
+export { UnknownNodeError } from "./store.ts";

@@ -1,0 +1,143 @@
+/**
+ * The embedded store: `<dataDir>/core.db` through bun:sqlite and drizzle-orm/bun-sqlite.
+ *
+ * WAL lets the stock `sqlite3` shell run `PRAGMA integrity_check`, `.backup`, `ANALYZE`, `VACUUM`
+ * and `PRAGMA wal_checkpoint(TRUNCATE)` on the live file: readers never block the server, and when
+ * the shell holds the write lock the server's writes wait up to busy_timeout instead of failing.
+ * The server never keeps a read transaction open (every drizzle query steps its statement to the
+ * end), so a checkpoint is never held back by it.
+ *
+ * @example
+ * const store = await openSqliteStore(config, log);
+ * store.sqlitePath; // ".nomic/core.db"
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { drizzle } from "drizzle-orm/bun-sqlite";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { migrationsDir } from "./migrations.ts";
+import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
+import { SqliteNodeRepository } from "./nodes-sqlite.ts";
+import * as schema from "./schema/sqlite/index.ts";
+import type { Store } from "./store.ts";
+
+export const SQLITE_FILE = "core.db";
+
+/**
+ * Open `path` with the pragmas every connection needs. busy_timeout comes first so that switching
+ * to WAL waits for a lock held by another process rather than failing.
+ */
+export function openSqliteDatabase(path: string, busyTimeoutMs: number): Database {
+  const db = new Database(path, { create: true, readwrite: true });
+  try {
+    db.run(`PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+    const mode = db.query<{ journal_mode: string }, []>("PRAGMA journal_mode = WAL").get()?.journal_mode;
+    if (mode !== "wal") throw new Error(`${path}: journal_mode is "${mode}", WAL could not be enabled`);
+    db.run("PRAGMA synchronous = NORMAL");
+    db.run("PRAGMA foreign_keys = ON");
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+/**
+ * Migration bookkeeping for SQLite. BEGIN IMMEDIATE takes the database's write lock at once
+ * (waiting up to busy_timeout), so two processes starting together apply each migration once.
+ * bun:sqlite is synchronous, so nothing else on this connection runs inside the transaction.
+ */
+export function sqliteMigrationDriver(db: Database): MigrationDriver {
+  const create = `CREATE TABLE IF NOT EXISTS "${MIGRATIONS_TABLE}" (tag TEXT PRIMARY KEY NOT NULL, hash TEXT NOT NULL, applied_at TEXT NOT NULL)`;
+  const readAll = (): AppliedMigration[] =>
+    db
+      .query<{ tag: string; hash: string; applied_at: string }, []>(
+        `SELECT tag, hash, applied_at FROM "${MIGRATIONS_TABLE}" ORDER BY tag`,
+      )
+      .all()
+      .map((r) => ({ tag: r.tag, hash: r.hash, appliedAt: r.applied_at }));
+  return {
+    async readApplied() {
+      const exists = db
+        .query<{ n: number }, [string]>("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name = ?")
+        .get(MIGRATIONS_TABLE);
+      return exists && exists.n > 0 ? readAll() : [];
+    },
+    async locked(work) {
+      db.run("BEGIN IMMEDIATE");
+      try {
+        db.run(create);
+        const result = await work({
+          applied: async () => readAll(),
+          execute: async (statement) => {
+            db.run(statement);
+          },
+          record: async (m) => {
+            db.query(`INSERT INTO "${MIGRATIONS_TABLE}" (tag, hash, applied_at) VALUES (?, ?, ?)`).run(
+              m.tag,
+              m.hash,
+              m.appliedAt,
+            );
+          },
+          forget: async (tag) => {
+            db.query(`DELETE FROM "${MIGRATIONS_TABLE}" WHERE tag = ?`).run(tag);
+          },
+        });
+        db.run("COMMIT");
+        return result;
+      } catch (err) {
+        if (db.inTransaction) db.run("ROLLBACK");
+        throw err;
+      }
+    },
+  };
+}
+
+export interface SqliteStoreOptions {
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+  /** Where the drizzle-kit migrations live (default migrations/sqlite). */
+  migrationsDir?: string;
+}
+
+/** Open `<config.dataDir>/core.db`, creating the directory and file when absent. */
+export async function openSqliteStore(config: Config, log: Logger, opts: SqliteStoreOptions = {}): Promise<Store> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const path = join(config.dataDir, SQLITE_FILE);
+  const client = openSqliteDatabase(path, config.sqliteBusyTimeoutMs);
+  const db = drizzle({ client, schema });
+  const migrator = createMigrator(sqliteMigrationDriver(client), opts.migrationsDir ?? migrationsDir("sqlite"));
+  let closed = false;
+  const store: Store = {
+    kind: "sqlite",
+    sqlitePath: path,
+    nodes: new SqliteNodeRepository(db),
+    migrator,
+    async ping() {
+      client.query("SELECT 1").get();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        // Refreshes planner statistics where they have drifted; cheap when nothing changed.
+        client.run("PRAGMA optimize");
+      } finally {
+        client.close(false);
+      }
+    },
+  };
+  if (opts.migrate ?? true) {
+    try {
+      const applied = await migrator.apply();
+      if (applied.length > 0) log.info({ store: "sqlite", path, applied }, "migrations applied");
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+  log.debug({ store: "sqlite", path }, "store opened");
+  return store;
+}

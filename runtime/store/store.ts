@@ -1,0 +1,90 @@
+/**
+ * The storage contract every caller sees. Whether the rows live in the embedded SQLite file or in
+ * PostgreSQL is decided once, in {@link openStore} (./open.ts); nothing above these interfaces
+ * knows which.
+ *
+ * @example
+ * const store = await openStore(config, log);
+ * await store.nodes.heartbeat(nodeId, new Date());
+ * await store.close();
+ */
+
+/** One server process start, as recorded in the `nodes` table. */
+export interface NodeRecord {
+  id: string;
+  hostname: string;
+  pid: number;
+  apiPort: number;
+  wsPort: number;
+  version: string;
+  startedAt: Date;
+  heartbeatAt: Date;
+  stoppedAt: Date | null;
+  stopReason: string | null;
+}
+
+/** What a starting server knows about itself; its first heartbeat is its start. */
+export type NodeRegistration = Pick<
+  NodeRecord,
+  "id" | "hostname" | "pid" | "apiPort" | "wsPort" | "version" | "startedAt"
+>;
+
+export interface NodeListOptions {
+  /** Only nodes that have not marked themselves stopped. */
+  activeOnly?: boolean;
+  /** Only nodes whose last heartbeat is at or after this instant (a crashed node never marks itself stopped). */
+  heartbeatSince?: Date;
+}
+
+/** Raised when a heartbeat or stop names a node that was never registered. */
+export class UnknownNodeError extends Error {
+  override name = "UnknownNodeError";
+  constructor(readonly nodeId: string) {
+    super(`no node with id "${nodeId}" is registered`);
+  }
+}
+
+export interface NodeRepository {
+  /** Record a server process start. */
+  register(node: NodeRegistration): Promise<void>;
+  /** Move a node's heartbeat forward; throws {@link UnknownNodeError} for an unregistered id. */
+  heartbeat(id: string, at: Date): Promise<void>;
+  /** Record a graceful shutdown; throws {@link UnknownNodeError} for an unregistered id. */
+  markStopped(id: string, at: Date, reason: string): Promise<void>;
+  /** Nodes, newest start first. */
+  list(options?: NodeListOptions): Promise<NodeRecord[]>;
+}
+
+/** One migration as the database and the files see it. */
+export interface MigrationStatus {
+  tag: string;
+  applied: boolean;
+  /** ISO-8601 instant the migration was applied. */
+  appliedAt?: string;
+  /**
+   * Set when database and files disagree: `modified` means the up file changed after it was
+   * applied (its sha256 differs); `missing` means the database records a migration no file has.
+   */
+  problem?: "modified" | "missing";
+}
+
+export interface Migrator {
+  /** Every known migration in order, then any applied migration that has no file. */
+  status(): Promise<MigrationStatus[]>;
+  /** Apply every pending migration, each in its own locked transaction; returns the applied tags. */
+  apply(): Promise<string[]>;
+  /** Undo the last applied migration with its down file; returns its tag, or null when none is applied. */
+  rollback(): Promise<string | null>;
+}
+
+export interface Store {
+  kind: "sqlite" | "postgres";
+  nodes: NodeRepository;
+  migrator: Migrator;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  /** Release the connection(s); the store is unusable afterwards. */
+  close(): Promise<void>;
+  /** The SQLite database file (`<dataDir>/core.db`); absent for PostgreSQL. */
+  sqlitePath?: string;
+}

@@ -1,0 +1,15 @@
+/** Messages exchanged on the WebSocket gateway (client -> server and server -> client). */
+import { type } from "arktype";
+
+/** Every client message is a JSON object with a string `type`; the rest depends on the type. */
+export const ClientMessage = type({ type: "string > 0", "+": "ignore" });
+
+export const PongMessage = type({ type: "'pong'", server_time: "string" });
+export const HeartbeatMessage = type({
+  type: "'heartbeat'",
+  server_time: "string",
+  interval_s: "number",
+});
+export const WsErrorMessage = type({ type: "'error'", code: "string", message: "string" });
+
+export type WsErrorCode = "invalid_json" | "invalid_message" | "unknown_type" | "internal_error";

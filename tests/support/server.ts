@@ -1,0 +1,235 @@
+/**
+ * Start the real server as a child process on free ports and talk to it the way an
+ * operator would: HTTP, WebSocket, signals, and the JSON log lines on its stdout.
+ *
+ * @example
+ * const server = await startTestServer({ env: { ARAGORA_WS_HEARTBEAT_S: "1" } });
+ * const res = await fetch(`${server.api}/api/health`);
+ * await server.stop(); // SIGTERM, waits for exit, returns the exit code
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const CLI = join(ROOT, "runtime/cli.ts");
+export const BUN = process.execPath;
+
+export interface TestServer {
+  api: string;
+  ws: string;
+  wsApi: string;
+  apiPort: number;
+  wsPort: number;
+  dataDir: string;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Every JSON log line printed so far. */
+  logs(): Record<string, unknown>[];
+  stderr(): string;
+  /** Wait for a log line matching the predicate. */
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  signal(sig: NodeJS.Signals): void;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  /** SIGTERM and wait; removes the data dir unless keepDataDir. */
+  stop(): Promise<number>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  args?: string[];
+  dataDir?: string;
+  keepDataDir?: boolean;
+  timeoutMs?: number;
+}
+
+export function tempDir(prefix = "aragora-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Environment for a child: the parent's minus anything Aragora reads, plus the overrides. */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k.startsWith("ARAGORA_") || k === "DATABASE_URL") continue;
+    env[k] = v;
+  }
+  return { ...env, ARAGORA_LOG_LEVEL: "DEBUG", ...extra };
+}
+
+export async function startTestServer(options: StartOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? tempDir();
+  const proc = Bun.spawn([BUN, CLI, "serve", "--api-port", "0", "--ws-port", "0", ...(options.args ?? [])], {
+    cwd: ROOT,
+    env: childEnv({ ARAGORA_DATA_DIR: dataDir, ...options.env }),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: Array<{
+    pred: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }> = [];
+  let stderr = "";
+  const pump = async () => {
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of proc.stdout) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl = buf.indexOf("\n");
+      while (nl >= 0) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf("\n");
+        if (!text.trim()) continue;
+        let line: Record<string, unknown>;
+        try {
+          line = JSON.parse(text);
+        } catch {
+          line = { raw: text };
+        }
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.pred(line)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+    }
+  };
+  void pump();
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
+    const found = lines.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, unknown>>((resolveLine, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        pred,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolveLine(l);
+        },
+      });
+    });
+  };
+
+  const exited = proc.exited;
+  const listening = await Promise.race([
+    waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("aragora listening"), options.timeoutMs ?? 15_000),
+    exited.then((code) => {
+      throw new Error(`server exited with ${code} before listening; stderr: ${stderr}`);
+    }),
+  ]);
+  const apiPort = Number(new URL(String(listening.api)).port);
+  const wsPort = Number(new URL(String(listening.ws)).port);
+  const server: TestServer = {
+    api: `http://127.0.0.1:${apiPort}`,
+    ws: `ws://127.0.0.1:${wsPort}/ws`,
+    wsApi: `ws://127.0.0.1:${apiPort}/ws`,
+    apiPort,
+    wsPort,
+    dataDir,
+    proc,
+    logs: () => lines,
+    stderr: () => stderr,
+    waitForLog,
+    signal: (sig) => proc.kill(sig),
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      const code = await exited;
+      if (!options.keepDataDir && !options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  return server;
+}
+
+/** Run the CLI to completion; returns exit code and output. */
+export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000) {
+  const proc = Bun.spawn([BUN, CLI, ...args], {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** Open a WebSocket and collect its messages. */
+export async function openSocket(url: string) {
+  const ws = new WebSocket(url);
+  const messages: Record<string, unknown>[] = [];
+  const waiters: Array<{
+    pred: (m: Record<string, unknown>) => boolean;
+    resolve: (m: Record<string, unknown>) => void;
+  }> = [];
+  let closed: { code: number; reason: string } | undefined;
+  const closedPromise = new Promise<{ code: number; reason: string }>((res) => {
+    ws.onclose = (e) => {
+      closed = { code: e.code, reason: e.reason };
+      res(closed);
+    };
+  });
+  ws.onmessage = (e) => {
+    const m = JSON.parse(String(e.data)) as Record<string, unknown>;
+    messages.push(m);
+    for (const w of [...waiters]) {
+      if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  };
+  await new Promise<void>((res, rej) => {
+    ws.onopen = () => res();
+    ws.onerror = (e) => rej(new Error(`websocket ${url} failed: ${String((e as ErrorEvent).message ?? e)}`));
+  });
+  return {
+    ws,
+    messages,
+    closed: closedPromise,
+    isClosed: () => closed !== undefined,
+    next(pred: (m: Record<string, unknown>) => boolean = () => true, timeoutMs = 5000) {
+      const found = messages.find(pred);
+      if (found) {
+        messages.splice(messages.indexOf(found), 1);
+        return Promise.resolve(found);
+      }
+      return new Promise<Record<string, unknown>>((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`no matching message within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({
+          pred,
+          resolve: (m) => {
+            clearTimeout(timer);
+            messages.splice(messages.indexOf(m), 1);
+            res(m);
+          },
+        });
+      });
+    },
+  };
+}
+
+export function readJson(path: string): unknown {
+  return JSON.parse(readFileSync(path, "utf8"));
+}
