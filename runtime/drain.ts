@@ -6,7 +6,7 @@
  * @example
  * const drain = new Drain();
  * drain.register({ name: "debates", drain: async (signal) => supervisor.finishRunning(signal) });
- * const done = drain.beginRequest();   // ... request runs ...  done();
+ * drain.enter();   // ... request runs ...  drain.leave();
  * const result = await drain.drain(30_000); // { completed: true, pending: [] }
  */
 export interface DrainParticipant {
@@ -44,20 +44,19 @@ export class Drain {
     };
   }
 
-  /** Count one in-flight request; call the returned function exactly once when it ends. */
-  beginRequest(): () => void {
+  /** Count one in-flight request; pair every call with exactly one {@link leave}. */
+  enter(): void {
     this.inflight++;
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.inflight--;
-      if (this.inflight === 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
-    };
+  }
+
+  /** One in-flight request ended. */
+  leave(): void {
+    this.inflight--;
+    if (this.inflight === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
   }
 
   /** Enter draining, then wait for requests and participants, at most `timeoutMs`. */

@@ -10,14 +10,16 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { Elysia } from "elysia";
+import { nodeHeartbeat } from "../actors/node/heartbeat-actor.ts";
 import pkg from "../package.json" with { type: "json" };
+import { ActorSystem } from "./actor/index.ts";
 import type { Config } from "./config.ts";
 import { Drain } from "./drain.ts";
 import { createHttpApp } from "./http/app.ts";
 import { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
 import { acquireServerLock } from "./server-lock.ts";
-import { openStore } from "./store/open.ts";
+import { openStore } from "./store/index.ts";
 import type { Store } from "./store/store.ts";
 
 export const VERSION: string = pkg.version;
@@ -27,6 +29,7 @@ export interface RunningServer {
   wsPort: number;
   nodeId: string;
   store: Store;
+  system: ActorSystem;
   gateway: WsGateway;
   drain: Drain;
   /** Begin graceful shutdown (idempotent); resolves when everything is closed. */
@@ -58,9 +61,20 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     throw err;
   }
 
+  // Every long-lived part of the process runs under the root supervisor of one actor system.
+  let shutdownRef: ((reason: string) => Promise<void>) | undefined;
+  const system = new ActorSystem({
+    mailboxLimit: config.actorMailboxLimit,
+    onEscalate: (error) => {
+      log.fatal({ err: error }, "the root supervisor gave up: restart intensity exceeded; shutting down");
+      void shutdownRef?.("supervisor escalation").then(() => process.exit(1));
+    },
+    onInternalError: (error) => log.error({ err: error }, "actor kernel error"),
+  });
+
   const drain = new Drain();
   const gateway = new WsGateway({ heartbeatMs: config.wsHeartbeatSeconds * 1000, log });
-  const app = createHttpApp({ config, log, gateway, drain, version: VERSION, startedAt });
+  const app = createHttpApp({ config, log, system, gateway, drain, version: VERSION, startedAt });
   const wsApp = new Elysia({ websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 } }).ws("/ws", {
     open(ws) {
       gateway.open(ws.raw);
@@ -98,9 +112,10 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     version: VERSION,
     startedAt: new Date(startedAt),
   });
-  const heartbeat = setInterval(() => {
-    store.nodes.heartbeat(nodeId, new Date()).catch((err) => log.warn({ err }, "node heartbeat failed"));
-  }, HEARTBEAT_MS);
+  system.spawn(nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: HEARTBEAT_MS }), {
+    name: "node-heartbeat",
+    restart: "permanent",
+  });
 
   const shown = config.host === "0.0.0.0" ? "localhost" : config.host;
   log.info(
@@ -123,13 +138,14 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       log.info({ reason, inflight: drain.inflightRequests, timeout_s: config.shutdownTimeoutSeconds }, "draining");
       const result = await drain.drain(timeoutMs);
       if (!result.completed) log.warn({ pending: result.pending }, "shutdown timeout reached; stopping what is left");
-      clearInterval(heartbeat);
       gateway.closeAll(1001, "server shutting down");
       gateway.setListening("api", false);
       gateway.setListening("dedicated", false);
       // Close frames are queued on the sockets; give them one turn of the loop to flush.
       await Bun.sleep(20);
       await Promise.allSettled([app.stop(true), wsApp.stop(true)]);
+      // The tree stops in reverse start order, each actor within its shutdown timeout.
+      await system.shutdown();
       try {
         await store.nodes.markStopped(nodeId, new Date(), reason);
       } catch (err) {
@@ -141,6 +157,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     })();
     return stopping;
   };
+  shutdownRef = shutdown;
 
-  return { apiPort, wsPort, nodeId, store, gateway, drain, shutdown };
+  return { apiPort, wsPort, nodeId, store, system, gateway, drain, shutdown };
 }

@@ -69,6 +69,7 @@ const installStatus = run(bun, ["install", "--frozen-lockfile"]);
 if (installStatus !== 0) process.exit(installStatus);
 
 // Later commands (package.json scripts, tests that spawn the server) find this Bun first.
-const env = { ...process.env, PATH: `${dirname(bun === "bun" ? "" : bun)}:${process.env.PATH}`, BUN_BIN: bun };
-if (bun === "bun") env.PATH = process.env.PATH;
+const env = { ...process.env };
+// npm links .tools/node_modules/.bin/bun to the binary, so `bun` in package.json scripts resolves.
+if (bun !== "bun") env.PATH = `${join(root, ".tools", "node_modules", ".bin")}:${dirname(bun)}:${process.env.PATH}`;
 process.exit(run(bun, process.argv.slice(2), { env }));

@@ -10,7 +10,9 @@
 import { timingSafeEqual } from "node:crypto";
 import { type } from "arktype";
 import { Elysia } from "elysia";
-import type { ErrorBody } from "../../schemas/errors.ts";
+import { ActorsResponse } from "../../schemas/actors.ts";
+import { ErrorBody } from "../../schemas/errors.ts";
+import type { ActorSystem } from "../actor/index.ts";
 import type { Config, LogLevel } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
@@ -18,6 +20,7 @@ import { errorResponse } from "./errors.ts";
 import { stateOf } from "./request-state.ts";
 
 const LogLevelBody = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" });
+const ActorsQuery = type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 1000" });
 const LogLevelResponse = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" });
 
 const TO_PINO: Record<LogLevel, string> = { DEBUG: "debug", INFO: "info", WARNING: "warn", ERROR: "error" };
@@ -31,8 +34,8 @@ export function bearerMatches(header: string | null, token: string): boolean {
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
-export function adminRoutes(deps: { config: Config; log: Logger; errorBody: typeof ErrorBody }) {
-  const { config, log } = deps;
+export function adminRoutes(deps: { config: Config; log: Logger; system: ActorSystem }) {
+  const { config, log, system } = deps;
   return new Elysia({ name: "aragora-admin" })
     .onBeforeHandle(({ request }) => {
       const id = stateOf(request)?.id ?? "";
@@ -57,8 +60,33 @@ export function adminRoutes(deps: { config: Config; log: Logger; errorBody: type
     })
     .get("/api/admin/log-level", () => ({ level: FROM_PINO[log.level] ?? "INFO" }), {
       detail: { summary: "Current log level", tags: ["admin"], security: [{ bearer: [] }] },
-      response: { 200: LogLevelResponse, 401: deps.errorBody, 403: deps.errorBody },
+      response: { 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody },
     })
+    .get(
+      "/api/admin/actors",
+      ({ query }) => ({
+        tree: system.tree() ?? null,
+        dead_letters: {
+          total: system.deadLetters.count(),
+          recent: system.deadLetters.recent(query.limit ?? 50).map((d) => ({
+            at: new Date(d.at).toISOString(),
+            sender: d.sender ?? null,
+            target: d.target,
+            message_type: d.messageType,
+            reason: d.reason,
+          })),
+        },
+      }),
+      {
+        query: ActorsQuery,
+        detail: {
+          summary: "The actor tree (mailbox depth, restarts per actor) and the most recent dead letters",
+          tags: ["admin"],
+          security: [{ bearer: [] }],
+        },
+        response: { 200: ActorsResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody },
+      },
+    )
     .put(
       "/api/admin/log-level",
       ({ body, request }) => {
@@ -72,7 +100,7 @@ export function adminRoutes(deps: { config: Config; log: Logger; errorBody: type
         // Named so OpenAPI lists application/json; the app's streaming size-limit parser runs first.
         parse: "json",
         detail: { summary: "Change the log level without a restart", tags: ["admin"], security: [{ bearer: [] }] },
-        response: { 200: LogLevelResponse, 401: deps.errorBody, 403: deps.errorBody, 422: deps.errorBody },
+        response: { 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody },
       },
     );
 }

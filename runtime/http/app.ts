@@ -8,8 +8,8 @@
  * app.listen({ port: 8080 });
  */
 import { Elysia, ParseError } from "elysia";
-import { ErrorBody } from "../../schemas/errors.ts";
 import { HealthResponse, MetricsText, WsHealthResponse, WsStatsResponse } from "../../schemas/health.ts";
+import type { ActorSystem } from "../actor/index.ts";
 import type { Config } from "../config.ts";
 import type { Drain } from "../drain.ts";
 import type { Logger } from "../log.ts";
@@ -18,12 +18,13 @@ import { adminRoutes } from "./admin-routes.ts";
 import { corsPolicy } from "./cors.ts";
 import { errorResponse, PayloadTooLargeError, readLimited, validationDetails } from "./errors.ts";
 import { requestIdFrom } from "./request-id.ts";
-import { bindState, type RequestState, stateOf } from "./request-state.ts";
+import { bindState, RequestState, stateOf } from "./request-state.ts";
 import { swagger } from "./swagger.ts";
 import type { WsGateway } from "./ws-gateway.ts";
 
 export interface HttpAppDeps {
   config: Config;
+  system: ActorSystem;
   log: Logger;
   gateway: WsGateway;
   drain: Drain;
@@ -32,9 +33,24 @@ export interface HttpAppDeps {
 }
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const PROBES = new Set(["/api/health", "/api/health/ws", "/api/metrics"]);
+
+type DurationSeries = ReturnType<typeof metrics.httpRequestDuration.labels>;
+const durationSeriesCache = new Map<string, DurationSeries>();
+
+/** The histogram child for one (method, route, status): looked up once, then reused (labels hashing is not free). */
+function durationSeries(method: string, route: string, status: number): DurationSeries {
+  const key = `${method} ${status} ${route}`;
+  let series = durationSeriesCache.get(key);
+  if (!series) {
+    series = metrics.httpRequestDuration.labels(method, route, String(status));
+    durationSeriesCache.set(key, series);
+  }
+  return series;
+}
 
 export function createHttpApp(deps: HttpAppDeps) {
-  const { config, log, gateway, drain, version, startedAt } = deps;
+  const { config, log, gateway, drain, version, startedAt, system } = deps;
   const cors = corsPolicy(config.allowedOrigins);
   const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
 
@@ -44,12 +60,19 @@ export function createHttpApp(deps: HttpAppDeps) {
     if (!state) return;
     state.end();
     const seconds = (performance.now() - state.start) / 1000;
-    metrics.httpRequestDuration.observe(
-      { method: request.method, route: route || "unmatched", status: String(status) },
-      seconds,
-    );
-    state.log.info(
-      { method: request.method, path, route: route || null, status, duration_ms: Math.round(seconds * 1e6) / 1e3 },
+    durationSeries(request.method, route || "unmatched", status).observe(seconds);
+    // Probes (load balancers, Prometheus) would drown the log at INFO; they log at DEBUG unless they fail.
+    const level = status < 400 && route !== undefined && PROBES.has(route) ? "debug" : "info";
+    if (!log.isLevelEnabled(level)) return;
+    log[level](
+      {
+        request_id: state.id,
+        method: request.method,
+        path,
+        route: route || null,
+        status,
+        duration_ms: Math.round(seconds * 1e6) / 1e3,
+      },
       "request",
     );
   };
@@ -67,16 +90,12 @@ export function createHttpApp(deps: HttpAppDeps) {
   })
     .onRequest(({ request, set }) => {
       const id = requestIdFrom(request.headers);
-      const state: RequestState = {
-        id,
-        start: performance.now(),
-        log: log.child({ request_id: id }),
-        end: drain.beginRequest(),
-      };
+      const state = new RequestState(id, performance.now(), log, drain);
       bindState(request, state);
       const origin = request.headers.get("origin");
       const corsHeaders = cors.headersFor(origin);
-      Object.assign(set.headers, corsHeaders, { "x-request-id": id });
+      for (const name in corsHeaders) set.headers[name] = corsHeaders[name] as string;
+      set.headers["x-request-id"] = id;
 
       if (request.method === "OPTIONS" && request.headers.has("access-control-request-method")) {
         const headers = cors.preflightHeaders(origin);
@@ -235,7 +254,7 @@ export function createHttpApp(deps: HttpAppDeps) {
         response: { 200: MetricsText },
       },
     )
-    .use(adminRoutes({ config, log, errorBody: ErrorBody }))
+    .use(adminRoutes({ config, log, system }))
     .ws("/ws", {
       detail: { hide: true },
       open(ws) {

@@ -16,6 +16,8 @@ export interface CorsPolicy {
 const ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID";
 const EXPOSE_HEADERS = "X-Request-ID";
+/** Shared and frozen: the common case (no or unknown Origin) allocates nothing per request. */
+const VARY_ONLY: Record<string, string> = Object.freeze({ vary: "Origin" });
 
 export function corsPolicy(allowedOrigins: readonly string[]): CorsPolicy {
   const allowed = new Set(allowedOrigins);
@@ -23,7 +25,7 @@ export function corsPolicy(allowedOrigins: readonly string[]): CorsPolicy {
   return {
     allows,
     headersFor(origin): Record<string, string> {
-      if (!allows(origin)) return { vary: "Origin" };
+      if (!allows(origin)) return VARY_ONLY;
       return {
         vary: "Origin",
         "access-control-allow-origin": origin as string,

@@ -1,17 +1,39 @@
 /**
- * Per-request state (id, start time, bound logger, in-flight release) kept beside the
- * Request object, so every hook, route and error handler reaches the same request id.
+ * Per-request state (id, start time, bound logger, in-flight slot) kept beside the Request
+ * object, so every hook, route and error handler reaches the same request id.
  *
  * @example
  * const id = stateOf(request)?.id;
+ * stateOf(request)?.log.warn("something odd"); // carries request_id
  */
+import type { Drain } from "../drain.ts";
 import type { Logger } from "../log.ts";
 
-export interface RequestState {
-  id: string;
-  start: number;
-  log: Logger;
-  end: () => void;
+export class RequestState {
+  private child: Logger | undefined;
+  private ended = false;
+
+  constructor(
+    readonly id: string,
+    readonly start: number,
+    private readonly root: Logger,
+    private readonly drain: Drain,
+  ) {
+    drain.enter();
+  }
+
+  /** Logger bound to this request's id, made on first use: most requests never need one. */
+  get log(): Logger {
+    this.child ??= this.root.child({ request_id: this.id });
+    return this.child;
+  }
+
+  /** Release the in-flight slot; safe to call more than once. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.drain.leave();
+  }
 }
 
 const states = new WeakMap<Request, RequestState>();

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { PROJECT_ROOT } from "../paths.ts";
 
 /** drizzle-kit separates statements with this marker so drivers that run one statement at a time can split. */
 export const STATEMENT_BREAKPOINT = "--> statement-breakpoint";
@@ -29,7 +29,7 @@ interface Journal {
 
 /** The committed migrations directory for a dialect. */
 export function migrationsDir(dialect: "sqlite" | "postgres"): string {
-  return fileURLToPath(new URL(`../../migrations/${dialect}/`, import.meta.url));
+  return `${join(PROJECT_ROOT, "migrations", dialect)}/`;
 }
 
 /**

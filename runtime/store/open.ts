@@ -9,8 +9,6 @@
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { openPostgresStore } from "./postgres.ts";
-import { openSqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
 export interface OpenStoreOptions {
@@ -21,6 +19,8 @@ export interface OpenStoreOptions {
 }
 
 /** Open the configured store; rejects when the database is unreachable or a migration fails. */
-export function openStore(config: Config, log: Logger, opts: OpenStoreOptions = {}): Promise<Store> {
-  return config.databaseUrl !== undefined ? openPostgresStore(config, log, opts) : openSqliteStore(config, log, opts);
+export async function openStore(config: Config, log: Logger, opts: OpenStoreOptions = {}): Promise<Store> {
+  // Each dialect's driver is loaded only when chosen: start-up time is a feature.
+  if (config.databaseUrl !== undefined) return (await import("./postgres.ts")).openPostgresStore(config, log, opts);
+  return (await import("./sqlite.ts")).openSqliteStore(config, log, opts);
 }

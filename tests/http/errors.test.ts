@@ -161,3 +161,31 @@ test("the admin API is off without ARAGORA_API_TOKEN", async () => {
     expect(await other.stop()).toBe(0);
   }
 });
+
+describe("GET /api/admin/actors", () => {
+  test("shows the supervised tree with mailbox depth and restart counts, and dead letters", async () => {
+    const res = await fetch(`${server.api}/api/admin/actors?limit=5`, { headers: auth });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      tree: { path: string; children: { path: string; kind: string; mailboxDepth: number; restarts: number }[] };
+      dead_letters: { total: number; recent: unknown[] };
+    };
+    expect(body.tree.path).toBe("/system");
+    expect(body.tree.children).toContainEqual(
+      expect.objectContaining({ path: "/system/node-heartbeat", kind: "node_heartbeat", mailboxDepth: 0, restarts: 0 }),
+    );
+    expect(body.dead_letters.total).toBeGreaterThanOrEqual(0);
+    expect(Array.isArray(body.dead_letters.recent)).toBe(true);
+  });
+
+  test("a bad limit is a 422 naming query.limit", async () => {
+    const res = await fetch(`${server.api}/api/admin/actors?limit=0`, { headers: auth });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { details: { field: string }[] };
+    expect(body.details[0]?.field).toBe("query.limit");
+  });
+
+  test("requires the admin token", async () => {
+    expect((await fetch(`${server.api}/api/admin/actors`)).status).toBe(401);
+  });
+});

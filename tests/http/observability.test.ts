@@ -103,10 +103,23 @@ describe("OpenAPI and Swagger UI", () => {
 describe("X-Request-ID", () => {
   test("a valid id is honoured, echoed and bound to the request's log line", async () => {
     const id = `test-${crypto.randomUUID()}`;
-    const res = await fetch(`${server.api}/api/health`, { headers: { "X-Request-ID": id } });
+    const res = await fetch(`${server.api}/api/ws/stats`, { headers: { "X-Request-ID": id } });
     expect(res.headers.get("x-request-id")).toBe(id);
     const line = await server.waitForLog((l) => l.request_id === id && l.msg === "request");
-    expect(line).toMatchObject({ method: "GET", path: "/api/health", status: 200, level: "info" });
+    expect(line).toMatchObject({
+      method: "GET",
+      path: "/api/ws/stats",
+      route: "/api/ws/stats",
+      status: 200,
+      level: "info",
+    });
+  });
+
+  test("probe routes (health, metrics) log at DEBUG so load balancers do not drown the log", async () => {
+    const id = `probe-${crypto.randomUUID()}`;
+    await fetch(`${server.api}/api/health`, { headers: { "X-Request-ID": id } });
+    const line = await server.waitForLog((l) => l.request_id === id && l.msg === "request");
+    expect(line).toMatchObject({ path: "/api/health", status: 200, level: "debug" });
   });
 
   test("a missing or malformed id is replaced by a generated one", async () => {

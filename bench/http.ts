@@ -1,0 +1,211 @@
+/**
+ * HTTP benchmarks (`bun run bench:http`, `--json` for one machine-readable object):
+ *
+ * 1. GET /api/health throughput and p99 latency, driven by wrk from another process, for the real
+ *    server (INFO logging to a pipe, metrics on) beside a bare Bun.serve returning the same JSON
+ *    (the floor), in the same run. Goal: ratio >= 0.8.
+ * 2. Cold start: process start to the first healthy /api/health, median of 10 runs, from source
+ *    (`bun runtime/cli.ts serve`) and from the production bundle (`bun run build`, `bun dist/cli.js serve`).
+ *    Goal: under 300 ms.
+ *
+ * Needs wrk (Debian package wrk). Benchmarks are measurements, not tests: nothing here fails CI.
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..");
+const json = process.argv.includes("--json");
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+interface Result {
+  name: string;
+  value: number;
+  unit: string;
+  floor?: number;
+  ratio?: number;
+  goal?: string;
+  pass?: boolean;
+}
+
+function log(msg: string) {
+  if (!json) process.stderr.write(`${msg}\n`);
+}
+
+async function waitHealthy(url: string, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(1);
+  }
+  throw new Error(`${url} did not become healthy`);
+}
+
+async function freePort(): Promise<number> {
+  const s = Bun.serve({ port: 0, fetch: () => new Response() });
+  const port = s.port as number;
+  s.stop(true);
+  return port;
+}
+
+function parseWrk(out: string): { rps: number; p99ms: number } {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const m = /\s99%\s+([\d.]+)(us|ms|s)\b/.exec(out);
+  const scale = m?.[2] === "us" ? 1e-3 : m?.[2] === "s" ? 1e3 : 1;
+  return { rps, p99ms: Number(m?.[1]) * scale };
+}
+
+async function wrk(url: string): Promise<{ rps: number; p99ms: number }> {
+  // Warm up the JIT, then measure.
+  Bun.spawnSync(["wrk", "-t1", `-c${CONNECTIONS}`, "-d1s", url]);
+  const p = Bun.spawnSync(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--latency", url]);
+  const out = p.stdout.toString();
+  if (p.exitCode !== 0) throw new Error(`wrk failed: ${p.stderr.toString()}`);
+  return parseWrk(out);
+}
+
+async function throughput(): Promise<Result[]> {
+  if (!Bun.which("wrk")) {
+    log("wrk not found (apt-get install wrk): skipping the throughput benchmark");
+    return [];
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), "aragora-bench-"));
+  const apiPort = await freePort();
+  const server = Bun.spawn(["bun", "runtime/cli.ts", "serve", "--api-port", String(apiPort), "--ws-port", "0"], {
+    cwd: ROOT,
+    env: { ...process.env, ARAGORA_DATA_DIR: dataDir, ARAGORA_LOG_LEVEL: "INFO" },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const barePort = await freePort();
+  const bare = Bun.spawn(["bun", "bench/bare-health.ts", String(barePort)], { cwd: ROOT, stdout: "ignore" });
+  try {
+    await waitHealthy(`http://127.0.0.1:${apiPort}/api/health`);
+    await waitHealthy(`http://127.0.0.1:${barePort}/api/health`);
+    log(`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s against the bare Bun.serve floor ...`);
+    const floor = await wrk(`http://127.0.0.1:${barePort}/api/health`);
+    log(`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s against aragora serve ...`);
+    const real = await wrk(`http://127.0.0.1:${apiPort}/api/health`);
+    const ratio = real.rps / floor.rps;
+    return [
+      {
+        name: "health_rps",
+        value: Math.round(real.rps),
+        unit: "req/s",
+        floor: Math.round(floor.rps),
+        ratio,
+        goal: ">= 0.8x floor",
+        pass: ratio >= 0.8,
+      },
+      {
+        name: "health_p99_ms",
+        value: real.p99ms,
+        unit: "ms",
+        floor: floor.p99ms,
+        ratio: real.p99ms / floor.p99ms,
+        goal: "reported",
+      },
+    ];
+  } finally {
+    server.kill("SIGTERM");
+    bare.kill("SIGTERM");
+    await Promise.all([server.exited, bare.exited]);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function coldStart(entry: string[], runs = 10): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const dataDir = mkdtempSync(join(tmpdir(), "aragora-cold-"));
+    const port = await freePort();
+    const t0 = performance.now();
+    const p = Bun.spawn([...entry, "serve", "--api-port", String(port), "--ws-port", "0"], {
+      cwd: ROOT,
+      env: { ...process.env, ARAGORA_DATA_DIR: dataDir, ARAGORA_LOG_LEVEL: "WARNING" },
+      stdout: "ignore",
+      stderr: "inherit",
+    });
+    await waitHealthy(`http://127.0.0.1:${port}/api/health`);
+    times.push(performance.now() - t0);
+    p.kill("SIGTERM");
+    await p.exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  return ((times[4] as number) + (times[5] as number)) / 2;
+}
+
+async function bareColdStart(runs = 10): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const port = await freePort();
+    const t0 = performance.now();
+    const p = Bun.spawn(["bun", "bench/bare-health.ts", String(port)], { cwd: ROOT, stdout: "ignore" });
+    await waitHealthy(`http://127.0.0.1:${port}/api/health`);
+    times.push(performance.now() - t0);
+    p.kill("SIGTERM");
+    await p.exited;
+  }
+  times.sort((a, b) => a - b);
+  return ((times[4] as number) + (times[5] as number)) / 2;
+}
+
+const results: Result[] = [];
+results.push(...(await throughput()));
+
+log("cold start: 10 runs each ...");
+const bareMs = await bareColdStart();
+const sourceMs = await coldStart(["bun", "runtime/cli.ts"]);
+const build = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
+if (build.exitCode !== 0) throw new Error(`bun run build failed: ${build.stderr.toString()}`);
+const bundleMs = await coldStart(["bun", "dist/cli.js"]);
+results.push(
+  {
+    name: "cold_start_bundle_ms",
+    value: bundleMs,
+    unit: "ms",
+    floor: bareMs,
+    ratio: bundleMs / bareMs,
+    goal: "< 300 ms",
+    pass: bundleMs < 300,
+  },
+  {
+    name: "cold_start_source_ms",
+    value: sourceMs,
+    unit: "ms",
+    floor: bareMs,
+    ratio: sourceMs / bareMs,
+    goal: "< 300 ms",
+    pass: sourceMs < 300,
+  },
+);
+
+const machine = {
+  cpus: cpus().length,
+  model: cpus()[0]?.model ?? "unknown",
+  bun: Bun.version,
+  platform: process.platform,
+};
+if (json) {
+  console.log(JSON.stringify({ machine, results }));
+} else {
+  const fmt = (n: number | undefined) =>
+    n === undefined ? "" : n >= 1000 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2);
+  console.log(`machine: ${machine.model}, ${machine.cpus} cores, bun ${machine.bun}`);
+  console.log(
+    `${"name".padEnd(22)} ${"value".padStart(10)} ${"unit".padEnd(6)} ${"floor".padStart(10)} ${"ratio".padStart(7)}  goal`,
+  );
+  for (const r of results) {
+    const verdict = r.pass === undefined ? "" : r.pass ? "PASS" : "MISS";
+    console.log(
+      `${r.name.padEnd(22)} ${fmt(r.value).padStart(10)} ${r.unit.padEnd(6)} ${fmt(r.floor).padStart(10)} ${(r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`).padStart(7)}  ${r.goal ?? ""} ${verdict}`,
+    );
+  }
+}
