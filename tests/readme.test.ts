@@ -1,0 +1,24 @@
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { VARIABLES } from "../runtime/config.ts";
+
+const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
+
+test("the README documents every configuration variable with its default", () => {
+  for (const v of VARIABLES) {
+    const row = readme.split("\n").find((l) => l.startsWith(`| \`${v.name}\` |`));
+    expect({ name: v.name, documented: row !== undefined }).toEqual({ name: v.name, documented: true });
+    const shownDefault = v.default === undefined ? "(unset)" : v.default === "" ? "(empty)" : `\`${v.default}\``;
+    expect(row).toContain(`| ${shownDefault} |`);
+  }
+});
+
+test("the README's Quick start has exactly two commands: serve and test", () => {
+  const quick = readme.slice(readme.indexOf("## Quick start"), readme.indexOf("## Configuration"));
+  const commands = [...quick.matchAll(/```sh\n([^`]+)```/g)].map((m) => (m[1] as string).trim());
+  expect(commands).toEqual(["npm start", "npm test"]);
+  const pkg = JSON.parse(readFileSync(join(import.meta.dir, "..", "package.json"), "utf8"));
+  expect(pkg.scripts.start).toBe("node scripts/bootstrap.mjs run serve");
+  expect(pkg.scripts.test).toBe("node scripts/bootstrap.mjs test");
+});
