@@ -35,6 +35,9 @@ export interface Config {
   dbPoolTimeoutSeconds: number;
   sqliteBusyTimeoutMs: number;
   actorMailboxLimit: number;
+  // --- providers and agents (issue 4) ---
+  // --- debates, receipts, leaderboard (issue 4) ---
+  // --- ops playbooks, backups, schedulers (issue 5) ---
 }
 
 /** One documented variable: its parser, default and the form an operator should write. */
@@ -235,6 +238,9 @@ export const VARIABLES: VariableSpec[] = [
     default: "10000",
     parse: positiveInt,
   },
+  // --- providers and agents (issue 4) ---
+  // --- debates, receipts, leaderboard (issue 4) ---
+  // --- ops playbooks, backups, schedulers (issue 5) ---
 ];
 
 /** Raised when one or more variables are invalid; `problems` has one line per variable. */

@@ -81,4 +81,7 @@ export const metrics = {
     help: "Replies that arrived after their ask() had timed out and were dropped",
     registers: [registry],
   }),
+  // --- providers and agents (issue 4) ---
+  // --- debates, receipts, leaderboard (issue 4) ---
+  // --- ops playbooks, backups, schedulers (issue 5) ---
 };

@@ -15,6 +15,8 @@ import pkg from "../package.json" with { type: "json" };
 import { ActorSystem } from "./actor/index.ts";
 import type { Config } from "./config.ts";
 import { Drain } from "./drain.ts";
+import type { Feature, FeatureContext } from "./feature.ts";
+import { FEATURES } from "./features.ts";
 import { createHttpApp } from "./http/app.ts";
 import { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
@@ -74,7 +76,37 @@ export async function startServer({ config, log }: { config: Config; log: Logger
 
   const drain = new Drain();
   const gateway = new WsGateway({ heartbeatMs: config.wsHeartbeatSeconds * 1000, log });
-  const app = createHttpApp({ config, log, system, gateway, drain, version: VERSION, startedAt });
+  const featureContext: FeatureContext = {
+    config,
+    log,
+    store,
+    system,
+    gateway,
+    drain,
+    nodeId,
+    dataDir,
+    version: VERSION,
+    services: {},
+  };
+  const features: Feature[] = [];
+  try {
+    for (const factory of FEATURES) features.push(await factory(featureContext));
+  } catch (err) {
+    await system.shutdown();
+    await store.close();
+    lock.release();
+    throw err;
+  }
+  const app = createHttpApp({
+    config,
+    log,
+    system,
+    gateway,
+    drain,
+    version: VERSION,
+    startedAt,
+    routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
+  });
   const wsApp = new Elysia({ websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 } }).ws("/ws", {
     open(ws) {
       gateway.open(ws.raw);
@@ -117,6 +149,8 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     restart: "permanent",
   });
 
+  for (const feature of features) await feature.start?.();
+
   const shown = config.host === "0.0.0.0" ? "localhost" : config.host;
   log.info(
     {
@@ -144,6 +178,13 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       // Close frames are queued on the sockets; give them one turn of the loop to flush.
       await Bun.sleep(20);
       await Promise.allSettled([app.stop(true), wsApp.stop(true)]);
+      for (const feature of [...features].reverse()) {
+        try {
+          await feature.stop?.();
+        } catch (err) {
+          log.error({ err, feature: feature.name }, "feature stop failed");
+        }
+      }
       // The tree stops in reverse start order, each actor within its shutdown timeout.
       await system.shutdown();
       try {

@@ -7,7 +7,7 @@
  * const app = createHttpApp({ config, log, gateway, drain, version, startedAt: Date.now() });
  * app.listen({ port: 8080 });
  */
-import { Elysia, ParseError } from "elysia";
+import { type AnyElysia, Elysia, ParseError } from "elysia";
 import { HealthResponse, MetricsText, WsHealthResponse, WsStatsResponse } from "../../schemas/health.ts";
 import type { ActorSystem } from "../actor/index.ts";
 import type { Config } from "../config.ts";
@@ -30,6 +30,8 @@ export interface HttpAppDeps {
   drain: Drain;
   version: string;
   startedAt: number;
+  /** Feature routes (runtime/features.ts), mounted after the shell's own. */
+  routes?: AnyElysia[];
 }
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -82,7 +84,7 @@ export function createHttpApp(deps: HttpAppDeps) {
     return response;
   };
 
-  return new Elysia({
+  const app = new Elysia({
     // Bun's own limit is only a backstop: the JSON 413 comes from onRequest (Content-Length)
     // or from the streaming parser below (chunked bodies).
     serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 65_536 },
@@ -267,6 +269,8 @@ export function createHttpApp(deps: HttpAppDeps) {
         gateway.close(ws.raw, code, reason);
       },
     });
+  for (const routes of deps.routes ?? []) app.use(routes);
+  return app;
 }
 
 export type HttpApp = ReturnType<typeof createHttpApp>;
