@@ -107,7 +107,10 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     startedAt,
     routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
   });
-  const wsApp = new Elysia({ websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 } }).ws("/ws", {
+  const wsApp = new Elysia({
+    serve: { reusePort: false },
+    websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 },
+  }).ws("/ws", {
     open(ws) {
       gateway.open(ws.raw);
     },

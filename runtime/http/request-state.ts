@@ -28,11 +28,12 @@ export class RequestState {
     return this.child;
   }
 
-  /** Release the in-flight slot; safe to call more than once. */
-  end(): void {
-    if (this.ended) return;
+  /** Release the in-flight slot; true the first time, false after (so books are closed once). */
+  end(): boolean {
+    if (this.ended) return false;
     this.ended = true;
     this.drain.leave();
+    return true;
   }
 }
 

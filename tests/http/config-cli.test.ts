@@ -103,6 +103,19 @@ describe("command line", () => {
     }
   });
 
+  test("a second server on another server's port fails instead of sharing the port", async () => {
+    const first = await startTestServer();
+    try {
+      const res = await runCli(["serve", "--api-port", String(first.apiPort), "--ws-port", "0"], {
+        ARAGORA_DATA_DIR: tempDir(),
+      });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/in use/i);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+  });
+
   test("a taken port fails fast with a message naming it", async () => {
     const blocker = Bun.serve({ port: 0, fetch: () => new Response("x") });
     try {
