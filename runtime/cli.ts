@@ -40,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // `serve` resolves only once its graceful shutdown has finished.
-  process.exit(await main(process.argv.slice(2)));
+  // `serve` resolves only once its graceful shutdown has finished. No top-level await, so the
+  // entry point also builds as a bytecode-compiled binary (CommonJS output).
+  main(process.argv.slice(2)).then((code) => process.exit(code));
 }

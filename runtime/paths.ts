@@ -1,6 +1,6 @@
 /**
  * Where the installation lives: the directory holding Aragora's package.json. Found by walking
- * up from this module, so it is right both from source (runtime/) and from the bundle (dist/).
+ * up from this module, so it is right both from source (runtime/) and from the compiled binary (dist/).
  *
  * @example
  * join(PROJECT_ROOT, "migrations", "sqlite"); // the shipped migrations
@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
-function findRoot(start: string): string {
+function findRoot(start: string): string | undefined {
   let dir = start;
   for (;;) {
     const candidate = join(dir, "package.json");
@@ -20,9 +20,14 @@ function findRoot(start: string): string {
       }
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find Aragora's package.json above ${start}`);
+    if (parent === dir) return undefined;
     dir = parent;
   }
 }
 
-export const PROJECT_ROOT: string = findRoot(import.meta.dir);
+// A compiled binary (`bun run build`) may have been moved next to its checkout: look beside it too.
+const root = findRoot(import.meta.dir) ?? findRoot(dirname(process.execPath)) ?? findRoot(process.cwd());
+if (root === undefined)
+  throw new Error(`cannot find Aragora's package.json above ${import.meta.dir} or ${process.cwd()}`);
+
+export const PROJECT_ROOT: string = root;
