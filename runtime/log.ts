@@ -31,9 +31,20 @@ const REDACT = [
   "*.apiKey",
 ];
 
+/** Level names as operators write them in ARAGORA_LOG_LEVEL (pino's "warn" prints as "WARNING"). */
+const LABEL: Record<string, string> = {
+  trace: "TRACE",
+  debug: "DEBUG",
+  info: "INFO",
+  warn: "WARNING",
+  error: "ERROR",
+  fatal: "CRITICAL",
+};
+
 /**
  * Create the process logger at the configured level.
- * Levels print as words (`"level":"info"`) so `grep` and log shippers need no mapping table.
+ * Levels print as the words ARAGORA_LOG_LEVEL uses (`"level":"WARNING"`), so `grep` and log
+ * shippers need no mapping table.
  */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
@@ -41,7 +52,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       level: PINO_LEVEL[level],
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: LABEL[label] ?? label.toUpperCase() }) },
       redact: { paths: REDACT, censor: "[redacted]" },
     },
     destination ?? pino.destination({ fd: 1, sync: false }),

@@ -111,7 +111,7 @@ describe("X-Request-ID", () => {
       path: "/api/ws/stats",
       route: "/api/ws/stats",
       status: 200,
-      level: "info",
+      level: "INFO",
     });
   });
 
@@ -119,7 +119,7 @@ describe("X-Request-ID", () => {
     const id = `probe-${crypto.randomUUID()}`;
     await fetch(`${server.api}/api/health`, { headers: { "X-Request-ID": id } });
     const line = await server.waitForLog((l) => l.request_id === id && l.msg === "request");
-    expect(line).toMatchObject({ path: "/api/health", status: 200, level: "debug" });
+    expect(line).toMatchObject({ path: "/api/health", status: 200, level: "DEBUG" });
   });
 
   test("a missing or malformed id is replaced by a generated one", async () => {
