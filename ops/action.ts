@@ -13,7 +13,7 @@
  *   async run(input, ctx) { ...; return { databases: "core.db" }; },
  * };
  */
-import type { Type } from "arktype";
+import type { ArkErrors } from "arktype";
 import type { Config } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
 
@@ -45,17 +45,61 @@ export interface ActionContext {
   progress(message: string, fraction?: number): void;
   /** When the run is executed by a running server: its services (HTTP base URL, stores ...). */
   server?: { apiBaseUrl: string };
+  /** The playbook being run: its name and the commands its `shell_allowlist` permits. */
+  playbook: { name: string; shellAllowlist: readonly string[] };
+  /** The run's journal so far, oldest first, secrets redacted (incident timelines, audit). */
+  timeline(): Promise<TimelineEntry[]>;
+  /**
+   * Wait until `rule` is satisfied by approvals recorded for this step (`ops approve RUN STEP`);
+   * rejects when the signal aborts (step timeout, cancel).
+   */
+  awaitApprovals(rule: ApprovalRule): Promise<ApprovalRecord[]>;
 }
+
+/** One journal line as actions see it. */
+export interface TimelineEntry {
+  seq: number;
+  /** ISO-8601 instant. */
+  at: string;
+  stepId: string | null;
+  kind: string;
+  data: Record<string, unknown>;
+}
+
+/** Who may approve a gate and how many must. */
+export interface ApprovalRule {
+  approvers?: readonly string[];
+  role?: string;
+  minApprovals: number;
+}
+
+export interface ApprovalRecord {
+  approver: string;
+  roles: string[];
+  /** ISO-8601 instant. */
+  at: string;
+}
+
+/** What `ActionDefinition.input` must be: a callable arktype schema producing `I` or errors. */
+export type InputSchema<I> = ((data: unknown) => I | ArkErrors) & { expression: string };
 
 export interface ActionDefinition<I = unknown, O extends Record<string, unknown> = Record<string, unknown>> {
   name: string;
   description: string;
-  /** arktype schema of `with:` after templating; unknown keys are rejected. */
-  input: Type<I>;
+  /**
+   * arktype schema of `with:` after templating; unknown keys are rejected (`"+": "reject"`).
+   * Any arktype `type(...)` fits, including ones that parse (durations to milliseconds).
+   */
+  input: InputSchema<I>;
   /** Names of outputs this action returns (validation checks `steps.<id>.outputs.<name>` references). */
   outputs: readonly string[];
-  /** Safe to re-run after a crash mid-step. Non-idempotent in-flight steps pause the run for an operator. */
-  idempotent: boolean;
+  /** Outputs whose values are redacted ("***") in the journal, plans and progress. */
+  secretOutputs?: readonly string[];
+  /**
+   * Safe to re-run after a crash mid-step. Non-idempotent in-flight steps pause the run for an operator.
+   * A function decides per input (an HTTP GET is, a POST is not).
+   */
+  idempotent: boolean | ((input: I) => boolean);
   plan(input: I, ctx: ActionContext): Promise<Plan>;
   run(input: I, ctx: ActionContext): Promise<O>;
 }

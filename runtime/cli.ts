@@ -7,20 +7,52 @@
  * aragora migrate status
  */
 import { type Command, EXIT, runCommand } from "./command.ts";
-import { serveCommand } from "./serve.ts";
-import { migrateCommand } from "./store/migrate-command.ts";
+import { environmentSnapshot } from "./config.ts";
 
-const COMMANDS: Command[] = [serveCommand, migrateCommand];
+/**
+ * One line per command: its name and the module that implements it, loaded only when the
+ * command runs (`aragora migrate` must not pay for the server's AI SDK imports at start).
+ */
+interface CommandEntry {
+  name: string;
+  load: () => Promise<Pick<Command, "summary">>;
+}
 
-function usage(): string {
+const COMMANDS: CommandEntry[] = [
+  {
+    name: "serve",
+    load: async () => (await import("./serve.ts")).serveCommand,
+  },
+  {
+    name: "migrate",
+    load: async () => (await import("./store/migrate-command.ts")).migrateCommand,
+  },
+  {
+    name: "cleanup",
+    load: async () => (await import("./cleanup-command.ts")).cleanupCommand,
+  },
+  {
+    name: "receipt",
+    load: async () => (await import("../actors/debate/receipt-command.ts")).receiptCommand,
+  },
+  {
+    // `aragora ops ...` is `ops ...`: the ops CLI parses its own subcommands and flags.
+    name: "ops",
+    load: async () => ({ summary: "run, dry-run, validate and inspect ops playbooks (aragora ops --help)" }),
+  },
+];
+
+/** The top-level usage; loads every command module for its summary (help is rare, start-up is not). */
+async function usage(): Promise<string> {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const summaries = await Promise.all(COMMANDS.map(async (c) => (await c.load()).summary));
   return [
     "aragora: multi-agent debate server",
     "",
     "usage: aragora <command> [options]   (aragora <command> --help for its options)",
     "",
     "commands:",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...COMMANDS.map((c, i) => `  ${c.name.padEnd(width)}  ${summaries[i]}`),
     "",
   ].join("\n");
 }
@@ -28,15 +60,17 @@ function usage(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(usage());
+    process.stdout.write(await usage());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
   if (!cmd) {
-    process.stderr.write(`aragora: unknown command "${name}"\n\n${usage()}`);
+    process.stderr.write(`aragora: unknown command "${name}"\n\n${await usage()}`);
     return EXIT.usage;
   }
-  return runCommand(cmd, rest);
+  // ops parses its own flags (per subcommand), so it gets the raw argv.
+  if (cmd.name === "ops") return (await import("../ops/cli.ts")).opsMain(rest, environmentSnapshot());
+  return runCommand((await cmd.load()) as Command, rest);
 }
 
 if (import.meta.main) {

@@ -36,8 +36,37 @@ export interface Config {
   sqliteBusyTimeoutMs: number;
   actorMailboxLimit: number;
   // --- providers and agents (issue 4) ---
+  anthropicApiKey: string | undefined;
+  openaiApiKey: string | undefined;
+  openrouterApiKey: string | undefined;
+  mistralApiKey: string | undefined;
+  geminiApiKey: string | undefined;
+  xaiApiKey: string | undefined;
+  anthropicBaseUrl: string;
+  openaiBaseUrl: string;
+  openrouterBaseUrl: string;
+  mistralBaseUrl: string;
+  geminiBaseUrl: string;
+  xaiBaseUrl: string;
+  localModels: LocalModelServer[];
+  agentAliases: Record<string, string>;
+  defaultAgents: string[] | undefined;
+  fallbackModels: Record<string, string>;
+  breakerFailures: number;
+  breakerCooldownSeconds: number;
+  agentMaxAttempts: number;
+  agentRetryBaseMs: number;
+  agentMaxRetryWaitSeconds: number;
+  demoTokenDelayMs: number;
   // --- debates, receipts, leaderboard (issue 4) ---
+  eventBufferSize: number;
+  debateTurnTimeoutSeconds: number;
+  debateRoundTimeoutSeconds: number;
+  debateTimeoutSeconds: number;
   // --- ops playbooks, backups, schedulers (issue 5) ---
+  receiptRetentionDays: number;
+  receiptCleanupIntervalHours: number;
+  maintenanceSchedules: boolean;
 }
 
 /** One documented variable: its parser, default and the form an operator should write. */
@@ -73,6 +102,89 @@ const origins = type("string").pipe((raw, ctx) => {
   return list;
 });
 const databaseUrl = type(/^postgres(ql)?:\/\/.+/).describe("a postgres:// or postgresql:// URL");
+
+/** An OpenAI-compatible model server declared in ARAGORA_LOCAL_MODELS. */
+export interface LocalModelServer {
+  name: string;
+  baseUrl: string;
+  model: string;
+}
+
+/** Provider names of agents (`provider:model`); a local server may not take one of them. */
+export const BUILTIN_PROVIDERS = ["anthropic", "openai", "openrouter", "mistral", "gemini", "xai", "demo"] as const;
+const providerName = /^[a-z][a-z0-9_-]{0,31}$/;
+const agentName = /^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9._/@:-]{1,200}$/;
+const aliasName = /^[A-Za-z0-9._-]{1,64}$/;
+const apiKey = type("string").pipe((raw) => (raw.trim() === "" ? undefined : raw.trim()));
+const isHttpUrl = (raw: string) => {
+  try {
+    const url = new URL(raw);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+};
+const baseUrl = type("string").pipe((raw, ctx) =>
+  isHttpUrl(raw.trim()) ? raw.trim().replace(/\/+$/, "") : ctx.error("an http(s) URL"),
+);
+/** Splits "a=b,c=d" into [item, left, right] with trimmed sides. */
+function pairs(raw: string): Array<[string, string, string]> {
+  return raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0)
+    .map((item) => {
+      const eq = item.indexOf("=");
+      return [item, eq < 0 ? item : item.slice(0, eq).trim(), eq < 0 ? "" : item.slice(eq + 1).trim()];
+    });
+}
+const localModels = type("string").pipe((raw, ctx) => {
+  const servers: LocalModelServer[] = [];
+  for (const [item, name, rest] of pairs(raw)) {
+    const bar = rest.lastIndexOf("|");
+    const url = bar < 0 ? rest : rest.slice(0, bar).trim();
+    const model = bar < 0 ? "" : rest.slice(bar + 1).trim();
+    const form = `entries name=baseURL|model; "${item}"`;
+    if (!providerName.test(name)) return ctx.error(`${form}: the name must be lowercase letters, digits, - or _`);
+    if ((BUILTIN_PROVIDERS as readonly string[]).includes(name))
+      return ctx.error(`${form}: "${name}" is a built-in provider name`);
+    if (servers.some((s) => s.name === name)) return ctx.error(`${form}: "${name}" is declared twice`);
+    if (!isHttpUrl(url)) return ctx.error(`${form}: the base URL must be an http(s) URL`);
+    if (!/^[A-Za-z0-9._/@:-]{1,200}$/.test(model))
+      return ctx.error(`${form}: the model after "|" is missing or invalid`);
+    servers.push({ name, baseUrl: url.replace(/\/+$/, ""), model });
+  }
+  return servers;
+});
+const agentAliases = type("string").pipe((raw, ctx) => {
+  const aliases: Record<string, string> = {};
+  for (const [item, alias, target] of pairs(raw)) {
+    const form = `entries alias=provider:model; "${item}"`;
+    if (!aliasName.test(alias)) return ctx.error(`${form}: the alias must be letters, digits, ., - or _`);
+    if (!agentName.test(target)) return ctx.error(`${form}: the target must be provider:model`);
+    aliases[alias] = target;
+  }
+  return aliases;
+});
+const agentList = type("string").pipe((raw, ctx) => {
+  const list = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const bad = list.find((s) => !agentName.test(s) && !aliasName.test(s));
+  if (bad !== undefined) return ctx.error(`agent names (provider:model) or aliases; "${bad}" is neither`);
+  return list.length === 0 ? undefined : list;
+});
+const fallbackModels = type("string").pipe((raw, ctx) => {
+  const map: Record<string, string> = {};
+  for (const [item, from, to] of pairs(raw)) {
+    const form = `entries provider:model=vendor/model; "${item}"`;
+    if (!agentName.test(from)) return ctx.error(`${form}: the left side must be provider:model`);
+    if (!/^[A-Za-z0-9._/@:-]{1,200}$/.test(to)) return ctx.error(`${form}: the OpenRouter model is missing or invalid`);
+    map[from] = to;
+  }
+  return map;
+});
 
 /** The table of variables; README's configuration section is this list. */
 export const VARIABLES: VariableSpec[] = [
@@ -239,8 +351,254 @@ export const VARIABLES: VariableSpec[] = [
     parse: positiveInt,
   },
   // --- providers and agents (issue 4) ---
+  {
+    name: "ANTHROPIC_API_KEY",
+    key: "anthropicApiKey",
+    description: "Anthropic API key (agents anthropic:<model>)",
+    expected: "the provider's API key",
+    default: undefined,
+    secret: true,
+    parse: apiKey,
+  },
+  {
+    name: "OPENAI_API_KEY",
+    key: "openaiApiKey",
+    description: "OpenAI API key (agents openai:<model>)",
+    expected: "the provider's API key",
+    default: undefined,
+    secret: true,
+    parse: apiKey,
+  },
+  {
+    name: "OPENROUTER_API_KEY",
+    key: "openrouterApiKey",
+    description:
+      "OpenRouter API key (agents openrouter:<vendor/model>); also enables the automatic fallback on 429, 402 and quota errors",
+    expected: "the provider's API key",
+    default: undefined,
+    secret: true,
+    parse: apiKey,
+  },
+  {
+    name: "MISTRAL_API_KEY",
+    key: "mistralApiKey",
+    description: "Mistral API key (agents mistral:<model>)",
+    expected: "the provider's API key",
+    default: undefined,
+    secret: true,
+    parse: apiKey,
+  },
+  {
+    name: "GEMINI_API_KEY",
+    key: "geminiApiKey",
+    description: "Google Gemini API key (agents gemini:<model>)",
+    expected: "the provider's API key",
+    default: undefined,
+    secret: true,
+    parse: apiKey,
+  },
+  {
+    name: "XAI_API_KEY",
+    key: "xaiApiKey",
+    description: "xAI API key (agents xai:<model>)",
+    expected: "the provider's API key",
+    default: undefined,
+    secret: true,
+    parse: apiKey,
+  },
+  {
+    name: "ANTHROPIC_BASE_URL",
+    key: "anthropicBaseUrl",
+    description: "Anthropic Messages API base URL",
+    expected: "an http(s) URL",
+    default: "https://api.anthropic.com/v1",
+    parse: baseUrl,
+  },
+  {
+    name: "OPENAI_BASE_URL",
+    key: "openaiBaseUrl",
+    description: "OpenAI chat-completions API base URL",
+    expected: "an http(s) URL",
+    default: "https://api.openai.com/v1",
+    parse: baseUrl,
+  },
+  {
+    name: "OPENROUTER_BASE_URL",
+    key: "openrouterBaseUrl",
+    description: "OpenRouter (OpenAI-compatible) API base URL",
+    expected: "an http(s) URL",
+    default: "https://openrouter.ai/api/v1",
+    parse: baseUrl,
+  },
+  {
+    name: "MISTRAL_BASE_URL",
+    key: "mistralBaseUrl",
+    description: "Mistral API base URL",
+    expected: "an http(s) URL",
+    default: "https://api.mistral.ai/v1",
+    parse: baseUrl,
+  },
+  {
+    name: "GEMINI_BASE_URL",
+    key: "geminiBaseUrl",
+    description: "Gemini API base URL",
+    expected: "an http(s) URL",
+    default: "https://generativelanguage.googleapis.com/v1beta",
+    parse: baseUrl,
+  },
+  {
+    name: "XAI_BASE_URL",
+    key: "xaiBaseUrl",
+    description: "xAI (OpenAI-compatible chat completions) API base URL",
+    expected: "an http(s) URL",
+    default: "https://api.x.ai/v1",
+    parse: baseUrl,
+  },
+  {
+    name: "ARAGORA_LOCAL_MODELS",
+    key: "localModels",
+    description:
+      "OpenAI-compatible local servers (Ollama, vLLM, llama.cpp, LM Studio): name=baseURL|default model, comma-separated; agents are <name>:<model>",
+    expected: "ollama=http://127.0.0.1:11434/v1|llama3.1,vllm=http://10.0.0.5:8000/v1|qwen2.5",
+    default: "",
+    parse: localModels,
+  },
+  {
+    name: "ARAGORA_AGENT_ALIASES",
+    key: "agentAliases",
+    description: "short names for agents: alias=provider:model, comma-separated",
+    expected: "claude=anthropic:claude-sonnet-4-5,gpt=openai:gpt-4.1-mini",
+    default: "",
+    parse: agentAliases,
+  },
+  {
+    name: "ARAGORA_DEFAULT_AGENTS",
+    key: "defaultAgents",
+    description:
+      "agents of a debate that names none; unset: derived from the API keys present, else demo:alice,demo:bob,demo:carol",
+    expected: "comma-separated agent names or aliases, e.g. anthropic:claude-sonnet-4-5,openai:gpt-4.1-mini",
+    default: undefined,
+    parse: agentList,
+  },
+  {
+    name: "ARAGORA_FALLBACK_MODELS",
+    key: "fallbackModels",
+    description:
+      "OpenRouter model an agent falls back to, overriding the built-in mapping: provider:model=vendor/model, comma-separated",
+    expected: "anthropic:claude-sonnet-4-5=anthropic/claude-sonnet-4.5",
+    default: "",
+    parse: fallbackModels,
+  },
+  {
+    name: "ARAGORA_BREAKER_FAILURES",
+    key: "breakerFailures",
+    description: "consecutive failed turns that open an agent's circuit breaker",
+    expected: "a positive integer",
+    default: "5",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_BREAKER_COOLDOWN_S",
+    key: "breakerCooldownSeconds",
+    description: "seconds an open circuit breaker waits before letting one probe turn through (half-open)",
+    expected: "a positive integer (seconds)",
+    default: "60",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_AGENT_MAX_ATTEMPTS",
+    key: "agentMaxAttempts",
+    description: "provider calls per turn, the first included, before the turn fails",
+    expected: "a positive integer",
+    default: "3",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_AGENT_RETRY_BASE_MS",
+    key: "agentRetryBaseMs",
+    description:
+      "first backoff of the exponential retry schedule (doubled per attempt, with jitter) when the provider sends no retry-after",
+    expected: "a positive integer (milliseconds)",
+    default: "500",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_AGENT_MAX_RETRY_WAIT_S",
+    key: "agentMaxRetryWaitSeconds",
+    description:
+      "longest wait before a retry; a provider retry-after beyond it fails the call at once instead of waiting",
+    expected: "a positive integer (seconds)",
+    default: "60",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_DEMO_TOKEN_DELAY_MS",
+    key: "demoTokenDelayMs",
+    description: "delay between the streamed tokens of the simulated demo agents (0 streams at once)",
+    expected: "a non-negative integer (milliseconds)",
+    default: "20",
+    parse: nonNegativeInt,
+  },
   // --- debates, receipts, leaderboard (issue 4) ---
+  {
+    name: "ARAGORA_EVENT_BUFFER_SIZE",
+    key: "eventBufferSize",
+    description:
+      "events a WebSocket debate subscriber may have buffered (unsent, or waiting behind its replay) before it is disconnected as a slow consumer (close 4008)",
+    expected: "a positive integer (events)",
+    default: "1000",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_DEBATE_TURN_TIMEOUT_S",
+    key: "debateTurnTimeoutSeconds",
+    description: "default per-turn timeout of a debate (a request's timeouts.turn_s overrides)",
+    expected: "a positive integer (seconds)",
+    default: "120",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_DEBATE_ROUND_TIMEOUT_S",
+    key: "debateRoundTimeoutSeconds",
+    description: "default per-round timeout of a debate (timeouts.round_s overrides)",
+    expected: "a positive integer (seconds)",
+    default: "600",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_DEBATE_TIMEOUT_S",
+    key: "debateTimeoutSeconds",
+    description: "default whole-debate timeout, counted from its start (timeouts.debate_s overrides)",
+    expected: "a positive integer (seconds)",
+    default: "3600",
+    parse: positiveInt,
+  },
   // --- ops playbooks, backups, schedulers (issue 5) ---
+  {
+    name: "ARAGORA_RECEIPT_RETENTION_DAYS",
+    key: "receiptRetentionDays",
+    description: "decision receipts older than this many days are deleted by the receipt retention scheduler",
+    expected: "a positive integer (days)",
+    default: "2555",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_RECEIPT_CLEANUP_INTERVAL_HOURS",
+    key: "receiptCleanupIntervalHours",
+    description: "hours between runs of the receipt retention scheduler",
+    expected: "a positive integer (hours)",
+    default: "24",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_MAINTENANCE_SCHEDULES",
+    key: "maintenanceSchedules",
+    description:
+      "run the maintenance playbooks on schedule (hourly WAL checkpoint, daily backup, weekly ANALYZE and cleanup)",
+    expected: "true | false",
+    default: "true",
+    parse: type("'true' | 'false'").pipe((v) => v === "true"),
+  },
 ];
 
 /** Raised when one or more variables are invalid; `problems` has one line per variable. */
@@ -287,4 +645,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as unknown as Config;
+}
+
+/**
+ * A copy of the process environment, for entry points that pass it on explicitly (`ops run`
+ * hands it to playbooks as `${{ env.X }}`), so that only this module reads `process.env`.
+ *
+ * @example
+ * await opsMain(process.argv.slice(2), environmentSnapshot());
+ */
+export function environmentSnapshot(): Record<string, string | undefined> {
+  return { ...process.env };
 }

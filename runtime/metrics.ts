@@ -82,6 +82,133 @@ export const metrics = {
     registers: [registry],
   }),
   // --- providers and agents (issue 4) ---
+  agentLatency: new Histogram({
+    name: "aragora_agent_latency_seconds",
+    help: "Time from the start of an agent turn to its first streamed token, by agent",
+    labelNames: ["agent"] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60],
+    registers: [registry],
+  }),
+  agentResponse: new Histogram({
+    name: "aragora_agent_response_seconds",
+    help: "Duration of a whole agent turn (retries and fallback included), by agent and outcome (ok, error)",
+    labelNames: ["agent", "outcome"] as const,
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+    registers: [registry],
+  }),
+  agentTokens: new Counter({
+    name: "aragora_agent_tokens_total",
+    help: "Tokens used by agent turns, by agent and kind (input, output, cache_read, cache_write, reasoning)",
+    labelNames: ["agent", "kind"] as const,
+    registers: [registry],
+  }),
+  agentCost: new Counter({
+    name: "aragora_agent_cost_usd_total",
+    help: "Cost of agent turns in US dollars (price table or provider-reported), by agent",
+    labelNames: ["agent"] as const,
+    registers: [registry],
+  }),
+  agentTurns: new Counter({
+    name: "aragora_agent_turns_total",
+    help: "Agent turns by agent and outcome (ok, or the AgentTurnError kind)",
+    labelNames: ["agent", "outcome"] as const,
+    registers: [registry],
+  }),
+  agentRetries: new Counter({
+    name: "aragora_agent_retries_total",
+    help: "Provider calls retried within a turn, by agent and reason (status code or error kind)",
+    labelNames: ["agent", "reason"] as const,
+    registers: [registry],
+  }),
+  circuitBreakerState: new Gauge({
+    name: "aragora_circuit_breaker_state",
+    help: "Agent circuit breaker state: 0 closed, 1 half-open, 2 open",
+    labelNames: ["agent"] as const,
+    registers: [registry],
+  }),
+  fallbackActivations: new Counter({
+    name: "aragora_fallback_activations_total",
+    help: "Turns moved to the OpenRouter fallback, by primary agent and reason (rate_limited, quota, circuit_open, stream_failed)",
+    labelNames: ["agent", "reason"] as const,
+    registers: [registry],
+  }),
+  fallbackSuccess: new Counter({
+    name: "aragora_fallback_success_total",
+    help: "Fallback turns that completed, by primary agent",
+    labelNames: ["agent"] as const,
+    registers: [registry],
+  }),
+  fallbackLatency: new Histogram({
+    name: "aragora_fallback_latency_seconds",
+    help: "Duration of the fallback part of a turn, by primary agent",
+    labelNames: ["agent"] as const,
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
+    registers: [registry],
+  }),
   // --- debates, receipts, leaderboard (issue 4) ---
+  debatesTotal: new Counter({
+    name: "aragora_debates_total",
+    help: "Debates started",
+    registers: [registry],
+  }),
+  // The runbook names these two without _total, and promtool rejects a counter without that
+  // suffix; so they are gauges holding the cumulative count since the process started (they only
+  // ever go up, and rate()/increase() work on them as on a counter that resets at restart).
+  debatesCompleted: new Gauge({
+    name: "aragora_debates_completed",
+    help: "Debates that ended with status completed since the process started (cumulative)",
+    registers: [registry],
+  }),
+  debatesFailed: new Gauge({
+    name: "aragora_debates_failed",
+    help: "Debates that ended with status failed since the process started (cumulative)",
+    registers: [registry],
+  }),
+  debatesActive: new Gauge({
+    name: "aragora_debates_active",
+    help: "Debates running in this process",
+    registers: [registry],
+  }),
+  debateEventAppendSeconds: new Histogram({
+    name: "aragora_debate_event_append_seconds",
+    help: "Commit time of one batch of debate events (the delay before they are published)",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  }),
+  debateEventsAppended: new Counter({
+    name: "aragora_debate_events_appended_total",
+    help: "Debate events written to the event log",
+    registers: [registry],
+  }),
   // --- ops playbooks, backups, schedulers (issue 5) ---
+  schedulerRuns: new Counter({
+    name: "aragora_scheduler_runs_total",
+    help: "Scheduled runs by schedule and outcome (succeeded, failed, skipped: previous run still going, missed: server down)",
+    labelNames: ["schedule", "outcome"] as const,
+    registers: [registry],
+  }),
+  schedulerRunDuration: new Histogram({
+    name: "aragora_scheduler_run_duration_seconds",
+    help: "Duration of scheduled runs, by schedule",
+    labelNames: ["schedule"] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [registry],
+  }),
+  receiptCleanups: new Counter({
+    name: "aragora_receipt_cleanup_total",
+    help: "Receipt retention cleanup operations, by status (success, failure)",
+    labelNames: ["status"] as const,
+    registers: [registry],
+  }),
+  receiptCleanupDuration: new Histogram({
+    name: "aragora_receipt_cleanup_duration_seconds",
+    help: "Duration of receipt retention cleanup operations",
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+    registers: [registry],
+  }),
+  receiptsDeleted: new Counter({
+    name: "aragora_receipts_deleted_total",
+    help: "Decision receipts deleted by the retention scheduler (older than ARAGORA_RECEIPT_RETENTION_DAYS)",
+    registers: [registry],
+  }),
 };

@@ -110,17 +110,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
   const wsApp = new Elysia({
     serve: { reusePort: false },
     websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 },
-  }).ws("/ws", {
-    open(ws) {
-      gateway.open(ws.raw);
-    },
-    message(ws, message) {
-      gateway.message(ws.raw, message);
-    },
-    close(ws, code, reason) {
-      gateway.close(ws.raw, code, reason);
-    },
-  });
+  }).ws("/ws", { ...gateway.routeHandlers() });
 
   try {
     app.listen({ hostname: config.host, port: config.apiPort });

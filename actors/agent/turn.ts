@@ -111,3 +111,54 @@ export interface AgentDirectory {
   /** Run one turn on the agent's actor (breaker, retries and fallback included). */
   runTurn(agent: string, request: TurnRequest): Promise<TurnResult>;
 }
+
+/**
+ * The answer conventions every agent is asked to follow, and which the simulated demo agents
+ * always honour, so the debate can read votes and stances without a model-specific parser:
+ *
+ * - A proposal or revision (roles proposer, critic, devils_advocate, synthesiser) ends with one
+ *   line `ANSWER: <short answer>`: the stance in a few words, comparable across agents.
+ * - A prompt for a vote (roles voter, judge) lists the choices one per line as
+ *   `OPTION <label>: <text>` (labels without spaces, e.g. agent names or A, B, C), and the reply
+ *   ends with `VOTE: <label>` and `CONFIDENCE: <0.0-1.0>`.
+ *
+ * @example
+ * parseVote("I prefer B.\nVOTE: B\nCONFIDENCE: 0.8"); // { choice: "B", confidence: 0.8 }
+ * parseAnswer("... reasons ...\nANSWER: Yes, gradually"); // "Yes, gradually"
+ */
+export const ANSWER_CONVENTIONS = {
+  option: (label: string, text: string) => `OPTION ${label}: ${text}`,
+  answerLine: /^\s*ANSWER:\s*(.+?)\s*$/im,
+  voteLine: /^\s*VOTE:\s*(\S+)\s*$/im,
+  confidenceLine: /^\s*CONFIDENCE:\s*([01](?:\.\d+)?|\.\d+)\s*$/im,
+} as const;
+
+/**
+ * The vote at the end of a voter's or judge's reply; undefined when there is no `VOTE:` line.
+ * A missing or malformed `CONFIDENCE:` line gives 0.5.
+ *
+ * @example
+ * parseVote("VOTE: demo:bob\nCONFIDENCE: 0.72"); // { choice: "demo:bob", confidence: 0.72 }
+ */
+export function parseVote(text: string): { choice: string; confidence: number } | undefined {
+  const vote = ANSWER_CONVENTIONS.voteLine.exec(lastLines(text))?.[1];
+  if (vote === undefined) return undefined;
+  const raw = ANSWER_CONVENTIONS.confidenceLine.exec(lastLines(text))?.[1];
+  const confidence = raw === undefined ? 0.5 : Math.min(1, Math.max(0, Number(raw)));
+  return { choice: vote, confidence };
+}
+
+/**
+ * The short answer of a proposal or revision (its `ANSWER:` line), if present.
+ *
+ * @example
+ * parseAnswer("Because ...\nANSWER: Adopt a four-day week"); // "Adopt a four-day week"
+ */
+export function parseAnswer(text: string): string | undefined {
+  return ANSWER_CONVENTIONS.answerLine.exec(lastLines(text))?.[1];
+}
+
+/** Only the tail is searched, so an agent quoting the prompt's options earlier does not confuse the parser. */
+function lastLines(text: string): string {
+  return text.split("\n").slice(-6).join("\n");
+}

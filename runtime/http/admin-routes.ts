@@ -7,7 +7,6 @@
  * curl -X PUT -H "Authorization: Bearer $ARAGORA_API_TOKEN" -H 'content-type: application/json' \
  *      -d '{"level":"DEBUG"}' http://localhost:8080/api/admin/log-level
  */
-import { timingSafeEqual } from "node:crypto";
 import { type } from "arktype";
 import { Elysia } from "elysia";
 import { ActorsResponse } from "../../schemas/actors.ts";
@@ -15,8 +14,7 @@ import { ErrorBody } from "../../schemas/errors.ts";
 import type { ActorSystem } from "../actor/index.ts";
 import type { Config, LogLevel } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { metrics } from "../metrics.ts";
-import { errorResponse } from "./errors.ts";
+import { adminGuard } from "./admin-guard.ts";
 import { stateOf } from "./request-state.ts";
 
 const LogLevelBody = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" });
@@ -26,38 +24,10 @@ const LogLevelResponse = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" 
 const TO_PINO: Record<LogLevel, string> = { DEBUG: "debug", INFO: "info", WARNING: "warn", ERROR: "error" };
 const FROM_PINO: Record<string, LogLevel> = { debug: "DEBUG", info: "INFO", warn: "WARNING", error: "ERROR" };
 
-/** Compare a presented bearer token with the configured one in constant time. */
-export function bearerMatches(header: string | null, token: string): boolean {
-  if (!header?.startsWith("Bearer ")) return false;
-  const presented = Buffer.from(header.slice(7));
-  const expected = Buffer.from(token);
-  return presented.length === expected.length && timingSafeEqual(presented, expected);
-}
-
 export function adminRoutes(deps: { config: Config; log: Logger; system: ActorSystem }) {
   const { config, log, system } = deps;
   return new Elysia({ name: "aragora-admin" })
-    .onBeforeHandle(({ request }) => {
-      const id = stateOf(request)?.id ?? "";
-      if (!config.apiToken) {
-        metrics.authFailures.inc({ reason: "disabled" });
-        return errorResponse(403, "admin_disabled", "the admin API is off: set ARAGORA_API_TOKEN to enable it", id);
-      }
-      const header = request.headers.get("authorization");
-      if (!bearerMatches(header, config.apiToken)) {
-        metrics.authFailures.inc({ reason: header ? "invalid" : "missing" });
-        return errorResponse(
-          401,
-          "unauthorized",
-          "Authorization: Bearer <ARAGORA_API_TOKEN> is required",
-          id,
-          undefined,
-          {
-            "www-authenticate": 'Bearer realm="aragora-admin"',
-          },
-        );
-      }
-    })
+    .onBeforeHandle(adminGuard(config))
     .get("/api/admin/log-level", () => ({ level: FROM_PINO[log.level] ?? "INFO" }), {
       detail: { summary: "Current log level", tags: ["admin"], security: [{ bearer: [] }] },
       response: { 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody },

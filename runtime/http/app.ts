@@ -261,18 +261,7 @@ export function createHttpApp(deps: HttpAppDeps) {
       },
     )
     .use(adminRoutes({ config, log, system }))
-    .ws("/ws", {
-      detail: { hide: true },
-      open(ws) {
-        gateway.open(ws.raw);
-      },
-      message(ws, message) {
-        gateway.message(ws.raw, message);
-      },
-      close(ws, code, reason) {
-        gateway.close(ws.raw, code, reason);
-      },
-    });
+    .ws("/ws", { ...gateway.routeHandlers(), detail: { hide: true } });
   for (const routes of deps.routes ?? []) app.use(routes);
   return app;
 }

@@ -19,7 +19,8 @@ import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
 
 /** The socket surface the gateway needs; Bun's ServerWebSocket satisfies it. */
-export type Socket = Pick<ServerWebSocket<unknown>, "send" | "close">;
+export type Socket = Pick<ServerWebSocket<unknown>, "send" | "close"> &
+  Partial<Pick<ServerWebSocket<unknown>, "getBufferedAmount">>;
 
 export interface Connection {
   readonly id: number;
@@ -27,6 +28,8 @@ export interface Connection {
   readonly topics: Set<string>;
   /** Send a JSON-encoded payload, counting it; returns false when the socket is gone. */
   send(payload: string): boolean;
+  /** Bytes queued on the socket and not yet written (backpressure); 0 when the socket cannot tell. */
+  bufferedAmount(): number;
   close(code: number, reason: string): void;
 }
 
@@ -42,6 +45,9 @@ export class WsGateway {
   private readonly connections = new Map<Socket, Connection>();
   private readonly topics = new Map<string, Set<Connection>>();
   private readonly handlers = new Map<string, MessageHandler>();
+  /** Handlers chosen by a field's presence, ahead of the plain handler for the same type. */
+  private readonly fieldHandlers = new Map<string, { field: string; handler: MessageHandler }[]>();
+  private readonly closeListeners: Array<(conn: Connection) => void> = [];
   private readonly listeners = { api: false, dedicated: false };
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private nextId = 1;
@@ -59,6 +65,25 @@ export class WsGateway {
   /** Register the handler for one client message type. */
   on(type: string, handler: MessageHandler): void {
     this.handlers.set(type, handler);
+  }
+
+  /**
+   * Register a handler for messages of `type` that carry `field`, so two features can share one
+   * message type by shape: `{"type":"subscribe","topic":"ops:r-1"}` (ops) beside
+   * `{"type":"subscribe","debate_id":"d-42"}` (debates, registered with {@link on}).
+   *
+   * @example
+   * gateway.onField("subscribe", "topic", (conn, msg) => subscribeToRun(conn, String(msg.topic)));
+   */
+  onField(type: string, field: string, handler: MessageHandler): void {
+    const list = this.fieldHandlers.get(type) ?? [];
+    list.push({ field, handler });
+    this.fieldHandlers.set(type, list);
+  }
+
+  /** Be told when a connection closes, so per-connection state kept outside the gateway is released. */
+  onClose(listener: (conn: Connection) => void): void {
+    this.closeListeners.push(listener);
   }
 
   /** Record that a listener serves /ws, so /api/health/ws can tell "unavailable" apart. */
@@ -97,6 +122,9 @@ export class WsGateway {
         metrics.websocketMessages.inc({ direction: "out" });
         return true;
       },
+      bufferedAmount() {
+        return socket.getBufferedAmount?.() ?? 0;
+      },
       close(code, reason) {
         socket.close(code, reason);
       },
@@ -130,7 +158,10 @@ export class WsGateway {
       this.sendError(conn, "invalid_message", `message must be a JSON object with a string "type": ${msg.summary}`);
       return;
     }
-    const handler = this.handlers.get(msg.type);
+    const byField = this.fieldHandlers
+      .get(msg.type)
+      ?.find((h) => (msg as Record<string, unknown>)[h.field] !== undefined);
+    const handler = byField?.handler ?? this.handlers.get(msg.type);
     if (!handler) {
       this.sendError(
         conn,
@@ -147,11 +178,26 @@ export class WsGateway {
     }
   }
 
+  /**
+   * The handlers of a `.ws("/ws", ...)` route, so both listeners serve the same gateway.
+   *
+   * @example
+   * new Elysia().ws("/ws", { ...gateway.routeHandlers(), detail: { hide: true } });
+   */
+  routeHandlers() {
+    return {
+      open: (ws: { raw: Socket }) => this.open(ws.raw),
+      message: (ws: { raw: Socket }, message: unknown) => this.message(ws.raw, message),
+      close: (ws: { raw: Socket }, code: number, reason: string) => this.close(ws.raw, code, reason),
+    };
+  }
+
   close(socket: Socket, code: number, reason: string): void {
     const conn = this.connections.get(socket);
     if (!conn) return;
     this.connections.delete(socket);
     for (const topic of conn.topics) this.removeSubscriber(topic, conn);
+    for (const listener of this.closeListeners) listener(conn);
     metrics.websocketConnections.set(this.connections.size);
     this.options.log.debug({ ws_conn: conn.id, code, reason }, "websocket closed");
   }

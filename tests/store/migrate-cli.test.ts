@@ -30,6 +30,8 @@ interface Target {
   sql: (statement: string) => Promise<void>;
   /** Table names in the database (user tables only). */
   tables: () => Promise<string[]>;
+  /** Appended to DROP TABLE: " CASCADE" where the dialect needs it for foreign keys. */
+  dropSuffix: string;
   tags: string[];
 }
 
@@ -108,9 +110,10 @@ function scenario(target: Target) {
   });
 
   test("two processes applying at once apply each migration exactly once", async () => {
-    // Start from scratch: undo everything, restore the honest hash.
-    await target.sql(`DELETE FROM "__aragora_migrations"`);
-    await target.sql(`DROP TABLE IF EXISTS nodes`);
+    // Start from scratch: drop every table the migrations made, forget them, restore the honest hash.
+    for (const table of await target.tables()) {
+      if (!table.startsWith("sqlite_")) await target.sql(`DROP TABLE IF EXISTS "${table}"${target.dropSuffix}`);
+    }
     const [a, b] = await Promise.all([
       aragora(["migrate", "apply", "--json"], target.env()),
       aragora(["migrate", "apply", "--json"], target.env()),
@@ -130,6 +133,7 @@ describe("aragora migrate on SQLite", () => {
   const dbPath = () => join(dir.path, "core.db");
   scenario({
     tags: TAGS,
+    dropSuffix: "",
     env: () => ({ ARAGORA_DATA_DIR: dir.path }),
     sql: async (statement) => {
       const db = new Database(dbPath());
@@ -175,6 +179,7 @@ describe.skipIf(!(await postgresAvailable()))("aragora migrate on PostgreSQL", (
   });
   scenario({
     tags: PG_TAGS,
+    dropSuffix: " CASCADE",
     env: () => ({ DATABASE_URL: db.url }),
     sql: async (statement) => {
       await sql.unsafe(statement);

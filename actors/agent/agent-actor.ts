@@ -1,0 +1,345 @@
+/**
+ * The AgentActor: one per agent, under the "agents" supervisor. It owns the agent's circuit
+ * breaker; every turn is admitted (or refused) in its mailbox, runs concurrently with the agent's
+ * other turns, and reports its verdict back to the mailbox, so breaker transitions happen one at
+ * a time and in order. A turn refused by an open breaker, or failing on a rate limit, an
+ * exhausted quota (before the first token) or a broken stream (after it), moves to the OpenRouter
+ * fallback when one is configured.
+ *
+ * @example
+ * const ref = system.spawn(agentActor(deps), { parent: agents, name: actorNameOf(spec.name), restart: "permanent" });
+ * const outcome = await ref.ask<TurnOutcome>({ type: "turn", request }, { timeoutMs: TURN_ASK_LIMIT_MS });
+ */
+import { type ActorContext, behavior } from "../../runtime/actor/index.ts";
+import type { Logger } from "../../runtime/log.ts";
+import { metrics } from "../../runtime/metrics.ts";
+import { type Admission, BREAKER_GAUGE, type BreakerOptions, type BreakerSnapshot, CircuitBreaker } from "./breaker.ts";
+import type { ProviderEntry } from "./catalog.ts";
+import type { ProviderFailure } from "./providers/failure.ts";
+import type { RetryPolicy } from "./retry.ts";
+import { type AgentSpec, AgentTurnError, type FallbackInfo, type TurnRequest, type TurnResult } from "./turn.ts";
+import { HANDED_OFF, ProviderTurnFailure, runProviderTurn } from "./turn-runner.ts";
+
+/** How long an ask for a turn may stay unanswered; the turn's own signal normally ends it much sooner. */
+export const TURN_ASK_LIMIT_MS = 6 * 60 * 60 * 1000;
+
+export type TurnOutcome = { ok: true; result: TurnResult } | { ok: false; error: AgentTurnError };
+
+export type AgentMsg =
+  | { type: "turn"; request: TurnRequest }
+  | { type: "settled"; ticket: Admission; verdict: "success" | "failure" | "none"; message: string }
+  | { type: "cooldown_elapsed" };
+
+/** What the breaker looked like when the actor last published it; readers age it with the clock. */
+export interface BoardEntry {
+  snapshot: BreakerSnapshot;
+  publishedAt: number;
+}
+
+export interface AgentActorDeps {
+  spec: AgentSpec;
+  entry: ProviderEntry;
+  policy: RetryPolicy;
+  breaker: BreakerOptions;
+  /** Shared, written only by each agent's own actor; the health routes read it. */
+  board: Map<string, BoardEntry>;
+  fallback: AgentSpec | undefined;
+  /** Runs a turn on the fallback agent's actor (its own breaker and retries). */
+  runFallback(spec: AgentSpec, request: TurnRequest): Promise<TurnResult>;
+  log: Logger;
+  redact(message: string): string;
+}
+
+interface AgentState {
+  breaker: CircuitBreaker;
+  /** Aborted when this incarnation ends, so shutdown and restarts end waits and streams. */
+  stop: AbortController;
+}
+
+/**
+ * The actor name of an agent: agent names may contain "/", which actor paths reserve.
+ *
+ * @example
+ * actorNameOf("openrouter:anthropic/claude-sonnet-4.5"); // "openrouter:anthropic%2Fclaude-sonnet-4.5"
+ */
+export function actorNameOf(agent: string): string {
+  return agent.replaceAll("%", "%25").replaceAll("/", "%2F");
+}
+
+/**
+ * The behaviour of one agent's actor.
+ *
+ * @example
+ * system.spawn(agentActor(deps), { parent: agentsSupervisor, name: actorNameOf("demo:alice") });
+ */
+export function agentActor(deps: AgentActorDeps) {
+  const { spec, board } = deps;
+  const publish = (state: AgentState, ctx: ActorContext<AgentMsg>) => {
+    const snapshot = state.breaker.snapshot();
+    board.set(spec.name, { snapshot, publishedAt: ctx.system.clock.now() });
+    metrics.circuitBreakerState.set({ agent: spec.name }, BREAKER_GAUGE[snapshot.state]);
+    if (snapshot.state === "open") {
+      ctx.timers.startSingle("half_open", { type: "cooldown_elapsed" }, state.breaker.msUntilHalfOpen());
+    }
+  };
+  return behavior<AgentMsg, AgentState>({
+    kind: "agent",
+    init: (ctx) => ({
+      breaker: new CircuitBreaker(deps.breaker, ctx.system.clock, board.get(spec.name)?.snapshot),
+      stop: new AbortController(),
+    }),
+    preStart(state, ctx) {
+      publish(state, ctx);
+      return state;
+    },
+    receive(state, msg, ctx) {
+      switch (msg.type) {
+        case "turn": {
+          const sender = ctx.sender;
+          const reply = (outcome: TurnOutcome) => sender?.tell(outcome);
+          if (msg.request.signal.aborted) {
+            reply({
+              ok: false,
+              error: new AgentTurnError(spec.name, "aborted", "the turn was aborted before it started"),
+            });
+            return state;
+          }
+          const ticket = state.breaker.admit();
+          publish(state, ctx);
+          void runTurn(deps, state, ctx, msg.request, ticket).then(reply);
+          return state;
+        }
+        case "settled":
+          if (msg.verdict === "success") state.breaker.recordSuccess(msg.ticket);
+          else if (msg.verdict === "failure") state.breaker.recordFailure(msg.ticket, msg.message);
+          else state.breaker.release(msg.ticket);
+          publish(state, ctx);
+          return state;
+        case "cooldown_elapsed":
+          publish(state, ctx);
+          return state;
+      }
+    },
+    preRestart(state) {
+      state.stop.abort(new DOMException("the agent actor restarted", "AbortError"));
+    },
+    postStop(state) {
+      state.stop.abort(new DOMException("the agent actor stopped", "AbortError"));
+    },
+  });
+}
+
+async function runTurn(
+  deps: AgentActorDeps,
+  state: AgentState,
+  ctx: ActorContext<AgentMsg>,
+  request: TurnRequest,
+  ticket: Admission,
+): Promise<TurnOutcome> {
+  const { spec, log } = deps;
+  const clock = ctx.system.clock;
+  const started = clock.now();
+  const self = ctx.self;
+  const finish = (outcome: TurnOutcome): TurnOutcome => {
+    const seconds = (clock.now() - started) / 1000;
+    metrics.agentResponse.observe({ agent: spec.name, outcome: outcome.ok ? "ok" : "error" }, seconds);
+    metrics.agentTurns.inc({
+      agent: spec.name,
+      outcome: outcome.ok ? (outcome.result.fallback ? "fallback" : "ok") : outcome.error.kind,
+    });
+    return outcome;
+  };
+  if (ticket === "refused") {
+    const snapshot = state.breaker.snapshot();
+    const message = `circuit breaker ${snapshot.state === "open" ? `open (half-open in ${snapshot.secondsUntilHalfOpen} s)` : "half-open with a probe in flight"}`;
+    return finish(
+      await fallBack(deps, request, {
+        reason: "circuit_open",
+        message,
+        partial: "",
+        afterFirstToken: false,
+        started,
+        clock,
+      }),
+    );
+  }
+  const signal = AbortSignal.any([request.signal, state.stop.signal]);
+  try {
+    const done = await runProviderTurn(
+      {
+        spec,
+        entry: deps.entry,
+        clock,
+        random: ctx.system.random,
+        policy: deps.policy,
+        log,
+        redact: deps.redact,
+        handsOff: (failure) => deps.fallback !== undefined && fallbackEligible(failure),
+      },
+      request,
+      signal,
+    );
+    self.tell({ type: "settled", ticket, verdict: "success", message: "" });
+    const result: TurnResult = {
+      agent: spec.name,
+      provider: spec.provider,
+      model: spec.model,
+      text: done.text,
+      usage: done.usage,
+      cost: done.cost,
+      latencyMs: clock.now() - started,
+      firstTokenMs: done.firstTokenMs,
+      simulated: deps.entry.client.simulated,
+    };
+    recordUsage(spec.name, result);
+    logTurn(log, request, result, done.attempts);
+    return finish({ ok: true, result });
+  } catch (err) {
+    if (!(err instanceof ProviderTurnFailure)) {
+      // A bug in a client, not a provider verdict: fail the turn without blaming the provider.
+      self.tell({ type: "settled", ticket, verdict: "none", message: "" });
+      log.error({ err, agent: spec.name, debate_id: request.debateId }, `agent turn crashed agent=${spec.name}`);
+      return finish({ ok: false, error: new AgentTurnError(spec.name, "provider_error", "internal error", err) });
+    }
+    const { failure } = err;
+    const counts = failure.kind !== "aborted";
+    self.tell({ type: "settled", ticket, verdict: counts ? "failure" : "none", message: failure.message });
+    const message =
+      failure.message === err.reason || err.reason === HANDED_OFF
+        ? failure.message
+        : `${failure.message} (${err.reason})`;
+    log.warn(
+      {
+        agent: spec.name,
+        debate_id: request.debateId,
+        round: request.round,
+        kind: failure.kind,
+        status: failure.status ?? null,
+        attempts: err.attempts,
+        after_first_token: failure.afterFirstToken,
+        response_ms: Math.round(clock.now() - started),
+        error: message,
+      },
+      `agent turn failed agent=${spec.name}: ${message}`,
+    );
+    if (fallbackEligible(failure) && deps.fallback !== undefined) {
+      return finish(
+        await fallBack(deps, request, {
+          reason: failure.afterFirstToken ? "stream_failed" : failure.kind,
+          message,
+          partial: err.partial,
+          afterFirstToken: failure.afterFirstToken,
+          started,
+          clock,
+        }),
+      );
+    }
+    const kind = failure.kind === "timeout" ? "timeout" : failure.kind;
+    return finish({ ok: false, error: new AgentTurnError(spec.name, kind, message, failure) });
+  }
+}
+
+/**
+ * Rate limits and exhausted quotas before the first token, and any broken stream after it, move
+ * the turn to the fallback; cancellations and timeouts never do (the debate has given up on it).
+ */
+function fallbackEligible(failure: ProviderFailure): boolean {
+  if (failure.kind === "aborted" || failure.kind === "timeout") return false;
+  return failure.afterFirstToken || failure.kind === "rate_limited" || failure.kind === "quota";
+}
+
+async function fallBack(
+  deps: AgentActorDeps,
+  request: TurnRequest,
+  why: {
+    reason: string;
+    message: string;
+    partial: string;
+    afterFirstToken: boolean;
+    started: number;
+    clock: { now(): number };
+  },
+): Promise<TurnOutcome> {
+  const { spec, fallback, log } = deps;
+  if (fallback === undefined) {
+    return { ok: false, error: new AgentTurnError(spec.name, "circuit_open", why.message) };
+  }
+  const info: FallbackInfo = {
+    from: spec.name,
+    to: fallback.name,
+    reason: `${why.reason}: ${why.message}`,
+    afterFirstToken: why.afterFirstToken,
+    discardedPartial: why.partial,
+  };
+  metrics.fallbackActivations.inc({ agent: spec.name, reason: why.reason });
+  log.warn(
+    {
+      agent: spec.name,
+      fallback: fallback.name,
+      debate_id: request.debateId,
+      reason: why.reason,
+      after_first_token: why.afterFirstToken,
+      discarded_chars: why.partial.length,
+    },
+    `agent falling back agent=${spec.name} to=${fallback.name}: ${why.message}`,
+  );
+  request.onFallback?.(info);
+  const fallbackStart = why.clock.now();
+  try {
+    const result = await deps.runFallback(fallback, { ...request, onFallback: undefined });
+    metrics.fallbackSuccess.inc({ agent: spec.name });
+    metrics.fallbackLatency.observe({ agent: spec.name }, (why.clock.now() - fallbackStart) / 1000);
+    return { ok: true, result: { ...result, latencyMs: why.clock.now() - why.started, fallback: info } };
+  } catch (err) {
+    metrics.fallbackLatency.observe({ agent: spec.name }, (why.clock.now() - fallbackStart) / 1000);
+    const inner =
+      err instanceof AgentTurnError ? err : new AgentTurnError(fallback.name, "provider_error", String(err), err);
+    return {
+      ok: false,
+      error: new AgentTurnError(
+        spec.name,
+        inner.kind,
+        `${why.message}; the fallback ${fallback.name} failed too: ${inner.message}`,
+        inner,
+      ),
+    };
+  }
+}
+
+function recordUsage(agent: string, result: TurnResult): void {
+  const { usage } = result;
+  metrics.agentTokens.inc({ agent, kind: "input" }, usage.inputTokens);
+  metrics.agentTokens.inc({ agent, kind: "output" }, usage.outputTokens);
+  if (usage.cacheReadTokens > 0) metrics.agentTokens.inc({ agent, kind: "cache_read" }, usage.cacheReadTokens);
+  if (usage.cacheWriteTokens > 0) metrics.agentTokens.inc({ agent, kind: "cache_write" }, usage.cacheWriteTokens);
+  if (usage.reasoningTokens > 0) metrics.agentTokens.inc({ agent, kind: "reasoning" }, usage.reasoningTokens);
+  if (result.cost.usd > 0) metrics.agentCost.inc({ agent }, result.cost.usd);
+  if (result.firstTokenMs !== null) metrics.agentLatency.observe({ agent }, result.firstTokenMs / 1000);
+}
+
+function logTurn(log: Logger, request: TurnRequest, result: TurnResult, attempts: number): void {
+  const { usage } = result;
+  log.info(
+    {
+      agent: result.agent,
+      provider: result.provider,
+      model: result.model,
+      debate_id: request.debateId,
+      round: request.round,
+      role: request.role,
+      response_ms: Math.round(result.latencyMs),
+      first_token_ms: result.firstTokenMs === null ? null : Math.round(result.firstTokenMs),
+      input_tokens: usage.inputTokens,
+      output_tokens: usage.outputTokens,
+      cache_read_tokens: usage.cacheReadTokens,
+      cache_write_tokens: usage.cacheWriteTokens,
+      reasoning_tokens: usage.reasoningTokens,
+      usage_estimated: usage.estimated,
+      cost_usd: result.cost.usd,
+      cost_source: result.cost.source,
+      attempts,
+      simulated: result.simulated,
+    },
+    `agent turn agent=${result.agent} response_ms=${Math.round(result.latencyMs)} input_tokens=${usage.inputTokens} output_tokens=${usage.outputTokens}`,
+  );
+}

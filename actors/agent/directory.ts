@@ -1,0 +1,248 @@
+/**
+ * The agent side of the turn contract: resolves names, knows the default set, spawns one
+ * AgentActor per agent under the "agents" supervisor (lazily, or at start for the defaults) and
+ * routes turns to it. Also the read side of the breakers for the health routes.
+ *
+ * @example
+ * const agents = createAgentRegistry({ config, system, log });
+ * ctx.services.agents = agents;
+ * const result = await agents.runTurn("demo:alice", { debateId, round: 0, role: "proposer", system, prompt, signal });
+ */
+import {
+  type ActorRef,
+  ActorStoppedError,
+  type ActorSystem,
+  AskTimeoutError,
+  type Clock,
+  MailboxOverflowError,
+  supervisor,
+} from "../../runtime/actor/index.ts";
+import type { Config } from "../../runtime/config.ts";
+import type { Logger } from "../../runtime/log.ts";
+import {
+  type AgentMsg,
+  actorNameOf,
+  agentActor,
+  type BoardEntry,
+  TURN_ASK_LIMIT_MS,
+  type TurnOutcome,
+} from "./agent-actor.ts";
+import type { BreakerState } from "./breaker.ts";
+import { AgentCatalog, type ProviderEntry, UnknownAgentError } from "./catalog.ts";
+import { demoClient } from "./providers/demo.ts";
+import { providerClients } from "./providers/sdk-client.ts";
+import { type AgentDirectory, type AgentSpec, AgentTurnError, type TurnRequest, type TurnResult } from "./turn.ts";
+
+/** One agent as the health routes show it: never a key. */
+export interface AgentStatus {
+  name: string;
+  provider: string;
+  model: string;
+  aliases: string[];
+  configured: boolean;
+  simulated: boolean;
+  fallback: string | null;
+  state: BreakerState;
+  failures: number;
+  lastFailure: { at: string; message: string } | null;
+  secondsUntilHalfOpen: number | null;
+}
+
+export interface AgentRegistryOptions {
+  config: Config;
+  system: ActorSystem;
+  log: Logger;
+  /** Provider clients by provider name; defaults to the AI SDK clients plus the demo provider. */
+  providers?: Map<string, ProviderEntry>;
+}
+
+/** The AgentDirectory implementation plus what the routes and the feature need. */
+export class AgentRegistry implements AgentDirectory {
+  readonly catalog: AgentCatalog;
+  private readonly board = new Map<string, BoardEntry>();
+  private readonly actors = new Map<string, ActorRef<AgentMsg>>();
+  private supervisorRef: ActorRef<never> | undefined;
+  private readonly secrets: string[];
+  private readonly clock: Clock;
+
+  constructor(private readonly options: AgentRegistryOptions) {
+    const { config, system } = options;
+    this.clock = system.clock;
+    const providers = options.providers ?? providerClients(config);
+    if (!providers.has("demo")) {
+      providers.set("demo", {
+        client: demoClient({ clock: system.clock, tokenDelayMs: config.demoTokenDelayMs }),
+        configured: true,
+        local: true,
+      });
+    }
+    this.catalog = new AgentCatalog(config, providers);
+    this.secrets = [
+      config.anthropicApiKey,
+      config.openaiApiKey,
+      config.openrouterApiKey,
+      config.mistralApiKey,
+      config.geminiApiKey,
+      config.xaiApiKey,
+    ].filter((k): k is string => k !== undefined && k.length >= 4);
+  }
+
+  /** @example agents.resolve("claude").name // "anthropic:claude-sonnet-4-5" */
+  resolve(nameOrAlias: string): AgentSpec {
+    return this.catalog.resolve(nameOrAlias);
+  }
+
+  /** @example agents.defaultAgents().length // 3 on a server without keys */
+  defaultAgents(): AgentSpec[] {
+    return this.catalog.defaultAgents();
+  }
+
+  /**
+   * Runs one turn on the agent's actor. Rejects with AgentTurnError (never anything else).
+   *
+   * @example
+   * await agents.runTurn("demo:bob", { debateId: "d-1", round: 1, role: "critic", system: "", prompt, signal });
+   */
+  async runTurn(agent: string, request: TurnRequest): Promise<TurnResult> {
+    let spec: AgentSpec;
+    try {
+      spec = this.catalog.resolve(agent);
+    } catch (err) {
+      throw new AgentTurnError(agent, "not_configured", (err as Error).message, err);
+    }
+    if (!spec.configured) {
+      throw new AgentTurnError(
+        spec.name,
+        "not_configured",
+        `${spec.name}: the ${spec.provider} provider has no API key (set ${spec.provider.toUpperCase()}_API_KEY)`,
+      );
+    }
+    if (request.signal.aborted)
+      throw new AgentTurnError(spec.name, "aborted", "the turn was aborted before it started");
+    let ref: ActorRef<AgentMsg>;
+    try {
+      ref = this.actorFor(spec);
+    } catch (err) {
+      throw new AgentTurnError(spec.name, "aborted", "the agents are shutting down", err);
+    }
+    let outcome: TurnOutcome;
+    try {
+      outcome = await ref.ask<TurnOutcome>({ type: "turn", request }, { timeoutMs: TURN_ASK_LIMIT_MS });
+    } catch (err) {
+      if (err instanceof ActorStoppedError)
+        throw new AgentTurnError(spec.name, "aborted", "the agent is shutting down", err);
+      if (err instanceof MailboxOverflowError)
+        throw new AgentTurnError(spec.name, "provider_error", "the agent's mailbox is full", err);
+      if (err instanceof AskTimeoutError)
+        throw new AgentTurnError(spec.name, "timeout", "the turn never finished", err);
+      throw err;
+    }
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result;
+  }
+
+  /**
+   * Spawns the actors of the default agents, so their breakers show up before the first debate.
+   *
+   * @example
+   * agents.start();
+   */
+  start(): void {
+    for (const spec of this.catalog.knownAgents()) if (spec.configured) this.actorFor(spec);
+  }
+
+  /**
+   * Every agent the server knows (configured defaults, aliases, local servers, and any that ran
+   * a turn) with its breaker, oldest first.
+   *
+   * @example
+   * agents.status().find((a) => a.state === "open");
+   */
+  status(): AgentStatus[] {
+    const specs = new Map<string, AgentSpec>();
+    for (const spec of this.catalog.knownAgents()) specs.set(spec.name, spec);
+    for (const name of this.board.keys()) if (!specs.has(name)) specs.set(name, this.catalog.resolve(name));
+    const aliases = new Map<string, string[]>();
+    for (const [alias, target] of Object.entries(this.options.config.agentAliases)) {
+      aliases.set(target, [...(aliases.get(target) ?? []), alias]);
+    }
+    const cooldownS = this.options.config.breakerCooldownSeconds;
+    return [...specs.values()].map((spec) => {
+      const entry = this.board.get(spec.name);
+      let state: BreakerState = entry?.snapshot.state ?? "closed";
+      let secondsUntilHalfOpen = entry?.snapshot.secondsUntilHalfOpen ?? null;
+      if (entry !== undefined && state === "open") {
+        // The snapshot ages: an open breaker whose cooldown passed is half-open now.
+        const remaining =
+          Math.min(cooldownS, secondsUntilHalfOpen ?? 0) - (this.clock.now() - entry.publishedAt) / 1000;
+        secondsUntilHalfOpen = remaining > 0 ? Math.ceil(remaining) : null;
+        if (remaining <= 0) state = "half_open";
+      }
+      return {
+        name: spec.name,
+        provider: spec.provider,
+        model: spec.model,
+        aliases: aliases.get(spec.name) ?? [],
+        configured: spec.configured,
+        simulated: spec.simulated,
+        fallback: this.catalog.fallbackFor(spec)?.name ?? null,
+        state,
+        failures: entry?.snapshot.failures ?? 0,
+        lastFailure: entry?.snapshot.lastFailure ?? null,
+        secondsUntilHalfOpen,
+      };
+    });
+  }
+
+  private actorFor(spec: AgentSpec): ActorRef<AgentMsg> {
+    const existing = this.actors.get(spec.name);
+    if (existing?.alive) return existing;
+    const { config, system, log } = this.options;
+    this.supervisorRef ??=
+      system.lookup<never>("/system/agents") ??
+      system.spawn(supervisor(), {
+        name: "agents",
+        restart: "permanent",
+        supervisor: { strategy: "one_for_one", maxRestarts: 20, periodMs: 60_000 },
+      });
+    const ref = system.spawn(
+      agentActor({
+        spec,
+        entry: this.catalog.provider(spec.provider),
+        policy: {
+          maxAttempts: config.agentMaxAttempts,
+          baseMs: config.agentRetryBaseMs,
+          maxWaitMs: config.agentMaxRetryWaitSeconds * 1000,
+        },
+        breaker: { failureThreshold: config.breakerFailures, cooldownMs: config.breakerCooldownSeconds * 1000 },
+        board: this.board,
+        fallback: this.catalog.fallbackFor(spec),
+        runFallback: (fallback, request) => this.runTurn(fallback.name, request),
+        log,
+        redact: (message) => this.redact(message),
+      }),
+      { parent: this.supervisorRef, name: actorNameOf(spec.name), restart: "permanent" },
+    );
+    this.actors.set(spec.name, ref);
+    return ref;
+  }
+
+  private redact(message: string): string {
+    let out = message;
+    for (const secret of this.secrets) out = out.replaceAll(secret, "[redacted]");
+    return out;
+  }
+}
+
+export { UnknownAgentError };
+
+/**
+ * Builds the registry; throws UnknownAgentError when the configured aliases or defaults name an
+ * agent that cannot exist.
+ *
+ * @example
+ * const agents = createAgentRegistry({ config, system: ctx.system, log: ctx.log });
+ */
+export function createAgentRegistry(options: AgentRegistryOptions): AgentRegistry {
+  return new AgentRegistry(options);
+}

@@ -1,0 +1,82 @@
+/**
+ * GET /api/agents/health, GET /api/circuit-breakers and GET /api/system/circuit-breakers: public
+ * and read-only, for on-call and the admin console; they show no key and no prompt.
+ *
+ * @example
+ * curl -s http://localhost:8080/api/agents/health | jq '.agents[] | {name, state, failures}'
+ * curl -s http://localhost:8080/api/circuit-breakers | jq .
+ */
+import { Elysia } from "elysia";
+import type { Config } from "../../runtime/config.ts";
+import { type AgentStatusBody, AgentsHealthResponse, CircuitBreakersResponse } from "../../schemas/agents.ts";
+import { ErrorBody } from "../../schemas/errors.ts";
+import { BREAKER_GAUGE } from "./breaker.ts";
+import type { AgentRegistry, AgentStatus } from "./directory.ts";
+
+function toBody(a: AgentStatus): AgentStatusBody {
+  return {
+    name: a.name,
+    provider: a.provider,
+    model: a.model,
+    aliases: a.aliases,
+    configured: a.configured,
+    simulated: a.simulated,
+    fallback: a.fallback,
+    state: a.state,
+    state_code: BREAKER_GAUGE[a.state] as 0 | 1 | 2,
+    failures: a.failures,
+    last_failure: a.lastFailure,
+    seconds_until_half_open: a.secondsUntilHalfOpen,
+  };
+}
+
+/**
+ * The agent routes over a registry.
+ *
+ * @example
+ * app.use(agentRoutes(registry, config));
+ */
+export function agentRoutes(registry: AgentRegistry, config: Config) {
+  const breakers = () => {
+    const list = registry.status().map(toBody);
+    const summary = { closed: 0, half_open: 0, open: 0 };
+    for (const b of list) summary[b.state]++;
+    return {
+      failure_threshold: config.breakerFailures,
+      cooldown_s: config.breakerCooldownSeconds,
+      summary,
+      breakers: list,
+    };
+  };
+  const detail = { summary: "Per-agent circuit breakers: state, consecutive failures, last failure", tags: ["agents"] };
+  return new Elysia({ name: "aragora-agents" })
+    .get(
+      "/api/agents/health",
+      () => {
+        const agents = registry.status().map(toBody);
+        const demoOnly = registry.catalog.demoOnly;
+        return {
+          status: agents.some((a) => a.state !== "closed") ? ("degraded" as const) : ("healthy" as const),
+          demo_only: demoOnly,
+          ...(demoOnly
+            ? {
+                message: "no provider API key is set: only the simulated demo agents (and local servers) are available",
+              }
+            : {}),
+          agents,
+        };
+      },
+      {
+        detail: {
+          summary: "Agent health: provider, model, configured, simulated, circuit breaker per agent",
+          tags: ["agents"],
+        },
+        response: { 200: AgentsHealthResponse, 500: ErrorBody },
+      },
+    )
+    .get("/api/circuit-breakers", breakers, { detail, response: { 200: CircuitBreakersResponse, 500: ErrorBody } })
+    .get("/api/system/circuit-breakers", breakers, {
+      detail: { ...detail, tags: ["agents", "system"] },
+      response: { 200: CircuitBreakersResponse, 500: ErrorBody },
+    });
+}

@@ -1,0 +1,220 @@
+/**
+ * The DebateActor: one per debate, a `transient` child of the "debates" supervisor. On every
+ * (re)start it reads the debate's event log and runs the protocol from where the log stops, so a
+ * crash of the actor (a restart by its supervisor) and a crash of the process (a resume at the next
+ * start) take the same path. Cancel aborts the protocol and ends the debate `cancelled`; shutdown
+ * aborts it without an end, leaving it to resume.
+ *
+ * @example
+ * const ref = system.spawn(debateActor(deps, "d-42", done), { parent: debates, name: "d-42", restart: "transient" });
+ * ref.tell({ type: "cancel" });
+ */
+import { type Behavior, behavior } from "../../runtime/actor/index.ts";
+import type { Logger } from "../../runtime/log.ts";
+import type { AgentDirectory } from "../agent/turn.ts";
+import type { DebateStore, StoredEvent } from "./debate-store.ts";
+import { DebateLog, type EventWriter, GENESIS_HASH } from "./event-log.ts";
+import { DebateInterrupted, eventKey, type ProtocolOutcome, resumeStateFrom, runProtocol } from "./protocol.ts";
+import { buildReceipt, type ReceiptKey, signReceipt } from "./receipt.ts";
+import type { DebateConfig, DebateEventEnvelope, DebateStatus } from "./types.ts";
+
+export type DebateMsg =
+  | { type: "run" }
+  | { type: "cancel"; reason: string }
+  | { type: "shutdown" }
+  | { type: "finished"; status: DebateStatus | "interrupted" }
+  | { type: "crashed"; error: unknown };
+
+export interface DebateDeps {
+  store: DebateStore;
+  writer: EventWriter;
+  agents: Pick<AgentDirectory, "runTurn">;
+  key: ReceiptKey;
+  log: Logger;
+  /** Told once per debate when it reaches a terminal status (metrics). */
+  onFinished?: (id: string, status: DebateStatus) => void;
+}
+
+/** Why the protocol's signal was aborted. */
+export class CancelRequested extends Error {
+  override name = "CancelRequested";
+}
+export class ShutdownRequested extends Error {
+  override name = "ShutdownRequested";
+}
+
+interface State {
+  controller: AbortController;
+  running: boolean;
+}
+
+/**
+ * The behaviour of one debate's actor. `onExit` hears how each incarnation ended.
+ *
+ * @example debateActor(deps, "d-42", (status) => console.log(status))
+ */
+export function debateActor(
+  deps: DebateDeps,
+  id: string,
+  onExit: (outcome: DebateStatus | "interrupted" | { crashed: unknown }) => void,
+): Behavior<DebateMsg, State> {
+  const log = deps.log.child({ debate_id: id });
+  return behavior<DebateMsg, State>({
+    kind: "debate",
+    init: () => ({ controller: new AbortController(), running: false }),
+    preStart(state, ctx) {
+      ctx.self.tell({ type: "run" });
+      return state;
+    },
+    receive(state, msg, ctx) {
+      switch (msg.type) {
+        case "run":
+          if (state.running) return state;
+          state.running = true;
+          runDebate(deps, id, state.controller.signal, log).then(
+            (status) => ctx.self.tell({ type: "finished", status }),
+            (error) => ctx.self.tell({ type: "crashed", error }),
+          );
+          return state;
+        case "cancel":
+          state.controller.abort(new CancelRequested(msg.reason));
+          return state;
+        case "shutdown":
+          state.controller.abort(new ShutdownRequested("server shutting down"));
+          return state;
+        case "finished":
+          state.running = false;
+          onExit(msg.status);
+          ctx.stop();
+          return state;
+        case "crashed":
+          state.running = false;
+          onExit({ crashed: msg.error });
+          // A crash goes to the supervisor, which restarts the debate from its log.
+          throw msg.error;
+      }
+    },
+    postStop(state) {
+      if (state.running) state.controller.abort(new ShutdownRequested("debate actor stopped"));
+    },
+  });
+}
+
+const parseEvents = (rows: StoredEvent[]) => rows.map((r) => JSON.parse(r.payload) as DebateEventEnvelope);
+
+/**
+ * Run or resume one debate to a terminal status: the protocol, then the receipt, then the outcome
+ * row with its ELO update. Every step is idempotent against the log, so it can be repeated after
+ * any crash. Returns "interrupted" when shut down before the end.
+ *
+ * @example const status = await runDebate(deps, "d-42", signal, log);
+ */
+export async function runDebate(
+  deps: DebateDeps,
+  id: string,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<DebateStatus | "interrupted"> {
+  const { store, writer } = deps;
+  const rows = await store.events(id, 0);
+  const debate = await findRunning(store, id);
+  if (!debate) return "interrupted";
+  const last = rows.at(-1);
+  const events = new DebateLog(id, writer, last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH });
+  const past = parseEvents(rows);
+  const resume = rows.length > 0 ? resumeStateFrom(past) : undefined;
+  if (resume) log.info({ last_seq: last?.seq, events: rows.length }, "resuming debate from its event log");
+  else log.info({ agents: debate.config.agents, rounds: debate.config.rounds }, "debate started");
+  const emit = events.emit.bind(events);
+
+  let outcome: ProtocolOutcome | { status: "cancelled"; reason: string };
+  try {
+    outcome = await runProtocol({
+      debateId: id,
+      question: debate.question,
+      config: debate.config,
+      agents: deps.agents,
+      emit,
+      signal,
+      resume,
+    });
+  } catch (err) {
+    if (!(err instanceof DebateInterrupted)) throw err;
+    if (!(signal.reason instanceof CancelRequested)) {
+      await writer.flush();
+      log.info({ last_seq: events.lastSeq }, "debate interrupted by shutdown; it resumes at the next start");
+      return "interrupted";
+    }
+    const reason = signal.reason.message;
+    if (!resume?.keys.has(eventKey("debate_end", null, null))) {
+      emit("debate_end", null, null, { status: "cancelled", stop_reason: "cancelled", error: reason });
+    }
+    outcome = { status: "cancelled", reason };
+  }
+  await writer.flush();
+
+  const status: DebateStatus = outcome.status;
+  const protocol = "summary" in outcome ? outcome : null;
+  // The receipt covers every event up to debate_end; receipt_generated follows it.
+  const all = await store.events(id, 0);
+  const endIndex = all.findIndex((e) => e.type === "debate_end");
+  const covered = endIndex >= 0 ? all.slice(0, endIndex + 1) : all;
+  const doc = signReceipt(
+    buildReceipt({
+      debateId: id,
+      question: debate.question,
+      configuration: debate.config,
+      participants: debate.config.agents,
+      consensus: protocol?.consensus ?? null,
+      baseline: protocol?.baseline ?? null,
+      outcome: { status, stop_reason: protocol?.stopReason ?? "cancelled" },
+      payloads: covered.map((e) => e.payload),
+      issuedAt: new Date(),
+    }),
+    deps.key,
+  );
+  await store.saveReceipt(id, JSON.stringify(doc), new Date());
+  if (!all.some((e) => e.type === "receipt_generated")) {
+    const chain = doc.receipt.hash_chain as { head: string; length: number };
+    emit("receipt_generated", null, null, { key_id: doc.key_id, head: chain.head, events: chain.length });
+    await writer.flush();
+  }
+
+  const consensus = protocol?.consensus ?? null;
+  const active = protocol ? Object.keys(protocol.summary.finalAnswers) : [];
+  const winners = consensus?.reached ? consensus.supporters : [];
+  const finished = await store.finish(id, {
+    status,
+    stopReason: protocol?.stopReason ?? "cancelled",
+    error: protocol ? protocol.error : (outcome as { reason: string }).reason,
+    consensus,
+    baseline: protocol?.baseline ?? null,
+    summary: protocol?.summary ?? null,
+    finishedAt: new Date(),
+    ...(consensus?.reached && status === "completed"
+      ? { elo: { winners, losers: active.filter((a) => !winners.includes(a)) } }
+      : {}),
+  });
+  if (finished) {
+    deps.onFinished?.(id, status);
+    log.info(
+      {
+        status,
+        stop_reason: protocol?.stopReason ?? "cancelled",
+        consensus: consensus?.answer ?? null,
+        reached: consensus?.reached ?? false,
+        tokens: protocol?.summary.totals.tokens ?? 0,
+        cost_usd: protocol?.summary.totals.costUsd ?? 0,
+      },
+      "debate finished",
+    );
+  }
+  return status;
+}
+
+async function findRunning(store: DebateStore, id: string) {
+  const running = await store.byId(id);
+  return running && running.status === "running" ? running : null;
+}
+
+export type { DebateConfig };

@@ -1,0 +1,258 @@
+/**
+ * HTTP routes of the debates: create, list, read, events, cancel, exports, receipts and the ELO
+ * leaderboard. `/api/debates/export` is declared before `/api/debates/:id` so the static path is
+ * never read as an id. Until authentication exists every request acts as the local owner.
+ *
+ * @example
+ * curl -X POST -H 'content-type: application/json' -d '{"question":"Tabs or spaces?"}' localhost:8080/api/debates
+ */
+import { Elysia } from "elysia";
+import { stateOf } from "../../runtime/http/request-state.ts";
+import {
+  CancelResponse,
+  CreateDebateBody,
+  CreateDebateResponse,
+  DebateIdParams,
+  DebateRecord,
+  EventsQuery,
+  EventsResponse,
+  ExportQuery,
+  ExportText,
+  ListDebatesQuery,
+  ListDebatesResponse,
+  PublicKeyResponse,
+  RankingsResponse,
+  ReceiptDocument,
+  SingleExportQuery,
+} from "../../schemas/debates.ts";
+import { ErrorBody } from "../../schemas/errors.ts";
+import { debateRecord, debateSummary, EXPORT_TYPES, exportDebate, exportDebates } from "./debate-export.ts";
+import { type DebateStore, decodeCursor, encodeCursor, LOCAL_OWNER } from "./debate-store.ts";
+import { topicOf } from "./debate-streams.ts";
+import { DebateRequestError, type DebateSupervisor } from "./debate-supervisor.ts";
+import type { ReceiptKey } from "./receipt.ts";
+import type { DebateEventEnvelope } from "./types.ts";
+
+export interface DebateRoutesDeps {
+  store: DebateStore;
+  /** Undefined when no agent directory is configured: creating debates answers 503. */
+  debates: DebateSupervisor | undefined;
+  key: ReceiptKey;
+}
+
+const requestId = (request: Request) => stateOf(request)?.id ?? "";
+/** The JSON error body (the shell already set x-request-id on the response). */
+const errorBody = (error: string, message: string, request: Request, details?: ErrorBody["details"]): ErrorBody => ({
+  error,
+  message,
+  request_id: requestId(request),
+  ...(details ? { details } : {}),
+});
+const parseEvents = (payloads: { payload: string }[]) =>
+  payloads.map((p) => JSON.parse(p.payload) as DebateEventEnvelope);
+
+export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
+  return new Elysia({ name: "aragora-debates" })
+    .post(
+      "/api/debates",
+      async ({ body, request, set, status }) => {
+        if (!debates) {
+          set.headers["retry-after"] = "30";
+          return status(503, errorBody("no_agents", "no agent directory is configured on this server", request));
+        }
+        if (!debates.acceptingNew) {
+          set.headers["retry-after"] = "5";
+          return status(503, errorBody("draining", "the server is shutting down; retry on another node", request));
+        }
+        try {
+          const debateId = await debates.create(body, LOCAL_OWNER);
+          return status(201, { debate_id: debateId, status: "running", ws_topic: topicOf(debateId) });
+        } catch (err) {
+          if (err instanceof DebateRequestError) {
+            return status(
+              422,
+              errorBody("validation_failed", err.message, request, [{ field: err.field, rule: err.rule }]),
+            );
+          }
+          throw err;
+        }
+      },
+      {
+        body: CreateDebateBody,
+        parse: "json",
+        detail: { summary: "Start a debate; watch it on the WebSocket topic debate:<id>", tags: ["debates"] },
+        response: { 201: CreateDebateResponse, 400: ErrorBody, 413: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+      },
+    )
+    .get(
+      "/api/debates",
+      async ({ query, request, status }) => {
+        const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+        if (after === null) {
+          const rule = "must be a next_cursor returned by this API";
+          return status(
+            422,
+            errorBody("validation_failed", `query.cursor: ${rule}`, request, [{ field: "query.cursor", rule }]),
+          );
+        }
+        const limit = query.limit ?? 50;
+        const rows = await store.list(LOCAL_OWNER, {
+          status: query.status,
+          agent: query.agent,
+          since: query.since ? new Date(query.since) : undefined,
+          limit: limit + 1,
+          after,
+        });
+        const page = rows.slice(0, limit);
+        const last = page.at(-1);
+        return {
+          debates: page.map(debateSummary),
+          next_cursor:
+            rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt.getTime(), id: last.id }) : null,
+        };
+      },
+      {
+        query: ListDebatesQuery,
+        detail: {
+          summary: "List debates, newest first (filters status, agent, since; cursor pagination)",
+          tags: ["debates"],
+        },
+        response: { 200: ListDebatesResponse, 422: ErrorBody },
+      },
+    )
+    .get(
+      "/api/debates/export",
+      ({ query }) => {
+        const format = query.format ?? "json";
+        const body = exportDebates(
+          store,
+          LOCAL_OWNER,
+          { status: query.status, agent: query.agent, since: query.since ? new Date(query.since) : undefined },
+          format,
+        );
+        return new Response(body, {
+          headers: {
+            "content-type": EXPORT_TYPES[format],
+            "content-disposition": `attachment; filename="debates.${format}"`,
+          },
+        });
+      },
+      {
+        query: ExportQuery,
+        detail: {
+          summary: "Export every debate matching the filters (json, jsonl, csv, md; streamed)",
+          tags: ["debates"],
+        },
+        response: { 200: ExportText, 422: ErrorBody },
+      },
+    )
+    .get(
+      "/api/debates/:id",
+      async ({ params, request, status }) => {
+        const row = await store.get(params.id, LOCAL_OWNER);
+        return row ? debateRecord(row) : status(404, errorBody("not_found", `no debate ${params.id}`, request));
+      },
+      {
+        params: DebateIdParams,
+        detail: {
+          summary: "One debate: configuration, status, consensus, baseline, agreement, usage",
+          tags: ["debates"],
+        },
+        response: { 200: DebateRecord, 404: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .get(
+      "/api/debates/:id/events",
+      async ({ params, query, request, status }) => {
+        const row = await store.get(params.id, LOCAL_OWNER);
+        if (!row) return status(404, errorBody("not_found", `no debate ${params.id}`, request));
+        const events = parseEvents(await store.events(params.id, query.since_seq ?? 0, query.limit ?? 10_000));
+        return { debate_id: params.id, events, last_seq: events.at(-1)?.seq ?? query.since_seq ?? 0 };
+      },
+      {
+        params: DebateIdParams,
+        query: EventsQuery,
+        detail: { summary: "The debate's event log after since_seq, in seq order", tags: ["debates"] },
+        response: { 200: EventsResponse, 404: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .post(
+      "/api/debates/:id/cancel",
+      async ({ params, request, status }) => {
+        const row = await store.get(params.id, LOCAL_OWNER);
+        if (!row) return status(404, errorBody("not_found", `no debate ${params.id}`, request));
+        if (row.status !== "running" || !debates?.isRunning(params.id)) {
+          return status(
+            409,
+            errorBody("not_running", `debate ${params.id} is ${row.status}, not running here`, request),
+          );
+        }
+        await debates.cancel(params.id, "cancelled by request");
+        const after = await store.get(params.id, LOCAL_OWNER);
+        return { debate_id: params.id, status: after?.status ?? "cancelled" };
+      },
+      {
+        params: DebateIdParams,
+        detail: { summary: "Cancel a running debate (it ends with status cancelled)", tags: ["debates"] },
+        response: { 200: CancelResponse, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .get(
+      "/api/debates/:id/export",
+      async ({ params, query, request, set, status }) => {
+        const row = await store.get(params.id, LOCAL_OWNER);
+        if (!row) return status(404, errorBody("not_found", `no debate ${params.id}`, request));
+        const format = query.format ?? "json";
+        const events = parseEvents(await store.events(params.id, 0));
+        set.headers["content-type"] = EXPORT_TYPES[format];
+        set.headers["content-disposition"] = `attachment; filename="${params.id}.${format}"`;
+        return exportDebate(row, events, format);
+      },
+      {
+        params: DebateIdParams,
+        query: SingleExportQuery,
+        detail: { summary: "One debate with its transcript (json, jsonl, csv, md)", tags: ["debates"] },
+        response: { 200: ExportText, 404: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .get(
+      "/api/debates/:id/receipt",
+      async ({ params, request, status }) => {
+        const text = await store.receipt(params.id, LOCAL_OWNER);
+        if (!text) {
+          const row = await store.get(params.id, LOCAL_OWNER);
+          if (!row) return status(404, errorBody("not_found", `no debate ${params.id}`, request));
+          return status(
+            409,
+            errorBody(
+              "no_receipt",
+              `debate ${params.id} is ${row.status}; its receipt is issued when it ends`,
+              request,
+            ),
+          );
+        }
+        const doc = JSON.parse(text);
+        const chain = doc.receipt.hash_chain as { length: number };
+        // The events travel with the receipt so `aragora receipt verify` can check each one offline.
+        doc.events = parseEvents(await store.events(params.id, 0, chain.length));
+        return doc;
+      },
+      {
+        params: DebateIdParams,
+        detail: { summary: "The signed decision receipt, with the events its hash chain covers", tags: ["receipts"] },
+        response: { 200: ReceiptDocument, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .get(
+      "/api/receipts/public-key",
+      () => ({ algorithm: "Ed25519" as const, key_id: key.keyId, public_key: key.publicKeyPem }),
+      {
+        detail: { summary: "The Ed25519 public key receipts are signed with (PEM)", tags: ["receipts"] },
+        response: { 200: PublicKeyResponse },
+      },
+    )
+    .get("/api/leaderboard/rankings", async () => ({ agents: await store.rankings() }), {
+      detail: { summary: "Agents by ELO (1500 start, K=32, pairwise per finished debate)", tags: ["leaderboard"] },
+      response: { 200: RankingsResponse },
+    });
+}

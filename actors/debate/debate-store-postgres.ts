@@ -1,0 +1,218 @@
+/**
+ * {@link DebateStore} on PostgreSQL through postgres.js, with its own small pool on DATABASE_URL.
+ * ELO updates lock the rating rows (SELECT ... FOR UPDATE) so concurrent finishes serialise.
+ *
+ * @example
+ * const store = new PostgresDebateStore("postgres://localhost/aragora", 4);
+ */
+import postgres from "postgres";
+import type {
+  DebateFinish,
+  DebateListFilter,
+  DebateRow,
+  DebateStore,
+  NewDebate,
+  Owner,
+  StoredEvent,
+} from "./debate-store.ts";
+import { eloUpdate, type Rating } from "./elo.ts";
+import type { DebateStatus } from "./types.ts";
+
+interface Row {
+  id: string;
+  user_id: string;
+  org_id: string;
+  question: string;
+  config: string;
+  metadata: string;
+  status: string;
+  stop_reason: string | null;
+  error: string | null;
+  consensus: string | null;
+  baseline: string | null;
+  summary: string | null;
+  last_seq: string | number;
+  elo_applied: boolean;
+  created_at: Date;
+  updated_at: Date;
+  finished_at: Date | null;
+}
+
+interface EventRow {
+  debate_id: string;
+  seq: string | number;
+  type: string;
+  round: number | null;
+  agent: string | null;
+  ts: Date;
+  hash: string;
+  payload: string;
+}
+
+const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
+
+function toDebate(r: Row): DebateRow {
+  return {
+    id: r.id,
+    owner: { userId: r.user_id, orgId: r.org_id },
+    question: r.question,
+    config: JSON.parse(r.config),
+    metadata: JSON.parse(r.metadata),
+    createdAt: r.created_at,
+    status: r.status as DebateStatus,
+    stopReason: r.stop_reason,
+    error: r.error,
+    consensus: parse(r.consensus),
+    baseline: parse(r.baseline),
+    summary: parse(r.summary),
+    lastSeq: Number(r.last_seq),
+    eloApplied: r.elo_applied,
+    updatedAt: r.updated_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+const toEvent = (r: EventRow): StoredEvent => ({
+  debateId: r.debate_id,
+  seq: Number(r.seq),
+  type: r.type,
+  round: r.round,
+  agent: r.agent,
+  ts: r.ts.getTime(),
+  hash: r.hash,
+  payload: r.payload,
+});
+
+export class PostgresDebateStore implements DebateStore {
+  private readonly sql: postgres.Sql;
+
+  constructor(url: string, poolSize: number) {
+    this.sql = postgres(url, { max: poolSize, onnotice: () => {} });
+  }
+
+  async create(d: NewDebate): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      await tx`INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at)
+        VALUES (${d.id}, ${d.owner.userId}, ${d.owner.orgId}, ${d.question}, ${JSON.stringify(d.config)},
+                ${JSON.stringify(d.metadata)}, 'running', ${d.createdAt}, ${d.createdAt})`;
+      const seats = d.config.agents.map((agent, seat) => ({ debate_id: d.id, seat, agent }));
+      await tx`INSERT INTO debate_participants ${tx(seats)}`;
+    });
+  }
+
+  async get(id: string, owner: Owner): Promise<DebateRow | null> {
+    const [row] = await this.sql<
+      Row[]
+    >`SELECT * FROM debates WHERE id = ${id} AND user_id = ${owner.userId} AND org_id = ${owner.orgId}`;
+    return row ? toDebate(row) : null;
+  }
+
+  async byId(id: string): Promise<DebateRow | null> {
+    const [row] = await this.sql<Row[]>`SELECT * FROM debates WHERE id = ${id}`;
+    return row ? toDebate(row) : null;
+  }
+
+  async list(owner: Owner, f: DebateListFilter): Promise<DebateRow[]> {
+    const sql = this.sql;
+    const rows = await sql<Row[]>`SELECT * FROM debates
+      WHERE user_id = ${owner.userId} AND org_id = ${owner.orgId}
+      ${f.status ? sql`AND status = ${f.status}` : sql``}
+      ${f.agent ? sql`AND id IN (SELECT debate_id FROM debate_participants WHERE agent = ${f.agent})` : sql``}
+      ${f.since ? sql`AND created_at >= ${f.since}` : sql``}
+      ${
+        f.after
+          ? sql`AND (created_at < ${new Date(f.after.createdAt)} OR (created_at = ${new Date(f.after.createdAt)} AND id < ${f.after.id}))`
+          : sql``
+      }
+      ORDER BY created_at DESC, id DESC LIMIT ${f.limit}`;
+    return rows.map(toDebate);
+  }
+
+  async unfinished(): Promise<DebateRow[]> {
+    const rows = await this.sql<Row[]>`SELECT * FROM debates WHERE status = 'running' ORDER BY created_at`;
+    return rows.map(toDebate);
+  }
+
+  async appendEvents(events: StoredEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map((e) => ({
+      debate_id: e.debateId,
+      seq: e.seq,
+      type: e.type,
+      round: e.round,
+      agent: e.agent,
+      ts: new Date(e.ts),
+      hash: e.hash,
+      payload: e.payload,
+    }));
+    const last = new Map<string, StoredEvent>();
+    for (const e of events) last.set(e.debateId, e);
+    await this.sql.begin(async (tx) => {
+      await tx`INSERT INTO debate_events ${tx(rows)}`;
+      for (const e of last.values()) {
+        await tx`UPDATE debates SET last_seq = ${e.seq}, updated_at = ${new Date(e.ts)} WHERE id = ${e.debateId} AND last_seq < ${e.seq}`;
+      }
+    });
+  }
+
+  async events(debateId: string, sinceSeq: number, limit = 1_000_000): Promise<StoredEvent[]> {
+    const rows = await this.sql<
+      EventRow[]
+    >`SELECT * FROM debate_events WHERE debate_id = ${debateId} AND seq > ${sinceSeq} ORDER BY seq LIMIT ${limit}`;
+    return rows.map(toEvent);
+  }
+
+  async finish(id: string, o: DebateFinish): Promise<boolean> {
+    return this.sql.begin(async (tx) => {
+      const [row] = await tx<
+        { status: string; elo_applied: boolean }[]
+      >`SELECT status, elo_applied FROM debates WHERE id = ${id} FOR UPDATE`;
+      if (row?.status !== "running") return false;
+      let eloApplied = row.elo_applied;
+      if (o.elo && !eloApplied && o.elo.winners.length + o.elo.losers.length > 1) {
+        const names = [...o.elo.winners, ...o.elo.losers].sort();
+        const found = await tx<
+          (Rating & { name: string })[]
+        >`SELECT name, elo, debates, wins, losses FROM elo_ratings WHERE name IN ${tx(names)} ORDER BY name FOR UPDATE`;
+        const current = Object.fromEntries(found.map((r) => [r.name, r]));
+        const next = eloUpdate(current, o.elo.winners, o.elo.losers);
+        for (const [name, r] of Object.entries(next)) {
+          await tx`INSERT INTO elo_ratings (name, elo, debates, wins, losses, updated_at)
+            VALUES (${name}, ${r.elo}, ${r.debates}, ${r.wins}, ${r.losses}, ${o.finishedAt})
+            ON CONFLICT (name) DO UPDATE SET elo = excluded.elo, debates = excluded.debates, wins = excluded.wins,
+              losses = excluded.losses, updated_at = excluded.updated_at`;
+        }
+        eloApplied = true;
+      }
+      await tx`UPDATE debates SET status = ${o.status}, stop_reason = ${o.stopReason}, error = ${o.error},
+        consensus = ${o.consensus ? JSON.stringify(o.consensus) : null}, baseline = ${o.baseline ? JSON.stringify(o.baseline) : null},
+        summary = ${o.summary ? JSON.stringify(o.summary) : null}, elo_applied = ${eloApplied},
+        finished_at = ${o.finishedAt}, updated_at = ${o.finishedAt} WHERE id = ${id}`;
+      return true;
+    });
+  }
+
+  async saveReceipt(debateId: string, receipt: string, at: Date): Promise<void> {
+    await this
+      .sql`INSERT INTO debate_receipts (debate_id, receipt, created_at) VALUES (${debateId}, ${receipt}, ${at}) ON CONFLICT (debate_id) DO NOTHING`;
+  }
+
+  async receipt(debateId: string, owner: Owner): Promise<string | null> {
+    const [row] = await this.sql<
+      { receipt: string }[]
+    >`SELECT r.receipt FROM debate_receipts r JOIN debates d ON d.id = r.debate_id
+      WHERE r.debate_id = ${debateId} AND d.user_id = ${owner.userId} AND d.org_id = ${owner.orgId}`;
+    return row?.receipt ?? null;
+  }
+
+  async rankings(): Promise<(Rating & { name: string })[]> {
+    const rows = await this.sql<
+      (Rating & { name: string })[]
+    >`SELECT name, elo, debates, wins, losses FROM elo_ratings ORDER BY elo DESC, name`;
+    return rows.map((r) => ({ name: r.name, elo: Number(r.elo), debates: r.debates, wins: r.wins, losses: r.losses }));
+  }
+
+  async close(): Promise<void> {
+    await this.sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * {@link DebateStore} on the embedded SQLite file, through its own bun:sqlite connection with
+ * prepared statements (the event log is the hot path). bun:sqlite is synchronous, so each
+ * transaction runs without interleaving; WAL lets it share the file with the server's connection.
+ *
+ * @example
+ * const store = new SqliteDebateStore(".nomic/core.db", 5000);
+ * await store.appendEvents(batch);
+ */
+import type { Database, Statement } from "bun:sqlite";
+import { openSqliteDatabase } from "../../runtime/store/sqlite.ts";
+import type {
+  DebateFinish,
+  DebateListFilter,
+  DebateRow,
+  DebateStore,
+  NewDebate,
+  Owner,
+  StoredEvent,
+} from "./debate-store.ts";
+import { eloUpdate, type Rating } from "./elo.ts";
+import type { DebateStatus } from "./types.ts";
+
+interface Row {
+  id: string;
+  user_id: string;
+  org_id: string;
+  question: string;
+  config: string;
+  metadata: string;
+  status: string;
+  stop_reason: string | null;
+  error: string | null;
+  consensus: string | null;
+  baseline: string | null;
+  summary: string | null;
+  last_seq: number;
+  elo_applied: number;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+interface EventRow {
+  debate_id: string;
+  seq: number;
+  type: string;
+  round: number | null;
+  agent: string | null;
+  ts: number;
+  hash: string;
+  payload: string;
+}
+
+const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
+
+function toDebate(r: Row): DebateRow {
+  const config = JSON.parse(r.config);
+  return {
+    id: r.id,
+    owner: { userId: r.user_id, orgId: r.org_id },
+    question: r.question,
+    config,
+    metadata: JSON.parse(r.metadata),
+    createdAt: new Date(r.created_at),
+    status: r.status as DebateStatus,
+    stopReason: r.stop_reason,
+    error: r.error,
+    consensus: parse(r.consensus),
+    baseline: parse(r.baseline),
+    summary: parse(r.summary),
+    lastSeq: r.last_seq,
+    eloApplied: r.elo_applied === 1,
+    updatedAt: new Date(r.updated_at),
+    finishedAt: r.finished_at === null ? null : new Date(r.finished_at),
+  };
+}
+
+const toEvent = (r: EventRow): StoredEvent => ({
+  debateId: r.debate_id,
+  seq: r.seq,
+  type: r.type,
+  round: r.round,
+  agent: r.agent,
+  ts: r.ts,
+  hash: r.hash,
+  payload: r.payload,
+});
+
+export class SqliteDebateStore implements DebateStore {
+  private readonly db: Database;
+  private readonly insertEvent: Statement;
+  private readonly bumpSeq: Statement;
+  private readonly appendTx: (events: StoredEvent[]) => void;
+
+  constructor(path: string, busyTimeoutMs: number) {
+    this.db = openSqliteDatabase(path, busyTimeoutMs);
+    this.insertEvent = this.db.prepare(
+      "INSERT INTO debate_events (debate_id, seq, type, round, agent, ts, hash, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.bumpSeq = this.db.prepare("UPDATE debates SET last_seq = ?, updated_at = ? WHERE id = ? AND last_seq < ?");
+    this.appendTx = this.db.transaction((events: StoredEvent[]) => {
+      const last = new Map<string, StoredEvent>();
+      for (const e of events) {
+        this.insertEvent.run(e.debateId, e.seq, e.type, e.round, e.agent, e.ts, e.hash, e.payload);
+        last.set(e.debateId, e);
+      }
+      for (const e of last.values()) this.bumpSeq.run(e.seq, e.ts, e.debateId, e.seq);
+    });
+  }
+
+  async create(d: NewDebate): Promise<void> {
+    const at = d.createdAt.getTime();
+    this.db.transaction(() => {
+      this.db
+        .query(
+          "INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+        )
+        .run(
+          d.id,
+          d.owner.userId,
+          d.owner.orgId,
+          d.question,
+          JSON.stringify(d.config),
+          JSON.stringify(d.metadata),
+          at,
+          at,
+        );
+      const seat = this.db.query("INSERT INTO debate_participants (debate_id, seat, agent) VALUES (?, ?, ?)");
+      d.config.agents.forEach((agent, i) => {
+        seat.run(d.id, i, agent);
+      });
+    })();
+  }
+
+  async get(id: string, owner: Owner): Promise<DebateRow | null> {
+    const row = this.db
+      .query<Row, [string, string, string]>("SELECT * FROM debates WHERE id = ? AND user_id = ? AND org_id = ?")
+      .get(id, owner.userId, owner.orgId);
+    return row ? toDebate(row) : null;
+  }
+
+  async byId(id: string): Promise<DebateRow | null> {
+    const row = this.db.query<Row, [string]>("SELECT * FROM debates WHERE id = ?").get(id);
+    return row ? toDebate(row) : null;
+  }
+
+  async list(owner: Owner, f: DebateListFilter): Promise<DebateRow[]> {
+    const where = ["user_id = ?", "org_id = ?"];
+    const args: (string | number)[] = [owner.userId, owner.orgId];
+    if (f.status) {
+      where.push("status = ?");
+      args.push(f.status);
+    }
+    if (f.agent) {
+      where.push("id IN (SELECT debate_id FROM debate_participants WHERE agent = ?)");
+      args.push(f.agent);
+    }
+    if (f.since) {
+      where.push("created_at >= ?");
+      args.push(f.since.getTime());
+    }
+    if (f.after) {
+      where.push("(created_at < ? OR (created_at = ? AND id < ?))");
+      args.push(f.after.createdAt, f.after.createdAt, f.after.id);
+    }
+    args.push(f.limit);
+    const rows = this.db
+      .query<Row, (string | number)[]>(
+        `SELECT * FROM debates WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`,
+      )
+      .all(...args);
+    return rows.map(toDebate);
+  }
+
+  async unfinished(): Promise<DebateRow[]> {
+    return this.db
+      .query<Row, []>("SELECT * FROM debates WHERE status = 'running' ORDER BY created_at")
+      .all()
+      .map(toDebate);
+  }
+
+  async appendEvents(events: StoredEvent[]): Promise<void> {
+    if (events.length > 0) this.appendTx(events);
+  }
+
+  async events(debateId: string, sinceSeq: number, limit = 1_000_000): Promise<StoredEvent[]> {
+    return this.db
+      .query<EventRow, [string, number, number]>(
+        "SELECT * FROM debate_events WHERE debate_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      )
+      .all(debateId, sinceSeq, limit)
+      .map(toEvent);
+  }
+
+  async finish(id: string, o: DebateFinish): Promise<boolean> {
+    return this.db.transaction(() => {
+      const row = this.db
+        .query<{ status: string; elo_applied: number }, [string]>(
+          "SELECT status, elo_applied FROM debates WHERE id = ?",
+        )
+        .get(id);
+      if (row?.status !== "running") return false;
+      const at = o.finishedAt.getTime();
+      let eloApplied = row.elo_applied;
+      if (o.elo && eloApplied === 0 && o.elo.winners.length + o.elo.losers.length > 1) {
+        const names = [...o.elo.winners, ...o.elo.losers];
+        const current: Record<string, Rating> = {};
+        const read = this.db.query<Rating & { name: string }, [string]>(
+          "SELECT name, elo, debates, wins, losses FROM elo_ratings WHERE name = ?",
+        );
+        for (const n of names) {
+          const r = read.get(n);
+          if (r) current[n] = { elo: r.elo, debates: r.debates, wins: r.wins, losses: r.losses };
+        }
+        const next = eloUpdate(current, o.elo.winners, o.elo.losers);
+        const write = this.db.query(
+          "INSERT INTO elo_ratings (name, elo, debates, wins, losses, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET elo = excluded.elo, debates = excluded.debates, wins = excluded.wins, losses = excluded.losses, updated_at = excluded.updated_at",
+        );
+        for (const [name, r] of Object.entries(next)) write.run(name, r.elo, r.debates, r.wins, r.losses, at);
+        eloApplied = 1;
+      }
+      this.db
+        .query(
+          "UPDATE debates SET status = ?, stop_reason = ?, error = ?, consensus = ?, baseline = ?, summary = ?, elo_applied = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .run(
+          o.status,
+          o.stopReason,
+          o.error,
+          o.consensus ? JSON.stringify(o.consensus) : null,
+          o.baseline ? JSON.stringify(o.baseline) : null,
+          o.summary ? JSON.stringify(o.summary) : null,
+          eloApplied,
+          at,
+          at,
+          id,
+        );
+      return true;
+    })();
+  }
+
+  async saveReceipt(debateId: string, receipt: string, at: Date): Promise<void> {
+    this.db
+      .query(
+        "INSERT INTO debate_receipts (debate_id, receipt, created_at) VALUES (?, ?, ?) ON CONFLICT(debate_id) DO NOTHING",
+      )
+      .run(debateId, receipt, at.getTime());
+  }
+
+  async receipt(debateId: string, owner: Owner): Promise<string | null> {
+    const row = this.db
+      .query<{ receipt: string }, [string, string, string]>(
+        "SELECT r.receipt FROM debate_receipts r JOIN debates d ON d.id = r.debate_id WHERE r.debate_id = ? AND d.user_id = ? AND d.org_id = ?",
+      )
+      .get(debateId, owner.userId, owner.orgId);
+    return row?.receipt ?? null;
+  }
+
+  async rankings(): Promise<(Rating & { name: string })[]> {
+    return this.db
+      .query<Rating & { name: string }, []>(
+        "SELECT name, elo, debates, wins, losses FROM elo_ratings ORDER BY elo DESC, name",
+      )
+      .all();
+  }
+
+  async close(): Promise<void> {
+    this.db.close(false);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Where debates, their event logs, receipts and ratings are kept. Two implementations, chosen by
+ * the server's store kind: {@link openDebateStore} returns the SQLite one (same `core.db`, its own
+ * connection) or the PostgreSQL one (same DATABASE_URL, its own small pool). Every read a client
+ * can reach is scoped by the owner (user and org).
+ *
+ * @example
+ * const debates = await openDebateStore(ctx.store, ctx.config);
+ * await debates.create({ id: "d-1", owner: LOCAL_OWNER, question: "?", config, metadata: {}, createdAt: new Date() });
+ */
+import type { Config } from "../../runtime/config.ts";
+import type { Store } from "../../runtime/store/index.ts";
+import type { Rating } from "./elo.ts";
+import type { Baseline, ConsensusOutcome, DebateConfig, DebateStatus, DebateSummaryData } from "./types.ts";
+
+export interface Owner {
+  userId: string;
+  orgId: string;
+}
+
+/** Until authentication exists every debate belongs to this identity; queries are already scoped. */
+export const LOCAL_OWNER: Owner = { userId: "local", orgId: "local" };
+
+export interface NewDebate {
+  id: string;
+  owner: Owner;
+  question: string;
+  config: DebateConfig;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+}
+
+export interface DebateRow extends NewDebate {
+  status: DebateStatus;
+  stopReason: string | null;
+  error: string | null;
+  consensus: ConsensusOutcome | null;
+  baseline: Baseline | null;
+  summary: DebateSummaryData | null;
+  lastSeq: number;
+  eloApplied: boolean;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** One row of the event log; `payload` is the envelope exactly as published. */
+export interface StoredEvent {
+  debateId: string;
+  seq: number;
+  type: string;
+  round: number | null;
+  agent: string | null;
+  ts: number;
+  hash: string;
+  payload: string;
+}
+
+export interface DebateListFilter {
+  status?: DebateStatus;
+  agent?: string;
+  since?: Date;
+  limit: number;
+  /** Rows strictly after this (created_at desc, id desc) position. */
+  after?: { createdAt: number; id: string };
+}
+
+export interface DebateFinish {
+  status: Exclude<DebateStatus, "running">;
+  stopReason: string | null;
+  error: string | null;
+  consensus: ConsensusOutcome | null;
+  baseline: Baseline | null;
+  summary: DebateSummaryData | null;
+  finishedAt: Date;
+  /** Apply these ELO results in the same transaction, once per debate. */
+  elo?: { winners: string[]; losers: string[] };
+}
+
+export interface DebateStore {
+  create(debate: NewDebate): Promise<void>;
+  get(id: string, owner: Owner): Promise<DebateRow | null>;
+  /** Server-internal read that is not owner-scoped (the actor resuming its own debate). */
+  byId(id: string): Promise<DebateRow | null>;
+  /** Newest first. */
+  list(owner: Owner, filter: DebateListFilter): Promise<DebateRow[]>;
+  /** Debates still running (any owner): the server resumes them at start. */
+  unfinished(): Promise<DebateRow[]>;
+  /** Append events of any number of debates in one transaction (and move each debate's last_seq). */
+  appendEvents(events: StoredEvent[]): Promise<void>;
+  /** Events with seq > sinceSeq, in order. */
+  events(debateId: string, sinceSeq: number, limit?: number): Promise<StoredEvent[]>;
+  /** Record the outcome; returns false when the debate had already finished. */
+  finish(id: string, outcome: DebateFinish): Promise<boolean>;
+  saveReceipt(debateId: string, receipt: string, at: Date): Promise<void>;
+  receipt(debateId: string, owner: Owner): Promise<string | null>;
+  /** The leaderboard, best first. */
+  rankings(): Promise<(Rating & { name: string })[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Open the debate store beside the server's store (same database, own connection).
+ *
+ * @example const debates = await openDebateStore(ctx.store, ctx.config);
+ */
+export async function openDebateStore(store: Store, config: Config): Promise<DebateStore> {
+  if (store.kind === "postgres") {
+    const { PostgresDebateStore } = await import("./debate-store-postgres.ts");
+    return new PostgresDebateStore(config.databaseUrl as string, Math.max(2, Math.ceil(config.dbPoolSize / 2)));
+  }
+  const { SqliteDebateStore } = await import("./debate-store-sqlite.ts");
+  return new SqliteDebateStore(store.sqlitePath as string, config.sqliteBusyTimeoutMs);
+}
+
+/** Encode a list position as an opaque cursor. @example encodeCursor({ createdAt: 1, id: "d-1" }) */
+export function encodeCursor(at: { createdAt: number; id: string }): string {
+  return Buffer.from(`${at.createdAt}:${at.id}`).toString("base64url");
+}
+
+/** Decode a cursor; null when it is not one of ours. @example decodeCursor(encodeCursor(p)) */
+export function decodeCursor(cursor: string): { createdAt: number; id: string } | null {
+  const text = Buffer.from(cursor, "base64url").toString();
+  const m = /^(\d+):(d-[0-9a-z-]+)$/.exec(text);
+  return m ? { createdAt: Number(m[1]), id: m[2] as string } : null;
+}

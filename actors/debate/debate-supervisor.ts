@@ -1,0 +1,262 @@
+/**
+ * The debates supervisor: an actor named "debates" under the root, whose children are the
+ * DebateActors (spawned `transient`: restarted after a crash, not after they finish). This class
+ * is its front door: it turns a request into a {@link DebateConfig}, records the debate, spawns its
+ * actor, resumes unfinished debates at start, cancels, and drains at shutdown.
+ *
+ * @example
+ * const debates = new DebateSupervisor({ system, store, writer, agents, key, log, defaults });
+ * debates.start();
+ * await debates.resumeUnfinished();
+ * const id = await debates.create({ question: "Tabs or spaces?" }, LOCAL_OWNER);
+ */
+import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
+import { supervisor } from "../../runtime/actor/index.ts";
+import type { CreateDebateBody } from "../../schemas/debates.ts";
+import type { AgentDirectory } from "../agent/turn.ts";
+import { type DebateDeps, type DebateMsg, debateActor } from "./debate-actor.ts";
+import type { Owner } from "./debate-store.ts";
+import type { DebateConfig, DebateStatus } from "./types.ts";
+
+/** A request the server cannot run as asked; `field` names the offending input (422). */
+export class DebateRequestError extends Error {
+  override name = "DebateRequestError";
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
+    super(`${field}: ${rule}`);
+  }
+}
+
+/** Crashes of one debate's actor tolerated before the debate is marked failed instead of restarted. */
+export const MAX_DEBATE_CRASHES = 3;
+
+export interface DebateDefaults {
+  rounds: number;
+  turnMs: number;
+  roundMs: number;
+  debateMs: number;
+}
+
+export interface DebateSupervisorOptions extends Omit<DebateDeps, "agents"> {
+  system: ActorSystem;
+  agents: AgentDirectory;
+  defaults: DebateDefaults;
+  onStarted?: (id: string) => void;
+}
+
+interface Running {
+  ref: ActorRef<DebateMsg>;
+  done: Promise<void>;
+  resolve: () => void;
+  crashes: number;
+}
+
+export class DebateSupervisor {
+  private parent: ActorRef<never> | undefined;
+  private readonly running = new Map<string, Running>();
+  private accepting = true;
+
+  constructor(private readonly options: DebateSupervisorOptions) {}
+
+  /** Spawn the "debates" supervisor actor. @example debates.start() */
+  start(): void {
+    this.parent ??= this.options.system.spawn(supervisor(), {
+      name: "debates",
+      restart: "permanent",
+      // Debates are independent; a burst of crashing debates must not take the server down.
+      supervisor: { strategy: "one_for_one", maxRestarts: 100, periodMs: 60_000, backoff: { minMs: 50, maxMs: 5000 } },
+    });
+  }
+
+  /** Debates running in this process. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** Whether a debate's actor runs here. */
+  isRunning(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  /**
+   * Turn a validated request into the debate's configuration, resolving agent names (aliases to
+   * canonical names). Throws {@link DebateRequestError} naming the field.
+   *
+   * @example debates.configFor({ question: "?", agents: ["demo:alice", "demo:bob"], rounds: 2 })
+   */
+  configFor(body: CreateDebateBody): DebateConfig {
+    const { agents, defaults } = this.options;
+    const names: string[] = [];
+    if (body.agents) {
+      body.agents.forEach((name, i) => {
+        try {
+          names.push(agents.resolve(name).name);
+        } catch (err) {
+          throw new DebateRequestError(`body.agents.${i}`, `unknown agent "${name}": ${(err as Error).message}`);
+        }
+      });
+    } else {
+      names.push(...agents.defaultAgents().map((a) => a.name));
+    }
+    if (new Set(names).size !== names.length) {
+      throw new DebateRequestError(
+        "body.agents",
+        "each agent may take only one seat (duplicates after alias resolution)",
+      );
+    }
+    if (names.length < 2 || names.length > 10) {
+      throw new DebateRequestError("body.agents", `a debate needs 2 to 10 agents (got ${names.length})`);
+    }
+    const role = (field: "judge" | "devils_advocate" | "synthesiser"): string | null => {
+      const raw = body.roles?.[field];
+      if (raw === undefined) return null;
+      let name: string;
+      try {
+        name = agents.resolve(raw).name;
+      } catch (err) {
+        throw new DebateRequestError(`body.roles.${field}`, `unknown agent "${raw}": ${(err as Error).message}`);
+      }
+      if (!names.includes(name))
+        throw new DebateRequestError(`body.roles.${field}`, `"${raw}" is not one of the debate's agents`);
+      return name;
+    };
+    const seconds = (s: number | undefined, fallbackMs: number) =>
+      s === undefined ? fallbackMs : Math.round(s * 1000);
+    return {
+      agents: names,
+      rounds: body.rounds ?? defaults.rounds,
+      consensus: body.consensus ?? "majority",
+      topology: body.topology ?? "all_to_all",
+      convergenceThreshold: body.convergence_threshold ?? 1,
+      budget: { maxTokens: body.budget?.max_tokens ?? null, maxCostUsd: body.budget?.max_cost_usd ?? null },
+      timeouts: {
+        turnMs: seconds(body.timeouts?.turn_s, defaults.turnMs),
+        roundMs: seconds(body.timeouts?.round_s, defaults.roundMs),
+        debateMs: seconds(body.timeouts?.debate_s, defaults.debateMs),
+      },
+      roles: { judge: role("judge"), devilsAdvocate: role("devils_advocate"), synthesiser: role("synthesiser") },
+    };
+  }
+
+  /**
+   * Record a new debate and start its actor; returns the debate id.
+   *
+   * @example const id = await debates.create({ question: "?" }, LOCAL_OWNER);
+   */
+  async create(body: CreateDebateBody, owner: Owner): Promise<string> {
+    const config = this.configFor(body);
+    const id = `d-${crypto.randomUUID()}`;
+    await this.options.store.create({
+      id,
+      owner,
+      question: body.question.trim(),
+      config,
+      metadata: body.metadata ?? {},
+      createdAt: new Date(),
+    });
+    this.spawn(id);
+    this.options.onStarted?.(id);
+    return id;
+  }
+
+  /** Start the actors of every debate the log says is still running (after a crash or a drain). */
+  async resumeUnfinished(): Promise<number> {
+    const rows = await this.options.store.unfinished();
+    for (const row of rows) if (!this.running.has(row.id)) this.spawn(row.id);
+    if (rows.length > 0) this.options.log.info({ debates: rows.length }, "resuming unfinished debates");
+    return rows.length;
+  }
+
+  /**
+   * Ask a running debate to stop; resolves when it has ended (or after `waitMs`).
+   * Returns false when the debate is not running in this process.
+   *
+   * @example await debates.cancel("d-42", "user asked")
+   */
+  async cancel(id: string, reason: string, waitMs = 10_000): Promise<boolean> {
+    const entry = this.running.get(id);
+    if (!entry) return false;
+    entry.ref.tell({ type: "cancel", reason });
+    await Promise.race([entry.done, Bun.sleep(waitMs)]);
+    return true;
+  }
+
+  /**
+   * Graceful shutdown: take no new debates, wait for the running ones; when the drain's time is up,
+   * interrupt them (they resume at the next start) and wait for their logs to flush.
+   *
+   * @example drain.register({ name: "debates", drain: (signal) => debates.drain(signal) });
+   */
+  async drain(signal: AbortSignal): Promise<void> {
+    this.accepting = false;
+    const all = () => Promise.all([...this.running.values()].map((r) => r.done)).then(() => undefined);
+    const aborted = new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    await Promise.race([all(), aborted]);
+    if (this.running.size > 0) await this.interruptAll();
+  }
+
+  /** Interrupt every running debate (no debate_end: they resume later) and wait for them. */
+  async interruptAll(): Promise<void> {
+    this.accepting = false;
+    const entries = [...this.running.values()];
+    for (const r of entries) r.ref.tell({ type: "shutdown" });
+    await Promise.race([Promise.all(entries.map((r) => r.done)), Bun.sleep(5000)]);
+    await this.options.writer.flush();
+  }
+
+  get acceptingNew(): boolean {
+    return this.accepting;
+  }
+
+  private spawn(id: string): void {
+    if (!this.parent) throw new Error("DebateSupervisor.start() was not called");
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    const entry: Running = { ref: undefined as unknown as ActorRef<DebateMsg>, done, resolve, crashes: 0 };
+    this.running.set(id, entry);
+    const deps: DebateDeps = { ...this.options };
+    entry.ref = this.options.system.spawn(
+      debateActor(deps, id, (outcome) => this.exited(id, outcome)),
+      { parent: this.parent, name: id, restart: "transient", shutdownTimeoutMs: 10_000 },
+    );
+  }
+
+  private exited(id: string, outcome: DebateStatus | "interrupted" | { crashed: unknown }): void {
+    const entry = this.running.get(id);
+    if (!entry) return;
+    if (typeof outcome === "object") {
+      entry.crashes++;
+      const log = this.options.log.child({ debate_id: id });
+      log.error(
+        { err: outcome.crashed, crashes: entry.crashes },
+        "debate actor crashed; its supervisor restarts it from the log",
+      );
+      if (entry.crashes >= MAX_DEBATE_CRASHES) {
+        // The restarted actor finds the debate no longer running and stops.
+        void this.options.store
+          .finish(id, {
+            status: "failed",
+            stopReason: "crashed",
+            error: `the debate crashed ${entry.crashes} times: ${(outcome.crashed as Error)?.message ?? String(outcome.crashed)}`,
+            consensus: null,
+            baseline: null,
+            summary: null,
+            finishedAt: new Date(),
+          })
+          .then((changed) => {
+            if (changed) this.options.onFinished?.(id, "failed");
+          });
+      }
+      return;
+    }
+    this.running.delete(id);
+    entry.resolve();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The debates feature: the event writer, the live streams on the WebSocket gateway, the debates
+ * supervisor with its DebateActors, the receipt key, the HTTP routes, resume at start and the
+ * drain at shutdown. Runs after the agents feature, whose directory it uses.
+ *
+ * @example
+ * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature];
+ */
+import type { FeatureFactory } from "../../runtime/feature.ts";
+import { metrics } from "../../runtime/metrics.ts";
+import { debateRoutes } from "./debate-routes.ts";
+import { openDebateStore } from "./debate-store.ts";
+import { DebateStreams } from "./debate-streams.ts";
+import { DebateSupervisor } from "./debate-supervisor.ts";
+import { EventWriter } from "./event-log.ts";
+import { loadOrCreateReceiptKey } from "./receipt.ts";
+
+export const debatesFeature: FeatureFactory = async (ctx) => {
+  const { config, log } = ctx;
+  const store = await openDebateStore(ctx.store, config);
+  const key = loadOrCreateReceiptKey(ctx.dataDir);
+  const streams = new DebateStreams({ gateway: ctx.gateway, store, bufferLimit: config.eventBufferSize, log });
+  streams.register();
+  const writer = new EventWriter({
+    store,
+    log,
+    publish: (id, seq, payload) => streams.publish(id, seq, payload),
+    onCommit: (seconds, events) => {
+      metrics.debateEventAppendSeconds.observe(seconds);
+      metrics.debateEventsAppended.inc(events);
+    },
+  });
+  const agents = ctx.services.agents;
+  if (!agents) log.warn("no agent directory: debates can be read but not started");
+  const debates = agents
+    ? new DebateSupervisor({
+        system: ctx.system,
+        store,
+        writer,
+        agents,
+        key,
+        log,
+        defaults: {
+          rounds: 3,
+          turnMs: config.debateTurnTimeoutSeconds * 1000,
+          roundMs: config.debateRoundTimeoutSeconds * 1000,
+          debateMs: config.debateTimeoutSeconds * 1000,
+        },
+        onStarted: () => {
+          metrics.debatesTotal.inc();
+          metrics.debatesActive.inc();
+        },
+        onFinished: (_id, status) => {
+          metrics.debatesActive.dec();
+          if (status === "completed") metrics.debatesCompleted.inc();
+          if (status === "failed") metrics.debatesFailed.inc();
+        },
+      })
+    : undefined;
+  if (debates) {
+    debates.start();
+    ctx.drain.register({ name: "debates", drain: (signal) => debates.drain(signal) });
+  }
+  return {
+    name: "debates",
+    routes: debateRoutes({ store, debates, key }),
+    async start() {
+      const resumed = (await debates?.resumeUnfinished()) ?? 0;
+      metrics.debatesActive.inc(resumed);
+    },
+    async stop() {
+      await debates?.interruptAll();
+      await writer.flush();
+      await store.close();
+    },
+  };
+};

@@ -1,0 +1,241 @@
+/**
+ * Decision receipts: the RFC 8785 canonical JSON of a finished debate's question, configuration,
+ * participants, consensus, round-0 baseline and the SHA-256 hash chain over its events, signed
+ * with the server's Ed25519 key. {@link verifyReceipt} checks one offline and names what was
+ * tampered with: a field (by its digest), an event (by its chain link) or the signature.
+ *
+ * @example
+ * const keys = loadOrCreateReceiptKey(dataDir);
+ * const doc = signReceipt(buildReceipt(input), keys);
+ * verifyReceipt(doc).ok; // true
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import canonicalize from "canonicalize";
+import { chainLink, GENESIS_HASH, sha256Hex } from "./event-log.ts";
+import type { DebateEventEnvelope } from "./types.ts";
+
+export const RECEIPT_KEY_FILE = "keys/receipt-ed25519.pem";
+/** The fields covered by per-field digests, so a verifier can say which one changed. */
+export const RECEIPT_FIELDS = [
+  "question",
+  "configuration",
+  "participants",
+  "consensus",
+  "baseline",
+  "outcome",
+  "hash_chain",
+] as const;
+
+export interface ReceiptKey {
+  privateKey: KeyObject;
+  publicKeyPem: string;
+  keyId: string;
+}
+
+export interface ChainEntry {
+  seq: number;
+  type: string;
+  digest: string;
+  hash: string;
+}
+
+export interface ReceiptInput {
+  debateId: string;
+  question: string;
+  configuration: unknown;
+  participants: string[];
+  consensus: unknown;
+  baseline: unknown;
+  outcome: { status: string; stop_reason: string | null };
+  /** The events as published (JSON payloads), in seq order, up to and including debate_end. */
+  payloads: string[];
+  issuedAt: Date;
+}
+
+export interface ReceiptDoc {
+  receipt: Record<string, unknown>;
+  signature: string;
+  algorithm: "Ed25519";
+  public_key: string;
+  key_id: string;
+  events?: DebateEventEnvelope[];
+}
+
+/** Canonical JSON text (RFC 8785). @example canonical({ b: 1, a: 2 }) // '{"a":2,"b":1}' */
+export function canonical(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new Error("value cannot be canonicalised");
+  return text;
+}
+
+const keyIdOf = (publicKeyPem: string) => sha256Hex(publicKeyPem.trim()).slice(0, 16);
+
+/**
+ * The server's signing key from `<dataDir>/keys/receipt-ed25519.pem`, created (mode 0600) on
+ * first use.
+ *
+ * @example const key = loadOrCreateReceiptKey(".nomic"); key.keyId // "3f2a..."
+ */
+export function loadOrCreateReceiptKey(dataDir: string): ReceiptKey {
+  const path = join(dataDir, RECEIPT_KEY_FILE);
+  let privateKey: KeyObject;
+  if (existsSync(path)) {
+    privateKey = createPrivateKey(readFileSync(path, "utf8"));
+  } else {
+    mkdirSync(join(dataDir, "keys"), { recursive: true, mode: 0o700 });
+    const pair = generateKeyPairSync("ed25519");
+    privateKey = pair.privateKey;
+    const pem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+    // wx: never overwrite a key another process created in the meantime.
+    writeFileSync(path, pem, { mode: 0o600, flag: "wx" });
+    chmodSync(path, 0o600);
+  }
+  const publicKeyPem = createPublicKey(privateKey).export({ type: "spki", format: "pem" }) as string;
+  return { privateKey, publicKeyPem, keyId: keyIdOf(publicKeyPem) };
+}
+
+/**
+ * The chain entries of a debate's events: digest of each published payload and the running link.
+ *
+ * @example hashChain(['{"type":"debate_start",...}'])[0].hash
+ */
+export function hashChain(payloads: string[]): ChainEntry[] {
+  let previous = GENESIS_HASH;
+  return payloads.map((payload) => {
+    const e = JSON.parse(payload) as { seq: number; type: string };
+    const link = chainLink(previous, payload);
+    previous = link.hash;
+    return { seq: e.seq, type: e.type, digest: link.digest, hash: link.hash };
+  });
+}
+
+/** The unsigned receipt body. @example const body = buildReceipt({ debateId, question, ... }) */
+export function buildReceipt(input: ReceiptInput): Record<string, unknown> {
+  const events = hashChain(input.payloads);
+  const fields: Record<(typeof RECEIPT_FIELDS)[number], unknown> = {
+    question: input.question,
+    configuration: input.configuration,
+    participants: input.participants,
+    consensus: input.consensus ?? null,
+    baseline: input.baseline ?? null,
+    outcome: input.outcome,
+    hash_chain: {
+      algorithm: "sha256",
+      link: "sha256(previous_hash + sha256(event JSON as published))",
+      genesis: GENESIS_HASH,
+      length: events.length,
+      head: events.at(-1)?.hash ?? GENESIS_HASH,
+      events,
+    },
+  };
+  const digests = Object.fromEntries(RECEIPT_FIELDS.map((f) => [f, sha256Hex(canonical(fields[f]))]));
+  return {
+    version: 1,
+    debate_id: input.debateId,
+    issued_at: input.issuedAt.toISOString(),
+    ...fields,
+    digests,
+  };
+}
+
+/** Sign a receipt body. @example const doc = signReceipt(body, key) */
+export function signReceipt(receipt: Record<string, unknown>, key: ReceiptKey): ReceiptDoc {
+  const body = { ...receipt, key_id: key.keyId };
+  const signature = sign(null, Buffer.from(canonical(body)), key.privateKey).toString("base64");
+  return { receipt: body, signature, algorithm: "Ed25519", public_key: key.publicKeyPem, key_id: key.keyId };
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** One line per problem, naming the field, the event (seq and type) or the signature. */
+  problems: string[];
+  /** Which key verified it: "pinned" (--public-key) or "embedded" (the key inside the receipt). */
+  keySource: "pinned" | "embedded";
+  events: number;
+}
+
+/**
+ * Verify a receipt document offline. With `publicKeyPem` the signature must come from that key
+ * (pin it: the embedded key proves nothing against a forger who re-signs).
+ *
+ * @example
+ * const r = verifyReceipt(JSON.parse(text), readFileSync("receipt-public.pem", "utf8"));
+ * if (!r.ok) console.log(r.problems.join("\n"));
+ */
+export function verifyReceipt(doc: ReceiptDoc, publicKeyPem?: string): VerifyResult {
+  const problems: string[] = [];
+  const receipt = doc.receipt ?? {};
+  const keySource = publicKeyPem ? "pinned" : "embedded";
+  const pem = publicKeyPem ?? doc.public_key;
+
+  // 1. Field digests: which signed field no longer matches what was signed.
+  const digests = (receipt.digests ?? {}) as Record<string, string>;
+  for (const field of RECEIPT_FIELDS) {
+    if (!(field in receipt)) problems.push(`field "${field}" is missing`);
+    else if (digests[field] !== sha256Hex(canonical(receipt[field]))) {
+      problems.push(`field "${field}" was altered: its content does not match its digest`);
+    }
+  }
+
+  // 2. The hash chain: each link must follow from the previous one.
+  const chain = (receipt.hash_chain ?? {}) as { head?: string; length?: number; events?: ChainEntry[] };
+  const entries = Array.isArray(chain.events) ? chain.events : [];
+  let previous = GENESIS_HASH;
+  for (const entry of entries) {
+    if (sha256Hex(previous + entry.digest) !== entry.hash) {
+      problems.push(
+        `event hash chain broken at seq ${entry.seq} (${entry.type}): its hash does not follow from the previous link`,
+      );
+      break;
+    }
+    previous = entry.hash;
+  }
+  if (entries.length > 0 && chain.head !== previous)
+    problems.push("hash_chain.head does not match the last event hash");
+  if (chain.length !== entries.length)
+    problems.push(`hash_chain.length says ${chain.length} but ${entries.length} events are listed`);
+
+  // 3. The events, when the document carries them: each must hash to its chain entry.
+  if (Array.isArray(doc.events)) {
+    const bySeq = new Map(entries.map((e) => [e.seq, e]));
+    const seen = new Set<number>();
+    for (const event of doc.events) {
+      const entry = bySeq.get(event.seq);
+      seen.add(event.seq);
+      if (!entry) {
+        problems.push(`event seq ${event.seq} (${event.type}) is not in the signed hash chain`);
+        continue;
+      }
+      if (sha256Hex(JSON.stringify(event)) !== entry.digest) {
+        problems.push(
+          `event seq ${event.seq} (${entry.type}) was altered: its content does not match its hash ${entry.hash.slice(0, 16)}…`,
+        );
+      }
+    }
+    for (const entry of entries)
+      if (!seen.has(entry.seq)) problems.push(`event seq ${entry.seq} (${entry.type}) is missing`);
+  }
+
+  // 4. The signature over the canonical receipt.
+  let signatureOk = false;
+  try {
+    signatureOk = verify(
+      null,
+      Buffer.from(canonical(receipt)),
+      createPublicKey(pem),
+      Buffer.from(doc.signature, "base64"),
+    );
+  } catch (err) {
+    problems.push(`signature could not be checked: ${(err as Error).message}`);
+  }
+  if (!signatureOk) {
+    const which = publicKeyPem ? "the pinned public key" : "the public key embedded in the receipt";
+    problems.push(`signature is not valid for ${which}: the signed content, the signature or the key was altered`);
+  }
+  if (publicKeyPem && doc.public_key && doc.public_key.trim() !== publicKeyPem.trim()) {
+    problems.push("the receipt names a different public key than the pinned one");
+  }
+  return { ok: problems.length === 0, problems, keySource, events: entries.length };
+}

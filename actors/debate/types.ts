@@ -1,0 +1,112 @@
+/**
+ * The debate's own vocabulary: configuration, event types, seats, outcomes. Wire shapes (HTTP, WS)
+ * live in schemas/debates.ts; these are what the actor, the protocol and the store pass around.
+ *
+ * @example
+ * const config: DebateConfig = { ...DEFAULT_CONFIG_SHAPE, agents: ["demo:alice", "demo:bob"] };
+ */
+import type { DebateRole, Usage } from "../agent/turn.ts";
+
+export type ConsensusMethod = "majority" | "supermajority" | "unanimous" | "confidence_weighted" | "judge";
+export type Topology = "all_to_all" | "ring" | "star";
+export type DebateStatus = "running" | "completed" | "failed" | "cancelled";
+
+export const EVENT_TYPES = [
+  "debate_start",
+  "round_start",
+  "turn_start",
+  "token",
+  "turn_end",
+  "critique",
+  "vote",
+  "consensus",
+  "agent_error",
+  "fallback",
+  "debate_end",
+  "receipt_generated",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Everything that shapes how one debate runs; stored with the debate and signed into its receipt. */
+export interface DebateConfig {
+  agents: string[];
+  rounds: number;
+  consensus: ConsensusMethod;
+  topology: Topology;
+  /** Agreement (share of seats on the leading answer) at or above which revision rounds stop early. */
+  convergenceThreshold: number;
+  budget: { maxTokens: number | null; maxCostUsd: number | null };
+  timeouts: { turnMs: number; roundMs: number; debateMs: number };
+  roles: { judge: string | null; devilsAdvocate: string | null; synthesiser: string | null };
+}
+
+/** The envelope every event has, on the wire, in the log and in the receipt's hash chain. */
+export interface DebateEventEnvelope {
+  type: EventType;
+  debate_id: string;
+  seq: number;
+  ts: string;
+  round: number | null;
+  agent: string | null;
+  data: Record<string, unknown>;
+}
+
+/** One seat's final answer and the state the protocol tracks for it. */
+export interface Seat {
+  agent: string;
+  failed: boolean;
+  failure: string | null;
+  /** Latest full text (proposal or revision). */
+  text: string;
+  /** The short answer extracted from `text` (the ANSWER: line). */
+  answer: string;
+}
+
+export interface Vote {
+  voter: string;
+  /** The seat voted for, or null for an abstention (unparseable or invalid vote). */
+  choice: string | null;
+  confidence: number;
+  reason: string;
+}
+
+export interface ConsensusOutcome {
+  method: ConsensusMethod | "answers";
+  reached: boolean;
+  /** The winning answer (short form) and the seat that first gave it. */
+  answer: string | null;
+  winner: string | null;
+  /** Seats whose final answer matched the consensus answer. */
+  supporters: string[];
+  /** Share of the vote weight behind the winner. */
+  support: number;
+  votes: Vote[];
+  synthesis?: string;
+}
+
+export interface Baseline {
+  /** The round-0 majority answer (most common proposal answer). */
+  answer: string | null;
+  support: number;
+  answers: Record<string, string>;
+}
+
+export interface AgentTotals {
+  turns: number;
+  usage: Usage;
+  costUsd: number;
+  costEstimated: boolean;
+  latencyMs: number;
+}
+
+export interface DebateSummaryData {
+  agreement: { round: number; agreement: number }[];
+  agents: Record<string, AgentTotals>;
+  totals: { tokens: number; costUsd: number };
+  failedSeats: Record<string, string>;
+  roundsCompleted: number;
+  finalAnswers: Record<string, string>;
+}
+
+/** The roles a seat can take in a turn (the agent side's DebateRole). */
+export type { DebateRole };

@@ -1,0 +1,98 @@
+/**
+ * The runbooks feature: the server's RunbookService (a `runbooks` supervisor with one RunbookActor
+ * per run), the /api/ops routes, the WebSocket topic `ops:<run id>`, the local handoff token
+ * `<data dir>/ops.token`, and the resumption of runs whose executor crashed.
+ *
+ * WebSocket: `{"type":"subscribe","topic":"ops:<run id>","token":"<admin or ops token>"}` replays
+ * the run's journal and then streams its events as `{"type":"ops_event","topic",...event}`.
+ *
+ * @example
+ * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature, runbooksFeature];
+ */
+import { readFileSync } from "node:fs";
+import { removeOpsToken, tokenMatches, writeOpsToken } from "../../ops/handoff.ts";
+import { openOpsJournal } from "../../ops/journal-sql.ts";
+import { environmentSnapshot } from "../../runtime/config.ts";
+import type { FeatureFactory } from "../../runtime/feature.ts";
+import type { Connection } from "../../runtime/http/ws-gateway.ts";
+import { lockPath } from "../../runtime/server-lock.ts";
+import type { RunEvent } from "./interpreter.ts";
+import { opsRoutes } from "./routes.ts";
+import { RunbookService } from "./service.ts";
+
+const TOPIC = /^ops:(r-[0-9]{8}-[0-9a-f]{8})$/;
+
+export const runbooksFeature: FeatureFactory = async (ctx) => {
+  const { config, log, gateway, system, store, dataDir, drain } = ctx;
+  const journal = await openOpsJournal(config, store);
+  const opsToken = writeOpsToken(dataDir);
+  const env = environmentSnapshot();
+  const eventMessage = (e: RunEvent) => JSON.stringify({ type: "ops_event", topic: `ops:${e.runId}`, ...e });
+  let apiBaseUrl = `http://127.0.0.1:${config.apiPort}`;
+  const service = new RunbookService({
+    system,
+    journal,
+    config,
+    dataDir,
+    log: log.child({ feature: "runbooks" }),
+    nodeId: ctx.nodeId,
+    get server() {
+      return { apiBaseUrl };
+    },
+    publish: (e) => gateway.publish(`ops:${e.runId}`, eventMessage(e)),
+  });
+  // The schedulers (maintenance playbooks) run through this interpreter.
+  ctx.services.runbooks = service;
+
+  gateway.onField("subscribe", "topic", (conn: Connection, msg) => {
+    const topic = String(msg.topic);
+    const match = TOPIC.exec(topic);
+    const token = typeof msg.token === "string" ? msg.token : "";
+    const send = (body: Record<string, unknown>) => conn.send(JSON.stringify(body));
+    if (!match)
+      return void send({ type: "error", code: "invalid_message", message: `unknown topic "${topic}" (ops:<run id>)` });
+    if (!(tokenMatches(token, opsToken) || (config.apiToken !== undefined && tokenMatches(token, config.apiToken)))) {
+      return void send({
+        type: "error",
+        code: "unauthorized",
+        message: "an ops topic needs the admin token (token field)",
+      });
+    }
+    const runId = match[1] as string;
+    void (async () => {
+      const source = service.journalOf(runId);
+      if (!(await source.getRun(runId)))
+        return void send({ type: "error", code: "not_found", message: `no run "${runId}"` });
+      // Subscribe before the replay; the client de-duplicates by seq.
+      gateway.subscribe(conn, topic);
+      send({ type: "subscribed", topic });
+      for (const e of await source.entries(runId)) conn.send(eventMessage({ ...e, runId }));
+    })().catch((err) => log.warn({ err, topic }, "ops subscription failed"));
+  });
+  gateway.onField("unsubscribe", "topic", (conn, msg) => gateway.unsubscribe(conn, String(msg.topic)));
+
+  drain.register({
+    name: "runbooks",
+    // Running playbooks get the shutdown window to finish; whatever is left resumes at the next start.
+    drain: async (signal) => {
+      while (service.running > 0 && !signal.aborted) await Bun.sleep(50);
+    },
+  });
+
+  return {
+    name: "runbooks",
+    routes: opsRoutes({ service, config, opsToken, env }),
+    async start() {
+      // The real port (maybe picked by the OS) is in server.json once the listeners are up.
+      const lock = JSON.parse(readFileSync(lockPath(dataDir), "utf8")) as { api_port: number };
+      apiBaseUrl = `http://127.0.0.1:${lock.api_port}`;
+      const resumed = await service.resumeOrphans(env);
+      if (resumed.length > 0) log.info({ runs: resumed }, "resumed ops runs whose executor had stopped");
+    },
+    async stop() {
+      await service.stop();
+      await journal.close();
+      removeOpsToken(dataDir, opsToken);
+    },
+  };
+};

@@ -1,0 +1,315 @@
+/**
+ * /api/ops/runs: list, inspect, start (the CLI's handoff), follow (NDJSON), approve, resume and
+ * cancel playbook runs. Guarded like /api/admin/*: `Authorization: Bearer <ARAGORA_API_TOKEN>`,
+ * or the local handoff token from `<data dir>/ops.token`.
+ *
+ * @example
+ * curl -H "Authorization: Bearer $ARAGORA_API_TOKEN" http://localhost:8080/api/ops/runs
+ */
+
+import { readFileSync } from "node:fs";
+import { Elysia } from "elysia";
+import { resolvePlaybookPath } from "../../ops/cli.ts";
+import { tokenMatches } from "../../ops/handoff.ts";
+import type { JournalEntry, RunRecord, StepRecord } from "../../ops/journal.ts";
+import { FINISHED } from "../../ops/journal.ts";
+import { formatDiagnostic, loadPlaybook } from "../../ops/playbook.ts";
+import type { Config } from "../../runtime/config.ts";
+import { errorResponse } from "../../runtime/http/errors.ts";
+import { stateOf } from "../../runtime/http/request-state.ts";
+import { metrics } from "../../runtime/metrics.ts";
+import { ErrorBody } from "../../schemas/errors.ts";
+import {
+  OpsApproveBody,
+  OpsApproveResponse,
+  OpsCancelResponse,
+  OpsEventStream,
+  OpsResumeBody,
+  OpsRunDetail,
+  OpsRunParams,
+  OpsRunsQuery,
+  OpsRunsResponse,
+  OpsStartBody,
+  OpsStartResponse,
+  OpsStepParams,
+} from "../../schemas/ops.ts";
+import type { RunEvent } from "./interpreter.ts";
+import { type RunbookService, RunRequestError } from "./service.ts";
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function runSummary(r: RunRecord) {
+  return {
+    id: r.id,
+    playbook: r.playbook,
+    file: r.file,
+    status: r.status,
+    started_by: r.startedBy,
+    params: r.params,
+    created_at: new Date(r.createdAt).toISOString(),
+    finished_at: iso(r.finishedAt),
+    current_step: r.currentStep,
+    error: r.error,
+    dry_run: r.dryRun,
+  };
+}
+
+const stepView = (s: StepRecord) => ({
+  step_id: s.stepId,
+  action: s.action,
+  status: s.status,
+  attempts: s.attempts,
+  idempotent: s.idempotent,
+  started_at: iso(s.startedAt),
+  finished_at: iso(s.finishedAt),
+  outputs: s.outputs,
+  error: s.error,
+});
+
+export const journalLine = (e: JournalEntry) => ({
+  seq: e.seq,
+  at: new Date(e.at).toISOString(),
+  step: e.stepId,
+  kind: e.kind,
+  data: e.data,
+});
+
+/** Whether a bearer header carries the admin token or the local ops token. */
+export function opsAuthorized(header: string | null, config: Config, opsToken: string): boolean {
+  if (!header?.startsWith("Bearer ")) return false;
+  const presented = header.slice(7);
+  return (
+    tokenMatches(presented, opsToken) || (config.apiToken !== undefined && tokenMatches(presented, config.apiToken))
+  );
+}
+
+export function opsRoutes(deps: {
+  service: RunbookService;
+  config: Config;
+  opsToken: string;
+  env: Record<string, string | undefined>;
+}) {
+  const { service, config, opsToken } = deps;
+  const guard = { detail: { tags: ["ops"], security: [{ bearer: [] }] } };
+  // Error responses are Responses, which Elysia sends as they are; typed `never` so each handler's
+  // return type stays its success body (the response schemas document both).
+  const reject = (
+    request: Request,
+    status: number,
+    code: string,
+    message: string,
+    details?: ErrorBody["details"],
+  ): never => errorResponse(status, code, message, stateOf(request)?.id ?? "", details) as never;
+  const fail = (request: Request, err: unknown): never => {
+    if (err instanceof RunRequestError) {
+      return reject(
+        request,
+        err.status,
+        err.status === 404 ? "not_found" : err.status === 409 ? "conflict" : "invalid_run",
+        err.message,
+      );
+    }
+    throw err;
+  };
+  return new Elysia({ name: "aragora-ops" })
+    .onBeforeHandle({ as: "scoped" }, ({ request }) => {
+      if (!new URL(request.url).pathname.startsWith("/api/ops/")) return;
+      const header = request.headers.get("authorization");
+      if (opsAuthorized(header, config, opsToken)) return;
+      metrics.authFailures.inc({ reason: header ? "invalid" : "missing" });
+      return errorResponse(
+        401,
+        "unauthorized",
+        "Authorization: Bearer <ARAGORA_API_TOKEN> (or the local ops token) is required",
+        stateOf(request)?.id ?? "",
+        undefined,
+        {
+          "www-authenticate": 'Bearer realm="aragora-ops"',
+        },
+      );
+    })
+    .get(
+      "/api/ops/runs",
+      async ({ query }) => ({ runs: (await service.listRuns(query.limit ?? 50)).map(runSummary) }),
+      {
+        query: OpsRunsQuery,
+        detail: { ...guard.detail, summary: "Recent playbook runs, newest first (dry runs of this server included)" },
+        response: { 200: OpsRunsResponse, 401: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .get(
+      "/api/ops/runs/:id",
+      async ({ params, request }) => {
+        const journal = service.journalOf(params.id);
+        const run = await journal.getRun(params.id);
+        if (!run) return reject(request, 404, "not_found", `no run "${params.id}"`);
+        return {
+          run: runSummary(run),
+          steps: (await journal.steps(run.id)).map(stepView),
+          journal: (await journal.entries(run.id)).map(journalLine),
+        };
+      },
+      {
+        params: OpsRunParams,
+        detail: { ...guard.detail, summary: "One run: params (secrets redacted), steps and its journal" },
+        response: { 200: OpsRunDetail, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .post(
+      "/api/ops/runs",
+      async ({ body, request, set }) => {
+        let source: string;
+        let file: string;
+        if ("source" in body.playbook) {
+          source = body.playbook.source;
+          file = body.playbook.file;
+        } else {
+          try {
+            file = resolvePlaybookPath(body.playbook.name);
+          } catch (err) {
+            return reject(request, 404, "not_found", (err as Error).message);
+          }
+          source = readFileSync(file, "utf8");
+        }
+        const loaded = loadPlaybook(source, file);
+        if (!loaded.playbook) {
+          const details = loaded.diagnostics.map((d) => ({ field: `${d.file}:${d.line}:${d.col}`, rule: d.message }));
+          return reject(request, 422, "invalid_playbook", loaded.diagnostics.map(formatDiagnostic).join("\n"), details);
+        }
+        try {
+          const started = await service.start({
+            playbook: loaded.playbook,
+            params: body.params ?? {},
+            env: body.env ?? {},
+            startedBy: body.started_by ?? "api",
+            dryRun: body.dry_run ?? false,
+          });
+          set.status = 202;
+          const run = await service.journalOf(started.runId).getRun(started.runId);
+          return { run_id: started.runId, status: run?.status ?? "running" };
+        } catch (err) {
+          return fail(request, err);
+        }
+      },
+      {
+        body: OpsStartBody,
+        parse: "json",
+        detail: {
+          ...guard.detail,
+          summary: "Start a run (a playbook's text, or a shipped playbook by name); follow it at /events",
+        },
+        response: { 202: OpsStartResponse, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .get(
+      "/api/ops/runs/:id/events",
+      async ({ params, request }) => {
+        const journal = service.journalOf(params.id);
+        const run = await journal.getRun(params.id);
+        if (!run) return reject(request, 404, "not_found", `no run "${params.id}"`);
+        const encoder = new TextEncoder();
+        let unsubscribe = () => {};
+        const stream = new ReadableStream<Uint8Array>({
+          async start(controller) {
+            let last = 0;
+            const queued: RunEvent[] = [];
+            let replaying = true;
+            let closed = false;
+            const send = (e: RunEvent) => {
+              if (closed || e.seq <= last) return;
+              last = e.seq;
+              controller.enqueue(encoder.encode(`${JSON.stringify(e)}\n`));
+              if (e.kind === "run_finished" || e.kind === "run_paused") {
+                closed = true;
+                unsubscribe();
+                controller.close();
+              }
+            };
+            // Subscribe first, then replay: nothing falls between the journal and the live events.
+            unsubscribe = service.subscribe(params.id, (e) => (replaying ? queued.push(e) : send(e)));
+            for (const e of await journal.entries(params.id)) send({ ...e, runId: params.id });
+            replaying = false;
+            for (const e of queued) send(e);
+            const current = await journal.getRun(params.id);
+            if (!closed && current && FINISHED.has(current.status)) {
+              closed = true;
+              unsubscribe();
+              controller.close();
+            }
+          },
+          cancel() {
+            unsubscribe();
+          },
+        });
+        return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });
+      },
+      {
+        params: OpsRunParams,
+        detail: {
+          ...guard.detail,
+          summary: "Follow a run: its journal so far, then live events, as NDJSON until it ends or pauses",
+        },
+        response: { 200: OpsEventStream, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .post(
+      "/api/ops/runs/:id/steps/:step/approve",
+      async ({ params, body, request }) => {
+        try {
+          const approver = body.approver ?? "api";
+          const added = await service.approve(params.id, params.step, approver, body.roles ?? ["admin"]);
+          return { run_id: params.id, step: params.step, approver, added };
+        } catch (err) {
+          return fail(request, err);
+        }
+      },
+      {
+        params: OpsStepParams,
+        body: OpsApproveBody,
+        parse: "json",
+        detail: { ...guard.detail, summary: "Approve a gate (an approve step) of a run" },
+        response: { 200: OpsApproveResponse, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .post(
+      "/api/ops/runs/:id/resume",
+      async ({ params, body, request, set }) => {
+        try {
+          const started = await service.resume(params.id, {
+            env: body.env ?? {},
+            params: body.params,
+            decision: body.decision,
+          });
+          set.status = 202;
+          return { run_id: started.runId, status: "running" };
+        } catch (err) {
+          return fail(request, err);
+        }
+      },
+      {
+        params: OpsRunParams,
+        body: OpsResumeBody,
+        parse: "json",
+        detail: {
+          ...guard.detail,
+          summary: "Resume a stopped or paused run here (decision: retry | skip the in-flight step)",
+        },
+        response: { 202: OpsStartResponse, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+      },
+    )
+    .post(
+      "/api/ops/runs/:id/cancel",
+      async ({ params, request }) => {
+        try {
+          return { run_id: params.id, status: await service.cancel(params.id) };
+        } catch (err) {
+          return fail(request, err);
+        }
+      },
+      {
+        params: OpsRunParams,
+        detail: { ...guard.detail, summary: "Cancel a run (compensations of completed steps run)" },
+        response: { 200: OpsCancelResponse, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+      },
+    );
+}

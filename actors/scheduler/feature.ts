@@ -1,0 +1,99 @@
+/**
+ * The schedulers feature: a `schedulers` supervisor with one SchedulerActor per schedule (receipt
+ * retention always; the maintenance playbooks unless ARAGORA_MAINTENANCE_SCHEDULES=false), their
+ * state in the `schedules` table, and the /api/admin/schedulers routes. Running jobs get the
+ * shutdown window to finish (the drain).
+ *
+ * @example
+ * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature, runbooksFeature, schedulersFeature];
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadPlaybook } from "../../ops/playbook.ts";
+import { type ActorRef, supervisor } from "../../runtime/actor/index.ts";
+import type { FeatureContext, FeatureFactory } from "../../runtime/feature.ts";
+import { PROJECT_ROOT } from "../../runtime/paths.ts";
+import { maintenanceSchedules, type PlaybookRunner } from "./maintenance.ts";
+import { receiptRetentionSchedule } from "./receipt-retention.ts";
+import { schedulerRoutes } from "./routes.ts";
+import { openScheduleStore } from "./schedule-store.ts";
+import { type ScheduleDefinition, type SchedulerMsg, schedulerActor } from "./scheduler-actor.ts";
+
+/** Runs shipped playbooks through the server's runbook interpreter (journaled like any run). */
+function playbookRunner(ctx: FeatureContext): PlaybookRunner {
+  return async (name, signal) => {
+    const service = ctx.services.runbooks;
+    if (!service) throw new Error("the runbook interpreter is not running in this server (services.runbooks)");
+    const path = join(PROJECT_ROOT, "ops", "playbooks", name);
+    const loaded = loadPlaybook(readFileSync(path, "utf8"), path);
+    if (!loaded.playbook) {
+      throw new Error(loaded.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}`).join("\n"));
+    }
+    const started = await service.start({ playbook: loaded.playbook, params: {}, env: {}, startedBy: "scheduler" });
+    const cancel = () => void service.cancel(started.runId).catch(() => {});
+    signal.addEventListener("abort", cancel, { once: true });
+    try {
+      return { runId: started.runId, ...(await started.done) };
+    } finally {
+      signal.removeEventListener("abort", cancel);
+    }
+  };
+}
+
+export const schedulersFeature: FeatureFactory = async (ctx) => {
+  const { config, log, system, drain, dataDir } = ctx;
+  const store = await openScheduleStore(config, dataDir);
+  const definitions: ScheduleDefinition[] = [
+    receiptRetentionSchedule({
+      store,
+      retentionDays: config.receiptRetentionDays,
+      intervalHours: config.receiptCleanupIntervalHours,
+    }),
+    ...(config.maintenanceSchedules ? maintenanceSchedules(playbookRunner(ctx)) : []),
+  ];
+  const refs = new Map<string, ActorRef<SchedulerMsg>>();
+  const running = new Set<Promise<void>>();
+  const slog = log.child({ feature: "schedulers" });
+
+  drain.register({
+    name: "schedulers",
+    drain: async (signal) => {
+      // Stop the clocks, then give running jobs the shutdown window.
+      const wait = Promise.allSettled([...running]);
+      await Promise.race([wait, new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
+    },
+  });
+
+  return {
+    name: "schedulers",
+    routes: schedulerRoutes({ config, schedules: () => refs }),
+    async start() {
+      const parent = system.spawn(supervisor(), {
+        name: "schedulers",
+        supervisor: { strategy: "one_for_one", maxRestarts: 20, periodMs: 60_000 },
+      });
+      for (const definition of definitions) {
+        const ref = system.spawn(
+          schedulerActor({
+            definition,
+            store,
+            log: slog,
+            onRunStart: (_name, done) => {
+              running.add(done);
+              void done.finally(() => running.delete(done));
+            },
+          }),
+          { parent, name: definition.name, restart: "permanent", kind: "scheduler" },
+        );
+        refs.set(definition.name, ref);
+      }
+      slog.info({ schedules: definitions.map((d) => d.name) }, "schedulers started");
+    },
+    async stop() {
+      const parent = system.lookup("/system/schedulers");
+      if (parent) await system.stop(parent as ActorRef<never>);
+      refs.clear();
+      await store.close();
+    },
+  };
+};

@@ -1,0 +1,134 @@
+/**
+ * The schedulers' operator API, behind the admin token like every /api/admin route:
+ *
+ * - `GET  /api/admin/schedulers`                              every schedule: next and last run, outcome, totals
+ * - `POST /api/admin/schedulers/:name/run`                    start a run now (202; 409 while one is running)
+ * - `GET  /api/admin/schedulers/receipt-retention/status`     the runbook's receipt retention status document
+ * - `POST /api/admin/schedulers/receipt-retention/cleanup`    run receipt retention now and wait for the result
+ *
+ * @example
+ * curl -H "Authorization: Bearer $ARAGORA_API_TOKEN" http://localhost:8080/api/admin/schedulers
+ */
+import { Elysia } from "elysia";
+import type { ActorRef } from "../../runtime/actor/index.ts";
+import type { Config } from "../../runtime/config.ts";
+import { adminGuard } from "../../runtime/http/admin-guard.ts";
+import { stateOf } from "../../runtime/http/request-state.ts";
+import { ErrorBody } from "../../schemas/errors.ts";
+import {
+  ReceiptCleanupResponse,
+  ReceiptRetentionStatus,
+  RunNowResponse,
+  ScheduleParams,
+  SchedulersResponse,
+} from "../../schemas/schedulers.ts";
+import { RECEIPT_RETENTION, receiptRetentionStatus } from "./receipt-retention.ts";
+import type { RunNowReply, SchedulerMsg, ScheduleStatus } from "./scheduler-actor.ts";
+
+export interface SchedulerRoutesDeps {
+  config: Config;
+  /** The running schedules by name. */
+  schedules: () => ReadonlyMap<string, ActorRef<SchedulerMsg>>;
+}
+
+const SECURITY = [{ bearer: [] }];
+
+/** An error body with its status set on the response (typed, unlike a raw Response, for Elysia's checks). */
+function failure(set: { status?: unknown }, status: number, error: string, message: string, requestId: string) {
+  set.status = status;
+  return { error, message, request_id: requestId };
+}
+const STATUS_TIMEOUT_MS = 5_000;
+/** A manual receipt cleanup is one DELETE; an hour covers the largest table. */
+const CLEANUP_TIMEOUT_MS = 3_600_000;
+
+export function schedulerRoutes(deps: SchedulerRoutesDeps) {
+  const { config } = deps;
+  const status = async (ref: ActorRef<SchedulerMsg>) =>
+    ref.ask<ScheduleStatus>({ type: "status" }, { timeoutMs: STATUS_TIMEOUT_MS });
+
+  return new Elysia({ name: "aragora-schedulers" })
+    .onBeforeHandle(adminGuard(config))
+    .get(
+      "/api/admin/schedulers",
+      async () => ({ schedulers: await Promise.all([...deps.schedules().values()].map(status)) }),
+      {
+        detail: {
+          summary: "Every schedule with its next and last run, outcome and totals",
+          tags: ["admin"],
+          security: SECURITY,
+        },
+        response: { 200: SchedulersResponse, 401: ErrorBody, 403: ErrorBody },
+      },
+    )
+    .get(
+      "/api/admin/schedulers/receipt-retention/status",
+      async () => {
+        const ref = deps.schedules().get(RECEIPT_RETENTION);
+        return receiptRetentionStatus(ref ? await status(ref) : undefined, {
+          retentionDays: config.receiptRetentionDays,
+          intervalHours: config.receiptCleanupIntervalHours,
+        });
+      },
+      {
+        detail: {
+          summary: "Receipt retention scheduler: configuration and run statistics",
+          tags: ["admin"],
+          security: SECURITY,
+        },
+        response: { 200: ReceiptRetentionStatus, 401: ErrorBody, 403: ErrorBody },
+      },
+    )
+    .post(
+      "/api/admin/schedulers/receipt-retention/cleanup",
+      async ({ request, set }) => {
+        const id = stateOf(request)?.id ?? "";
+        const ref = deps.schedules().get(RECEIPT_RETENTION);
+        if (!ref)
+          return failure(set, 503, "scheduler_unavailable", "the receipt retention scheduler is not running", id);
+        const reply = await ref.ask<RunNowReply>({ type: "run_now", wait: true }, { timeoutMs: CLEANUP_TIMEOUT_MS });
+        if (!reply.started) return failure(set, 409, "already_running", reply.reason ?? "a run is in progress", id);
+        return {
+          status: reply.outcome === "succeeded" ? ("completed" as const) : ("failed" as const),
+          receipts_deleted: reply.result?.items ?? 0,
+          error: reply.error ?? null,
+        };
+      },
+      {
+        detail: {
+          summary: "Run receipt retention now and return how many receipts it deleted",
+          tags: ["admin"],
+          security: SECURITY,
+        },
+        response: { 200: ReceiptCleanupResponse, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 503: ErrorBody },
+      },
+    )
+    .post(
+      "/api/admin/schedulers/:name/run",
+      async ({ params, request, set }) => {
+        const id = stateOf(request)?.id ?? "";
+        const ref = deps.schedules().get(params.name);
+        if (!ref) return failure(set, 404, "not_found", `no schedule "${params.name}"`, id);
+        const reply = await ref.ask<RunNowReply>({ type: "run_now" }, { timeoutMs: STATUS_TIMEOUT_MS });
+        if (!reply.started) return failure(set, 409, "already_running", reply.reason ?? "a run is in progress", id);
+        set.status = 202;
+        return reply;
+      },
+      {
+        params: ScheduleParams,
+        detail: {
+          summary: "Start a schedule's job now (its next scheduled run is unchanged)",
+          tags: ["admin"],
+          security: SECURITY,
+        },
+        response: {
+          202: RunNowResponse,
+          401: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+          422: ErrorBody,
+        },
+      },
+    );
+}

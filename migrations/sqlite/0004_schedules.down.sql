@@ -1,0 +1,2 @@
+-- Undoes 0004_schedules.sql.
+DROP TABLE `schedules`;

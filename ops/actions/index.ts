@@ -1,0 +1,46 @@
+/**
+ * Every step action by name. Add an action with one import and one entry in {@link ACTION_LIST}.
+ *
+ * @example
+ * const action = ACTIONS.get("sleep");
+ * await action?.run({ duration: 100 }, ctx);
+ */
+import type { ActionDefinition } from "../action.ts";
+import { approveAction } from "./approve.ts";
+import { assertAction } from "./assert.ts";
+import { cleanupPrune } from "./cleanup-prune.ts";
+import { dbBackup } from "./db-backup.ts";
+import { dbAnalyze, dbCheckpoint, dbIntegrityCheck, dbVacuum } from "./db-maintenance.ts";
+import { dbRestore } from "./db-restore.ts";
+import { debateRun } from "./debate-run.ts";
+import { httpRequestAction } from "./http-request.ts";
+import { incidentRecord } from "./incident-record.ts";
+import { migrateApply, migrateRollback, migrateStatus } from "./migrate.ts";
+import { shellAction } from "./shell.ts";
+import { sleepAction } from "./sleep.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds actions of every input and output type
+export type AnyAction = ActionDefinition<any, any>;
+
+export const ACTION_LIST: AnyAction[] = [
+  approveAction,
+  assertAction,
+  httpRequestAction,
+  shellAction,
+  sleepAction,
+  dbCheckpoint,
+  dbAnalyze,
+  dbVacuum,
+  dbIntegrityCheck,
+  dbBackup,
+  dbRestore,
+  migrateStatus,
+  migrateApply,
+  migrateRollback,
+  cleanupPrune,
+  incidentRecord,
+  debateRun,
+  // other actions (db.*, backup, restore, cleanup.prune, migrate.*, incident.record) are added here
+];
+
+export const ACTIONS: ReadonlyMap<string, AnyAction> = new Map(ACTION_LIST.map((a) => [a.name, a]));

@@ -1,0 +1,48 @@
+/**
+ * Turn `--param k=v` strings (or JSON values from the API) into typed param values, applying
+ * defaults and rejecting unknown or missing ones, all problems at once.
+ *
+ * @example
+ * resolveParams(playbook.params, { keep: "3" }); // { values: { keep: 3, label: "daily" }, problems: [] }
+ */
+import type { ParamSpec } from "../schemas/playbook.ts";
+import { checkParamValue } from "./playbook.ts";
+
+export function resolveParams(
+  specs: Record<string, ParamSpec>,
+  given: Record<string, unknown>,
+): { values: Record<string, unknown>; problems: string[] } {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const name of Object.keys(given)) {
+    if (!Object.hasOwn(specs, name)) {
+      problems.push(`unknown param "${name}" (declared: ${Object.keys(specs).join(", ") || "none"})`);
+    }
+  }
+  for (const [name, spec] of Object.entries(specs)) {
+    const raw = Object.hasOwn(given, name) ? given[name] : spec.default;
+    if (raw === undefined) {
+      if (spec.required) problems.push(`param "${name}" is required (--param ${name}=...)`);
+      continue;
+    }
+    const problem = checkParamValue(spec, raw);
+    if (problem) {
+      problems.push(`param "${name}" ${spec.type === "secret" ? "must be a string" : problem}`);
+      continue;
+    }
+    values[name] =
+      spec.type === "integer" ? Number(raw) : spec.type === "boolean" ? raw === true || raw === "true" : raw;
+  }
+  return { values, problems };
+}
+
+/** Parse `k=v` pairs from the command line. @example parseParamPairs(["a=1", "b=x=y"]) // { a: "1", b: "x=y" } */
+export function parseParamPairs(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new Error(`--param expects name=value (got "${pair}")`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}

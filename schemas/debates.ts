@@ -1,0 +1,131 @@
+/**
+ * Debate API and stream types: the POST /api/debates body, list and export queries, the debate
+ * record, the event envelope, receipts, the leaderboard and the WebSocket subscribe messages.
+ *
+ * @example
+ * const body = CreateDebateBody({ question: "Tabs or spaces?", rounds: 2 });
+ * if (body instanceof type.errors) console.log(body.summary);
+ */
+import { type } from "arktype";
+
+export const CONSENSUS_METHODS = ["majority", "supermajority", "unanimous", "confidence_weighted", "judge"] as const;
+export const TOPOLOGIES = ["all_to_all", "ring", "star"] as const;
+export const DEBATE_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
+export const EXPORT_FORMATS = ["json", "jsonl", "csv", "md"] as const;
+
+const questionText = type("string <= 20000").narrow(
+  (s, ctx) => s.trim().length > 0 || ctx.mustBe("a non-empty question (not only whitespace)"),
+);
+
+export const CreateDebateBody = type({
+  question: questionText,
+  "agents?": type("string > 0").array().atLeastLength(2).atMostLength(10),
+  "rounds?": "1 <= number.integer <= 12",
+  "consensus?": "'majority' | 'supermajority' | 'unanimous' | 'confidence_weighted' | 'judge'",
+  "topology?": "'all_to_all' | 'ring' | 'star'",
+  "budget?": { "max_tokens?": "number.integer > 0", "max_cost_usd?": "number > 0" },
+  "timeouts?": {
+    "turn_s?": "0 < number <= 3600",
+    "round_s?": "0 < number <= 36000",
+    "debate_s?": "0 < number <= 86400",
+  },
+  "convergence_threshold?": "0 < number <= 1",
+  "roles?": { "judge?": "string > 0", "devils_advocate?": "string > 0", "synthesiser?": "string > 0" },
+  "metadata?": type("Record<string, unknown>"),
+});
+export type CreateDebateBody = typeof CreateDebateBody.infer;
+
+export const CreateDebateResponse = type({ debate_id: "string", status: "string", ws_topic: "string" });
+
+export const DebateIdParams = type({ id: /^d-[0-9a-z-]{1,64}$/ });
+
+const isoInstant = type("string").narrow(
+  (s, ctx) => !Number.isNaN(Date.parse(s)) || ctx.mustBe("an ISO-8601 date or date-time"),
+);
+
+export const ListDebatesQuery = type({
+  "status?": "'running' | 'completed' | 'failed' | 'cancelled'",
+  "agent?": "string > 0",
+  "since?": isoInstant,
+  "limit?": "string.integer.parse |> 1 <= number.integer <= 200",
+  "cursor?": "string > 0",
+});
+
+export const ExportQuery = type({
+  "format?": "'json' | 'jsonl' | 'csv' | 'md'",
+  "status?": "'running' | 'completed' | 'failed' | 'cancelled'",
+  "agent?": "string > 0",
+  "since?": isoInstant,
+});
+
+export const SingleExportQuery = type({ "format?": "'json' | 'jsonl' | 'csv' | 'md'" });
+
+export const EventsQuery = type({
+  "since_seq?": "string.integer.parse |> number.integer >= 0",
+  "limit?": "string.integer.parse |> 1 <= number.integer <= 10000",
+});
+
+export const DebateEvent = type({
+  type: "string",
+  debate_id: "string",
+  seq: "number",
+  ts: "string",
+  round: "number | null",
+  agent: "string | null",
+  data: "Record<string, unknown>",
+});
+export type DebateEvent = typeof DebateEvent.infer;
+
+export const DebateSummary = type({
+  debate_id: "string",
+  question: "string",
+  status: "string",
+  stop_reason: "string | null",
+  agents: "string[]",
+  created_at: "string",
+  finished_at: "string | null",
+  consensus: "Record<string, unknown> | null",
+});
+
+export const DebateRecord = DebateSummary.and({
+  config: "Record<string, unknown>",
+  metadata: "Record<string, unknown>",
+  error: "string | null",
+  baseline: "Record<string, unknown> | null",
+  summary: "Record<string, unknown> | null",
+  last_seq: "number",
+  ws_topic: "string",
+  user_id: "string",
+  org_id: "string",
+});
+
+export const ListDebatesResponse = type({ debates: DebateSummary.array(), next_cursor: "string | null" });
+export const EventsResponse = type({ debate_id: "string", events: DebateEvent.array(), last_seq: "number" });
+export const CancelResponse = type({ debate_id: "string", status: "string" });
+
+export const ReceiptDocument = type({
+  receipt: "Record<string, unknown>",
+  signature: "string",
+  algorithm: "'Ed25519'",
+  public_key: "string",
+  key_id: "string",
+  "events?": DebateEvent.array(),
+});
+
+export const PublicKeyResponse = type({ algorithm: "'Ed25519'", key_id: "string", public_key: "string" });
+
+export const RankingsResponse = type({
+  agents: type({ name: "string", elo: "number", debates: "number", wins: "number", losses: "number" }).array(),
+});
+
+export const ExportText = type("string").describe("the export in the requested format (streamed)");
+
+/** WebSocket: subscribe to a debate's events from `since_seq` (exclusive; default 0 = from the start). */
+export const SubscribeMessage = type({
+  type: "'subscribe'",
+  debate_id: "string > 0",
+  "since_seq?": "number.integer >= 0",
+  "+": "ignore",
+});
+
+export const UnsubscribeMessage = type({ type: "'unsubscribe'", debate_id: "string > 0", "+": "ignore" });

@@ -1,0 +1,77 @@
+/** HTTP bodies of the ops API (/api/ops/runs ...): run summaries, details, and the requests that start or steer a run. */
+import { type } from "arktype";
+
+export const OpsRunSummary = type({
+  id: "string",
+  playbook: "string",
+  file: "string",
+  status: "string",
+  started_by: "string",
+  params: "Record<string, unknown>",
+  created_at: "string",
+  finished_at: "string | null",
+  current_step: "string | null",
+  error: "string | null",
+  dry_run: "boolean",
+});
+
+export const OpsRunsResponse = type({ runs: OpsRunSummary.array() });
+export const OpsRunsQuery = type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 500" });
+
+export const OpsStep = type({
+  step_id: "string",
+  action: "string",
+  status: "string",
+  attempts: "number",
+  idempotent: "boolean",
+  started_at: "string | null",
+  finished_at: "string | null",
+  outputs: "Record<string, unknown> | null",
+  error: "string | null",
+});
+
+export const OpsJournalLine = type({
+  seq: "number",
+  at: "string",
+  step: "string | null",
+  kind: "string",
+  data: "Record<string, unknown>",
+});
+
+export const OpsRunDetail = type({ run: OpsRunSummary, steps: OpsStep.array(), journal: OpsJournalLine.array() });
+
+export const OpsRunParams = type({ id: /^r-[0-9]{8}-[0-9a-f]{8}$/ });
+export const OpsStepParams = type({ id: /^r-[0-9]{8}-[0-9a-f]{8}$/, step: "string > 0" });
+
+export const OpsStartBody = type({
+  playbook: type({ source: "string > 0", file: "string > 0" }).or({ name: "string > 0" }),
+  "params?": "Record<string, string | number | boolean>",
+  "env?": "Record<string, string>",
+  "dry_run?": "boolean",
+  "started_by?": "string > 0",
+});
+
+export const OpsStartResponse = type({ run_id: "string", status: "string" });
+
+export const OpsResumeBody = type({
+  "decision?": "'retry' | 'skip'",
+  "params?": "Record<string, string>",
+  "env?": "Record<string, string>",
+});
+
+export const OpsApproveBody = type({ "approver?": "string > 0", "roles?": "string[]" });
+export const OpsApproveResponse = type({ run_id: "string", step: "string", approver: "string", added: "boolean" });
+export const OpsCancelResponse = type({ run_id: "string", status: "string" });
+
+/** A playbook that does not validate: one entry per problem, `file:line:col: message`. */
+export const OpsInvalidPlaybook = type({
+  error: "string",
+  message: "string",
+  request_id: "string",
+  "details?": type({ field: "string", rule: "string" }).array(),
+});
+
+/** GET /api/ops/runs/:id/events: newline-delimited JSON, one run event per line. */
+export const OpsEventStream = type("string").describe(
+  "application/x-ndjson: one run event per line until the run ends or pauses",
+);

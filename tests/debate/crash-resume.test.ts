@@ -1,0 +1,129 @@
+/**
+ * Crash safety and the README's serve command: a demo debate through `bun run serve`; then a
+ * debate killed with SIGKILL mid-round resumes from its event log on the next start and finishes,
+ * with no event a client saw lost or duplicated; then SIGTERM with a short drain leaves a running
+ * debate to resume, and the process still exits 0.
+ */
+import { expect, test } from "bun:test";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, childEnv, openSocket, ROOT, startTestServer, tempDir } from "../support/server.ts";
+
+type Event = { type: string; seq: number; round: number | null; agent: string | null; data: Record<string, unknown> };
+
+/** `bun run serve` as the README shows it, ports from the environment (0: free ones). */
+async function serveFromReadme(dataDir: string, env: Record<string, string>) {
+  const proc = Bun.spawn([BUN, "run", "serve"], {
+    cwd: ROOT,
+    env: childEnv({ ARAGORA_DATA_DIR: dataDir, ARAGORA_API_PORT: "0", ARAGORA_WS_PORT: "0", ...env }),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const decoder = new TextDecoder();
+  let buf = "";
+  const reader = proc.stdout.getReader();
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`serve exited: ${await new Response(proc.stderr).text()}`);
+    buf += decoder.decode(value, { stream: true });
+    const line = buf.split("\n").find((l) => l.includes("aragora listening"));
+    if (line) {
+      const parsed = JSON.parse(line) as { api: string; ws: string };
+      // Keep draining stdout so the child never blocks on a full pipe.
+      void (async () => {
+        for (;;) if ((await reader.read()).done) break;
+      })();
+      const api = `http://127.0.0.1:${new URL(parsed.api).port}`;
+      return { proc, api, ws: `ws://127.0.0.1:${new URL(parsed.ws).port}/ws` };
+    }
+  }
+  throw new Error("serve did not log 'aragora listening' in time");
+}
+
+async function create(api: string, body: Record<string, unknown>): Promise<string> {
+  const res = await fetch(`${api}/api/debates`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { debate_id: string }).debate_id;
+}
+
+async function events(api: string, id: string): Promise<Event[]> {
+  return ((await (await fetch(`${api}/api/debates/${id}/events`)).json()) as { events: Event[] }).events;
+}
+
+const structuralKey = (e: Event) => `${e.type}|${e.round}|${e.agent}|${String(e.data.phase ?? "")}`;
+
+test("serve, SIGKILL mid-debate, resume from the log, SIGTERM drain, resume again", async () => {
+  const dataDir = tempDir();
+  const env = { ARAGORA_DEMO_TOKEN_DELAY_MS: "4", ARAGORA_SHUTDOWN_TIMEOUT_S: "1" };
+  try {
+    // 1. The README's serve command runs a whole demo debate.
+    const first = await serveFromReadme(dataDir, env);
+    const quick = await create(first.api, { question: "Is a demo debate enough to learn the API?", rounds: 1 });
+    const watcher = await openSocket(first.ws);
+    watcher.ws.send(JSON.stringify({ type: "subscribe", debate_id: quick, since_seq: 0 }));
+    await watcher.next((m) => m.type === "receipt_generated", 25_000);
+    const quickRecord = (await (await fetch(`${first.api}/api/debates/${quick}`)).json()) as { status: string };
+    expect(quickRecord.status).toBe("completed");
+
+    // `bun run` runs the server as its child: stop the server itself (server.json names it).
+    const holder = JSON.parse(readFileSync(join(dataDir, "server.json"), "utf8")) as { pid: number };
+    process.kill(holder.pid, "SIGTERM");
+    expect(await first.proc.exited).toBe(0);
+    watcher.ws.close();
+
+    // 2. A long debate, watched live, killed mid-round with a real SIGKILL.
+    const victim = await startTestServer({ dataDir, env });
+    const id = await create(victim.api, { question: "Should we rewrite the billing system?", rounds: 4 });
+    const viewer = await openSocket(victim.ws);
+    viewer.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
+    await viewer.next((m) => m.debate_id === id && m.type === "turn_start" && m.round === 2, 25_000);
+    victim.proc.kill("SIGKILL");
+    await victim.exited;
+    const seen = viewer.messages.filter((m) => m.debate_id === id && typeof m.seq === "number") as unknown as Event[];
+    expect(seen.length).toBeGreaterThan(20);
+
+    // 3. The next start resumes it from the log; it finishes.
+    const second = await startTestServer({ dataDir, env });
+    await second.waitForLog((l) => l.debate_id === id && l.msg === "resuming debate from its event log");
+    const client = await openSocket(second.ws);
+    client.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
+    await client.next((m) => m.debate_id === id && m.type === "receipt_generated", 30_000);
+    const log = await events(second.api, id);
+    expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
+    // Nothing a client saw before the kill was lost or changed.
+    for (const e of seen) expect(log[e.seq - 1]).toEqual(e);
+    // Nothing structural happened twice; an interrupted turn restarts visibly.
+    const keys = log
+      .filter((e) => e.type !== "token" && e.type !== "fallback" && e.data.restarted !== true)
+      .map(structuralKey);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(log.filter((e) => e.type === "debate_end")).toHaveLength(1);
+    const record = (await (await fetch(`${second.api}/api/debates/${id}`)).json()) as { status: string };
+    expect(record.status).toBe("completed");
+    expect((await fetch(`${second.api}/api/debates/${id}/receipt`)).status).toBe(200);
+
+    // 4. SIGTERM with a 1 s drain: the running debate is interrupted, the process exits 0.
+    const third = await create(second.api, { question: "Should the office close on Fridays?", rounds: 6 });
+    await second.waitForLog((l) => l.debate_id === third && l.msg === "debate started");
+    second.signal("SIGTERM");
+    expect(await second.exited).toBe(0);
+    const resumed = await startTestServer({ dataDir, env });
+    const last = await openSocket(resumed.ws);
+    last.ws.send(JSON.stringify({ type: "subscribe", debate_id: third, since_seq: 0 }));
+    await last.next((m) => m.debate_id === third && m.type === "receipt_generated", 40_000);
+    const thirdLog = await events(resumed.api, third);
+    expect(thirdLog.map((e) => e.seq)).toEqual(thirdLog.map((_, i) => i + 1));
+    expect(((await (await fetch(`${resumed.api}/api/debates/${third}`)).json()) as { status: string }).status).toBe(
+      "completed",
+    );
+    expect(await resumed.stop()).toBe(0);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 120_000);
