@@ -50,11 +50,14 @@ function loadOrReport(path: string): Playbook | undefined {
   return result.playbook;
 }
 
-function whoAmI(): string {
+/** The operator's login name for the audit trail (Bun may report "unknown" where libc has no entry). */
+function whoAmI(env: Record<string, string | undefined>): string {
+  const uid = `uid:${process.getuid?.() ?? "unknown"}`;
   try {
-    return userInfo().username;
+    const name = userInfo().username;
+    return name && name !== "unknown" ? name : env.USER || env.LOGNAME || uid;
   } catch {
-    return `uid:${process.getuid?.() ?? "unknown"}`;
+    return env.USER || env.LOGNAME || uid;
   }
 }
 
@@ -178,7 +181,7 @@ function commands(env: Record<string, string | undefined>): Command[] {
             params,
             env: referencedEnv(playbook, env),
             dry_run: dryRun,
-            started_by: whoAmI(),
+            started_by: whoAmI(env),
           };
           const result = await handOffRun(serverBaseUrl(lock), token, "/api/ops/runs", body, view.event);
           return outcomeCode(result.status);
@@ -189,7 +192,7 @@ function commands(env: Record<string, string | undefined>): Command[] {
             playbook,
             params,
             env,
-            startedBy: whoAmI(),
+            startedBy: whoAmI(env),
             dryRun,
             onEvent: view.event,
           });
@@ -394,7 +397,7 @@ function commands(env: Record<string, string | undefined>): Command[] {
     async run({ values, positionals, config }) {
       const [id, step] = positionals;
       if (!id || !step) throw new UsageError("expected RUN and STEP");
-      const approver = (values.as as string | undefined) ?? whoAmI();
+      const approver = (values.as as string | undefined) ?? whoAmI(env);
       return withJournal(config, async (_journal, local) => {
         const added = await local.service.approve(id, step, approver, (values.role as string[] | undefined) ?? []);
         process.stdout.write(

@@ -24,5 +24,5 @@ test("the README's Quick start has exactly two commands: serve and test", () => 
   expect(commands).toEqual(["npm start", "npm test"]);
   const pkg = JSON.parse(readFileSync(join(import.meta.dir, "..", "package.json"), "utf8"));
   expect(pkg.scripts.start).toBe("node scripts/bootstrap.mjs run serve");
-  expect(pkg.scripts.test).toBe("node scripts/bootstrap.mjs test");
+  expect(pkg.scripts.test).toBe("node scripts/bootstrap.mjs test --timeout 30000");
 });

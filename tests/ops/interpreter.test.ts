@@ -3,10 +3,13 @@
  * `on_failure: continue | goto`, the goto-loop cap, compensation in reverse order on abort and
  * on cancel, dry runs that change nothing, and the three progress renderings.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { tempDir } from "../support/server.ts";
 import { events, fingerprint, fixture, ops, showRun, spawnOps } from "./support.ts";
+
+// Every test drives `ops` (and servers) as subprocesses: room for a loaded 2-core machine.
+setDefaultTimeout(30_000);
 
 const dir = tempDir("aragora-ops-");
 const env = { ARAGORA_DATA_DIR: dir };

@@ -3,7 +3,7 @@
  * and secret redaction, and a running server: the resumption of a crashed run at start, the
  * handoff of `ops run` with an approval gate, the /api/ops routes and the WebSocket topic.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -19,6 +19,9 @@ import {
   tempDir,
 } from "../support/server.ts";
 import { events, fixture, OPS, ops, spawnOps } from "./support.ts";
+
+// Every test drives `ops` (and servers) as subprocesses: room for a loaded 2-core machine.
+setDefaultTimeout(30_000);
 
 const FIX = "tests/ops/fixtures";
 
@@ -50,6 +53,7 @@ describe("ops validate", () => {
 
 describe("ops run in process", () => {
   const dir = tempDir();
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test("--json events; secrets redacted in events, journal and ops show", async () => {
     const r = await ops(["run", `${FIX}/smoke.yml`, "-p", "token=s3cr3t-value", "--json"], { ARAGORA_DATA_DIR: dir });
@@ -98,7 +102,7 @@ describe("with a running server", () => {
 
   const runDetail = async (id: string) =>
     (await (await fetch(`${server.api}/api/ops/runs/${id}`, { headers: auth })).json()) as {
-      run: { status: string; params: Record<string, unknown>; started_by: string };
+      run: { status: string; params: Record<string, unknown>; started_by: string; current_step: string | null };
       steps: { step_id: string; status: string; attempts: number }[];
       journal: { seq: number; kind: string; step: string | null }[];
     };
@@ -188,6 +192,33 @@ describe("with a running server", () => {
           .digest("hex"),
       );
     }
+  });
+
+  test("POST /api/ops/runs/:id/cancel stops a run the server executes and compensates in reverse", async () => {
+    const source = readFileSync(join(ROOT, fixture("cancel.yml")), "utf8");
+    const post = (path: string, body: unknown) =>
+      fetch(`${server.api}${path}`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const started = await post("/api/ops/runs", { playbook: { source, file: "cancel.yml" } });
+    const { run_id: runId } = (await started.json()) as { run_id: string };
+    let current = "";
+    for (let i = 0; i < 200 && current !== "wait"; i++) {
+      current = String((await runDetail(runId)).run.current_step);
+      if (current !== "wait") await Bun.sleep(25);
+    }
+    const cancelled = await post(`/api/ops/runs/${runId}/cancel`, {});
+    expect(cancelled.status).toBe(200);
+    const detail = await untilStatus(runId, ["cancelled", "failed", "succeeded"]);
+    expect(detail.run.status).toBe("cancelled");
+    expect(detail.journal.filter((e) => e.kind === "compensation_finished").map((e) => e.step)).toEqual(["b", "a"]);
+    const again = await post(`/api/ops/runs/${runId}/cancel`, {});
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: string }).error).toBe("conflict");
+    const unknown = await post("/api/ops/runs/r-20261128-00000000/cancel", {});
+    expect(unknown.status).toBe(404);
   });
 
   test("the WebSocket topic ops:<run> replays the journal, then streams live events", async () => {

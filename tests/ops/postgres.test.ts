@@ -2,12 +2,15 @@
  * The ops journal on PostgreSQL (DATABASE_URL): a run with a secret is journaled without it, and a
  * run killed mid-step resumes from the PostgreSQL journal in a new process.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import postgres from "postgres";
 import { tempDir } from "../support/server.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
 import { events, fixture, ops, showRun, spawnOps } from "./support.ts";
+
+// Every test drives `ops` (and servers) as subprocesses: room for a loaded 2-core machine.
+setDefaultTimeout(30_000);
 
 const pg = await postgresAvailable();
 

@@ -3,10 +3,13 @@
  * inspects (`ops show`) and continues (`ops resume`) the run from its journal. An idempotent
  * in-flight step re-runs; a non-idempotent one pauses the run (exit 3) until --retry or --skip.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { tempDir } from "../support/server.ts";
 import { events, fixture, ops, showRun, spawnOps } from "./support.ts";
+
+// Every test drives `ops` (and servers) as subprocesses: room for a loaded 2-core machine.
+setDefaultTimeout(30_000);
 
 const dir = tempDir("aragora-ops-resume-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,19 +78,21 @@ describe("after a SIGKILL", () => {
     expect(after.steps.find((s) => s.stepId === "exec")?.status).toBe("skipped");
   });
 
-  test("--retry re-runs the non-idempotent step; a running run cannot be resumed twice", async () => {
+  test("--retry re-runs the non-idempotent step; meanwhile a second resume is refused and a cancel stops it", async () => {
     const runId = await crashDuring("exec", { nap: "1ms", exec: "20" });
-    const retried = spawnOps(["resume", runId, "--retry", "--json"], { ...quick, OPS_TEST_EXEC: "1" });
-    await retried.waitFor((e) => e.kind === "attempt_started" && e.step === "exec");
-    // While the resumed run executes, another resume is refused.
+    const retried = spawnOps(["resume", runId, "--retry", "--json"], { ...quick, OPS_TEST_EXEC: "30" });
+    const attempt = await retried.waitFor((e) => e.kind === "attempt_started" && e.step === "exec");
+    expect(attempt.attempt).toBe(2);
+    expect(retried.events[0]).toMatchObject({ kind: "step_resumed", step: "exec", reason: "operator chose retry" });
     const twice = await ops(["resume", runId], quick);
     expect(twice.code).toBe(1);
     expect(twice.stderr).toContain("is still executing");
-    expect(await retried.exited).toBe(0);
-    expect(retried.events[0]).toMatchObject({ kind: "step_resumed", step: "exec", reason: "operator chose retry" });
+    expect((await ops(["cancel", runId], quick)).code).toBe(0);
+    expect(await retried.exited).toBe(1);
+    expect(retried.events.at(-1)).toMatchObject({ kind: "run_finished", status: "cancelled" });
     const shown = await showRun(runId, quick);
-    expect(shown.run.status).toBe("succeeded");
-    expect(shown.steps.find((s) => s.stepId === "exec")).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(shown.run.status).toBe("cancelled");
+    expect(shown.steps.find((s) => s.stepId === "exec")).toMatchObject({ status: "failed", attempts: 2 });
   });
 
   test("a paused run can be cancelled; it ends without an executor", async () => {
