@@ -10,6 +10,7 @@
  * config.apiPort; // 9000
  */
 import { type Type, type } from "arktype";
+import { Cron } from "croner";
 
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
 export type Environment = "development" | "production" | "test";
@@ -67,6 +68,8 @@ export interface Config {
   receiptRetentionDays: number;
   receiptCleanupIntervalHours: number;
   maintenanceSchedules: boolean;
+  /** Cron patterns replacing a maintenance schedule's default, by schedule name. */
+  maintenanceCron: Record<string, string>;
 }
 
 /** One documented variable: its parser, default and the form an operator should write. */
@@ -102,6 +105,26 @@ const origins = type("string").pipe((raw, ctx) => {
   return list;
 });
 const databaseUrl = type(/^postgres(ql)?:\/\/.+/).describe("a postgres:// or postgresql:// URL");
+/** "backup=0 4 * * *;cleanup=0 5 * * 6" -> { backup: "0 4 * * *", ... }; each pattern must parse. */
+const maintenanceCron = type("string").pipe((raw, ctx) => {
+  const out: Record<string, string> = {};
+  for (const item of raw
+    .split(";")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)) {
+    const eq = item.indexOf("=");
+    const name = item.slice(0, eq).trim();
+    const pattern = item.slice(eq + 1).trim();
+    if (eq < 0 || !/^[a-z][a-z0-9-]{0,63}$/.test(name)) return ctx.error(`name=pattern pairs; "${item}" is not one`);
+    try {
+      new Cron(pattern, { paused: true, timezone: "UTC" });
+    } catch (err) {
+      return ctx.error(`valid cron patterns; "${name}=${pattern}": ${(err as Error).message}`);
+    }
+    out[name] = pattern;
+  }
+  return out;
+});
 
 /** An OpenAI-compatible model server declared in ARAGORA_LOCAL_MODELS. */
 export interface LocalModelServer {
@@ -568,7 +591,8 @@ export const VARIABLES: VariableSpec[] = [
   {
     name: "ARAGORA_DEBATE_TIMEOUT_S",
     key: "debateTimeoutSeconds",
-    description: "default whole-debate timeout, counted from its start (timeouts.debate_s overrides)",
+    description:
+      "default whole-debate timeout in running time: time the server is down does not count (timeouts.debate_s overrides)",
     expected: "a positive integer (seconds)",
     default: "3600",
     parse: positiveInt,
@@ -598,6 +622,15 @@ export const VARIABLES: VariableSpec[] = [
     expected: "true | false",
     default: "true",
     parse: type("'true' | 'false'").pipe((v) => v === "true"),
+  },
+  {
+    name: "ARAGORA_MAINTENANCE_CRON",
+    key: "maintenanceCron",
+    description:
+      "replace maintenance schedules' times: `name=cron pattern` separated by `;` (UTC), e.g. `backup=0 4 * * *;cleanup=0 5 * * 6`",
+    expected: "name=<5- or 6-field cron pattern> pairs separated by ;",
+    default: "",
+    parse: maintenanceCron,
   },
 ];
 

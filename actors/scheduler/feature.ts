@@ -1,8 +1,8 @@
 /**
  * The schedulers feature: a `schedulers` supervisor with one SchedulerActor per schedule (receipt
- * retention always; the maintenance playbooks unless ARAGORA_MAINTENANCE_SCHEDULES=false), their
- * state in the `schedules` table, and the /api/admin/schedulers routes. Running jobs get the
- * shutdown window to finish (the drain).
+ * retention always; the maintenance playbooks unless ARAGORA_MAINTENANCE_SCHEDULES=false, and on
+ * PostgreSQL only cleanup, see maintenance.ts), their state in the `schedules` table, and the
+ * /api/admin/schedulers routes. Running jobs get the shutdown window to finish (the drain).
  *
  * @example
  * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature, runbooksFeature, schedulersFeature];
@@ -49,7 +49,12 @@ export const schedulersFeature: FeatureFactory = async (ctx) => {
       retentionDays: config.receiptRetentionDays,
       intervalHours: config.receiptCleanupIntervalHours,
     }),
-    ...(config.maintenanceSchedules ? maintenanceSchedules(playbookRunner(ctx)) : []),
+    ...(config.maintenanceSchedules
+      ? maintenanceSchedules(playbookRunner(ctx), {
+          store: config.databaseUrl === undefined ? "sqlite" : "postgres",
+          cron: config.maintenanceCron,
+        })
+      : []),
   ];
   const refs = new Map<string, ActorRef<SchedulerMsg>>();
   const running = new Set<Promise<void>>();

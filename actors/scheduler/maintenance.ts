@@ -9,8 +9,12 @@
  * | analyze            | Sundays 03:00        | maintenance-weekly.yml | run once   |
  * | cleanup            | Sundays 03:30        | cleanup.yml            | run once   |
  *
+ * The first three look after the SQLite databases of the data dir. With DATABASE_URL the store is
+ * PostgreSQL, which checkpoints and analyzes itself and is backed up with its own tools, so those
+ * schedules are left out (a nightly backup.yml would only fail: there is nothing to copy).
+ *
  * @example
- * const defs = maintenanceSchedules(runPlaybook);
+ * const defs = maintenanceSchedules(runPlaybook, { store: config.databaseUrl ? "postgres" : "sqlite" });
  */
 import type { ScheduleDefinition } from "./scheduler-actor.ts";
 
@@ -32,9 +36,23 @@ function playbookJob(runPlaybook: PlaybookRunner, playbook: string): ScheduleDef
   };
 }
 
-/** The maintenance schedule definitions, each running its playbook with `runPlaybook`. */
-export function maintenanceSchedules(runPlaybook: PlaybookRunner): ScheduleDefinition[] {
-  return [
+/** The schedules that only make sense when the server's store is the data dir's SQLite. */
+export const SQLITE_UPKEEP = new Set(["wal-checkpoint", "backup", "analyze"]);
+
+/**
+ * The maintenance schedule definitions for a store, each running its playbook with `runPlaybook`;
+ * `cron` (ARAGORA_MAINTENANCE_CRON) replaces the time of the schedules it names, and naming a
+ * schedule that does not exist throws, so a typo stops the server instead of silently doing nothing.
+ *
+ * @example
+ * maintenanceSchedules(run, { store: "postgres" }).map((d) => d.name); // ["cleanup"]
+ * maintenanceSchedules(run, { store: "sqlite", cron: { backup: "0 4 * * *" } })[1]?.timing; // { cron: "0 4 * * *" }
+ */
+export function maintenanceSchedules(
+  runPlaybook: PlaybookRunner,
+  options: { store: "sqlite" | "postgres"; cron?: Record<string, string> },
+): ScheduleDefinition[] {
+  const all: ScheduleDefinition[] = [
     {
       name: "wal-checkpoint",
       description: "WAL checkpoint (PASSIVE) of every database: maintenance-daily.yml",
@@ -65,4 +83,13 @@ export function maintenanceSchedules(runPlaybook: PlaybookRunner): ScheduleDefin
       job: playbookJob(runPlaybook, "cleanup.yml"),
     },
   ];
+  const cron = options.cron ?? {};
+  const unknown = Object.keys(cron).filter((name) => !all.some((d) => d.name === name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `ARAGORA_MAINTENANCE_CRON names no maintenance schedule: ${unknown.join(", ")} (known: ${all.map((d) => d.name).join(", ")})`,
+    );
+  }
+  const timed = all.map((d) => (cron[d.name] === undefined ? d : { ...d, timing: { cron: cron[d.name] as string } }));
+  return options.store === "sqlite" ? timed : timed.filter((d) => !SQLITE_UPKEEP.has(d.name));
 }
