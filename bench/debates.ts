@@ -1,21 +1,30 @@
 /**
- * Debate benchmarks: `bun run bench:debates` prints a table, `--json` one JSON object.
+ * Debate benchmarks: `bun run bench:debates` prints a table, `--json` one JSON object. Every figure
+ * with a goal relative to a floor has its floor measured in the same run.
  *
  * - overhead: 3 agents x 3 rounds against a zero-latency in-process model, debates/s through the
- *   real DebateSupervisor (actors, SQLite event log, receipts, ELO) beside the same protocol as
- *   plain awaited calls with no actors and no persistence (the floor), in one run.
- * - concurrency: N debates at once (default 1000; --concurrency N) against an in-process model
- *   with 50 ms per token, each watched by a WebSocket subscriber through the real gateway:
- *   completion, p99 latency from append to client receipt, event-loop lag p99, memory per debate.
+ *   real DebateSupervisor (actors, SQLite event log, receipts, ELO; a debate counts once its
+ *   receipt and rating are stored) beside the same protocol as plain awaited calls with no actors
+ *   and no persistence (the floor).
  * - fan-out: one debate's events to 1,000 WebSocket subscribers through DebateStreams beside raw
- *   Bun server.publish of the same payloads to the same number of sockets, in one run.
+ *   Bun server.publish of the same payloads to the same sockets; the subscribers run in a child
+ *   process (bench/debates/fanout-clients.ts).
+ * - concurrency: N debates at once (default 1000; --concurrency N) on the real server (startServer,
+ *   in this process, so its event-loop lag and heap are measured here) against the fake provider
+ *   server at 50 ms per token in a child process (OpenAI, Anthropic and Gemini wire protocols),
+ *   each debate created over HTTP and watched by its own WebSocket from a second child process
+ *   (bench/debates/watchers.ts): completion, p99 latency from append to client receipt, event-loop
+ *   lag p99, heap per active debate.
+ *
+ * Options: --json, --only overhead|fanout|concurrency, --subscribers N, --events N, --concurrency N.
  */
 
-import { heapStats } from "bun:jsc";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Server, ServerWebSocket } from "bun";
+import type { ServerWebSocket, Subprocess } from "bun";
+import type { ProviderClient } from "../actors/agent/providers/client.ts";
+import { providerClients } from "../actors/agent/providers/sdk-client.ts";
 import { LOCAL_OWNER, openDebateStore } from "../actors/debate/debate-store.ts";
 import { DebateStreams } from "../actors/debate/debate-streams.ts";
 import { DebateSupervisor } from "../actors/debate/debate-supervisor.ts";
@@ -24,9 +33,11 @@ import { runProtocol } from "../actors/debate/protocol.ts";
 import { loadOrCreateReceiptKey } from "../actors/debate/receipt.ts";
 import type { DebateConfig } from "../actors/debate/types.ts";
 import { ActorSystem } from "../runtime/actor/index.ts";
-import { loadConfig } from "../runtime/config.ts";
+import { type Config, loadConfig } from "../runtime/config.ts";
 import { WsGateway } from "../runtime/http/ws-gateway.ts";
 import { createLogger } from "../runtime/log.ts";
+import { metrics } from "../runtime/metrics.ts";
+import { startServer } from "../runtime/server.ts";
 import { openStore } from "../runtime/store/index.ts";
 import { inProcessAgents } from "../tests/debate/in-process-agents.ts";
 
@@ -45,6 +56,10 @@ const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
+const only = (() => {
+  const i = process.argv.indexOf("--only");
+  return i >= 0 ? process.argv[i + 1] : undefined;
+})();
 const progress = (s: string) => {
   if (!json) process.stderr.write(`  ${s}...\n`);
 };
@@ -53,6 +68,8 @@ const percentile = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? 0;
 };
 const log = createLogger("ERROR");
+const BUN = process.execPath;
+const HERE = import.meta.dir;
 
 const CONFIG: DebateConfig = {
   agents: ["t:a", "t:b", "t:c"],
@@ -67,7 +84,8 @@ const CONFIG: DebateConfig = {
 // Answers that never converge, so every debate runs all three rounds.
 const answers = { "t:a": "alpha plan", "t:b": "beta plan", "t:c": "gamma plan" };
 
-async function harness(tokenDelayMs = 0) {
+/** The debates feature's parts on a fresh SQLite data dir, with in-process agents. */
+async function harness() {
   const dir = mkdtempSync(join(tmpdir(), "aragora-bench-"));
   const config = loadConfig({ ARAGORA_DATA_DIR: dir });
   const core = await openStore(config, log);
@@ -77,12 +95,11 @@ async function harness(tokenDelayMs = 0) {
   streams.register();
   const writer = new EventWriter({ store, log, publish: (id, seq, payload) => streams.publish(id, seq, payload) });
   const system = new ActorSystem({ metricsIntervalMs: 0 });
-  const agents = inProcessAgents({ answers, tokenDelayMs });
   const debates = new DebateSupervisor({
     system,
     store,
     writer,
-    agents,
+    agents: inProcessAgents({ answers }),
     key: loadOrCreateReceiptKey(dir),
     log,
     defaults: { rounds: 3, turnMs: 600_000, roundMs: 600_000, debateMs: 3_600_000 },
@@ -92,7 +109,6 @@ async function harness(tokenDelayMs = 0) {
     debates,
     gateway,
     streams,
-    store,
     async close() {
       await debates.interruptAll();
       await system.shutdown();
@@ -102,6 +118,34 @@ async function harness(tokenDelayMs = 0) {
     },
   };
 }
+
+/** Lines of a child's stdout, awaited one prefix at a time. */
+function lines(child: Subprocess<"pipe", "pipe", "inherit">) {
+  const seen: string[] = [];
+  const waiting: { prefix: string; resolve: (line: string) => void }[] = [];
+  void (async () => {
+    let buf = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      buf += decoder.decode(chunk, { stream: true });
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const w = waiting.findIndex((x) => line.startsWith(x.prefix));
+        if (w >= 0) waiting.splice(w, 1)[0]?.resolve(line);
+        else seen.push(line);
+      }
+    }
+  })();
+  return (prefix: string) => {
+    const i = seen.findIndex((l) => l.startsWith(prefix));
+    if (i >= 0) return Promise.resolve(seen.splice(i, 1)[0] as string);
+    return new Promise<string>((resolve) => waiting.push({ prefix, resolve }));
+  };
+}
+
+const spawnChild = (script: string, args: string[]) =>
+  Bun.spawn([BUN, join(HERE, "debates", script), ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
 
 /** Run `total` debates with `inFlight` at a time through `start`, which resolves when one is done. */
 async function throughput(total: number, inFlight: number, start: () => Promise<void>): Promise<number> {
@@ -123,8 +167,8 @@ async function overhead(): Promise<Result> {
   const signal = new AbortController().signal;
   const floorRun = () =>
     runProtocol({ debateId: "d-floor", question: "Q?", config: CONFIG, agents, emit: () => {}, signal }).then(() => {});
-  await throughput(200, 16, floorRun);
-  const floor = Math.max(await throughput(2000, 16, floorRun), await throughput(2000, 16, floorRun));
+  await throughput(200, 32, floorRun);
+  const floor = Math.max(await throughput(2000, 32, floorRun), await throughput(2000, 32, floorRun));
 
   progress("overhead: DebateSupervisor with actors, SQLite event log, receipts, ELO");
   const h = await harness();
@@ -133,10 +177,10 @@ async function overhead(): Promise<Result> {
       { question: "Q?", agents: CONFIG.agents, rounds: 3, convergence_threshold: 1 },
       LOCAL_OWNER,
     );
-    while (h.debates.isRunning(id)) await new Promise<void>((r) => setTimeout(r, 1));
+    await h.debates.whenStopped(id);
   };
-  await throughput(50, 16, run);
-  const value = Math.max(await throughput(500, 32, run), await throughput(500, 32, run));
+  await throughput(100, 32, run);
+  const value = Math.max(await throughput(1000, 32, run), await throughput(1000, 32, run));
   await h.close();
   const ratio = value / floor;
   return {
@@ -150,89 +194,15 @@ async function overhead(): Promise<Result> {
   };
 }
 
-async function concurrency(n: number): Promise<Result[]> {
-  progress(`concurrency: ${n} debates at 50 ms per token, each watched over WebSocket`);
-  const h = await harness(50);
-  const server: Server<undefined> = Bun.serve({
-    port: 0,
-    fetch(req, srv) {
-      return srv.upgrade(req) ? undefined : new Response("no", { status: 400 });
-    },
-    websocket: {
-      open: (ws) => h.gateway.open(ws),
-      message: (ws, m) => h.gateway.message(ws, m),
-      close: (ws, c, r) => h.gateway.close(ws, c, r),
-    },
-  });
-  const latencies: number[] = [];
-  const lag: number[] = [];
-  let expected = performance.now() + 10;
-  const lagTimer = setInterval(() => {
-    const now = performance.now();
-    lag.push(Math.max(0, now - expected));
-    expected = now + 10;
-  }, 10);
-  const heap0 = heapStats().heapSize;
-  const done: Promise<void>[] = [];
-  let peakActive = 0;
-  let peakHeap = heap0;
-  for (let i = 0; i < n; i++) {
-    const id = await h.debates.create({ question: `Q${i}?`, agents: CONFIG.agents, rounds: 3 }, LOCAL_OWNER);
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
-    done.push(
-      new Promise<void>((resolve) => {
-        ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
-        ws.onmessage = (e) => {
-          const m = JSON.parse(String(e.data)) as { type: string; ts?: string };
-          if (m.ts) latencies.push(Date.now() - Date.parse(m.ts));
-          if (m.type === "receipt_generated") {
-            ws.close();
-            resolve();
-          }
-        };
-      }),
-    );
-  }
-  const sampler = setInterval(() => {
-    peakActive = Math.max(peakActive, h.debates.active);
-    peakHeap = Math.max(peakHeap, heapStats().heapSize);
-  }, 100);
-  const t0 = performance.now();
-  const completed = await Promise.race([
-    Promise.all(done).then(() => n),
-    new Promise<number>((r) => setTimeout(() => r(-1), 180_000)),
-  ]);
-  const seconds = (performance.now() - t0) / 1000;
-  clearInterval(lagTimer);
-  clearInterval(sampler);
-  server.stop(true);
-  await h.close();
-  // ts has millisecond resolution and marks emit time: the figure includes the batching delay.
-  const p99 = percentile(latencies, 0.99);
-  const lagP99 = percentile(lag, 0.99);
-  const perDebate = (peakHeap - heap0) / Math.max(1, peakActive);
-  return [
-    {
-      name: `concurrency: ${n} debates completed`,
-      value: completed === n ? n : 0,
-      unit: "debates",
-      goal: `all ${n} in ${seconds.toFixed(1)} s`,
-      pass: completed === n,
-    },
-    { name: "concurrency: p99 append-to-client latency", value: p99, unit: "ms", goal: "<= 25 ms", pass: p99 <= 25 },
-    { name: "concurrency: event-loop lag p99", value: lagP99, unit: "ms", goal: "<= 20 ms", pass: lagP99 <= 20 },
-    { name: "concurrency: heap per active debate", value: perDebate / 1024, unit: "KiB", goal: "reported", pass: true },
-  ];
-}
-
 async function fanOut(subscribers: number, events: number): Promise<Result> {
-  progress(`fan-out: one debate to ${subscribers} subscribers, ${events} events`);
+  progress(`fan-out: one debate to ${subscribers} subscribers (child process), ${events} events`);
   const h = await harness();
   const id = await h.debates.create({ question: "fan-out", agents: CONFIG.agents, rounds: 1 }, LOCAL_OWNER);
-  while (h.debates.isRunning(id)) await Bun.sleep(5);
+  await h.debates.whenStopped(id);
   const sockets: ServerWebSocket<undefined>[] = [];
   const server = Bun.serve({
     port: 0,
+    hostname: "127.0.0.1",
     fetch(req, srv) {
       return srv.upgrade(req) ? undefined : new Response("no", { status: 400 });
     },
@@ -245,53 +215,46 @@ async function fanOut(subscribers: number, events: number): Promise<Result> {
       close: (ws, c, r) => h.gateway.close(ws, c, r),
     },
   });
-  const payloads = Array.from({ length: events }, (_, i) =>
-    JSON.stringify({
-      type: "token",
-      debate_id: id,
-      seq: 100_000 + i,
-      ts: new Date().toISOString(),
-      round: 1,
-      agent: "t:a",
-      data: { text: "tok " },
-    }),
-  );
-  let received = 0;
-  let target = 0;
-  let onTarget: () => void = () => {};
-  const clients: WebSocket[] = [];
-  for (let i = 0; i < subscribers; i++) {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
-    await new Promise<void>((r) => {
-      ws.onopen = () => r();
-    });
-    ws.onmessage = (e) => {
-      if (String(e.data).includes('"tok "') && ++received === target) onTarget();
-    };
-    clients.push(ws);
-  }
-  const measure = async (publish: (p: string) => void) => {
-    received = 0;
-    target = subscribers * events;
-    const reached = new Promise<void>((r) => {
-      onTarget = r;
-    });
-    const t0 = performance.now();
-    for (const p of payloads) publish(p);
-    await reached;
-    return target / ((performance.now() - t0) / 1000);
-  };
-  for (const ws of clients) ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 1_000_000 }));
-  while (h.streams.subscriberCount(id) < subscribers) await Bun.sleep(5);
+  h.gateway.setListening("api", true, server);
+  const payloads = (marker: string) =>
+    Array.from({ length: events }, (_, i) =>
+      JSON.stringify({
+        type: "token",
+        debate_id: id,
+        seq: 100_000 + i,
+        ts: new Date().toISOString(),
+        round: 1,
+        agent: "t:a",
+        data: { phase: "revision", text: marker },
+      }),
+    );
+  const child = spawnChild("fanout-clients.ts", [
+    `ws://127.0.0.1:${server.port}`,
+    String(subscribers),
+    id,
+    String(events),
+    "ours",
+    "raw",
+  ]);
+  const next = lines(child);
+  await next("ready");
   await Bun.sleep(200);
-  const ours = await measure((p) => h.streams.publish(id, 0, p));
-  for (const ws of clients) ws.send(JSON.stringify({ type: "unsubscribe", debate_id: id }));
+  const measure = async (marker: string, publish: (p: string) => void) => {
+    const batch = payloads(marker);
+    const got = next(`got ${marker}`);
+    const t0 = performance.now();
+    for (const p of batch) publish(p);
+    await got;
+    return (subscribers * events) / ((performance.now() - t0) / 1000);
+  };
+  const ours = await measure("ours", (p) => h.streams.publish(id, 0, p));
   for (const s of sockets) s.subscribe("raw");
   await Bun.sleep(100);
-  const raw = await measure((p) => {
+  const raw = await measure("raw", (p) => {
     server.publish("raw", p);
   });
-  for (const ws of clients) ws.close();
+  child.kill();
+  await child.exited;
   server.stop(true);
   await h.close();
   return {
@@ -305,10 +268,163 @@ async function fanOut(subscribers: number, events: number): Promise<Result> {
   };
 }
 
+/**
+ * CPU the provider path alone costs per turn: `streamText` over the fake server (the three wire
+ * protocols in turn), 50 turns at a time, with nothing else running in this process.
+ */
+async function providerSdkCost(config: Config): Promise<{ cpuUsPerTurn: number; cpuUsPerToken: number }> {
+  const clients = providerClients(config);
+  const models: [string, string][] = [
+    ["openai", "gpt-4.1-mini"],
+    ["anthropic", "claude-sonnet-4-5"],
+    ["gemini", "gemini-2.5-flash"],
+  ];
+  let tokens = 0;
+  const turn = ([provider, model]: [string, string]) =>
+    (clients.get(provider) as { client: ProviderClient }).client.stream({
+      model,
+      system: "You debate.",
+      prompt: "Which plan is best?",
+      signal: new AbortController().signal,
+      onDelta: () => {
+        tokens++;
+      },
+      seed: { agent: `${provider}:${model}`, debateId: "d-bench", round: 0, role: "proposer" },
+    });
+  await Promise.all(models.map(turn));
+  tokens = 0;
+  const rounds = 3;
+  const cpu0 = process.cpuUsage();
+  for (let r = 0; r < rounds; r++) {
+    await Promise.all(Array.from({ length: 150 }, (_, i) => turn(models[i % 3] as [string, string])));
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const us = cpu.user + cpu.system;
+  return { cpuUsPerTurn: us / (rounds * 150), cpuUsPerToken: us / Math.max(1, tokens) };
+}
+
+async function concurrency(n: number): Promise<Result[]> {
+  progress(`concurrency: ${n} debates on the real server, fake provider at 50 ms per token, one WS watcher each`);
+  const fake = spawnChild("fake-provider-process.ts", ["50"]);
+  const { env: fakeEnv } = JSON.parse(await lines(fake)("{")) as { env: Record<string, string> };
+  const dir = mkdtempSync(join(tmpdir(), "aragora-bench-"));
+  const config = loadConfig({
+    ...fakeEnv,
+    ARAGORA_DATA_DIR: dir,
+    ARAGORA_HOST: "127.0.0.1",
+    ARAGORA_API_PORT: "0",
+    ARAGORA_WS_PORT: "0",
+    ARAGORA_LOG_LEVEL: "ERROR",
+  });
+  const sdk = await providerSdkCost(config);
+  const server = await startServer({ config, log });
+  const agents = ["openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-5", "gemini:gemini-2.5-flash"];
+
+  const lag: number[] = [];
+  let expected = performance.now() + 10;
+  let skipLag = false;
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    // The one tick delayed by the sampler's own full GC is not the server's lag.
+    if (!skipLag) lag.push(Math.max(0, now - expected));
+    skipLag = false;
+    expected = now + 10;
+  }, 10);
+  // Heap: live bytes after a full GC, once before and once while every debate runs (a second after
+  // all n are active). Not a Prometheus scrape nor bun:jsc heapStats() on a timer: both walk the
+  // heap and would stall the very loop being measured.
+  Bun.gc(true);
+  const heap0 = process.memoryUsage().heapUsed;
+  let peakActive = 0;
+  let peakHeap = heap0;
+  let sampling = true;
+  const sampler = (async () => {
+    let fullSince = 0;
+    while (sampling) {
+      await Bun.sleep(250);
+      const a = (await metrics.debatesActive.get()).values[0]?.value ?? 0;
+      peakActive = Math.max(peakActive, a);
+      if (a < n) continue;
+      fullSince ||= performance.now();
+      if (performance.now() - fullSince < 1000 || peakHeap !== heap0) continue;
+      skipLag = true;
+      Bun.gc(true);
+      peakHeap = process.memoryUsage().heapUsed;
+    }
+  })();
+  const cpu0 = process.cpuUsage();
+  const watchers = spawnChild("watchers.ts", [
+    `http://127.0.0.1:${server.apiPort}`,
+    `ws://127.0.0.1:${server.wsPort}/ws`,
+    String(n),
+    agents.join(","),
+    "300",
+  ]);
+  const report = JSON.parse(await lines(watchers)("{")) as {
+    completed: number;
+    failed: number;
+    events: number;
+    live_events: number;
+    p99_ms: number;
+    seconds: number;
+  };
+  const cpu = process.cpuUsage(cpu0);
+  sampling = false;
+  await sampler;
+  clearInterval(lagTimer);
+  await watchers.exited;
+  await server.shutdown("benchmark done");
+  fake.kill();
+  await fake.exited;
+  const cpuSeconds = (u: { user: number; system: number }) => (u.user + u.system) / 1e6;
+  const childSeconds = (p: Subprocess) => {
+    const u = p.resourceUsage()?.cpuTime;
+    return u ? Number(u.total) / 1e6 : 0;
+  };
+  const cpuNote = `CPU s: server ${cpuSeconds(cpu).toFixed(1)}, fake provider ${childSeconds(fake).toFixed(1)}, watchers ${childSeconds(watchers).toFixed(1)}`;
+  rmSync(dir, { recursive: true, force: true });
+  const lagP99 = percentile(lag, 0.99);
+  // 3 agents x (proposal + 3 x (critique + revision) + vote) turns per debate.
+  const turns = n * 3 * 8;
+  const sdkNote = `the provider SDK alone (streamText over the fake server, no debate machinery) costs ${Math.round(sdk.cpuUsPerTurn)} us CPU per turn (${sdk.cpuUsPerToken.toFixed(0)} us per token): ${((turns * sdk.cpuUsPerTurn) / 1e6).toFixed(1)} CPU s for this run's ${turns} turns`;
+  const perDebate = (peakHeap - heap0) / n;
+  return [
+    {
+      name: `concurrency: ${n} debates completed`,
+      value: report.completed,
+      unit: "debates",
+      goal: `all ${n} (took ${report.seconds.toFixed(1)} s, ${report.events} events, ${report.failed} failed; ${cpuNote})`,
+      pass: report.completed === n,
+    },
+    {
+      name: `concurrency: p99 append-to-client latency (${report.live_events} live events)`,
+      value: report.p99_ms,
+      unit: "ms",
+      goal: "<= 25 ms",
+      pass: report.p99_ms <= 25,
+    },
+    { name: "concurrency: event-loop lag p99", value: lagP99, unit: "ms", goal: "<= 20 ms", pass: lagP99 <= 20 },
+    {
+      name: "concurrency: provider SDK CPU per turn (context: 2 cores)",
+      value: sdk.cpuUsPerTurn / 1000,
+      unit: "ms",
+      goal: `reported; ${sdkNote}`,
+      pass: true,
+    },
+    {
+      name: `concurrency: heap per active debate (live heap with all ${n} running; peak ${peakActive} active)`,
+      value: perDebate / 1024,
+      unit: "KiB",
+      goal: "reported",
+      pass: true,
+    },
+  ];
+}
+
 const results: Result[] = [];
-results.push(await overhead());
-results.push(await fanOut(arg("--subscribers", 1000), arg("--events", 200)));
-results.push(...(await concurrency(arg("--concurrency", 1000))));
+if (!only || only === "overhead") results.push(await overhead());
+if (!only || only === "fanout") results.push(await fanOut(arg("--subscribers", 1000), arg("--events", 200)));
+if (!only || only === "concurrency") results.push(...(await concurrency(arg("--concurrency", 1000))));
 
 if (json) {
   process.stdout.write(`${JSON.stringify({ bench: "debates", results }, null, 2)}\n`);

@@ -114,9 +114,9 @@ export async function startServer({ config, log }: { config: Config; log: Logger
 
   try {
     app.listen({ hostname: config.host, port: config.apiPort });
-    gateway.setListening("api", true);
+    gateway.setListening("api", true, app.server);
     wsApp.listen({ hostname: config.host, port: config.wsPort });
-    gateway.setListening("dedicated", true);
+    gateway.setListening("dedicated", true, wsApp.server);
   } catch (err) {
     await app.stop(true).catch(() => {});
     await store.close();

@@ -87,12 +87,46 @@ export const DebateSummary = type({
   consensus: "Record<string, unknown> | null",
 });
 
+/** A debate's configuration in the record: the POST body's names, every field resolved. */
+export const DebateConfigView = type({
+  agents: "string[]",
+  rounds: "number",
+  consensus: "'majority' | 'supermajority' | 'unanimous' | 'confidence_weighted' | 'judge'",
+  topology: "'all_to_all' | 'ring' | 'star'",
+  convergence_threshold: "number",
+  budget: { max_tokens: "number | null", max_cost_usd: "number | null" },
+  timeouts: { turn_s: "number", round_s: "number", debate_s: "number" },
+  roles: { judge: "string | null", devils_advocate: "string | null", synthesiser: "string | null" },
+});
+
+const UsageView = type({
+  input_tokens: "number",
+  output_tokens: "number",
+  cache_read_tokens: "number",
+  cache_write_tokens: "number",
+  reasoning_tokens: "number",
+  estimated: "boolean",
+});
+
+/** What a finished debate used and how it went, per agent and in total. */
+export const DebateSummaryView = type({
+  agreement: type({ round: "number", agreement: "number" }).array(),
+  agents: type.Record(
+    "string",
+    type({ turns: "number", usage: UsageView, cost_usd: "number", cost_estimated: "boolean", latency_ms: "number" }),
+  ),
+  totals: { tokens: "number", cost_usd: "number" },
+  failed_seats: "Record<string, string>",
+  rounds_completed: "number",
+  final_answers: "Record<string, string>",
+});
+
 export const DebateRecord = DebateSummary.and({
-  config: "Record<string, unknown>",
+  config: DebateConfigView,
   metadata: "Record<string, unknown>",
   error: "string | null",
   baseline: "Record<string, unknown> | null",
-  summary: "Record<string, unknown> | null",
+  summary: DebateSummaryView.or("null"),
   last_seq: "number",
   ws_topic: "string",
   user_id: "string",

@@ -15,7 +15,7 @@ import type { AgentDirectory } from "../agent/turn.ts";
 import type { DebateStore, StoredEvent } from "./debate-store.ts";
 import { DebateLog, type EventWriter, GENESIS_HASH } from "./event-log.ts";
 import { DebateInterrupted, eventKey, type ProtocolOutcome, resumeStateFrom, runProtocol } from "./protocol.ts";
-import { buildReceipt, type ReceiptKey, signReceipt } from "./receipt.ts";
+import { issueReceipt, type ReceiptKey } from "./receipt.ts";
 import type { DebateConfig, DebateEventEnvelope, DebateStatus } from "./types.ts";
 
 export type DebateMsg =
@@ -57,8 +57,11 @@ export function debateActor(
   deps: DebateDeps,
   id: string,
   onExit: (outcome: DebateStatus | "interrupted" | { crashed: unknown }) => void,
+  created?: NewlyCreated,
 ): Behavior<DebateMsg, State> {
   const log = deps.log.child({ debate_id: id });
+  // Only the first incarnation may skip reading the log: a restart after a crash must resume from it.
+  let fresh = created;
   return behavior<DebateMsg, State>({
     kind: "debate",
     init: () => ({ controller: new AbortController(), running: false }),
@@ -68,14 +71,17 @@ export function debateActor(
     },
     receive(state, msg, ctx) {
       switch (msg.type) {
-        case "run":
+        case "run": {
           if (state.running) return state;
           state.running = true;
-          runDebate(deps, id, state.controller.signal, log).then(
+          const seed = fresh;
+          fresh = undefined;
+          runDebate(deps, id, state.controller.signal, log, seed).then(
             (status) => ctx.self.tell({ type: "finished", status }),
             (error) => ctx.self.tell({ type: "crashed", error }),
           );
           return state;
+        }
         case "cancel":
           state.controller.abort(new CancelRequested(msg.reason));
           return state;
@@ -102,10 +108,18 @@ export function debateActor(
 
 const parseEvents = (rows: StoredEvent[]) => rows.map((r) => JSON.parse(r.payload) as DebateEventEnvelope);
 
+/** A debate this process has just recorded: its log is empty and its row is known, so neither is read. */
+export interface NewlyCreated {
+  question: string;
+  config: DebateConfig;
+}
+
 /**
  * Run or resume one debate to a terminal status: the protocol, then the receipt, then the outcome
  * row with its ELO update. Every step is idempotent against the log, so it can be repeated after
  * any crash. Returns "interrupted" when shut down before the end.
+ *
+ * `created` (the first run of a debate this process just recorded) skips reading the empty log.
  *
  * @example const status = await runDebate(deps, "d-42", signal, log);
  */
@@ -114,10 +128,11 @@ export async function runDebate(
   id: string,
   signal: AbortSignal,
   log: Logger,
+  created?: NewlyCreated,
 ): Promise<DebateStatus | "interrupted"> {
   const { store, writer } = deps;
-  const rows = await store.events(id, 0);
-  const debate = await findRunning(store, id);
+  const rows = created ? [] : await store.events(id, 0);
+  const debate = created ?? (await findRunning(store, id));
   if (!debate) return "interrupted";
   const last = rows.at(-1);
   const events = new DebateLog(id, writer, last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH });
@@ -159,8 +174,8 @@ export async function runDebate(
   const all = await store.events(id, 0);
   const endIndex = all.findIndex((e) => e.type === "debate_end");
   const covered = endIndex >= 0 ? all.slice(0, endIndex + 1) : all;
-  const doc = signReceipt(
-    buildReceipt({
+  const doc = issueReceipt(
+    {
       debateId: id,
       question: debate.question,
       configuration: debate.config,
@@ -168,9 +183,9 @@ export async function runDebate(
       consensus: protocol?.consensus ?? null,
       baseline: protocol?.baseline ?? null,
       outcome: { status, stop_reason: protocol?.stopReason ?? "cancelled" },
-      payloads: covered.map((e) => e.payload),
+      events: covered,
       issuedAt: new Date(),
-    }),
+    },
     deps.key,
   );
   await store.saveReceipt(id, JSON.stringify(doc), new Date());

@@ -6,8 +6,10 @@
  * @example
  * return new Response(exportDebates(store, owner, filter, "csv"), { headers: { "content-type": EXPORT_TYPES.csv } });
  */
+
+import type { Usage } from "../agent/turn.ts";
 import type { DebateListFilter, DebateRow, DebateStore, Owner } from "./debate-store.ts";
-import type { DebateEventEnvelope } from "./types.ts";
+import type { DebateConfig, DebateEventEnvelope, DebateSummaryData } from "./types.ts";
 
 export type ExportFormat = "json" | "jsonl" | "csv" | "md";
 
@@ -34,15 +36,79 @@ export function debateSummary(row: DebateRow) {
   };
 }
 
+/**
+ * The configuration as the API speaks it: the names POST /api/debates accepts (snake_case,
+ * timeouts in seconds), with every default filled in.
+ *
+ * @example configView(row.config).timeouts.debate_s // 3600
+ */
+export function configView(config: DebateConfig) {
+  return {
+    agents: config.agents,
+    rounds: config.rounds,
+    consensus: config.consensus,
+    topology: config.topology,
+    convergence_threshold: config.convergenceThreshold,
+    budget: { max_tokens: config.budget.maxTokens, max_cost_usd: config.budget.maxCostUsd },
+    timeouts: {
+      turn_s: config.timeouts.turnMs / 1000,
+      round_s: config.timeouts.roundMs / 1000,
+      debate_s: config.timeouts.debateMs / 1000,
+    },
+    roles: {
+      judge: config.roles.judge,
+      devils_advocate: config.roles.devilsAdvocate,
+      synthesiser: config.roles.synthesiser,
+    },
+  };
+}
+
+const usageView = (u: Usage) => ({
+  input_tokens: u.inputTokens,
+  output_tokens: u.outputTokens,
+  cache_read_tokens: u.cacheReadTokens,
+  cache_write_tokens: u.cacheWriteTokens,
+  reasoning_tokens: u.reasoningTokens,
+  estimated: u.estimated,
+});
+
+/**
+ * The outcome summary as the API speaks it (snake_case): agreement per round, usage and cost per
+ * agent, totals, failed seats and final answers.
+ *
+ * @example summaryView(row.summary).agents["demo:bob"].cost_usd
+ */
+export function summaryView(summary: DebateSummaryData) {
+  return {
+    agreement: summary.agreement,
+    agents: Object.fromEntries(
+      Object.entries(summary.agents).map(([name, a]) => [
+        name,
+        {
+          turns: a.turns,
+          usage: usageView(a.usage),
+          cost_usd: a.costUsd,
+          cost_estimated: a.costEstimated,
+          latency_ms: a.latencyMs,
+        },
+      ]),
+    ),
+    totals: { tokens: summary.totals.tokens, cost_usd: summary.totals.costUsd },
+    failed_seats: summary.failedSeats,
+    rounds_completed: summary.roundsCompleted,
+    final_answers: summary.finalAnswers,
+  };
+}
+
 /** The full record (GET /api/debates/:id). @example debateRecord(row).summary */
 export function debateRecord(row: DebateRow) {
   return {
     ...debateSummary(row),
-    config: { ...row.config } as Record<string, unknown>,
+    config: configView(row.config),
     metadata: row.metadata,
     error: row.error,
     baseline: row.baseline ? { ...row.baseline } : null,
-    summary: row.summary ? { ...row.summary } : null,
+    summary: row.summary ? summaryView(row.summary) : null,
     last_seq: row.lastSeq,
     ws_topic: `debate:${row.id}`,
     user_id: row.owner.userId,

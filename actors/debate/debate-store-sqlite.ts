@@ -3,6 +3,13 @@
  * prepared statements (the event log is the hot path). bun:sqlite is synchronous, so each
  * transaction runs without interleaving; WAL lets it share the file with the server's connection.
  *
+ * Writes are group-committed: every write requested in one turn of the event loop (event batches,
+ * new debates, outcomes, receipts, from any number of debates) runs in its own savepoint inside one
+ * transaction, committed before any of their promises resolves. A failing write rolls back only its
+ * savepoint and rejects only its own promise; a failed commit rejects them all. Each caller sees
+ * the same durability as with a transaction of its own, for one commit per turn instead of one per
+ * write.
+ *
  * @example
  * const store = new SqliteDebateStore(".nomic/core.db", 5000);
  * await store.appendEvents(batch);
@@ -87,8 +94,16 @@ const toEvent = (r: EventRow): StoredEvent => ({
   payload: r.payload,
 });
 
+interface PendingWrite {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 export class SqliteDebateStore implements DebateStore {
   private readonly db: Database;
+  private pending: PendingWrite[] = [];
+  private commitScheduled = false;
   private readonly insertEvent: Statement;
   private readonly bumpSeq: Statement;
   private readonly appendTx: (events: StoredEvent[]) => void;
@@ -109,9 +124,47 @@ export class SqliteDebateStore implements DebateStore {
     });
   }
 
+  /** Run `run` in the next group commit; resolves with its result once that commit is durable. */
+  private write<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (this.commitScheduled) return;
+      this.commitScheduled = true;
+      setImmediate(() => this.commitPending());
+    });
+  }
+
+  private commitPending(): void {
+    this.commitScheduled = false;
+    const writes = this.pending;
+    if (writes.length === 0) return;
+    this.pending = [];
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const w of writes) {
+          try {
+            // Nested: a savepoint, so one failing write leaves the others in the transaction.
+            outcomes.push({ ok: true, value: this.db.transaction(w.run)() });
+          } catch (err) {
+            outcomes.push({ ok: false, value: err });
+          }
+        }
+      })();
+    } catch (err) {
+      for (const w of writes) w.reject(err);
+      return;
+    }
+    writes.forEach((w, i) => {
+      const o = outcomes[i] as { ok: boolean; value: unknown };
+      if (o.ok) w.resolve(o.value);
+      else w.reject(o.value);
+    });
+  }
+
   async create(d: NewDebate): Promise<void> {
     const at = d.createdAt.getTime();
-    this.db.transaction(() => {
+    await this.write(() => {
       this.db
         .query(
           "INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
@@ -130,7 +183,7 @@ export class SqliteDebateStore implements DebateStore {
       d.config.agents.forEach((agent, i) => {
         seat.run(d.id, i, agent);
       });
-    })();
+    });
   }
 
   async get(id: string, owner: Owner): Promise<DebateRow | null> {
@@ -181,7 +234,7 @@ export class SqliteDebateStore implements DebateStore {
   }
 
   async appendEvents(events: StoredEvent[]): Promise<void> {
-    if (events.length > 0) this.appendTx(events);
+    if (events.length > 0) await this.write(() => this.appendTx(events));
   }
 
   async events(debateId: string, sinceSeq: number, limit = 1_000_000): Promise<StoredEvent[]> {
@@ -194,7 +247,7 @@ export class SqliteDebateStore implements DebateStore {
   }
 
   async finish(id: string, o: DebateFinish): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const row = this.db
         .query<{ status: string; elo_applied: number }, [string]>(
           "SELECT status, elo_applied FROM debates WHERE id = ?",
@@ -237,15 +290,17 @@ export class SqliteDebateStore implements DebateStore {
           id,
         );
       return true;
-    })();
+    });
   }
 
   async saveReceipt(debateId: string, receipt: string, at: Date): Promise<void> {
-    this.db
-      .query(
-        "INSERT INTO debate_receipts (debate_id, receipt, created_at) VALUES (?, ?, ?) ON CONFLICT(debate_id) DO NOTHING",
-      )
-      .run(debateId, receipt, at.getTime());
+    await this.write(() =>
+      this.db
+        .query(
+          "INSERT INTO debate_receipts (debate_id, receipt, created_at) VALUES (?, ?, ?) ON CONFLICT(debate_id) DO NOTHING",
+        )
+        .run(debateId, receipt, at.getTime()),
+    );
   }
 
   async receipt(debateId: string, owner: Owner): Promise<string | null> {
@@ -266,6 +321,8 @@ export class SqliteDebateStore implements DebateStore {
   }
 
   async close(): Promise<void> {
+    // Writes already requested still commit.
+    this.commitPending();
     this.db.close(false);
   }
 }

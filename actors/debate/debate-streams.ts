@@ -4,8 +4,15 @@
  * page by page, then sends the buffered events with seq above the last replayed one and goes live:
  * no gap, no duplicate. A connection may hold many subscriptions; `unsubscribe` ends one.
  *
+ * Live events go out through the gateway's topic publish (Bun's native pub/sub: one
+ * `server.publish` per event, whatever the number of subscribers); the subscription's socket joins
+ * the topic in the same tick as the replay ends, so nothing slips between the two.
+ *
  * Slow consumers: a connection whose socket keeps more than `bufferLimit` events unsent (or whose
- * replay buffer grows past it) is closed with 4008 and a reason, instead of holding memory.
+ * replay buffer grows past it) is closed with 4008 and a reason, instead of holding memory. Live
+ * sends are not checked one by one: every {@link SLOW_CHECK_MS} each connection's socket buffer is
+ * read; an empty one marks its subscriptions caught up, and the events published to its debates
+ * since it was last caught up are the events it may still hold.
  *
  * @example
  * const streams = new DebateStreams({ gateway, store, bufferLimit: 1000, log });
@@ -21,6 +28,8 @@ import { type DebateStore, LOCAL_OWNER } from "./debate-store.ts";
 /** Close code for a consumer that cannot keep up (application range, like 1008's policy meaning). */
 export const SLOW_CONSUMER_CLOSE = 4008;
 const REPLAY_PAGE = 500;
+/** How often live subscribers' socket buffers are looked at. */
+export const SLOW_CHECK_MS = 50;
 /** How long a replay waits for the socket to drain between pages before giving up on the client. */
 const REPLAY_DRAIN_MS = 10_000;
 
@@ -30,11 +39,13 @@ interface Subscription {
   live: boolean;
   buffer: { seq: number; payload: string }[];
   closed: boolean;
+  /** The debate's published count when this socket's buffer was last seen empty. */
+  caughtUp: number;
 }
 
 interface ConnState {
   subs: Map<string, Subscription>;
-  /** Events sent since the socket's outgoing buffer was last seen empty. */
+  /** Replay sends since the socket's outgoing buffer was last seen empty. */
   unsent: number;
 }
 
@@ -49,7 +60,13 @@ export const topicOf = (debateId: string) => `debate:${debateId}`;
 
 export class DebateStreams {
   private readonly byDebate = new Map<string, Set<Subscription>>();
+  /** Subscriptions still replaying, per debate: live events are buffered for them. */
+  private readonly replaying = new Map<string, Set<Subscription>>();
+  /** Events published per debate with subscribers (the slow-consumer check's clock). */
+  private readonly published = new Map<string, number>();
   private readonly byConn = new Map<Connection, ConnState>();
+  private liveCount = 0;
+  private checker: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly options: DebateStreamsOptions) {}
 
@@ -72,15 +89,17 @@ export class DebateStreams {
    * @example streams.publish("d-42", 7, '{"type":"token",...}')
    */
   publish(debateId: string, seq: number, payload: string): void {
-    const subs = this.byDebate.get(debateId);
-    if (!subs) return;
-    for (const sub of subs) {
-      if (sub.live) this.send(sub, payload);
-      else {
+    const count = this.published.get(debateId);
+    if (count === undefined) return;
+    this.published.set(debateId, count + 1);
+    const replaying = this.replaying.get(debateId);
+    if (replaying) {
+      for (const sub of replaying) {
         sub.buffer.push({ seq, payload });
         if (sub.buffer.length > this.options.bufferLimit) this.disconnectSlow(sub.conn, "replay buffer");
       }
     }
+    this.options.gateway.publish(topicOf(debateId), payload);
   }
 
   private onSubscribe(conn: Connection, raw: Record<string, unknown>): void {
@@ -92,16 +111,24 @@ export class DebateStreams {
     const state = this.stateOf(conn);
     const previous = state.subs.get(msg.debate_id);
     if (previous) this.remove(previous);
-    const sub: Subscription = { conn, debateId: msg.debate_id, live: false, buffer: [], closed: false };
+    const sub: Subscription = { conn, debateId: msg.debate_id, live: false, buffer: [], closed: false, caughtUp: 0 };
     // Registered before anything is read, so every event committed from now on reaches the buffer.
     state.subs.set(msg.debate_id, sub);
     let set = this.byDebate.get(msg.debate_id);
     if (!set) {
       set = new Set();
       this.byDebate.set(msg.debate_id, set);
+      this.published.set(msg.debate_id, 0);
     }
     set.add(sub);
-    this.options.gateway.subscribe(conn, topicOf(msg.debate_id));
+    let replaying = this.replaying.get(msg.debate_id);
+    if (!replaying) {
+      replaying = new Set();
+      this.replaying.set(msg.debate_id, replaying);
+    }
+    replaying.add(sub);
+    // Counted as a subscriber at once; live events reach the socket only from resume() on.
+    this.options.gateway.subscribe(conn, topicOf(msg.debate_id), { live: false });
     void this.replay(sub, msg.since_seq ?? 0).catch((err) => {
       this.options.log.error({ err, debate_id: sub.debateId, ws_conn: conn.id }, "debate replay failed");
       this.remove(sub);
@@ -153,6 +180,14 @@ export class DebateStreams {
     for (const b of sub.buffer) if (b.seq > last && !this.sendRaw(sub, b.payload)) return;
     sub.buffer = [];
     sub.live = true;
+    this.leaveReplay(sub);
+    sub.caughtUp = this.published.get(sub.debateId) ?? 0;
+    this.options.gateway.resume(sub.conn, topicOf(sub.debateId));
+    this.liveCount++;
+    if (!this.checker) {
+      this.checker = setInterval(() => this.checkSlowConsumers(), SLOW_CHECK_MS);
+      this.checker.unref?.();
+    }
     log.debug(
       { debate_id: sub.debateId, ws_conn: sub.conn.id, since_seq: sinceSeq, last_seq: last },
       "debate subscriber live",
@@ -180,9 +215,23 @@ export class DebateStreams {
     conn.send(JSON.stringify({ type: "unsubscribed", debate_id: msg.debate_id }));
   }
 
-  /** Live send with the slow-consumer check. */
-  private send(sub: Subscription, payload: string): void {
-    this.sendRaw(sub, payload);
+  /**
+   * The live slow-consumer check: a socket whose buffer is empty has caught up with every debate it
+   * follows; otherwise the events published to those debates since it last caught up may all be
+   * unsent, and more than `bufferLimit` of them closes it.
+   */
+  private checkSlowConsumers(): void {
+    for (const [conn, state] of this.byConn) {
+      if (conn.bufferedAmount() === 0) {
+        for (const sub of state.subs.values()) if (sub.live) sub.caughtUp = this.published.get(sub.debateId) ?? 0;
+        continue;
+      }
+      let behind = 0;
+      for (const sub of state.subs.values()) {
+        if (sub.live) behind += (this.published.get(sub.debateId) ?? 0) - sub.caughtUp;
+      }
+      if (behind > this.options.bufferLimit) this.disconnectSlow(conn, "socket buffer");
+    }
   }
 
   private sendRaw(sub: Subscription, payload: string): boolean {
@@ -216,13 +265,28 @@ export class DebateStreams {
     return state;
   }
 
+  private leaveReplay(sub: Subscription): void {
+    const replaying = this.replaying.get(sub.debateId);
+    replaying?.delete(sub);
+    if (replaying?.size === 0) this.replaying.delete(sub.debateId);
+  }
+
   private remove(sub: Subscription): void {
+    if (sub.closed) return;
     sub.closed = true;
     sub.buffer = [];
+    if (sub.live && --this.liveCount === 0 && this.checker) {
+      clearInterval(this.checker);
+      this.checker = undefined;
+    }
+    this.leaveReplay(sub);
     this.byConn.get(sub.conn)?.subs.delete(sub.debateId);
     const set = this.byDebate.get(sub.debateId);
     set?.delete(sub);
-    if (set?.size === 0) this.byDebate.delete(sub.debateId);
+    if (set?.size === 0) {
+      this.byDebate.delete(sub.debateId);
+      this.published.delete(sub.debateId);
+    }
     this.options.gateway.unsubscribe(sub.conn, topicOf(sub.debateId));
   }
 

@@ -14,7 +14,7 @@ import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import { supervisor } from "../../runtime/actor/index.ts";
 import type { CreateDebateBody } from "../../schemas/debates.ts";
 import type { AgentDirectory } from "../agent/turn.ts";
-import { type DebateDeps, type DebateMsg, debateActor } from "./debate-actor.ts";
+import { type DebateDeps, type DebateMsg, debateActor, type NewlyCreated } from "./debate-actor.ts";
 import type { Owner } from "./debate-store.ts";
 import type { DebateConfig, DebateStatus } from "./types.ts";
 
@@ -78,6 +78,16 @@ export class DebateSupervisor {
   /** Whether a debate's actor runs here. */
   isRunning(id: string): boolean {
     return this.running.has(id);
+  }
+
+  /**
+   * Resolves when the debate's actor here has ended (at once when none runs), so a caller waits
+   * for the outcome without polling.
+   *
+   * @example await debates.whenStopped(id); // receipt and ELO are stored
+   */
+  whenStopped(id: string): Promise<void> {
+    return this.running.get(id)?.done ?? Promise.resolve();
   }
 
   /**
@@ -156,7 +166,7 @@ export class DebateSupervisor {
       metadata: body.metadata ?? {},
       createdAt: new Date(),
     });
-    this.spawn(id);
+    this.spawn(id, { question: body.question.trim(), config });
     this.options.onStarted?.(id);
     return id;
   }
@@ -213,7 +223,7 @@ export class DebateSupervisor {
     return this.accepting;
   }
 
-  private spawn(id: string): void {
+  private spawn(id: string, created?: NewlyCreated): void {
     if (!this.parent) throw new Error("DebateSupervisor.start() was not called");
     let resolve!: () => void;
     const done = new Promise<void>((r) => {
@@ -223,7 +233,7 @@ export class DebateSupervisor {
     this.running.set(id, entry);
     const deps: DebateDeps = { ...this.options };
     entry.ref = this.options.system.spawn(
-      debateActor(deps, id, (outcome) => this.exited(id, outcome)),
+      debateActor(deps, id, (outcome) => this.exited(id, outcome), created),
       { parent: this.parent, name: id, restart: "transient", shutdownTimeoutMs: 10_000 },
     );
   }

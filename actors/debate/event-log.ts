@@ -1,9 +1,14 @@
 /**
  * The debate event log: every event gets the next per-debate `seq` and a link in the debate's
- * SHA-256 hash chain when it is emitted, is persisted by the {@link EventWriter} in batches (one
+ * SHA-256 hash chain when it is sealed, is persisted by the {@link EventWriter} in batches (one
  * transaction for every event emitted within a few milliseconds, across all debates), and only
  * after that transaction commits is it published. So nothing a client has seen can be lost by a
  * crash, and a restarted node continues the seq and the chain from the last durable row.
+ *
+ * Token deltas are coalesced: the deltas one turn streams before the next batch (or before the
+ * debate's next event of another kind) become one `token` event whose text is their concatenation,
+ * so a model that streams faster than the batch interval costs one row and one frame per batch
+ * instead of one per delta, while a slow model's deltas still go out one by one.
  *
  * @example
  * const writer = new EventWriter({ store, publish: (id, seq, payload) => streams.publish(id, seq, payload), log });
@@ -20,7 +25,7 @@ export const GENESIS_HASH = "0".repeat(64);
 
 /** sha256 hex of a string. @example sha256Hex("abc") // "ba7816bf..." */
 export function sha256Hex(text: string): string {
-  return new Bun.CryptoHasher("sha256").update(text).digest("hex");
+  return Bun.CryptoHasher.hash("sha256", text, "hex");
 }
 
 /**
@@ -52,9 +57,15 @@ export interface EventWriterOptions {
  */
 export class EventWriter {
   private queue: StoredEvent[] = [];
+  /** Logs holding coalesced token deltas, sealed into the queue when the next batch starts. */
+  private readonly unsealed = new Set<DebateLog>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | undefined;
-  private waiters: Array<() => void> = [];
+  /** Events ever queued, and events ever committed and published (in queue order). */
+  private appended = 0;
+  private committed = 0;
+  /** Each waits for the events queued before its flush(): resolved by the batch that commits them. */
+  private waiters: { upTo: number; resolve: () => void }[] = [];
   private readonly flushMs: number;
   private failures = 0;
 
@@ -65,19 +76,37 @@ export class EventWriter {
   /** Queue one event for the next batch. @example writer.append(row) */
   append(event: StoredEvent): void {
     this.queue.push(event);
-    if (!this.timer && !this.running) this.timer = setTimeout(() => void this.run(), this.flushMs);
+    this.appended++;
+    this.schedule();
+  }
+
+  /**
+   * Have `log.sealTokens()` called before the next batch is taken, so its coalesced deltas join it.
+   *
+   * @example writer.sealBeforeBatch(log)
+   */
+  sealBeforeBatch(log: DebateLog): void {
+    this.unsealed.add(log);
+    this.schedule();
   }
 
   /** Events waiting for their transaction. */
   get pending(): number {
-    return this.queue.length;
+    return this.queue.length + this.unsealed.size;
   }
 
-  /** Resolves once everything appended so far is durable and published. @example await writer.flush() */
+  /**
+   * Resolves once everything appended so far (held token deltas included) is durable and published;
+   * it does not wait for events appended later, so a busy writer cannot starve it.
+   *
+   * @example await writer.flush()
+   */
   flush(): Promise<void> {
-    if (this.queue.length === 0 && !this.running) return Promise.resolve();
+    this.sealAll();
+    const upTo = this.appended;
+    if (this.committed >= upTo) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      this.waiters.push(resolve);
+      this.waiters.push({ upTo, resolve });
       if (!this.running) {
         if (this.timer) clearTimeout(this.timer);
         this.timer = undefined;
@@ -86,10 +115,21 @@ export class EventWriter {
     });
   }
 
+  private schedule(): void {
+    if (!this.timer && !this.running) this.timer = setTimeout(() => void this.run(), this.flushMs);
+  }
+
+  private sealAll(): void {
+    if (this.unsealed.size === 0) return;
+    const logs = [...this.unsealed];
+    this.unsealed.clear();
+    for (const log of logs) log.sealTokens();
+  }
+
   private run(): Promise<void> {
     this.timer = undefined;
     this.running = (async () => {
-      while (this.queue.length > 0) {
+      for (this.sealAll(); this.queue.length > 0; this.sealAll()) {
         const batch = this.queue;
         this.queue = [];
         const started = performance.now();
@@ -114,29 +154,44 @@ export class EventWriter {
             this.options.log.error({ err, debate_id: e.debateId, seq: e.seq }, "event publish failed");
           }
         }
+        this.committed += batch.length;
+        this.releaseWaiters();
       }
     })();
     return this.running.finally(() => {
       this.running = undefined;
-      if (this.queue.length > 0) {
+      if (this.queue.length > 0 || this.unsealed.size > 0) {
         this.timer ??= setTimeout(() => void this.run(), this.flushMs);
-        return;
       }
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const w of waiters) w();
     });
+  }
+
+  private releaseWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.upTo <= this.committed);
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.upTo > this.committed);
+    for (const w of ready) w.resolve();
   }
 }
 
-/** One debate's side of the log: the seq counter and the hash chain. */
+interface UnsealedTokens {
+  round: number | null;
+  agent: string | null;
+  phase: unknown;
+  text: string;
+}
+
+/** One debate's side of the log: the seq counter, the hash chain and the token deltas not sealed yet. */
 export class DebateLog {
   private seq: number;
   private hash: string;
+  /** Deltas per turn (round, agent, phase) since the last seal, in the order the turns first streamed. */
+  private readonly tokens = new Map<string, UnsealedTokens>();
 
   constructor(
     readonly debateId: string,
-    private readonly writer: Pick<EventWriter, "append">,
+    private readonly writer: Pick<EventWriter, "append" | "sealBeforeBatch">,
     last: { seq: number; hash: string },
     private readonly now: () => number = Date.now,
   ) {
@@ -144,6 +199,7 @@ export class DebateLog {
     this.hash = last.hash;
   }
 
+  /** The seq of the last sealed event (coalesced deltas get theirs when sealed). */
   get lastSeq(): number {
     return this.seq;
   }
@@ -153,16 +209,40 @@ export class DebateLog {
   }
 
   /**
-   * Emit one event: assign its seq, extend the chain, queue it for persistence. Returns the envelope.
+   * Emit one event: assign its seq, extend the chain, queue it for persistence. A `token` event
+   * (`data` = `{phase, text}`) is held and merged with the same turn's next deltas until the
+   * writer's next batch or this debate's next other event, whichever comes first; so every delta
+   * still reaches the log before anything the debate emits after it.
    *
    * @example log.emit("round_start", 1, null, { phase: "critique" })
    */
-  emit(
-    type: EventType,
-    round: number | null,
-    agent: string | null,
-    data: Record<string, unknown>,
-  ): DebateEventEnvelope {
+  emit(type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>): void {
+    if (type === "token" && typeof data.text === "string" && Object.keys(data).length <= 2) {
+      const key = `${round}|${agent}|${String(data.phase)}`;
+      const held = this.tokens.get(key);
+      if (held) held.text += data.text;
+      else {
+        this.tokens.set(key, { round, agent, phase: data.phase, text: data.text });
+        if (this.tokens.size === 1) this.writer.sealBeforeBatch(this);
+      }
+      return;
+    }
+    this.sealTokens();
+    this.append(type, round, agent, data);
+  }
+
+  /** Turn the held deltas into `token` events, one per turn. @example log.sealTokens() */
+  sealTokens(): void {
+    if (this.tokens.size === 0) return;
+    const held = [...this.tokens.values()];
+    this.tokens.clear();
+    for (const t of held) {
+      const data = t.phase === undefined ? { text: t.text } : { phase: t.phase, text: t.text };
+      this.append("token", t.round, t.agent, data);
+    }
+  }
+
+  private append(type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>): void {
     const at = this.now();
     const envelope: DebateEventEnvelope = {
       type,
@@ -185,6 +265,5 @@ export class DebateLog {
       hash: this.hash,
       payload,
     });
-    return envelope;
   }
 }

@@ -54,7 +54,12 @@ export interface ResumeState {
   keys: Set<string>;
   turns: Map<string, RecordedTurn>;
   failures: Map<string, string>;
-  startedAt: number;
+  /**
+   * How long the debate has run so far, counting only time a process was running it: from
+   * debate_start (or an incarnation's first event, which carries `resumed_running_ms`) to the
+   * incarnation's last logged event. Time the server was down does not count against the timeout.
+   */
+  runningMs: number;
 }
 
 export interface ProtocolInput {
@@ -66,7 +71,6 @@ export interface ProtocolInput {
   /** Aborted on cancel or shutdown: the protocol stops with {@link DebateInterrupted}. */
   signal: AbortSignal;
   resume?: ResumeState;
-  now?: () => number;
 }
 
 export interface ProtocolOutcome {
@@ -101,10 +105,19 @@ const turnKey = (round: number, phase: Phase, agent: string) => `${round}|${phas
  * @example const resume = resumeStateFrom(await store.events("d-42"));
  */
 export function resumeStateFrom(events: DebateEventEnvelope[]): ResumeState {
-  const state: ResumeState = { keys: new Set(), turns: new Map(), failures: new Map(), startedAt: Date.now() };
+  const state: ResumeState = { keys: new Set(), turns: new Map(), failures: new Map(), runningMs: 0 };
+  // The running time before the current incarnation, and when that incarnation began.
+  let before = 0;
+  let since: number | undefined;
   for (const e of events) {
     const phase = typeof e.data.phase === "string" ? e.data.phase : "";
-    if (e.type === "debate_start") state.startedAt = Date.parse(e.ts);
+    const ts = Date.parse(e.ts);
+    if (e.type === "debate_start") since = ts;
+    if (typeof e.data.resumed_running_ms === "number") {
+      before = e.data.resumed_running_ms;
+      since = ts;
+    }
+    if (since !== undefined) state.runningMs = before + Math.max(0, ts - since);
     if (e.type === "token" || e.type === "fallback") continue;
     state.keys.add(eventKey(e.type, e.round, e.agent, phase));
     if (e.type === "turn_end" && e.agent !== null && e.round !== null) {
@@ -159,9 +172,17 @@ export function critiqueTargets(topology: DebateConfig["topology"], active: stri
  * @example const outcome = await runProtocol({ debateId, question, config, agents, emit, signal });
  */
 export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome> {
-  const { debateId, question, config, agents, emit, signal } = input;
-  const now = input.now ?? Date.now;
+  const { debateId, question, config, agents, signal } = input;
   const resume = input.resume;
+  // A resumed incarnation's first event records the running time so far, so the next resume
+  // knows where this incarnation's running time starts (see ResumeState.runningMs).
+  let resumedMark: number | undefined = resume?.runningMs;
+  const emit: Emit = (type, round, agent, data) => {
+    if (resumedMark === undefined) return input.emit(type, round, agent, data);
+    const mark = resumedMark;
+    resumedMark = undefined;
+    input.emit(type, round, agent, { ...data, resumed_running_ms: mark });
+  };
   const seats: Seat[] = config.agents.map((agent) => ({
     agent,
     failed: resume?.failures.has(agent) ?? false,
@@ -176,8 +197,8 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
     ]),
   );
   const agreementByRound: DebateSummaryData["agreement"] = [];
-  const startedAt = resume?.startedAt ?? now();
-  const debateTimeout = AbortSignal.timeout(Math.max(1, config.timeouts.debateMs - (now() - startedAt)));
+  // Only running time counts: a debate resumed after downtime gets what it had left, not less.
+  const debateTimeout = AbortSignal.timeout(Math.max(1, config.timeouts.debateMs - (resume?.runningMs ?? 0)));
 
   const emitOnce = (type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>) => {
     const phase = typeof data.phase === "string" ? data.phase : "";

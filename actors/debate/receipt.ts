@@ -6,7 +6,7 @@
  *
  * @example
  * const keys = loadOrCreateReceiptKey(dataDir);
- * const doc = signReceipt(buildReceipt(input), keys);
+ * const doc = issueReceipt(input, keys); // same document as signReceipt(buildReceipt(input), keys)
  * verifyReceipt(doc).ok; // true
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
@@ -50,7 +50,9 @@ export interface ReceiptInput {
   baseline: unknown;
   outcome: { status: string; stop_reason: string | null };
   /** The events as published (JSON payloads), in seq order, up to and including debate_end. */
-  payloads: string[];
+  payloads?: string[];
+  /** The same events as log rows: seq, type and chain link come from the columns instead of the payload. */
+  events?: { seq: number; type: string; payload: string; hash?: string }[];
   issuedAt: Date;
 }
 
@@ -111,9 +113,23 @@ export function hashChain(payloads: string[]): ChainEntry[] {
   });
 }
 
-/** The unsigned receipt body. @example const body = buildReceipt({ debateId, question, ... }) */
-export function buildReceipt(input: ReceiptInput): Record<string, unknown> {
-  const events = hashChain(input.payloads);
+/**
+ * The chain over log rows: seq, type and link come from the columns the log wrote when it sealed
+ * each event (the same chainLink), so only the payload digests are computed here.
+ */
+function chainOfRows(rows: { seq: number; type: string; payload: string; hash?: string }[]): ChainEntry[] {
+  let previous = GENESIS_HASH;
+  return rows.map((row) => {
+    const digest = sha256Hex(row.payload);
+    const hash = row.hash ?? sha256Hex(previous + digest);
+    previous = hash;
+    return { seq: row.seq, type: row.type, digest, hash };
+  });
+}
+
+/** The body and the canonical text of each of its top-level values, each computed once. */
+function receiptParts(input: ReceiptInput): { body: Record<string, unknown>; texts: Record<string, string> } {
+  const events = input.events ? chainOfRows(input.events) : hashChain(input.payloads ?? []);
   const fields: Record<(typeof RECEIPT_FIELDS)[number], unknown> = {
     question: input.question,
     configuration: input.configuration,
@@ -130,14 +146,73 @@ export function buildReceipt(input: ReceiptInput): Record<string, unknown> {
       events,
     },
   };
-  const digests = Object.fromEntries(RECEIPT_FIELDS.map((f) => [f, sha256Hex(canonical(fields[f]))]));
-  return {
+  const texts: Record<string, string> = {};
+  for (const f of RECEIPT_FIELDS) {
+    texts[f] = f === "hash_chain" ? canonicalChain(fields.hash_chain as ChainField) : canonical(fields[f]);
+  }
+  const digests = Object.fromEntries(RECEIPT_FIELDS.map((f) => [f, sha256Hex(texts[f] as string)]));
+  const body: Record<string, unknown> = {
     version: 1,
     debate_id: input.debateId,
     issued_at: input.issuedAt.toISOString(),
     ...fields,
     digests,
   };
+  texts.version = "1";
+  texts.debate_id = JSON.stringify(input.debateId);
+  texts.issued_at = JSON.stringify(body.issued_at);
+  texts.digests = canonical(digests);
+  return { body, texts };
+}
+
+interface ChainField {
+  algorithm: string;
+  link: string;
+  genesis: string;
+  length: number;
+  head: string;
+  events: ChainEntry[];
+}
+
+/**
+ * RFC 8785 text of the hash_chain field, written directly: its values are ASCII strings and
+ * integers, whose JCS form is their JSON.stringify form, and its keys are emitted in sorted order.
+ * Equal to `canonical(chain)`; it exists because the chain is most of a receipt's bytes.
+ */
+function canonicalChain(chain: ChainField): string {
+  const events = chain.events
+    .map(
+      (e) =>
+        `{"digest":${JSON.stringify(e.digest)},"hash":${JSON.stringify(e.hash)},"seq":${JSON.stringify(e.seq)},"type":${JSON.stringify(e.type)}}`,
+    )
+    .join(",");
+  return `{"algorithm":${JSON.stringify(chain.algorithm)},"events":[${events}],"genesis":${JSON.stringify(chain.genesis)},"head":${JSON.stringify(chain.head)},"length":${JSON.stringify(chain.length)},"link":${JSON.stringify(chain.link)}}`;
+}
+
+/** The canonical text of an object from the canonical texts of its values (RFC 8785 sorts keys by UTF-16 units). */
+function canonicalObject(texts: Record<string, string>): string {
+  const keys = Object.keys(texts).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${texts[k]}`).join(",")}}`;
+}
+
+/** The unsigned receipt body. @example const body = buildReceipt({ debateId, question, ... }) */
+export function buildReceipt(input: ReceiptInput): Record<string, unknown> {
+  return receiptParts(input).body;
+}
+
+/**
+ * Build and sign a receipt in one pass: the document {@link signReceipt}(buildReceipt(input)) gives,
+ * with each field canonicalised once (the signature covers the body's canonical text, composed from
+ * the field texts the digests were computed over).
+ *
+ * @example const doc = issueReceipt({ debateId, question, ..., events: rows, issuedAt: new Date() }, key);
+ */
+export function issueReceipt(input: ReceiptInput, key: ReceiptKey): ReceiptDoc {
+  const { body, texts } = receiptParts(input);
+  body.key_id = key.keyId;
+  texts.key_id = JSON.stringify(key.keyId);
+  const signature = sign(null, Buffer.from(canonicalObject(texts)), key.privateKey).toString("base64");
+  return { receipt: body, signature, algorithm: "Ed25519", public_key: key.publicKeyPem, key_id: key.keyId };
 }
 
 /** Sign a receipt body. @example const doc = signReceipt(body, key) */

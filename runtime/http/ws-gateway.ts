@@ -6,6 +6,13 @@
  * Actors add message types with {@link WsGateway.on} (the debate actor adds `subscribe`);
  * anything else gets `{"type":"error","code":"unknown_type",...}`.
  *
+ * Topics ride on Bun's native pub/sub when the listeners' servers are registered with
+ * {@link WsGateway.setListening}: a live subscriber's socket is subscribed to the topic and
+ * {@link WsGateway.publish} is one `server.publish` per listener, written by Bun to every socket
+ * without a JavaScript loop. Sockets of an unregistered listener (or test doubles) are sent to one
+ * by one. A subscription may start paused (`live: false`) and be resumed with
+ * {@link WsGateway.resume}, so a feature can replay history before live messages flow.
+ *
  * @example
  * const gateway = new WsGateway({ heartbeatMs: 15_000, log });
  * gateway.on("echo", (conn, msg) => conn.send(JSON.stringify(msg)));
@@ -20,12 +27,31 @@ import { metrics } from "../metrics.ts";
 
 /** The socket surface the gateway needs; Bun's ServerWebSocket satisfies it. */
 export type Socket = Pick<ServerWebSocket<unknown>, "send" | "close"> &
-  Partial<Pick<ServerWebSocket<unknown>, "getBufferedAmount">>;
+  Partial<Pick<ServerWebSocket<unknown>, "getBufferedAmount">> & {
+    /** Join / leave a topic of the socket's server (Bun's native pub/sub). */
+    subscribe?(topic: string): unknown;
+    unsubscribe?(topic: string): unknown;
+  };
+
+/** What the gateway needs of a listener's server (Bun's Server) to publish natively. */
+export interface PublishingServer {
+  publish(topic: string, data: string): number;
+}
+
+/** One topic's subscribers: all of them (stats), and the live ones by delivery path. */
+interface TopicSubscribers {
+  all: Set<Connection>;
+  /** Live subscribers reached by server.publish. */
+  native: number;
+  /** Live subscribers sent to one by one (no native socket). */
+  direct: Set<Connection>;
+}
 
 export interface Connection {
   readonly id: number;
   readonly socket: Socket;
-  readonly topics: Set<string>;
+  /** Topics subscribed to; the value says whether live messages flow (false: paused). */
+  readonly topics: Map<string, boolean>;
   /** Send a JSON-encoded payload, counting it; returns false when the socket is gone. */
   send(payload: string): boolean;
   /** Bytes queued on the socket and not yet written (backpressure); 0 when the socket cannot tell. */
@@ -43,13 +69,17 @@ export interface WsGatewayOptions {
 
 export class WsGateway {
   private readonly connections = new Map<Socket, Connection>();
-  private readonly topics = new Map<string, Set<Connection>>();
+  private readonly topics = new Map<string, TopicSubscribers>();
+  /** Servers of the listeners, for native publish (one per listener that registered it). */
+  private readonly servers = new Map<"api" | "dedicated", PublishingServer>();
   private readonly handlers = new Map<string, MessageHandler>();
   /** Handlers chosen by a field's presence, ahead of the plain handler for the same type. */
   private readonly fieldHandlers = new Map<string, { field: string; handler: MessageHandler }[]>();
   private readonly closeListeners: Array<(conn: Connection) => void> = [];
   private readonly listeners = { api: false, dedicated: false };
   private heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Connections whose sockets belong to a registered server (they can subscribe natively). */
+  private readonly native = new WeakSet<Connection>();
   private nextId = 1;
   private messagesIn = 0;
   private messagesOut = 0;
@@ -86,9 +116,17 @@ export class WsGateway {
     this.closeListeners.push(listener);
   }
 
-  /** Record that a listener serves /ws, so /api/health/ws can tell "unavailable" apart. */
-  setListening(which: "api" | "dedicated", up: boolean): void {
+  /**
+   * Record that a listener serves /ws, so /api/health/ws can tell "unavailable" apart. With its
+   * `server`, topics reach that listener's sockets through Bun's native publish; register the
+   * server of every listener whose sockets this gateway serves, before they connect.
+   *
+   * @example gateway.setListening("api", true, app.server);
+   */
+  setListening(which: "api" | "dedicated", up: boolean, server?: PublishingServer | null): void {
     this.listeners[which] = up;
+    if (up && server) this.servers.set(which, server);
+    if (!up) this.servers.delete(which);
   }
 
   get available(): boolean {
@@ -114,7 +152,7 @@ export class WsGateway {
     const conn: Connection = {
       id: this.nextId++,
       socket,
-      topics: new Set(),
+      topics: new Map(),
       send(payload) {
         const status = socket.send(payload);
         if (status === 0) return false;
@@ -130,6 +168,7 @@ export class WsGateway {
       },
     };
     this.connections.set(socket, conn);
+    if (this.servers.size > 0 && typeof socket.subscribe === "function") this.native.add(conn);
     metrics.websocketConnections.set(this.connections.size);
     this.options.log.debug({ ws_conn: conn.id }, "websocket connected");
   }
@@ -196,39 +235,75 @@ export class WsGateway {
     const conn = this.connections.get(socket);
     if (!conn) return;
     this.connections.delete(socket);
-    for (const topic of conn.topics) this.removeSubscriber(topic, conn);
+    // Bun drops a closed socket's native subscriptions itself.
+    for (const [topic, live] of conn.topics) this.removeSubscriber(topic, conn, live);
     for (const listener of this.closeListeners) listener(conn);
     metrics.websocketConnections.set(this.connections.size);
     this.options.log.debug({ ws_conn: conn.id, code, reason }, "websocket closed");
   }
 
-  subscribe(conn: Connection, topic: string): void {
-    conn.topics.add(topic);
-    let set = this.topics.get(topic);
-    if (!set) {
-      set = new Set();
-      this.topics.set(topic, set);
+  /**
+   * Subscribe a connection to a topic. `live: false` registers it (it counts in stats) without
+   * delivering published messages until {@link resume}.
+   *
+   * @example gateway.subscribe(conn, "debate:d-42", { live: false }); ...replay...; gateway.resume(conn, "debate:d-42");
+   */
+  subscribe(conn: Connection, topic: string, options: { live?: boolean } = {}): void {
+    if (conn.topics.has(topic)) this.unsubscribe(conn, topic);
+    const live = options.live ?? true;
+    conn.topics.set(topic, live);
+    let subs = this.topics.get(topic);
+    if (!subs) {
+      subs = { all: new Set(), native: 0, direct: new Set() };
+      this.topics.set(topic, subs);
     }
-    set.add(conn);
+    subs.all.add(conn);
+    if (live) this.startDelivery(subs, conn, topic);
+  }
+
+  /** Start delivering a paused subscription's messages; a no-op when it is live or absent. */
+  resume(conn: Connection, topic: string): void {
+    const subs = this.topics.get(topic);
+    if (!subs || conn.topics.get(topic) !== false) return;
+    conn.topics.set(topic, true);
+    this.startDelivery(subs, conn, topic);
   }
 
   unsubscribe(conn: Connection, topic: string): void {
+    const live = conn.topics.get(topic);
+    if (live === undefined) return;
     conn.topics.delete(topic);
-    this.removeSubscriber(topic, conn);
+    if (live && this.native.has(conn)) conn.socket.unsubscribe?.(topic);
+    this.removeSubscriber(topic, conn, live);
   }
 
-  /** Send a payload to every subscriber of a topic; returns how many received it. */
+  /** Live subscribers of a topic (paused ones excluded). */
+  liveSubscribers(topic: string): number {
+    const subs = this.topics.get(topic);
+    return subs ? subs.native + subs.direct.size : 0;
+  }
+
+  /**
+   * Send a payload to every live subscriber of a topic; returns how many it was handed to (Bun
+   * queues it on each socket; a socket past its backpressure limit is the slow-consumer check's job).
+   */
   publish(topic: string, payload: string): number {
-    const set = this.topics.get(topic);
-    if (!set) return 0;
+    const subs = this.topics.get(topic);
+    if (!subs) return 0;
     let sent = 0;
-    for (const conn of set) if (conn.send(payload)) sent++;
+    if (subs.native > 0) {
+      for (const server of this.servers.values()) server.publish(topic, payload);
+      sent = subs.native;
+      this.messagesOut += sent;
+      metrics.websocketMessages.inc({ direction: "out" }, sent);
+    }
+    for (const conn of subs.direct) if (conn.send(payload)) sent++;
     return sent;
   }
 
   stats() {
     const topics: Record<string, number> = {};
-    for (const [topic, set] of this.topics) topics[topic] = set.size;
+    for (const [topic, subs] of this.topics) topics[topic] = subs.all.size;
     return {
       connections: this.connections.size,
       messages_in: this.messagesIn,
@@ -249,10 +324,20 @@ export class WsGateway {
     conn.send(JSON.stringify({ type: "error", code, message }));
   }
 
-  private removeSubscriber(topic: string, conn: Connection): void {
-    const set = this.topics.get(topic);
-    if (!set) return;
-    set.delete(conn);
-    if (set.size === 0) this.topics.delete(topic);
+  private startDelivery(subs: TopicSubscribers, conn: Connection, topic: string): void {
+    if (this.native.has(conn)) {
+      conn.socket.subscribe?.(topic);
+      subs.native++;
+    } else subs.direct.add(conn);
+  }
+
+  private removeSubscriber(topic: string, conn: Connection, live: boolean): void {
+    const subs = this.topics.get(topic);
+    if (!subs?.all.delete(conn)) return;
+    if (live) {
+      if (this.native.has(conn)) subs.native--;
+      else subs.direct.delete(conn);
+    }
+    if (subs.all.size === 0) this.topics.delete(topic);
   }
 }

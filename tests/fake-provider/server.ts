@@ -426,8 +426,9 @@ async function stream(res: ServerResponse, protocol: Protocol, provider: string,
     const json = JSON.stringify(event.data);
     let data: string;
     if (reply.multiLineData) {
-      // SSE joins multi-line data with "\n"; splitting after a comma keeps the JSON valid.
-      const cut = json.indexOf(",") + 1;
+      // SSE joins multi-line data with "\n"; splitting after a comma between values (never one
+      // inside a string, where a raw newline would be invalid JSON) keeps the JSON valid.
+      const cut = structuralComma(json) + 1;
       data = cut > 0 ? `data: ${json.slice(0, cut)}${nl}data: ${json.slice(cut)}${nl}` : `data: ${json}${nl}`;
     } else {
       data = `data: ${json}${nl}`;
@@ -463,6 +464,20 @@ async function stream(res: ServerResponse, protocol: Protocol, provider: string,
     await write(encode(event));
   }
   res.end();
+}
+
+/** Index of the first comma outside a JSON string, or -1. */
+function structuralComma(json: string): number {
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const ch = json[i];
+    if (inString) {
+      if (ch === "\\") i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === ",") return i;
+  }
+  return -1;
 }
 
 function errorBody(protocol: Protocol, provider: string, status: number): unknown {

@@ -28,6 +28,8 @@ export interface ProviderFailure {
   afterFirstToken: boolean;
 }
 
+/** Stream error types that stand for a provider's transient trouble (OpenAI, Anthropic, Gemini names). */
+const TRANSIENT_STREAM_ERROR = /server_error|overloaded|api_error|internal|unavailable|rate_limit|timeout/i;
 const QUOTA = /quota|insufficient[_ ]?(credit|fund|balance)|billing|payment required|credit balance/i;
 
 /**
@@ -81,7 +83,11 @@ export function classifyFailure(
       kind: kindOf(status, text),
       status,
       message: `stream error ${text}`,
-      retryable: e.isRetryable === true || (status !== undefined && (status === 429 || status >= 500)),
+      // Without a status, the error's type says whether it is the provider's transient trouble
+      // (an error event before the first token is retried like the 5xx it stands for).
+      retryable:
+        e.isRetryable === true ||
+        (status !== undefined ? status === 429 || status >= 500 : TRANSIENT_STREAM_ERROR.test(String(e.type ?? ""))),
     };
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -1,0 +1,79 @@
+import { describe, expect, test } from "bun:test";
+import { createLogger } from "../../runtime/log.ts";
+import type { DebateStore, StoredEvent } from "./debate-store.ts";
+import { chainLink, DebateLog, EventWriter, GENESIS_HASH } from "./event-log.ts";
+
+const log = createLogger("ERROR");
+
+/** A store whose appends take `delayMs` and are recorded. */
+function recordingStore(delayMs = 0) {
+  const rows: StoredEvent[] = [];
+  const store = {
+    async appendEvents(events: StoredEvent[]) {
+      if (delayMs) await Bun.sleep(delayMs);
+      rows.push(...events);
+    },
+  } as unknown as DebateStore;
+  return { rows, store };
+}
+
+describe("DebateLog", () => {
+  test("a turn's deltas before the next batch become one token event, sealed before the turn's next event", async () => {
+    const { rows, store } = recordingStore();
+    const published: number[] = [];
+    const writer = new EventWriter({ store, log, publish: (_id, seq) => published.push(seq) });
+    const events = new DebateLog("d-1", writer, { seq: 0, hash: GENESIS_HASH });
+    events.emit("turn_start", 0, "a", { phase: "proposal" });
+    events.emit("turn_start", 0, "b", { phase: "proposal" });
+    for (const d of ["Hel", "lo ", "wor"]) events.emit("token", 0, "a", { phase: "proposal", text: d });
+    events.emit("token", 0, "b", { phase: "proposal", text: "Hi" });
+    events.emit("token", 0, "a", { phase: "proposal", text: "ld" });
+    events.emit("turn_end", 0, "a", { phase: "proposal", text: "Hello world" });
+    await writer.flush();
+
+    const payloads = rows.map((r) => JSON.parse(r.payload));
+    expect(payloads.map((e) => [e.seq, e.type, e.agent, e.data.text ?? null])).toEqual([
+      [1, "turn_start", "a", null],
+      [2, "turn_start", "b", null],
+      [3, "token", "a", "Hello world"],
+      [4, "token", "b", "Hi"],
+      [5, "turn_end", "a", "Hello world"],
+    ]);
+    expect(published).toEqual([1, 2, 3, 4, 5]);
+    // The chain covers the sealed events exactly as stored and published.
+    let head = GENESIS_HASH;
+    for (const r of rows) head = chainLink(head, r.payload).hash;
+    expect(head).toBe(events.lastHash);
+  });
+
+  test("deltas held when the writer takes its next batch are sealed into it", async () => {
+    const { rows, store } = recordingStore();
+    const writer = new EventWriter({ store, log, publish: () => {}, flushMs: 1 });
+    const events = new DebateLog("d-2", writer, { seq: 0, hash: GENESIS_HASH });
+    events.emit("token", 1, "a", { phase: "critique", text: "one " });
+    events.emit("token", 1, "a", { phase: "critique", text: "two" });
+    while (rows.length === 0) await Bun.sleep(1);
+    events.emit("token", 1, "a", { phase: "critique", text: " three" });
+    await writer.flush();
+    expect(rows.map((r) => JSON.parse(r.payload).data.text)).toEqual(["one two", " three"]);
+  });
+});
+
+describe("EventWriter.flush", () => {
+  test("resolves once its own events are committed, without waiting for events appended later", async () => {
+    const { rows, store } = recordingStore(5);
+    const writer = new EventWriter({ store, log, publish: () => {} });
+    const a = new DebateLog("d-a", writer, { seq: 0, hash: GENESIS_HASH });
+    const b = new DebateLog("d-b", writer, { seq: 0, hash: GENESIS_HASH });
+    a.emit("debate_start", null, null, {});
+    const flushed = writer.flush().then(() => rows.length);
+    // Another debate keeps appending while the first batch commits.
+    const busy = setInterval(() => b.emit("round_start", 0, null, {}), 1);
+    const committedWhenResolved = await flushed;
+    clearInterval(busy);
+    await writer.flush();
+    expect(committedWhenResolved).toBeGreaterThanOrEqual(1);
+    expect(committedWhenResolved).toBeLessThan(rows.length);
+    expect(rows[0]?.debateId).toBe("d-a");
+  });
+});
