@@ -463,5 +463,6 @@ export async function opsMain(argv: string[], env: Record<string, string | undef
 }
 
 if (import.meta.main) {
-  process.exit(await opsMain(process.argv.slice(2), environmentSnapshot()));
+  // No top-level await: runtime/cli.ts imports this module, and the compiled binary is CommonJS.
+  opsMain(process.argv.slice(2), environmentSnapshot()).then((code) => process.exit(code));
 }
