@@ -9,7 +9,8 @@
  *   if (failure.kind === "rate_limited") ...
  * }
  */
-import { APICallError } from "ai";
+// @ai-sdk/provider is where the SDK defines its errors; importing "ai" here would load the whole SDK at start.
+import { APICallError } from "@ai-sdk/provider";
 
 export type FailureKind = "rate_limited" | "quota" | "provider_error" | "timeout" | "aborted";
 

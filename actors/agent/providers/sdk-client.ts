@@ -11,31 +11,35 @@
  * const client = sdkClient(createOpenAI({ apiKey, baseURL }).chat, { local: false });
  * await client.stream({ model: "gpt-4.1-mini", system, prompt, signal, onDelta, seed });
  */
-import { createAnthropic } from "@ai-sdk/anthropic";
-import { createGoogleGenerativeAI } from "@ai-sdk/google";
-import { createMistral } from "@ai-sdk/mistral";
-import { createOpenAI } from "@ai-sdk/openai";
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { type LanguageModel, type LanguageModelUsage, streamText } from "ai";
+// Types only: the SDK and each provider package are loaded on a provider's first turn, not at start
+// (they cost ~100 ms of start-up, and a demo-only server never needs them).
+import type { LanguageModel, LanguageModelUsage } from "ai";
 import type { Config, LocalModelServer } from "../../../runtime/config.ts";
 import type { CallOutcome, ModelCall, ProviderClient } from "./client.ts";
 import { normaliseUsage } from "./usage.ts";
 
 type ModelFactory = (model: string) => LanguageModel;
+/** Loads the provider package and returns its model factory; called once, on the first turn. */
+type ModelFactoryLoader = () => Promise<ModelFactory>;
 
 /**
  * A client streaming through `streamText`; stream errors (HTTP errors included, which streamText
  * reports as error parts) are thrown so the caller can classify them.
  *
  * @example
- * sdkClient((m) => createAnthropic({ apiKey }).languageModel(m));
+ * sdkClient(async () => {
+ *   const { createAnthropic } = await import("@ai-sdk/anthropic");
+ *   return (m) => createAnthropic({ apiKey }).languageModel(m);
+ * });
  */
-export function sdkClient(factory: ModelFactory): ProviderClient {
+export function sdkClient(load: ModelFactoryLoader): ProviderClient {
   const models = new Map<string, LanguageModel>();
-  const modelFor = (name: string) => {
+  let factory: Promise<ModelFactory> | undefined;
+  const modelFor = async (name: string) => {
     let model = models.get(name);
     if (model === undefined) {
-      model = factory(name);
+      factory ??= load();
+      model = (await factory)(name);
       models.set(name, model);
     }
     return model;
@@ -43,8 +47,9 @@ export function sdkClient(factory: ModelFactory): ProviderClient {
   return {
     simulated: false,
     async stream(call: ModelCall): Promise<CallOutcome> {
+      const { streamText } = await import("ai");
       const result = streamText({
-        model: modelFor(call.model),
+        model: await modelFor(call.model),
         system: call.system,
         prompt: call.prompt,
         maxOutputTokens: call.maxOutputTokens,
@@ -85,22 +90,26 @@ export function providerClients(
   config: Config,
 ): Map<string, { client: ProviderClient; configured: boolean; local: boolean }> {
   const clients = new Map<string, { client: ProviderClient; configured: boolean; local: boolean }>();
-  const add = (name: string, key: string | undefined, factory: (apiKey: string) => ModelFactory) => {
+  const add = (name: string, key: string | undefined, factory: (apiKey: string) => ModelFactoryLoader) => {
     clients.set(name, { client: sdkClient(factory(key ?? "")), configured: key !== undefined, local: false });
   };
-  add("anthropic", config.anthropicApiKey, (apiKey) => {
+  add("anthropic", config.anthropicApiKey, (apiKey) => async () => {
+    const { createAnthropic } = await import("@ai-sdk/anthropic");
     const p = createAnthropic({ apiKey, baseURL: config.anthropicBaseUrl });
     return (m) => p.languageModel(m);
   });
-  add("openai", config.openaiApiKey, (apiKey) => {
+  add("openai", config.openaiApiKey, (apiKey) => async () => {
+    const { createOpenAI } = await import("@ai-sdk/openai");
     const p = createOpenAI({ apiKey, baseURL: config.openaiBaseUrl });
     return (m) => p.chat(m);
   });
-  add("gemini", config.geminiApiKey, (apiKey) => {
+  add("gemini", config.geminiApiKey, (apiKey) => async () => {
+    const { createGoogleGenerativeAI } = await import("@ai-sdk/google");
     const p = createGoogleGenerativeAI({ apiKey, baseURL: config.geminiBaseUrl });
     return (m) => p.languageModel(m);
   });
-  add("mistral", config.mistralApiKey, (apiKey) => {
+  add("mistral", config.mistralApiKey, (apiKey) => async () => {
+    const { createMistral } = await import("@ai-sdk/mistral");
     const p = createMistral({ apiKey, baseURL: config.mistralBaseUrl });
     return (m) => p.languageModel(m);
   });
@@ -110,9 +119,12 @@ export function providerClients(
   return clients;
 }
 
-function compatible(name: string, baseURL: string, apiKey: string | undefined): ModelFactory {
-  const p = createOpenAICompatible({ name, baseURL, apiKey, includeUsage: true });
-  return (m) => p.chatModel(m);
+function compatible(name: string, baseURL: string, apiKey: string | undefined): ModelFactoryLoader {
+  return async () => {
+    const { createOpenAICompatible } = await import("@ai-sdk/openai-compatible");
+    const p = createOpenAICompatible({ name, baseURL, apiKey, includeUsage: true });
+    return (m) => p.chatModel(m);
+  };
 }
 
 function localClient(server: LocalModelServer) {
