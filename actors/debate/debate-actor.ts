@@ -189,11 +189,6 @@ export async function runDebate(
     deps.key,
   );
   await store.saveReceipt(id, JSON.stringify(doc), new Date());
-  if (!all.some((e) => e.type === "receipt_generated")) {
-    const chain = doc.receipt.hash_chain as { head: string; length: number };
-    emit("receipt_generated", null, null, { key_id: doc.key_id, head: chain.head, events: chain.length });
-    await writer.flush();
-  }
 
   const consensus = protocol?.consensus ?? null;
   const active = protocol ? Object.keys(protocol.summary.finalAnswers) : [];
@@ -210,6 +205,13 @@ export async function runDebate(
       ? { elo: { winners, losers: active.filter((a) => !winners.includes(a)) } }
       : {}),
   });
+  // receipt_generated is the last event a watcher sees: the record is final before it is sent, so a
+  // client that reads GET /api/debates/:id on receiving it never sees "running".
+  if (!all.some((e) => e.type === "receipt_generated")) {
+    const chain = doc.receipt.hash_chain as { head: string; length: number };
+    emit("receipt_generated", null, null, { key_id: doc.key_id, head: chain.head, events: chain.length });
+    await writer.flush();
+  }
   if (finished) {
     deps.onFinished?.(id, status);
     log.info(

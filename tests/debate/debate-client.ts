@@ -94,17 +94,11 @@ export async function watchDebate(
   }
 }
 
-/**
- * The record once its status is terminal: the outcome row is written just after receipt_generated
- * is published, so a reader that saw that event may briefly still read "running".
- */
-async function settledRecord(server: TestServer, id: string, timeoutMs = 5000): Promise<DebateRecordView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const record = (await (await fetch(`${server.api}/api/debates/${id}`)).json()) as DebateRecordView;
-    if (record.status !== "running" || Date.now() > deadline) return record;
-    await Bun.sleep(10);
-  }
+/** The record right after receipt_generated: the server finalises it before sending that event. */
+async function settledRecord(server: TestServer, id: string): Promise<DebateRecordView> {
+  const record = (await (await fetch(`${server.api}/api/debates/${id}`)).json()) as DebateRecordView;
+  expect(record.status).not.toBe("running");
+  return record;
 }
 
 const turnOf = (e: WireEvent) => `${e.round}|${e.agent}|${String(e.data.phase ?? "")}`;
