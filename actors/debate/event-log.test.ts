@@ -1,7 +1,11 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createLogger } from "../../runtime/log.ts";
 import type { DebateStore, StoredEvent } from "./debate-store.ts";
 import { chainLink, DebateLog, EventWriter, GENESIS_HASH } from "./event-log.ts";
+import { chainOfRows, issueReceipt, loadOrCreateReceiptKey, receiptJson, verifyReceipt } from "./receipt.ts";
 
 const log = createLogger("ERROR");
 
@@ -18,6 +22,55 @@ function recordingStore(delayMs = 0) {
 }
 
 describe("DebateLog", () => {
+  test("its chain equals the chain of the stored rows, across a resume, and a receipt from it verifies", async () => {
+    const { rows, store } = recordingStore();
+    const writer = new EventWriter({ store, log, publish: () => {} });
+    const first = new DebateLog("d-c", writer, { seq: 0, hash: GENESIS_HASH });
+    first.emit("debate_start", null, null, { question: "Q?" });
+    first.emit("token", 0, "a", { phase: "proposal", text: 'he said "hi"' });
+    first.emit("turn_end", 0, "a", { phase: "proposal", text: "hi" });
+    await writer.flush();
+    // A restart: the next incarnation seeds its chain from the stored rows.
+    const resumed = new DebateLog("d-c", writer, {
+      seq: first.lastSeq,
+      hash: first.lastHash,
+      chain: chainOfRows(rows),
+    });
+    resumed.emit("debate_end", null, null, { status: "completed" });
+    await writer.flush();
+
+    expect(resumed.chain).toEqual(chainOfRows(rows.map(({ hash: _, ...r }) => r)));
+    expect(resumed.chain.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+
+    const dir = mkdtempSync(join(tmpdir(), "aragora-chain-"));
+    try {
+      const key = loadOrCreateReceiptKey(dir);
+      const input = {
+        debateId: "d-c",
+        question: "Q?",
+        configuration: { rounds: 1 },
+        participants: ["a"],
+        consensus: null,
+        baseline: null,
+        outcome: { status: "completed", stop_reason: "completed" },
+        issuedAt: new Date(0),
+      };
+      const doc = issueReceipt({ ...input, chain: resumed.chain }, key);
+      // The same receipt body as one built from the log's rows, hashed afresh.
+      expect(doc.receipt).toEqual(issueReceipt({ ...input, events: rows }, key).receipt);
+      const stored = JSON.parse(receiptJson(doc));
+      expect(stored).toEqual(JSON.parse(JSON.stringify(doc)));
+      expect(
+        verifyReceipt({ ...stored, events: rows.map((r) => JSON.parse(r.payload)) }, key.publicKeyPem),
+      ).toMatchObject({
+        ok: true,
+        events: 4,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a turn's deltas before the next batch become one token event, sealed before the turn's next event", async () => {
     const { rows, store } = recordingStore();
     const published: number[] = [];

@@ -25,7 +25,8 @@ export const GENESIS_HASH = "0".repeat(64);
 
 /** sha256 hex of a string. @example sha256Hex("abc") // "ba7816bf..." */
 export function sha256Hex(text: string): string {
-  return Bun.CryptoHasher.hash("sha256", text, "hex");
+  // Bun.SHA256.hash is the one-shot form without the algorithm lookup (two calls per event).
+  return Bun.SHA256.hash(text, "hex");
 }
 
 /**
@@ -36,6 +37,27 @@ export function sha256Hex(text: string): string {
 export function chainLink(previous: string, payload: string): { digest: string; hash: string } {
   const digest = sha256Hex(payload);
   return { digest, hash: sha256Hex(previous + digest) };
+}
+
+/** One event's link in a debate's hash chain, as a receipt lists it. */
+export interface ChainEntry {
+  seq: number;
+  type: string;
+  /** sha256 hex of the event's JSON as published. */
+  digest: string;
+  /** The chain link: sha256(previous hash + digest). */
+  hash: string;
+}
+
+let lastMs = Number.NaN;
+let lastIso = "";
+/** ISO text of a millisecond time; events sealed in the same millisecond share one Date. */
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }
 
 export type Publish = (debateId: string, seq: number, payload: string) => void;
@@ -182,21 +204,33 @@ interface UnsealedTokens {
   text: string;
 }
 
-/** One debate's side of the log: the seq counter, the hash chain and the token deltas not sealed yet. */
+/**
+ * One debate's side of the log: the seq counter, the hash chain and the token deltas not sealed yet.
+ * It keeps the chain entries of every event sealed so far (those of a resumed debate's earlier
+ * events are passed in as `last.chain`), so the debate's receipt is built without reading its log
+ * back and hashing every payload a second time.
+ */
 export class DebateLog {
   private seq: number;
   private hash: string;
+  private readonly entries: ChainEntry[];
   /** Deltas per turn (round, agent, phase) since the last seal, in the order the turns first streamed. */
   private readonly tokens = new Map<string, UnsealedTokens>();
 
   constructor(
     readonly debateId: string,
     private readonly writer: Pick<EventWriter, "append" | "sealBeforeBatch">,
-    last: { seq: number; hash: string },
+    last: { seq: number; hash: string; chain?: ChainEntry[] },
     private readonly now: () => number = Date.now,
   ) {
     this.seq = last.seq;
     this.hash = last.hash;
+    this.entries = last.chain ? [...last.chain] : [];
+  }
+
+  /** The chain entries of every sealed event, in seq order (the receipt's `hash_chain.events`). */
+  get chain(): readonly ChainEntry[] {
+    return this.entries;
   }
 
   /** The seq of the last sealed event (coalesced deltas get theirs when sealed). */
@@ -248,13 +282,15 @@ export class DebateLog {
       type,
       debate_id: this.debateId,
       seq: ++this.seq,
-      ts: new Date(at).toISOString(),
+      ts: isoTime(at),
       round,
       agent,
       data,
     };
     const payload = JSON.stringify(envelope);
-    this.hash = chainLink(this.hash, payload).hash;
+    const link = chainLink(this.hash, payload);
+    this.hash = link.hash;
+    this.entries.push({ seq: this.seq, type, digest: link.digest, hash: link.hash });
     this.writer.append({
       debateId: this.debateId,
       seq: this.seq,

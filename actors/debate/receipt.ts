@@ -13,7 +13,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject,
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import canonicalize from "canonicalize";
-import { chainLink, GENESIS_HASH, sha256Hex } from "./event-log.ts";
+import { type ChainEntry, chainLink, GENESIS_HASH, sha256Hex } from "./event-log.ts";
 import type { DebateEventEnvelope } from "./types.ts";
 
 export const RECEIPT_KEY_FILE = "keys/receipt-ed25519.pem";
@@ -34,12 +34,7 @@ export interface ReceiptKey {
   keyId: string;
 }
 
-export interface ChainEntry {
-  seq: number;
-  type: string;
-  digest: string;
-  hash: string;
-}
+export type { ChainEntry };
 
 export interface ReceiptInput {
   debateId: string;
@@ -53,6 +48,8 @@ export interface ReceiptInput {
   payloads?: string[];
   /** The same events as log rows: seq, type and chain link come from the columns instead of the payload. */
   events?: { seq: number; type: string; payload: string; hash?: string }[];
+  /** The chain itself, as the debate's DebateLog sealed it: nothing is hashed again. */
+  chain?: readonly ChainEntry[];
   issuedAt: Date;
 }
 
@@ -116,8 +113,10 @@ export function hashChain(payloads: string[]): ChainEntry[] {
 /**
  * The chain over log rows: seq, type and link come from the columns the log wrote when it sealed
  * each event (the same chainLink), so only the payload digests are computed here.
+ *
+ * @example chainOfRows(await store.events("d-42", 0)).at(-1)?.hash
  */
-function chainOfRows(rows: { seq: number; type: string; payload: string; hash?: string }[]): ChainEntry[] {
+export function chainOfRows(rows: { seq: number; type: string; payload: string; hash?: string }[]): ChainEntry[] {
   let previous = GENESIS_HASH;
   return rows.map((row) => {
     const digest = sha256Hex(row.payload);
@@ -129,7 +128,11 @@ function chainOfRows(rows: { seq: number; type: string; payload: string; hash?: 
 
 /** The body and the canonical text of each of its top-level values, each computed once. */
 function receiptParts(input: ReceiptInput): { body: Record<string, unknown>; texts: Record<string, string> } {
-  const events = input.events ? chainOfRows(input.events) : hashChain(input.payloads ?? []);
+  const events = input.chain
+    ? [...input.chain]
+    : input.events
+      ? chainOfRows(input.events)
+      : hashChain(input.payloads ?? []);
   const fields: Record<(typeof RECEIPT_FIELDS)[number], unknown> = {
     question: input.question,
     configuration: input.configuration,
@@ -165,6 +168,9 @@ function receiptParts(input: ReceiptInput): { body: Record<string, unknown>; tex
   return { body, texts };
 }
 
+/** Strings whose JSON form is the string in quotes. */
+const PLAIN = /^[0-9A-Za-z_]*$/;
+
 interface ChainField {
   algorithm: string;
   link: string;
@@ -180,12 +186,16 @@ interface ChainField {
  * Equal to `canonical(chain)`; it exists because the chain is most of a receipt's bytes.
  */
 function canonicalChain(chain: ChainField): string {
-  const events = chain.events
-    .map(
-      (e) =>
-        `{"digest":${JSON.stringify(e.digest)},"hash":${JSON.stringify(e.hash)},"seq":${JSON.stringify(e.seq)},"type":${JSON.stringify(e.type)}}`,
-    )
-    .join(",");
+  let events = "";
+  for (const e of chain.events) {
+    // Hex digests and snake_case type names need no escaping, so they are quoted as they are; any
+    // other value (a tampered or foreign row) goes through JSON.stringify.
+    const plain = PLAIN.test(e.digest) && PLAIN.test(e.hash) && PLAIN.test(e.type) && Number.isSafeInteger(e.seq);
+    const item = plain
+      ? `{"digest":"${e.digest}","hash":"${e.hash}","seq":${e.seq},"type":"${e.type}"}`
+      : `{"digest":${JSON.stringify(e.digest)},"hash":${JSON.stringify(e.hash)},"seq":${JSON.stringify(e.seq)},"type":${JSON.stringify(e.type)}}`;
+    events = events === "" ? item : `${events},${item}`;
+  }
   return `{"algorithm":${JSON.stringify(chain.algorithm)},"events":[${events}],"genesis":${JSON.stringify(chain.genesis)},"head":${JSON.stringify(chain.head)},"length":${JSON.stringify(chain.length)},"link":${JSON.stringify(chain.link)}}`;
 }
 
@@ -211,8 +221,34 @@ export function issueReceipt(input: ReceiptInput, key: ReceiptKey): ReceiptDoc {
   const { body, texts } = receiptParts(input);
   body.key_id = key.keyId;
   texts.key_id = JSON.stringify(key.keyId);
-  const signature = sign(null, Buffer.from(canonicalObject(texts)), key.privateKey).toString("base64");
-  return { receipt: body, signature, algorithm: "Ed25519", public_key: key.publicKeyPem, key_id: key.keyId };
+  const signed = canonicalObject(texts);
+  const signature = sign(null, Buffer.from(signed), key.privateKey).toString("base64");
+  const doc: ReceiptDoc = {
+    receipt: body,
+    signature,
+    algorithm: "Ed25519",
+    public_key: key.publicKeyPem,
+    key_id: key.keyId,
+  };
+  signedTexts.set(doc, signed);
+  return doc;
+}
+
+/** The canonical body text each issued document was signed over, to serialise it without a second pass. */
+const signedTexts = new WeakMap<ReceiptDoc, string>();
+
+/**
+ * The receipt document as JSON text. For a document from {@link issueReceipt} the body is written
+ * as the canonical text it was signed over (the same JSON value as JSON.stringify gives, keys
+ * sorted), which spares serialising the ~16 KB hash chain again; any other document goes through
+ * JSON.stringify.
+ *
+ * @example await store.saveReceipt(id, receiptJson(issueReceipt(input, key)), new Date());
+ */
+export function receiptJson(doc: ReceiptDoc): string {
+  const body = signedTexts.get(doc);
+  if (body === undefined || doc.events !== undefined) return JSON.stringify(doc);
+  return `{"receipt":${body},"signature":${JSON.stringify(doc.signature)},"algorithm":${JSON.stringify(doc.algorithm)},"public_key":${JSON.stringify(doc.public_key)},"key_id":${JSON.stringify(doc.key_id)}}`;
 }
 
 /** Sign a receipt body. @example const doc = signReceipt(body, key) */
