@@ -16,8 +16,11 @@ export interface CorsPolicy {
 const ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID";
 const EXPOSE_HEADERS = "X-Request-ID";
-/** Shared and frozen: the common case (no or unknown Origin) allocates nothing per request. */
-const VARY_ONLY: Record<string, string> = Object.freeze({ vary: "Origin" });
+/**
+ * Shared and frozen: the common case (no or unknown Origin) allocates nothing per request.
+ * Exported so the app can tell that case apart by identity and build its headers without copying.
+ */
+export const VARY_ONLY: Readonly<Record<string, string>> = Object.freeze({ vary: "Origin" });
 
 export function corsPolicy(allowedOrigins: readonly string[]): CorsPolicy {
   const allowed = new Set(allowedOrigins);

@@ -37,12 +37,19 @@ export class RequestState {
   }
 }
 
-const states = new WeakMap<Request, RequestState>();
+/**
+ * Kept on the Request itself under a private symbol: a WeakMap set+get costs ~0.1 us per
+ * request on the hot path, a property on the object a tenth of that, and it dies with the request.
+ */
+const STATE: unique symbol = Symbol("aragora.requestState");
+type WithState = Request & { [STATE]?: RequestState };
 
+/** Attach the state made in onRequest (once per request). */
 export function bindState(request: Request, state: RequestState): void {
-  states.set(request, state);
+  (request as WithState)[STATE] = state;
 }
 
+/** The request's state, or undefined for a Request the app did not see (tests, sub-requests). */
 export function stateOf(request: Request): RequestState | undefined {
-  return states.get(request);
+  return (request as WithState)[STATE];
 }
