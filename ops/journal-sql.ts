@@ -10,7 +10,7 @@
  * await journal.close();
  */
 import type { Database, SQLQueryBindings } from "bun:sqlite";
-import postgres from "postgres";
+import type postgres from "postgres";
 import type { Config } from "../runtime/config.ts";
 import { openSqliteDatabase } from "../runtime/store/sqlite.ts";
 import type { Store } from "../runtime/store/store.ts";
@@ -89,6 +89,8 @@ export async function openOpsJournal(config: Config, store: Pick<Store, "kind" |
     return new SqlOpsJournal(sqlitePort(openSqliteDatabase(store.sqlitePath, config.sqliteBusyTimeoutMs)));
   }
   if (!config.databaseUrl) throw new Error("a PostgreSQL store needs DATABASE_URL");
+  // The driver loads only on PostgreSQL deployments.
+  const postgres = (await import("postgres")).default;
   const client = postgres(config.databaseUrl, {
     max: 2,
     connect_timeout: config.dbPoolTimeoutSeconds,

@@ -6,7 +6,7 @@
  * resolveParams(playbook.params, { keep: "3" }); // { values: { keep: 3, label: "daily" }, problems: [] }
  */
 import type { ParamSpec } from "../schemas/playbook.ts";
-import { checkParamValue } from "./playbook.ts";
+import { parseDuration } from "./duration.ts";
 
 export function resolveParams(
   specs: Record<string, ParamSpec>,
@@ -45,4 +45,24 @@ export function parseParamPairs(pairs: readonly string[]): Record<string, string
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
+}
+
+/** Why a value does not fit a param's type, or undefined. */
+export function checkParamValue(spec: ParamSpec, value: unknown): string | undefined {
+  switch (spec.type) {
+    case "integer":
+      return Number.isInteger(typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value)
+        ? undefined
+        : `must be an integer (was ${JSON.stringify(value)})`;
+    case "boolean":
+      return typeof value === "boolean" || value === "true" || value === "false"
+        ? undefined
+        : `must be true or false (was ${JSON.stringify(value)})`;
+    case "duration":
+      return parseDuration(value as string | number) === undefined
+        ? `must be a duration such as 30s, 5m or 2h (was ${JSON.stringify(value)})`
+        : undefined;
+    default:
+      return typeof value === "string" ? undefined : `must be a string (was ${JSON.stringify(value)})`;
+  }
 }

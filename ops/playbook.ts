@@ -13,6 +13,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "y
 import { type ParamSpec, PlaybookDocument, type RetrySpec } from "../schemas/playbook.ts";
 import { ACTIONS, type AnyAction } from "./actions/index.ts";
 import { parseDuration } from "./duration.ts";
+import { checkParamValue } from "./params.ts";
 import { isTemplated, parseTemplate, type Reference, type Template, TemplateSyntaxError } from "./template.ts";
 
 export interface Diagnostic {
@@ -301,26 +302,6 @@ function retryPolicy(spec: RetrySpec): RetryPolicy {
     maxDelayMs: parseDuration(spec.max_delay ?? "5m") as number,
     jitter: spec.jitter ?? 0,
   };
-}
-
-/** Why a value does not fit a param's type, or undefined. */
-export function checkParamValue(spec: ParamSpec, value: unknown): string | undefined {
-  switch (spec.type) {
-    case "integer":
-      return Number.isInteger(typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value)
-        ? undefined
-        : `must be an integer (was ${JSON.stringify(value)})`;
-    case "boolean":
-      return typeof value === "boolean" || value === "true" || value === "false"
-        ? undefined
-        : `must be true or false (was ${JSON.stringify(value)})`;
-    case "duration":
-      return parseDuration(value as string | number) === undefined
-        ? `must be a duration such as 30s, 5m or 2h (was ${JSON.stringify(value)})`
-        : undefined;
-    default:
-      return typeof value === "string" ? undefined : `must be a string (was ${JSON.stringify(value)})`;
-  }
 }
 
 function referenceProblem(

@@ -9,11 +9,9 @@
 
 import { readFileSync } from "node:fs";
 import { Elysia } from "elysia";
-import { resolvePlaybookPath } from "../../ops/cli.ts";
 import { tokenMatches } from "../../ops/handoff.ts";
 import type { JournalEntry, RunRecord, StepRecord } from "../../ops/journal.ts";
 import { FINISHED } from "../../ops/journal.ts";
-import { formatDiagnostic, loadPlaybook } from "../../ops/playbook.ts";
 import type { Config } from "../../runtime/config.ts";
 import { errorResponse } from "../../runtime/http/errors.ts";
 import { stateOf } from "../../runtime/http/request-state.ts";
@@ -165,12 +163,15 @@ export function opsRoutes(deps: {
           file = body.playbook.file;
         } else {
           try {
+            const { resolvePlaybookPath } = await import("../../ops/cli.ts");
             file = resolvePlaybookPath(body.playbook.name);
           } catch (err) {
             return reject(request, 404, "not_found", (err as Error).message);
           }
           source = readFileSync(file, "utf8");
         }
+        // Loaded on the first run request: the compiler pulls in yaml and every action.
+        const { formatDiagnostic, loadPlaybook } = await import("../../ops/playbook.ts");
         const loaded = loadPlaybook(source, file);
         if (!loaded.playbook) {
           const details = loaded.diagnostics.map((d) => ({ field: `${d.file}:${d.line}:${d.col}`, rule: d.message }));

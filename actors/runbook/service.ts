@@ -13,7 +13,8 @@
 import { hostname } from "node:os";
 import { FINISHED, MemoryJournal, newRunId, type OpsJournal, type RunRecord } from "../../ops/journal.ts";
 import { resolveParams } from "../../ops/params.ts";
-import { loadPlaybook, type Playbook } from "../../ops/playbook.ts";
+// The playbook compiler (yaml, every action and its dependencies) loads on first use, not at start.
+import type { Playbook } from "../../ops/playbook.ts";
 import { MASK } from "../../ops/redact.ts";
 import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import { supervisor } from "../../runtime/actor/index.ts";
@@ -151,6 +152,7 @@ export class RunbookService {
         409,
       );
     }
+    const { loadPlaybook } = await import("../../ops/playbook.ts");
     const loaded = loadPlaybook(run.source, run.file);
     if (!loaded.playbook)
       throw new RunRequestError(`the journaled playbook no longer validates: ${loaded.diagnostics[0]?.message}`);
@@ -292,6 +294,7 @@ export class RunbookService {
     const run = await journal.getRun(runId);
     if (!run) throw new RunRequestError(`no run "${runId}"`, 404);
     if (FINISHED.has(run.status)) throw new RunRequestError(`run ${runId} already ${run.status}`, 409);
+    const { loadPlaybook } = await import("../../ops/playbook.ts");
     const loaded = loadPlaybook(run.source, run.file);
     const step = loaded.playbook?.steps.find((s) => s.id === stepId);
     if (!step) throw new RunRequestError(`run ${runId} has no step "${stepId}"`, 404);

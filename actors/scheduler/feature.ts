@@ -9,7 +9,6 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadPlaybook } from "../../ops/playbook.ts";
 import { type ActorRef, supervisor } from "../../runtime/actor/index.ts";
 import type { FeatureContext, FeatureFactory } from "../../runtime/feature.ts";
 import { PROJECT_ROOT } from "../../runtime/paths.ts";
@@ -25,6 +24,8 @@ function playbookRunner(ctx: FeatureContext): PlaybookRunner {
     const service = ctx.services.runbooks;
     if (!service) throw new Error("the runbook interpreter is not running in this server (services.runbooks)");
     const path = join(PROJECT_ROOT, "ops", "playbooks", name);
+    // Loaded when a maintenance schedule first fires, not at start.
+    const { loadPlaybook } = await import("../../ops/playbook.ts");
     const loaded = loadPlaybook(readFileSync(path, "utf8"), path);
     if (!loaded.playbook) {
       throw new Error(loaded.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}`).join("\n"));
