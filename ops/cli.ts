@@ -9,6 +9,8 @@
  * ops run backup.yml --param keep=5 --dry-run
  * ops approve r-20261128-1a2b3c4d go --as alice
  */
+// First: arktype reads its configuration when it loads.
+import "../runtime/arktype-config.ts";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";

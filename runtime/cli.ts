@@ -6,6 +6,8 @@
  * aragora serve --api-port 8080 --ws-port 8765
  * aragora migrate status
  */
+// First: arktype reads its configuration when it loads.
+import "./arktype-config.ts";
 import { type Command, EXIT, runCommand } from "./command.ts";
 import { environmentSnapshot } from "./config.ts";
 
