@@ -10,16 +10,7 @@ import nact from "nact";
 import { createActor, fromCallback } from "xstate";
 import { type ActorRef, ActorSystem, behavior, supervisor } from "../runtime/actor/index.ts";
 import { RingQueue } from "../runtime/actor/ring-queue.ts";
-
-interface Result {
-  name: string;
-  value: number;
-  unit: string;
-  floor?: number;
-  ratio?: number;
-  goal: string;
-  pass: boolean;
-}
+import type { BenchResult } from "./result.ts";
 
 const json = process.argv.includes("--json");
 const progress = (s: string) => {
@@ -359,10 +350,10 @@ async function timerLagP99(samples: number): Promise<number> {
 
 // ---- run --------------------------------------------------------------------------------------
 
-const results: Result[] = [];
-function add(r: Omit<Result, "ratio"> & { ratio?: number }) {
+const results: BenchResult[] = [];
+function add(r: Omit<BenchResult, "ratio"> & { ratio?: number }) {
   if (r.floor !== undefined && r.ratio === undefined) r.ratio = r.value / r.floor;
-  results.push(r as Result);
+  results.push(r as BenchResult);
 }
 
 const PP = 2_000_000;
@@ -465,7 +456,7 @@ if (json) {
     r.unit,
     fmt(r.floor),
     r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`,
-    r.goal,
+    r.goal ?? "",
     r.goal === "reference" ? "" : r.pass ? "PASS" : "MISS",
   ]);
   const head = ["name", "value", "unit", "floor", "ratio", "goal", ""];

@@ -40,16 +40,7 @@ import { metrics } from "../runtime/metrics.ts";
 import { startServer } from "../runtime/server.ts";
 import { openStore } from "../runtime/store/index.ts";
 import { inProcessAgents } from "../tests/debate/in-process-agents.ts";
-
-interface Result {
-  name: string;
-  value: number;
-  unit: string;
-  floor?: number;
-  ratio?: number;
-  goal: string;
-  pass: boolean;
-}
+import type { BenchResult } from "./result.ts";
 
 const json = process.argv.includes("--json");
 const arg = (name: string, fallback: number) => {
@@ -161,7 +152,7 @@ async function throughput(total: number, inFlight: number, start: () => Promise<
   return total / ((performance.now() - t0) / 1000);
 }
 
-async function overhead(): Promise<Result> {
+async function overhead(): Promise<BenchResult> {
   progress("overhead: floor (plain awaited protocol, no actors, no persistence)");
   const agents = inProcessAgents({ answers });
   const signal = new AbortController().signal;
@@ -194,7 +185,7 @@ async function overhead(): Promise<Result> {
   };
 }
 
-async function fanOut(subscribers: number, events: number): Promise<Result> {
+async function fanOut(subscribers: number, events: number): Promise<BenchResult> {
   progress(`fan-out: one debate to ${subscribers} subscribers (child process), ${events} events`);
   const h = await harness();
   const id = await h.debates.create({ question: "fan-out", agents: CONFIG.agents, rounds: 1 }, LOCAL_OWNER);
@@ -303,7 +294,7 @@ async function providerSdkCost(config: Config): Promise<{ cpuUsPerTurn: number; 
   return { cpuUsPerTurn: us / (rounds * 150), cpuUsPerToken: us / Math.max(1, tokens) };
 }
 
-async function concurrency(n: number): Promise<Result[]> {
+async function concurrency(n: number): Promise<BenchResult[]> {
   progress(`concurrency: ${n} debates on the real server, fake provider at 50 ms per token, one WS watcher each`);
   const fake = spawnChild("fake-provider-process.ts", ["50"]);
   const { env: fakeEnv } = JSON.parse(await lines(fake)("{")) as { env: Record<string, string> };
@@ -421,7 +412,7 @@ async function concurrency(n: number): Promise<Result[]> {
   ];
 }
 
-const results: Result[] = [];
+const results: BenchResult[] = [];
 if (!only || only === "overhead") results.push(await overhead());
 if (!only || only === "fanout") results.push(await fanOut(arg("--subscribers", 1000), arg("--events", 200)));
 if (!only || only === "concurrency") results.push(...(await concurrency(arg("--concurrency", 1000))));

@@ -15,21 +15,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BenchResult } from "./result.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const json = process.argv.includes("--json");
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-
-interface Result {
-  name: string;
-  value: number;
-  unit: string;
-  floor?: number;
-  ratio?: number;
-  goal?: string;
-  pass?: boolean;
-}
 
 function log(msg: string) {
   if (!json) process.stderr.write(`${msg}\n`);
@@ -71,7 +62,7 @@ async function wrk(url: string): Promise<{ rps: number; p99ms: number }> {
   return parseWrk(out);
 }
 
-async function throughput(): Promise<Result[]> {
+async function throughput(): Promise<BenchResult[]> {
   if (!Bun.which("wrk")) {
     log("wrk not found (apt-get install wrk): skipping the throughput benchmark");
     return [];
@@ -158,7 +149,7 @@ async function bareColdStart(runs = 10): Promise<number> {
   return ((times[4] as number) + (times[5] as number)) / 2;
 }
 
-const results: Result[] = [];
+const results: BenchResult[] = [];
 results.push(...(await throughput()));
 
 log("cold start: 10 runs each ...");
