@@ -1,0 +1,52 @@
+/**
+ * Spawns and stops 100,000 supervised actors twice and prints the heap before and after the
+ * second round (after full GCs) as JSON. Run in its own process by leak.test.ts so no other
+ * test's allocations land between the two measurements.
+ *
+ * @example
+ * bun runtime/actor/leak-probe.ts   # {"baseline":12345678,"after":12400000,"children":0,"timers":0}
+ */
+import { heapStats } from "bun:jsc";
+import type { ActorRef } from "./actor-ref.ts";
+import { behavior, supervisor } from "./behavior.ts";
+import { ActorSystem } from "./system.ts";
+
+const N = 100_000;
+const idle = behavior<string, undefined>({
+  preStart(_s, ctx) {
+    // Hold a little of everything stopping must release.
+    ctx.timers.startSingle("t", "tick", 60_000);
+    ctx.onStop(() => {});
+    return undefined;
+  },
+  receive: () => undefined,
+});
+
+async function churn(system: ActorSystem, parent: ActorRef<never>, round: number): Promise<void> {
+  const refs: ActorRef<string>[] = [];
+  for (let i = 0; i < N; i++) refs.push(system.spawn(idle, { parent, name: `r${round}-${i}` }));
+  for (const r of refs) r.tell("hello");
+  const watcher = system.spawn(idle, { parent });
+  await Promise.all(refs.slice(0, 1000).map((r) => system.stop(r as ActorRef<never>)));
+  await system.stop(watcher as ActorRef<never>);
+  for (const r of refs) await system.stop(r as ActorRef<never>);
+}
+
+function heapBytes(): number {
+  Bun.gc(true);
+  Bun.gc(true);
+  return heapStats().heapSize;
+}
+
+const system = new ActorSystem({ metricsIntervalMs: 0 });
+const parent = system.spawn(supervisor(), { name: "churn" }) as ActorRef<never>;
+await churn(system, parent, 0); // warm up: JIT code and shared structures are not a leak
+await new Promise((r) => setImmediate(r));
+const baseline = heapBytes();
+await churn(system, parent, 1);
+await new Promise((r) => setImmediate(r));
+const after = heapBytes();
+const children = system.tree("/system/churn")?.children.length ?? -1;
+const timers = system.timers.size;
+await system.shutdown();
+console.log(JSON.stringify({ baseline, after, children, timers }));
