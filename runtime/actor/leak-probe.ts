@@ -32,9 +32,16 @@ async function churn(system: ActorSystem, parent: ActorRef<never>, round: number
   for (const r of refs) await system.stop(r as ActorRef<never>);
 }
 
-function heapBytes(): number {
-  Bun.gc(true);
-  Bun.gc(true);
+/**
+ * Heap size after full collections, each run from a fresh stack (a timer callback): JavaScriptCore
+ * scans the stack conservatively, so a stale slot left by the churn loop can otherwise keep the
+ * stopped actors reachable for one more collection.
+ */
+async function heapBytes(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 0));
+    Bun.gc(true);
+  }
   return heapStats().heapSize;
 }
 
@@ -42,10 +49,10 @@ const system = new ActorSystem({ metricsIntervalMs: 0 });
 const parent = system.spawn(supervisor(), { name: "churn" }) as ActorRef<never>;
 await churn(system, parent, 0); // warm up: JIT code and shared structures are not a leak
 await new Promise((r) => setImmediate(r));
-const baseline = heapBytes();
+const baseline = await heapBytes();
 await churn(system, parent, 1);
 await new Promise((r) => setImmediate(r));
-const after = heapBytes();
+const after = await heapBytes();
 const children = system.tree("/system/churn")?.children.length ?? -1;
 const timers = system.timers.size;
 await system.shutdown();
