@@ -260,7 +260,7 @@ async function fanOut(subscribers: number, events: number): Promise<BenchResult>
 }
 
 /**
- * CPU the provider path alone costs per turn: `streamText` over the fake server (the three wire
+ * CPU the provider path alone costs per turn: the provider model's `doStream` over the fake server (the three wire
  * protocols in turn), 50 turns at a time, with nothing else running in this process.
  */
 async function providerSdkCost(config: Config): Promise<{ cpuUsPerTurn: number; cpuUsPerToken: number }> {
@@ -377,7 +377,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
   const lagP99 = percentile(lag, 0.99);
   // 3 agents x (proposal + 3 x (critique + revision) + vote) turns per debate.
   const turns = n * 3 * 8;
-  const sdkNote = `the provider SDK alone (streamText over the fake server, no debate machinery) costs ${Math.round(sdk.cpuUsPerTurn)} us CPU per turn (${sdk.cpuUsPerToken.toFixed(0)} us per token): ${((turns * sdk.cpuUsPerTurn) / 1e6).toFixed(1)} CPU s for this run's ${turns} turns`;
+  const sdkNote = `the provider SDK alone (doStream over the fake server, no debate machinery) costs ${Math.round(sdk.cpuUsPerTurn)} us CPU per turn (${sdk.cpuUsPerToken.toFixed(0)} us per token): ${((turns * sdk.cpuUsPerTurn) / 1e6).toFixed(1)} CPU s for this run's ${turns} turns`;
   const perDebate = (peakHeap - heap0) / n;
   return [
     {

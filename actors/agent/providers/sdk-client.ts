@@ -1,6 +1,10 @@
 /**
- * Provider clients built on the Vercel AI SDK. The SDK's own retries are off (maxRetries: 0)
- * because the agent actor owns retries, fallback and the circuit breaker.
+ * Provider clients built on the Vercel AI SDK's provider packages. Each turn calls the provider
+ * model's `doStream` (the package speaks the wire protocol: request body, SSE parsing, usage
+ * mapping, HTTP errors as APICallError) and reads its parts directly, without `streamText` on top:
+ * for a plain system + prompt text turn streamText adds nothing we use (no tools, no steps, no
+ * retries: the agent actor owns retries, fallback and the circuit breaker) and costs about four
+ * times the CPU per token (`bun bench/debates.ts --only concurrency` reports the figure).
  *
  * Wire protocols: Anthropic Messages SSE (anthropic), Gemini streamGenerateContent SSE (gemini),
  * OpenAI chat-completions SSE for everything else (openai, mistral, openrouter, xai and local
@@ -13,18 +17,18 @@
  */
 // Types only: the SDK and each provider package are loaded on a provider's first turn, not at start
 // (they cost ~100 ms of start-up, and a demo-only server never needs them).
-import type { LanguageModel, LanguageModelUsage } from "ai";
+import type { LanguageModelV4, LanguageModelV4Usage } from "@ai-sdk/provider";
 import type { Config, LocalModelServer } from "../../../runtime/config.ts";
 import type { CallOutcome, ModelCall, ProviderClient } from "./client.ts";
 import { normaliseUsage } from "./usage.ts";
 
-type ModelFactory = (model: string) => LanguageModel;
+type ModelFactory = (model: string) => LanguageModelV4;
 /** Loads the provider package and returns its model factory; called once, on the first turn. */
 type ModelFactoryLoader = () => Promise<ModelFactory>;
 
 /**
- * A client streaming through `streamText`; stream errors (HTTP errors included, which streamText
- * reports as error parts) are thrown so the caller can classify them.
+ * A client streaming through the model's `doStream`; HTTP errors (thrown by doStream) and error
+ * parts inside a 200 stream are thrown so the caller can classify them.
  *
  * @example
  * sdkClient(async () => {
@@ -33,7 +37,7 @@ type ModelFactoryLoader = () => Promise<ModelFactory>;
  * });
  */
 export function sdkClient(load: ModelFactoryLoader): ProviderClient {
-  const models = new Map<string, LanguageModel>();
+  const models = new Map<string, LanguageModelV4>();
   let factory: Promise<ModelFactory> | undefined;
   const modelFor = async (name: string) => {
     let model = models.get(name);
@@ -47,36 +51,47 @@ export function sdkClient(load: ModelFactoryLoader): ProviderClient {
   return {
     simulated: false,
     async stream(call: ModelCall): Promise<CallOutcome> {
-      const { streamText } = await import("ai");
-      const result = streamText({
-        model: await modelFor(call.model),
-        system: call.system,
-        prompt: call.prompt,
-        maxOutputTokens: call.maxOutputTokens,
-        maxRetries: 0,
-        abortSignal: call.signal,
-        // The default handler prints to the console; failures are reported by the agent actor.
-        onError: () => {},
-      });
+      const model = await modelFor(call.model);
       let text = "";
-      let usage: LanguageModelUsage | undefined;
-      for await (const part of result.fullStream) {
-        switch (part.type) {
-          case "text-delta":
-            if (part.text.length > 0) {
-              text += part.text;
-              call.onDelta(part.text);
-            }
-            break;
-          case "finish":
-            usage = part.totalUsage;
-            break;
-          case "error":
-            throw part.error;
-          case "abort":
-            throw call.signal.reason ?? new DOMException("The turn was aborted", "AbortError");
+      let usage: LanguageModelV4Usage | undefined;
+      let cancel: (() => Promise<void>) | undefined;
+      try {
+        const { stream } = await model.doStream({
+          prompt: [
+            { role: "system", content: call.system },
+            { role: "user", content: [{ type: "text", text: call.prompt }] },
+          ],
+          maxOutputTokens: call.maxOutputTokens,
+          abortSignal: call.signal,
+        });
+        const reader = stream.getReader();
+        cancel = () => reader.cancel();
+        for (;;) {
+          const next = await reader.read();
+          if (next.done) break;
+          const part = next.value;
+          switch (part.type) {
+            case "text-delta":
+              if (part.delta.length > 0) {
+                text += part.delta;
+                call.onDelta(part.delta);
+              }
+              break;
+            case "finish":
+              usage = part.usage;
+              break;
+            case "error":
+              throw part.error;
+          }
         }
+      } catch (err) {
+        if (call.signal.aborted) throw call.signal.reason ?? new DOMException("The turn was aborted", "AbortError");
+        throw err;
+      } finally {
+        // Cancelling an unfinished stream closes the HTTP response instead of leaving it to the GC.
+        cancel?.().catch(() => {});
       }
+      if (call.signal.aborted) throw call.signal.reason ?? new DOMException("The turn was aborted", "AbortError");
       const outcome: CallOutcome = { text, usage: normaliseUsage(usage, { ...call, text }) };
       const reported = (usage?.raw as { cost?: unknown } | undefined)?.cost;
       if (typeof reported === "number") outcome.reportedCostUsd = reported;

@@ -8,7 +8,7 @@
  * const usage = normaliseUsage(sdkUsage, { system, prompt, text });
  * const cost = costOf({ provider: "openai", model: "gpt-4.1-mini", local: false }, usage);
  */
-import type { LanguageModelUsage } from "ai";
+import type { LanguageModelV4Usage } from "@ai-sdk/provider";
 import type { Cost, Usage } from "../turn.ts";
 import { PRICE_TABLE_VERSION, priceOf } from "./prices.ts";
 
@@ -24,11 +24,11 @@ export function estimateTokens(text: string): number {
  * normaliseUsage(undefined, { system: "", prompt: "Hello there", text: "Hi" }).estimated; // true
  */
 export function normaliseUsage(
-  sdk: LanguageModelUsage | undefined,
+  sdk: LanguageModelV4Usage | undefined,
   texts: { system: string; prompt: string; text: string },
 ): Usage {
   // No counts, or zero for a turn that plainly used tokens (a provider that only fills the fields), is no usage.
-  const reported = (sdk?.inputTokens ?? 0) > 0 || (sdk?.outputTokens ?? 0) > 0;
+  const reported = (sdk?.inputTokens.total ?? 0) > 0 || (sdk?.outputTokens.total ?? 0) > 0;
   if (sdk === undefined || !reported) {
     return {
       inputTokens: estimateTokens(texts.system) + estimateTokens(texts.prompt),
@@ -40,11 +40,11 @@ export function normaliseUsage(
     };
   }
   return {
-    inputTokens: sdk.inputTokens ?? 0,
-    outputTokens: sdk.outputTokens ?? 0,
-    cacheReadTokens: sdk.inputTokenDetails?.cacheReadTokens ?? 0,
-    cacheWriteTokens: sdk.inputTokenDetails?.cacheWriteTokens ?? 0,
-    reasoningTokens: sdk.outputTokenDetails?.reasoningTokens ?? 0,
+    inputTokens: sdk.inputTokens.total ?? 0,
+    outputTokens: sdk.outputTokens.total ?? 0,
+    cacheReadTokens: sdk.inputTokens.cacheRead ?? 0,
+    cacheWriteTokens: sdk.inputTokens.cacheWrite ?? 0,
+    reasoningTokens: sdk.outputTokens.reasoning ?? 0,
     estimated: false,
   };
 }
