@@ -1,6 +1,7 @@
 /**
  * {@link DebateStore} on PostgreSQL through postgres.js, with its own small pool on DATABASE_URL.
- * ELO updates lock the rating rows (SELECT ... FOR UPDATE) so concurrent finishes serialise.
+ * ELO updates lock the rating rows (SELECT ... FOR UPDATE) so concurrent finishes serialise. The
+ * event log is stored one row per debate per batch (event-chunks.ts), each batch in one statement.
  *
  * @example
  * const store = new PostgresDebateStore("postgres://localhost/aragora", 4);
@@ -16,6 +17,7 @@ import type {
   StoredEvent,
 } from "./debate-store.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
+import { chunkEvents, debateSpans, EventSeqConflict, readChunk } from "./event-chunks.ts";
 import type { DebateStatus } from "./types.ts";
 
 interface Row {
@@ -38,15 +40,10 @@ interface Row {
   finished_at: Date | null;
 }
 
-interface EventRow {
-  debate_id: string;
-  seq: string | number;
-  type: string;
-  round: number | null;
-  agent: string | null;
-  ts: Date;
-  hash: string;
-  payload: string;
+interface ChunkRow {
+  first_seq: string | number;
+  hashes: string;
+  events: string;
 }
 
 const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
@@ -71,17 +68,6 @@ function toDebate(r: Row): DebateRow {
     finishedAt: r.finished_at,
   };
 }
-
-const toEvent = (r: EventRow): StoredEvent => ({
-  debateId: r.debate_id,
-  seq: Number(r.seq),
-  type: r.type,
-  round: r.round,
-  agent: r.agent,
-  ts: r.ts.getTime(),
-  hash: r.hash,
-  payload: r.payload,
-});
 
 export class PostgresDebateStore implements DebateStore {
   private readonly sql: postgres.Sql;
@@ -135,31 +121,66 @@ export class PostgresDebateStore implements DebateStore {
 
   async appendEvents(events: StoredEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const rows = events.map((e) => ({
-      debate_id: e.debateId,
-      seq: e.seq,
-      type: e.type,
-      round: e.round,
-      agent: e.agent,
-      ts: new Date(e.ts),
-      hash: e.hash,
-      payload: e.payload,
-    }));
-    const last = new Map<string, StoredEvent>();
-    for (const e of events) last.set(e.debateId, e);
-    await this.sql.begin(async (tx) => {
-      await tx`INSERT INTO debate_events ${tx(rows)}`;
-      for (const e of last.values()) {
-        await tx`UPDATE debates SET last_seq = ${e.seq}, updated_at = ${new Date(e.ts)} WHERE id = ${e.debateId} AND last_seq < ${e.seq}`;
+    const chunks = chunkEvents(events);
+    const spans = debateSpans(chunks);
+    const sql = this.sql;
+    // One statement: the chunks, each only if no stored chunk of its debate overlaps it (the one
+    // with the highest first_seq <= its last seq is the only candidate: one index probe), and each
+    // debate's last_seq. A chunk left out rolls the whole batch back, as a duplicate seq did when
+    // the log had a row per event.
+    await sql.begin(async (tx) => {
+      const [row] = await tx<{ stored: number }[]>`
+        WITH stored AS (
+          INSERT INTO debate_event_chunks (debate_id, first_seq, last_seq, hashes, events)
+          SELECT * FROM unnest(
+            ${sql.array(chunks.map((c) => c.debateId))}::text[], ${sql.array(chunks.map((c) => c.firstSeq))}::bigint[],
+            ${sql.array(chunks.map((c) => c.lastSeq))}::bigint[], ${sql.array(chunks.map((c) => c.hashes))}::text[],
+            ${sql.array(chunks.map((c) => c.events))}::text[]
+          ) AS b(debate_id, first_seq, last_seq, hashes, events)
+          WHERE NOT EXISTS (
+            SELECT 1 FROM (
+              SELECT c.last_seq FROM debate_event_chunks AS c
+              WHERE c.debate_id = b.debate_id AND c.first_seq <= b.last_seq ORDER BY c.first_seq DESC LIMIT 1
+            ) AS before WHERE before.last_seq >= b.first_seq
+          )
+          RETURNING 1
+        ), raised AS (
+          UPDATE debates AS d SET last_seq = s.last_seq, updated_at = s.at
+          FROM unnest(
+            ${sql.array(spans.map((s) => s.debateId))}::text[], ${sql.array(spans.map((s) => s.lastSeq))}::bigint[],
+            ${sql.array(spans.map((s) => new Date(s.lastTs).toISOString()))}::timestamptz[]
+          ) AS s(debate_id, last_seq, at)
+          WHERE d.id = s.debate_id AND d.last_seq < s.last_seq
+        )
+        SELECT count(*)::integer AS stored FROM stored`;
+      if (row?.stored !== chunks.length) {
+        const ranges = chunks.map((c) => `${c.debateId} ${c.firstSeq}..${c.lastSeq}`).join(", ");
+        throw new EventSeqConflict(`a batch overlaps events already stored (chunks ${ranges})`);
       }
     });
   }
 
   async events(debateId: string, sinceSeq: number, limit = 1_000_000): Promise<StoredEvent[]> {
-    const rows = await this.sql<
-      EventRow[]
-    >`SELECT * FROM debate_events WHERE debate_id = ${debateId} AND seq > ${sinceSeq} ORDER BY seq LIMIT ${limit}`;
-    return rows.map(toEvent);
+    // The index range starts at the chunk holding seq sinceSeq + 1, not at the debate's first
+    // chunk, and only chunks holding one of the first `limit` events are sent: `through` counts
+    // the events after sinceSeq up to the end of each chunk.
+    const rows = await this.sql<ChunkRow[]>`SELECT first_seq, hashes, events FROM (
+        SELECT first_seq, last_seq, hashes, events,
+          sum(last_seq - greatest(first_seq - 1, ${sinceSeq})) OVER (ORDER BY first_seq) AS through
+        FROM debate_event_chunks
+        WHERE debate_id = ${debateId} AND last_seq > ${sinceSeq}
+          AND first_seq >= coalesce(
+            (SELECT max(first_seq) FROM debate_event_chunks WHERE debate_id = ${debateId} AND first_seq <= ${sinceSeq + 1}),
+            ${sinceSeq + 1})
+      ) AS c
+      WHERE through - (last_seq - greatest(first_seq - 1, ${sinceSeq})) < ${limit}
+      ORDER BY first_seq`;
+    const out: StoredEvent[] = [];
+    for (const r of rows) {
+      readChunk(out, debateId, Number(r.first_seq), r.hashes, r.events, sinceSeq, limit);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   async finish(id: string, o: DebateFinish): Promise<boolean> {

@@ -1,7 +1,8 @@
 /**
  * {@link DebateStore} on the embedded SQLite file, through its own bun:sqlite connection with
- * prepared statements (the event log is the hot path). bun:sqlite is synchronous, so each
- * transaction runs without interleaving; WAL lets it share the file with the server's connection.
+ * prepared statements (the event log is the hot path, stored one row per debate per batch: see
+ * event-chunks.ts). bun:sqlite is synchronous, so each transaction runs without interleaving; WAL
+ * lets it share the file with the server's connection.
  *
  * Writes are group-committed: every write requested in one turn of the event loop (event batches,
  * new debates, outcomes, receipts, from any number of debates) runs in its own savepoint inside one
@@ -26,6 +27,7 @@ import type {
   StoredEvent,
 } from "./debate-store.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
+import { chunkEvents, debateSpans, EventSeqConflict, readChunk } from "./event-chunks.ts";
 import type { DebateStatus } from "./types.ts";
 
 interface Row {
@@ -48,15 +50,10 @@ interface Row {
   finished_at: number | null;
 }
 
-interface EventRow {
-  debate_id: string;
-  seq: number;
-  type: string;
-  round: number | null;
-  agent: string | null;
-  ts: number;
-  hash: string;
-  payload: string;
+interface ChunkRow {
+  first_seq: number;
+  hashes: string;
+  events: string;
 }
 
 const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
@@ -83,17 +80,6 @@ function toDebate(r: Row): DebateRow {
   };
 }
 
-const toEvent = (r: EventRow): StoredEvent => ({
-  debateId: r.debate_id,
-  seq: r.seq,
-  type: r.type,
-  round: r.round,
-  agent: r.agent,
-  ts: r.ts,
-  hash: r.hash,
-  payload: r.payload,
-});
-
 interface PendingWrite {
   run: () => unknown;
   resolve: (value: unknown) => void;
@@ -104,23 +90,58 @@ export class SqliteDebateStore implements DebateStore {
   private readonly db: Database;
   private pending: PendingWrite[] = [];
   private commitScheduled = false;
-  private readonly insertEvent: Statement;
-  private readonly bumpSeq: Statement;
+  private readonly insertChunk: Statement;
+  private readonly readChunks: Statement<ChunkRow, [string, number, number]>;
+  private readonly storedBefore: Statement<{ last_seq: number }, [string, number]>;
+  private readonly advanceSeq: Statement;
+  private readonly raiseSeq: Statement;
   private readonly appendTx: (events: StoredEvent[]) => void;
 
   constructor(path: string, busyTimeoutMs: number) {
     this.db = openSqliteDatabase(path, busyTimeoutMs);
-    this.insertEvent = this.db.prepare(
-      "INSERT INTO debate_events (debate_id, seq, type, round, agent, ts, hash, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    this.insertChunk = this.db.prepare(
+      "INSERT INTO debate_event_chunks (debate_id, first_seq, last_seq, hashes, events) VALUES (?, ?, ?, ?, ?)",
     );
-    this.bumpSeq = this.db.prepare("UPDATE debates SET last_seq = ?, updated_at = ? WHERE id = ? AND last_seq < ?");
+    // Starts the index range at the chunk holding seq ?2 + 1 rather than at the debate's first chunk.
+    // Every chunk holds at least one event, so ?3 chunks hold at least ?3 events; events() stops
+    // stepping (and reading chunk text) as soon as it has its `limit`.
+    this.readChunks = this.db.prepare(
+      `SELECT first_seq, hashes, events FROM debate_event_chunks
+       WHERE debate_id = ?1 AND last_seq > ?2
+         AND first_seq >= coalesce((SELECT max(first_seq) FROM debate_event_chunks WHERE debate_id = ?1 AND first_seq <= ?2 + 1), ?2 + 1)
+       ORDER BY first_seq LIMIT ?3`,
+    );
+    // The stored chunk that could overlap one ending at ?2: chunks never overlap, so it is the one
+    // with the highest first_seq <= ?2 (one index probe).
+    this.storedBefore = this.db.prepare(
+      "SELECT last_seq FROM debate_event_chunks WHERE debate_id = ?1 AND first_seq <= ?2 ORDER BY first_seq DESC LIMIT 1",
+    );
+    // Moves last_seq past a span only if the span starts above it: then no stored event can
+    // overlap it, and the append needs no other check (see debateSpans).
+    this.advanceSeq = this.db.prepare(
+      "UPDATE debates SET last_seq = ?1, updated_at = ?2 WHERE id = ?3 AND last_seq < ?4",
+    );
+    this.raiseSeq = this.db.prepare(
+      "UPDATE debates SET last_seq = ?1, updated_at = ?2 WHERE id = ?3 AND last_seq < ?1",
+    );
     this.appendTx = this.db.transaction((events: StoredEvent[]) => {
-      const last = new Map<string, StoredEvent>();
-      for (const e of events) {
-        this.insertEvent.run(e.debateId, e.seq, e.type, e.round, e.agent, e.ts, e.hash, e.payload);
-        last.set(e.debateId, e);
+      const chunks = chunkEvents(events);
+      for (const s of debateSpans(chunks)) {
+        if (this.advanceSeq.run(s.lastSeq, s.lastTs, s.debateId, s.firstSeq).changes === 1) continue;
+        // Not above last_seq (or no such debate, which the insert's foreign key reports): each
+        // chunk must still miss every stored event, as each row did the old primary key.
+        for (const c of chunks) {
+          if (c.debateId !== s.debateId) continue;
+          const stored = this.storedBefore.get(c.debateId, c.lastSeq);
+          if (stored && stored.last_seq >= c.firstSeq) {
+            throw new EventSeqConflict(
+              `debate ${c.debateId}: seqs ${c.firstSeq}..${c.lastSeq} overlap events already stored (up to ${stored.last_seq})`,
+            );
+          }
+        }
+        this.raiseSeq.run(s.lastSeq, s.lastTs, s.debateId);
       }
-      for (const e of last.values()) this.bumpSeq.run(e.seq, e.ts, e.debateId, e.seq);
+      for (const c of chunks) this.insertChunk.run(c.debateId, c.firstSeq, c.lastSeq, c.hashes, c.events);
     });
   }
 
@@ -238,12 +259,12 @@ export class SqliteDebateStore implements DebateStore {
   }
 
   async events(debateId: string, sinceSeq: number, limit = 1_000_000): Promise<StoredEvent[]> {
-    return this.db
-      .query<EventRow, [string, number, number]>(
-        "SELECT * FROM debate_events WHERE debate_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-      )
-      .all(debateId, sinceSeq, limit)
-      .map(toEvent);
+    const out: StoredEvent[] = [];
+    for (const r of this.readChunks.iterate(debateId, sinceSeq, limit)) {
+      readChunk(out, debateId, r.first_seq, r.hashes, r.events, sinceSeq, limit);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   async finish(id: string, o: DebateFinish): Promise<boolean> {

@@ -130,3 +130,30 @@ describe("EventWriter.flush", () => {
     expect(rows[0]?.debateId).toBe("d-a");
   });
 });
+
+describe("EventWriter batches", () => {
+  test("one batch is in flight at a time, also when a batch starts by sealing held token deltas", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const store = {
+      async appendEvents() {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await Bun.sleep(20);
+        inFlight--;
+      },
+    } as unknown as DebateStore;
+    const published: number[] = [];
+    const writer = new EventWriter({ store, log, publish: (_id, seq) => published.push(seq) });
+    const events = new DebateLog("d-1", writer, { seq: 0, hash: GENESIS_HASH });
+    events.emit("token", 1, "a", { phase: "proposal", text: "x" });
+    await Bun.sleep(5);
+    // The first batch (its seal made it) is committing: these must wait for the next one.
+    events.emit("token", 1, "a", { phase: "proposal", text: "y" });
+    events.emit("turn_end", 1, "a", { phase: "proposal", text: "xy" });
+    await Bun.sleep(60);
+    await writer.flush();
+    expect(most).toBe(1);
+    expect(published).toEqual([1, 2, 3]);
+  });
+});

@@ -150,6 +150,10 @@ export class EventWriter {
 
   private run(): Promise<void> {
     this.timer = undefined;
+    // Claimed before the loop starts: it seals held tokens before its first await, and the appends
+    // that makes must find a run in progress, not schedule a second one beside it (two batches in
+    // flight at once could commit, and be published, out of order).
+    this.running = Promise.resolve();
     this.running = (async () => {
       for (this.sealAll(); this.queue.length > 0; this.sealAll()) {
         const batch = this.queue;

@@ -1,11 +1,13 @@
 /**
- * Debate tables for PostgreSQL: `debates`, `debate_participants`, `debate_events` (the event log),
- * `debate_receipts` and `elo_ratings`. Keep in agreement with ../sqlite/debates.ts.
+ * Debate tables for PostgreSQL: `debates`, `debate_participants`, `debate_event_chunks` (the event
+ * log), `debate_receipts` and `elo_ratings`, and the view `debate_events` (one row per event, for
+ * ad-hoc SQL). Keep in agreement with ../sqlite/debates.ts.
  *
  * @example
  * import { debateEvents } from "./debates.ts";
  * db.select().from(debateEvents).where(eq(debateEvents.debateId, "d-42")).orderBy(debateEvents.seq);
  */
+import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
@@ -13,6 +15,7 @@ import {
   index,
   integer,
   pgTable,
+  pgView,
   primaryKey,
   text,
   timestamp,
@@ -59,21 +62,54 @@ export const debateParticipants = pgTable(
   (t) => [primaryKey({ columns: [t.debateId, t.seat] }), index("debate_participants_agent_idx").on(t.agent)],
 );
 
-export const debateEvents = pgTable(
-  "debate_events",
+/**
+ * The event log, one row per debate per write batch (the EventWriter's transaction) instead of one
+ * row per event. A chunk holds the consecutive seqs first_seq..last_seq; chunks of a debate never
+ * overlap, so a seq is stored at most once.
+ */
+export const debateEventChunks = pgTable(
+  "debate_event_chunks",
   {
     debateId: text("debate_id")
       .notNull()
       .references(() => debates.id, { onDelete: "cascade" }),
-    seq: bigint("seq", { mode: "number" }).notNull(),
-    type: text("type").notNull(),
-    round: integer("round"),
-    agent: text("agent"),
-    ts: instant("ts").notNull(),
-    hash: text("hash").notNull(),
-    payload: text("payload").notNull(),
+    firstSeq: bigint("first_seq", { mode: "number" }).notNull(),
+    lastSeq: bigint("last_seq", { mode: "number" }).notNull(),
+    // Each event's SHA-256 chain link, 64 hex chars each, concatenated in seq order.
+    hashes: text("hashes").notNull(),
+    // A JSON array of the envelopes exactly as published; text, not json/jsonb, so nothing is
+    // validated or normalised on the hot path and a replay sends the same bytes.
+    events: text("events").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.debateId, t.seq] })],
+  (t) => [primaryKey({ columns: [t.debateId, t.firstSeq] })],
+);
+
+/**
+ * One row per event, as the `debate_events` table had before chunks, so operators' SQL keeps
+ * working. type, round, agent and ts are read from the envelope; PostgreSQL refuses to read any
+ * field of a json object holding an escaped NUL or lone UTF-16 surrogate (`\u0000`, `\ud83d`: what
+ * JSON.stringify writes for those in a model's text), so the fields are read from a copy where
+ * such escapes are replaced by U+FFFD, while `payload` is the element exactly as stored.
+ */
+export const debateEvents = pgView("debate_events", {
+  debateId: text("debate_id").notNull(),
+  seq: bigint("seq", { mode: "number" }).notNull(),
+  type: text("type").notNull(),
+  round: integer("round"),
+  agent: text("agent"),
+  ts: instant("ts").notNull(),
+  hash: text("hash").notNull(),
+  payload: text("payload").notNull(),
+}).as(
+  sql.raw(String.raw`SELECT c.debate_id, c.first_seq + e.n - 1 AS seq, h.envelope ->> 'type' AS type,
+  (h.envelope ->> 'round')::integer AS round, h.envelope ->> 'agent' AS agent,
+  (h.envelope ->> 'ts')::timestamp(3) with time zone AS ts, substr(c.hashes, (e.n::integer - 1) * 64 + 1, 64) AS hash,
+  e.value::text AS payload
+FROM debate_event_chunks AS c
+CROSS JOIN LATERAL json_array_elements(c.events::json) WITH ORDINALITY AS e(value, n)
+CROSS JOIN LATERAL (
+  SELECT regexp_replace(e.value::text, '(?<=(^|[^\\])(\\\\)*)\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})', '\\ufffd', 'g')::json
+) AS h(envelope)`),
 );
 
 export const debateReceipts = pgTable("debate_receipts", {

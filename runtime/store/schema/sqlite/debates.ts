@@ -1,14 +1,16 @@
 /**
  * Debate tables for SQLite: `debates` (one row per debate, owned by a user and an org),
- * `debate_participants` (the seats, for the agent filter), `debate_events` (the append-only event
- * log, the source of truth a restarted node resumes from), `debate_receipts` (signed decision
- * receipts) and `elo_ratings` (the leaderboard). Keep in agreement with ../postgres/debates.ts.
+ * `debate_participants` (the seats, for the agent filter), `debate_event_chunks` (the append-only
+ * event log, the source of truth a restarted node resumes from), `debate_receipts` (signed decision
+ * receipts) and `elo_ratings` (the leaderboard); and the view `debate_events`, one row per event,
+ * for ad-hoc SQL. Keep in agreement with ../postgres/debates.ts.
  *
  * @example
  * import { debateEvents } from "./debates.ts";
  * db.select().from(debateEvents).where(eq(debateEvents.debateId, "d-42")).orderBy(debateEvents.seq);
  */
-import { index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, sqliteView, text } from "drizzle-orm/sqlite-core";
 
 export const debates = sqliteTable(
   "debates",
@@ -50,23 +52,43 @@ export const debateParticipants = sqliteTable(
   (t) => [primaryKey({ columns: [t.debateId, t.seat] }), index("debate_participants_agent_idx").on(t.agent)],
 );
 
-export const debateEvents = sqliteTable(
-  "debate_events",
+/**
+ * The event log, one row per debate per write batch (the EventWriter's transaction): one row per
+ * event cost two B-tree inserts per event on the hot path. A chunk holds the consecutive seqs
+ * first_seq..last_seq; chunks of a debate never overlap, so a seq is stored at most once.
+ */
+export const debateEventChunks = sqliteTable(
+  "debate_event_chunks",
   {
     debateId: text("debate_id")
       .notNull()
       .references(() => debates.id, { onDelete: "cascade" }),
-    seq: integer("seq").notNull(),
-    type: text("type").notNull(),
-    round: integer("round"),
-    agent: text("agent"),
-    ts: integer("ts", { mode: "timestamp_ms" }).notNull(),
-    // SHA-256 chain link: sha256(previous hash + sha256(canonical envelope)).
-    hash: text("hash").notNull(),
-    // The envelope exactly as published, so a replay sends the same bytes.
-    payload: text("payload").notNull(),
+    firstSeq: integer("first_seq").notNull(),
+    lastSeq: integer("last_seq").notNull(),
+    // Each event's SHA-256 chain link (sha256(previous hash + sha256(envelope))), 64 hex chars
+    // each, concatenated in seq order.
+    hashes: text("hashes").notNull(),
+    // A JSON array of the envelopes exactly as published, so a replay sends the same bytes.
+    events: text("events").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.debateId, t.seq] })],
+  (t) => [primaryKey({ columns: [t.debateId, t.firstSeq] })],
+);
+
+/**
+ * One row per event, as the `debate_events` table had before chunks, so operators' SQL keeps
+ * working: type, round, agent and ts (epoch ms) come from the envelope, the hash from the chunk.
+ */
+export const debateEvents = sqliteView("debate_events", {
+  debateId: text("debate_id").notNull(),
+  seq: integer("seq").notNull(),
+  type: text("type").notNull(),
+  round: integer("round"),
+  agent: text("agent"),
+  ts: integer("ts", { mode: "timestamp_ms" }).notNull(),
+  hash: text("hash").notNull(),
+  payload: text("payload").notNull(),
+}).as(
+  sql`SELECT c.debate_id AS debate_id, c.first_seq + e.key AS seq, json_extract(e.value, '$.type') AS type, json_extract(e.value, '$.round') AS round, json_extract(e.value, '$.agent') AS agent, CAST(strftime('%s', json_extract(e.value, '$.ts')) AS INTEGER) * 1000 + CAST(substr(json_extract(e.value, '$.ts'), 21, 3) AS INTEGER) AS ts, substr(c.hashes, e.key * 64 + 1, 64) AS hash, e.value AS payload FROM debate_event_chunks AS c, json_each(c.events) AS e`,
 );
 
 export const debateReceipts = sqliteTable("debate_receipts", {
