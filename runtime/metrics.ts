@@ -215,6 +215,12 @@ export const metrics = {
     help: "Debate events written to the event log",
     registers: [registry],
   }),
+  sqliteCheckpointSeconds: new Histogram({
+    name: "aragora_sqlite_checkpoint_seconds",
+    help: "Duration of the background WAL checkpoints that copied pages into the SQLite file (off the event loop)",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
   // --- ops playbooks, backups, schedulers (issue 5) ---
   schedulerRuns: new Counter({
     name: "aragora_scheduler_runs_total",

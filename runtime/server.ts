@@ -23,6 +23,7 @@ import type { Logger } from "./log.ts";
 import { acquireServerLock } from "./server-lock.ts";
 import { openStore } from "./store/index.ts";
 import type { Store } from "./store/store.ts";
+import { checkpointInBackground, WalCheckpointer } from "./store/wal-checkpointer.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -55,6 +56,8 @@ export async function startServer({ config, log }: { config: Config; log: Logger
   };
   const lock = acquireServerLock(dataDir, lockInfo);
 
+  // Commits on the event loop must not run WAL checkpoints (see checkpointInBackground).
+  checkpointInBackground();
   let store: Store;
   try {
     store = await openStore(config, log);
@@ -62,6 +65,10 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     lock.release();
     throw err;
   }
+  const checkpointer =
+    store.sqlitePath === undefined
+      ? undefined
+      : new WalCheckpointer(store.sqlitePath, { busyTimeoutMs: config.sqliteBusyTimeoutMs, log });
 
   // Every long-lived part of the process runs under the root supervisor of one actor system.
   let shutdownRef: ((reason: string) => Promise<void>) | undefined;
@@ -93,6 +100,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     for (const factory of FEATURES) features.push(await factory(featureContext));
   } catch (err) {
     await system.shutdown();
+    await checkpointer?.stop();
     await store.close();
     lock.release();
     throw err;
@@ -119,6 +127,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     gateway.setListening("dedicated", true, wsApp.server);
   } catch (err) {
     await app.stop(true).catch(() => {});
+    await checkpointer?.stop();
     await store.close();
     lock.release();
     throw err;
@@ -185,6 +194,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       } catch (err) {
         log.warn({ err }, "could not record node stop");
       }
+      await checkpointer?.stop();
       await store.close();
       lock.release();
       log.info({ reason, uptime_s: Math.round((Date.now() - startedAt) / 1000) }, "stopped");

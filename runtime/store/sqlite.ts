@@ -25,9 +25,26 @@ import type { Store } from "./store.ts";
 
 export const SQLITE_FILE = "core.db";
 
+/** Whether this process's connections leave WAL checkpoints to the background checkpointer. */
+let checkpointsInBackground = false;
+
+/**
+ * From now on, connections this process opens do not checkpoint the WAL themselves: a server calls
+ * this before opening its stores and runs {@link WalCheckpointer} instead. SQLite's automatic
+ * checkpoint runs inside whichever commit crosses 1,000 WAL pages, copying ~4 MB into the database
+ * file and fsyncing it on the committing thread: 10-80 ms during which the event loop is blocked.
+ *
+ * @example checkpointInBackground(); const store = await openStore(config, log);
+ */
+export function checkpointInBackground(): void {
+  checkpointsInBackground = true;
+}
+
 /**
  * Open `path` with the pragmas every connection needs. busy_timeout comes first so that switching
  * to WAL waits for a lock held by another process rather than failing.
+ *
+ * @example const db = openSqliteDatabase(".nomic/core.db", 5000);
  */
 export function openSqliteDatabase(path: string, busyTimeoutMs: number): Database {
   const db = new Database(path, { create: true, readwrite: true });
@@ -37,6 +54,7 @@ export function openSqliteDatabase(path: string, busyTimeoutMs: number): Databas
     if (mode !== "wal") throw new Error(`${path}: journal_mode is "${mode}", WAL could not be enabled`);
     db.run("PRAGMA synchronous = NORMAL");
     db.run("PRAGMA foreign_keys = ON");
+    if (checkpointsInBackground) db.run("PRAGMA wal_autocheckpoint = 0");
   } catch (err) {
     db.close();
     throw err;

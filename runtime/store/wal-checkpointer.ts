@@ -1,0 +1,77 @@
+/**
+ * Checkpoints the server's SQLite WAL on a thread of its own (see wal-checkpoint-worker.ts and
+ * {@link checkpointInBackground}). If the thread dies it is started again after a second, and the
+ * failure is logged: without checkpoints the WAL would only grow.
+ *
+ * @example
+ * checkpointInBackground();
+ * const store = await openStore(config, log);
+ * const checkpointer = new WalCheckpointer(store.sqlitePath, { busyTimeoutMs: 5000, log });
+ * // ... at shutdown, before the store closes (the last connection's close checkpoints what is left):
+ * await checkpointer.stop();
+ */
+import type { Logger } from "../log.ts";
+import { metrics } from "../metrics.ts";
+import type { FromCheckpointer, ToCheckpointer } from "./wal-checkpoint-worker.ts";
+
+export interface WalCheckpointerOptions {
+  busyTimeoutMs: number;
+  log: Logger;
+  /** Time between checkpoints; default 500 ms (at a few MB/s of writes the WAL stays ~1 MB). */
+  intervalMs?: number;
+}
+
+export { checkpointInBackground } from "./sqlite.ts";
+
+export class WalCheckpointer {
+  private worker: Worker | undefined;
+  private stopping = false;
+  private restart: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly options: WalCheckpointerOptions,
+  ) {
+    this.start();
+  }
+
+  private start(): void {
+    const worker = new Worker(new URL("./wal-checkpoint-worker.ts", import.meta.url));
+    worker.unref();
+    this.worker = worker;
+    worker.onmessage = (event: MessageEvent<FromCheckpointer>) => {
+      const msg = event.data;
+      if (msg.op === "checkpoint") metrics.sqliteCheckpointSeconds.observe(msg.seconds);
+      else if (msg.op === "failed")
+        this.options.log.warn({ error: msg.message }, `WAL checkpoint failed: ${msg.message}`);
+    };
+    worker.addEventListener("close", () => {
+      if (this.stopping || this.worker !== worker) return;
+      this.options.log.error("the WAL checkpointer thread stopped; starting it again in 1 s");
+      this.restart = setTimeout(() => this.start(), 1000);
+    });
+    worker.postMessage({
+      op: "start",
+      path: this.path,
+      intervalMs: this.options.intervalMs ?? 500,
+      busyTimeoutMs: this.options.busyTimeoutMs,
+    } satisfies ToCheckpointer);
+  }
+
+  /** Stop the thread after it has closed its connection. @example await checkpointer.stop() */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restart);
+    const worker = this.worker;
+    if (worker === undefined) return;
+    const stopped = new Promise<void>((resolve) => {
+      worker.addEventListener("message", (e: MessageEvent<FromCheckpointer>) => {
+        if (e.data.op === "stopped") resolve();
+      });
+      worker.addEventListener("close", () => resolve());
+    });
+    worker.postMessage({ op: "stop" } satisfies ToCheckpointer);
+    await Promise.race([stopped, Bun.sleep(2000)]);
+    await worker.terminate();
+  }
+}
