@@ -9,6 +9,7 @@
  * const config = loadConfig({ ARAGORA_API_PORT: "9000" });
  * config.apiPort; // 9000
  */
+import { availableParallelism } from "node:os";
 import { type Type, type } from "arktype";
 import { Cron } from "croner";
 
@@ -59,6 +60,8 @@ export interface Config {
   agentRetryBaseMs: number;
   agentMaxRetryWaitSeconds: number;
   demoTokenDelayMs: number;
+  /** Worker threads that run provider streams (0: on the main thread). */
+  providerWorkers: number;
   // --- debates, receipts, leaderboard (issue 4) ---
   eventBufferSize: number;
   debateTurnTimeoutSeconds: number;
@@ -89,6 +92,10 @@ const port = type("string.integer.parse").pipe(type("0 <= number.integer <= 6553
 const positiveInt = type("string.integer.parse").pipe(type("number.integer >= 1"));
 const nonNegativeInt = type("string.integer.parse").pipe(type("number.integer >= 0"));
 const nonEmpty = type("string > 0");
+/** "auto" is one thread per core but one, at least 1 and at most 4. */
+const workerCount = type("'auto'")
+  .pipe(() => Math.max(1, Math.min(4, availableParallelism() - 1)))
+  .or(type("string.integer.parse").pipe(type("0 <= number.integer <= 64")));
 const logLevel = type("'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'");
 const environment = type("'development' | 'production' | 'test'");
 const origin = type(/^https?:\/\/[^\s/*]+(:\d+)?$/).describe("an origin such as https://app.example.com");
@@ -561,6 +568,15 @@ export const VARIABLES: VariableSpec[] = [
     expected: "a non-negative integer (milliseconds)",
     default: "20",
     parse: nonNegativeInt,
+  },
+  {
+    name: "ARAGORA_PROVIDER_WORKERS",
+    key: "providerWorkers",
+    description:
+      "worker threads that stream from the model providers (request, SSE parsing, validation), so a thousand concurrent streams do not stall the API's event loop; 0 runs them on the main thread",
+    expected: "auto or an integer from 0 to 64 (auto: one per core but one, 1 to 4)",
+    default: "auto",
+    parse: workerCount,
   },
   // --- debates, receipts, leaderboard (issue 4) ---
   {

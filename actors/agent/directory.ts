@@ -30,7 +30,8 @@ import {
 import type { BreakerState } from "./breaker.ts";
 import { AgentCatalog, type ProviderEntry, UnknownAgentError } from "./catalog.ts";
 import { demoClient } from "./providers/demo.ts";
-import { providerClients } from "./providers/sdk-client.ts";
+import { providerClients, providerSettings } from "./providers/sdk-client.ts";
+import { ProviderWorkerPool, workerClients } from "./providers/worker-pool.ts";
 import { type AgentDirectory, type AgentSpec, AgentTurnError, type TurnRequest, type TurnResult } from "./turn.ts";
 
 /** One agent as the health routes show it: never a key. */
@@ -64,11 +65,20 @@ export class AgentRegistry implements AgentDirectory {
   private supervisorRef: ActorRef<never> | undefined;
   private readonly secrets: string[];
   private readonly clock: Clock;
+  /** The provider worker threads (ARAGORA_PROVIDER_WORKERS > 0 and no injected providers). */
+  private readonly pool: ProviderWorkerPool | undefined;
 
   constructor(private readonly options: AgentRegistryOptions) {
     const { config, system } = options;
     this.clock = system.clock;
-    const providers = options.providers ?? providerClients(config);
+    let providers = options.providers;
+    if (providers === undefined) {
+      const settings = providerSettings(config);
+      if (config.providerWorkers > 0) {
+        this.pool = new ProviderWorkerPool(settings, config.providerWorkers, options.log);
+        providers = workerClients(settings, this.pool);
+      } else providers = providerClients(settings);
+    }
     if (!providers.has("demo")) {
       providers.set("demo", {
         client: demoClient({ clock: system.clock, tokenDelayMs: config.demoTokenDelayMs }),
@@ -139,6 +149,11 @@ export class AgentRegistry implements AgentDirectory {
     }
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
+  }
+
+  /** Stop the provider worker threads (after the debates have drained). @example await agents.close() */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /**

@@ -33,5 +33,8 @@ export const agentsFeature: FeatureFactory = (ctx) => {
         );
       }
     },
+    async stop() {
+      await registry.close();
+    },
   };
 };

@@ -83,7 +83,8 @@ describe("retry waits follow the provider's hints on the actor system's clock", 
       [3, 2],
       [6, 3],
     ] as const) {
-      await until(() => calls("gemini") === callsAfter - 1);
+      // The failure comes back from the provider worker thread: wait until the retry's timer is armed.
+      await until(() => calls("gemini") === callsAfter - 1 && waitArmed(clock));
       await settle(h.system);
       await advance(h.system, clock, wait - 1);
       expect(calls("gemini")).toBe(callsAfter - 1);

@@ -100,9 +100,56 @@ export function sdkClient(load: ModelFactoryLoader): ProviderClient {
   };
 }
 
-/** The providers this server can call (built-in plus local servers), keyed by provider name. */
+/** What the provider clients need from the configuration: keys, base URLs, local servers. */
+export type ProviderSettings = Pick<
+  Config,
+  | "anthropicApiKey"
+  | "anthropicBaseUrl"
+  | "openaiApiKey"
+  | "openaiBaseUrl"
+  | "geminiApiKey"
+  | "geminiBaseUrl"
+  | "mistralApiKey"
+  | "mistralBaseUrl"
+  | "xaiApiKey"
+  | "xaiBaseUrl"
+  | "openrouterApiKey"
+  | "openrouterBaseUrl"
+  | "localModels"
+>;
+
+/**
+ * The provider settings out of the whole configuration (plain data: it is posted to the provider
+ * worker threads).
+ *
+ * @example const settings = providerSettings(config);
+ */
+export function providerSettings(config: Config): ProviderSettings {
+  return {
+    anthropicApiKey: config.anthropicApiKey,
+    anthropicBaseUrl: config.anthropicBaseUrl,
+    openaiApiKey: config.openaiApiKey,
+    openaiBaseUrl: config.openaiBaseUrl,
+    geminiApiKey: config.geminiApiKey,
+    geminiBaseUrl: config.geminiBaseUrl,
+    mistralApiKey: config.mistralApiKey,
+    mistralBaseUrl: config.mistralBaseUrl,
+    xaiApiKey: config.xaiApiKey,
+    xaiBaseUrl: config.xaiBaseUrl,
+    openrouterApiKey: config.openrouterApiKey,
+    openrouterBaseUrl: config.openrouterBaseUrl,
+    localModels: config.localModels.map((m) => ({ ...m })),
+  };
+}
+
+/**
+ * The providers this server can call (built-in plus local servers), keyed by provider name, each
+ * streaming on the calling thread.
+ *
+ * @example const clients = providerClients(providerSettings(config));
+ */
 export function providerClients(
-  config: Config,
+  config: ProviderSettings,
 ): Map<string, { client: ProviderClient; configured: boolean; local: boolean }> {
   const clients = new Map<string, { client: ProviderClient; configured: boolean; local: boolean }>();
   const add = (name: string, key: string | undefined, factory: (apiKey: string) => ModelFactoryLoader) => {
