@@ -19,7 +19,7 @@
  * Options: --json, --only overhead|fanout|concurrency, --subscribers N, --events N, --concurrency N.
  */
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServerWebSocket, Subprocess } from "bun";
@@ -39,6 +39,7 @@ import { createLogger } from "../runtime/log.ts";
 import { metrics } from "../runtime/metrics.ts";
 import { startServer } from "../runtime/server.ts";
 import { openStore } from "../runtime/store/index.ts";
+import { checkpointInBackground, WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
 import { inProcessAgents } from "../tests/debate/in-process-agents.ts";
 import type { BenchResult } from "./result.ts";
 
@@ -79,7 +80,10 @@ const answers = { "t:a": "alpha plan", "t:b": "beta plan", "t:c": "gamma plan" }
 async function harness() {
   const dir = mkdtempSync(join(tmpdir(), "aragora-bench-"));
   const config = loadConfig({ ARAGORA_DATA_DIR: dir });
+  // As the server runs: WAL checkpoints on their own thread, never inside a commit.
+  checkpointInBackground();
   const core = await openStore(config, log);
+  const checkpointer = new WalCheckpointer(core.sqlitePath as string, { busyTimeoutMs: 5000, log });
   const store = await openDebateStore(core, config);
   const gateway = new WsGateway({ heartbeatMs: 60_000, log });
   const streams = new DebateStreams({ gateway, store, bufferLimit: 100_000, log });
@@ -103,6 +107,7 @@ async function harness() {
     async close() {
       await debates.interruptAll();
       await system.shutdown();
+      await checkpointer.stop();
       await store.close();
       await core.close();
       rmSync(dir, { recursive: true, force: true });
@@ -294,6 +299,17 @@ async function providerSdkCost(config: Config): Promise<{ cpuUsPerTurn: number; 
   return { cpuUsPerTurn: us / (rounds * 150), cpuUsPerToken: us / Math.max(1, tokens) };
 }
 
+/** CPU seconds of this process's main thread alone (Linux /proc; worker threads are other tasks). */
+function mainThreadCpuSeconds(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function concurrency(n: number): Promise<BenchResult[]> {
   progress(`concurrency: ${n} debates on the real server, fake provider at 50 ms per token, one WS watcher each`);
   const fake = spawnChild("fake-provider-process.ts", ["50"]);
@@ -312,12 +328,14 @@ async function concurrency(n: number): Promise<BenchResult[]> {
   const agents = ["openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-5", "gemini:gemini-2.5-flash"];
 
   const lag: number[] = [];
+
   let expected = performance.now() + 10;
   let skipLag = false;
   const lagTimer = setInterval(() => {
     const now = performance.now();
     // The one tick delayed by the sampler's own full GC is not the server's lag.
     if (!skipLag) lag.push(Math.max(0, now - expected));
+
     skipLag = false;
     expected = now + 10;
   }, 10);
@@ -344,6 +362,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
     }
   })();
   const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuSeconds();
   const watchers = spawnChild("watchers.ts", [
     `http://127.0.0.1:${server.apiPort}`,
     `ws://127.0.0.1:${server.wsPort}/ws`,
@@ -360,6 +379,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
     seconds: number;
   };
   const cpu = process.cpuUsage(cpu0);
+  const mainCpu = mainThreadCpuSeconds() - main0;
   sampling = false;
   await sampler;
   clearInterval(lagTimer);
@@ -372,7 +392,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
     const u = p.resourceUsage()?.cpuTime;
     return u ? Number(u.total) / 1e6 : 0;
   };
-  const cpuNote = `CPU s: server ${cpuSeconds(cpu).toFixed(1)}, fake provider ${childSeconds(fake).toFixed(1)}, watchers ${childSeconds(watchers).toFixed(1)}`;
+  const cpuNote = `CPU s: server ${cpuSeconds(cpu).toFixed(1)} (its main thread ${mainCpu.toFixed(1)}), fake provider ${childSeconds(fake).toFixed(1)}, watchers ${childSeconds(watchers).toFixed(1)}`;
   rmSync(dir, { recursive: true, force: true });
   const lagP99 = percentile(lag, 0.99);
   // 3 agents x (proposal + 3 x (critique + revision) + vote) turns per debate.

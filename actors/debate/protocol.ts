@@ -23,6 +23,7 @@ import {
   sameAnswer,
   selfVotes,
 } from "./consensus.ts";
+import { SignalScope } from "./linked-signal.ts";
 import { critiquePrompt, type Prompt, proposalPrompt, revisionPrompt, synthesisPrompt, votePrompt } from "./prompts.ts";
 import type {
   AgentTotals,
@@ -198,7 +199,8 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
   );
   const agreementByRound: DebateSummaryData["agreement"] = [];
   // Only running time counts: a debate resumed after downtime gets what it had left, not less.
-  const debateTimeout = AbortSignal.timeout(Math.max(1, config.timeouts.debateMs - (resume?.runningMs ?? 0)));
+  const signals = new SignalScope();
+  const debateTimeout = signals.link([], Math.max(1, config.timeouts.debateMs - (resume?.runningMs ?? 0)));
 
   const emitOnce = (type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>) => {
     const phase = typeof data.phase === "string" ? data.phase : "";
@@ -254,7 +256,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
     if (seat.failed) return null;
     const restarted = resume?.keys.has(eventKey("turn_start", round, seat.agent, phase)) ?? false;
     emit("turn_start", round, seat.agent, { phase, role, ...(restarted ? { restarted: true } : {}) });
-    const turnSignal = AbortSignal.any([roundSignal, AbortSignal.timeout(config.timeouts.turnMs)]);
+    const turnSignal = signals.link([roundSignal], config.timeouts.turnMs);
     let result: TurnResult;
     try {
       result = await agents.runTurn(seat.agent, {
@@ -278,6 +280,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
           }),
       });
     } catch (err) {
+      signals.release(turnSignal);
       if (signal.aborted) throw new DebateInterrupted(signal.reason);
       if (debateTimeout.aborted) throw new DebateTimedOut("debate timed out");
       const kind =
@@ -288,6 +291,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
       emit("agent_error", round, seat.agent, { phase, kind, message, seat_failed: true });
       return null;
     }
+    signals.release(turnSignal);
     const done: RecordedTurn = {
       text: result.text,
       usage: result.usage,
@@ -312,7 +316,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
     return done;
   };
 
-  const roundSignalFor = () => AbortSignal.any([signal, debateTimeout, AbortSignal.timeout(config.timeouts.roundMs)]);
+  const roundSignalFor = () => signals.link([signal, debateTimeout], config.timeouts.roundMs);
   const enoughSeats = () => active().length >= 2;
   const failureReason = () =>
     `only ${active().length} agent(s) left: ${seats
@@ -521,6 +525,8 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
       );
     }
     throw err;
+  } finally {
+    signals.releaseAll();
   }
 }
 
