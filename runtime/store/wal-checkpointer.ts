@@ -12,6 +12,7 @@
  */
 import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
+import { workerEntry } from "../worker-entry.ts";
 import type { FromCheckpointer, ToCheckpointer } from "./wal-checkpoint-worker.ts";
 
 export interface WalCheckpointerOptions {
@@ -36,7 +37,9 @@ export class WalCheckpointer {
   }
 
   private start(): void {
-    const worker = new Worker(new URL("./wal-checkpoint-worker.ts", import.meta.url));
+    const worker = new Worker(
+      workerEntry(new URL("./wal-checkpoint-worker.ts", import.meta.url), "wal-checkpoint-worker"),
+    );
     worker.unref();
     this.worker = worker;
     worker.onmessage = (event: MessageEvent<FromCheckpointer>) => {

@@ -38,6 +38,8 @@ export interface TestServer {
 
 export interface StartOptions {
   env?: Record<string, string>;
+  /** The program and its leading arguments; default `bun runtime/cli.ts`. */
+  command?: string[];
   args?: string[];
   dataDir?: string;
   keepDataDir?: boolean;
@@ -60,7 +62,8 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
 
 export async function startTestServer(options: StartOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
-  const proc = Bun.spawn([BUN, CLI, "serve", "--api-port", "0", "--ws-port", "0", ...(options.args ?? [])], {
+  const command = options.command ?? [BUN, CLI];
+  const proc = Bun.spawn([...command, "serve", "--api-port", "0", "--ws-port", "0", ...(options.args ?? [])], {
     cwd: ROOT,
     env: childEnv({ ARAGORA_DATA_DIR: dataDir, ...options.env }),
     stdin: "ignore",

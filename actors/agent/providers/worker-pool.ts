@@ -16,6 +16,7 @@
  * await pool.close();
  */
 import type { Logger } from "../../../runtime/log.ts";
+import { workerEntry } from "../../../runtime/worker-entry.ts";
 import type { CallOutcome, ModelCall, ProviderClient } from "./client.ts";
 import { type ProviderSettings, providerClients } from "./sdk-client.ts";
 import { type FromWorker, fromWire, type ToWorker } from "./worker-protocol.ts";
@@ -104,7 +105,7 @@ export class ProviderWorkerPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL("./provider-worker.ts", import.meta.url));
+    const worker = new Worker(workerEntry(new URL("./provider-worker.ts", import.meta.url), "provider-worker"));
     // Idle workers must not keep a CLI command or a finished test alive.
     worker.unref();
     const slot: Slot = { worker, inFlight: new Map(), alive: true };
