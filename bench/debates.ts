@@ -11,7 +11,7 @@
  *   process (bench/debates/fanout-clients.ts).
  * - concurrency: N debates at once (default 1000; --concurrency N) on the real server (startServer,
  *   in this process, so its event-loop lag and heap are measured here) against the fake provider
- *   server at 50 ms per token in a child process (OpenAI, Anthropic and Gemini wire protocols),
+ *   server at 50 ms per token in a child process at nice 10 (OpenAI, Anthropic and Gemini wire protocols),
  *   each debate created over HTTP and watched by its own WebSocket from a second child process
  *   (bench/debates/watchers.ts): completion, p99 latency from append to client receipt, event-loop
  *   lag p99, heap per active debate.
@@ -140,8 +140,13 @@ function lines(child: Subprocess<"pipe", "pipe", "inherit">) {
   };
 }
 
-const spawnChild = (script: string, args: string[]) =>
-  Bun.spawn([BUN, join(HERE, "debates", script), ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+/** A child process running one of bench/debates/*.ts, at `nice` (Linux; 0 leaves it as it is). */
+const spawnChild = (script: string, args: string[], nice = 0) =>
+  Bun.spawn([...(nice > 0 ? ["nice", "-n", String(nice)] : []), BUN, join(HERE, "debates", script), ...args], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
 
 /** Run `total` debates with `inFlight` at a time through `start`, which resolves when one is done. */
 async function throughput(total: number, inFlight: number, start: () => Promise<void>): Promise<number> {
@@ -312,7 +317,11 @@ function mainThreadCpuSeconds(): number {
 
 async function concurrency(n: number): Promise<BenchResult[]> {
   progress(`concurrency: ${n} debates on the real server, fake provider at 50 ms per token, one WS watcher each`);
-  const fake = spawnChild("fake-provider-process.ts", ["50"]);
+  // The fake provider stands in for remote model servers, but here it shares the server's two cores:
+  // at nice 10 it takes the CPU the server leaves, so the lag measured is the server's, not the
+  // kernel's time-slicing between the server and its own load generator. (The watchers, which time
+  // the deliveries, keep the default priority.)
+  const fake = spawnChild("fake-provider-process.ts", ["50"], 10);
   const { env: fakeEnv } = JSON.parse(await lines(fake)("{")) as { env: Record<string, string> };
   const dir = mkdtempSync(join(tmpdir(), "aragora-bench-"));
   const config = loadConfig({

@@ -10,6 +10,7 @@
  * ref.tell({ type: "cancel" });
  */
 import { type Behavior, behavior } from "../../runtime/actor/index.ts";
+import { EventLoopGate } from "../../runtime/event-loop-gate.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { AgentDirectory } from "../agent/turn.ts";
 import type { DebateStore, StoredEvent } from "./debate-store.ts";
@@ -106,6 +107,9 @@ export function debateActor(
   });
 }
 
+/** Shared by every debate of the process: see EventLoopGate. */
+const gate = new EventLoopGate();
+
 const parseEvents = (rows: StoredEvent[]) => rows.map((r) => JSON.parse(r.payload) as DebateEventEnvelope);
 
 /** A debate this process has just recorded: its log is empty and its row is known, so neither is read. */
@@ -131,6 +135,8 @@ export async function runDebate(
   created?: NewlyCreated,
 ): Promise<DebateStatus | "interrupted"> {
   const { store, writer } = deps;
+  // Debates created or resumed in one burst start one per turn of the event loop.
+  await gate.pass();
   const rows = created ? [] : await store.events(id, 0);
   const debate = created ?? (await findRunning(store, id));
   if (!debate) return "interrupted";
@@ -181,6 +187,9 @@ export async function runDebate(
   const all = events.chain;
   const endIndex = all.findIndex((e) => e.type === "debate_end");
   const covered = endIndex >= 0 ? all.slice(0, endIndex + 1) : all;
+  // The flush above releases every debate that finished in the same batch at once; signing is the
+  // heaviest step of a debate (the chain's canonical text, SHA-256, Ed25519): one per loop turn.
+  await gate.pass();
   const doc = issueReceipt(
     {
       debateId: id,

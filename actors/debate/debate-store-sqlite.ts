@@ -80,6 +80,9 @@ function toDebate(r: Row): DebateRow {
   };
 }
 
+/** Longest stretch of one group commit before the rest waits for the next turn of the loop. */
+const COMMIT_SLICE_MS = 4;
+
 interface PendingWrite {
   run: () => unknown;
   resolve: (value: unknown) => void;
@@ -155,32 +158,51 @@ export class SqliteDebateStore implements DebateStore {
     });
   }
 
+  /**
+   * Commit the pending writes, oldest first, in one transaction, stopping after
+   * {@link COMMIT_SLICE_MS}: the rest go in the next turn's transaction. A burst of a thousand
+   * debates created at once was one commit holding the event loop for ~100 ms.
+   */
   private commitPending(): void {
     this.commitScheduled = false;
-    const writes = this.pending;
-    if (writes.length === 0) return;
-    this.pending = [];
+    if (this.pending.length === 0) return;
     const outcomes: { ok: boolean; value: unknown }[] = [];
+    const started = performance.now();
+    let taken = 0;
+    const writes = this.pending;
     try {
       this.db.transaction(() => {
-        for (const w of writes) {
+        while (taken < writes.length) {
+          const w = writes[taken++] as PendingWrite;
           try {
             // Nested: a savepoint, so one failing write leaves the others in the transaction.
             outcomes.push({ ok: true, value: this.db.transaction(w.run)() });
           } catch (err) {
             outcomes.push({ ok: false, value: err });
           }
+          if (performance.now() - started >= COMMIT_SLICE_MS) break;
         }
       })();
     } catch (err) {
-      for (const w of writes) w.reject(err);
+      this.pending = writes.slice(taken);
+      this.scheduleRest();
+      for (const w of writes.slice(0, taken)) w.reject(err);
       return;
     }
-    writes.forEach((w, i) => {
+    this.pending = taken === writes.length ? [] : writes.slice(taken);
+    this.scheduleRest();
+    for (let i = 0; i < taken; i++) {
+      const w = writes[i] as PendingWrite;
       const o = outcomes[i] as { ok: boolean; value: unknown };
       if (o.ok) w.resolve(o.value);
       else w.reject(o.value);
-    });
+    }
+  }
+
+  private scheduleRest(): void {
+    if (this.pending.length === 0 || this.commitScheduled) return;
+    this.commitScheduled = true;
+    setImmediate(() => this.commitPending());
   }
 
   async create(d: NewDebate): Promise<void> {
@@ -343,7 +365,7 @@ export class SqliteDebateStore implements DebateStore {
 
   async close(): Promise<void> {
     // Writes already requested still commit.
-    this.commitPending();
+    while (this.pending.length > 0) this.commitPending();
     this.db.close(false);
   }
 }

@@ -15,6 +15,8 @@
  * const clients = workerClients(providerSettings(config), pool); // same shape as providerClients()
  * await pool.close();
  */
+
+import { EventLoopGate } from "../../../runtime/event-loop-gate.ts";
 import type { Logger } from "../../../runtime/log.ts";
 import { workerEntry } from "../../../runtime/worker-entry.ts";
 import type { CallOutcome, ModelCall, ProviderClient } from "./client.ts";
@@ -43,6 +45,7 @@ export class ProviderWorkerPool {
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private closed = false;
+  private readonly gate = new EventLoopGate();
 
   constructor(
     private readonly settings: ProviderSettings,
@@ -134,8 +137,12 @@ export class ProviderWorkerPool {
         if (turn === undefined) return;
         slot.inFlight.delete(msg.id);
         turn.call.signal.removeEventListener("abort", turn.onAbort);
-        if (msg.op === "done") turn.resolve(msg.outcome);
-        else turn.reject(fromWire(msg.error));
+        // Turns of many debates end together (their streams started together); each caller's next
+        // step (a debate's next phase: prompts, events, the next requests) gets a loop turn of its own.
+        void this.gate.pass().then(() => {
+          if (msg.op === "done") turn.resolve(msg.outcome);
+          else turn.reject(fromWire(msg.error));
+        });
         break;
       }
     }
