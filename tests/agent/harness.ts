@@ -56,6 +56,7 @@ export async function agentHarness(
       ...overrides,
     }),
     async close() {
+      await agents.close();
       await system.shutdown();
       if (options.fake === undefined) await fake.stop();
     },
