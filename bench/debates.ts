@@ -39,7 +39,8 @@ import { createLogger } from "../runtime/log.ts";
 import { metrics } from "../runtime/metrics.ts";
 import { startServer } from "../runtime/server.ts";
 import { openStore } from "../runtime/store/index.ts";
-import { checkpointInBackground, WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
+import { checkpointInBackground } from "../runtime/store/sqlite.ts";
+import { WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
 import { inProcessAgents } from "../tests/debate/in-process-agents.ts";
 import type { BenchResult } from "./result.ts";
 

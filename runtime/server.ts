@@ -22,8 +22,9 @@ import { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
 import { acquireServerLock } from "./server-lock.ts";
 import { openStore } from "./store/index.ts";
+import { checkpointInBackground } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
-import { checkpointInBackground, WalCheckpointer } from "./store/wal-checkpointer.ts";
+import { WalCheckpointer } from "./store/wal-checkpointer.ts";
 
 export const VERSION: string = pkg.version;
 

@@ -152,9 +152,7 @@ export class SqliteDebateStore implements DebateStore {
   private write<T>(run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
-      if (this.commitScheduled) return;
-      this.commitScheduled = true;
-      setImmediate(() => this.commitPending());
+      this.scheduleCommit();
     });
   }
 
@@ -185,12 +183,12 @@ export class SqliteDebateStore implements DebateStore {
       })();
     } catch (err) {
       this.pending = writes.slice(taken);
-      this.scheduleRest();
+      this.scheduleCommit();
       for (const w of writes.slice(0, taken)) w.reject(err);
       return;
     }
     this.pending = taken === writes.length ? [] : writes.slice(taken);
-    this.scheduleRest();
+    this.scheduleCommit();
     for (let i = 0; i < taken; i++) {
       const w = writes[i] as PendingWrite;
       const o = outcomes[i] as { ok: boolean; value: unknown };
@@ -199,7 +197,7 @@ export class SqliteDebateStore implements DebateStore {
     }
   }
 
-  private scheduleRest(): void {
+  private scheduleCommit(): void {
     if (this.pending.length === 0 || this.commitScheduled) return;
     this.commitScheduled = true;
     setImmediate(() => this.commitPending());

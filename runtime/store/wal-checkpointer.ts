@@ -22,8 +22,6 @@ export interface WalCheckpointerOptions {
   intervalMs?: number;
 }
 
-export { checkpointInBackground } from "./sqlite.ts";
-
 export class WalCheckpointer {
   private worker: Worker | undefined;
   private stopping = false;

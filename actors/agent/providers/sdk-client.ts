@@ -85,13 +85,13 @@ export function sdkClient(load: ModelFactoryLoader): ProviderClient {
           }
         }
       } catch (err) {
-        if (call.signal.aborted) throw call.signal.reason ?? new DOMException("The turn was aborted", "AbortError");
+        throwIfAborted(call.signal);
         throw err;
       } finally {
         // Cancelling an unfinished stream closes the HTTP response instead of leaving it to the GC.
         cancel?.().catch(() => {});
       }
-      if (call.signal.aborted) throw call.signal.reason ?? new DOMException("The turn was aborted", "AbortError");
+      throwIfAborted(call.signal);
       const outcome: CallOutcome = { text, usage: normaliseUsage(usage, { ...call, text }) };
       const reported = (usage?.raw as { cost?: unknown } | undefined)?.cost;
       if (typeof reported === "number") outcome.reportedCostUsd = reported;
@@ -100,23 +100,29 @@ export function sdkClient(load: ModelFactoryLoader): ProviderClient {
   };
 }
 
+/** An aborted turn ends with its signal's reason, whatever the stream did on the way out. */
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason ?? new DOMException("The turn was aborted", "AbortError");
+}
+
 /** What the provider clients need from the configuration: keys, base URLs, local servers. */
-export type ProviderSettings = Pick<
-  Config,
-  | "anthropicApiKey"
-  | "anthropicBaseUrl"
-  | "openaiApiKey"
-  | "openaiBaseUrl"
-  | "geminiApiKey"
-  | "geminiBaseUrl"
-  | "mistralApiKey"
-  | "mistralBaseUrl"
-  | "xaiApiKey"
-  | "xaiBaseUrl"
-  | "openrouterApiKey"
-  | "openrouterBaseUrl"
-  | "localModels"
->;
+const PROVIDER_SETTINGS = [
+  "anthropicApiKey",
+  "anthropicBaseUrl",
+  "openaiApiKey",
+  "openaiBaseUrl",
+  "geminiApiKey",
+  "geminiBaseUrl",
+  "mistralApiKey",
+  "mistralBaseUrl",
+  "xaiApiKey",
+  "xaiBaseUrl",
+  "openrouterApiKey",
+  "openrouterBaseUrl",
+  "localModels",
+] as const satisfies readonly (keyof Config)[];
+
+export type ProviderSettings = Pick<Config, (typeof PROVIDER_SETTINGS)[number]>;
 
 /**
  * The provider settings out of the whole configuration (plain data: it is posted to the provider
@@ -125,21 +131,8 @@ export type ProviderSettings = Pick<
  * @example const settings = providerSettings(config);
  */
 export function providerSettings(config: Config): ProviderSettings {
-  return {
-    anthropicApiKey: config.anthropicApiKey,
-    anthropicBaseUrl: config.anthropicBaseUrl,
-    openaiApiKey: config.openaiApiKey,
-    openaiBaseUrl: config.openaiBaseUrl,
-    geminiApiKey: config.geminiApiKey,
-    geminiBaseUrl: config.geminiBaseUrl,
-    mistralApiKey: config.mistralApiKey,
-    mistralBaseUrl: config.mistralBaseUrl,
-    xaiApiKey: config.xaiApiKey,
-    xaiBaseUrl: config.xaiBaseUrl,
-    openrouterApiKey: config.openrouterApiKey,
-    openrouterBaseUrl: config.openrouterBaseUrl,
-    localModels: config.localModels.map((m) => ({ ...m })),
-  };
+  // Plain data only: structured clone copies it to the worker threads.
+  return structuredClone(Object.fromEntries(PROVIDER_SETTINGS.map((k) => [k, config[k]]))) as ProviderSettings;
 }
 
 /**
