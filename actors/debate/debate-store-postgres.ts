@@ -17,7 +17,7 @@ import type {
   StoredEvent,
 } from "./debate-store.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
-import { chunkEvents, debateSpans, EventSeqConflict, readChunk } from "./event-chunks.ts";
+import { chunkEvents, debateSpans, EventSeqConflict, eventsOfChunks, type StoredChunk } from "./event-chunks.ts";
 import type { DebateStatus } from "./types.ts";
 
 interface Row {
@@ -38,12 +38,6 @@ interface Row {
   created_at: Date;
   updated_at: Date;
   finished_at: Date | null;
-}
-
-interface ChunkRow {
-  first_seq: string | number;
-  hashes: string;
-  events: string;
 }
 
 const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
@@ -164,7 +158,7 @@ export class PostgresDebateStore implements DebateStore {
     // The index range starts at the chunk holding seq sinceSeq + 1, not at the debate's first
     // chunk, and only chunks holding one of the first `limit` events are sent: `through` counts
     // the events after sinceSeq up to the end of each chunk.
-    const rows = await this.sql<ChunkRow[]>`SELECT first_seq, hashes, events FROM (
+    const rows = await this.sql<StoredChunk[]>`SELECT first_seq, hashes, events FROM (
         SELECT first_seq, last_seq, hashes, events,
           sum(last_seq - greatest(first_seq - 1, ${sinceSeq})) OVER (ORDER BY first_seq) AS through
         FROM debate_event_chunks
@@ -175,12 +169,7 @@ export class PostgresDebateStore implements DebateStore {
       ) AS c
       WHERE through - (last_seq - greatest(first_seq - 1, ${sinceSeq})) < ${limit}
       ORDER BY first_seq`;
-    const out: StoredEvent[] = [];
-    for (const r of rows) {
-      readChunk(out, debateId, Number(r.first_seq), r.hashes, r.events, sinceSeq, limit);
-      if (out.length >= limit) break;
-    }
-    return out;
+    return eventsOfChunks(rows, debateId, sinceSeq, limit);
   }
 
   async finish(id: string, o: DebateFinish): Promise<boolean> {

@@ -27,7 +27,7 @@ import type {
   StoredEvent,
 } from "./debate-store.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
-import { chunkEvents, debateSpans, EventSeqConflict, readChunk } from "./event-chunks.ts";
+import { chunkEvents, debateSpans, EventSeqConflict, eventsOfChunks, type StoredChunk } from "./event-chunks.ts";
 import type { DebateStatus } from "./types.ts";
 
 interface Row {
@@ -48,12 +48,6 @@ interface Row {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
-}
-
-interface ChunkRow {
-  first_seq: number;
-  hashes: string;
-  events: string;
 }
 
 const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
@@ -94,7 +88,7 @@ export class SqliteDebateStore implements DebateStore {
   private pending: PendingWrite[] = [];
   private commitScheduled = false;
   private readonly insertChunk: Statement;
-  private readonly readChunks: Statement<ChunkRow, [string, number, number]>;
+  private readonly readChunks: Statement<StoredChunk, [string, number, number]>;
   private readonly storedBefore: Statement<{ last_seq: number }, [string, number]>;
   private readonly advanceSeq: Statement;
   private readonly raiseSeq: Statement;
@@ -279,12 +273,7 @@ export class SqliteDebateStore implements DebateStore {
   }
 
   async events(debateId: string, sinceSeq: number, limit = 1_000_000): Promise<StoredEvent[]> {
-    const out: StoredEvent[] = [];
-    for (const r of this.readChunks.iterate(debateId, sinceSeq, limit)) {
-      readChunk(out, debateId, r.first_seq, r.hashes, r.events, sinceSeq, limit);
-      if (out.length >= limit) break;
-    }
-    return out;
+    return eventsOfChunks(this.readChunks.iterate(debateId, sinceSeq, limit), debateId, sinceSeq, limit);
   }
 
   async finish(id: string, o: DebateFinish): Promise<boolean> {

@@ -157,3 +157,30 @@ export function readChunk(
     });
   }
 }
+
+/** A stored chunk as both stores select it (PostgreSQL returns bigint columns as strings). */
+export interface StoredChunk {
+  first_seq: number | string;
+  hashes: string;
+  events: string;
+}
+
+/**
+ * The events with seq > `sinceSeq` of a debate's chunks (in first_seq order), at most `limit`;
+ * stops reading `chunks` once it has them.
+ *
+ * @example eventsOfChunks(statement.iterate(id, 0, 100), id, 0, 100)
+ */
+export function eventsOfChunks(
+  chunks: Iterable<StoredChunk>,
+  debateId: string,
+  sinceSeq: number,
+  limit: number,
+): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  for (const c of chunks) {
+    readChunk(out, debateId, Number(c.first_seq), c.hashes, c.events, sinceSeq, limit);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
