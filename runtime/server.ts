@@ -66,10 +66,6 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     lock.release();
     throw err;
   }
-  const checkpointer =
-    store.sqlitePath === undefined
-      ? undefined
-      : new WalCheckpointer(store.sqlitePath, { busyTimeoutMs: config.sqliteBusyTimeoutMs, log });
 
   // Every long-lived part of the process runs under the root supervisor of one actor system.
   let shutdownRef: ((reason: string) => Promise<void>) | undefined;
@@ -101,7 +97,6 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     for (const factory of FEATURES) features.push(await factory(featureContext));
   } catch (err) {
     await system.shutdown();
-    await checkpointer?.stop();
     await store.close();
     lock.release();
     throw err;
@@ -128,7 +123,6 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     gateway.setListening("dedicated", true, wsApp.server);
   } catch (err) {
     await app.stop(true).catch(() => {});
-    await checkpointer?.stop();
     await store.close();
     lock.release();
     throw err;
@@ -153,6 +147,12 @@ export async function startServer({ config, log }: { config: Config; log: Logger
   });
 
   for (const feature of features) await feature.start?.();
+  // Started once the server listens and its features run: a thread's start-up is not on the way to
+  // the first request.
+  const checkpointer =
+    store.sqlitePath === undefined
+      ? undefined
+      : new WalCheckpointer(store.sqlitePath, { busyTimeoutMs: config.sqliteBusyTimeoutMs, log });
 
   const shown = config.host === "0.0.0.0" ? "localhost" : config.host;
   log.info(
