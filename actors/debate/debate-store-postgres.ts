@@ -17,7 +17,16 @@ import type {
   StoredEvent,
 } from "./debate-store.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
-import { chunkEvents, debateSpans, EventSeqConflict, eventsOfChunks, type StoredChunk } from "./event-chunks.ts";
+import {
+  chunkEvents,
+  debateSpans,
+  type EventChunk,
+  EventSeqConflict,
+  eventsOfChunks,
+  type StoredChunk,
+  type StoredLinks,
+  unstoredEvents,
+} from "./event-chunks.ts";
 import type { DebateStatus } from "./types.ts";
 
 interface Row {
@@ -116,42 +125,64 @@ export class PostgresDebateStore implements DebateStore {
   async appendEvents(events: StoredEvent[]): Promise<void> {
     if (events.length === 0) return;
     const chunks = chunkEvents(events);
-    const spans = debateSpans(chunks);
-    const sql = this.sql;
-    // One statement: the chunks, each only if no stored chunk of its debate overlaps it (the one
-    // with the highest first_seq <= its last seq is the only candidate: one index probe), and each
-    // debate's last_seq. A chunk left out rolls the whole batch back, as a duplicate seq did when
-    // the log had a row per event.
-    await sql.begin(async (tx) => {
-      const [row] = await tx<{ stored: number }[]>`
-        WITH stored AS (
-          INSERT INTO debate_event_chunks (debate_id, first_seq, last_seq, hashes, events)
-          SELECT * FROM unnest(
-            ${sql.array(chunks.map((c) => c.debateId))}::text[], ${sql.array(chunks.map((c) => c.firstSeq))}::bigint[],
-            ${sql.array(chunks.map((c) => c.lastSeq))}::bigint[], ${sql.array(chunks.map((c) => c.hashes))}::text[],
-            ${sql.array(chunks.map((c) => c.events))}::text[]
-          ) AS b(debate_id, first_seq, last_seq, hashes, events)
-          WHERE NOT EXISTS (
-            SELECT 1 FROM (
-              SELECT c.last_seq FROM debate_event_chunks AS c
-              WHERE c.debate_id = b.debate_id AND c.first_seq <= b.last_seq ORDER BY c.first_seq DESC LIMIT 1
-            ) AS before WHERE before.last_seq >= b.first_seq
-          )
-          RETURNING 1
-        ), raised AS (
-          UPDATE debates AS d SET last_seq = s.last_seq, updated_at = s.at
-          FROM unnest(
-            ${sql.array(spans.map((s) => s.debateId))}::text[], ${sql.array(spans.map((s) => s.lastSeq))}::bigint[],
-            ${sql.array(spans.map((s) => new Date(s.lastTs).toISOString()))}::timestamptz[]
-          ) AS s(debate_id, last_seq, at)
-          WHERE d.id = s.debate_id AND d.last_seq < s.last_seq
-        )
-        SELECT count(*)::integer AS stored FROM stored`;
-      if (row?.stored !== chunks.length) {
-        const ranges = chunks.map((c) => `${c.debateId} ${c.firstSeq}..${c.lastSeq}`).join(", ");
-        throw new EventSeqConflict(`a batch overlaps events already stored (chunks ${ranges})`);
+    await this.sql.begin(async (tx) => {
+      // The fast path, in a savepoint: every chunk goes in unless one overlaps the log.
+      try {
+        await tx.savepoint((sp) => this.insertChunks(sp, chunks));
+        return;
+      } catch (err) {
+        if (!(err instanceof EventSeqConflict)) throw err;
       }
+      // Something overlaps (a retry of a batch that did commit, a batch committed after a later
+      // one): check it event by event against the stored chunks, and store only what is new.
+      const spans = debateSpans(chunks);
+      const stored = await tx<StoredLinks[]>`
+        SELECT c.debate_id, c.first_seq, c.hashes FROM debate_event_chunks AS c
+        JOIN unnest(
+          ${tx.array(spans.map((s) => s.debateId))}::text[], ${tx.array(spans.map((s) => s.firstSeq))}::bigint[],
+          ${tx.array(spans.map((s) => s.lastSeq))}::bigint[]
+        ) AS s(debate_id, first_seq, last_seq)
+          ON c.debate_id = s.debate_id AND c.last_seq >= s.first_seq AND c.first_seq <= s.last_seq`;
+      const rest = chunkEvents(unstoredEvents(events, stored));
+      if (rest.length > 0) await this.insertChunks(tx, rest);
     });
+  }
+
+  /**
+   * One statement: the chunks, each only if no stored chunk of its debate overlaps it (the one with
+   * the highest first_seq <= its last seq is the only candidate: one index probe), and each
+   * debate's last_seq. Throws {@link EventSeqConflict} when a chunk was left out.
+   */
+  private async insertChunks(tx: postgres.TransactionSql, chunks: EventChunk[]): Promise<void> {
+    const spans = debateSpans(chunks);
+    const [row] = await tx<{ stored: number }[]>`
+      WITH stored AS (
+        INSERT INTO debate_event_chunks (debate_id, first_seq, last_seq, hashes, events)
+        SELECT * FROM unnest(
+          ${tx.array(chunks.map((c) => c.debateId))}::text[], ${tx.array(chunks.map((c) => c.firstSeq))}::bigint[],
+          ${tx.array(chunks.map((c) => c.lastSeq))}::bigint[], ${tx.array(chunks.map((c) => c.hashes))}::text[],
+          ${tx.array(chunks.map((c) => c.events))}::text[]
+        ) AS b(debate_id, first_seq, last_seq, hashes, events)
+        WHERE NOT EXISTS (
+          SELECT 1 FROM (
+            SELECT c.last_seq FROM debate_event_chunks AS c
+            WHERE c.debate_id = b.debate_id AND c.first_seq <= b.last_seq ORDER BY c.first_seq DESC LIMIT 1
+          ) AS before WHERE before.last_seq >= b.first_seq
+        )
+        RETURNING 1
+      ), raised AS (
+        UPDATE debates AS d SET last_seq = s.last_seq, updated_at = s.at
+        FROM unnest(
+          ${tx.array(spans.map((s) => s.debateId))}::text[], ${tx.array(spans.map((s) => s.lastSeq))}::bigint[],
+          ${tx.array(spans.map((s) => new Date(s.lastTs).toISOString()))}::timestamptz[]
+        ) AS s(debate_id, last_seq, at)
+        WHERE d.id = s.debate_id AND d.last_seq < s.last_seq
+      )
+      SELECT count(*)::integer AS stored FROM stored`;
+    if (row?.stored !== chunks.length) {
+      const ranges = chunks.map((c) => `${c.debateId} ${c.firstSeq}..${c.lastSeq}`).join(", ");
+      throw new EventSeqConflict(`a batch overlaps events already stored (chunks ${ranges})`);
+    }
   }
 
   async events(debateId: string, sinceSeq: number, limit = 1_000_000): Promise<StoredEvent[]> {

@@ -27,7 +27,14 @@ import type {
   StoredEvent,
 } from "./debate-store.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
-import { chunkEvents, debateSpans, EventSeqConflict, eventsOfChunks, type StoredChunk } from "./event-chunks.ts";
+import {
+  chunkEvents,
+  debateSpans,
+  eventsOfChunks,
+  type StoredChunk,
+  type StoredLinks,
+  unstoredEvents,
+} from "./event-chunks.ts";
 import type { DebateStatus } from "./types.ts";
 
 interface Row {
@@ -89,7 +96,7 @@ export class SqliteDebateStore implements DebateStore {
   private commitScheduled = false;
   private readonly insertChunk: Statement;
   private readonly readChunks: Statement<StoredChunk, [string, number, number]>;
-  private readonly storedBefore: Statement<{ last_seq: number }, [string, number]>;
+  private readonly overlapping: Statement<StoredLinks, [string, number, number]>;
   private readonly advanceSeq: Statement;
   private readonly raiseSeq: Statement;
   private readonly appendTx: (events: StoredEvent[]) => void;
@@ -108,11 +115,6 @@ export class SqliteDebateStore implements DebateStore {
          AND first_seq >= coalesce((SELECT max(first_seq) FROM debate_event_chunks WHERE debate_id = ?1 AND first_seq <= ?2 + 1), ?2 + 1)
        ORDER BY first_seq LIMIT ?3`,
     );
-    // The stored chunk that could overlap one ending at ?2: chunks never overlap, so it is the one
-    // with the highest first_seq <= ?2 (one index probe).
-    this.storedBefore = this.db.prepare(
-      "SELECT last_seq FROM debate_event_chunks WHERE debate_id = ?1 AND first_seq <= ?2 ORDER BY first_seq DESC LIMIT 1",
-    );
     // Moves last_seq past a span only if the span starts above it: then no stored event can
     // overlap it, and the append needs no other check (see debateSpans).
     this.advanceSeq = this.db.prepare(
@@ -121,22 +123,22 @@ export class SqliteDebateStore implements DebateStore {
     this.raiseSeq = this.db.prepare(
       "UPDATE debates SET last_seq = ?1, updated_at = ?2 WHERE id = ?3 AND last_seq < ?1",
     );
+    // The stored chunks overlapping seqs ?2..?3 of a debate.
+    this.overlapping = this.db.prepare(
+      "SELECT debate_id, first_seq, hashes FROM debate_event_chunks WHERE debate_id = ?1 AND last_seq >= ?2 AND first_seq <= ?3",
+    );
     this.appendTx = this.db.transaction((events: StoredEvent[]) => {
-      const chunks = chunkEvents(events);
-      for (const s of debateSpans(chunks)) {
-        if (this.advanceSeq.run(s.lastSeq, s.lastTs, s.debateId, s.firstSeq).changes === 1) continue;
-        // Not above last_seq (or no such debate, which the insert's foreign key reports): each
-        // chunk must still miss every stored event, as each row did the old primary key.
-        for (const c of chunks) {
-          if (c.debateId !== s.debateId) continue;
-          const stored = this.storedBefore.get(c.debateId, c.lastSeq);
-          if (stored && stored.last_seq >= c.firstSeq) {
-            throw new EventSeqConflict(
-              `debate ${c.debateId}: seqs ${c.firstSeq}..${c.lastSeq} overlap events already stored (up to ${stored.last_seq})`,
-            );
-          }
-        }
-        this.raiseSeq.run(s.lastSeq, s.lastTs, s.debateId);
+      let chunks = chunkEvents(events);
+      // A span that starts above the debate's last_seq cannot overlap a stored event (see
+      // debateSpans); the others (a retry of a batch that did commit, a batch committed after a
+      // later one, a debate that does not exist) are checked event by event against the log.
+      const unchecked = debateSpans(chunks).filter(
+        (s) => this.advanceSeq.run(s.lastSeq, s.lastTs, s.debateId, s.firstSeq).changes !== 1,
+      );
+      if (unchecked.length > 0) {
+        const stored = unchecked.flatMap((s) => this.overlapping.all(s.debateId, s.firstSeq, s.lastSeq));
+        chunks = chunkEvents(unstoredEvents(events, stored));
+        for (const s of unchecked) this.raiseSeq.run(s.lastSeq, s.lastTs, s.debateId);
       }
       for (const c of chunks) this.insertChunk.run(c.debateId, c.firstSeq, c.lastSeq, c.hashes, c.events);
     });

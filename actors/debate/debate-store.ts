@@ -85,7 +85,11 @@ export interface DebateStore {
   list(owner: Owner, filter: DebateListFilter): Promise<DebateRow[]>;
   /** Debates still running (any owner): the server resumes them at start. */
   unfinished(): Promise<DebateRow[]>;
-  /** Append events of any number of debates in one transaction (and move each debate's last_seq). */
+  /**
+   * Append events of any number of debates in one transaction (and move each debate's last_seq).
+   * Events already stored with the same chain link are skipped (a retried batch); a seq stored as
+   * another event fails the whole batch with EventSeqConflict.
+   */
   appendEvents(events: StoredEvent[]): Promise<void>;
   /** Events with seq > sinceSeq, in order. */
   events(debateId: string, sinceSeq: number, limit?: number): Promise<StoredEvent[]>;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { StoredEvent } from "./debate-store.ts";
-import { chunkEvents, debateSpans, EventSeqConflict, readChunk } from "./event-chunks.ts";
+import { chunkEvents, debateSpans, EventSeqConflict, readChunk, unstoredEvents } from "./event-chunks.ts";
 
 const hashOf = (seq: number) => seq.toString(16).padStart(64, "0");
 
@@ -108,6 +108,31 @@ describe("readChunk", () => {
         expect(readAll(batch).map((e) => e.payload)).toEqual(batch.map((e) => e.payload));
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe("unstoredEvents", () => {
+  const stored = (events: StoredEvent[]) =>
+    chunkEvents(events).map((c) => ({ debate_id: c.debateId, first_seq: c.firstSeq, hashes: c.hashes }));
+
+  test("drops each event stored with the same link, keeps the rest in order", () => {
+    const log = [1, 2, 3, 4, 5].map((s) => event("d-a", s));
+    const batch = [event("d-b", 1), ...log.slice(2), event("d-a", 6), event("d-b", 2)];
+    expect(unstoredEvents(batch, stored(log.slice(0, 4)))).toEqual([
+      event("d-b", 1),
+      event("d-a", 5),
+      event("d-a", 6),
+      event("d-b", 2),
+    ]);
+    expect(unstoredEvents(log, stored(log))).toEqual([]);
+    expect(unstoredEvents(log, [])).toBe(log);
+  });
+
+  test("a seq stored with another link is a conflict naming the debate and seq", () => {
+    const rival = { ...event("d-a", 3), hash: "f".repeat(64) };
+    expect(() => unstoredEvents([event("d-a", 2), rival], stored([1, 2, 3].map((s) => event("d-a", s))))).toThrow(
+      new EventSeqConflict("debate d-a: seq 3 is already stored as another event"),
     );
   });
 });

@@ -123,6 +123,40 @@ export function debateSpans(chunks: EventChunk[]): DebateSpan[] {
   return [...spans.values()];
 }
 
+/** A stored chunk's links, as the stores select them to check a batch against the log. */
+export interface StoredLinks {
+  debate_id: string;
+  first_seq: number | string;
+  hashes: string;
+}
+
+/**
+ * The events of a batch that are not stored yet, given the stored chunks that may overlap it. An
+ * event whose seq is stored with the same chain link is the same event (the link hashes its
+ * payload and every event before it): the batch is a retry of one whose commit went through but
+ * whose acknowledgement was lost (a dropped connection, a timeout), and it is dropped rather than
+ * failing every retry. A seq stored with another link throws {@link EventSeqConflict}.
+ *
+ * @example
+ * const rest = unstoredEvents(batch, overlappingChunks); // [] when the whole batch was stored
+ */
+export function unstoredEvents(events: StoredEvent[], stored: Iterable<StoredLinks>): StoredEvent[] {
+  const links = new Map<string, string>();
+  for (const c of stored) {
+    const first = Number(c.first_seq);
+    for (let i = 0; i * HASH_LENGTH < c.hashes.length; i++) {
+      links.set(`${c.debate_id} ${first + i}`, c.hashes.slice(i * HASH_LENGTH, (i + 1) * HASH_LENGTH));
+    }
+  }
+  if (links.size === 0) return events;
+  return events.filter((e) => {
+    const link = links.get(`${e.debateId} ${e.seq}`);
+    if (link === undefined) return true;
+    if (link === e.hash) return false;
+    throw new EventSeqConflict(`debate ${e.debateId}: seq ${e.seq} is already stored as another event`);
+  });
+}
+
 /**
  * Append to `out` the events of one stored chunk with seq > `sinceSeq`, until `out` holds `limit`.
  * Each payload is the element re-serialised: JSON.stringify(JSON.parse(text)) gives back `text`

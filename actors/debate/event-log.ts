@@ -75,7 +75,9 @@ export interface EventWriterOptions {
 /**
  * Batches appends from every debate into one transaction per flush, then publishes them in order.
  * A failed transaction is retried (the batch stays at the head of the queue): events are never
- * published out of order or before they are durable.
+ * published out of order or before they are durable. A retry of a batch that did commit (its
+ * acknowledgement lost) stores nothing twice: the store drops the events it already holds with
+ * the same chain link (see unstoredEvents).
  */
 export class EventWriter {
   private queue: StoredEvent[] = [];

@@ -12,7 +12,7 @@ import { Writable } from "node:stream";
 import postgres from "postgres";
 import { type DebateStore, LOCAL_OWNER, openDebateStore, type StoredEvent } from "../../actors/debate/debate-store.ts";
 import { EventSeqConflict } from "../../actors/debate/event-chunks.ts";
-import { DebateLog, GENESIS_HASH } from "../../actors/debate/event-log.ts";
+import { DebateLog, EventWriter, GENESIS_HASH } from "../../actors/debate/event-log.ts";
 import type { DebateConfig, EventType } from "../../actors/debate/types.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
@@ -185,7 +185,63 @@ function storeScenario(dialect: Dialect) {
     }
   });
 
-  test("a batch holding a seq already stored fails whole, like the old per-event key", async () => {
+  test("a batch retried after its commit went through stores nothing twice, and what it adds once", async () => {
+    await store.create(newDebate("d-retry"));
+    await store.create(newDebate("d-retry-other"));
+    const src = eventSource("d-retry");
+    const other = eventSource("d-retry-other");
+    const first = src.next(10);
+    await store.appendEvents(first);
+
+    // The EventWriter retries a batch whose acknowledgement was lost: the same batch again, then
+    // the same batch with the events queued since, interleaved with another debate's.
+    await store.appendEvents(first);
+    expect(await store.events("d-retry", 0)).toEqual(first);
+    expect(await chunkCount("d-retry")).toBe(1);
+    await store.appendEvents([...other.next(2), ...first.slice(4), ...src.next(3), ...other.next(1)]);
+    expect(await store.events("d-retry", 0)).toEqual(src.sealed);
+    expect(await store.events("d-retry-other", 0)).toEqual(other.sealed);
+    expect(await chunkCount("d-retry")).toBe(2);
+    expect((await store.byId("d-retry"))?.lastSeq).toBe(13);
+    expect((await store.byId("d-retry"))?.updatedAt.getTime()).toBe(src.sealed.at(-1)?.ts);
+  });
+
+  test("the EventWriter carries on when a commit's acknowledgement is lost: each event stored and published once", async () => {
+    await store.create(newDebate("d-lost-ack"));
+    let lost = 0;
+    // The commit goes through, then the caller hears a failure (as from a connection dropped
+    // before the reply): the writer retries the batch, with whatever was queued since.
+    const flaky = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "appendEvents") return Reflect.get(target, prop, receiver);
+        return async (events: StoredEvent[]) => {
+          await target.appendEvents(events);
+          if (lost++ < 2) throw new Error("connection lost before the commit was acknowledged");
+        };
+      },
+    });
+    const published: number[] = [];
+    const writer = new EventWriter({
+      store: flaky,
+      log: quiet,
+      publish: (_id, seq) => published.push(seq),
+      flushMs: 1,
+    });
+    const events = new DebateLog("d-lost-ack", writer, { seq: 0, hash: GENESIS_HASH });
+    for (let i = 0; i < 3; i++) events.emit("round_start", i, null, { phase: "proposal" });
+    const flushed = writer.flush();
+    await Bun.sleep(5);
+    for (let i = 3; i < 6; i++) events.emit("round_start", i, null, { phase: "proposal" });
+    await flushed;
+    await writer.flush();
+    expect(lost).toBeGreaterThanOrEqual(3);
+    expect(published).toEqual([1, 2, 3, 4, 5, 6]);
+    const stored = await store.events("d-lost-ack", 0);
+    expect(stored.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(stored.map((e) => e.hash)).toEqual(events.chain.map((e) => e.hash));
+  });
+
+  test("a batch holding a seq already stored as another event fails whole, like the old per-event key", async () => {
     await store.create(newDebate("d-dup"));
     await store.create(newDebate("d-other"));
     const src = eventSource("d-dup");
@@ -193,16 +249,17 @@ function storeScenario(dialect: Dialect) {
     const first = src.next(10);
     await store.appendEvents(first);
 
-    // A retried batch (the EventWriter retries a failed transaction) and one overlapping its end.
-    await expect(store.appendEvents(first)).rejects.toThrow(EventSeqConflict);
-    const more = src.next(2);
-    const overlapping = [...(first.slice(7) as StoredEvent[]), ...more];
+    // Another log of the same debate (other timestamps, so other payloads and links) at seqs 8..12.
+    const rival = eventSource("d-dup", 1_950_000_000_000);
+    const overlapping = rival.next(12).slice(7);
     await expect(store.appendEvents([...other.next(3), ...overlapping])).rejects.toThrow(EventSeqConflict);
+    await expect(store.appendEvents(rival.sealed.slice(0, 1))).rejects.toThrow(/seq 1 is already stored/);
     // Nothing of the failed batches was stored, the other debate's events included.
     expect(await store.events("d-other", 0)).toEqual([]);
     expect(await store.events("d-dup", 0)).toEqual(first);
     expect((await store.byId("d-dup"))?.lastSeq).toBe(10);
 
+    const more = src.next(2);
     await store.appendEvents([...other.sealed, ...more]);
     expect(await store.events("d-dup", 0)).toEqual(src.sealed);
     expect(await store.events("d-other", 0)).toEqual(other.sealed);
@@ -214,7 +271,6 @@ function storeScenario(dialect: Dialect) {
     await store.appendEvents(late.slice(0, 1));
     expect(await store.events("d-dup", 12)).toEqual(late);
     expect((await store.byId("d-dup"))?.lastSeq).toBe(14);
-    await expect(store.appendEvents(late.slice(0, 1))).rejects.toThrow(EventSeqConflict);
     await expect(store.appendEvents([...other.next(1), ...eventSource("d-nobody").next(1)])).rejects.toThrow();
     expect((await store.events("d-other", 0)).length).toBe(3);
   });
@@ -253,7 +309,12 @@ function migrationScenario(dialect: Dialect) {
       // The log continues where the old rows end, in chunks of many events.
       await store.appendEvents([...a.next(4), ...b.next(2)]);
       expect(await store.events("d-mig-a", 4)).toEqual(a.sealed.slice(4));
-      await expect(store.appendEvents(a.sealed.slice(5, 6))).rejects.toThrow(EventSeqConflict);
+      // Seqs of migrated rows and new chunks alike: the same event again is a retry, another a conflict.
+      await store.appendEvents(a.sealed.slice(1, 7));
+      expect(await store.events("d-mig-a", 0)).toEqual(a.sealed);
+      const rival = eventSource("d-mig-a", 1_950_000_000_000).next(6);
+      await expect(store.appendEvents(rival.slice(1, 2))).rejects.toThrow(EventSeqConflict);
+      await expect(store.appendEvents(rival.slice(5, 6))).rejects.toThrow(EventSeqConflict);
     } finally {
       await store.close();
       await core.close();
