@@ -204,11 +204,16 @@ export async function runDebate(
     },
     deps.key,
   );
-  await store.saveReceipt(id, receiptJson(doc), new Date());
-
   const consensus = protocol?.consensus ?? null;
   const active = protocol ? Object.keys(protocol.summary.finalAnswers) : [];
   const winners = consensus?.reached ? consensus.supporters : [];
+  // receipt_generated is the last event a watcher sees. It is stored in the transaction that makes
+  // the record final (outcome, receipt, ratings), so a client that reads GET /api/debates/:id on
+  // receiving it never sees "running", and a crash cannot leave a finished debate without it.
+  const chain = doc.receipt.hash_chain as { head: string; length: number };
+  const closing = all.some((e) => e.type === "receipt_generated")
+    ? []
+    : [events.record("receipt_generated", null, null, { key_id: doc.key_id, head: chain.head, events: chain.length })];
   const finished = await store.finish(id, {
     status,
     stopReason: protocol?.stopReason ?? "cancelled",
@@ -217,18 +222,14 @@ export async function runDebate(
     baseline: protocol?.baseline ?? null,
     summary: protocol?.summary ?? null,
     finishedAt: new Date(),
+    receipt: { json: receiptJson(doc), at: new Date() },
+    events: closing,
     ...(consensus?.reached && status === "completed"
       ? { elo: { winners, losers: active.filter((a) => !winners.includes(a)) } }
       : {}),
   });
-  // receipt_generated is the last event a watcher sees: the record is final before it is sent, so a
-  // client that reads GET /api/debates/:id on receiving it never sees "running".
-  if (!all.some((e) => e.type === "receipt_generated")) {
-    const chain = doc.receipt.hash_chain as { head: string; length: number };
-    emit("receipt_generated", null, null, { key_id: doc.key_id, head: chain.head, events: chain.length });
-    await writer.flush();
-  }
   if (finished) {
+    writer.publishStored(closing);
     deps.onFinished?.(id, status);
     log.info(
       {

@@ -225,17 +225,17 @@ export class PostgresDebateStore implements DebateStore {
         }
         eloApplied = true;
       }
+      if (o.receipt) {
+        await tx`INSERT INTO debate_receipts (debate_id, receipt, created_at)
+          VALUES (${id}, ${o.receipt.json}, ${o.receipt.at}) ON CONFLICT (debate_id) DO NOTHING`;
+      }
+      if (o.events && o.events.length > 0) await this.insertChunks(tx, chunkEvents(o.events));
       await tx`UPDATE debates SET status = ${o.status}, stop_reason = ${o.stopReason}, error = ${o.error},
         consensus = ${o.consensus ? JSON.stringify(o.consensus) : null}, baseline = ${o.baseline ? JSON.stringify(o.baseline) : null},
         summary = ${o.summary ? JSON.stringify(o.summary) : null}, elo_applied = ${eloApplied},
         finished_at = ${o.finishedAt}, updated_at = ${o.finishedAt} WHERE id = ${id}`;
       return true;
     });
-  }
-
-  async saveReceipt(debateId: string, receipt: string, at: Date): Promise<void> {
-    await this
-      .sql`INSERT INTO debate_receipts (debate_id, receipt, created_at) VALUES (${debateId}, ${receipt}, ${at}) ON CONFLICT (debate_id) DO NOTHING`;
   }
 
   async receipt(debateId: string, owner: Owner): Promise<string | null> {

@@ -305,6 +305,14 @@ export class SqliteDebateStore implements DebateStore {
         for (const [name, r] of Object.entries(next)) write.run(name, r.elo, r.debates, r.wins, r.losses, at);
         eloApplied = 1;
       }
+      if (o.receipt) {
+        this.db
+          .query(
+            "INSERT INTO debate_receipts (debate_id, receipt, created_at) VALUES (?, ?, ?) ON CONFLICT(debate_id) DO NOTHING",
+          )
+          .run(id, o.receipt.json, o.receipt.at.getTime());
+      }
+      if (o.events && o.events.length > 0) this.appendTx(o.events);
       this.db
         .query(
           "UPDATE debates SET status = ?, stop_reason = ?, error = ?, consensus = ?, baseline = ?, summary = ?, elo_applied = ?, finished_at = ?, updated_at = ? WHERE id = ?",
@@ -323,16 +331,6 @@ export class SqliteDebateStore implements DebateStore {
         );
       return true;
     });
-  }
-
-  async saveReceipt(debateId: string, receipt: string, at: Date): Promise<void> {
-    await this.write(() =>
-      this.db
-        .query(
-          "INSERT INTO debate_receipts (debate_id, receipt, created_at) VALUES (?, ?, ?) ON CONFLICT(debate_id) DO NOTHING",
-        )
-        .run(debateId, receipt, at.getTime()),
-    );
   }
 
   async receipt(debateId: string, owner: Owner): Promise<string | null> {

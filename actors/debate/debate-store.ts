@@ -74,6 +74,10 @@ export interface DebateFinish {
   finishedAt: Date;
   /** Apply these ELO results in the same transaction, once per debate. */
   elo?: { winners: string[]; losers: string[] };
+  /** The signed receipt (JSON), stored in the same transaction; a receipt already stored is kept. */
+  receipt?: { json: string; at: Date };
+  /** Events appended in the same transaction (the debate's `receipt_generated`). */
+  events?: StoredEvent[];
 }
 
 export interface DebateStore {
@@ -93,9 +97,11 @@ export interface DebateStore {
   appendEvents(events: StoredEvent[]): Promise<void>;
   /** Events with seq > sinceSeq, in order. */
   events(debateId: string, sinceSeq: number, limit?: number): Promise<StoredEvent[]>;
-  /** Record the outcome; returns false when the debate had already finished. */
+  /**
+   * Record the outcome, with its receipt, ratings and last events, in one transaction; returns
+   * false (and writes nothing) when the debate had already finished.
+   */
   finish(id: string, outcome: DebateFinish): Promise<boolean>;
-  saveReceipt(debateId: string, receipt: string, at: Date): Promise<void>;
   receipt(debateId: string, owner: Owner): Promise<string | null>;
   /** The leaderboard, best first. */
   rankings(): Promise<(Rating & { name: string })[]>;

@@ -194,6 +194,23 @@ export class EventWriter {
     });
   }
 
+  /**
+   * Publish events their caller stored in a transaction of its own (a debate's last event, stored
+   * with its outcome), once that transaction has committed. Only for a debate with nothing queued
+   * here (flushed before), so its events still go out in seq order.
+   *
+   * @example if (await store.finish(id, { ...outcome, events: [last] })) writer.publishStored([last]);
+   */
+  publishStored(events: readonly StoredEvent[]): void {
+    for (const e of events) {
+      try {
+        this.options.publish(e.debateId, e.seq, e.payload);
+      } catch (err) {
+        this.options.log.error({ err, debate_id: e.debateId, seq: e.seq }, "event publish failed");
+      }
+    }
+  }
+
   private releaseWaiters(): void {
     if (this.waiters.length === 0) return;
     const ready = this.waiters.filter((w) => w.upTo <= this.committed);
@@ -282,7 +299,28 @@ export class DebateLog {
     }
   }
 
+  /**
+   * Seal one event (seq, chain link) and hand it back instead of queueing it: the caller stores it
+   * in its own transaction, then publishes it with {@link EventWriter.publishStored}. Held token
+   * deltas are queued first, as by emit.
+   *
+   * @example const last = log.record("receipt_generated", null, null, { head });
+   */
+  record(type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>): StoredEvent {
+    this.sealTokens();
+    return this.seal(type, round, agent, data);
+  }
+
   private append(type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>): void {
+    this.writer.append(this.seal(type, round, agent, data));
+  }
+
+  private seal(
+    type: EventType,
+    round: number | null,
+    agent: string | null,
+    data: Record<string, unknown>,
+  ): StoredEvent {
     const at = this.now();
     const envelope: DebateEventEnvelope = {
       type,
@@ -297,15 +335,6 @@ export class DebateLog {
     const link = chainLink(this.hash, payload);
     this.hash = link.hash;
     this.entries.push({ seq: this.seq, type, digest: link.digest, hash: link.hash });
-    this.writer.append({
-      debateId: this.debateId,
-      seq: this.seq,
-      type,
-      round,
-      agent,
-      ts: at,
-      hash: this.hash,
-      payload,
-    });
+    return { debateId: this.debateId, seq: this.seq, type, round, agent, ts: at, hash: this.hash, payload };
   }
 }

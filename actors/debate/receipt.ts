@@ -243,7 +243,7 @@ const signedTexts = new WeakMap<ReceiptDoc, string>();
  * sorted), which spares serialising the ~16 KB hash chain again; any other document goes through
  * JSON.stringify.
  *
- * @example await store.saveReceipt(id, receiptJson(issueReceipt(input, key)), new Date());
+ * @example await store.finish(id, { ...outcome, receipt: { json: receiptJson(issueReceipt(input, key)), at: new Date() } });
  */
 export function receiptJson(doc: ReceiptDoc): string {
   const body = signedTexts.get(doc);

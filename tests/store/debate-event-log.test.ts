@@ -241,6 +241,39 @@ function storeScenario(dialect: Dialect) {
     expect(stored.map((e) => e.hash)).toEqual(events.chain.map((e) => e.hash));
   });
 
+  test("finish stores the outcome, the receipt and the closing event in one transaction, or none of them", async () => {
+    await store.create(newDebate("d-fin"));
+    const src = eventSource("d-fin");
+    await store.appendEvents(src.next(3));
+    const outcome = {
+      status: "completed" as const,
+      stopReason: "completed",
+      error: null,
+      consensus: null,
+      baseline: null,
+      summary: null,
+      finishedAt: new Date(1_900_000_001_000),
+      receipt: { json: '{"receipt":1}', at: new Date(1_900_000_001_000) },
+    };
+    // A closing event at a seq already stored as another event: the whole finish rolls back.
+    const rival = eventSource("d-fin", 1_950_000_000_000).next(3);
+    await expect(store.finish("d-fin", { ...outcome, events: rival.slice(2) })).rejects.toThrow(EventSeqConflict);
+    expect((await store.byId("d-fin"))?.status).toBe("running");
+    expect(await store.receipt("d-fin", LOCAL_OWNER)).toBeNull();
+
+    const closing = src.next(1);
+    expect(await store.finish("d-fin", { ...outcome, events: closing })).toBe(true);
+    expect((await store.byId("d-fin"))?.status).toBe("completed");
+    expect(await store.receipt("d-fin", LOCAL_OWNER)).toBe('{"receipt":1}');
+    expect(await store.events("d-fin", 0)).toEqual(src.sealed);
+    // Finished already: nothing more is written.
+    expect(
+      await store.finish("d-fin", { ...outcome, receipt: { json: "{}", at: new Date() }, events: src.next(1) }),
+    ).toBe(false);
+    expect(await store.receipt("d-fin", LOCAL_OWNER)).toBe('{"receipt":1}');
+    expect((await store.events("d-fin", 0)).length).toBe(4);
+  });
+
   test("a batch holding a seq already stored as another event fails whole, like the old per-event key", async () => {
     await store.create(newDebate("d-dup"));
     await store.create(newDebate("d-other"));
