@@ -7,14 +7,16 @@
  * const store = new PostgresDebateStore("postgres://localhost/aragora", 4);
  */
 import postgres from "postgres";
-import type {
-  DebateFinish,
-  DebateListFilter,
-  DebateRow,
-  DebateStore,
-  NewDebate,
-  Owner,
-  StoredEvent,
+import {
+  type DebateColumns,
+  type DebateFinish,
+  type DebateListFilter,
+  type DebateRow,
+  type DebateStore,
+  debateFromRow,
+  type NewDebate,
+  type Owner,
+  type StoredEvent,
 } from "./debate-store.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
 import {
@@ -27,50 +29,6 @@ import {
   type StoredLinks,
   unstoredEvents,
 } from "./event-chunks.ts";
-import type { DebateStatus } from "./types.ts";
-
-interface Row {
-  id: string;
-  user_id: string;
-  org_id: string;
-  question: string;
-  config: string;
-  metadata: string;
-  status: string;
-  stop_reason: string | null;
-  error: string | null;
-  consensus: string | null;
-  baseline: string | null;
-  summary: string | null;
-  last_seq: string | number;
-  elo_applied: boolean;
-  created_at: Date;
-  updated_at: Date;
-  finished_at: Date | null;
-}
-
-const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
-
-function toDebate(r: Row): DebateRow {
-  return {
-    id: r.id,
-    owner: { userId: r.user_id, orgId: r.org_id },
-    question: r.question,
-    config: JSON.parse(r.config),
-    metadata: JSON.parse(r.metadata),
-    createdAt: r.created_at,
-    status: r.status as DebateStatus,
-    stopReason: r.stop_reason,
-    error: r.error,
-    consensus: parse(r.consensus),
-    baseline: parse(r.baseline),
-    summary: parse(r.summary),
-    lastSeq: Number(r.last_seq),
-    eloApplied: r.elo_applied,
-    updatedAt: r.updated_at,
-    finishedAt: r.finished_at,
-  };
-}
 
 export class PostgresDebateStore implements DebateStore {
   private readonly sql: postgres.Sql;
@@ -91,19 +49,19 @@ export class PostgresDebateStore implements DebateStore {
 
   async get(id: string, owner: Owner): Promise<DebateRow | null> {
     const [row] = await this.sql<
-      Row[]
+      DebateColumns[]
     >`SELECT * FROM debates WHERE id = ${id} AND user_id = ${owner.userId} AND org_id = ${owner.orgId}`;
-    return row ? toDebate(row) : null;
+    return row ? debateFromRow(row) : null;
   }
 
   async byId(id: string): Promise<DebateRow | null> {
-    const [row] = await this.sql<Row[]>`SELECT * FROM debates WHERE id = ${id}`;
-    return row ? toDebate(row) : null;
+    const [row] = await this.sql<DebateColumns[]>`SELECT * FROM debates WHERE id = ${id}`;
+    return row ? debateFromRow(row) : null;
   }
 
   async list(owner: Owner, f: DebateListFilter): Promise<DebateRow[]> {
     const sql = this.sql;
-    const rows = await sql<Row[]>`SELECT * FROM debates
+    const rows = await sql<DebateColumns[]>`SELECT * FROM debates
       WHERE user_id = ${owner.userId} AND org_id = ${owner.orgId}
       ${f.status ? sql`AND status = ${f.status}` : sql``}
       ${f.agent ? sql`AND id IN (SELECT debate_id FROM debate_participants WHERE agent = ${f.agent})` : sql``}
@@ -114,12 +72,12 @@ export class PostgresDebateStore implements DebateStore {
           : sql``
       }
       ORDER BY created_at DESC, id DESC LIMIT ${f.limit}`;
-    return rows.map(toDebate);
+    return rows.map(debateFromRow);
   }
 
   async unfinished(): Promise<DebateRow[]> {
-    const rows = await this.sql<Row[]>`SELECT * FROM debates WHERE status = 'running' ORDER BY created_at`;
-    return rows.map(toDebate);
+    const rows = await this.sql<DebateColumns[]>`SELECT * FROM debates WHERE status = 'running' ORDER BY created_at`;
+    return rows.map(debateFromRow);
   }
 
   async appendEvents(events: StoredEvent[]): Promise<void> {

@@ -17,14 +17,16 @@
  */
 import type { Database, Statement } from "bun:sqlite";
 import { openSqliteDatabase } from "../../runtime/store/sqlite.ts";
-import type {
-  DebateFinish,
-  DebateListFilter,
-  DebateRow,
-  DebateStore,
-  NewDebate,
-  Owner,
-  StoredEvent,
+import {
+  type DebateColumns,
+  type DebateFinish,
+  type DebateListFilter,
+  type DebateRow,
+  type DebateStore,
+  debateFromRow,
+  type NewDebate,
+  type Owner,
+  type StoredEvent,
 } from "./debate-store.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
 import {
@@ -35,51 +37,6 @@ import {
   type StoredLinks,
   unstoredEvents,
 } from "./event-chunks.ts";
-import type { DebateStatus } from "./types.ts";
-
-interface Row {
-  id: string;
-  user_id: string;
-  org_id: string;
-  question: string;
-  config: string;
-  metadata: string;
-  status: string;
-  stop_reason: string | null;
-  error: string | null;
-  consensus: string | null;
-  baseline: string | null;
-  summary: string | null;
-  last_seq: number;
-  elo_applied: number;
-  created_at: number;
-  updated_at: number;
-  finished_at: number | null;
-}
-
-const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
-
-function toDebate(r: Row): DebateRow {
-  const config = JSON.parse(r.config);
-  return {
-    id: r.id,
-    owner: { userId: r.user_id, orgId: r.org_id },
-    question: r.question,
-    config,
-    metadata: JSON.parse(r.metadata),
-    createdAt: new Date(r.created_at),
-    status: r.status as DebateStatus,
-    stopReason: r.stop_reason,
-    error: r.error,
-    consensus: parse(r.consensus),
-    baseline: parse(r.baseline),
-    summary: parse(r.summary),
-    lastSeq: r.last_seq,
-    eloApplied: r.elo_applied === 1,
-    updatedAt: new Date(r.updated_at),
-    finishedAt: r.finished_at === null ? null : new Date(r.finished_at),
-  };
-}
 
 /** Longest stretch of one group commit before the rest waits for the next turn of the loop. */
 const COMMIT_SLICE_MS = 4;
@@ -225,14 +182,16 @@ export class SqliteDebateStore implements DebateStore {
 
   async get(id: string, owner: Owner): Promise<DebateRow | null> {
     const row = this.db
-      .query<Row, [string, string, string]>("SELECT * FROM debates WHERE id = ? AND user_id = ? AND org_id = ?")
+      .query<DebateColumns, [string, string, string]>(
+        "SELECT * FROM debates WHERE id = ? AND user_id = ? AND org_id = ?",
+      )
       .get(id, owner.userId, owner.orgId);
-    return row ? toDebate(row) : null;
+    return row ? debateFromRow(row) : null;
   }
 
   async byId(id: string): Promise<DebateRow | null> {
-    const row = this.db.query<Row, [string]>("SELECT * FROM debates WHERE id = ?").get(id);
-    return row ? toDebate(row) : null;
+    const row = this.db.query<DebateColumns, [string]>("SELECT * FROM debates WHERE id = ?").get(id);
+    return row ? debateFromRow(row) : null;
   }
 
   async list(owner: Owner, f: DebateListFilter): Promise<DebateRow[]> {
@@ -256,18 +215,18 @@ export class SqliteDebateStore implements DebateStore {
     }
     args.push(f.limit);
     const rows = this.db
-      .query<Row, (string | number)[]>(
+      .query<DebateColumns, (string | number)[]>(
         `SELECT * FROM debates WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`,
       )
       .all(...args);
-    return rows.map(toDebate);
+    return rows.map(debateFromRow);
   }
 
   async unfinished(): Promise<DebateRow[]> {
     return this.db
-      .query<Row, []>("SELECT * FROM debates WHERE status = 'running' ORDER BY created_at")
+      .query<DebateColumns, []>("SELECT * FROM debates WHERE status = 'running' ORDER BY created_at")
       .all()
-      .map(toDebate);
+      .map(debateFromRow);
   }
 
   async appendEvents(events: StoredEvent[]): Promise<void> {

@@ -109,6 +109,55 @@ export interface DebateStore {
 }
 
 /**
+ * A `debates` row as either dialect returns it: SQLite gives times as epoch ms and booleans as 0/1,
+ * PostgreSQL gives Dates, booleans, and bigints as strings.
+ */
+export interface DebateColumns {
+  id: string;
+  user_id: string;
+  org_id: string;
+  question: string;
+  config: string;
+  metadata: string;
+  status: string;
+  stop_reason: string | null;
+  error: string | null;
+  consensus: string | null;
+  baseline: string | null;
+  summary: string | null;
+  last_seq: number | string;
+  elo_applied: boolean | number;
+  created_at: Date | number;
+  updated_at: Date | number;
+  finished_at: Date | number | null;
+}
+
+const parseOrNull = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
+const asDate = (t: Date | number): Date => (t instanceof Date ? t : new Date(t));
+
+/** A debate from its row, in either dialect. @example rows.map(debateFromRow) */
+export function debateFromRow(r: DebateColumns): DebateRow {
+  return {
+    id: r.id,
+    owner: { userId: r.user_id, orgId: r.org_id },
+    question: r.question,
+    config: JSON.parse(r.config),
+    metadata: JSON.parse(r.metadata),
+    createdAt: asDate(r.created_at),
+    status: r.status as DebateStatus,
+    stopReason: r.stop_reason,
+    error: r.error,
+    consensus: parseOrNull(r.consensus),
+    baseline: parseOrNull(r.baseline),
+    summary: parseOrNull(r.summary),
+    lastSeq: Number(r.last_seq),
+    eloApplied: r.elo_applied === true || r.elo_applied === 1,
+    updatedAt: asDate(r.updated_at),
+    finishedAt: r.finished_at === null ? null : asDate(r.finished_at),
+  };
+}
+
+/**
  * Open the debate store beside the server's store (same database, own connection).
  *
  * @example const debates = await openDebateStore(ctx.store, ctx.config);
