@@ -157,3 +157,21 @@ describe("EventWriter batches", () => {
     expect(published).toEqual([1, 2, 3]);
   });
 });
+
+describe("DebateLog.record", () => {
+  test("seals the next event into the chain without queueing it, and refuses while token deltas are held", async () => {
+    const { rows, store } = recordingStore();
+    const writer = new EventWriter({ store, log, publish: () => {} });
+    const events = new DebateLog("d-r", writer, { seq: 0, hash: GENESIS_HASH });
+    events.emit("debate_start", null, null, { question: "Q?" });
+    events.emit("token", 0, "a", { phase: "proposal", text: "x" });
+    expect(() => events.record("debate_end", null, null, {})).toThrow(/token deltas still held/);
+    await writer.flush();
+    const last = events.record("receipt_generated", null, null, { head: "h" });
+    await writer.flush();
+    expect(rows.map((r) => r.seq)).toEqual([1, 2]);
+    expect(last.seq).toBe(3);
+    expect(last.hash).toBe(chainLink(events.chain[1]?.hash as string, last.payload).hash);
+    expect(events.chain.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+});

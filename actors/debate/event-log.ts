@@ -301,13 +301,14 @@ export class DebateLog {
 
   /**
    * Seal one event (seq, chain link) and hand it back instead of queueing it: the caller stores it
-   * in its own transaction, then publishes it with {@link EventWriter.publishStored}. Held token
-   * deltas are queued first, as by emit.
+   * in its own transaction, then publishes it with {@link EventWriter.publishStored}. Only once the
+   * writer has flushed this debate's events (so nothing of it is queued or held here), else the
+   * event could be stored and published before events with lower seqs.
    *
-   * @example const last = log.record("receipt_generated", null, null, { head });
+   * @example await writer.flush(); const last = log.record("receipt_generated", null, null, { head });
    */
   record(type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>): StoredEvent {
-    this.sealTokens();
+    if (this.tokens.size > 0) throw new Error(`debate ${this.debateId}: record() with token deltas still held`);
     return this.seal(type, round, agent, data);
   }
 
