@@ -167,7 +167,10 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         const row = await store.get(params.id, LOCAL_OWNER);
         if (!row) return status(404, errorBody("not_found", `no debate ${params.id}`, request));
         const events = parseEvents(await store.events(params.id, query.since_seq ?? 0, query.limit ?? 10_000));
-        return { debate_id: params.id, events, last_seq: events.at(-1)?.seq ?? query.since_seq ?? 0 };
+        // With nothing after since_seq, the seq to ask from next time: since_seq, or the log's end
+        // when since_seq is past it (the row, read first, holds every seq a client can have seen).
+        const next = events.at(-1)?.seq ?? Math.min(query.since_seq ?? 0, row.lastSeq);
+        return { debate_id: params.id, events, last_seq: next };
       },
       {
         params: DebateIdParams,

@@ -13,7 +13,7 @@
 import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import { supervisor } from "../../runtime/actor/index.ts";
 import type { CreateDebateBody } from "../../schemas/debates.ts";
-import type { AgentDirectory } from "../agent/turn.ts";
+import type { AgentDirectory, AgentSpec } from "../agent/turn.ts";
 import { type DebateDeps, type DebateMsg, debateActor, type NewlyCreated } from "./debate-actor.ts";
 import type { Owner } from "./debate-store.ts";
 import type { DebateConfig, DebateStatus } from "./types.ts";
@@ -101,20 +101,29 @@ export class DebateSupervisor {
     const names: string[] = [];
     if (body.agents) {
       body.agents.forEach((name, i) => {
+        let spec: AgentSpec;
         try {
-          names.push(agents.resolve(name).name);
+          spec = agents.resolve(name);
         } catch (err) {
-          throw new DebateRequestError(`body.agents.${i}`, `unknown agent "${name}": ${(err as Error).message}`);
+          throw new DebateRequestError(`body.agents.${i}`, `unknown agent: ${(err as Error).message}`);
         }
+        // Its every turn would fail at once: say so now rather than start a debate that cannot run.
+        if (!spec.configured) {
+          throw new DebateRequestError(
+            `body.agents.${i}`,
+            `agent "${name}" is not configured: the ${spec.provider} provider has no API key (set ${spec.provider.toUpperCase()}_API_KEY)`,
+          );
+        }
+        if (names.includes(spec.name)) {
+          throw new DebateRequestError(
+            `body.agents.${i}`,
+            `each agent may take only one seat: "${name}" is ${spec.name}, already at body.agents.${names.indexOf(spec.name)}`,
+          );
+        }
+        names.push(spec.name);
       });
     } else {
       names.push(...agents.defaultAgents().map((a) => a.name));
-    }
-    if (new Set(names).size !== names.length) {
-      throw new DebateRequestError(
-        "body.agents",
-        "each agent may take only one seat (duplicates after alias resolution)",
-      );
     }
     if (names.length < 2 || names.length > 10) {
       throw new DebateRequestError("body.agents", `a debate needs 2 to 10 agents (got ${names.length})`);
@@ -126,7 +135,7 @@ export class DebateSupervisor {
       try {
         name = agents.resolve(raw).name;
       } catch (err) {
-        throw new DebateRequestError(`body.roles.${field}`, `unknown agent "${raw}": ${(err as Error).message}`);
+        throw new DebateRequestError(`body.roles.${field}`, `unknown agent: ${(err as Error).message}`);
       }
       if (!names.includes(name))
         throw new DebateRequestError(`body.roles.${field}`, `"${raw}" is not one of the debate's agents`);

@@ -344,6 +344,30 @@ export function verifyReceipt(doc: ReceiptDoc, publicKeyPem?: string): VerifyRes
   if (!signatureOk) {
     const which = publicKeyPem ? "the pinned public key" : "the public key embedded in the receipt";
     problems.push(`signature is not valid for ${which}: the signed content, the signature or the key was altered`);
+    // The fields outside the digests: checked where something else pins them, else listed with
+    // their values, since the signature can only say that one of them (or itself) changed.
+    const fieldProblems = problems.length;
+    if (receipt.version !== 1)
+      problems.push(`field "version" was altered: it is ${JSON.stringify(receipt.version)}, receipts are version 1`);
+    if (typeof doc.public_key === "string" && receipt.key_id !== keyIdOf(doc.public_key)) {
+      problems.push(
+        `field "key_id" was altered: ${JSON.stringify(receipt.key_id)} is not the id of the receipt's public key`,
+      );
+    }
+    const issued = typeof receipt.issued_at === "string" ? receipt.issued_at : "";
+    if (Number.isNaN(Date.parse(issued)) || new Date(issued).toISOString() !== issued) {
+      problems.push(`field "issued_at" was altered: ${JSON.stringify(receipt.issued_at)} is not a timestamp as issued`);
+    }
+    const ids = Array.isArray(doc.events) ? new Set(doc.events.map((e) => e.debate_id)) : new Set<string>();
+    if (ids.size > 0 && !(ids.size === 1 && ids.has(receipt.debate_id as string))) {
+      problems.push(`field "debate_id" was altered: the receipt's events belong to ${[...ids].join(", ")}`);
+    }
+    const digestsAltered = problems.slice(0, fieldProblems).some((p) => p.startsWith("field "));
+    if (problems.length === fieldProblems && !digestsAltered) {
+      problems.push(
+        `every field matches its digest, so the change is in a field the digests do not cover or in the signature: debate_id ${JSON.stringify(receipt.debate_id)}, issued_at ${JSON.stringify(receipt.issued_at)}, key_id ${JSON.stringify(receipt.key_id)}, digests, signature`,
+      );
+    }
   }
   if (publicKeyPem && doc.public_key && doc.public_key.trim() !== publicKeyPem.trim()) {
     problems.push("the receipt names a different public key than the pinned one");

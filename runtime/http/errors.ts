@@ -41,7 +41,8 @@ export function validationDetails(all: readonly ValidationIssue[], on: string): 
       : typeof issue.path === "string"
         ? issue.path.replace(/^\//, "").replaceAll("/", ".")
         : "";
-    const field = path === "" ? on : `${on}.${path}`;
+    // Elysia names the value itself "root" when the whole body (not one of its fields) is wrong.
+    const field = path === "" || path === "root" ? on : `${on}.${path}`;
     let rule = issue.summary ?? issue.message ?? "is invalid";
     if (path !== "" && rule.startsWith(`${path} `)) rule = rule.slice(path.length + 1);
     return { field, rule };

@@ -1,0 +1,124 @@
+/**
+ * Edges of the debates API a newcomer walking the README hit: an agent whose provider has no key
+ * is refused at POST (not accepted, then failed), a duplicate seat names its twin, a body that is
+ * not an object is named as the body, `last_seq` past the end of a log is the log's end, and
+ * `aragora receipt verify` names the fields the digests do not cover when they are altered.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openSocket, runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
+
+let server: TestServer;
+const post = (body: unknown) =>
+  fetch(`${server.api}/api/debates`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+type ErrorBody = { error: string; message: string; details?: { field: string; rule: string }[] };
+
+beforeAll(async () => {
+  server = await startTestServer({ env: { ARAGORA_DEMO_TOKEN_DELAY_MS: "0" } });
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+describe("POST /api/debates refuses what could not run", () => {
+  test("an agent whose provider has no API key: 422 naming the seat and the variable to set", async () => {
+    const res = await post({ question: "Q?", agents: ["demo:alice", "anthropic:claude-sonnet-4-5"] });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.details?.[0]?.field).toBe("body.agents.1");
+    expect(body.details?.[0]?.rule).toContain("set ANTHROPIC_API_KEY");
+    const list = (await (await fetch(`${server.api}/api/debates?status=running`)).json()) as { debates: unknown[] };
+    expect(list.debates).toEqual([]);
+  });
+
+  test("a second seat for the same agent names the first", async () => {
+    const res = await post({ question: "Q?", agents: ["demo:alice", "demo:bob", "demo:alice"] });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.details?.[0]?.field).toBe("body.agents.2");
+    expect(body.details?.[0]?.rule).toContain("already at body.agents.0");
+  });
+
+  test("a body that is not an object is named as the body", async () => {
+    for (const bad of [null, 42, "question"]) {
+      const res = await post(bad);
+      expect(res.status).toBe(422);
+      const body = (await res.json()) as ErrorBody;
+      expect(body.details?.map((d) => d.field)).toEqual(["body"]);
+    }
+  });
+});
+
+describe("a finished debate", () => {
+  let id: string;
+  let doc: { receipt: Record<string, unknown>; events: { debate_id: string }[] };
+  beforeAll(async () => {
+    const res = await post({ question: "Should the library open on Sundays?", rounds: 1 });
+    expect(res.status).toBe(201);
+    id = ((await res.json()) as { debate_id: string }).debate_id;
+    const socket = await openSocket(server.ws);
+    socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
+    await socket.next((m) => m.type === "receipt_generated" && m.debate_id === id, 20_000);
+    socket.ws.close();
+    doc = (await (await fetch(`${server.api}/api/debates/${id}/receipt`)).json()) as typeof doc;
+  });
+
+  test("events past the end of its log: none, and last_seq is the log's end", async () => {
+    const record = (await (await fetch(`${server.api}/api/debates/${id}`)).json()) as { last_seq: number };
+    expect(record.last_seq).toBeGreaterThan(5);
+    const events = async (since: number) =>
+      (await (await fetch(`${server.api}/api/debates/${id}/events?since_seq=${since}`)).json()) as {
+        events: { seq: number }[];
+        last_seq: number;
+      };
+    expect(await events(record.last_seq + 1000)).toMatchObject({ events: [], last_seq: record.last_seq });
+    expect(await events(record.last_seq)).toMatchObject({ events: [], last_seq: record.last_seq });
+    const tail = await events(record.last_seq - 2);
+    expect(tail.events.map((e) => e.seq)).toEqual([record.last_seq - 1, record.last_seq]);
+    expect(tail.last_seq).toBe(record.last_seq);
+  });
+
+  test("receipt verify names an altered debate_id, issued_at or key_id", async () => {
+    const dir = tempDir();
+    const key = (await (await fetch(`${server.api}/api/receipts/public-key`)).json()) as { public_key: string };
+    const keyFile = join(dir, "key.pem");
+    writeFileSync(keyFile, key.public_key);
+    const verify = async (name: string, change: (d: typeof doc) => void) => {
+      const copy = structuredClone(doc);
+      change(copy);
+      writeFileSync(join(dir, name), JSON.stringify(copy));
+      return runCli(["receipt", "verify", join(dir, name), "--public-key", keyFile]);
+    };
+    const otherId = `${id.slice(0, -1)}${id.endsWith("0") ? "1" : "0"}`;
+    const debateId = await verify("id.json", (d) => {
+      d.receipt.debate_id = otherId;
+    });
+    expect(debateId.code).toBe(1);
+    expect(debateId.stdout).toContain(`field "debate_id" was altered: the receipt's events belong to ${id}`);
+
+    const issued = await verify("issued.json", (d) => {
+      d.receipt.issued_at = "2020-01-01 00:00";
+    });
+    expect(issued.code).toBe(1);
+    expect(issued.stdout).toContain('field "issued_at" was altered');
+
+    const keyId = await verify("key-id.json", (d) => {
+      d.receipt.key_id = "0123456789abcdef";
+    });
+    expect(keyId.code).toBe(1);
+    expect(keyId.stdout).toContain('field "key_id" was altered');
+
+    // A timestamp that is still well formed: only the signature can tell, and the report says where to look.
+    const shifted = await verify("shifted.json", (d) => {
+      d.receipt.issued_at = new Date(Date.parse(d.receipt.issued_at as string) + 1000).toISOString();
+    });
+    expect(shifted.code).toBe(1);
+    expect(shifted.stdout).toContain("every field matches its digest");
+    expect(shifted.stdout).toContain("issued_at");
+  });
+});
