@@ -34,6 +34,8 @@ export type AgentMsg =
 export interface BoardEntry {
   snapshot: BreakerSnapshot;
   publishedAt: number;
+  /** Exact time left until half-open when published (0 unless open); the snapshot rounds it up to seconds. */
+  msUntilHalfOpen: number;
 }
 
 export interface AgentActorDeps {
@@ -76,7 +78,11 @@ export function agentActor(deps: AgentActorDeps) {
   const { spec, board } = deps;
   const publish = (state: AgentState, ctx: ActorContext<AgentMsg>) => {
     const snapshot = state.breaker.snapshot();
-    board.set(spec.name, { snapshot, publishedAt: ctx.system.clock.now() });
+    board.set(spec.name, {
+      snapshot,
+      publishedAt: ctx.system.clock.now(),
+      msUntilHalfOpen: state.breaker.msUntilHalfOpen(),
+    });
     metrics.circuitBreakerState.set({ agent: spec.name }, BREAKER_GAUGE[snapshot.state]);
     if (snapshot.state === "open") {
       ctx.timers.startSingle("half_open", { type: "cooldown_elapsed" }, state.breaker.msUntilHalfOpen());
@@ -84,10 +90,21 @@ export function agentActor(deps: AgentActorDeps) {
   };
   return behavior<AgentMsg, AgentState>({
     kind: "agent",
-    init: (ctx) => ({
-      breaker: new CircuitBreaker(deps.breaker, ctx.system.clock, board.get(spec.name)?.snapshot),
-      stop: new AbortController(),
-    }),
+    init: (ctx) => {
+      // A restarted incarnation takes over its predecessor's breaker, aged by the time since it
+      // was last published, so a crash neither closes an open circuit nor restarts its cooldown.
+      const previous = board.get(spec.name);
+      const clock = ctx.system.clock;
+      return {
+        breaker: new CircuitBreaker(
+          deps.breaker,
+          clock,
+          previous?.snapshot,
+          previous === undefined ? undefined : previous.msUntilHalfOpen - (clock.now() - previous.publishedAt),
+        ),
+        stop: new AbortController(),
+      };
+    },
     preStart(state, ctx) {
       publish(state, ctx);
       return state;

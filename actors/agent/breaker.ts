@@ -43,13 +43,16 @@ export class CircuitBreaker {
     private readonly options: BreakerOptions,
     private readonly clock: Clock,
     restored?: BreakerSnapshot,
+    /** Exact time left until half-open now (default: the snapshot's rounded seconds). */
+    restoredMsUntilHalfOpen?: number,
   ) {
     if (restored !== undefined) {
       // A restarted actor keeps its breaker: a crash must not close an open circuit.
       this.current = restored.state === "half_open" ? "open" : restored.state;
       this.failures = restored.failures;
       this.lastFailure = restored.lastFailure;
-      this.openedAt = clock.now() - (options.cooldownMs - (restored.secondsUntilHalfOpen ?? 0) * 1000);
+      const left = Math.max(0, restoredMsUntilHalfOpen ?? (restored.secondsUntilHalfOpen ?? 0) * 1000);
+      this.openedAt = clock.now() - (options.cooldownMs - Math.min(options.cooldownMs, left));
     }
   }
 

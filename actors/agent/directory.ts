@@ -181,15 +181,13 @@ export class AgentRegistry implements AgentDirectory {
     for (const [alias, target] of Object.entries(this.options.config.agentAliases)) {
       aliases.set(target, [...(aliases.get(target) ?? []), alias]);
     }
-    const cooldownS = this.options.config.breakerCooldownSeconds;
     return [...specs.values()].map((spec) => {
       const entry = this.board.get(spec.name);
       let state: BreakerState = entry?.snapshot.state ?? "closed";
       let secondsUntilHalfOpen = entry?.snapshot.secondsUntilHalfOpen ?? null;
       if (entry !== undefined && state === "open") {
         // The snapshot ages: an open breaker whose cooldown passed is half-open now.
-        const remaining =
-          Math.min(cooldownS, secondsUntilHalfOpen ?? 0) - (this.clock.now() - entry.publishedAt) / 1000;
+        const remaining = (entry.msUntilHalfOpen - (this.clock.now() - entry.publishedAt)) / 1000;
         secondsUntilHalfOpen = remaining > 0 ? Math.ceil(remaining) : null;
         if (remaining <= 0) state = "half_open";
       }
