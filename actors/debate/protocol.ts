@@ -76,7 +76,13 @@ export interface ProtocolInput {
 
 export interface ProtocolOutcome {
   status: "completed" | "failed";
-  stopReason: "rounds_completed" | "converged" | "budget_exhausted" | "agents_failed" | "debate_timeout";
+  stopReason:
+    | "rounds_completed"
+    | "converged"
+    | "budget_exhausted"
+    | "agents_failed"
+    | "round_timeout"
+    | "debate_timeout";
   error: string | null;
   consensus: ConsensusOutcome | null;
   baseline: Baseline | null;
@@ -131,7 +137,9 @@ export function resumeStateFrom(events: DebateEventEnvelope[]): ResumeState {
       });
     }
     if (e.type === "agent_error" && e.agent !== null && e.data.seat_failed === true) {
-      state.failures.set(e.agent, String(e.data.message ?? "failed"));
+      // As the live run records it ("<kind>: <message>"), so summary.failed_seats reads the same after a resume.
+      const kind = typeof e.data.kind === "string" ? `${e.data.kind}: ` : "";
+      state.failures.set(e.agent, `${kind}${String(e.data.message ?? "failed")}`);
     }
   }
   return state;
@@ -201,6 +209,8 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
   // Only running time counts: a debate resumed after downtime gets what it had left, not less.
   const signals = new SignalScope();
   const debateTimeout = signals.link([], Math.max(1, config.timeouts.debateMs - (resume?.runningMs ?? 0)));
+  const roundTimeoutMessage = (round: number) =>
+    `the round timed out: round ${round} exceeded its ${config.timeouts.roundMs} ms timeout`;
 
   const emitOnce = (type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>) => {
     const phase = typeof data.phase === "string" ? data.phase : "";
@@ -283,9 +293,17 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
       signals.release(turnSignal);
       if (signal.aborted) throw new DebateInterrupted(signal.reason);
       if (debateTimeout.aborted) throw new DebateTimedOut("debate timed out");
-      const kind =
-        err instanceof AgentTurnError ? err.kind : turnSignal.aborted ? "timeout" : ("provider_error" as const);
-      const message = err instanceof Error ? err.message : String(err);
+      // The round's deadline reaches the turn as the round signal's own reason (the turn's own
+      // deadline is another one): say so, or every seat would read "the turn timed out".
+      const roundTimedOut = roundSignal.aborted && turnSignal.aborted && turnSignal.reason === roundSignal.reason;
+      const kind = roundTimedOut
+        ? "round_timeout"
+        : err instanceof AgentTurnError
+          ? err.kind
+          : turnSignal.aborted
+            ? "timeout"
+            : ("provider_error" as const);
+      const message = roundTimedOut ? roundTimeoutMessage(round) : err instanceof Error ? err.message : String(err);
       seat.failed = true;
       seat.failure = `${kind}: ${message}`;
       emit("agent_error", round, seat.agent, { phase, kind, message, seat_failed: true });
@@ -318,11 +336,11 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
 
   const roundSignalFor = () => signals.link([signal, debateTimeout], config.timeouts.roundMs);
   const enoughSeats = () => active().length >= 2;
-  const failureReason = () =>
-    `only ${active().length} agent(s) left: ${seats
-      .filter((s) => s.failed)
-      .map((s) => `${s.agent} (${s.failure})`)
-      .join("; ")}`;
+  const failureReason = () => {
+    const left = active().map((s) => s.agent);
+    const failed = seats.filter((s) => s.failed).map((s) => `${s.agent} (${s.failure})`);
+    return `only ${left.length} agent(s) left (${left.join(", ") || "none"}); failed: ${failed.join("; ")}`;
+  };
   const summary = (roundsCompleted: number): DebateSummaryData => {
     const { tokens, cost } = spent();
     return {
@@ -352,6 +370,12 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
     return outcome;
   };
 
+  /** Too few seats left after a phase of `round`: a round timeout when the round's deadline passed. */
+  const seatsLost = (round: number, roundSignal: AbortSignal, rounds: number, base: Baseline | null) =>
+    roundSignal.aborted && !debateTimeout.aborted
+      ? fail("round_timeout", `${roundTimeoutMessage(round)}; ${failureReason()}`, rounds, base)
+      : fail("agents_failed", failureReason(), rounds, base);
+
   emitOnce("debate_start", null, null, {
     question,
     agents: config.agents,
@@ -378,7 +402,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
       }),
     );
     if (signal.aborted) throw new DebateInterrupted(signal.reason);
-    if (!enoughSeats()) return fail("agents_failed", failureReason(), 0, null);
+    if (!enoughSeats()) return seatsLost(0, r0, 0, null);
     baseline = baselineOf(seats);
     agreementByRound.push({ round: 0, agreement: agreement(seats) });
     if (overBudget()) stopReason = "budget_exhausted";
@@ -408,7 +432,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
         }),
       );
       if (signal.aborted) throw new DebateInterrupted(signal.reason);
-      if (!enoughSeats()) return fail("agents_failed", failureReason(), round - 1, baseline);
+      if (!enoughSeats()) return seatsLost(round, rs, round - 1, baseline);
       await Promise.all(
         active().map(async (seat) => {
           const received = critiques.get(seat.agent) ?? [];
@@ -427,7 +451,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
         }),
       );
       if (signal.aborted) throw new DebateInterrupted(signal.reason);
-      if (!enoughSeats()) return fail("agents_failed", failureReason(), round - 1, baseline);
+      if (!enoughSeats()) return seatsLost(round, rs, round - 1, baseline);
       roundsCompleted = round;
       agreementByRound.push({ round, agreement: agreement(seats) });
       if (overBudget()) stopReason = "budget_exhausted";
@@ -473,7 +497,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
       );
       if (signal.aborted) throw new DebateInterrupted(signal.reason);
       votes = cast.filter((v): v is Vote => v !== null);
-      if (!enoughSeats()) return fail("agents_failed", failureReason(), roundsCompleted, baseline);
+      if (!enoughSeats()) return seatsLost(voteRound, vs, roundsCompleted, baseline);
     }
     const consensus = decideConsensus(method, seats, votes);
     const synthesiser = seats.find((s) => s.agent === config.roles.synthesiser && !s.failed);

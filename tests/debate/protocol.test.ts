@@ -179,7 +179,8 @@ describe("protocol", () => {
     });
     expect(outcome.status).toBe("failed");
     expect(outcome.stopReason).toBe("agents_failed");
-    expect(outcome.error).toContain("only 1 agent(s) left");
+    expect(outcome.error).toStartWith("only 1 agent(s) left (t:a); failed: t:b (provider_error: ");
+    expect(outcome.error).toContain("; t:c (provider_error: ");
   });
 
   test("resuming from a partial log re-runs only what was not recorded and emits nothing twice", async () => {
@@ -280,7 +281,11 @@ describe("receipts", () => {
     signature.signature = Buffer.alloc(64).toString("base64");
     const bad = verifyReceipt(signature, key.publicKeyPem);
     expect(bad.ok).toBe(false);
-    expect(bad.problems).toEqual([expect.stringContaining("signature is not valid")]);
+    // Only the signature is bad: every field still matches its digest, and the report says so.
+    expect(bad.problems).toEqual([
+      expect.stringContaining("signature is not valid"),
+      expect.stringContaining("every field matches its digest"),
+    ]);
 
     const other = loadOrCreateReceiptKey(tempDir());
     expect(verifyReceipt(structuredClone(withEvents), other.publicKeyPem).ok).toBe(false);
