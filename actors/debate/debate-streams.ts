@@ -26,6 +26,7 @@ import type { Connection, WsGateway } from "../../runtime/http/ws-gateway.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { SubscribeMessage, UnsubscribeMessage } from "../../schemas/debates.ts";
 import { type DebateStore, LOCAL_OWNER } from "./debate-store.ts";
+import { debateIdsForLog } from "./event-log.ts";
 
 /** Close code for a consumer that cannot keep up (application range, like 1008's policy meaning). */
 export const SLOW_CONSUMER_CLOSE = 4008;
@@ -98,7 +99,7 @@ export class DebateStreams {
     if (replaying) {
       for (const sub of replaying) {
         sub.buffer.push({ seq, payload });
-        if (sub.buffer.length > this.options.bufferLimit) this.disconnectSlow(sub.conn, "replay buffer");
+        if (sub.buffer.length > this.options.bufferLimit) this.disconnectSlow(sub.conn, "replay buffer", debateId);
       }
     }
     this.options.gateway.publish(topicOf(debateId), payload);
@@ -174,7 +175,7 @@ export class DebateStreams {
       }
       if (page.length < REPLAY_PAGE) break;
       if (!(await this.drained(sub))) {
-        this.disconnectSlow(sub.conn, "replay");
+        this.disconnectSlow(sub.conn, "replay", sub.debateId);
         return;
       }
     }
@@ -232,7 +233,8 @@ export class DebateStreams {
       if (behind <= half) continue;
       if (conn.bufferedAmount() === 0) {
         for (const sub of state.subs.values()) if (sub.live) sub.caughtUp = this.published.get(sub.debateId) ?? 0;
-      } else if (behind > this.options.bufferLimit) this.disconnectSlow(conn, "socket buffer");
+      } else if (behind > this.options.bufferLimit)
+        this.disconnectSlow(conn, "socket buffer", this.furthestBehind(state));
     }
   }
 
@@ -245,15 +247,35 @@ export class DebateStreams {
     const state = this.stateOf(sub.conn);
     if (sub.conn.bufferedAmount() === 0) state.unsent = 0;
     else if (++state.unsent > this.options.bufferLimit) {
-      this.disconnectSlow(sub.conn, "socket buffer");
+      this.disconnectSlow(sub.conn, "socket buffer", sub.debateId);
       return false;
     }
     return true;
   }
 
-  private disconnectSlow(conn: Connection, where: string): void {
+  /** The live debate whose events a connection holds most of unsent (the one to name first). */
+  private furthestBehind(state: ConnState): string | undefined {
+    let worst: string | undefined;
+    let most = -1;
+    for (const sub of state.subs.values()) {
+      const behind = sub.live ? (this.published.get(sub.debateId) ?? 0) - sub.caughtUp : -1;
+      if (behind > most) {
+        most = behind;
+        worst = sub.debateId;
+      }
+    }
+    return worst;
+  }
+
+  /**
+   * Close a connection that cannot keep up. The log line names the debate that tipped it over
+   * (`debate_id`) and every debate the connection followed (`debate_ids`): all lose their stream.
+   */
+  private disconnectSlow(conn: Connection, where: string, debateId?: string): void {
     const limit = this.options.bufferLimit;
-    this.options.log.warn({ ws_conn: conn.id, where, limit }, "closing slow WebSocket consumer");
+    const followed = this.byConn.get(conn)?.subs.keys() ?? [];
+    const ids = debateIdsForLog(debateId === undefined ? followed : [debateId, ...followed]);
+    this.options.log.warn({ ws_conn: conn.id, ...ids, where, limit }, "closing slow WebSocket consumer");
     this.dropConnection(conn);
     conn.close(SLOW_CONSUMER_CLOSE, `slow consumer: more than ${limit} events buffered (ARAGORA_EVENT_BUFFER_SIZE)`);
   }

@@ -60,6 +60,30 @@ function isoTime(ms: number): string {
   return lastIso;
 }
 
+/** At most this many debate ids in one log line's `debate_ids`; `debates` gives the full count. */
+export const LOG_DEBATE_IDS_MAX = 20;
+
+/**
+ * The fields of a log line about several debates: `debate_id` (the first, for grep and for the
+ * one-debate case), `debate_ids` (the distinct ids in order, at most {@link LOG_DEBATE_IDS_MAX})
+ * and `debates` (how many distinct ones there are).
+ *
+ * @example debateIdsForLog(["d-1", "d-2", "d-1"]) // { debate_id: "d-1", debate_ids: ["d-1", "d-2"], debates: 2 }
+ */
+export function debateIdsForLog(ids: Iterable<string>): {
+  debate_id: string | null;
+  debate_ids: string[];
+  debates: number;
+} {
+  const distinct = new Set(ids);
+  const listed: string[] = [];
+  for (const id of distinct) {
+    if (listed.length === LOG_DEBATE_IDS_MAX) break;
+    listed.push(id);
+  }
+  return { debate_id: listed[0] ?? null, debate_ids: listed, debates: distinct.size };
+}
+
 export type Publish = (debateId: string, seq: number, payload: string) => void;
 
 export interface EventWriterOptions {
@@ -167,8 +191,9 @@ export class EventWriter {
         } catch (err) {
           this.queue = batch.concat(this.queue);
           this.failures++;
+          // A batch spans every debate that emitted within the flush interval: name them all.
           this.options.log.error(
-            { err, events: batch.length, debate_id: batch[0]?.debateId, attempt: this.failures },
+            { err, events: batch.length, ...debateIdsForLog(batch.map((e) => e.debateId)), attempt: this.failures },
             "event log append failed; retrying",
           );
           await Bun.sleep(Math.min(1000, 10 * 2 ** Math.min(this.failures, 7)));

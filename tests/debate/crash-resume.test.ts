@@ -2,11 +2,13 @@
  * Crash safety and the README's serve command: a demo debate through `bun run serve`; then a
  * debate killed with SIGKILL mid-round resumes from its event log on the next start and finishes,
  * with no event a client saw lost or duplicated; then SIGTERM with a short drain leaves a running
- * debate to resume, and the process still exits 0.
+ * debate to resume, and the process still exits 0. And SIGTERM with a drain long enough lets a
+ * running debate finish (completed, receipt issued and streamed) before the process exits 0.
  */
 import { expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { startFakeProvider } from "../fake-provider/index.ts";
 import { BUN, childEnv, openSocket, ROOT, startTestServer, tempDir } from "../support/server.ts";
 
 type Event = { type: string; seq: number; round: number | null; agent: string | null; data: Record<string, unknown> };
@@ -127,3 +129,83 @@ test("serve, SIGKILL mid-debate, resume from the log, SIGTERM drain, resume agai
     rmSync(dataDir, { recursive: true, force: true });
   }
 }, 120_000);
+
+test("SIGTERM while a debate runs, with time to drain: it finishes with its receipt, then the process exits 0", async () => {
+  const fake = await startFakeProvider();
+  // Every turn streams 12 tokens 40 ms apart: about half a second a turn, a few seconds a debate.
+  const tokens = [
+    "Having ",
+    "weighed ",
+    "it, ",
+    "I ",
+    "think ",
+    "we ",
+    "should.\n",
+    "ANSWER: ",
+    "yes ",
+    "with ",
+    "care",
+    "\n",
+  ];
+  const turnMs = tokens.length * 40;
+  fake.setDefault({ tokens, tokenDelayMs: 40 });
+  const env = { ...fake.env({ providers: ["openai"] }), ARAGORA_SHUTDOWN_TIMEOUT_S: "30" };
+  const server = await startTestServer({ env, keepDataDir: true });
+  try {
+    const agents = ["openai:gpt-slow-a", "openai:gpt-slow-b"];
+    const id = await create(server.api, { question: "Should the drain wait for this debate?", agents, rounds: 1 });
+    const watcher = await openSocket(server.ws);
+    watcher.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
+    await watcher.next((m) => m.debate_id === id && m.type === "turn_start", 10_000);
+
+    const signalled = performance.now();
+    server.signal("SIGTERM");
+    // The watcher gets the end of the debate and its receipt before the server closes the socket.
+    const receipt = await watcher.next((m) => m.debate_id === id && m.type === "receipt_generated", 30_000);
+    expect(receipt.data).toMatchObject({ events: (receipt.seq as number) - 1 });
+    expect((await watcher.closed).code).toBe(1001);
+    expect(await server.exited).toBe(0);
+    // It waited for at least the turn that was streaming when the signal came.
+    expect(performance.now() - signalled).toBeGreaterThan(turnMs);
+
+    const logs = server.logs();
+    const at = (pred: (l: Record<string, unknown>) => boolean) => logs.findIndex(pred);
+    const draining = at((l) => l.msg === "draining");
+    const finished = at((l) => l.debate_id === id && l.msg === "debate finished");
+    const stopped = at((l) => l.msg === "stopped");
+    expect(draining).toBeGreaterThanOrEqual(0);
+    expect(logs[draining]).toMatchObject({ reason: "SIGTERM", timeout_s: 30 });
+    // The debate finished during the drain, completed, and only then did the server stop.
+    expect(finished).toBeGreaterThan(draining);
+    expect(logs[finished]).toMatchObject({ status: "completed", stop_reason: expect.any(String) });
+    expect(stopped).toBeGreaterThan(finished);
+    expect(logs.filter((l) => l.msg === "shutdown timeout reached; stopping what is left")).toEqual([]);
+    expect(logs.filter((l) => l.debate_id === id && String(l.msg).startsWith("debate interrupted"))).toEqual([]);
+    // Agent turns ran to their end inside the drain window.
+    expect(logs.slice(draining).some((l) => l.debate_id === id && l.role !== undefined && l.output_tokens)).toBe(true);
+
+    // The next start finds it finished: nothing to resume, the record and its receipt are there.
+    const next = await startTestServer({ env, dataDir: server.dataDir });
+    try {
+      const record = (await (await fetch(`${next.api}/api/debates/${id}`)).json()) as { status: string };
+      expect(record.status).toBe("completed");
+      const log = await events(next.api, id);
+      expect(log.map((e) => e.type).slice(-2)).toEqual(["debate_end", "receipt_generated"]);
+      expect(log.at(-2)?.data.status).toBe("completed");
+      expect(log.at(-1)?.seq).toBe(receipt.seq as number);
+      const doc = (await (await fetch(`${next.api}/api/debates/${id}/receipt`)).json()) as {
+        receipt: { debate_id: string; hash_chain: { length: number } };
+      };
+      expect(doc.receipt.debate_id).toBe(id);
+      expect(doc.receipt.hash_chain.length).toBe(log.length - 1);
+      expect(next.logs().some((l) => l.msg === "resuming unfinished debates")).toBe(false);
+      expect(await next.stop()).toBe(0);
+    } finally {
+      if (next.proc.exitCode === null) next.proc.kill("SIGKILL");
+    }
+  } finally {
+    if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
+    rmSync(server.dataDir, { recursive: true, force: true });
+    await fake.stop();
+  }
+}, 60_000);
