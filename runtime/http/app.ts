@@ -35,7 +35,26 @@ export interface HttpAppDeps {
 }
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
-const PROBES = new Set(["/api/health", "/api/health/ws", "/api/metrics"]);
+const PROBES = new Set(["/api/health", "/api/health/ws", "/api/metrics", "/metrics"]);
+
+/** The debate a path is about (`/api/debates/:id` and below; the id as DebateIdParams spells it). */
+const DEBATE_PATH = /^\/api\/debates\/(d-[0-9a-z-]{1,64})(?:\/|$)/;
+
+/**
+ * The debate id a request's log line carries (every log line about a debate carries its id):
+ * the `:id` of the path, or for the 201 of POST /api/debates the id it created.
+ *
+ * @example debateIdOf("/api/debates/d-42/events", undefined) // "d-42"
+ */
+export function debateIdOf(path: string, created: unknown): string | undefined {
+  if (typeof created === "object" && created !== null) {
+    // The route returns status(201, body): Elysia hands mapResponse the wrapper, or the body itself.
+    const body = (created as { response?: unknown }).response ?? created;
+    const id = (body as { debate_id?: unknown } | null)?.debate_id;
+    if (typeof id === "string") return id;
+  }
+  return path.startsWith("/api/debates/") ? DEBATE_PATH.exec(path)?.[1] : undefined;
+}
 
 export function createHttpApp(deps: HttpAppDeps) {
   const { config, log, gateway, drain, version, startedAt, system } = deps;
@@ -43,7 +62,7 @@ export function createHttpApp(deps: HttpAppDeps) {
   const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
 
   /** Close the books on one request: release the drain slot, observe the histogram, log one line. */
-  const finish = (request: Request, status: number, route: string | undefined, path: string) => {
+  const finish = (request: Request, status: number, route: string | undefined, path: string, created?: unknown) => {
     const state = stateOf(request);
     if (!state?.end()) return;
     const seconds = (performance.now() - state.start) / 1000;
@@ -51,17 +70,17 @@ export function createHttpApp(deps: HttpAppDeps) {
     // Probes (load balancers, Prometheus) would drown the log at INFO; they log at DEBUG unless they fail.
     const level = status < 400 && route !== undefined && PROBES.has(route) ? "debug" : "info";
     if (!log.isLevelEnabled(level)) return;
-    log[level](
-      {
-        request_id: state.id,
-        method: request.method,
-        path,
-        route: route || null,
-        status,
-        duration_ms: Math.round(seconds * 1e6) / 1e3,
-      },
-      "request",
-    );
+    const line: Record<string, unknown> = {
+      request_id: state.id,
+      method: request.method,
+      path,
+      route: route || null,
+      status,
+      duration_ms: Math.round(seconds * 1e6) / 1e3,
+    };
+    const debateId = debateIdOf(path, created);
+    if (debateId !== undefined) line.debate_id = debateId;
+    log[level](line, "request");
   };
   /** onRequest short-circuits skip mapResponse, so they finish the request themselves. */
   const early = (request: Request, response: Response) => {
@@ -223,7 +242,10 @@ export function createHttpApp(deps: HttpAppDeps) {
               extra,
             );
           }
-          (state?.log ?? log).error({ err: error, path, method: request.method }, "request failed");
+          (state?.log ?? log).error(
+            { err: error, path, method: request.method, debate_id: debateIdOf(path, undefined) },
+            "request failed",
+          );
           set.status = 500;
           return errorResponse(
             500,
@@ -246,7 +268,9 @@ export function createHttpApp(deps: HttpAppDeps) {
           : typeof set.status === "number"
             ? set.status
             : Number(set.status) || 200;
-      finish(request, status, route, path);
+      // The 201 of POST /api/debates names the new debate: its request line carries that id.
+      const created = status === 201 && route === "/api/debates" ? responseValue : undefined;
+      finish(request, status, route, path, created);
     })
     .use(swagger(version))
     .get(
@@ -287,6 +311,18 @@ export function createHttpApp(deps: HttpAppDeps) {
       },
       {
         detail: { summary: "Prometheus metrics", tags: ["observability"] },
+        response: { 200: MetricsText },
+      },
+    )
+    // The runbook also sends operators (and Prometheus' default metrics_path) to /metrics.
+    .get(
+      "/metrics",
+      async ({ set }) => {
+        set.headers["content-type"] = registry.contentType;
+        return registry.metrics();
+      },
+      {
+        detail: { summary: "Prometheus metrics (the same as /api/metrics)", tags: ["observability"] },
         response: { 200: MetricsText },
       },
     )

@@ -123,7 +123,7 @@ describe.each([
     });
 
     test("a connection dropped mid-stream fails the turn without a retry", async () => {
-      h.fake.script({ provider }, { text: TEXT, dropAfterTokens: 2, dropPauseMs: 60 });
+      h.fake.script({ provider }, { text: TEXT, dropAfterTokens: 2, dropPauseMs: 300 });
       const { error, tokens, calls } = await turn(provider);
       expect(error?.kind).toBe("provider_error");
       expect(tokens.length).toBe(2);

@@ -87,7 +87,7 @@ describe("fallback to OpenRouter", () => {
     fake.script(
       { provider: "gemini", model: "gemini-2.5-flash" },
       { text: proposal(gemini) },
-      { text: broken, dropAfterTokens: 3, dropPauseMs: 60 },
+      { text: broken, dropAfterTokens: 3, dropPauseMs: 500 },
       // A success between the two failures, so the breaker (2 failures here) stays closed.
       { text: proposal(gemini) },
       { text: broken, errorAfterTokens: 2 },

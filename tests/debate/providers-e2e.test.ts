@@ -151,7 +151,7 @@ describe.each(Object.keys(PROTOCOLS))("%s", (protocol) => {
       ["x-should-retry false", [{ status: 503, headers: { "x-should-retry": "false" } }], "provider_error", 1],
       ["5xx until attempts run out", [{ status: 500 }, { status: 502 }, { status: 503 }], "provider_error", 3],
       ["error event after the first token", [{ text, errorAfterTokens: 2 }], "provider_error", 1],
-      ["connection dropped mid-stream", [{ text, dropAfterTokens: 2, dropPauseMs: 60 }], "provider_error", 1],
+      ["connection dropped mid-stream", [{ text, dropAfterTokens: 2, dropPauseMs: 300 }], "provider_error", 1],
     ];
     const runs = faults.map(async ([name, replies, kind, calls, message], i) => {
       // A model of its own per fault, so the debates can run side by side.

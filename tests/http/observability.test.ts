@@ -46,6 +46,13 @@ describe("GET /api/metrics", () => {
     expect(text).toMatch(/aragora_http_request_duration_seconds_bucket\{[^}]*route="\/api\/health"[^}]*status="200"/);
   });
 
+  test("/metrics, where the runbook and Prometheus' default metrics_path look, serves the same exposition", async () => {
+    const res = await fetch(`${server.api}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    expect(await res.text()).toContain("# TYPE aragora_websocket_connections gauge");
+  });
+
   test("unknown routes are counted under one label, not one series per path", async () => {
     await fetch(`${server.api}/api/does-not-exist-${crypto.randomUUID()}`);
     const text = await (await fetch(`${server.api}/api/metrics`)).text();
