@@ -433,6 +433,12 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
       );
       if (signal.aborted) throw new DebateInterrupted(signal.reason);
       if (!enoughSeats()) return seatsLost(round, rs, round - 1, baseline);
+      // The budget is checked after every phase (the turns of a phase run at once, so a phase in
+      // flight finishes): spent on the critiques, the round stops before its revisions.
+      if (overBudget()) {
+        stopReason = "budget_exhausted";
+        break;
+      }
       await Promise.all(
         active().map(async (seat) => {
           const received = critiques.get(seat.agent) ?? [];

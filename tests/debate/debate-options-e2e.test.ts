@@ -356,7 +356,8 @@ describe("budgets", () => {
       const turns = [proposal(s, answer), critique(s), proposal(s, answer), critique(s), proposal(s, answer), vote(s)];
       script(s, ...turns.map((text) => ({ text, usage })));
     });
-    // 600 tokens after round 0 (under 1000), 1800 after round 1: the rounds stop there, 2 short of 3.
+    // 600 tokens after round 0 (under 1000), 1200 after round 1's critiques: the budget is checked
+    // after every phase, so round 1 stops before its revisions.
     const { record, events } = await runDebate({
       question: "How far does the budget go?",
       agents: seats,
@@ -364,12 +365,14 @@ describe("budgets", () => {
       budget: { max_tokens: 1000 },
     });
     expect(record).toMatchObject({ status: "completed", stop_reason: "budget_exhausted" });
-    expect(record.summary?.totals.tokens).toBe(1800);
-    expect(record.summary?.rounds_completed).toBe(1);
+    expect(record.summary?.totals.tokens).toBe(1200);
+    expect(record.summary?.rounds_completed).toBe(0);
     expect(ofType(events, "round_start").map((e) => e.round)).toEqual([0, 1]);
+    expect(ofType(events, "critique").map((e) => e.round)).toEqual([1, 1, 1]);
+    expect(ofType(events, "turn_start").filter((e) => e.data.phase === "revision")).toEqual([]);
     expect(ofType(events, "vote")).toEqual([]);
     expect(record.consensus?.method).toBe("answers");
-    for (const s of seats) expect(requestsOf(s)).toHaveLength(3);
+    for (const s of seats) expect(requestsOf(s)).toHaveLength(2);
     expect(ofType(events, "debate_end")[0]?.data).toMatchObject({ stop_reason: "budget_exhausted" });
   }, 20_000);
 
@@ -384,7 +387,7 @@ describe("budgets", () => {
       const turns = [proposal(s, answer), critique(s), proposal(s, answer), critique(s), proposal(s, answer), vote(s)];
       script(s, ...turns.map((text) => ({ text, usage: s === priced ? usage : { input: 1, output: 1 } })));
     });
-    // $0.01 after round 0 (under $0.025), $0.03 after round 1.
+    // $0.01 after round 0 and $0.02 after round 1's critiques (under $0.025), $0.03 after its revisions.
     const { record, events } = await runDebate({
       question: "How far does the money go?",
       agents: seats,

@@ -146,8 +146,10 @@ describe("protocol", () => {
       emit: recorder().emit,
       signal: new AbortController().signal,
     });
+    // 600 tokens after the proposals, 1200 after round 1's critiques: stopped before its revisions.
     expect(outcome.stopReason).toBe("budget_exhausted");
-    expect(outcome.summary.roundsCompleted).toBe(1);
+    expect(outcome.summary.roundsCompleted).toBe(0);
+    expect(agents.calls.filter((c) => c.round === 1).map((c) => c.role)).toEqual(["critic", "critic", "critic"]);
     expect(outcome.consensus?.method).toBe("answers");
     expect(agents.calls.some((c) => c.role === "voter")).toBe(false);
   });
