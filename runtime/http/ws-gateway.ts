@@ -212,7 +212,12 @@ export class WsGateway {
     try {
       handler(conn, msg as { type: string } & Record<string, unknown>);
     } catch (err) {
-      this.options.log.error({ err, ws_conn: conn.id, type: msg.type }, "websocket handler failed");
+      // A message about a debate (subscribe, unsubscribe) names it: every line about a debate carries its id.
+      const about = (msg as { debate_id?: unknown }).debate_id;
+      this.options.log.error(
+        { err, ws_conn: conn.id, type: msg.type, ...(typeof about === "string" ? { debate_id: about } : {}) },
+        "websocket handler failed",
+      );
       this.sendError(conn, "internal_error", "the server could not handle this message");
     }
   }
