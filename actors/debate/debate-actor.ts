@@ -13,7 +13,7 @@ import { type Behavior, behavior } from "../../runtime/actor/index.ts";
 import { EventLoopGate } from "../../runtime/event-loop-gate.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { AgentDirectory } from "../agent/turn.ts";
-import type { DebateStore, StoredEvent } from "./debate-store.ts";
+import type { DebateFinish, DebateStore, StoredEvent } from "./debate-store.ts";
 import { DebateLog, type EventWriter, GENESIS_HASH } from "./event-log.ts";
 import { DebateInterrupted, eventKey, type ProtocolOutcome, resumeStateFrom, runProtocol } from "./protocol.ts";
 import { chainOfRows, issueReceipt, type ReceiptKey, receiptJson } from "./receipt.ts";
@@ -214,7 +214,7 @@ export async function runDebate(
   const closing = all.some((e) => e.type === "receipt_generated")
     ? []
     : [events.record("receipt_generated", null, null, { key_id: doc.key_id, head: chain.head, events: chain.length })];
-  const finished = await store.finish(id, {
+  const outcomeRow: DebateFinish = {
     status,
     stopReason: protocol?.stopReason ?? "cancelled",
     error: protocol ? protocol.error : (outcome as { reason: string }).reason,
@@ -227,7 +227,8 @@ export async function runDebate(
     ...(consensus?.reached && status === "completed"
       ? { elo: { winners, losers: active.filter((a) => !winners.includes(a)) } }
       : {}),
-  });
+  };
+  const finished = await finishOnce(store, id, outcomeRow, closing.at(-1)?.seq);
   if (finished) {
     writer.publishStored(closing);
     deps.onFinished?.(id, status);
@@ -244,6 +245,28 @@ export async function runDebate(
     );
   }
   return status;
+}
+
+/**
+ * store.finish, where a failure may hide a commit that went through (its acknowledgement lost: a
+ * dropped database connection). Then the row is no longer running and holds the closing event, and
+ * the debate is finished: its last event must still be published, and the debate not run again.
+ */
+async function finishOnce(
+  store: DebateStore,
+  id: string,
+  outcome: DebateFinish,
+  closingSeq: number | undefined,
+): Promise<boolean> {
+  try {
+    return await store.finish(id, outcome);
+  } catch (err) {
+    const row = await store.byId(id).catch(() => null);
+    const committed =
+      row !== null && row.status === outcome.status && (closingSeq === undefined || row.lastSeq >= closingSeq);
+    if (!committed) throw err;
+    return true;
+  }
 }
 
 async function findRunning(store: DebateStore, id: string) {
