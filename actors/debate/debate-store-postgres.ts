@@ -7,6 +7,8 @@
  * const store = new PostgresDebateStore("postgres://localhost/aragora", 4);
  */
 import postgres from "postgres";
+import type { Logger } from "../../runtime/log.ts";
+import { connectionLost, PgPool } from "../../runtime/store/pg-pool.ts";
 import {
   type DebateColumns,
   type DebateFinish,
@@ -31,79 +33,118 @@ import {
 } from "./event-chunks.ts";
 
 export class PostgresDebateStore implements DebateStore {
-  private readonly sql: postgres.Sql;
+  private readonly pool: PgPool;
 
-  constructor(url: string, poolSize: number) {
-    this.sql = postgres(url, { max: poolSize, onnotice: () => {} });
+  /**
+   * `connectTimeoutS` bounds each connection attempt (ARAGORA_DB_POOL_TIMEOUT, at most 5 s here: a
+   * handshake stalls the statements queued behind it), `deadlineMs` each operation (see PgPool).
+   */
+  constructor(
+    url: string,
+    poolSize: number,
+    options: { connectTimeoutS?: number; deadlineMs?: number; log?: Logger } = {},
+  ) {
+    const connectTimeout = Math.min(options.connectTimeoutS ?? 5, 5);
+    this.pool = new PgPool(
+      () => postgres(url, { max: poolSize, connect_timeout: connectTimeout, onnotice: () => {} }),
+      {
+        ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
+        // Room for two stalled handshakes (see PgPool) before a read gives up.
+        readRetryMs: (2 * connectTimeout + 1) * 1000,
+        onReplaced: (why) => options.log?.warn({ store: "postgres", why }, "debate store: database pool replaced"),
+      },
+    );
   }
 
   async create(d: NewDebate): Promise<void> {
-    await this.sql.begin(async (tx) => {
-      await tx`INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at)
+    try {
+      await this.insertDebate(d);
+    } catch (err) {
+      if (!connectionLost(err)) throw err;
+      // Lost under the statement: it may have committed. The id is new, so the row tells.
+      if (await this.byId(d.id)) return;
+      await this.insertDebate(d);
+    }
+  }
+
+  private async insertDebate(d: NewDebate): Promise<void> {
+    await this.pool.run((sql) =>
+      sql.begin(async (tx) => {
+        await tx`INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at)
         VALUES (${d.id}, ${d.owner.userId}, ${d.owner.orgId}, ${d.question}, ${JSON.stringify(d.config)},
                 ${JSON.stringify(d.metadata)}, 'running', ${d.createdAt}, ${d.createdAt})`;
-      const seats = d.config.agents.map((agent, seat) => ({ debate_id: d.id, seat, agent }));
-      await tx`INSERT INTO debate_participants ${tx(seats)}`;
+        const seats = d.config.agents.map((agent, seat) => ({ debate_id: d.id, seat, agent }));
+        await tx`INSERT INTO debate_participants ${tx(seats)}`;
+      }),
+    );
+  }
+
+  get(id: string, owner: Owner): Promise<DebateRow | null> {
+    return this.pool.read(async (sql) => {
+      const [row] = await sql<
+        DebateColumns[]
+      >`SELECT * FROM debates WHERE id = ${id} AND user_id = ${owner.userId} AND org_id = ${owner.orgId}`;
+      return row ? debateFromRow(row) : null;
     });
   }
 
-  async get(id: string, owner: Owner): Promise<DebateRow | null> {
-    const [row] = await this.sql<
-      DebateColumns[]
-    >`SELECT * FROM debates WHERE id = ${id} AND user_id = ${owner.userId} AND org_id = ${owner.orgId}`;
-    return row ? debateFromRow(row) : null;
+  byId(id: string): Promise<DebateRow | null> {
+    return this.pool.read(async (sql) => {
+      const [row] = await sql<DebateColumns[]>`SELECT * FROM debates WHERE id = ${id}`;
+      return row ? debateFromRow(row) : null;
+    });
   }
 
-  async byId(id: string): Promise<DebateRow | null> {
-    const [row] = await this.sql<DebateColumns[]>`SELECT * FROM debates WHERE id = ${id}`;
-    return row ? debateFromRow(row) : null;
+  list(owner: Owner, f: DebateListFilter): Promise<DebateRow[]> {
+    return this.pool.read(async (sql) => {
+      const rows = await sql<DebateColumns[]>`SELECT * FROM debates
+        WHERE user_id = ${owner.userId} AND org_id = ${owner.orgId}
+        ${f.status ? sql`AND status = ${f.status}` : sql``}
+        ${f.agent ? sql`AND id IN (SELECT debate_id FROM debate_participants WHERE agent = ${f.agent})` : sql``}
+        ${f.since ? sql`AND created_at >= ${f.since}` : sql``}
+        ${
+          f.after
+            ? sql`AND (created_at < ${new Date(f.after.createdAt)} OR (created_at = ${new Date(f.after.createdAt)} AND id < ${f.after.id}))`
+            : sql``
+        }
+        ORDER BY created_at DESC, id DESC LIMIT ${f.limit}`;
+      return rows.map(debateFromRow);
+    });
   }
 
-  async list(owner: Owner, f: DebateListFilter): Promise<DebateRow[]> {
-    const sql = this.sql;
-    const rows = await sql<DebateColumns[]>`SELECT * FROM debates
-      WHERE user_id = ${owner.userId} AND org_id = ${owner.orgId}
-      ${f.status ? sql`AND status = ${f.status}` : sql``}
-      ${f.agent ? sql`AND id IN (SELECT debate_id FROM debate_participants WHERE agent = ${f.agent})` : sql``}
-      ${f.since ? sql`AND created_at >= ${f.since}` : sql``}
-      ${
-        f.after
-          ? sql`AND (created_at < ${new Date(f.after.createdAt)} OR (created_at = ${new Date(f.after.createdAt)} AND id < ${f.after.id}))`
-          : sql``
-      }
-      ORDER BY created_at DESC, id DESC LIMIT ${f.limit}`;
-    return rows.map(debateFromRow);
-  }
-
-  async unfinished(): Promise<DebateRow[]> {
-    const rows = await this.sql<DebateColumns[]>`SELECT * FROM debates WHERE status = 'running' ORDER BY created_at`;
-    return rows.map(debateFromRow);
+  unfinished(): Promise<DebateRow[]> {
+    return this.pool.read(async (sql) => {
+      const rows = await sql<DebateColumns[]>`SELECT * FROM debates WHERE status = 'running' ORDER BY created_at`;
+      return rows.map(debateFromRow);
+    });
   }
 
   async appendEvents(events: StoredEvent[]): Promise<void> {
     if (events.length === 0) return;
     const chunks = chunkEvents(events);
-    await this.sql.begin(async (tx) => {
-      // The fast path, in a savepoint: every chunk goes in unless one overlaps the log.
-      try {
-        await tx.savepoint((sp) => this.insertChunks(sp, chunks));
-        return;
-      } catch (err) {
-        if (!(err instanceof EventSeqConflict)) throw err;
-      }
-      // Something overlaps (a retry of a batch that did commit, a batch committed after a later
-      // one): check it event by event against the stored chunks, and store only what is new.
-      const spans = debateSpans(chunks);
-      const stored = await tx<StoredLinks[]>`
+    await this.pool.run((sql) =>
+      sql.begin(async (tx) => {
+        // The fast path, in a savepoint: every chunk goes in unless one overlaps the log.
+        try {
+          await tx.savepoint((sp) => this.insertChunks(sp, chunks));
+          return;
+        } catch (err) {
+          if (!(err instanceof EventSeqConflict)) throw err;
+        }
+        // Something overlaps (a retry of a batch that did commit, a batch committed after a later
+        // one): check it event by event against the stored chunks, and store only what is new.
+        const spans = debateSpans(chunks);
+        const stored = await tx<StoredLinks[]>`
         SELECT c.debate_id, c.first_seq, c.hashes FROM debate_event_chunks AS c
         JOIN unnest(
           ${tx.array(spans.map((s) => s.debateId))}::text[], ${tx.array(spans.map((s) => s.firstSeq))}::bigint[],
           ${tx.array(spans.map((s) => s.lastSeq))}::bigint[]
         ) AS s(debate_id, first_seq, last_seq)
           ON c.debate_id = s.debate_id AND c.last_seq >= s.first_seq AND c.first_seq <= s.last_seq`;
-      const rest = chunkEvents(unstoredEvents(events, stored));
-      if (rest.length > 0) await this.insertChunks(tx, rest);
-    });
+        const rest = chunkEvents(unstoredEvents(events, stored));
+        if (rest.length > 0) await this.insertChunks(tx, rest);
+      }),
+    );
   }
 
   /**
@@ -143,75 +184,89 @@ export class PostgresDebateStore implements DebateStore {
     }
   }
 
-  async events(debateId: string, sinceSeq: number, limit = 1_000_000): Promise<StoredEvent[]> {
-    // The index range starts at the chunk holding seq sinceSeq + 1, not at the debate's first
-    // chunk, and only chunks holding one of the first `limit` events are sent: `through` counts
-    // the events after sinceSeq up to the end of each chunk.
-    const rows = await this.sql<StoredChunk[]>`SELECT first_seq, hashes, events FROM (
-        SELECT first_seq, last_seq, hashes, events,
-          sum(last_seq - greatest(first_seq - 1, ${sinceSeq})) OVER (ORDER BY first_seq) AS through
-        FROM debate_event_chunks
-        WHERE debate_id = ${debateId} AND last_seq > ${sinceSeq}
-          AND first_seq >= coalesce(
-            (SELECT max(first_seq) FROM debate_event_chunks WHERE debate_id = ${debateId} AND first_seq <= ${sinceSeq + 1}),
-            ${sinceSeq + 1})
-      ) AS c
-      WHERE through - (last_seq - greatest(first_seq - 1, ${sinceSeq})) < ${limit}
-      ORDER BY first_seq`;
-    return eventsOfChunks(rows, debateId, sinceSeq, limit);
-  }
-
-  async finish(id: string, o: DebateFinish): Promise<boolean> {
-    return this.sql.begin(async (tx) => {
-      const [row] = await tx<
-        { status: string; elo_applied: boolean }[]
-      >`SELECT status, elo_applied FROM debates WHERE id = ${id} FOR UPDATE`;
-      if (row?.status !== "running") return false;
-      let eloApplied = row.elo_applied;
-      if (o.elo && !eloApplied && o.elo.winners.length + o.elo.losers.length > 1) {
-        const names = [...o.elo.winners, ...o.elo.losers].sort();
-        const found = await tx<
-          (Rating & { name: string })[]
-        >`SELECT name, elo, debates, wins, losses FROM elo_ratings WHERE name IN ${tx(names)} ORDER BY name FOR UPDATE`;
-        const current = Object.fromEntries(found.map((r) => [r.name, r]));
-        const next = eloUpdate(current, o.elo.winners, o.elo.losers);
-        for (const [name, r] of Object.entries(next)) {
-          await tx`INSERT INTO elo_ratings (name, elo, debates, wins, losses, updated_at)
-            VALUES (${name}, ${r.elo}, ${r.debates}, ${r.wins}, ${r.losses}, ${o.finishedAt})
-            ON CONFLICT (name) DO UPDATE SET elo = excluded.elo, debates = excluded.debates, wins = excluded.wins,
-              losses = excluded.losses, updated_at = excluded.updated_at`;
-        }
-        eloApplied = true;
-      }
-      if (o.receipt) {
-        await tx`INSERT INTO debate_receipts (debate_id, receipt, created_at)
-          VALUES (${id}, ${o.receipt.json}, ${o.receipt.at}) ON CONFLICT (debate_id) DO NOTHING`;
-      }
-      if (o.events && o.events.length > 0) await this.insertChunks(tx, chunkEvents(o.events));
-      await tx`UPDATE debates SET status = ${o.status}, stop_reason = ${o.stopReason}, error = ${o.error},
-        consensus = ${o.consensus ? JSON.stringify(o.consensus) : null}, baseline = ${o.baseline ? JSON.stringify(o.baseline) : null},
-        summary = ${o.summary ? JSON.stringify(o.summary) : null}, elo_applied = ${eloApplied},
-        finished_at = ${o.finishedAt}, updated_at = ${o.finishedAt} WHERE id = ${id}`;
-      return true;
+  events(debateId: string, sinceSeq: number, limit = 1_000_000): Promise<StoredEvent[]> {
+    return this.pool.read(async (sql) => {
+      // The index range starts at the chunk holding seq sinceSeq + 1, not at the debate's first
+      // chunk, and only chunks holding one of the first `limit` events are sent: `through` counts
+      // the events after sinceSeq up to the end of each chunk.
+      const rows = await sql<StoredChunk[]>`SELECT first_seq, hashes, events FROM (
+          SELECT first_seq, last_seq, hashes, events,
+            sum(last_seq - greatest(first_seq - 1, ${sinceSeq})) OVER (ORDER BY first_seq) AS through
+          FROM debate_event_chunks
+          WHERE debate_id = ${debateId} AND last_seq > ${sinceSeq}
+            AND first_seq >= coalesce(
+              (SELECT max(first_seq) FROM debate_event_chunks WHERE debate_id = ${debateId} AND first_seq <= ${sinceSeq + 1}),
+              ${sinceSeq + 1})
+        ) AS c
+        WHERE through - (last_seq - greatest(first_seq - 1, ${sinceSeq})) < ${limit}
+        ORDER BY first_seq`;
+      return eventsOfChunks(rows, debateId, sinceSeq, limit);
     });
   }
 
-  async receipt(debateId: string, owner: Owner): Promise<string | null> {
-    const [row] = await this.sql<
-      { receipt: string }[]
-    >`SELECT r.receipt FROM debate_receipts r JOIN debates d ON d.id = r.debate_id
-      WHERE r.debate_id = ${debateId} AND d.user_id = ${owner.userId} AND d.org_id = ${owner.orgId}`;
-    return row?.receipt ?? null;
+  async finish(id: string, o: DebateFinish): Promise<boolean> {
+    return this.pool.run((sql) =>
+      sql.begin(async (tx) => {
+        const [row] = await tx<
+          { status: string; elo_applied: boolean }[]
+        >`SELECT status, elo_applied FROM debates WHERE id = ${id} FOR UPDATE`;
+        if (row?.status !== "running") return false;
+        let eloApplied = row.elo_applied;
+        if (o.elo && !eloApplied && o.elo.winners.length + o.elo.losers.length > 1) {
+          const names = [...o.elo.winners, ...o.elo.losers].sort();
+          const found = await tx<
+            (Rating & { name: string })[]
+          >`SELECT name, elo, debates, wins, losses FROM elo_ratings WHERE name IN ${tx(names)} ORDER BY name FOR UPDATE`;
+          const current = Object.fromEntries(found.map((r) => [r.name, r]));
+          const next = eloUpdate(current, o.elo.winners, o.elo.losers);
+          for (const [name, r] of Object.entries(next)) {
+            await tx`INSERT INTO elo_ratings (name, elo, debates, wins, losses, updated_at)
+            VALUES (${name}, ${r.elo}, ${r.debates}, ${r.wins}, ${r.losses}, ${o.finishedAt})
+            ON CONFLICT (name) DO UPDATE SET elo = excluded.elo, debates = excluded.debates, wins = excluded.wins,
+              losses = excluded.losses, updated_at = excluded.updated_at`;
+          }
+          eloApplied = true;
+        }
+        if (o.receipt) {
+          await tx`INSERT INTO debate_receipts (debate_id, receipt, created_at)
+          VALUES (${id}, ${o.receipt.json}, ${o.receipt.at}) ON CONFLICT (debate_id) DO NOTHING`;
+        }
+        if (o.events && o.events.length > 0) await this.insertChunks(tx, chunkEvents(o.events));
+        await tx`UPDATE debates SET status = ${o.status}, stop_reason = ${o.stopReason}, error = ${o.error},
+        consensus = ${o.consensus ? JSON.stringify(o.consensus) : null}, baseline = ${o.baseline ? JSON.stringify(o.baseline) : null},
+        summary = ${o.summary ? JSON.stringify(o.summary) : null}, elo_applied = ${eloApplied},
+        finished_at = ${o.finishedAt}, updated_at = ${o.finishedAt} WHERE id = ${id}`;
+        return true;
+      }),
+    );
   }
 
-  async rankings(): Promise<(Rating & { name: string })[]> {
-    const rows = await this.sql<
-      (Rating & { name: string })[]
-    >`SELECT name, elo, debates, wins, losses FROM elo_ratings ORDER BY elo DESC, name`;
-    return rows.map((r) => ({ name: r.name, elo: Number(r.elo), debates: r.debates, wins: r.wins, losses: r.losses }));
+  receipt(debateId: string, owner: Owner): Promise<string | null> {
+    return this.pool.read(async (sql) => {
+      const [row] = await sql<
+        { receipt: string }[]
+      >`SELECT r.receipt FROM debate_receipts r JOIN debates d ON d.id = r.debate_id
+        WHERE r.debate_id = ${debateId} AND d.user_id = ${owner.userId} AND d.org_id = ${owner.orgId}`;
+      return row?.receipt ?? null;
+    });
+  }
+
+  rankings(): Promise<(Rating & { name: string })[]> {
+    return this.pool.read(async (sql) => {
+      const rows = await sql<
+        (Rating & { name: string })[]
+      >`SELECT name, elo, debates, wins, losses FROM elo_ratings ORDER BY elo DESC, name`;
+      return rows.map((r) => ({
+        name: r.name,
+        elo: Number(r.elo),
+        debates: r.debates,
+        wins: r.wins,
+        losses: r.losses,
+      }));
+    });
   }
 
   async close(): Promise<void> {
-    await this.sql.end({ timeout: 5 });
+    await this.pool.end(5);
   }
 }

@@ -9,6 +9,7 @@
  * await debates.create({ id: "d-1", owner: LOCAL_OWNER, question: "?", config, metadata: {}, createdAt: new Date() });
  */
 import type { Config } from "../../runtime/config.ts";
+import type { Logger } from "../../runtime/log.ts";
 import type { Store } from "../../runtime/store/index.ts";
 import type { Rating } from "./elo.ts";
 import type { Baseline, ConsensusOutcome, DebateConfig, DebateStatus, DebateSummaryData } from "./types.ts";
@@ -162,10 +163,13 @@ export function debateFromRow(r: DebateColumns): DebateRow {
  *
  * @example const debates = await openDebateStore(ctx.store, ctx.config);
  */
-export async function openDebateStore(store: Store, config: Config): Promise<DebateStore> {
+export async function openDebateStore(store: Store, config: Config, log?: Logger): Promise<DebateStore> {
   if (store.kind === "postgres") {
     const { PostgresDebateStore } = await import("./debate-store-postgres.ts");
-    return new PostgresDebateStore(config.databaseUrl as string, Math.max(2, Math.ceil(config.dbPoolSize / 2)));
+    return new PostgresDebateStore(config.databaseUrl as string, Math.max(2, Math.ceil(config.dbPoolSize / 2)), {
+      connectTimeoutS: config.dbPoolTimeoutSeconds,
+      ...(log ? { log } : {}),
+    });
   }
   const { SqliteDebateStore } = await import("./debate-store-sqlite.ts");
   return new SqliteDebateStore(store.sqlitePath as string, config.sqliteBusyTimeoutMs);

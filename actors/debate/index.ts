@@ -17,7 +17,7 @@ import { loadOrCreateReceiptKey } from "./receipt.ts";
 
 export const debatesFeature: FeatureFactory = async (ctx) => {
   const { config, log } = ctx;
-  const store = await openDebateStore(ctx.store, config);
+  const store = await openDebateStore(ctx.store, config, log);
   const key = loadOrCreateReceiptKey(ctx.dataDir);
   const streams = new DebateStreams({ gateway: ctx.gateway, store, bufferLimit: config.eventBufferSize, log });
   streams.register();

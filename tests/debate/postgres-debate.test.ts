@@ -2,12 +2,19 @@
  * The PostgreSQL debate store through the real server (DATABASE_URL at a fresh temporary database):
  * a whole demo debate with its record, event log, receipt and leaderboard; then a debate killed
  * with SIGKILL mid-round resumes from its PostgreSQL event log on the next start and finishes,
- * with nothing a client saw lost or duplicated.
+ * with nothing a client saw lost or duplicated; and a debate during which every database connection
+ * is ended again and again (a failover) finishes with its log whole and the server still up.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
+import postgres from "postgres";
 import { openSocket, startTestServer, tempDir } from "../support/server.ts";
-import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
+import {
+  createTempPostgresDatabase,
+  postgresAvailable,
+  TEST_DATABASE_URL,
+  type TempDatabase,
+} from "../support/services.ts";
 import { createDebate, expectTokensReassemble, type WireEvent, watchDebate } from "./debate-client.ts";
 
 const pg = await postgresAvailable();
@@ -70,4 +77,41 @@ describe.skipIf(!pg)("debates on PostgreSQL", () => {
       await second.stop();
     }
   }, 120_000);
+
+  test("every database connection cut again and again mid-debate: it finishes, nothing lost or duplicated", async () => {
+    const env = { DATABASE_URL: db.url, ARAGORA_DEMO_TOKEN_DELAY_MS: "3" };
+    const server = await startTestServer({ dataDir, env });
+    const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    const name = new URL(db.url).pathname.slice(1);
+    try {
+      const id = await createDebate(server, { question: "Should sessions survive a database failover?", rounds: 2 });
+      const watching = watchDebate(server, id, 60_000);
+      // As a failover or a pooler restart does: the server's sessions end under it, every 150 ms.
+      let cuts = 0;
+      for (let i = 0; i < 8; i++) {
+        await Bun.sleep(150);
+        const ended = await admin`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE datname = ${name} AND pid <> pg_backend_pid()`;
+        cuts += ended.length;
+      }
+      expect(cuts).toBeGreaterThan(0);
+      const { events, record } = await watching;
+      expect(record.status).toBe("completed");
+      expect(events.filter((e) => e.type === "debate_end")).toHaveLength(1);
+      expect(events.at(-1)?.type).toBe("receipt_generated");
+      expect(expectTokensReassemble(events)).toBeGreaterThan(0);
+      const stored = (await (await fetch(`${server.api}/api/debates/${id}/events?since_seq=0`)).json()) as {
+        events: WireEvent[];
+      };
+      expect(stored.events).toEqual(events);
+      expect((await fetch(`${server.api}/api/debates/${id}/receipt`)).status).toBe(200);
+      // The server lived through it (a write queued on a connection the server ended used to throw
+      // from a timer inside postgres.js and end the process: see patches/).
+      expect(server.proc.exitCode).toBeNull();
+      expect(server.logs().some((l) => l.msg === "event log append failed; retrying")).toBe(true);
+    } finally {
+      await admin.end({ timeout: 1 });
+      await server.stop();
+    }
+  }, 90_000);
 });
