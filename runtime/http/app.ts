@@ -56,6 +56,12 @@ export function debateIdOf(path: string, created: unknown): string | undefined {
   return path.startsWith("/api/debates/") ? DEBATE_PATH.exec(path)?.[1] : undefined;
 }
 
+/** The Prometheus exposition, for GET /api/metrics and GET /metrics. */
+const metricsText = async ({ set }: { set: { headers: Record<string, unknown> } }) => {
+  set.headers["content-type"] = registry.contentType;
+  return registry.metrics();
+};
+
 export function createHttpApp(deps: HttpAppDeps) {
   const { config, log, gateway, drain, version, startedAt, system } = deps;
   const cors = corsPolicy(config.allowedOrigins);
@@ -303,29 +309,15 @@ export function createHttpApp(deps: HttpAppDeps) {
       detail: { summary: "WebSocket connections, message counts and subscribers per topic", tags: ["observability"] },
       response: { 200: WsStatsResponse },
     })
-    .get(
-      "/api/metrics",
-      async ({ set }) => {
-        set.headers["content-type"] = registry.contentType;
-        return registry.metrics();
-      },
-      {
-        detail: { summary: "Prometheus metrics", tags: ["observability"] },
-        response: { 200: MetricsText },
-      },
-    )
+    .get("/api/metrics", metricsText, {
+      detail: { summary: "Prometheus metrics", tags: ["observability"] },
+      response: { 200: MetricsText },
+    })
     // The runbook also sends operators (and Prometheus' default metrics_path) to /metrics.
-    .get(
-      "/metrics",
-      async ({ set }) => {
-        set.headers["content-type"] = registry.contentType;
-        return registry.metrics();
-      },
-      {
-        detail: { summary: "Prometheus metrics (the same as /api/metrics)", tags: ["observability"] },
-        response: { 200: MetricsText },
-      },
-    )
+    .get("/metrics", metricsText, {
+      detail: { summary: "Prometheus metrics (the same as /api/metrics)", tags: ["observability"] },
+      response: { 200: MetricsText },
+    })
     .use(adminRoutes({ config, log, system }))
     .ws("/ws", { ...gateway.routeHandlers(), detail: { hide: true } });
   for (const routes of deps.routes ?? []) app.use(routes);

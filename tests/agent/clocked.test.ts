@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { AgentTurnError, FallbackInfo, TurnResult } from "../../actors/agent/turn.ts";
+import type { FallbackInfo } from "../../actors/agent/turn.ts";
 import { advance, settle } from "../../runtime/actor/index.ts";
 import { registry } from "../../runtime/metrics.ts";
 import { type FakeProvider, startFakeProvider } from "../fake-provider/index.ts";
-import { type AgentHarness, agentHarness, until, waitArmed } from "./harness.ts";
+import { type AgentHarness, agentHarness, breakerGauge, settledTurn, until, waitArmed } from "./harness.ts";
 
 // Retry waits, breaker transitions and fallback on a SimulatedClock: nothing here sleeps.
 let fake: FakeProvider;
@@ -15,20 +15,6 @@ afterAll(async () => {
 });
 
 const calls = (provider: string) => fake.requests.filter((r) => r.provider === provider).length;
-
-/** Starts a turn and returns its settled outcome as a promise that never rejects. */
-function start(h: AgentHarness, agent: string, extra: Parameters<AgentHarness["request"]>[0] = {}) {
-  return h.agents.runTurn(agent, h.request(extra)).then(
-    (result) => ({ result, error: undefined }),
-    (error: AgentTurnError) => ({ result: undefined as TurnResult | undefined, error }),
-  );
-}
-
-async function gauge(agent: string): Promise<number | undefined> {
-  const text = await registry.metrics();
-  const m = new RegExp(`aragora_circuit_breaker_state\\{agent="${agent}"\\} (\\d)`).exec(text);
-  return m ? Number(m[1]) : undefined;
-}
 
 describe("retry waits follow the provider's hints on the actor system's clock", () => {
   let h: AgentHarness;
@@ -47,7 +33,7 @@ describe("retry waits follow the provider's hints on the actor system's clock", 
     fake.reset();
     fake.script({ provider: "openai" }, { status: 429, headers }, { text: "after the wait" });
     const clock = h.clock();
-    const turn = start(h, "openai:gpt-4.1-mini");
+    const turn = settledTurn(h, "openai:gpt-4.1-mini");
     await until(() => calls("openai") === 1 && waitArmed(clock));
     await settle(h.system);
     expect((clock.nextDue() ?? 0) - clock.now()).toBe(waitMs);
@@ -64,7 +50,7 @@ describe("retry waits follow the provider's hints on the actor system's clock", 
     const date = new Date(Math.ceil(Date.now() / 1000) * 1000 + 5000).toUTCString();
     fake.script({ provider: "anthropic" }, { status: 429, headers: { "retry-after": date } }, { text: "dated" });
     const clock = h.clock();
-    const turn = start(h, "anthropic:claude-sonnet-4-5");
+    const turn = settledTurn(h, "anthropic:claude-sonnet-4-5");
     await until(() => calls("anthropic") === 1 && waitArmed(clock));
     const wait = (clock.nextDue() ?? 0) - clock.now();
     expect(wait).toBeGreaterThan(3000);
@@ -77,7 +63,7 @@ describe("retry waits follow the provider's hints on the actor system's clock", 
     fake.reset();
     fake.script({ provider: "gemini" }, { status: 500 }, { status: 500 }, { text: "third time" });
     const clock = h.clock();
-    const turn = start(h, "gemini:gemini-2.5-flash");
+    const turn = settledTurn(h, "gemini:gemini-2.5-flash");
     // With random() = 0.5: step 4 ms -> 2 fixed + 1 jitter = 3 ms; step 8 ms -> 6 ms.
     for (const [wait, callsAfter] of [
       [3, 2],
@@ -99,7 +85,7 @@ describe("retry waits follow the provider's hints on the actor system's clock", 
     fake.script({ provider: "mistral" }, { status: 429, headers: { "retry-after": "30" } });
     const clock = h.clock();
     const cancel = new AbortController();
-    const turn = start(h, "mistral:mistral-large-latest", { signal: cancel.signal });
+    const turn = settledTurn(h, "mistral:mistral-large-latest", { signal: cancel.signal });
     await until(() => calls("mistral") === 1 && waitArmed(clock));
     cancel.abort();
     const { error } = await turn;
@@ -128,17 +114,17 @@ describe("circuit breaker: closed -> open -> half-open -> closed", () => {
   test("opens after ARAGORA_BREAKER_FAILURES consecutive failures and refuses turns without calling", async () => {
     fake.reset();
     fake.script({ provider: "xai" }, { status: 500 }, { status: 500 }, { text: "reset" }, { status: 500 });
-    for (let i = 0; i < 2; i++) expect((await start(h, agent)).error?.kind).toBe("provider_error");
-    expect((await start(h, agent)).result?.text).toBe("reset"); // a success resets the count
+    for (let i = 0; i < 2; i++) expect((await settledTurn(h, agent)).error?.kind).toBe("provider_error");
+    expect((await settledTurn(h, agent)).result?.text).toBe("reset"); // a success resets the count
     expect(status()?.failures).toBe(0);
     fake.script({ provider: "xai" }, { status: 500 }, { status: 500 });
-    for (let i = 0; i < 3; i++) await start(h, agent);
+    for (let i = 0; i < 3; i++) await settledTurn(h, agent);
     await settle(h.system);
     expect(status()).toMatchObject({ state: "open", failures: 3, secondsUntilHalfOpen: 60 });
     expect(status()?.lastFailure?.message).toContain("HTTP 500");
-    expect(await gauge(agent)).toBe(2);
+    expect(await breakerGauge(agent)).toBe(2);
     const before = calls("xai");
-    const refused = await start(h, agent);
+    const refused = await settledTurn(h, agent);
     expect(refused.error?.kind).toBe("circuit_open");
     expect(calls("xai")).toBe(before);
   });
@@ -148,31 +134,31 @@ describe("circuit breaker: closed -> open -> half-open -> closed", () => {
     expect(status()).toMatchObject({ state: "open", secondsUntilHalfOpen: 1 });
     await advance(h.system, h.clock(), 1000);
     expect(status()?.state).toBe("half_open");
-    expect(await gauge(agent)).toBe(1);
+    expect(await breakerGauge(agent)).toBe(1);
     fake.script({ provider: "xai" }, { status: 503, delayMs: 30 });
-    const probe = start(h, agent);
-    const second = await start(h, agent);
+    const probe = settledTurn(h, agent);
+    const second = await settledTurn(h, agent);
     expect(second.error?.kind).toBe("circuit_open");
     expect((await probe).error?.kind).toBe("provider_error");
     await settle(h.system);
     expect(status()).toMatchObject({ state: "open", secondsUntilHalfOpen: 60 });
-    expect(await gauge(agent)).toBe(2);
+    expect(await breakerGauge(agent)).toBe(2);
   });
 
   test("a successful probe closes the breaker", async () => {
     await advance(h.system, h.clock(), 60_000);
-    expect(await gauge(agent)).toBe(1);
+    expect(await breakerGauge(agent)).toBe(1);
     fake.script({ provider: "xai" }, { text: "healthy again" });
-    expect((await start(h, agent)).result?.text).toBe("healthy again");
+    expect((await settledTurn(h, agent)).result?.text).toBe("healthy again");
     await settle(h.system);
     expect(status()).toMatchObject({ state: "closed", failures: 0, secondsUntilHalfOpen: null });
-    expect(await gauge(agent)).toBe(0);
+    expect(await breakerGauge(agent)).toBe(0);
   });
 
   test("a cancelled turn is no verdict on the provider", async () => {
     const cancel = new AbortController();
     fake.script({ provider: "xai" }, { text: "slow", tokenDelayMs: 200 });
-    const turn = start(h, agent, { signal: cancel.signal });
+    const turn = settledTurn(h, agent, { signal: cancel.signal });
     await until(() => fake.requests.length > 0 && fake.pending() === 0);
     cancel.abort();
     expect((await turn).error?.kind).toBe("aborted");
@@ -204,7 +190,7 @@ describe("fallback to OpenRouter", () => {
     fake.script({ provider: "anthropic" }, { status: 429, headers: { "retry-after": "1" } });
     fake.script({ provider: "openrouter" }, { text: "from the fallback", cost: 0.0021 });
     const seen: FallbackInfo[] = [];
-    const { result } = await start(h, "anthropic:claude-sonnet-4-5", { onFallback: (i) => seen.push(i) });
+    const { result } = await settledTurn(h, "anthropic:claude-sonnet-4-5", { onFallback: (i) => seen.push(i) });
     expect(calls("anthropic")).toBe(1);
     expect(fake.requests.find((r) => r.provider === "openrouter")?.model).toBe("anthropic/claude-sonnet-4.5");
     expect(result).toMatchObject({
@@ -221,7 +207,7 @@ describe("fallback to OpenRouter", () => {
   test("402 and quota errors fall back too; ARAGORA_FALLBACK_MODELS overrides the mapping", async () => {
     fake.reset();
     fake.script({ provider: "openai" }, { status: 402 });
-    const { result } = await start(h, "openai:gpt-4.1-mini");
+    const { result } = await settledTurn(h, "openai:gpt-4.1-mini");
     expect(result?.fallback?.reason).toContain("quota");
     expect(fake.requests.find((r) => r.provider === "openrouter")?.model).toBe("openai/gpt-4.1-mini-2025");
   });
@@ -232,7 +218,7 @@ describe("fallback to OpenRouter", () => {
     fake.script({ provider: "openrouter" }, { text: "complete answer" });
     const tokens: string[] = [];
     const seen: FallbackInfo[] = [];
-    const { result } = await start(h, "gemini:gemini-2.5-flash", {
+    const { result } = await settledTurn(h, "gemini:gemini-2.5-flash", {
       onToken: (d) => tokens.push(d),
       onFallback: (i) => seen.push({ ...i, discardedPartial: `${i.discardedPartial}|at token ${tokens.length}` }),
     });
@@ -247,17 +233,17 @@ describe("fallback to OpenRouter", () => {
     fake.reset();
     fake.script({ provider: "mistral" }, { status: 500 }, { status: 500 });
     for (let i = 0; i < 2; i++)
-      expect((await start(h, "mistral:mistral-large-latest")).error?.kind).toBe("provider_error");
+      expect((await settledTurn(h, "mistral:mistral-large-latest")).error?.kind).toBe("provider_error");
     await settle(h.system);
     expect(h.agents.status().find((a) => a.name === "mistral:mistral-large-latest")?.state).toBe("open");
     const before = calls("mistral");
     fake.script({ provider: "openrouter" }, { text: "rerouted" });
-    const rerouted = await start(h, "mistral:mistral-large-latest");
+    const rerouted = await settledTurn(h, "mistral:mistral-large-latest");
     expect(calls("mistral")).toBe(before);
     expect(rerouted.result?.fallback?.reason).toContain("circuit_open");
     expect(rerouted.result?.text).toBe("rerouted");
     fake.script({ provider: "openrouter" }, { status: 402 });
-    const failed = await start(h, "mistral:mistral-large-latest");
+    const failed = await settledTurn(h, "mistral:mistral-large-latest");
     expect(failed.error?.kind).toBe("quota");
     expect(failed.error?.message).toContain("the fallback openrouter:mistralai/mistral-large-latest failed too");
   });

@@ -5,11 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AgentMsg } from "../../actors/agent/agent-actor.ts";
-import type { AgentTurnError, TurnResult } from "../../actors/agent/turn.ts";
 import { advance, settle } from "../../runtime/actor/index.ts";
-import { registry } from "../../runtime/metrics.ts";
 import { type FakeProvider, startFakeProvider } from "../fake-provider/index.ts";
-import { type AgentHarness, agentHarness, until, waitArmed } from "./harness.ts";
+import { type AgentHarness, agentHarness, breakerGauge, settledTurn, until, waitArmed } from "./harness.ts";
 
 let fake: FakeProvider;
 beforeAll(async () => {
@@ -21,18 +19,6 @@ afterAll(async () => {
 
 const calls = (provider: string) => fake.requests.filter((r) => r.provider === provider).length;
 
-function start(h: AgentHarness, agent: string, extra: Parameters<AgentHarness["request"]>[0] = {}) {
-  return h.agents.runTurn(agent, h.request(extra)).then(
-    (result) => ({ result, error: undefined }),
-    (error: AgentTurnError) => ({ result: undefined as TurnResult | undefined, error }),
-  );
-}
-
-async function gauge(agent: string): Promise<number | undefined> {
-  const m = new RegExp(`aragora_circuit_breaker_state\\{agent="${agent}"\\} (\\d)`).exec(await registry.metrics());
-  return m ? Number(m[1]) : undefined;
-}
-
 describe("a retry wait is abortable by the turn's deadline and by shutdown", () => {
   test("the per-turn timeout ends a 30 s retry-after wait at its deadline, as a timeout, without another call", async () => {
     const h = await agentHarness({ fake, simulated: true });
@@ -42,7 +28,7 @@ describe("a retry wait is abortable by the turn's deadline and by shutdown", () 
       const clock = h.clock();
       // The debate's turn signal: aborted with a TimeoutError when the turn's time is up.
       const deadline = new AbortController();
-      const turn = start(h, "mistral:mistral-large-latest", { signal: deadline.signal });
+      const turn = settledTurn(h, "mistral:mistral-large-latest", { signal: deadline.signal });
       await until(() => calls("mistral") === 1 && waitArmed(clock));
       await settle(h.system);
       expect((clock.nextDue() ?? 0) - clock.now()).toBe(30_000);
@@ -65,7 +51,7 @@ describe("a retry wait is abortable by the turn's deadline and by shutdown", () 
     fake.reset();
     fake.script({ provider: "gemini" }, { status: 429, headers: { "retry-after": "30" } }, { text: "too late" });
     const clock = h.clock();
-    const turn = start(h, "gemini:gemini-2.5-flash");
+    const turn = settledTurn(h, "gemini:gemini-2.5-flash");
     await until(() => calls("gemini") === 1 && waitArmed(clock));
     await settle(h.system);
     const atWait = clock.now();
@@ -100,7 +86,7 @@ describe("supervision: a restarted agent actor keeps its circuit breaker", () =>
   test("an open breaker stays open after a crash, with its failures and the cooldown left", async () => {
     fake.reset();
     fake.script({ provider: "xai" }, { status: 500 }, { status: 500 });
-    for (let i = 0; i < 2; i++) expect((await start(h, agent)).error?.kind).toBe("provider_error");
+    for (let i = 0; i < 2; i++) expect((await settledTurn(h, agent)).error?.kind).toBe("provider_error");
     await settle(h.system);
     expect(status()).toMatchObject({ state: "open", failures: 2, secondsUntilHalfOpen: 60 });
     await advance(h.system, h.clock(), 20_000);
@@ -118,9 +104,9 @@ describe("supervision: a restarted agent actor keeps its circuit breaker", () =>
     const after = status();
     expect(after).toMatchObject({ state: "open", failures: 2, secondsUntilHalfOpen: 40 });
     expect(after?.lastFailure?.message).toContain("HTTP 500");
-    expect(await gauge(agent)).toBe(2);
+    expect(await breakerGauge(agent)).toBe(2);
     const before = calls("xai");
-    expect((await start(h, agent)).error?.kind).toBe("circuit_open");
+    expect((await settledTurn(h, agent)).error?.kind).toBe("circuit_open");
     expect(calls("xai")).toBe(before);
 
     // Half-open when the original cooldown ends (not a fresh 60 s from the restart).
@@ -128,9 +114,9 @@ describe("supervision: a restarted agent actor keeps its circuit breaker", () =>
     expect(status()).toMatchObject({ state: "open", secondsUntilHalfOpen: 1 });
     await advance(h.system, h.clock(), 1000);
     expect(status()?.state).toBe("half_open");
-    expect(await gauge(agent)).toBe(1);
+    expect(await breakerGauge(agent)).toBe(1);
     fake.script({ provider: "xai" }, { text: "probe ok" });
-    expect((await start(h, agent)).result?.text).toBe("probe ok");
+    expect((await settledTurn(h, agent)).result?.text).toBe("probe ok");
     await settle(h.system);
     expect(status()).toMatchObject({ state: "closed", failures: 0 });
   });

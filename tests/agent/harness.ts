@@ -9,10 +9,11 @@
  */
 
 import { type AgentRegistry, createAgentRegistry } from "../../actors/agent/directory.ts";
-import type { TurnRequest } from "../../actors/agent/turn.ts";
+import type { AgentTurnError, TurnRequest, TurnResult } from "../../actors/agent/turn.ts";
 import { ActorSystem, SimulatedClock } from "../../runtime/actor/index.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
+import { registry } from "../../runtime/metrics.ts";
 import { type FakeProvider, startFakeProvider } from "../fake-provider/index.ts";
 
 export interface AgentHarness {
@@ -76,4 +77,23 @@ export async function until(condition: () => boolean, timeoutMs = 5000): Promise
 export function waitArmed(clock: SimulatedClock): boolean {
   const due = clock.nextDue();
   return due !== undefined && due - clock.now() < 3_600_000;
+}
+
+/**
+ * Start a turn and return its settled outcome, as a promise that never rejects.
+ *
+ * @example const { result, error } = await settledTurn(h, "openai:gpt-4.1-mini");
+ */
+export function settledTurn(h: AgentHarness, agent: string, extra: Parameters<AgentHarness["request"]>[0] = {}) {
+  return h.agents.runTurn(agent, h.request(extra)).then(
+    (result) => ({ result, error: undefined }),
+    (error: AgentTurnError) => ({ result: undefined as TurnResult | undefined, error }),
+  );
+}
+
+/** The agent's aragora_circuit_breaker_state (0 closed, 1 half-open, 2 open). @example await breakerGauge("xai:grok-4") */
+export async function breakerGauge(agent: string): Promise<number | undefined> {
+  const text = await registry.metrics();
+  const m = new RegExp(`aragora_circuit_breaker_state\\{agent="${agent}"\\} (\\d)`).exec(text);
+  return m ? Number(m[1]) : undefined;
 }
