@@ -10,8 +10,8 @@
  * await journal.close();
  */
 import type { Database, SQLQueryBindings } from "bun:sqlite";
-import type postgres from "postgres";
 import type { Config } from "../runtime/config.ts";
+import { PgPool } from "../runtime/store/pg-pool.ts";
 import { openSqliteDatabase } from "../runtime/store/sqlite.ts";
 import type { Store } from "../runtime/store/store.ts";
 import type { ApprovalRow, JournalEntry, OpsJournal, RunPatch, RunRecord, RunStatus, StepRecord } from "./journal.ts";
@@ -57,24 +57,28 @@ function sqlitePort(db: Database): SqlPort {
   };
 }
 
-function postgresPort(sql: postgres.Sql): SqlPort {
+/** The port on PostgreSQL, through a {@link PgPool}: reads run again on a lost connection, every statement has a deadline. */
+function postgresPort(pool: PgPool): SqlPort {
   const numbered = (text: string) => {
     let n = 0;
     return text.replace(/\?/g, () => `$${++n}`);
   };
   return {
     async all(text, params) {
-      return (await sql.unsafe(numbered(text), params)) as unknown as Record<string, unknown>[];
+      // Every `all` of the journal is a SELECT: safe to run again.
+      return (await pool.read((sql) => sql.unsafe(numbered(text), params))) as unknown as Record<string, unknown>[];
     },
     async batch(statements) {
-      return sql.begin(async (tx) => {
-        const counts: number[] = [];
-        for (const s of statements) counts.push((await tx.unsafe(numbered(s.sql), s.params)).count);
-        return counts;
-      }) as Promise<number[]>;
+      return pool.run((sql) =>
+        sql.begin(async (tx) => {
+          const counts: number[] = [];
+          for (const s of statements) counts.push((await tx.unsafe(numbered(s.sql), s.params)).count);
+          return counts;
+        }),
+      ) as Promise<number[]>;
     },
     async close() {
-      await sql.end({ timeout: 5 });
+      await pool.end(5);
     },
   };
 }
@@ -91,12 +95,11 @@ export async function openOpsJournal(config: Config, store: Pick<Store, "kind" |
   if (!config.databaseUrl) throw new Error("a PostgreSQL store needs DATABASE_URL");
   // The driver loads only on PostgreSQL deployments.
   const postgres = (await import("postgres")).default;
-  const client = postgres(config.databaseUrl, {
-    max: 2,
-    connect_timeout: config.dbPoolTimeoutSeconds,
-    onnotice: () => {},
-  });
-  return new SqlOpsJournal(postgresPort(client));
+  const url = config.databaseUrl;
+  const pool = new PgPool(() =>
+    postgres(url, { max: 2, connect_timeout: Math.min(config.dbPoolTimeoutSeconds, 5), onnotice: () => {} }),
+  );
+  return new SqlOpsJournal(postgresPort(pool));
 }
 
 const RUN_COLUMNS: Record<keyof RunPatch, string> = {

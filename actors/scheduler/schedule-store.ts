@@ -11,6 +11,7 @@
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { Config } from "../../runtime/config.ts";
+import { PgPool } from "../../runtime/store/pg-pool.ts";
 import { openSqliteDatabase, SQLITE_FILE } from "../../runtime/store/sqlite.ts";
 
 /** One schedule's persisted state. */
@@ -118,46 +119,49 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 }
 
-/** {@link ScheduleStore} on PostgreSQL (DATABASE_URL); schedulers write rarely, so two connections suffice. */
+/**
+ * {@link ScheduleStore} on PostgreSQL (DATABASE_URL) through a {@link PgPool} (a deadline on every
+ * statement, reads run again on a lost connection); schedulers write rarely, so two connections suffice.
+ */
 export class PostgresScheduleStore implements ScheduleStore {
-  private readonly sql: import("postgres").Sql;
-
-  constructor(sql: import("postgres").Sql) {
-    this.sql = sql;
-  }
+  constructor(private readonly pool: PgPool) {}
 
   async load(name: string): Promise<ScheduleRow | undefined> {
-    const rows = await this.sql.unsafe<SqlRow[]>("SELECT * FROM schedules WHERE name = $1", [name]);
+    const rows = await this.pool.read((sql) => sql.unsafe<SqlRow[]>("SELECT * FROM schedules WHERE name = $1", [name]));
     return rows[0] ? fromSql(rows[0]) : undefined;
   }
 
   async save(row: ScheduleRow): Promise<void> {
     const ts = (d: Date | null) => (d === null ? null : d.toISOString());
-    await this.sql.unsafe(
-      `INSERT INTO schedules (${UPSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (name) DO UPDATE SET ${UPSERT_SET}`,
-      [
-        row.name,
-        ts(row.nextRunAt),
-        ts(row.lastStartedAt),
-        ts(row.lastFinishedAt),
-        row.lastOutcome,
-        row.lastError,
-        row.lastDurationMs,
-        row.runs,
-        row.failures,
-        row.items,
-        new Date().toISOString(),
-      ],
+    await this.pool.run((sql) =>
+      sql.unsafe(
+        `INSERT INTO schedules (${UPSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (name) DO UPDATE SET ${UPSERT_SET}`,
+        [
+          row.name,
+          ts(row.nextRunAt),
+          ts(row.lastStartedAt),
+          ts(row.lastFinishedAt),
+          row.lastOutcome,
+          row.lastError,
+          row.lastDurationMs,
+          row.runs,
+          row.failures,
+          row.items,
+          new Date().toISOString(),
+        ],
+      ),
     );
   }
 
   async deleteReceiptsBefore(cutoff: Date): Promise<number> {
-    const result = await this.sql.unsafe("DELETE FROM debate_receipts WHERE created_at < $1", [cutoff.toISOString()]);
+    const result = await this.pool.run((sql) =>
+      sql.unsafe("DELETE FROM debate_receipts WHERE created_at < $1", [cutoff.toISOString()]),
+    );
     return result.count;
   }
 
   async close(): Promise<void> {
-    await this.sql.end({ timeout: 5 });
+    await this.pool.end(5);
   }
 }
 
@@ -172,8 +176,12 @@ export async function openScheduleStore(config: Config, dataDir: string): Promis
   if (config.databaseUrl === undefined) {
     return new SqliteScheduleStore(join(dataDir, SQLITE_FILE), config.sqliteBusyTimeoutMs);
   }
+  // The driver loads only on PostgreSQL deployments.
   const postgres = (await import("postgres")).default;
+  const url = config.databaseUrl;
   return new PostgresScheduleStore(
-    postgres(config.databaseUrl, { max: 2, connect_timeout: config.dbPoolTimeoutSeconds, onnotice: () => {} }),
+    new PgPool(() =>
+      postgres(url, { max: 2, connect_timeout: Math.min(config.dbPoolTimeoutSeconds, 5), onnotice: () => {} }),
+    ),
   );
 }
