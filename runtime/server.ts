@@ -191,7 +191,13 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       // The tree stops in reverse start order, each actor within its shutdown timeout.
       await system.shutdown();
       try {
-        await store.nodes.markStopped(nodeId, new Date(), reason);
+        // Bounded: a database that stopped answering must not keep the process from exiting.
+        await Promise.race([
+          store.nodes.markStopped(nodeId, new Date(), reason),
+          Bun.sleep(5000).then(() => {
+            throw new Error("the store did not answer within 5 s");
+          }),
+        ]);
       } catch (err) {
         log.warn({ err }, "could not record node stop");
       }
