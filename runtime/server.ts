@@ -190,16 +190,19 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       }
       // The tree stops in reverse start order, each actor within its shutdown timeout.
       await system.shutdown();
+      // Bounded: a database that stopped answering must not keep the process from exiting.
+      let giveUp: ReturnType<typeof setTimeout> | undefined;
       try {
-        // Bounded: a database that stopped answering must not keep the process from exiting.
         await Promise.race([
           store.nodes.markStopped(nodeId, new Date(), reason),
-          Bun.sleep(5000).then(() => {
-            throw new Error("the store did not answer within 5 s");
+          new Promise<never>((_, reject) => {
+            giveUp = setTimeout(() => reject(new Error("the store did not answer within 5 s")), 5000);
           }),
         ]);
       } catch (err) {
         log.warn({ err }, "could not record node stop");
+      } finally {
+        clearTimeout(giveUp);
       }
       await checkpointer?.stop();
       await store.close();
