@@ -123,7 +123,15 @@ export class DebateSupervisor {
         names.push(spec.name);
       });
     } else {
-      names.push(...agents.defaultAgents().map((a) => a.name));
+      for (const spec of agents.defaultAgents()) {
+        if (!spec.configured) {
+          throw new DebateRequestError(
+            "body.agents",
+            `the default agent "${spec.name}" is not configured: the ${spec.provider} provider has no API key (set ${spec.provider.toUpperCase()}_API_KEY, or name the agents)`,
+          );
+        }
+        names.push(spec.name);
+      }
     }
     if (names.length < 2 || names.length > 10) {
       throw new DebateRequestError("body.agents", `a debate needs 2 to 10 agents (got ${names.length})`);

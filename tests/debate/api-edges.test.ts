@@ -36,6 +36,25 @@ describe("POST /api/debates refuses what could not run", () => {
     expect(list.debates).toEqual([]);
   });
 
+  test("a default agent whose provider has no API key: 422, not a debate that fails", async () => {
+    const other = await startTestServer({
+      env: { ARAGORA_DEFAULT_AGENTS: "demo:alice,anthropic:claude-sonnet-4-5" },
+    });
+    try {
+      const res = await fetch(`${other.api}/api/debates`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ question: "Q?" }),
+      });
+      expect(res.status).toBe(422);
+      const body = (await res.json()) as ErrorBody;
+      expect(body.details?.[0]?.field).toBe("body.agents");
+      expect(body.details?.[0]?.rule).toContain("set ANTHROPIC_API_KEY, or name the agents");
+    } finally {
+      await other.stop();
+    }
+  });
+
   test("a second seat for the same agent names the first", async () => {
     const res = await post({ question: "Q?", agents: ["demo:alice", "demo:bob", "demo:alice"] });
     expect(res.status).toBe(422);
