@@ -23,6 +23,8 @@ export type DebateMsg =
   | { type: "run" }
   | { type: "cancel"; reason: string }
   | { type: "shutdown" }
+  /** Stop without an end because this process may no longer write the debate's log. */
+  | { type: "release"; reason: string }
   | { type: "finished"; status: DebateStatus | "interrupted" }
   | { type: "crashed"; error: unknown };
 
@@ -88,6 +90,9 @@ export function debateActor(
           return state;
         case "shutdown":
           state.controller.abort(new ShutdownRequested("server shutting down"));
+          return state;
+        case "release":
+          state.controller.abort(new ShutdownRequested(msg.reason));
           return state;
         case "finished":
           state.running = false;
@@ -167,7 +172,10 @@ export async function runDebate(
     if (!(err instanceof DebateInterrupted)) throw err;
     if (!(signal.reason instanceof CancelRequested)) {
       await writer.flush();
-      log.info({ last_seq: events.lastSeq }, "debate interrupted by shutdown; it resumes at the next start");
+      log.info(
+        { last_seq: events.lastSeq, reason: (signal.reason as Error).message },
+        "debate interrupted by shutdown; it resumes at the next start",
+      );
       return "interrupted";
     }
     const reason = signal.reason.message;

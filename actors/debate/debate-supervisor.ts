@@ -239,6 +239,16 @@ export class DebateSupervisor {
     await this.options.writer.flush();
   }
 
+  /**
+   * Stop running a debate here, without ending it, because another process writes its log (the
+   * EventWriter found another event at a seq this process sealed). It stays running in the store.
+   *
+   * @example writer options: onConflict: (id) => debates.release(id, "another process writes its log")
+   */
+  release(id: string, reason: string): void {
+    this.running.get(id)?.ref.tell({ type: "release", reason });
+  }
+
   get acceptingNew(): boolean {
     return this.accepting;
   }

@@ -35,6 +35,13 @@ export interface EventChunk {
  */
 export class EventSeqConflict extends Error {
   override name = "EventSeqConflict";
+  /** The debate whose log it is, when one debate's events caused it. */
+  readonly debateId: string | undefined;
+
+  constructor(message: string, debateId?: string) {
+    super(message);
+    this.debateId = debateId;
+  }
 }
 
 function toChunk(debateId: string, run: StoredEvent[]): EventChunk {
@@ -80,7 +87,7 @@ export function chunkEvents(events: StoredEvent[]): EventChunk[] {
       const e = list[i];
       const previous = list[i - 1] as StoredEvent;
       if (e && e.seq === previous.seq) {
-        throw new EventSeqConflict(`debate ${debateId}: seq ${e.seq} is twice in one batch`);
+        throw new EventSeqConflict(`debate ${debateId}: seq ${e.seq} is twice in one batch`, debateId);
       }
       if (!e || e.seq !== previous.seq + 1) {
         chunks.push(toChunk(debateId, list.slice(start, i)));
@@ -153,7 +160,7 @@ export function unstoredEvents(events: StoredEvent[], stored: Iterable<StoredLin
     const link = links.get(`${e.debateId} ${e.seq}`);
     if (link === undefined) return true;
     if (link === e.hash) return false;
-    throw new EventSeqConflict(`debate ${e.debateId}: seq ${e.seq} is already stored as another event`);
+    throw new EventSeqConflict(`debate ${e.debateId}: seq ${e.seq} is already stored as another event`, e.debateId);
   });
 }
 

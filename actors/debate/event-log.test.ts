@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../runtime/log.ts";
 import type { DebateStore, StoredEvent } from "./debate-store.ts";
+import { EventSeqConflict } from "./event-chunks.ts";
 import { chainLink, DebateLog, EventWriter, GENESIS_HASH } from "./event-log.ts";
 import { chainOfRows, issueReceipt, loadOrCreateReceiptKey, receiptJson, verifyReceipt } from "./receipt.ts";
 
@@ -173,5 +174,49 @@ describe("DebateLog.record", () => {
     expect(last.seq).toBe(3);
     expect(last.hash).toBe(chainLink(events.chain[1]?.hash as string, last.payload).hash);
     expect(events.chain.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+});
+
+describe("EventWriter fences a debate whose log another process writes", () => {
+  test("the conflicting debate's events stop being written; every other debate's go on, in order", async () => {
+    const stored: StoredEvent[] = [];
+    let conflicts = 0;
+    // Another process has already stored seq 2 of d-bad as another event.
+    const store = {
+      async appendEvents(events: StoredEvent[]) {
+        const bad = events.find((e) => e.debateId === "d-bad" && e.seq >= 2);
+        if (bad) {
+          conflicts++;
+          throw new EventSeqConflict(`debate d-bad: seq ${bad.seq} is already stored as another event`, "d-bad");
+        }
+        stored.push(...events);
+      },
+    } as unknown as DebateStore;
+    const published: string[] = [];
+    const fenced: string[] = [];
+    const writer = new EventWriter({
+      store,
+      log,
+      publish: (id, seq) => published.push(`${id}:${seq}`),
+      onConflict: (id) => fenced.push(id),
+    });
+    const good = new DebateLog("d-good", writer, { seq: 0, hash: GENESIS_HASH });
+    const bad = new DebateLog("d-bad", writer, { seq: 0, hash: GENESIS_HASH });
+    bad.emit("debate_start", null, null, {});
+    await writer.flush();
+    for (let i = 0; i < 3; i++) {
+      good.emit("round_start", i, null, {});
+      bad.emit("round_start", i, null, {});
+    }
+    // Resolves although d-bad's events were never stored: the writer did not stall on them.
+    await writer.flush();
+    good.emit("debate_end", null, null, {});
+    bad.emit("debate_end", null, null, {});
+    await writer.flush();
+
+    expect(fenced).toEqual(["d-bad"]);
+    expect(conflicts).toBe(1);
+    expect(published).toEqual(["d-bad:1", "d-good:1", "d-good:2", "d-good:3", "d-good:4"]);
+    expect(stored.map((e) => `${e.debateId}:${e.seq}`)).toEqual(published);
   });
 });

@@ -18,6 +18,7 @@
  */
 import type { Logger } from "../../runtime/log.ts";
 import type { DebateStore, StoredEvent } from "./debate-store.ts";
+import { EventSeqConflict } from "./event-chunks.ts";
 import type { DebateEventEnvelope, EventType } from "./types.ts";
 
 /** The chain's starting link, before a debate's first event. */
@@ -94,6 +95,11 @@ export interface EventWriterOptions {
   flushMs?: number;
   /** Called with each batch's commit latency in seconds (metrics). */
   onCommit?: (seconds: number, events: number) => void;
+  /**
+   * Told when a debate's log holds another event at a seq this process sealed (another process
+   * is writing that debate): its events are no longer written here, and it should stop.
+   */
+  onConflict?: (debateId: string, err: Error) => void;
 }
 
 /**
@@ -101,7 +107,10 @@ export interface EventWriterOptions {
  * A failed transaction is retried (the batch stays at the head of the queue): events are never
  * published out of order or before they are durable. A retry of a batch that did commit (its
  * acknowledgement lost) stores nothing twice: the store drops the events it already holds with
- * the same chain link (see unstoredEvents).
+ * the same chain link (see unstoredEvents). A batch that conflicts with the log of one debate
+ * (another event stored at one of its seqs: another process writes that debate) fences that
+ * debate: its events are dropped from then on, `onConflict` is told, and the rest of the batch
+ * goes on, so one debate cannot stall every other debate's log.
  */
 export class EventWriter {
   private queue: StoredEvent[] = [];
@@ -114,6 +123,8 @@ export class EventWriter {
   private committed = 0;
   /** Each waits for the events queued before its flush(): resolved by the batch that commits them. */
   private waiters: { upTo: number; resolve: () => void }[] = [];
+  /** Debates whose log another writer holds (see onConflict): nothing more of theirs is written. */
+  private readonly fenced = new Set<string>();
   private readonly flushMs: number;
   private failures = 0;
 
@@ -123,6 +134,7 @@ export class EventWriter {
 
   /** Queue one event for the next batch. @example writer.append(row) */
   append(event: StoredEvent): void {
+    if (this.fenced.has(event.debateId)) return;
     this.queue.push(event);
     this.appended++;
     this.schedule();
@@ -184,12 +196,19 @@ export class EventWriter {
       for (this.sealAll(); this.queue.length > 0; this.sealAll()) {
         const batch = this.queue;
         this.queue = [];
+        // A fenced debate's events stay in the batch (flush() waits by queue position) but are
+        // neither written nor published.
+        const live = this.fenced.size === 0 ? batch : batch.filter((e) => !this.fenced.has(e.debateId));
         const started = performance.now();
         try {
-          await this.options.store.appendEvents(batch);
+          if (live.length > 0) await this.options.store.appendEvents(live);
           this.failures = 0;
         } catch (err) {
           this.queue = batch.concat(this.queue);
+          if (err instanceof EventSeqConflict && err.debateId !== undefined && !this.fenced.has(err.debateId)) {
+            this.fence(err.debateId, err);
+            continue;
+          }
           this.failures++;
           // A batch spans every debate that emitted within the flush interval: name them all.
           this.options.log.error(
@@ -199,8 +218,8 @@ export class EventWriter {
           await Bun.sleep(Math.min(1000, 10 * 2 ** Math.min(this.failures, 7)));
           continue;
         }
-        this.options.onCommit?.((performance.now() - started) / 1000, batch.length);
-        for (const e of batch) {
+        this.options.onCommit?.((performance.now() - started) / 1000, live.length);
+        for (const e of live) {
           try {
             this.options.publish(e.debateId, e.seq, e.payload);
           } catch (err) {
@@ -233,6 +252,20 @@ export class EventWriter {
       } catch (err) {
         this.options.log.error({ err, debate_id: e.debateId, seq: e.seq }, "event publish failed");
       }
+    }
+  }
+
+  /** Stop writing `debateId`: its log has another event at one of our seqs. */
+  private fence(debateId: string, err: EventSeqConflict): void {
+    this.fenced.add(debateId);
+    this.options.log.error(
+      { err, debate_id: debateId },
+      "another event is stored at a seq this process sealed: another process is writing this debate; its events are no longer written here",
+    );
+    try {
+      this.options.onConflict?.(debateId, err);
+    } catch (hookErr) {
+      this.options.log.error({ err: hookErr, debate_id: debateId }, "onConflict failed");
     }
   }
 

@@ -21,10 +21,13 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
   const key = loadOrCreateReceiptKey(ctx.dataDir);
   const streams = new DebateStreams({ gateway: ctx.gateway, store, bufferLimit: config.eventBufferSize, log });
   streams.register();
+  // Set below: the supervisor needs the writer, and the writer tells it which debates to release.
+  let release: ((id: string) => void) | undefined;
   const writer = new EventWriter({
     store,
     log,
     publish: (id, seq, payload) => streams.publish(id, seq, payload),
+    onConflict: (id) => release?.(id),
     onCommit: (seconds, events) => {
       metrics.debateEventAppendSeconds.observe(seconds);
       metrics.debateEventsAppended.inc(events);
@@ -58,6 +61,7 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
       })
     : undefined;
   if (debates) {
+    release = (id) => debates.release(id, "another process is writing this debate's log");
     debates.start();
     ctx.drain.register({ name: "debates", drain: (signal) => debates.drain(signal) });
   }

@@ -274,6 +274,29 @@ function storeScenario(dialect: Dialect) {
     expect((await store.events("d-fin", 0)).length).toBe(4);
   });
 
+  test("two writers on one debate: the one that finds the other's events is fenced, the other goes on", async () => {
+    await store.create(newDebate("d-two-writers"));
+    await store.create(newDebate("d-bystander"));
+    const fenced: string[] = [];
+    const first = new EventWriter({ store, log: quiet, publish: () => {} });
+    const second = new EventWriter({ store, log: quiet, publish: () => {}, onConflict: (id) => fenced.push(id) });
+    const mine = new DebateLog("d-two-writers", first, { seq: 0, hash: GENESIS_HASH }, () => 1_900_000_000_000);
+    const theirs = new DebateLog("d-two-writers", second, { seq: 0, hash: GENESIS_HASH }, () => 1_950_000_000_000);
+    const bystander = new DebateLog("d-bystander", second, { seq: 0, hash: GENESIS_HASH });
+    for (let i = 0; i < 3; i++) mine.emit("round_start", i, null, { phase: "proposal" });
+    await first.flush();
+    theirs.emit("round_start", 0, null, { phase: "proposal" });
+    bystander.emit("round_start", 0, null, { phase: "proposal" });
+    await second.flush();
+    bystander.emit("round_start", 1, null, { phase: "proposal" });
+    await second.flush();
+    mine.emit("debate_end", null, null, {});
+    await first.flush();
+    expect(fenced).toEqual(["d-two-writers"]);
+    expect((await store.events("d-two-writers", 0)).map((e) => e.hash)).toEqual(mine.chain.map((e) => e.hash));
+    expect((await store.events("d-bystander", 0)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
   test("a batch holding a seq already stored as another event fails whole, like the old per-event key", async () => {
     await store.create(newDebate("d-dup"));
     await store.create(newDebate("d-other"));
