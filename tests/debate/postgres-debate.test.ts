@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import postgres from "postgres";
-import { openSocket, startTestServer, tempDir } from "../support/server.ts";
+import { openSocket, runCli, startTestServer, tempDir } from "../support/server.ts";
 import {
   createTempPostgresDatabase,
   postgresAvailable,
@@ -75,6 +75,60 @@ describe.skipIf(!pg)("debates on PostgreSQL", () => {
       expect(events.filter((e) => "resumed_running_ms" in e.data)).toHaveLength(1);
     } finally {
       await second.stop();
+    }
+  }, 120_000);
+
+  test("two nodes resume the same debate at once: one finishes it, the other is fenced off its log", async () => {
+    const env = { DATABASE_URL: db.url, ARAGORA_DEMO_TOKEN_DELAY_MS: "3" };
+    const victim = await startTestServer({ dataDir: tempDir(), env });
+    const id = await createDebate(victim, { question: "Who owns a debate after a failover?", rounds: 3 });
+    const viewer = await openSocket(victim.ws);
+    viewer.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
+    await viewer.next((m) => m.debate_id === id && m.type === "turn_start" && m.round === 1, 30_000);
+    victim.proc.kill("SIGKILL");
+    await victim.exited;
+
+    // Both start together, and each resumes every debate still running in the shared database.
+    const [b, c] = await Promise.all([
+      startTestServer({ dataDir: tempDir(), env }),
+      startTestServer({ dataDir: tempDir(), env }),
+    ]);
+    try {
+      let record: { status?: string } = {};
+      for (let i = 0; i < 120 && (record.status ?? "running") === "running"; i++) {
+        await Bun.sleep(250);
+        record = (await (await fetch(`${b.api}/api/debates/${id}`)).json()) as { status?: string };
+      }
+      expect(record.status).toBe("completed");
+      const { events } = (await (await fetch(`${b.api}/api/debates/${id}/events?since_seq=0`)).json()) as {
+        events: WireEvent[];
+      };
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(events.filter((e) => e.type === "debate_end")).toHaveLength(1);
+      expect(events.filter((e) => e.type === "receipt_generated")).toHaveLength(1);
+      // The receipt's chain is the stored log's: whichever node finished, the log is one history.
+      const dir = tempDir();
+      const file = `${dir}/receipt.json`;
+      await Bun.write(file, await (await fetch(`${b.api}/api/debates/${id}/receipt`)).text());
+      const verified = await runCli(["receipt", "verify", file]);
+      expect(verified.stdout).toContain("valid");
+      expect(verified.code).toBe(0);
+      const resumedBy = [b, c].filter((n) =>
+        n.logs().some((l) => l.debate_id === id && l.msg === "resuming debate from its event log"),
+      );
+      expect(resumedBy).toHaveLength(2);
+      // One node finished it; the other found the winner's events at its seqs, stopped writing the
+      // debate and let it go (before, its event writer retried that batch for ever).
+      const said = (n: typeof b, pred: (l: Record<string, unknown>) => boolean) =>
+        n.logs().some((l) => l.debate_id === id && pred(l));
+      expect([b, c].filter((n) => said(n, (l) => l.msg === "debate finished"))).toHaveLength(1);
+      const fenced = [b, c].filter((n) => said(n, (l) => String(l.msg).startsWith("another event is stored at a seq")));
+      expect(fenced).toHaveLength(1);
+      expect(said(fenced[0] as typeof b, (l) => l.reason === "another process is writing this debate's log")).toBe(
+        true,
+      );
+    } finally {
+      await Promise.all([b.stop(), c.stop()]);
     }
   }, 120_000);
 
