@@ -53,6 +53,10 @@ interface Running {
   crashes: number;
 }
 
+/** Why an agent cannot run: its provider's key is missing. @example missingKey(spec) // "the anthropic provider has no API key (set ANTHROPIC_API_KEY)" */
+const missingKey = (spec: AgentSpec) =>
+  `the ${spec.provider} provider has no API key (set ${spec.provider.toUpperCase()}_API_KEY)`;
+
 export class DebateSupervisor {
   private parent: ActorRef<never> | undefined;
   private readonly running = new Map<string, Running>();
@@ -109,10 +113,7 @@ export class DebateSupervisor {
         }
         // Its every turn would fail at once: say so now rather than start a debate that cannot run.
         if (!spec.configured) {
-          throw new DebateRequestError(
-            `body.agents.${i}`,
-            `agent "${name}" is not configured: the ${spec.provider} provider has no API key (set ${spec.provider.toUpperCase()}_API_KEY)`,
-          );
+          throw new DebateRequestError(`body.agents.${i}`, `agent "${name}" is not configured: ${missingKey(spec)}`);
         }
         if (names.includes(spec.name)) {
           throw new DebateRequestError(
@@ -127,7 +128,7 @@ export class DebateSupervisor {
         if (!spec.configured) {
           throw new DebateRequestError(
             "body.agents",
-            `the default agent "${spec.name}" is not configured: the ${spec.provider} provider has no API key (set ${spec.provider.toUpperCase()}_API_KEY, or name the agents)`,
+            `the default agent "${spec.name}" is not configured: ${missingKey(spec)}, or name the agents`,
           );
         }
         names.push(spec.name);

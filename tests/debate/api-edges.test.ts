@@ -49,7 +49,7 @@ describe("POST /api/debates refuses what could not run", () => {
       expect(res.status).toBe(422);
       const body = (await res.json()) as ErrorBody;
       expect(body.details?.[0]?.field).toBe("body.agents");
-      expect(body.details?.[0]?.rule).toContain("set ANTHROPIC_API_KEY, or name the agents");
+      expect(body.details?.[0]?.rule).toContain("(set ANTHROPIC_API_KEY), or name the agents");
     } finally {
       await other.stop();
     }
