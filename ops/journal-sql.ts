@@ -11,7 +11,7 @@
  */
 import type { Database, SQLQueryBindings } from "bun:sqlite";
 import type { Config } from "../runtime/config.ts";
-import { PgPool } from "../runtime/store/pg-pool.ts";
+import { openPgPool, type PgPool } from "../runtime/store/pg-pool.ts";
 import { openSqliteDatabase } from "../runtime/store/sqlite.ts";
 import type { Store } from "../runtime/store/store.ts";
 import type { ApprovalRow, JournalEntry, OpsJournal, RunPatch, RunRecord, RunStatus, StepRecord } from "./journal.ts";
@@ -93,12 +93,12 @@ export async function openOpsJournal(config: Config, store: Pick<Store, "kind" |
     return new SqlOpsJournal(sqlitePort(openSqliteDatabase(store.sqlitePath, config.sqliteBusyTimeoutMs)));
   }
   if (!config.databaseUrl) throw new Error("a PostgreSQL store needs DATABASE_URL");
-  // The driver loads only on PostgreSQL deployments.
-  const postgres = (await import("postgres")).default;
-  const url = config.databaseUrl;
-  const pool = new PgPool(() =>
-    postgres(url, { max: 2, connect_timeout: Math.min(config.dbPoolTimeoutSeconds, 5), onnotice: () => {} }),
-  );
+  // The driver loads only on PostgreSQL deployments (openPgPool imports it).
+  const pool = await openPgPool(config.databaseUrl, {
+    max: 2,
+    connectTimeoutS: config.dbPoolTimeoutSeconds,
+    name: "ops journal",
+  });
   return new SqlOpsJournal(postgresPort(pool));
 }
 

@@ -14,6 +14,7 @@ import { nodeHeartbeat } from "../actors/node/heartbeat-actor.ts";
 import pkg from "../package.json" with { type: "json" };
 import { ActorSystem } from "./actor/index.ts";
 import type { Config } from "./config.ts";
+import { withDeadline } from "./deadline.ts";
 import { Drain } from "./drain.ts";
 import type { Feature, FeatureContext } from "./feature.ts";
 import { FEATURES } from "./features.ts";
@@ -191,18 +192,14 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       // The tree stops in reverse start order, each actor within its shutdown timeout.
       await system.shutdown();
       // Bounded: a database that stopped answering must not keep the process from exiting.
-      let giveUp: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([
+        await withDeadline(
           store.nodes.markStopped(nodeId, new Date(), reason),
-          new Promise<never>((_, reject) => {
-            giveUp = setTimeout(() => reject(new Error("the store did not answer within 5 s")), 5000);
-          }),
-        ]);
+          5000,
+          () => new Error("the store did not answer within 5 s"),
+        );
       } catch (err) {
         log.warn({ err }, "could not record node stop");
-      } finally {
-        clearTimeout(giveUp);
       }
       await checkpointer?.stop();
       await store.close();

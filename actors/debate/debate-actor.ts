@@ -22,9 +22,8 @@ import type { DebateConfig, DebateEventEnvelope, DebateStatus } from "./types.ts
 export type DebateMsg =
   | { type: "run" }
   | { type: "cancel"; reason: string }
-  | { type: "shutdown" }
-  /** Stop without an end because this process may no longer write the debate's log. */
-  | { type: "release"; reason: string }
+  /** Stop without an end (it resumes later): the server stops, or another process writes its log. */
+  | { type: "shutdown"; reason?: string }
   | { type: "finished"; status: DebateStatus | "interrupted" }
   | { type: "crashed"; error: unknown };
 
@@ -89,10 +88,7 @@ export function debateActor(
           state.controller.abort(new CancelRequested(msg.reason));
           return state;
         case "shutdown":
-          state.controller.abort(new ShutdownRequested("server shutting down"));
-          return state;
-        case "release":
-          state.controller.abort(new ShutdownRequested(msg.reason));
+          state.controller.abort(new ShutdownRequested(msg.reason ?? "server shutting down"));
           return state;
         case "finished":
           state.running = false;

@@ -4,11 +4,10 @@
  * event log is stored one row per debate per batch (event-chunks.ts), each batch in one statement.
  *
  * @example
- * const store = new PostgresDebateStore("postgres://localhost/aragora", 4);
+ * const store = new PostgresDebateStore(await openPgPool(url, { max: 4, connectTimeoutS: 30, name: "debates" }));
  */
-import postgres from "postgres";
-import type { Logger } from "../../runtime/log.ts";
-import { connectionLost, PgPool } from "../../runtime/store/pg-pool.ts";
+import type postgres from "postgres";
+import { connectionLost, type PgPool } from "../../runtime/store/pg-pool.ts";
 import {
   type DebateColumns,
   type DebateFinish,
@@ -33,28 +32,7 @@ import {
 } from "./event-chunks.ts";
 
 export class PostgresDebateStore implements DebateStore {
-  private readonly pool: PgPool;
-
-  /**
-   * `connectTimeoutS` bounds each connection attempt (ARAGORA_DB_POOL_TIMEOUT, at most 5 s here: a
-   * handshake stalls the statements queued behind it), `deadlineMs` each operation (see PgPool).
-   */
-  constructor(
-    url: string,
-    poolSize: number,
-    options: { connectTimeoutS?: number; deadlineMs?: number; log?: Logger } = {},
-  ) {
-    const connectTimeout = Math.min(options.connectTimeoutS ?? 5, 5);
-    this.pool = new PgPool(
-      () => postgres(url, { max: poolSize, connect_timeout: connectTimeout, onnotice: () => {} }),
-      {
-        ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
-        // Room for two stalled handshakes (see PgPool) before a read gives up.
-        readRetryMs: (2 * connectTimeout + 1) * 1000,
-        onReplaced: (why) => options.log?.warn({ store: "postgres", why }, "debate store: database pool replaced"),
-      },
-    );
-  }
+  constructor(private readonly pool: PgPool) {}
 
   async create(d: NewDebate): Promise<void> {
     try {

@@ -166,10 +166,14 @@ export function debateFromRow(r: DebateColumns): DebateRow {
 export async function openDebateStore(store: Store, config: Config, log?: Logger): Promise<DebateStore> {
   if (store.kind === "postgres") {
     const { PostgresDebateStore } = await import("./debate-store-postgres.ts");
-    return new PostgresDebateStore(config.databaseUrl as string, Math.max(2, Math.ceil(config.dbPoolSize / 2)), {
+    const { openPgPool } = await import("../../runtime/store/pg-pool.ts");
+    const pool = await openPgPool(config.databaseUrl as string, {
+      max: Math.max(2, Math.ceil(config.dbPoolSize / 2)),
       connectTimeoutS: config.dbPoolTimeoutSeconds,
+      name: "debates",
       ...(log ? { log } : {}),
     });
+    return new PostgresDebateStore(pool);
   }
   const { SqliteDebateStore } = await import("./debate-store-sqlite.ts");
   return new SqliteDebateStore(store.sqlitePath as string, config.sqliteBusyTimeoutMs);

@@ -247,7 +247,7 @@ export class DebateSupervisor {
    * @example writer options: onConflict: (id) => debates.release(id, "another process writes its log")
    */
   release(id: string, reason: string): void {
-    this.running.get(id)?.ref.tell({ type: "release", reason });
+    this.running.get(id)?.ref.tell({ type: "shutdown", reason });
   }
 
   get acceptingNew(): boolean {

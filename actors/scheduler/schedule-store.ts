@@ -11,7 +11,7 @@
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { Config } from "../../runtime/config.ts";
-import { PgPool } from "../../runtime/store/pg-pool.ts";
+import { openPgPool, type PgPool } from "../../runtime/store/pg-pool.ts";
 import { openSqliteDatabase, SQLITE_FILE } from "../../runtime/store/sqlite.ts";
 
 /** One schedule's persisted state. */
@@ -176,12 +176,8 @@ export async function openScheduleStore(config: Config, dataDir: string): Promis
   if (config.databaseUrl === undefined) {
     return new SqliteScheduleStore(join(dataDir, SQLITE_FILE), config.sqliteBusyTimeoutMs);
   }
-  // The driver loads only on PostgreSQL deployments.
-  const postgres = (await import("postgres")).default;
-  const url = config.databaseUrl;
+  // The driver loads only on PostgreSQL deployments (openPgPool imports it).
   return new PostgresScheduleStore(
-    new PgPool(() =>
-      postgres(url, { max: 2, connect_timeout: Math.min(config.dbPoolTimeoutSeconds, 5), onnotice: () => {} }),
-    ),
+    await openPgPool(config.databaseUrl, { max: 2, connectTimeoutS: config.dbPoolTimeoutSeconds, name: "schedules" }),
   );
 }

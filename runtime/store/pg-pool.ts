@@ -13,6 +13,8 @@
  * await pool.end();
  */
 import type postgres from "postgres";
+import { withDeadline } from "../deadline.ts";
+import type { Logger } from "../log.ts";
 
 /** An operation ran past its deadline; its pool was replaced. */
 export class PgDeadlineExceeded extends Error {
@@ -80,20 +82,12 @@ export class PgPool {
    *
    * @example await pool.run((sql) => sql.begin((tx) => tx`UPDATE ...`));
    */
-  async run<T>(op: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  run<T>(op: (sql: postgres.Sql) => Promise<T>): Promise<T> {
     const sql = this.current;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.replace(sql, `an operation ran past its ${this.deadlineMs} ms deadline`);
-        reject(new PgDeadlineExceeded(`the database did not answer within ${this.deadlineMs} ms`));
-      }, this.deadlineMs);
+    return withDeadline(op(sql), this.deadlineMs, () => {
+      this.replace(sql, `an operation ran past its ${this.deadlineMs} ms deadline`);
+      return new PgDeadlineExceeded(`the database did not answer within ${this.deadlineMs} ms`);
     });
-    try {
-      return await Promise.race([op(sql), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**
@@ -129,4 +123,27 @@ export class PgPool {
     this.ended = true;
     await this.current.end({ timeout: timeoutS });
   }
+}
+
+/**
+ * The server's PostgreSQL pool for one store: `max` connections to `url`, each connection attempt
+ * bounded by `connectTimeoutS` (ARAGORA_DB_POOL_TIMEOUT) but at most 5 s, since a stalled handshake
+ * holds up every statement queued behind it; reads retry for two stalled handshakes and a second;
+ * a replaced pool is logged under `name`.
+ *
+ * The driver is imported here, on the first pool, so a server on SQLite never loads it.
+ *
+ * @example const pool = await openPgPool(config.databaseUrl, { max: 2, connectTimeoutS: 30, name: "schedules", log });
+ */
+export async function openPgPool(
+  url: string,
+  o: { max: number; connectTimeoutS: number; name: string; log?: Logger; deadlineMs?: number },
+): Promise<PgPool> {
+  const postgres = (await import("postgres")).default;
+  const connectTimeout = Math.min(o.connectTimeoutS, 5);
+  return new PgPool(() => postgres(url, { max: o.max, connect_timeout: connectTimeout, onnotice: () => {} }), {
+    readRetryMs: (2 * connectTimeout + 1) * 1000,
+    ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs } : {}),
+    onReplaced: (why) => o.log?.warn({ store: o.name, why }, "database pool replaced"),
+  });
 }
