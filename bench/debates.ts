@@ -33,7 +33,6 @@ import { DebateSupervisor } from "../actors/debate/debate-supervisor.ts";
 import { DebateLog, EventWriter, GENESIS_HASH } from "../actors/debate/event-log.ts";
 import { runProtocol } from "../actors/debate/protocol.ts";
 import { loadOrCreateReceiptKey } from "../actors/debate/receipt.ts";
-import type { DebateConfig } from "../actors/debate/types.ts";
 import { ActorSystem } from "../runtime/actor/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { WsGateway } from "../runtime/http/ws-gateway.ts";
@@ -43,7 +42,7 @@ import { startServer } from "../runtime/server.ts";
 import { openStore } from "../runtime/store/index.ts";
 import { checkpointInBackground } from "../runtime/store/sqlite.ts";
 import { WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
-import { inProcessAgents } from "../tests/debate/in-process-agents.ts";
+import { debateConfig, inProcessAgents } from "../tests/debate/in-process-agents.ts";
 import type { BenchResult } from "./result.ts";
 
 const json = process.argv.includes("--json");
@@ -66,16 +65,7 @@ const log = createLogger("ERROR");
 const BUN = process.execPath;
 const HERE = import.meta.dir;
 
-const CONFIG: DebateConfig = {
-  agents: ["t:a", "t:b", "t:c"],
-  rounds: 3,
-  consensus: "majority",
-  topology: "all_to_all",
-  convergenceThreshold: 1,
-  budget: { maxTokens: null, maxCostUsd: null },
-  timeouts: { turnMs: 600_000, roundMs: 600_000, debateMs: 3_600_000 },
-  roles: { judge: null, devilsAdvocate: null, synthesiser: null },
-};
+const CONFIG = debateConfig({ rounds: 3, timeouts: { turnMs: 600_000, roundMs: 600_000, debateMs: 3_600_000 } });
 // Answers that never converge, so every debate runs all three rounds.
 const answers = { "t:a": "alpha plan", "t:b": "beta plan", "t:c": "gamma plan" };
 

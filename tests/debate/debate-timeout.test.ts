@@ -5,20 +5,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { type Emit, resumeStateFrom, runProtocol } from "../../actors/debate/protocol.ts";
-import type { DebateConfig, DebateEventEnvelope } from "../../actors/debate/types.ts";
-import { inProcessAgents } from "./in-process-agents.ts";
+import type { DebateEventEnvelope } from "../../actors/debate/types.ts";
+import { debateConfig, inProcessAgents } from "./in-process-agents.ts";
 
 const HOUR = 3_600_000;
-const config: DebateConfig = {
-  agents: ["t:a", "t:b", "t:c"],
-  rounds: 2,
-  consensus: "majority",
-  topology: "all_to_all",
-  convergenceThreshold: 1,
-  budget: { maxTokens: null, maxCostUsd: null },
-  timeouts: { turnMs: 5000, roundMs: 10_000, debateMs: 60_000 },
-  roles: { judge: null, devilsAdvocate: null, synthesiser: null },
-};
+const config = debateConfig({ timeouts: { turnMs: 5000, roundMs: 10_000, debateMs: 60_000 } });
 
 /** An event log whose timestamps say when each event was appended. */
 function log() {

@@ -14,6 +14,28 @@ import {
   type TurnRequest,
   type TurnResult,
 } from "../../actors/agent/turn.ts";
+import type { DebateConfig } from "../../actors/debate/types.ts";
+
+/**
+ * A debate's configuration as the supervisor fills it in, for tests and benches that drive the
+ * protocol or the store directly: three in-process agents, majority, all-to-all, no budget, no
+ * roles, with `over` on top.
+ *
+ * @example debateConfig({ rounds: 1, timeouts: { turnMs: 1000, roundMs: 1000, debateMs: 1000 } })
+ */
+export function debateConfig(over: Partial<DebateConfig> = {}): DebateConfig {
+  return {
+    agents: ["t:a", "t:b", "t:c"],
+    rounds: 2,
+    consensus: "majority",
+    topology: "all_to_all",
+    convergenceThreshold: 1,
+    budget: { maxTokens: null, maxCostUsd: null },
+    timeouts: { turnMs: 5000, roundMs: 10_000, debateMs: 30_000 },
+    roles: { judge: null, devilsAdvocate: null, synthesiser: null },
+    ...over,
+  };
+}
 
 export interface InProcessOptions {
   /** The answer each agent gives in proposals and revisions (default: its own name). */

@@ -11,24 +11,14 @@ import { runDebate } from "../../actors/debate/debate-actor.ts";
 import { type DebateStore, LOCAL_OWNER, openDebateStore } from "../../actors/debate/debate-store.ts";
 import { EventWriter } from "../../actors/debate/event-log.ts";
 import { loadOrCreateReceiptKey, type ReceiptKey } from "../../actors/debate/receipt.ts";
-import type { DebateConfig } from "../../actors/debate/types.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { openStore, type Store } from "../../runtime/store/index.ts";
 import { tempDir } from "../support/server.ts";
-import { inProcessAgents } from "./in-process-agents.ts";
+import { debateConfig, inProcessAgents } from "./in-process-agents.ts";
 
 const log = createLogger("ERROR", new Writable({ write: (_c, _e, cb) => cb() }));
-const config: DebateConfig = {
-  agents: ["t:a", "t:b", "t:c"],
-  rounds: 1,
-  consensus: "majority",
-  topology: "all_to_all",
-  convergenceThreshold: 1,
-  budget: { maxTokens: null, maxCostUsd: null },
-  timeouts: { turnMs: 10_000, roundMs: 10_000, debateMs: 60_000 },
-  roles: { judge: null, devilsAdvocate: null, synthesiser: null },
-};
+const config = debateConfig({ rounds: 1, timeouts: { turnMs: 10_000, roundMs: 10_000, debateMs: 60_000 } });
 
 let dir: string;
 let core: Store;

@@ -14,21 +14,11 @@ import {
   runProtocol,
 } from "../../actors/debate/protocol.ts";
 import { buildReceipt, loadOrCreateReceiptKey, signReceipt, verifyReceipt } from "../../actors/debate/receipt.ts";
-import type { DebateConfig, DebateEventEnvelope, Seat } from "../../actors/debate/types.ts";
+import type { DebateEventEnvelope, Seat } from "../../actors/debate/types.ts";
 import { tempDir } from "../support/server.ts";
-import { inProcessAgents } from "./in-process-agents.ts";
+import { debateConfig, inProcessAgents } from "./in-process-agents.ts";
 
-const config = (over: Partial<DebateConfig> = {}): DebateConfig => ({
-  agents: ["t:a", "t:b", "t:c"],
-  rounds: 2,
-  consensus: "majority",
-  topology: "all_to_all",
-  convergenceThreshold: 1,
-  budget: { maxTokens: null, maxCostUsd: null },
-  timeouts: { turnMs: 5000, roundMs: 10_000, debateMs: 30_000 },
-  roles: { judge: null, devilsAdvocate: null, synthesiser: null },
-  ...over,
-});
+const config = debateConfig;
 
 function recorder() {
   const events: DebateEventEnvelope[] = [];

@@ -13,10 +13,11 @@ import postgres from "postgres";
 import { type DebateStore, LOCAL_OWNER, openDebateStore, type StoredEvent } from "../../actors/debate/debate-store.ts";
 import { EventSeqConflict } from "../../actors/debate/event-chunks.ts";
 import { DebateLog, EventWriter, GENESIS_HASH } from "../../actors/debate/event-log.ts";
-import type { DebateConfig, EventType } from "../../actors/debate/types.ts";
+import type { EventType } from "../../actors/debate/types.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { openStore, type Store } from "../../runtime/store/index.ts";
+import { debateConfig } from "../debate/in-process-agents.ts";
 import {
   createTempPostgresDatabase,
   postgresAvailable,
@@ -29,16 +30,11 @@ import { aragora } from "./cli.ts";
 const quiet = createLogger("ERROR", new Writable({ write: (_c, _e, cb) => cb() }));
 const MIGRATION = "0005_debate_event_chunks";
 
-const CONFIG: DebateConfig = {
+const CONFIG = debateConfig({
   agents: ["t:a", "t:b"],
   rounds: 1,
-  consensus: "majority",
-  topology: "all_to_all",
-  convergenceThreshold: 1,
-  budget: { maxTokens: null, maxCostUsd: null },
   timeouts: { turnMs: 1000, roundMs: 1000, debateMs: 1000 },
-  roles: { judge: null, devilsAdvocate: null, synthesiser: null },
-};
+});
 
 /** Text a model could stream: every kind of character JSON.stringify escapes or passes through. */
 const TRICKY = [
