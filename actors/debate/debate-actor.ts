@@ -16,7 +16,7 @@ import type { AgentDirectory } from "../agent/turn.ts";
 import type { DebateFinish, DebateStore, StoredEvent } from "./debate-store.ts";
 import { DebateLog, type EventWriter, GENESIS_HASH } from "./event-log.ts";
 import { DebateInterrupted, eventKey, type ProtocolOutcome, resumeStateFrom, runProtocol } from "./protocol.ts";
-import { chainOfRows, issueReceipt, type ReceiptKey, receiptJson } from "./receipt.ts";
+import { chainOfRows, issueReceipt, type ReceiptKey, storedReceiptJson } from "./receipt.ts";
 import type { DebateConfig, DebateEventEnvelope, DebateStatus } from "./types.ts";
 
 export type DebateMsg =
@@ -226,7 +226,7 @@ export async function runDebate(
     baseline: protocol?.baseline ?? null,
     summary: protocol?.summary ?? null,
     finishedAt: new Date(),
-    receipt: { json: receiptJson(doc), at: new Date() },
+    receipt: { json: storedReceiptJson(doc), at: new Date() },
     events: closing,
     ...(consensus?.reached && status === "completed"
       ? { elo: { winners, losers: active.filter((a) => !winners.includes(a)) } }

@@ -7,6 +7,7 @@
  * curl -X POST -H 'content-type: application/json' -d '{"question":"Tabs or spaces?"}' localhost:8080/api/debates
  */
 import { Elysia } from "elysia";
+import { errorResponse } from "../../runtime/http/errors.ts";
 import { stateOf } from "../../runtime/http/request-state.ts";
 import {
   CancelResponse,
@@ -30,7 +31,7 @@ import { debateRecord, debateSummary, EXPORT_TYPES, exportDebate, exportDebates 
 import { type DebateStore, decodeCursor, encodeCursor, LOCAL_OWNER } from "./debate-store.ts";
 import { topicOf } from "./debate-streams.ts";
 import { DebateRequestError, type DebateSupervisor } from "./debate-supervisor.ts";
-import type { ReceiptKey } from "./receipt.ts";
+import { type ReceiptKey, receiptDocument } from "./receipt.ts";
 import type { DebateEventEnvelope } from "./types.ts";
 
 export interface DebateRoutesDeps {
@@ -220,25 +221,28 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
     )
     .get(
       "/api/debates/:id/receipt",
-      async ({ params, request, status }) => {
+      async ({ params, request }) => {
+        // Every answer is a Response (the document is sent as the text that was signed), so the
+        // errors are built by the error mapper's errorResponse rather than status().
         const text = await store.receipt(params.id, LOCAL_OWNER);
         if (!text) {
           const row = await store.get(params.id, LOCAL_OWNER);
-          if (!row) return status(404, errorBody("not_found", `no debate ${params.id}`, request));
-          return status(
+          if (!row) return errorResponse(404, "not_found", `no debate ${params.id}`, requestId(request));
+          return errorResponse(
             409,
-            errorBody(
-              "no_receipt",
-              `debate ${params.id} is ${row.status}; its receipt is issued when it ends`,
-              request,
-            ),
+            "no_receipt",
+            `debate ${params.id} is ${row.status}; its receipt is issued when it ends`,
+            requestId(request),
           );
         }
-        const doc = JSON.parse(text);
-        const chain = doc.receipt.hash_chain as { length: number };
-        // The events travel with the receipt so `aragora receipt verify` can check each one offline.
-        doc.events = parseEvents(await store.events(params.id, 0, chain.length));
-        return doc;
+        // The receipt is stored without its chain's entries: they are rebuilt from the log, and the
+        // events travel with it, so `aragora receipt verify` can check each one offline.
+        const length = (JSON.parse(text) as { receipt?: { hash_chain?: { length?: unknown } } }).receipt?.hash_chain
+          ?.length;
+        const rows = await store.events(params.id, 0, typeof length === "number" ? length : undefined);
+        return new Response(receiptDocument(text, rows), {
+          headers: { "content-type": "application/json; charset=utf-8" },
+        });
       },
       {
         params: DebateIdParams,

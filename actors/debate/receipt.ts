@@ -110,13 +110,16 @@ export function hashChain(payloads: string[]): ChainEntry[] {
   });
 }
 
+/** An event log row, as the chain is built from it. */
+export type ChainRow = { seq: number; type: string; payload: string; hash?: string };
+
 /**
  * The chain over log rows: seq, type and link come from the columns the log wrote when it sealed
  * each event (the same chainLink), so only the payload digests are computed here.
  *
  * @example chainOfRows(await store.events("d-42", 0)).at(-1)?.hash
  */
-export function chainOfRows(rows: { seq: number; type: string; payload: string; hash?: string }[]): ChainEntry[] {
+export function chainOfRows(rows: readonly ChainRow[]): ChainEntry[] {
   let previous = GENESIS_HASH;
   return rows.map((row) => {
     const digest = sha256Hex(row.payload);
@@ -183,9 +186,13 @@ interface ChainField {
 /**
  * RFC 8785 text of the hash_chain field, written directly: its values are ASCII strings and
  * integers, whose JCS form is their JSON.stringify form, and its keys are emitted in sorted order.
- * Equal to `canonical(chain)`; it exists because the chain is most of a receipt's bytes.
+ * Equal to `canonical(chain)`; it exists because the chain is most of a receipt's bytes. Without
+ * `events` it is the text of the field as stored (see {@link storedReceiptJson}).
  */
-function canonicalChain(chain: ChainField): string {
+function canonicalChain(chain: Omit<ChainField, "events"> & { events?: ChainEntry[] }): string {
+  const head = `{"algorithm":${JSON.stringify(chain.algorithm)},`;
+  const tail = `"genesis":${JSON.stringify(chain.genesis)},"head":${JSON.stringify(chain.head)},"length":${JSON.stringify(chain.length)},"link":${JSON.stringify(chain.link)}}`;
+  if (chain.events === undefined) return head + tail;
   let events = "";
   for (const e of chain.events) {
     // Hex digests and snake_case type names need no escaping, so they are quoted as they are; any
@@ -196,7 +203,7 @@ function canonicalChain(chain: ChainField): string {
       : `{"digest":${JSON.stringify(e.digest)},"hash":${JSON.stringify(e.hash)},"seq":${JSON.stringify(e.seq)},"type":${JSON.stringify(e.type)}}`;
     events = events === "" ? item : `${events},${item}`;
   }
-  return `{"algorithm":${JSON.stringify(chain.algorithm)},"events":[${events}],"genesis":${JSON.stringify(chain.genesis)},"head":${JSON.stringify(chain.head)},"length":${JSON.stringify(chain.length)},"link":${JSON.stringify(chain.link)}}`;
+  return `${head}"events":[${events}],${tail}`;
 }
 
 /** The canonical text of an object from the canonical texts of its values (RFC 8785 sorts keys by UTF-16 units). */
@@ -230,12 +237,19 @@ export function issueReceipt(input: ReceiptInput, key: ReceiptKey): ReceiptDoc {
     public_key: key.publicKeyPem,
     key_id: key.keyId,
   };
-  signedTexts.set(doc, signed);
+  signedTexts.set(doc, { signed, texts });
   return doc;
 }
 
-/** The canonical body text each issued document was signed over, to serialise it without a second pass. */
-const signedTexts = new WeakMap<ReceiptDoc, string>();
+/**
+ * The canonical body text each issued document was signed over, and the text of each of its
+ * fields, to serialise it (whole or as stored) without a second pass.
+ */
+const signedTexts = new WeakMap<ReceiptDoc, { signed: string; texts: Record<string, string> }>();
+
+/** The document's JSON text around a body text, its keys in the order receipts have always had. */
+const envelope = (body: string, doc: ReceiptDoc) =>
+  `{"receipt":${body},"signature":${JSON.stringify(doc.signature)},"algorithm":${JSON.stringify(doc.algorithm)},"public_key":${JSON.stringify(doc.public_key)},"key_id":${JSON.stringify(doc.key_id)}}`;
 
 /**
  * The receipt document as JSON text. For a document from {@link issueReceipt} the body is written
@@ -243,12 +257,77 @@ const signedTexts = new WeakMap<ReceiptDoc, string>();
  * sorted), which spares serialising the ~16 KB hash chain again; any other document goes through
  * JSON.stringify.
  *
- * @example await store.finish(id, { ...outcome, receipt: { json: receiptJson(issueReceipt(input, key)), at: new Date() } });
+ * @example writeFileSync("receipt.json", receiptJson(issueReceipt(input, key)));
  */
 export function receiptJson(doc: ReceiptDoc): string {
-  const body = signedTexts.get(doc);
-  if (body === undefined || doc.events !== undefined) return JSON.stringify(doc);
-  return `{"receipt":${body},"signature":${JSON.stringify(doc.signature)},"algorithm":${JSON.stringify(doc.algorithm)},"public_key":${JSON.stringify(doc.public_key)},"key_id":${JSON.stringify(doc.key_id)}}`;
+  const issued = signedTexts.get(doc);
+  if (issued === undefined || doc.events !== undefined) return JSON.stringify(doc);
+  return envelope(issued.signed, doc);
+}
+
+/**
+ * The receipt as the debate stores keep it: the signed document without `hash_chain.events`. Those
+ * entries (seq, type, digest, link of every event, most of a receipt's bytes) are already in the
+ * event log, which holds each event's payload and link; {@link receiptDocument} puts them back
+ * when the receipt is served, so what a client downloads is the document that was signed.
+ *
+ * @example await store.finish(id, { ...outcome, receipt: { json: storedReceiptJson(doc), at: new Date() } });
+ */
+export function storedReceiptJson(doc: ReceiptDoc): string {
+  const { events: _, ...chain } = doc.receipt.hash_chain as ChainField;
+  const issued = signedTexts.get(doc);
+  const body = issued
+    ? canonicalObject({ ...issued.texts, hash_chain: canonicalChain(chain) })
+    : canonical({ ...doc.receipt, hash_chain: chain });
+  return envelope(body, doc);
+}
+
+const DOCUMENT_KEYS = ["receipt", "signature", "algorithm", "public_key", "key_id"];
+
+/** Keys and value types of the hash_chain field as stored, for the direct canonical text. */
+const STORED_CHAIN = { algorithm: "string", genesis: "string", head: "string", length: "number", link: "string" };
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * The self-contained receipt document, as JSON text, from the stored receipt and the debate's log
+ * rows for seq 1 to `hash_chain.length` (in order): `hash_chain.events` rebuilt from the rows (each
+ * payload's digest, each row's stored link), the body written as the RFC 8785 text that was signed,
+ * and the events themselves under `events`, so `aragora receipt verify` checks each one offline. A
+ * receipt stored with its events inside (by earlier versions) keeps its own chain.
+ *
+ * @example
+ * const stored = await store.receipt(id, owner);
+ * const text = receiptDocument(stored, await store.events(id, 0, JSON.parse(stored).receipt.hash_chain.length));
+ */
+export function receiptDocument(stored: string, rows: readonly ChainRow[]): string {
+  const doc = JSON.parse(stored) as Record<string, unknown>;
+  const body = doc.receipt;
+  const chain = isPlainObject(body) ? body.hash_chain : undefined;
+  if (!isPlainObject(body) || !isPlainObject(chain) || "events" in chain) {
+    return JSON.stringify({ ...doc, events: rows.map((r) => JSON.parse(r.payload)) });
+  }
+  const events = chainOfRows(rows);
+  const keys = Object.keys(chain);
+  const direct =
+    keys.length === Object.keys(STORED_CHAIN).length &&
+    keys.every((k) => typeof chain[k] === STORED_CHAIN[k as keyof typeof STORED_CHAIN]);
+  const texts: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (k !== "hash_chain") texts[k] = canonical(v);
+    else
+      texts[k] = direct
+        ? canonicalChain({ ...(chain as Omit<ChainField, "events">), events })
+        : canonical({ ...chain, events });
+  }
+  // The document's own keys in the order receipts have always been served, whatever order the
+  // store kept them in (PostgreSQL's jsonb, through which migration 0006 passed them, sorts them).
+  const order = [...DOCUMENT_KEYS, ...Object.keys(doc).filter((k) => !DOCUMENT_KEYS.includes(k) && k !== "events")];
+  const fields = order.filter((k) => k !== "receipt" && k in doc);
+  let text = `{"receipt":${canonicalObject(texts)}`;
+  for (const k of fields) text += `,${JSON.stringify(k)}:${JSON.stringify(doc[k])}`;
+  return `${text},"events":[${rows.map((r) => r.payload).join(",")}]}`;
 }
 
 /** Sign a receipt body. @example const doc = signReceipt(body, key) */

@@ -75,10 +75,17 @@ describe.skipIf(!pg)("migrate actions on PostgreSQL", () => {
     expect(rollbackPlan.summary).toBe(`roll back ${last}`);
     const before = await tables();
     expect(await migrateRollback.run({}, ctx)).toEqual({ rolled_back: last });
-    expect(await tables()).not.toEqual(before);
     expect(await migrateStatus.run({}, ctx)).toMatchObject({ pending: 1, last_applied: all.at(-2) as string });
+    // Back to the newest migration whose down script changes the tables (a data migration's does not).
+    let undone = 1;
+    while ((await tables()).join() === before.join() && undone < all.length) {
+      expect(await migrateRollback.run({}, ctx)).toEqual({ rolled_back: all.at(-1 - undone) });
+      undone++;
+    }
+    expect(await tables()).not.toEqual(before);
+    expect(await migrateStatus.run({}, ctx)).toMatchObject({ pending: undone });
 
-    expect(await migrateApply.run({}, ctx)).toEqual({ applied: 1, tags: last });
+    expect(await migrateApply.run({}, ctx)).toEqual({ applied: undone, tags: all.slice(-undone).join(",") });
     expect(await tables()).toEqual(before);
   });
 });

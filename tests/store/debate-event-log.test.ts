@@ -105,6 +105,13 @@ async function migrate(dialect: Dialect, command: "apply" | "rollback"): Promise
   return r.stdout;
 }
 
+/** Roll back, one migration at a time, until `tag` has been; the output of every step. */
+async function rollbackThrough(dialect: Dialect, tag: string): Promise<string> {
+  let out = "";
+  for (let i = 0; i < 50 && !out.endsWith(`rolled back ${tag}\n`); i++) out += await migrate(dialect, "rollback");
+  return out;
+}
+
 const newDebate = (id: string) => ({
   id,
   owner: LOCAL_OWNER,
@@ -336,7 +343,8 @@ function migrationScenario(dialect: Dialect) {
 
   test(`rollback to before ${MIGRATION}, then rows written the old way`, async () => {
     await migrate(dialect, "apply");
-    expect(await migrate(dialect, "rollback")).toBe(`rolled back ${MIGRATION}\n`);
+    // The migrations after it first, then it.
+    expect(await rollbackThrough(dialect, MIGRATION)).toEndWith(`rolled back ${MIGRATION}\n`);
     oldTable = await dialect.describeEvents();
     expect(oldTable.kind).toBe("table");
     await dialect.insertDebate("d-mig-a");
@@ -347,7 +355,7 @@ function migrationScenario(dialect: Dialect) {
   });
 
   test(`${MIGRATION} keeps every event readable and the view returns the old rows`, async () => {
-    expect(await migrate(dialect, "apply")).toBe(`applied ${MIGRATION}\n`);
+    expect(await migrate(dialect, "apply")).toStartWith(`applied ${MIGRATION}\n`);
     expect((await dialect.describeEvents()).kind).toBe("view");
     expect(await dialect.eventRows()).toEqual(oldRows);
     const chunks = await dialect.query("SELECT count(*) AS n FROM debate_event_chunks");
@@ -386,12 +394,12 @@ function migrationScenario(dialect: Dialect) {
 
   test("rollback restores the old table, as 0002 made it, with every row", async () => {
     const viewRows = await dialect.eventRows();
-    expect(await migrate(dialect, "rollback")).toBe(`rolled back ${MIGRATION}\n`);
+    expect(await rollbackThrough(dialect, MIGRATION)).toEndWith(`rolled back ${MIGRATION}\n`);
     expect(await dialect.describeEvents()).toEqual(oldTable);
     expect(await dialect.eventRows()).toEqual(viewRows);
     expect(viewRows.filter((r) => oldRows.some((o) => o[0] === r[0] && o[1] === r[1]))).toEqual(oldRows);
     // And up again: the migration is repeatable over rows the down script wrote.
-    expect(await migrate(dialect, "apply")).toBe(`applied ${MIGRATION}\n`);
+    expect(await migrate(dialect, "apply")).toStartWith(`applied ${MIGRATION}\n`);
     expect(await dialect.eventRows()).toEqual(viewRows);
   });
 }

@@ -1,0 +1,3 @@
+-- Nothing to undo in the schema. The receipts keep the form without hash_chain.events, which this
+-- version rebuilds from the event log when it serves them; SQL cannot put the entries back (each
+-- needs the SHA-256 of its event's payload).
