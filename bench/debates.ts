@@ -18,6 +18,9 @@
  *   (bench/debates/watchers.ts): completion, p99 latency from append to client receipt, event-loop
  *   lag p99, heap per active debate.
  *
+ * - bytes on disk per debate, after overhead and after concurrency: the debate tables' pages over
+ *   the debates stored, beside the events' own JSON (bench/debates/disk-usage.ts).
+ *
  * Options: --json, --only overhead|fanout|concurrency, --subscribers N, --events N, --concurrency N.
  */
 
@@ -43,6 +46,7 @@ import { openStore } from "../runtime/store/index.ts";
 import { checkpointInBackground } from "../runtime/store/sqlite.ts";
 import { WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
 import { debateConfig, inProcessAgents } from "../tests/debate/in-process-agents.ts";
+import { diskPerDebate, diskRow } from "./debates/disk-usage.ts";
 import type { BenchResult } from "./result.ts";
 
 const json = process.argv.includes("--json");
@@ -95,6 +99,7 @@ async function harness() {
   debates.start();
   return {
     debates,
+    dbPath: core.sqlitePath as string,
     gateway,
     streams,
     async close() {
@@ -202,6 +207,7 @@ async function overhead(): Promise<BenchResult[]> {
   };
   await throughput(100, 32, run);
   const value = Math.max(await throughput(1000, 32, run), await throughput(1000, 32, run));
+  const disk = diskPerDebate(h.dbPath);
   await h.close();
   const ratio = value / floor;
   return [
@@ -223,6 +229,7 @@ async function overhead(): Promise<BenchResult[]> {
       goal: "reported: work the 0.5x goal's budget must also cover",
       pass: true,
     },
+    diskRow("overhead's in-process agents, one token event per turn", disk),
   ];
 }
 
@@ -425,6 +432,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
   clearInterval(lagTimer);
   await watchers.exited;
   await server.shutdown("benchmark done");
+  const disk = diskPerDebate(join(dir, "core.db"));
   fake.kill();
   await fake.exited;
   const cpuSeconds = (u: { user: number; system: number }) => (u.user + u.system) / 1e6;
@@ -469,6 +477,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
       goal: "reported",
       pass: true,
     },
+    diskRow("concurrency's debates, an event per streamed token", disk),
   ];
 }
 
