@@ -38,6 +38,10 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import("../actors/debate/receipt-command.ts")).receiptCommand,
   },
   {
+    name: "verify",
+    load: async () => (await import("../actors/debate/verify-command.ts")).verifyCommand,
+  },
+  {
     // `aragora ops ...` is `ops ...`: the ops CLI parses its own subcommands and flags.
     name: "ops",
     load: async () => ({ summary: "run, dry-run, validate and inspect ops playbooks (aragora ops --help)" }),

@@ -69,7 +69,8 @@ export function canonical(value: unknown): string {
   return text;
 }
 
-const keyIdOf = (publicKeyPem: string) => sha256Hex(publicKeyPem.trim()).slice(0, 16);
+/** The id of a public key: the first 16 hex of the SHA-256 of its PEM. @example keyIdOf(pem) // "3f2a9c..." */
+export const keyIdOf = (publicKeyPem: string) => sha256Hex(publicKeyPem.trim()).slice(0, 16);
 
 /**
  * The server's signing key from `<dataDir>/keys/receipt-ed25519.pem`, created (mode 0600) on

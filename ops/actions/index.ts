@@ -13,6 +13,7 @@ import { dbBackup } from "./db-backup.ts";
 import { dbAnalyze, dbCheckpoint, dbIntegrityCheck, dbVacuum } from "./db-maintenance.ts";
 import { dbRestore } from "./db-restore.ts";
 import { debateRun } from "./debate-run.ts";
+import { debatesVerify } from "./debates-verify.ts";
 import { httpRequestAction } from "./http-request.ts";
 import { incidentRecord } from "./incident-record.ts";
 import { migrateApply, migrateRollback, migrateStatus } from "./migrate.ts";
@@ -40,6 +41,7 @@ export const ACTION_LIST: AnyAction[] = [
   cleanupPrune,
   incidentRecord,
   debateRun,
+  debatesVerify,
   // other actions (db.*, backup, restore, cleanup.prune, migrate.*, incident.record) are added here
 ];
 
