@@ -164,6 +164,16 @@ describe("receipts on SQLite", () => {
     expect(after.get(longer)).toBe(before.get(longer) as string);
     expect(after.get(broken)).toBe('{"receipt": not json');
 
+    // aragora verify agrees: the compacted receipt matches its log; the two left as they were are named.
+    const length = (first.get(longer) as Served).doc.receipt.hash_chain.length;
+    const verified = await runCli(["verify"], { ARAGORA_DATA_DIR: dataDir });
+    expect(verified.code).toBe(1);
+    expect(verified.stdout).not.toContain(whole);
+    expect(verified.stdout).toContain(
+      `${longer}: receipt hash_chain.length: is ${length + 1}, but the log's debate_end is seq ${length}`,
+    );
+    expect(verified.stdout).toContain(`${broken}: receipt: the stored receipt is not valid JSON`);
+
     server = await startTestServer({ dataDir, env: ENV });
     expect((await served(server, whole)).text).toBe((first.get(whole) as Served).text);
   });
