@@ -12,6 +12,8 @@ import { generateKeyPairSync } from "node:crypto";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
+import { SqliteDebateSnapshots } from "../../actors/debate/debate-snapshots.ts";
+import { trustedKeys, verifyDebates } from "../../actors/debate/debate-verify.ts";
 import { sha256Hex } from "../../actors/debate/event-log.ts";
 import { canonical, keyIdOf } from "../../actors/debate/receipt.ts";
 import { debatesVerify } from "../../ops/actions/debates-verify.ts";
@@ -77,6 +79,7 @@ describe("aragora verify on SQLite, beside a running server", () => {
   let receipt: string; // debate with a flipped receipt
   let resigned: string; // debate whose question and receipt are rewritten and re-signed
   let running: string;
+  let later: string; // finished after the checks above
   let flippedSeq = 0;
 
   beforeAll(async () => {
@@ -88,8 +91,8 @@ describe("aragora verify on SQLite, beside a running server", () => {
     );
     [question, payload, receipt, resigned] = ids as [string, string, string, string];
     for (const id of [question, payload, receipt, resigned]) await watchDebate(server, id);
-    // Still running while verify reads: twelve rounds of streamed tokens.
-    running = await createDebate(server, { question: "Will this still be running?", rounds: 12 });
+    // Still running while verify reads: the demo agents never agree on this one, so it goes all twelve rounds.
+    running = await createDebate(server, { question: "Should we rewrite the billing system in Rust?", rounds: 12 });
   }, 60_000);
   afterAll(async () => {
     await fetch(`${server.api}/api/debates/${running}/cancel`, { method: "POST" });
@@ -228,8 +231,8 @@ describe("aragora verify on SQLite, beside a running server", () => {
     await server.waitForLog((l) => String(l.msg).includes("stored debate differs"));
     expect(await sqlite3(dbPath, "SELECT count(*) FROM debates;")).toBe("5\n");
     expect(existsSync(`${dbPath}-wal`)).toBe(true);
-    const id = await createDebate(server, { question: "Written after the check?", rounds: 1 });
-    const { record } = await watchDebate(server, id);
+    later = await createDebate(server, { question: "Written after the check?", rounds: 1 });
+    const { record } = await watchDebate(server, later);
     expect(record.status).toBe("completed");
   }, 60_000);
 
@@ -242,6 +245,51 @@ describe("aragora verify on SQLite, beside a running server", () => {
     expect(String(out.report)).toContain(`${receipt}: receipt field "baseline"`);
     await expect(debatesVerify.run({}, ctx)).rejects.toThrow(`${question}: question:`);
     expect((await debatesVerify.plan({}, ctx)).changes).toEqual([]);
+    // Paged: the same answer a page of two debates at a time.
+    const source = new SqliteDebateSnapshots(dbPath, 5000);
+    try {
+      const paged = await verifyDebates(
+        source,
+        { keys: trustedKeys(dataDir, []), retentionDays: 2555, pageSize: 2 },
+        {
+          difference: () => {},
+        },
+      );
+      expect(paged).toMatchObject({ debates: 6, differences: out.differences });
+    } finally {
+      await source.close();
+    }
+  });
+
+  test("a deleted receipt is named, unless the debate is past receipt retention", async () => {
+    await sqlite3(dbPath, `DELETE FROM debate_receipts WHERE debate_id = '${later}';`);
+    const deleted = await verify(env);
+    expect(deleted.code).toBe(1);
+    expect(deleted.stdout).toContain(
+      `${later}: receipt: missing: the debate is completed and its receipt is not past retention`,
+    );
+    // Finished eight years ago: ARAGORA_RECEIPT_RETENTION_DAYS (2555 by default) has removed it by design.
+    const longAgo = Date.now() - 8 * 365 * 86_400_000;
+    await sqlite3(dbPath, `UPDATE debates SET finished_at = ${longAgo} WHERE id = '${later}';`);
+    const expired = await verify(env);
+    expect(expired.stdout).not.toContain(later);
+    expect(expired.stdout).toMatch(/\(\d[\d,]* events, \d+ receipts, 1 receipt past retention\)/);
+  });
+
+  test("events deleted from the log are named by their seqs", async () => {
+    const [chunk] = read<{ first_seq: number; last_seq: number }>(
+      dbPath,
+      "SELECT first_seq, last_seq FROM debate_event_chunks WHERE debate_id = ? AND first_seq > 1 ORDER BY first_seq LIMIT 1",
+      later,
+    );
+    const { first_seq: first, last_seq: last } = chunk as { first_seq: number; last_seq: number };
+    await sqlite3(dbPath, `DELETE FROM debate_event_chunks WHERE debate_id = '${later}' AND first_seq = ${first};`);
+    const r = await verify(env);
+    expect(r.code).toBe(1);
+    const seqs = first === last ? `event seq ${first}` : `events seq ${first}..${last}`;
+    expect(r.stdout.split("\n").filter((l) => l.startsWith(later))).toEqual([
+      `${later}: ${seqs}: missing from the log`,
+    ]);
   });
 
   test("exit codes: 2 for bad usage, an unreadable key or a data dir with no database", async () => {
