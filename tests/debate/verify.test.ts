@@ -30,7 +30,8 @@ const sqlText = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** Run SQL through the sqlite3 CLI, as an operator (or an attacker with file access) would. */
 async function sqlite3(dbPath: string, sql: string): Promise<string> {
-  const file = join(tempDir(), "statements.sql");
+  const dir = tempDir();
+  const file = join(dir, "statements.sql");
   writeFileSync(file, sql);
   const proc = Bun.spawn(["sqlite3", "-cmd", ".timeout 5000", dbPath, `.read ${file}`], {
     stdout: "pipe",
@@ -41,6 +42,7 @@ async function sqlite3(dbPath: string, sql: string): Promise<string> {
     new Response(proc.stderr).text(),
     proc.exited,
   ]);
+  rmSync(dir, { recursive: true, force: true });
   expect(err).toBe("");
   expect(code).toBe(0);
   return out;
