@@ -1,18 +1,25 @@
 /**
  * The SQLite databases of a data dir, as the db.* actions see them: every regular file at the top
- * of the data dir whose name ends in .db, .sqlite or .sqlite3 and whose first bytes are the SQLite
- * header. Finding them only stats and reads 16 bytes, so dry runs may call it freely.
+ * of the data dir whose name ends in .db, .sqlite or .sqlite3 and that SQLite reads as a database.
+ * Finding them only stats files and reads their headers through SQLite, so dry runs may call it freely.
+ *
+ * No database file is ever opened here except through SQLite: POSIX advisory locks belong to the
+ * process, and closing any descriptor of a file drops every lock the process holds on it, those of
+ * the server's own connections included. A server that lost its lock lets the stock `sqlite3` shell
+ * believe it is the last user and delete the live WAL. SQLite's own VFS shares one lock table per
+ * file among the connections of a process and keeps a descriptor open until the last lock goes.
  *
  * @example
  * const dbs = listDatabases("/data/aragora");          // [{ name: "core.db", path: "/data/aragora/core.db", bytes: 86016, walBytes: 0 }]
  * const some = selectDatabases("/data/aragora", ["core.db"]);
  */
-import { Database } from "bun:sqlite";
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { constants, Database } from "bun:sqlite";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const EXTENSIONS = [".db", ".sqlite", ".sqlite3"];
-const HEADER = "SQLite format 3\0";
+/** The smallest page SQLite writes: a shorter file holds no database yet (SQLite would call it an empty one). */
+const MIN_DATABASE_BYTES = 512;
 
 export interface DatabaseFile {
   /** File name inside the data dir, e.g. "core.db". */
@@ -23,17 +30,36 @@ export interface DatabaseFile {
   walBytes: number;
 }
 
-/** True when `path` starts with the 16-byte SQLite header (an empty file is not a database yet). */
+/**
+ * An SQLite URI naming `path` read-only and immutable: SQLite takes no lock and creates no -wal or
+ * -shm beside it, so a check leaves the file, its folder and its modification times as they were.
+ */
+function immutableUri(path: string): string {
+  return `file:${path.replaceAll("%", "%25").replaceAll("?", "%3f").replaceAll("#", "%23")}?immutable=1`;
+}
+
+/**
+ * True when SQLite reads `path` as a database (its header is checked by SQLite itself; an empty
+ * or shorter-than-a-page file is not a database yet). Safe on a database this process has open:
+ * see the module comment.
+ *
+ * @example
+ * isSqliteFile("/data/aragora/core.db"); // true
+ * isSqliteFile("/data/aragora/notes.db"); // false: text, not a database
+ */
 export function isSqliteFile(path: string): boolean {
-  let fd: number | undefined;
   try {
-    fd = openSync(path, "r");
-    const buf = Buffer.alloc(16);
-    return readSync(fd, buf, 0, 16, 0) === 16 && buf.toString("latin1") === HEADER;
+    const st = statSync(path);
+    if (!st.isFile() || st.size < MIN_DATABASE_BYTES) return false;
+    const db = new Database(immutableUri(path), constants.SQLITE_OPEN_READONLY | constants.SQLITE_OPEN_URI);
+    try {
+      db.query("PRAGMA schema_version").get();
+      return true;
+    } finally {
+      db.close(false);
+    }
   } catch {
     return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -96,7 +96,10 @@ function inspect(path: string, dataDir: string): EntryStats {
   return total;
 }
 
-/** A database with a -wal or -shm beside it is open (or was not closed cleanly): never remove it. */
+/**
+ * A database with a -wal or -shm beside it is open (or was not closed cleanly): never remove it.
+ * Whether it is a database is asked of SQLite, never by opening the file (see ops/actions/db-files.ts).
+ */
 function isLiveDatabase(path: string): boolean {
   return (existsSync(`${path}-wal`) || existsSync(`${path}-shm`)) && isSqliteFile(path);
 }
@@ -160,7 +163,7 @@ export function backupRetention(
 }
 
 /**
- * Plan a cleanup of `dataDir` under `policy` as of `now`. Reads only (stat, readdir, 16-byte headers).
+ * Plan a cleanup of `dataDir` under `policy` as of `now`. Reads only (stat, readdir, database headers through SQLite).
  *
  * @example
  * planCleanup("/data/aragora", { ...DEFAULT_POLICY, backupDays: 14 }, new Date("2026-11-28T03:00:00Z"));
