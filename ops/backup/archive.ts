@@ -83,7 +83,13 @@ export function isArchiveName(name: string): boolean {
   return name.startsWith(ARCHIVE_PREFIX) && name.endsWith(ARCHIVE_SUFFIX);
 }
 
-/** sha256 (hex) of a file, streamed. @example await sha256File("core.db") */
+/**
+ * sha256 (hex) of a file, streamed. Only for files no SQLite connection has open (the `VACUUM INTO`
+ * copies in the staging folder, archives): closing a descriptor of a live database would drop the
+ * process's locks on it (see ../actions/db-files.ts).
+ *
+ * @example await sha256File(join(staging, "core.db"))
+ */
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
