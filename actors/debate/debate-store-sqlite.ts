@@ -122,18 +122,24 @@ export class SqliteDebateStore implements DebateStore {
     let taken = 0;
     const writes = this.pending;
     try {
-      this.db.transaction(() => {
-        while (taken < writes.length) {
-          const w = writes[taken++] as PendingWrite;
-          try {
-            // Nested: a savepoint, so one failing write leaves the others in the transaction.
-            outcomes.push({ ok: true, value: this.db.transaction(w.run)() });
-          } catch (err) {
-            outcomes.push({ ok: false, value: err });
+      // IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before anything is read. A
+      // deferred transaction that read first and then wrote got SQLITE_BUSY at once, with no wait,
+      // whenever another connection held the write lock (a TRUNCATE checkpoint, the sqlite3 shell's
+      // VACUUM or ANALYZE), and every debate in the commit crashed.
+      this.db
+        .transaction(() => {
+          while (taken < writes.length) {
+            const w = writes[taken++] as PendingWrite;
+            try {
+              // Nested: a savepoint, so one failing write leaves the others in the transaction.
+              outcomes.push({ ok: true, value: this.db.transaction(w.run)() });
+            } catch (err) {
+              outcomes.push({ ok: false, value: err });
+            }
+            if (performance.now() - started >= COMMIT_SLICE_MS) break;
           }
-          if (performance.now() - started >= COMMIT_SLICE_MS) break;
-        }
-      })();
+        })
+        .immediate();
     } catch (err) {
       this.pending = writes.slice(taken);
       this.scheduleCommit();
