@@ -24,7 +24,7 @@
  * Options: --json, --only overhead|fanout|concurrency, --subscribers N, --events N, --concurrency N.
  */
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServerWebSocket, Subprocess } from "bun";
@@ -80,7 +80,11 @@ async function harness() {
   // As the server runs: WAL checkpoints on their own thread, never inside a commit.
   checkpointInBackground();
   const core = await openStore(config, log);
-  const checkpointer = new WalCheckpointer(core.sqlitePath as string, { busyTimeoutMs: 5000, log });
+  const checkpointer = new WalCheckpointer(core.sqlitePath as string, {
+    busyTimeoutMs: 5000,
+    walLimitBytes: config.sqliteWalLimitBytes,
+    log,
+  });
   const store = await openDebateStore(core, config);
   const gateway = new WsGateway({ heartbeatMs: 60_000, log });
   const streams = new DebateStreams({ gateway, store, bufferLimit: 100_000, log });
@@ -353,6 +357,22 @@ function mainThreadCpuSeconds(): number {
   }
 }
 
+/** The largest size the file at `path` reaches until the returned function is called (a stat every 50 ms). */
+function largestSize(path: string): () => number {
+  let largest = 0;
+  const timer = setInterval(() => {
+    try {
+      largest = Math.max(largest, statSync(path).size);
+    } catch {
+      // not created yet
+    }
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    return largest;
+  };
+}
+
 async function concurrency(n: number): Promise<BenchResult[]> {
   progress(`concurrency: ${n} debates on the real server, fake provider at 50 ms per token, one WS watcher each`);
   // The fake provider stands in for remote model servers, but here it shares the server's two cores:
@@ -408,6 +428,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
       peakHeap = process.memoryUsage().heapUsed;
     }
   })();
+  const walLargest = largestSize(join(dir, "core.db-wal"));
   const cpu0 = process.cpuUsage();
   const main0 = mainThreadCpuSeconds();
   const watchers = spawnChild("watchers.ts", [
@@ -427,6 +448,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
   };
   const cpu = process.cpuUsage(cpu0);
   const mainCpu = mainThreadCpuSeconds() - main0;
+  const walBytes = walLargest();
   sampling = false;
   await sampler;
   clearInterval(lagTimer);
@@ -469,6 +491,13 @@ async function concurrency(n: number): Promise<BenchResult[]> {
       unit: "ms",
       goal: `reported; ${sdkNote}`,
       pass: true,
+    },
+    {
+      name: "concurrency: largest SQLite WAL (core.db-wal) during the run",
+      value: walBytes / 2 ** 20,
+      unit: "MiB",
+      goal: `< ARAGORA_SQLITE_WAL_LIMIT_MB (${config.sqliteWalLimitBytes / 2 ** 20} MiB)`,
+      pass: walBytes < config.sqliteWalLimitBytes,
     },
     {
       name: `concurrency: heap per active debate (live heap with all ${n} running; peak ${peakActive} active)`,

@@ -36,6 +36,8 @@ export interface Config {
   dbPoolSize: number;
   dbPoolTimeoutSeconds: number;
   sqliteBusyTimeoutMs: number;
+  /** The size the SQLite WAL is kept under, in bytes. */
+  sqliteWalLimitBytes: number;
   actorMailboxLimit: number;
   // --- providers and agents (issue 4) ---
   anthropicApiKey: string | undefined;
@@ -371,6 +373,14 @@ export const VARIABLES: VariableSpec[] = [
     expected: "a non-negative integer (milliseconds)",
     default: "5000",
     parse: nonNegativeInt,
+  },
+  {
+    name: "ARAGORA_SQLITE_WAL_LIMIT_MB",
+    key: "sqliteWalLimitBytes",
+    description: "the size the SQLite WAL is kept under: past a quarter of it the checkpointer empties it",
+    expected: "a positive integer (MiB)",
+    default: "64",
+    parse: positiveInt.pipe((mb) => mb * 1024 * 1024),
   },
   {
     name: "ARAGORA_ACTOR_MAILBOX_LIMIT",

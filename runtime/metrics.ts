@@ -221,6 +221,18 @@ export const metrics = {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   }),
+  sqliteWalBytes: new Gauge({
+    name: "aragora_sqlite_wal_bytes",
+    help: "Size of the SQLite WAL file (core.db-wal) when the checkpointer last looked (every 50 ms)",
+    registers: [registry],
+  }),
+  sqliteWalTruncateSeconds: new Histogram({
+    name: "aragora_sqlite_wal_truncate_seconds",
+    help: "TRUNCATE checkpoints run because the WAL passed a quarter of ARAGORA_SQLITE_WAL_LIMIT_MB, by outcome (done, or busy: a writer or reader was in the way, tried again 50 ms later); a done one holds the write lock, so server writes wait up to its duration",
+    labelNames: ["outcome"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  }),
   // --- ops playbooks, backups, schedulers (issue 5) ---
   schedulerRuns: new Counter({
     name: "aragora_scheduler_runs_total",

@@ -153,7 +153,11 @@ export async function startServer({ config, log }: { config: Config; log: Logger
   const checkpointer =
     store.sqlitePath === undefined
       ? undefined
-      : new WalCheckpointer(store.sqlitePath, { busyTimeoutMs: config.sqliteBusyTimeoutMs, log });
+      : new WalCheckpointer(store.sqlitePath, {
+          busyTimeoutMs: config.sqliteBusyTimeoutMs,
+          walLimitBytes: config.sqliteWalLimitBytes,
+          log,
+        });
 
   const shown = config.host === "0.0.0.0" ? "localhost" : config.host;
   log.info(

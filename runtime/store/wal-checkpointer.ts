@@ -1,12 +1,12 @@
 /**
  * Checkpoints the server's SQLite WAL on a thread of its own (see wal-checkpoint-worker.ts and
- * {@link checkpointInBackground}). If the thread dies it is started again after a second, and the
- * failure is logged: without checkpoints the WAL would only grow.
+ * {@link checkpointInBackground}) and keeps it under `walLimitBytes`. If the thread dies it is
+ * started again after a second, and the failure is logged: without checkpoints the WAL would only grow.
  *
  * @example
  * checkpointInBackground();
  * const store = await openStore(config, log);
- * const checkpointer = new WalCheckpointer(store.sqlitePath, { busyTimeoutMs: 5000, log });
+ * const checkpointer = new WalCheckpointer(store.sqlitePath, { busyTimeoutMs: 5000, walLimitBytes: 64 << 20, log });
  * // ... at shutdown, before the store closes (the last connection's close checkpoints what is left):
  * await checkpointer.stop();
  */
@@ -17,8 +17,10 @@ import type { FromCheckpointer, ToCheckpointer } from "./wal-checkpoint-worker.t
 
 export interface WalCheckpointerOptions {
   busyTimeoutMs: number;
+  /** The WAL is emptied (a TRUNCATE checkpoint) whenever it passes a quarter of this. */
+  walLimitBytes: number;
   log: Logger;
-  /** Time between checkpoints; default 500 ms (at a few MB/s of writes the WAL stays ~1 MB). */
+  /** Time between PASSIVE checkpoints while the WAL is under a quarter of its limit; default 500 ms. */
   intervalMs?: number;
 }
 
@@ -43,6 +45,8 @@ export class WalCheckpointer {
     worker.onmessage = (event: MessageEvent<FromCheckpointer>) => {
       const msg = event.data;
       if (msg.op === "checkpoint") metrics.sqliteCheckpointSeconds.observe(msg.seconds);
+      else if (msg.op === "wal") metrics.sqliteWalBytes.set(msg.bytes);
+      else if (msg.op === "truncate") metrics.sqliteWalTruncateSeconds.observe({ outcome: msg.outcome }, msg.seconds);
       else if (msg.op === "failed")
         this.options.log.warn({ error: msg.message }, `WAL checkpoint failed: ${msg.message}`);
     };
@@ -56,6 +60,7 @@ export class WalCheckpointer {
       path: this.path,
       intervalMs: this.options.intervalMs ?? 500,
       busyTimeoutMs: this.options.busyTimeoutMs,
+      walLimitBytes: this.options.walLimitBytes,
     } satisfies ToCheckpointer);
   }
 

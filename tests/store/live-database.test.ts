@@ -17,7 +17,7 @@
  * Locks are read from /proc/locks and /proc/<pid>/fd; nothing here opens core.db except SQLite.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ops, spawnOps } from "../ops/support.ts";
@@ -59,6 +59,13 @@ function expectIntact(server: TestServer, after: string): void {
   }).toEqual({ after, coreLocked: true, shmLocked: true, wal: true, deleted: [] });
 }
 
+/** The ERROR lines the server logged (a crashed debate actor, a failed write ...). */
+const errorsLogged = (server: TestServer) =>
+  server
+    .logs()
+    .filter((l) => l.level === "ERROR")
+    .map((l) => `${String(l.msg)}: ${JSON.stringify(l.err ?? "")}`);
+
 /** One command in the stock shell, with the busy timeout the README gives it (not blocking this test's writers). */
 async function sqlite3(db: string, command: string, json = false) {
   const proc = Bun.spawn([SQLITE3, ...(json ? ["-json"] : []), "-bail", "-cmd", ".timeout 20000", db, command], {
@@ -73,11 +80,11 @@ async function sqlite3(db: string, command: string, json = false) {
   return { code, out: out.trim(), err: err.trim() };
 }
 
-async function createDebate(server: TestServer, question: string): Promise<string | undefined> {
+async function createDebate(server: TestServer, question: string, rounds = 1): Promise<string | undefined> {
   const res = await fetch(`${server.api}/api/debates`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ question, rounds: 1 }),
+    body: JSON.stringify({ question, rounds }),
   });
   return res.status === 201 ? ((await res.json()) as { debate_id: string }).debate_id : undefined;
 }
@@ -284,6 +291,8 @@ describe.skipIf(!existsSync(SQLITE3) || !existsSync("/proc/locks"))("the live da
     expect([...views.values()].every((v) => v.status === "completed" && v.events > 0)).toBe(true);
     expect((await sqlite3(copy, "PRAGMA integrity_check;")).out).toBe("ok");
     expectIntact(server, "end");
+    // The shell's write lock (ANALYZE, VACUUM, the TRUNCATE checkpoint) made writers wait, never fail.
+    expect(errorsLogged(server)).toEqual([]);
   }, 120_000);
 
   test("kill -9 and a restart: every acknowledged debate reads the same through the API and sqlite3", async () => {
@@ -316,13 +325,42 @@ describe.skipIf(!existsSync(SQLITE3) || !existsSync("/proc/locks"))("the live da
     for (const [id, before] of completed) expect({ id, after: views.get(id) }).toEqual({ id, after: before });
     expectIntact(second, "restart");
   }, 120_000);
+
+  test("sustained debate writes keep the WAL under ARAGORA_SQLITE_WAL_LIMIT_MB, and no write fails", async () => {
+    const limit = 32 * 2 ** 20;
+    const server = await startTestServer({
+      env: { ...ENV, ARAGORA_SQLITE_WAL_LIMIT_MB: "32", ARAGORA_DEMO_TOKEN_DELAY_MS: "0" },
+    });
+    servers.push(server);
+    const wal = `${corePath(server)}-wal`;
+    let largest = 0;
+    const sampler = setInterval(() => {
+      if (existsSync(wal)) largest = Math.max(largest, statSync(wal).size);
+    }, 10);
+    const writing = writeDebates(server, "wal", 4, 2);
+    // Two rounds each, no token delay: ~100 KiB of WAL per debate, written at tens of MiB/s; about
+    // 50 MiB in all, which a WAL that is never emptied would hold at the end.
+    await writing.until(500);
+    const ids = await writing.stop();
+    await settled(server);
+    clearInterval(sampler);
+    const metrics = await (await fetch(`${server.api}/api/metrics`)).text();
+    const truncated = Number(
+      /aragora_sqlite_wal_truncate_seconds_count\{outcome="done"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+    );
+    expect({ largest, truncated: truncated > 0 }).toEqual({ largest: Math.min(largest, limit - 1), truncated: true });
+    expect(errorsLogged(server)).toEqual([]);
+    const stored = await throughSqlite3(server);
+    expect(ids.filter((id) => stored.get(id)?.status !== "completed")).toEqual([]);
+    expectIntact(server, "sustained writes");
+  }, 120_000);
 });
 
 /**
- * Create debates two at a time, as many as the last `until` asked for; `acknowledged` holds every
+ * Create debates (two at a time unless told), as many as the last `until` asked for; `acknowledged` holds every
  * id a 201 answered. Requests cut off by a killed server are not acknowledged, and not counted.
  */
-function writeDebates(server: TestServer, label: string) {
+function writeDebates(server: TestServer, label: string, lanesInFlight = 2, rounds = 1) {
   const acknowledged: string[] = [];
   let target = 0;
   let started = 0;
@@ -336,13 +374,15 @@ function writeDebates(server: TestServer, label: string) {
       }
       started++;
       n++;
-      const id = await createDebate(server, `${label} debate ${n}: does the database keep it?`).catch(() => undefined);
+      const id = await createDebate(server, `${label} debate ${n}: does the database keep it?`, rounds).catch(
+        () => undefined,
+      );
       if (id !== undefined) acknowledged.push(id);
       else if (server.proc.exitCode !== null || server.proc.signalCode !== null) return;
       else started--;
     }
   };
-  const lanes = [lane(), lane()];
+  const lanes = Array.from({ length: lanesInFlight }, lane);
   return {
     acknowledged,
     /** Create debates until `count` in all were acknowledged. */

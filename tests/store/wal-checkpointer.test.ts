@@ -32,7 +32,12 @@ test("a server's connections leave WAL checkpoints to the checkpointer thread, w
   expect(fileBefore).toBeLessThan(1_000_000);
 
   const before = await checkpoints();
-  const checkpointer = new WalCheckpointer(path, { busyTimeoutMs: 5000, log: createLogger("ERROR"), intervalMs: 50 });
+  const checkpointer = new WalCheckpointer(path, {
+    busyTimeoutMs: 5000,
+    walLimitBytes: 1024 * 1024 * 1024,
+    log: createLogger("ERROR"),
+    intervalMs: 50,
+  });
   const deadline = Date.now() + 5000;
   while (statSync(path).size < 10_000_000 && Date.now() < deadline) await Bun.sleep(25);
   expect(statSync(path).size).toBeGreaterThan(10_000_000);
