@@ -10,8 +10,9 @@
  * {@link WATCH_MS}) and, once it passes a quarter of the limit (the rest is headroom for what is
  * committed while it works), runs a TRUNCATE checkpoint right after PASSIVE ones: it takes the
  * write lock, copies the few frames committed since, and empties the file. Past half the limit it
- * runs the TRUNCATE at once, copying more while it holds the lock, to stay under the limit. It waits for nobody (busy_timeout 0): a writer or reader in the way makes it report busy
- * and try again {@link WATCH_MS} later, so the server's writers wait at most for one short copy.
+ * runs the TRUNCATE at once, copying more while it holds the lock, to stay under the limit. It
+ * waits for nobody (busy_timeout 0): a writer or reader in the way makes it report busy and try
+ * again {@link WATCH_MS} later, so the server's writers wait at most for one short copy.
  * Reports each checkpoint that copied frames and the WAL's size; stops (closing its connection) when told.
  *
  * @example
