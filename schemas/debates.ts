@@ -7,6 +7,7 @@
  * if (body instanceof type.errors) console.log(body.summary);
  */
 import { type } from "arktype";
+import { DebateMetadata } from "./metadata.ts";
 
 export const CONSENSUS_METHODS = ["majority", "supermajority", "unanimous", "confidence_weighted", "judge"] as const;
 export const TOPOLOGIES = ["all_to_all", "ring", "star"] as const;
@@ -17,21 +18,34 @@ const questionText = type("string <= 20000").narrow(
   (s, ctx) => s.trim().length > 0 || ctx.mustBe("a non-empty question (not only whitespace)"),
 );
 
+/** Seconds, at least 0.1: a shorter turn, round or debate could not even reach a provider. */
+const seconds = (max: number) => type(`0.1 <= number <= ${max}`);
+
+/**
+ * The body of POST /api/debates. Keys it does not declare are refused (422 naming them), at every
+ * level; strings, numbers and nesting were already checked by the body gate (runtime/http/json-body.ts).
+ */
 export const CreateDebateBody = type({
   question: questionText,
   "agents?": type("string > 0").array().atLeastLength(2).atMostLength(10),
   "rounds?": "1 <= number.integer <= 12",
   "consensus?": "'majority' | 'supermajority' | 'unanimous' | 'confidence_weighted' | 'judge'",
   "topology?": "'all_to_all' | 'ring' | 'star'",
-  "budget?": { "max_tokens?": "number.integer > 0", "max_cost_usd?": "number > 0" },
+  "budget?": {
+    "max_tokens?": "0 < number.integer <= 9007199254740991",
+    "max_cost_usd?": "0 < number <= 1000000",
+    "+": "reject",
+  },
   "timeouts?": {
-    "turn_s?": "0 < number <= 3600",
-    "round_s?": "0 < number <= 36000",
-    "debate_s?": "0 < number <= 86400",
+    "turn_s?": seconds(3600),
+    "round_s?": seconds(36000),
+    "debate_s?": seconds(86400),
+    "+": "reject",
   },
   "convergence_threshold?": "0 < number <= 1",
-  "roles?": { "judge?": "string > 0", "devils_advocate?": "string > 0", "synthesiser?": "string > 0" },
-  "metadata?": type("Record<string, unknown>"),
+  "roles?": { "judge?": "string > 0", "devils_advocate?": "string > 0", "synthesiser?": "string > 0", "+": "reject" },
+  "metadata?": DebateMetadata,
+  "+": "reject",
 });
 export type CreateDebateBody = typeof CreateDebateBody.infer;
 
@@ -39,8 +53,13 @@ export const CreateDebateResponse = type({ debate_id: "string", status: "string"
 
 export const DebateIdParams = type({ id: /^d-[0-9a-z-]{1,64}$/ });
 
+/** A calendar date or a date-time with its zone, as ISO 8601 writes them; `-1` or `tomorrow` are not. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
+
 const isoInstant = type("string").narrow(
-  (s, ctx) => !Number.isNaN(Date.parse(s)) || ctx.mustBe("an ISO-8601 date or date-time"),
+  (s, ctx) =>
+    (ISO_INSTANT.test(s) && !Number.isNaN(Date.parse(s))) ||
+    ctx.mustBe("an ISO-8601 date or date-time with its zone, e.g. 2026-01-31 or 2026-01-31T12:00:00Z"),
 );
 
 export const ListDebatesQuery = type({

@@ -43,12 +43,21 @@ export const OpsRunDetail = type({ run: OpsRunSummary, steps: OpsStep.array(), j
 export const OpsRunParams = type({ id: /^r-[0-9]{8}-[0-9a-f]{8}$/ });
 export const OpsStepParams = type({ id: /^r-[0-9]{8}-[0-9a-f]{8}$/, step: "string > 0" });
 
+/** A playbook shipped with the server (ops/playbooks), by name: `backup` or `backup.yml`; never a path. */
+export const ShippedPlaybookName = type(/^[a-z0-9][a-z0-9_-]{0,63}(\.ya?ml)?$/).describe(
+  "the name of a shipped playbook, e.g. backup or backup.yml (see ops list); a path is not accepted",
+);
+
 export const OpsStartBody = type({
-  playbook: type({ source: "string > 0", file: "string > 0" }).or({ name: "string > 0" }),
+  playbook: type({ source: "string > 0", file: "0 < string <= 4096", "+": "reject" }).or({
+    name: ShippedPlaybookName,
+    "+": "reject",
+  }),
   "params?": "Record<string, string | number | boolean>",
   "env?": "Record<string, string>",
   "dry_run?": "boolean",
   "started_by?": "string > 0",
+  "+": "reject",
 });
 
 export const OpsStartResponse = type({ run_id: "string", status: "string" });
@@ -57,9 +66,10 @@ export const OpsResumeBody = type({
   "decision?": "'retry' | 'skip'",
   "params?": "Record<string, string>",
   "env?": "Record<string, string>",
+  "+": "reject",
 });
 
-export const OpsApproveBody = type({ "approver?": "string > 0", "roles?": "string[]" });
+export const OpsApproveBody = type({ "approver?": "string > 0", "roles?": "string[]", "+": "reject" });
 export const OpsApproveResponse = type({ run_id: "string", step: "string", approver: "string", added: "boolean" });
 export const OpsCancelResponse = type({ run_id: "string", status: "string" });
 

@@ -17,7 +17,7 @@ import type { Logger } from "../log.ts";
 import { adminGuard } from "./admin-guard.ts";
 import { stateOf } from "./request-state.ts";
 
-const LogLevelBody = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" });
+const LogLevelBody = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'", "+": "reject" });
 const ActorsQuery = type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 1000" });
 const LogLevelResponse = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" });
 

@@ -7,7 +7,7 @@
  * const app = createHttpApp({ config, log, gateway, drain, version, startedAt: Date.now() });
  * app.listen({ port: 8080 });
  */
-import { type AnyElysia, Elysia, ParseError } from "elysia";
+import { type AnyElysia, Elysia } from "elysia";
 import { HealthResponse, MetricsText, WsHealthResponse, WsStatsResponse } from "../../schemas/health.ts";
 import type { ActorSystem } from "../actor/index.ts";
 import type { Config } from "../config.ts";
@@ -16,7 +16,8 @@ import type { Logger } from "../log.ts";
 import { metrics, registry } from "../metrics.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
-import { errorResponse, PayloadTooLargeError, readLimited, validationDetails } from "./errors.ts";
+import { errorResponse, PayloadTooLargeError, validationDetails } from "./errors.ts";
+import { BodyRejected, readJsonBody } from "./json-body.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { bindState, RequestState, stateOf } from "./request-state.ts";
 import { swagger } from "./swagger.ts";
@@ -162,7 +163,7 @@ export function createHttpApp(deps: HttpAppDeps) {
 
   const app = new Elysia({
     // Bun's own limit is only a backstop: the JSON 413 comes from onRequest (Content-Length)
-    // or from the streaming parser below (chunked bodies).
+    // or from the body gate below (chunked bodies).
     // reusePort off: a second server on a taken port must fail, not silently share the traffic.
     serve: {
       maxRequestBodySize: config.maxBodyBytes * 2 + 65_536,
@@ -177,19 +178,10 @@ export function createHttpApp(deps: HttpAppDeps) {
       if (opened instanceof Response) return opened;
       set.headers = opened;
     })
-    .onParse(async ({ request }, contentType) => {
-      // Bodies with Content-Length were checked in onRequest; the default parsers take them.
-      if (request.headers.has("content-length") || request.body === null) return;
-      const text = await readLimited(request.body, config.maxBodyBytes);
-      if (contentType.startsWith("application/json")) {
-        try {
-          return JSON.parse(text);
-        } catch {
-          throw new ParseError();
-        }
-      }
-      return text;
-    })
+    // The one body gate (json-body.ts): every route that reads a body gets it from here, checked
+    // before parsing; routes' own `parse: "json"` only documents the media type in OpenAPI, since
+    // Elysia skips the named parser once a parse hook returned a value.
+    .onParse(({ request }) => readJsonBody(request, config.maxBodyBytes))
     .onError(({ code, error, request, path, set }) => {
       const state = stateOf(request);
       const id = state?.id ?? requestIdFrom(request.headers);
@@ -202,17 +194,16 @@ export function createHttpApp(deps: HttpAppDeps) {
           set.status = 422;
           return errorResponse(422, "validation_failed", message, id, details, extra);
         }
-        case "PARSE":
-          if ((error as Error).cause instanceof PayloadTooLargeError) {
+        case "PARSE": {
+          // Elysia wraps whatever a parse hook threw in a ParseError; the gate's reason is its cause.
+          const cause = (error as Error).cause;
+          if (cause instanceof BodyRejected) {
+            set.status = cause.status;
+            return errorResponse(cause.status, cause.code, cause.message, id, cause.details, extra);
+          }
+          if (cause instanceof PayloadTooLargeError) {
             set.status = 413;
-            return errorResponse(
-              413,
-              "payload_too_large",
-              ((error as Error).cause as Error).message,
-              id,
-              undefined,
-              extra,
-            );
+            return errorResponse(413, "payload_too_large", cause.message, id, undefined, extra);
           }
           set.status = 400;
           return errorResponse(
@@ -223,6 +214,7 @@ export function createHttpApp(deps: HttpAppDeps) {
             undefined,
             extra,
           );
+        }
         case "NOT_FOUND":
           set.status = 404;
           finish(request, 404, undefined, path);

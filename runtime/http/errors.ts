@@ -30,9 +30,13 @@ interface ValidationIssue {
   message?: string;
 }
 
+/** arktype's problem for a key an object schema with `"+": "reject"` does not declare. */
+const UNDECLARED = "must be removed";
+
 /**
  * Turn Elysia's ValidationError (`all` holds one issue per problem, from arktype's
  * Standard Schema output) into `{field, rule}` pairs. `on` is body, query, params or headers.
+ * An undeclared key is reported as the playbook validator words it: `unknown key "x"`.
  */
 export function validationDetails(all: readonly ValidationIssue[], on: string): NonNullable<ErrorBody["details"]> {
   return all.map((issue) => {
@@ -45,6 +49,9 @@ export function validationDetails(all: readonly ValidationIssue[], on: string): 
     const field = path === "" || path === "root" ? on : `${on}.${path}`;
     let rule = issue.summary ?? issue.message ?? "is invalid";
     if (path !== "" && rule.startsWith(`${path} `)) rule = rule.slice(path.length + 1);
+    if (rule === UNDECLARED && path !== "" && path !== "root") {
+      rule = `unknown key ${JSON.stringify(path.slice(path.lastIndexOf(".") + 1))}`;
+    }
     return { field, rule };
   });
 }
@@ -56,16 +63,4 @@ export class PayloadTooLargeError extends Error {
     super(`request body exceeds the limit of ${limit} bytes (ARAGORA_MAX_BODY_BYTES)`);
     this.name = "PayloadTooLargeError";
   }
-}
-
-/** Read a request body stream as UTF-8, failing with {@link PayloadTooLargeError} past `limit` bytes. */
-export async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.byteLength;
-    if (total > limit) throw new PayloadTooLargeError(limit);
-    chunks.push(chunk);
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks));
 }

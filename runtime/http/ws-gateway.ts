@@ -22,6 +22,7 @@
 import { type } from "arktype";
 import type { ServerWebSocket } from "bun";
 import { ClientMessage, type WsErrorCode } from "../../schemas/ws.ts";
+import { jsonValueProblems, MAX_JSON_DEPTH } from "../json-limits.ts";
 import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
 
@@ -191,6 +192,13 @@ export class WsGateway {
         this.sendError(conn, "invalid_json", "message is not valid JSON");
         return;
       }
+    }
+    // The body gate's rules (json-body.ts): no nesting past MAX_JSON_DEPTH, no lone surrogates or
+    // NUL in strings, no non-finite numbers, before any handler or schema walks the message.
+    const problems = jsonValueProblems(parsed, "message", MAX_JSON_DEPTH, 3);
+    if (problems.length > 0) {
+      this.sendError(conn, "invalid_message", problems.map((p) => `${p.field}: ${p.rule}`).join("; "));
+      return;
     }
     const msg = ClientMessage(parsed);
     if (msg instanceof type.errors) {
