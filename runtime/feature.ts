@@ -17,6 +17,7 @@ import type { RunbookService } from "../actors/runbook/service.ts";
 import type { ActorSystem } from "./actor/index.ts";
 import type { Config } from "./config.ts";
 import type { Drain } from "./drain.ts";
+import type { RouteGuard } from "./http/admin-guard.ts";
 import type { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./store/index.ts";
@@ -46,6 +47,8 @@ export interface Feature {
   name: string;
   /** Elysia routes mounted on the API app (every route: detail.summary, tags, response schemas). */
   routes?: AnyElysia;
+  /** Guards of path prefixes, checked before any body or query is read (runtime/http/admin-guard.ts). */
+  guards?: RouteGuard[];
   /** Runs after the listeners are up (resume work, start schedules). */
   start?(): Promise<void>;
   /** Runs at shutdown after the drain, in reverse start order. */

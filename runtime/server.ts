@@ -111,6 +111,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     version: VERSION,
     startedAt,
     routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
+    guards: features.flatMap((f) => f.guards ?? []),
   });
   const wsApp = new Elysia({
     serve: { reusePort: false },

@@ -17,7 +17,7 @@ import type { FeatureFactory } from "../../runtime/feature.ts";
 import type { Connection } from "../../runtime/http/ws-gateway.ts";
 import { lockPath } from "../../runtime/server-lock.ts";
 import type { RunEvent } from "./interpreter.ts";
-import { opsRoutes } from "./routes.ts";
+import { opsGuard, opsRoutes } from "./routes.ts";
 import { RunbookService } from "./service.ts";
 
 const TOPIC = /^ops:(r-[0-9]{8}-[0-9a-f]{8})$/;
@@ -81,7 +81,8 @@ export const runbooksFeature: FeatureFactory = async (ctx) => {
 
   return {
     name: "runbooks",
-    routes: opsRoutes({ service, config, opsToken, env }),
+    routes: opsRoutes({ service }),
+    guards: [opsGuard(config, opsToken)],
     async start() {
       // The real port (maybe picked by the OS) is in server.json once the listeners are up.
       const lock = JSON.parse(readFileSync(lockPath(dataDir), "utf8")) as { api_port: number };

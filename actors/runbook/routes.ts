@@ -1,7 +1,7 @@
 /**
  * /api/ops/runs: list, inspect, start (the CLI's handoff), follow (NDJSON), approve, resume and
- * cancel playbook runs. Guarded like /api/admin/*: `Authorization: Bearer <ARAGORA_API_TOKEN>`,
- * or the local handoff token from `<data dir>/ops.token`.
+ * cancel playbook runs. Guarded like /api/admin/* ({@link opsGuard}, mounted by the feature):
+ * `Authorization: Bearer <ARAGORA_API_TOKEN>`, or the local handoff token from `<data dir>/ops.token`.
  *
  * @example
  * curl -H "Authorization: Bearer $ARAGORA_API_TOKEN" http://localhost:8080/api/ops/runs
@@ -13,6 +13,7 @@ import { tokenMatches } from "../../ops/handoff.ts";
 import type { JournalEntry, RunRecord, StepRecord } from "../../ops/journal.ts";
 import { FINISHED } from "../../ops/journal.ts";
 import type { Config } from "../../runtime/config.ts";
+import type { RouteGuard } from "../../runtime/http/admin-guard.ts";
 import { errorResponse } from "../../runtime/http/errors.ts";
 import { stateOf } from "../../runtime/http/request-state.ts";
 import { metrics } from "../../runtime/metrics.ts";
@@ -81,13 +82,33 @@ export function opsAuthorized(header: string | null, config: Config, opsToken: s
   );
 }
 
-export function opsRoutes(deps: {
-  service: RunbookService;
-  config: Config;
-  opsToken: string;
-  env: Record<string, string | undefined>;
-}) {
-  const { service, config, opsToken } = deps;
+/**
+ * The guard of `/api/ops/*`: the admin token or the local ops token, checked by the shell before
+ * the body or the query is read (runtime/http/admin-guard.ts).
+ *
+ * @example createHttpApp({ ..., guards: [opsGuard(config, opsToken)] });
+ */
+export function opsGuard(config: Config, opsToken: string): RouteGuard {
+  return {
+    prefix: "/api/ops/",
+    check(request, id, headers) {
+      const header = request.headers.get("authorization");
+      if (opsAuthorized(header, config, opsToken)) return undefined;
+      metrics.authFailures.inc({ reason: header ? "invalid" : "missing" });
+      return errorResponse(
+        401,
+        "unauthorized",
+        "Authorization: Bearer <ARAGORA_API_TOKEN> (or the local ops token) is required",
+        id,
+        undefined,
+        { ...headers, "www-authenticate": 'Bearer realm="aragora-ops"' },
+      );
+    },
+  };
+}
+
+export function opsRoutes(deps: { service: RunbookService }) {
+  const { service } = deps;
   const guard = { detail: { tags: ["ops"], security: [{ bearer: [] }] } };
   // Error responses are Responses, which Elysia sends as they are; typed `never` so each handler's
   // return type stays its success body (the response schemas document both).
@@ -110,22 +131,6 @@ export function opsRoutes(deps: {
     throw err;
   };
   return new Elysia({ name: "aragora-ops" })
-    .onBeforeHandle({ as: "scoped" }, ({ request }) => {
-      if (!new URL(request.url).pathname.startsWith("/api/ops/")) return;
-      const header = request.headers.get("authorization");
-      if (opsAuthorized(header, config, opsToken)) return;
-      metrics.authFailures.inc({ reason: header ? "invalid" : "missing" });
-      return errorResponse(
-        401,
-        "unauthorized",
-        "Authorization: Bearer <ARAGORA_API_TOKEN> (or the local ops token) is required",
-        stateOf(request)?.id ?? "",
-        undefined,
-        {
-          "www-authenticate": 'Bearer realm="aragora-ops"',
-        },
-      );
-    })
     .get(
       "/api/ops/runs",
       async ({ query }) => ({ runs: (await service.listRuns(query.limit ?? 50)).map(runSummary) }),

@@ -1,5 +1,6 @@
 /**
- * The schedulers' operator API, behind the admin token like every /api/admin route:
+ * The schedulers' operator API, behind the admin token like every /api/admin route (the shell's
+ * admin guard, runtime/http/admin-guard.ts):
  *
  * - `GET  /api/admin/schedulers`                              every schedule: next and last run, outcome, totals
  * - `POST /api/admin/schedulers/:name/run`                    start a run now (202; 409 while one is running)
@@ -12,7 +13,6 @@
 import { Elysia } from "elysia";
 import type { ActorRef } from "../../runtime/actor/index.ts";
 import type { Config } from "../../runtime/config.ts";
-import { adminGuard } from "../../runtime/http/admin-guard.ts";
 import { stateOf } from "../../runtime/http/request-state.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import {
@@ -48,7 +48,6 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
     ref.ask<ScheduleStatus>({ type: "status" }, { timeoutMs: STATUS_TIMEOUT_MS });
 
   return new Elysia({ name: "aragora-schedulers" })
-    .onBeforeHandle(adminGuard(config))
     .get(
       "/api/admin/schedulers",
       async () => ({ schedulers: await Promise.all([...deps.schedules().values()].map(status)) }),

@@ -1,17 +1,44 @@
 /**
- * The guard in front of every operator route: `Authorization: Bearer <ARAGORA_API_TOKEN>`,
- * compared in constant time. Without a configured token the admin API is off (403), so an
- * unconfigured server never exposes operator controls to anonymous callers. Failures are counted
- * in aragora_auth_failures_total{reason}.
+ * Guards in front of the protected routes, checked in the shell's onRequest (runtime/http/app.ts):
+ * before the body is read, parsed or validated and before the query is, so a caller without the
+ * token learns nothing about a route but that it needs one. A guard covers every path under its
+ * prefix, the routes there and the ones that do not exist alike.
+ *
+ * The admin guard: `Authorization: Bearer <ARAGORA_API_TOKEN>`, compared in constant time. Without a
+ * configured token the admin API is off (403), so an unconfigured server never exposes operator
+ * controls to anonymous callers. Failures are counted in aragora_auth_failures_total{reason}.
  *
  * @example
- * new Elysia().onBeforeHandle(adminGuard(config)).get("/api/admin/things", ...);
+ * createHttpApp({ ..., guards: [opsGuard] }); // the admin guard is always in place
  */
 import { timingSafeEqual } from "node:crypto";
 import type { Config } from "../config.ts";
 import { metrics } from "../metrics.ts";
 import { errorResponse } from "./errors.ts";
-import { stateOf } from "./request-state.ts";
+
+/** Who may reach the routes under one path prefix. */
+export interface RouteGuard {
+  /** Every path starting with this is guarded, e.g. "/api/admin/". */
+  prefix: string;
+  /**
+   * Undefined lets the request through; a Response (401/403, carrying `headers`) refuses it.
+   * `requestId` and `headers` (X-Request-ID, CORS) are the shell's, for the refusal.
+   */
+  check(request: Request, requestId: string, headers: Record<string, string>): Response | undefined;
+}
+
+/**
+ * The guard whose prefix the request's path starts with, if any. Reads the path from the URL the
+ * router matches on (Bun has already resolved `.` and `..` segments in it).
+ *
+ * @example guardOf(guards, "http://h/api/admin/log-level")?.prefix // "/api/admin/"
+ */
+export function guardOf(guards: readonly RouteGuard[], url: string): RouteGuard | undefined {
+  const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+  if (pathStart === -1) return undefined;
+  for (const guard of guards) if (url.startsWith(guard.prefix, pathStart)) return guard;
+  return undefined;
+}
 
 /** Compare a presented bearer token with the configured one in constant time. */
 export function bearerMatches(header: string | null, token: string): boolean {
@@ -21,16 +48,22 @@ export function bearerMatches(header: string | null, token: string): boolean {
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
-/** A beforeHandle hook: undefined lets the request through, a Response refuses it. */
-export function adminGuard(config: Pick<Config, "apiToken">) {
-  return ({ request }: { request: Request }): Response | undefined => {
-    const id = stateOf(request)?.id ?? "";
-    if (!config.apiToken) {
-      metrics.authFailures.inc({ reason: "disabled" });
-      return errorResponse(403, "admin_disabled", "the admin API is off: set ARAGORA_API_TOKEN to enable it", id);
-    }
-    const header = request.headers.get("authorization");
-    if (!bearerMatches(header, config.apiToken)) {
+/**
+ * The guard of `/api/admin/*` (the shell's operator routes and the schedulers').
+ *
+ * @example adminGuard(config).check(request, "req-1", {}) // undefined with the right token
+ */
+export function adminGuard(config: Pick<Config, "apiToken">): RouteGuard {
+  return {
+    prefix: "/api/admin/",
+    check(request, id, headers) {
+      if (!config.apiToken) {
+        metrics.authFailures.inc({ reason: "disabled" });
+        const message = "the admin API is off: set ARAGORA_API_TOKEN to enable it";
+        return errorResponse(403, "admin_disabled", message, id, undefined, headers);
+      }
+      const header = request.headers.get("authorization");
+      if (bearerMatches(header, config.apiToken)) return undefined;
       metrics.authFailures.inc({ reason: header ? "invalid" : "missing" });
       return errorResponse(
         401,
@@ -39,10 +72,10 @@ export function adminGuard(config: Pick<Config, "apiToken">) {
         id,
         undefined,
         {
+          ...headers,
           "www-authenticate": 'Bearer realm="aragora-admin"',
         },
       );
-    }
-    return undefined;
+    },
   };
 }

@@ -1,7 +1,7 @@
 /**
- * Operator routes under /api/admin, guarded by `Authorization: Bearer <ARAGORA_API_TOKEN>`.
- * Without a configured token the admin API is off (403), so an unconfigured server never
- * exposes operator controls to anonymous callers.
+ * Operator routes under /api/admin, guarded by `Authorization: Bearer <ARAGORA_API_TOKEN>`
+ * (admin-guard.ts, checked by the shell before anything else). Without a configured token the
+ * admin API is off (403), so an unconfigured server never exposes operator controls to anonymous callers.
  *
  * @example
  * curl -X PUT -H "Authorization: Bearer $ARAGORA_API_TOKEN" -H 'content-type: application/json' \
@@ -12,9 +12,8 @@ import { Elysia } from "elysia";
 import { ActorsResponse } from "../../schemas/actors.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import type { ActorSystem } from "../actor/index.ts";
-import type { Config, LogLevel } from "../config.ts";
+import type { LogLevel } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { adminGuard } from "./admin-guard.ts";
 import { stateOf } from "./request-state.ts";
 
 const LogLevelBody = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'", "+": "reject" });
@@ -24,10 +23,9 @@ const LogLevelResponse = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" 
 const TO_PINO: Record<LogLevel, string> = { DEBUG: "debug", INFO: "info", WARNING: "warn", ERROR: "error" };
 const FROM_PINO: Record<string, LogLevel> = { debug: "DEBUG", info: "INFO", warn: "WARNING", error: "ERROR" };
 
-export function adminRoutes(deps: { config: Config; log: Logger; system: ActorSystem }) {
-  const { config, log, system } = deps;
+export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
+  const { log, system } = deps;
   return new Elysia({ name: "aragora-admin" })
-    .onBeforeHandle(adminGuard(config))
     .get("/api/admin/log-level", () => ({ level: FROM_PINO[log.level] ?? "INFO" }), {
       detail: { summary: "Current log level", tags: ["admin"], security: [{ bearer: [] }] },
       response: { 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody },

@@ -14,6 +14,7 @@ import type { Config } from "../config.ts";
 import type { Drain } from "../drain.ts";
 import type { Logger } from "../log.ts";
 import { metrics, registry } from "../metrics.ts";
+import { adminGuard, guardOf, type RouteGuard } from "./admin-guard.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
 import { errorResponse, PayloadTooLargeError, validationDetails } from "./errors.ts";
@@ -33,6 +34,8 @@ export interface HttpAppDeps {
   startedAt: number;
   /** Feature routes (runtime/features.ts), mounted after the shell's own. */
   routes?: AnyElysia[];
+  /** Feature guards of path prefixes (the admin guard is the shell's own); see admin-guard.ts. */
+  guards?: RouteGuard[];
 }
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -66,6 +69,7 @@ const metricsText = async ({ set }: { set: { headers: Record<string, unknown> } 
 export function createHttpApp(deps: HttpAppDeps) {
   const { config, log, gateway, drain, version, startedAt, system } = deps;
   const cors = corsPolicy(config.allowedOrigins);
+  const guards = [adminGuard(config), ...(deps.guards ?? [])];
   const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
 
   /** Close the books on one request: release the drain slot, observe the histogram, log one line. */
@@ -118,6 +122,13 @@ export function createHttpApp(deps: HttpAppDeps) {
         return early(request, errorResponse(403, "cors_denied", message, id, undefined, corsHeaders));
       }
       return early(request, new Response(null, { status: 204, headers: { ...preflight, "x-request-id": id } }));
+    }
+    // Authentication comes first: a protected route tells a caller without the token nothing else,
+    // not even that its body is too large or malformed.
+    const guard = guardOf(guards, request.url);
+    if (guard) {
+      const refused = guard.check(request, id, { ...corsHeaders, "x-request-id": id });
+      if (refused) return early(request, refused);
     }
     const length = Number(headers.get("content-length") ?? "0");
     if (length > config.maxBodyBytes) {
@@ -310,7 +321,7 @@ export function createHttpApp(deps: HttpAppDeps) {
       detail: { summary: "Prometheus metrics (the same as /api/metrics)", tags: ["observability"] },
       response: { 200: MetricsText },
     })
-    .use(adminRoutes({ config, log, system }))
+    .use(adminRoutes({ log, system }))
     .ws("/ws", { ...gateway.routeHandlers(), detail: { hide: true } });
   for (const routes of deps.routes ?? []) app.use(routes);
   return app;
