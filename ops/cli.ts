@@ -11,7 +11,7 @@
  */
 // First: arktype reads its configuration when it loads.
 import "../runtime/arktype-config.ts";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
@@ -22,7 +22,6 @@ import { ActorSystem } from "../runtime/actor/index.ts";
 import { type Command, EXIT, runCommand, UsageError } from "../runtime/command.ts";
 import { type Config, environmentSnapshot } from "../runtime/config.ts";
 import { createLogger } from "../runtime/log.ts";
-import { PROJECT_ROOT } from "../runtime/paths.ts";
 import { readServerLock } from "../runtime/server-lock.ts";
 import { openStore } from "../runtime/store/index.ts";
 import { HandOffError, handOffRun, readOpsToken, serverBaseUrl } from "./handoff.ts";
@@ -31,8 +30,7 @@ import { openOpsJournal } from "./journal-sql.ts";
 import { parseParamPairs } from "./params.ts";
 import { formatDiagnostic, loadPlaybook, type Playbook } from "./playbook.ts";
 import { eventJson, type ProgressMode, progressView } from "./progress.ts";
-
-export const PLAYBOOKS_DIR = join(PROJECT_ROOT, "ops", "playbooks");
+import { PLAYBOOKS_DIR, shippedPlaybookFiles } from "./shipped.ts";
 
 /** Exit code of a run that paused for an operator decision. */
 export const EXIT_PAUSED = 3;
@@ -224,11 +222,7 @@ function commands(env: Record<string, string | undefined>): Command[] {
     usage: "ops list",
     options: {},
     async run() {
-      const files = existsSync(PLAYBOOKS_DIR)
-        ? readdirSync(PLAYBOOKS_DIR)
-            .filter((f) => f.endsWith(".yml"))
-            .sort()
-        : [];
+      const files = shippedPlaybookFiles();
       const width = Math.max(8, ...files.map((f) => f.length));
       for (const file of files) {
         let description = "";

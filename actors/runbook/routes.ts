@@ -8,10 +8,12 @@
  */
 
 import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { Elysia } from "elysia";
 import { tokenMatches } from "../../ops/handoff.ts";
 import type { JournalEntry, RunRecord, StepRecord } from "../../ops/journal.ts";
 import { FINISHED } from "../../ops/journal.ts";
+import { shippedPlaybookFiles, shippedPlaybookPath } from "../../ops/shipped.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { RouteGuard } from "../../runtime/http/admin-guard.ts";
 import { errorResponse } from "../../runtime/http/errors.ts";
@@ -167,13 +169,19 @@ export function opsRoutes(deps: { service: RunbookService }) {
           source = body.playbook.source;
           file = body.playbook.file;
         } else {
-          try {
-            const { resolvePlaybookPath } = await import("../../ops/cli.ts");
-            file = resolvePlaybookPath(body.playbook.name);
-          } catch (err) {
-            return reject(request, 404, "not_found", (err as Error).message);
+          const path = shippedPlaybookPath(body.playbook.name);
+          if (!path) {
+            const shipped = shippedPlaybookFiles().map((f) => f.replace(/\.yml$/, ""));
+            return reject(
+              request,
+              404,
+              "not_found",
+              `no shipped playbook "${body.playbook.name}" (shipped: ${shipped.join(", ")}); send any other playbook as {source, file}`,
+            );
           }
-          source = readFileSync(file, "utf8");
+          source = readFileSync(path, "utf8");
+          // Journaled and shown in diagnostics: the name, not where the server is installed.
+          file = `ops/playbooks/${basename(path)}`;
         }
         // Loaded on the first run request: the compiler pulls in yaml and every action.
         const { formatDiagnostic, loadPlaybook } = await import("../../ops/playbook.ts");
