@@ -68,6 +68,12 @@ export const metrics = {
     registers: [registry],
   }),
 
+  httpStreamFailures: new Counter({
+    name: "aragora_http_stream_failures_total",
+    help: "Streamed responses (exports) that broke off after their status was sent, by route",
+    labelNames: ["route"] as const,
+    registers: [registry],
+  }),
   authFailures: new Counter({
     name: "aragora_auth_failures_total",
     help: "Rejected credentials, by reason (missing, invalid, disabled)",

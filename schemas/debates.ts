@@ -142,7 +142,8 @@ export const DebateSummaryView = type({
 
 export const DebateRecord = DebateSummary.and({
   config: DebateConfigView,
-  metadata: "Record<string, unknown>",
+  metadata: type("Record<string, unknown> | null").describe("as sent; null only when metadata_error says why"),
+  "metadata_error?": type("string").describe("why a record stored before metadata had limits withholds it"),
   error: "string | null",
   baseline: "Record<string, unknown> | null",
   summary: DebateSummaryView.or("null"),

@@ -7,6 +7,7 @@
  * return new Response(exportDebates(store, owner, filter, "csv"), { headers: { "content-type": EXPORT_TYPES.csv } });
  */
 
+import { jsonValueDepth, MAX_JSON_DEPTH } from "../../runtime/json-limits.ts";
 import type { Usage } from "../agent/turn.ts";
 import type { DebateListFilter, DebateRow, DebateStore, Owner } from "./debate-store.ts";
 import type { DebateConfig, DebateEventEnvelope, DebateSummaryData } from "./types.ts";
@@ -100,12 +101,30 @@ export function summaryView(summary: DebateSummaryData) {
   };
 }
 
+/**
+ * The stored metadata as the API shows it. Metadata is checked on the way in (schemas/metadata.ts),
+ * but a record stored before those limits may nest deeper than anything can serialise: that one
+ * record shows `metadata: null` and says why in `metadata_error`, and every other record, list and
+ * export still reads.
+ *
+ * @example metadataView({ ticket: "OPS-1" }) // { metadata: { ticket: "OPS-1" } }
+ */
+export function metadataView(metadata: unknown): { metadata: Record<string, unknown> | null; metadata_error?: string } {
+  if (jsonValueDepth(metadata, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    return {
+      metadata: null,
+      metadata_error: `the stored metadata nests deeper than ${MAX_JSON_DEPTH} levels and is withheld; it was stored before metadata had limits`,
+    };
+  }
+  return { metadata: metadata as Record<string, unknown> };
+}
+
 /** The full record (GET /api/debates/:id). @example debateRecord(row).summary */
 export function debateRecord(row: DebateRow) {
   return {
     ...debateSummary(row),
     config: configView(row.config),
-    metadata: row.metadata,
+    ...metadataView(row.metadata),
     error: row.error,
     baseline: row.baseline ? { ...row.baseline } : null,
     summary: row.summary ? summaryView(row.summary) : null,

@@ -9,6 +9,7 @@
 import { Elysia } from "elysia";
 import { errorResponse } from "../../runtime/http/errors.ts";
 import { stateOf } from "../../runtime/http/request-state.ts";
+import { streamedResponse } from "../../runtime/http/streamed-response.ts";
 import {
   CancelResponse,
   CreateDebateBody,
@@ -131,7 +132,7 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
           { status: query.status, agent: query.agent, since: query.since ? new Date(query.since) : undefined },
           format,
         );
-        return new Response(body, {
+        return streamedResponse(body, {
           headers: {
             "content-type": EXPORT_TYPES[format],
             "content-disposition": `attachment; filename="debates.${format}"`,

@@ -21,6 +21,7 @@ import { errorResponse, PayloadTooLargeError, validationDetails } from "./errors
 import { BodyRejected, readJsonBody } from "./json-body.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { bindState, RequestState, stateOf } from "./request-state.ts";
+import { isStreamedResponse, observeStream, type StreamOutcome } from "./streamed-response.ts";
 import { swagger } from "./swagger.ts";
 import type { WsGateway } from "./ws-gateway.ts";
 
@@ -72,14 +73,26 @@ export function createHttpApp(deps: HttpAppDeps) {
   const guards = [adminGuard(config), ...(deps.guards ?? [])];
   const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
 
-  /** Close the books on one request: release the drain slot, observe the histogram, log one line. */
-  const finish = (request: Request, status: number, route: string | undefined, path: string, created?: unknown) => {
+  /**
+   * Close the books on one request: release the drain slot, observe the histogram, log one line.
+   * A streamed response (streamed-response.ts) closes them when its body ends, saying how.
+   */
+  const finish = (
+    request: Request,
+    status: number,
+    route: string | undefined,
+    path: string,
+    created?: unknown,
+    stream?: StreamOutcome,
+  ) => {
     const state = stateOf(request);
     if (!state?.end()) return;
     const seconds = (performance.now() - state.start) / 1000;
     metrics.httpRequestDuration.series(request.method, route || "unmatched", status).observe(seconds);
+    if (stream?.kind === "failed") metrics.httpStreamFailures.inc({ route: route || "unmatched" });
     // Probes (load balancers, Prometheus) would drown the log at INFO; they log at DEBUG unless they fail.
-    const level = status < 400 && route !== undefined && PROBES.has(route) ? "debug" : "info";
+    const level =
+      stream?.kind === "failed" ? "error" : status < 400 && route !== undefined && PROBES.has(route) ? "debug" : "info";
     if (!log.isLevelEnabled(level)) return;
     const line: Record<string, unknown> = {
       request_id: state.id,
@@ -91,6 +104,16 @@ export function createHttpApp(deps: HttpAppDeps) {
     };
     const debateId = debateIdOf(path, created);
     if (debateId !== undefined) line.debate_id = debateId;
+    if (stream) {
+      // The status was sent before the body was made: the line says whether the body arrived whole.
+      line.stream = stream.kind;
+      line.bytes = stream.bytes;
+      if (stream.kind === "failed") {
+        line.err = stream.error;
+        log.error(line, "request failed mid-stream: the client got a cut-off body");
+        return;
+      }
+    }
     log[level](line, "request");
   };
   /** onRequest short-circuits skip mapResponse, so they finish the request themselves. */
@@ -271,6 +294,13 @@ export function createHttpApp(deps: HttpAppDeps) {
     // where onAfterResponse costs a setImmediate per request (a third of the shell's overhead).
     // Router misses skip it; the NOT_FOUND branch of onError finishes those.
     .mapResponse(({ request, route, set, path, responseValue }) => {
+      if (isStreamedResponse(responseValue) && responseValue.body) {
+        const { status, headers } = responseValue;
+        const body = observeStream(responseValue.body, (outcome) =>
+          finish(request, status, route, path, undefined, outcome),
+        );
+        return new Response(body as ReadableStream<Uint8Array>, { status, headers });
+      }
       const status =
         responseValue instanceof Response
           ? responseValue.status
