@@ -24,7 +24,7 @@ export const receiptCommand: Command = {
   summary: "verify a decision receipt offline",
   usage: "aragora receipt verify FILE [--public-key FILE] [--json]",
   details:
-    "FILE is the JSON from GET /api/debates/:id/receipt. --public-key pins the signer (PEM, e.g. the public_key of\nGET /api/receipts/public-key); without it the key embedded in the receipt is used, which proves integrity\nbut not who signed. Exit 0: valid; 1: tampered (each problem is printed); 2: bad usage or unreadable file.",
+    "FILE is the JSON from GET /api/debates/:id/receipt. --public-key pins the signer (PEM, e.g. the public_key of\nGET /api/receipts/public-key); without it the key embedded in the receipt is used, which proves integrity\nbut not who signed. Exit 0: valid; 1: tampered or malformed (each problem is printed); 2: bad usage or unreadable file.",
   options: {
     "public-key": {
       type: "string",
@@ -35,36 +35,36 @@ export const receiptCommand: Command = {
   async run({ positionals, values }) {
     const [action, file, ...rest] = positionals;
     if (action !== "verify" || !file || rest.length > 0) throw new UsageError("expected: receipt verify FILE");
-    let doc: ReceiptDoc;
+    let doc: unknown;
     try {
-      doc = JSON.parse(readText(file, "receipt")) as ReceiptDoc;
+      doc = JSON.parse(readText(file, "receipt"));
     } catch (err) {
       if (err instanceof UsageError) throw err;
       throw new UsageError(`${file} is not JSON: ${(err as Error).message}`);
-    }
-    if (
-      typeof doc !== "object" ||
-      doc === null ||
-      typeof doc.receipt !== "object" ||
-      typeof doc.signature !== "string"
-    ) {
-      throw new UsageError(`${file} is not a receipt (expected the fields receipt and signature)`);
     }
     let pem: string | undefined;
     const keyFile = values["public-key"];
     if (typeof keyFile === "string") {
       const text = readText(keyFile, "public key");
-      pem = text.trimStart().startsWith("{")
-        ? String((JSON.parse(text) as { public_key?: string }).public_key ?? "")
-        : text;
+      if (text.trimStart().startsWith("{")) {
+        let key: unknown;
+        try {
+          key = (JSON.parse(text) as { public_key?: unknown }).public_key;
+        } catch (err) {
+          throw new UsageError(`${keyFile} is neither a PEM file nor JSON: ${(err as Error).message}`);
+        }
+        if (typeof key !== "string") throw new UsageError(`${keyFile} has no public_key string`);
+        pem = key;
+      } else pem = text;
     }
     const result = verifyReceipt(doc, pem);
-    const id = String(doc.receipt.debate_id ?? "?");
+    const claimed = (doc as { receipt?: { debate_id?: unknown } } | null)?.receipt?.debate_id;
+    const id = typeof claimed === "string" && claimed.isWellFormed() ? claimed : "?";
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ debate_id: id, ...result })}\n`);
     } else if (result.ok) {
       process.stdout.write(
-        `receipt for ${id}: valid (signature verified with the ${result.keySource} key ${String(doc.key_id)}; ${result.events} events in the hash chain)\n`,
+        `receipt for ${id}: valid (signature verified with the ${result.keySource} key ${String((doc as ReceiptDoc).key_id)}; ${result.events} events in the hash chain)\n`,
       );
       if (result.keySource === "embedded") {
         process.stdout.write(

@@ -12,7 +12,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type } from "arktype";
 import canonicalize from "canonicalize";
+import { jsonValueProblems, MAX_JSON_DEPTH } from "../../runtime/json-limits.ts";
 import { type ChainEntry, chainLink, GENESIS_HASH, sha256Hex } from "./event-log.ts";
 import type { DebateEventEnvelope } from "./types.ts";
 
@@ -347,15 +349,66 @@ export interface VerifyResult {
   events: number;
 }
 
+/** The parts of a receipt document the checks read, so a malformed one is INVALID with a reason. */
+const ChainEntryShape = type({ seq: "number.integer", type: "string", digest: "string", hash: "string" });
+const ReceiptShape = type({
+  receipt: type("object").narrow((v, ctx) => !Array.isArray(v) || ctx.mustBe("an object (not an array)")),
+  signature: "string",
+  "public_key?": "string",
+  "events?": type({ seq: "number.integer", type: "string" }).array(),
+});
+
+/** Why a parsed document cannot be a receipt the server issued, or an empty list. */
+function receiptShapeProblems(doc: unknown, publicKeyPem: string | undefined): string[] {
+  // Lone surrogates, NUL and non-finite numbers never survive canonical JSON: no receipt holds them.
+  const values = jsonValueProblems(doc, "document", MAX_JSON_DEPTH);
+  if (values.length > 0) return values.map((p) => `${p.field} ${p.rule}: no issued receipt holds that`);
+  const shaped = ReceiptShape(doc);
+  if (shaped instanceof type.errors) return [...shaped].map((e) => `not a receipt: ${e.message}`);
+  const problems: string[] = [];
+  const chainEvents = (shaped.receipt as { hash_chain?: { events?: unknown } }).hash_chain?.events;
+  if (Array.isArray(chainEvents)) {
+    const entries = ChainEntryShape.array()(chainEvents);
+    if (entries instanceof type.errors) {
+      problems.push(
+        ...[...entries].map(
+          (e) => `receipt.hash_chain.events${e.path.length ? `.${e.path.join(".")}` : ""} ${e.problem}`,
+        ),
+      );
+    }
+  }
+  if (publicKeyPem === undefined && shaped.public_key === undefined) {
+    problems.push("the receipt carries no public_key: pass --public-key to check its signature");
+  }
+  return problems;
+}
+
 /**
  * Verify a receipt document offline. With `publicKeyPem` the signature must come from that key
- * (pin it: the embedded key proves nothing against a forger who re-signs).
+ * (pin it: the embedded key proves nothing against a forger who re-signs). Any document, however
+ * malformed, gets a result: not a receipt, or the problems found, never an exception.
  *
  * @example
  * const r = verifyReceipt(JSON.parse(text), readFileSync("receipt-public.pem", "utf8"));
  * if (!r.ok) console.log(r.problems.join("\n"));
  */
-export function verifyReceipt(doc: ReceiptDoc, publicKeyPem?: string): VerifyResult {
+export function verifyReceipt(doc: unknown, publicKeyPem?: string): VerifyResult {
+  const keySource = publicKeyPem ? "pinned" : "embedded";
+  const malformed = receiptShapeProblems(doc, publicKeyPem);
+  if (malformed.length > 0) return { ok: false, problems: malformed, keySource, events: 0 };
+  try {
+    return checkReceipt(doc as ReceiptDoc, publicKeyPem);
+  } catch (err) {
+    return {
+      ok: false,
+      problems: [`the receipt could not be checked: ${(err as Error).message}`],
+      keySource,
+      events: 0,
+    };
+  }
+}
+
+function checkReceipt(doc: ReceiptDoc, publicKeyPem?: string): VerifyResult {
   const problems: string[] = [];
   const receipt = doc.receipt ?? {};
   const keySource = publicKeyPem ? "pinned" : "embedded";

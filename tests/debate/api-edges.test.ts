@@ -2,7 +2,8 @@
  * Edges of the debates API a newcomer walking the README hit: an agent whose provider has no key
  * is refused at POST (not accepted, then failed), a duplicate seat names its twin, a body that is
  * not an object is named as the body, `last_seq` past the end of a log is the log's end, and
- * `aragora receipt verify` names the fields the digests do not cover when they are altered.
+ * `aragora receipt verify` names the fields the digests do not cover when they are altered, and
+ * says INVALID with a reason (never a stack trace) for a document that is not a well-formed receipt.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -140,4 +141,50 @@ describe("a finished debate", () => {
     expect(shifted.stdout).toContain("every field matches its digest");
     expect(shifted.stdout).toContain("issued_at");
   });
+
+  test("receipt verify says INVALID, with the reason, for a malformed receipt: never a stack trace", async () => {
+    const dir = tempDir();
+    const text = JSON.stringify(doc);
+    const question = JSON.stringify(doc.receipt.question);
+    const budget = /"maxCostUsd":(null|[0-9.]+)/;
+    expect(text).toMatch(budget);
+    // Each is what a forger or a broken copy could hand an auditor; the reason names where it is wrong.
+    const cases: [string, string, string][] = [
+      ["surrogate.json", text.replace(question, '"\\ud800"'), "document.receipt.question must be well-formed Unicode"],
+      ["infinite.json", text.replace(budget, '"maxCostUsd":1e309'), "maxCostUsd must be a finite number"],
+      [
+        "chain-null.json",
+        patch((d) => ((d.receipt.hash_chain as { events: unknown[] }).events[0] = null)),
+        "receipt.hash_chain.events.0 must be an object",
+      ],
+      ["events-null.json", patch((d) => ((d.events as unknown[])[0] = null)), "events[0] must be an object"],
+      ["signature.json", patch((d) => ((d as Record<string, unknown>).signature = 12)), "signature must be a string"],
+      [
+        "key.json",
+        patch((d) => ((d as Record<string, unknown>).public_key = { pem: 1 })),
+        "public_key must be a string",
+      ],
+      ["receipt.json", patch((d) => ((d as Record<string, unknown>).receipt = [1, 2])), "receipt must be an object"],
+      [
+        "deep.json",
+        `{"receipt":{"question":${"[".repeat(100_000)}${"]".repeat(100_000)}},"signature":"x"}`,
+        "deeper than 32 levels",
+      ],
+    ];
+    for (const [name, body, reason] of cases) {
+      writeFileSync(join(dir, name), body);
+      const out = await runCli(["receipt", "verify", join(dir, name)]);
+      expect({ name, code: out.code }).toEqual({ name, code: 1 });
+      expect(out.stdout).toContain("INVALID");
+      expect(out.stdout).toContain(reason);
+      expect(out.stderr).not.toMatch(/\n\s+at |\^|Error:/);
+    }
+  });
+
+  /** The receipt as JSON text after `change`. */
+  function patch(change: (d: typeof doc) => void): string {
+    const copy = structuredClone(doc);
+    change(copy);
+    return JSON.stringify(copy);
+  }
 });
