@@ -23,6 +23,7 @@ import { requestIdFrom } from "./request-id.ts";
 import { bindState, RequestState, stateOf } from "./request-state.ts";
 import { isStreamedResponse, observeStream, type StreamOutcome } from "./streamed-response.ts";
 import { swagger } from "./swagger.ts";
+import { urlProblem } from "./url-check.ts";
 import type { WsGateway } from "./ws-gateway.ts";
 
 export interface HttpAppDeps {
@@ -153,6 +154,8 @@ export function createHttpApp(deps: HttpAppDeps) {
       const refused = guard.check(request, id, { ...corsHeaders, "x-request-id": id });
       if (refused) return early(request, refused);
     }
+    const badUrl = urlProblem(request.url);
+    if (badUrl) return early(request, errorResponse(400, "malformed_url", badUrl, id, undefined, corsHeaders));
     const length = Number(headers.get("content-length") ?? "0");
     if (length > config.maxBodyBytes) {
       const message = `request body is ${length} bytes; the limit is ${config.maxBodyBytes} (ARAGORA_MAX_BODY_BYTES)`;

@@ -3,10 +3,12 @@
  * or validated. Deep nesting is refused fast (400) on every route that takes a body, public or not,
  * while /api/health keeps answering; a body that is not application/json is 415 (a cross-site form
  * cannot create a debate); lone surrogates, NUL and non-finite numbers are 422 naming the field;
- * unknown fields are 422 naming them; metadata has limits; WebSocket messages get the same rules.
+ * unknown fields are 422 naming them; metadata has limits; WebSocket messages get the same rules; a URL
+ * holding a NUL or bytes that are not UTF-8 is 400 before routing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openSocket, startTestServer, type TestServer } from "../support/server.ts";
+import { createTempPostgresDatabase, postgresAvailable } from "../support/services.ts";
 
 const TOKEN = "test-admin-token-0123456789";
 let server: TestServer;
@@ -170,6 +172,57 @@ describe("values that cannot be kept as sent: 422 naming the field", () => {
     }
     expect((await fetch(`${server.api}/api/debates?since=2026-01-31`)).status).toBe(200);
     expect((await fetch(`${server.api}/api/debates?since=2026-01-31T12:00:00Z`)).status).toBe(200);
+  });
+});
+
+describe("URLs: a NUL or bytes that are not UTF-8 are refused before routing (400 malformed_url)", () => {
+  const cases: [string, string][] = [
+    ["/api/debates?agent=%00", 'query parameter "agent" holds a NUL'],
+    ["/api/debates?agent=a%00b&limit=5", 'query parameter "agent" holds a NUL'],
+    ["/api/debates/export?agent=%ED%A0%80", 'query parameter "agent" is not valid percent-encoded UTF-8'],
+    ["/api/debates?since=%zz", 'query parameter "since" is not valid percent-encoded UTF-8'],
+    ["/api/debates/d-1%00", "the path holds a NUL"],
+    ["/api/debates/%C0%AF", "the path is not valid percent-encoded UTF-8"],
+  ];
+  test.each(cases)("%s", async (path, message) => {
+    const res = await fetch(`${server.api}${path}`);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error).toBe("malformed_url");
+    expect(body.message).toContain(message);
+  });
+
+  test("percent-encoded UTF-8 and a literal % (%25) still work", async () => {
+    expect((await fetch(`${server.api}/api/debates?agent=%F0%9F%98%80`)).status).toBe(200);
+    expect((await fetch(`${server.api}/api/debates?agent=50%25`)).status).toBe(200);
+  });
+});
+
+describe.skipIf(!(await postgresAvailable()))("on PostgreSQL, which refuses NUL in any text", () => {
+  test("a NUL in a query or path parameter is a 400, not a 500 (nor an export cut off)", async () => {
+    const db = await createTempPostgresDatabase();
+    const pg = await startTestServer({ env: { DATABASE_URL: db.url, ARAGORA_API_TOKEN: TOKEN } });
+    try {
+      for (const path of ["/api/debates?agent=%00", "/api/debates/export?agent=a%00b"]) {
+        const res = await fetch(`${pg.api}${path}`);
+        expect({ path, status: res.status }).toEqual({ path, status: 400 });
+      }
+      const approve = await fetch(`${pg.api}/api/ops/runs/r-20260101-0123abcd/steps/%00/approve`, {
+        method: "POST",
+        headers: ADMIN,
+        body: "{}",
+      });
+      expect(approve.status).toBe(400);
+      const nul = await fetch(`${pg.api}/api/debates`, {
+        method: "POST",
+        headers: JSON_TYPE,
+        body: JSON.stringify({ question: "q", metadata: { k: "a\u0000b" } }),
+      });
+      expect(nul.status).toBe(422);
+    } finally {
+      await pg.stop();
+      await db.drop();
+    }
   });
 });
 
