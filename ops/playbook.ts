@@ -10,11 +10,16 @@
  */
 import { type } from "arktype";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { MAX_JSON_DEPTH } from "../runtime/json-limits.ts";
 import { type ParamSpec, PlaybookDocument, type RetrySpec } from "../schemas/playbook.ts";
 import { ACTIONS, type AnyAction } from "./actions/index.ts";
 import { parseDuration } from "./duration.ts";
 import { checkParamValue } from "./params.ts";
 import { isTemplated, parseTemplate, type Reference, type Template, TemplateSyntaxError } from "./template.ts";
+import { flowNestingPast, nodeNestingPast } from "./yaml-depth.ts";
+
+/** Syntax errors reported one by one; past this, one line says how many more (a broken file can have thousands). */
+const MAX_SYNTAX_ERRORS = 20;
 
 export interface Diagnostic {
   file: string;
@@ -109,6 +114,14 @@ export function loadPlaybook(
   file: string,
   actions: ReadonlyMap<string, AnyAction> = ACTIONS,
 ): LoadResult {
+  const tooDeep = `the document nests collections deeper than ${MAX_JSON_DEPTH} levels`;
+  const flow = flowNestingPast(source, MAX_JSON_DEPTH);
+  if (flow !== -1) {
+    // Before the parser, which recurses on flow collections: one problem, not an overflow per bracket.
+    const before = source.slice(0, flow);
+    const line = before.split("\n").length;
+    return { diagnostics: [{ file, line, col: flow - before.lastIndexOf("\n"), message: tooDeep }] };
+  }
   const lines = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const diagnostics: Diagnostic[] = [];
@@ -119,8 +132,16 @@ export function loadPlaybook(
   const atNode = (node: Node | undefined, message: string) => at(node?.range?.[0] ?? 0, message);
   const atPath = (path: Path, message: string, key = false) => atNode(locate(doc.contents, path, key), message);
 
-  for (const err of doc.errors) at(err.pos[0], err.message.split("\n")[0] as string);
+  for (const err of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) at(err.pos[0], err.message.split("\n")[0] as string);
+  if (doc.errors.length > MAX_SYNTAX_ERRORS) {
+    at(doc.errors[MAX_SYNTAX_ERRORS]?.pos[0] ?? 0, `and ${doc.errors.length - MAX_SYNTAX_ERRORS} more syntax errors`);
+  }
   if (diagnostics.length > 0) return { diagnostics };
+  const deep = nodeNestingPast(doc.contents, MAX_JSON_DEPTH);
+  if (deep) {
+    atNode(deep, tooDeep);
+    return { diagnostics };
+  }
 
   const raw = doc.toJS() as unknown;
   const shaped = PlaybookDocument(raw);

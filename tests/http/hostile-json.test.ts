@@ -96,6 +96,41 @@ describe("deep nesting is refused before anything walks it", () => {
   });
 });
 
+describe("a playbook document nested deep is one problem at its position, found before the YAML parser", () => {
+  const step = (withValue: string) =>
+    `name: deep\nsteps:\n  - id: a\n    action: sleep\n    with: ${withValue}\n    timeout: 1s\n`;
+  const block = (levels: number) =>
+    `name: deep\nsteps:\n  - id: a\n    action: sleep\n    with:\n${Array.from({ length: levels }, (_, i) => `${" ".repeat(6 + i)}k:`).join("\n")} 1\n    timeout: 1s\n`;
+  const cases: [string, string, string][] = [
+    ["flow sequences, 5,000 levels", step(`${"[".repeat(5_000)}1${"]".repeat(5_000)}`), "deep.yml:5:"],
+    ["flow maps, 20,000 levels", step(`${"{a: ".repeat(20_000)}1${"}".repeat(20_000)}`), "deep.yml:5:"],
+    ["unclosed brackets", step("[".repeat(30_000)), "deep.yml:5:"],
+    ["block maps, 200 levels", block(200), "deep.yml:"],
+  ];
+  test.each(cases)("%s: 422 in under a second, one diagnostic", async (_, source, where) => {
+    const started = performance.now();
+    const res = await send("/api/ops/runs", JSON.stringify({ playbook: { source, file: "deep.yml" } }), ADMIN);
+    const text = await res.text();
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(res.status).toBe(422);
+    const body = JSON.parse(text) as ErrorBody;
+    expect(body.error).toBe("invalid_playbook");
+    expect(body.details).toHaveLength(1);
+    expect(body.details?.[0]?.field).toStartWith(where);
+    expect(body.details?.[0]?.rule).toBe("the document nests collections deeper than 32 levels");
+    expect(text).not.toContain("call stack");
+  });
+
+  test("a document with thousands of syntax errors: the first 20 and a count, not a megabyte of them", async () => {
+    const source = step(`${"[".repeat(30)}${"x: [\n".repeat(3_000)}`);
+    const res = await send("/api/ops/runs", JSON.stringify({ playbook: { source, file: "broken.yml" } }), ADMIN);
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.details?.length).toBeLessThanOrEqual(21);
+    expect(JSON.stringify(body).length).toBeLessThan(20_000);
+  });
+});
+
 describe("only application/json bodies", () => {
   test("text/plain, a form, multipart or no Content-Type: 415, and no debate is created", async () => {
     const before = ((await (await fetch(`${server.api}/api/debates?limit=200`)).json()) as { debates: unknown[] })
