@@ -32,14 +32,15 @@ export function jsonNestingDepth(text: string, stopAbove = Number.POSITIVE_INFIN
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      // Skip the string: find its closing quote, stepping over escapes.
-      i++;
-      while (i < n) {
-        const s = text.charCodeAt(i);
-        if (s === 0x5c) i += 2;
-        else if (s === 0x22) break;
-        else i++;
+      // Skip the string: its closing quote is the next one not escaped by an odd run of backslashes.
+      let close = text.indexOf('"', i + 1);
+      while (close !== -1) {
+        let slashes = 0;
+        while (text.charCodeAt(close - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+        close = text.indexOf('"', close + 1);
       }
+      i = close === -1 ? n : close;
     } else if (c === 0x5b || c === 0x7b) {
       depth++;
       if (depth > deepest) {
@@ -66,6 +67,47 @@ function textProblem(s: string): string | undefined {
 
 const fieldOf = (parent: string, key: string | number) => `${parent}.${key}`;
 
+const textIsSafe = (s: string) => s.isWellFormed() && !s.includes("\u0000");
+
+/**
+ * Whether a parsed JSON document holds nothing {@link jsonValueProblems} would report. The common
+ * case, walked without building a field name per value (a few times cheaper).
+ */
+function jsonValueIsSafe(value: unknown, maxDepth: number): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = (depths.pop() as number) + 1;
+    if (typeof v === "string") {
+      if (!textIsSafe(v)) return false;
+    } else if (typeof v === "number") {
+      if (!Number.isFinite(v)) return false;
+    } else if (typeof v === "object" && v !== null) {
+      if (depth > maxDepth) return false;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const item = v[i];
+          if (typeof item === "object" || typeof item === "string" || typeof item === "number") {
+            values.push(item);
+            depths.push(depth);
+          }
+        }
+      } else {
+        for (const key in v) {
+          if (!textIsSafe(key)) return false;
+          const item = (v as Record<string, unknown>)[key];
+          if (typeof item === "object" || typeof item === "string" || typeof item === "number") {
+            values.push(item);
+            depths.push(depth);
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
 /**
  * Every value in a parsed JSON document that cannot be kept as sent: strings and keys with lone
  * surrogates or NUL characters, numbers that are not finite, and nesting deeper than `maxDepth`.
@@ -81,6 +123,7 @@ export function jsonValueProblems(
   maxProblems = 10,
 ): FieldProblem[] {
   const problems: FieldProblem[] = [];
+  if (jsonValueIsSafe(value, maxDepth)) return problems;
   const stack: { value: unknown; field: string; depth: number }[] = [{ value, field: root, depth: 0 }];
   while (stack.length > 0 && problems.length < maxProblems) {
     const item = stack.pop() as { value: unknown; field: string; depth: number };

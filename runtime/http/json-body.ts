@@ -16,6 +16,7 @@
  * @example
  * new Elysia().onParse(({ request }) => readJsonBody(request, 1_048_576));
  */
+import { isUtf8 } from "node:buffer";
 import { type FieldProblem, jsonNestingDepth, jsonValueProblems, MAX_JSON_DEPTH } from "../json-limits.ts";
 import { PayloadTooLargeError } from "./errors.ts";
 
@@ -44,12 +45,17 @@ export function mediaType(header: string | null): string | undefined {
   return type === "" ? undefined : type;
 }
 
-/** Read a body stream as bytes, failing with {@link PayloadTooLargeError} past `limit` bytes. */
-async function readBytes(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
-  if (body === null) return new Uint8Array(0);
+/**
+ * Read a body as bytes. With Content-Length the shell has checked the size already and Bun reads
+ * it in one go; a chunked body is counted as it arrives, failing with {@link PayloadTooLargeError}
+ * past `limit` bytes.
+ */
+async function readBytes(request: Request, limit: number): Promise<Uint8Array> {
+  if (request.body === null) return new Uint8Array(0);
+  if (request.headers.has("content-length")) return new Uint8Array(await request.arrayBuffer());
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of body) {
+  for await (const chunk of request.body) {
     total += chunk.byteLength;
     if (total > limit) throw new PayloadTooLargeError(limit);
     chunks.push(chunk);
@@ -57,7 +63,7 @@ async function readBytes(body: ReadableStream<Uint8Array> | null, limit: number)
   return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8");
 
 /**
  * Read and check one request body (see the module comment for what is refused, and how).
@@ -75,7 +81,7 @@ export async function readJsonBody(request: Request, maxBytes: number, maxDepth 
       `request bodies must be application/json (Content-Type was ${JSON.stringify(type.slice(0, 100))})`,
     );
   }
-  const bytes = await readBytes(request.body, maxBytes);
+  const bytes = await readBytes(request, maxBytes);
   if (bytes.byteLength === 0) return null;
   if (type === undefined) {
     throw new BodyRejected(
@@ -84,12 +90,8 @@ export async function readJsonBody(request: Request, maxBytes: number, maxDepth 
       "request bodies must be sent as Content-Type: application/json",
     );
   }
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new BodyRejected(400, "malformed_body", "the request body is not valid UTF-8");
-  }
+  if (!isUtf8(bytes)) throw new BodyRejected(400, "malformed_body", "the request body is not valid UTF-8");
+  const text = utf8.decode(bytes);
   if (jsonNestingDepth(text, maxDepth) > maxDepth) {
     throw new BodyRejected(
       400,
