@@ -9,7 +9,7 @@
  * if (!result.playbook) for (const d of result.diagnostics) console.error(formatDiagnostic(d));
  */
 import { type } from "arktype";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { type Alias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from "yaml";
 import { MAX_JSON_DEPTH } from "../runtime/json-limits.ts";
 import { type ParamSpec, PlaybookDocument, type RetrySpec } from "../schemas/playbook.ts";
 import { ACTIONS, type AnyAction } from "./actions/index.ts";
@@ -17,6 +17,9 @@ import { parseDuration } from "./duration.ts";
 import { checkParamValue } from "./params.ts";
 import { isTemplated, parseTemplate, type Reference, type Template, TemplateSyntaxError } from "./template.ts";
 import { flowNestingPast, nodeNestingPast } from "./yaml-depth.ts";
+
+/** Nodes the aliases of a document may expand to, as the yaml package counts them (its default). */
+const MAX_ALIAS_COUNT = 100;
 
 /** Syntax errors reported one by one; past this, one line says how many more (a broken file can have thousands). */
 const MAX_SYNTAX_ERRORS = 20;
@@ -143,7 +146,28 @@ export function loadPlaybook(
     return { diagnostics };
   }
 
-  const raw = doc.toJS() as unknown;
+  // Aliases the yaml package would throw on (*x with no &x before it) or expand forever (an alias
+  // inside the collection it names): problems at their position, not exceptions.
+  let firstAlias: Alias | undefined;
+  visit(doc, {
+    Alias(_, node, path) {
+      firstAlias ??= node;
+      const target = node.resolve(doc);
+      if (target === undefined) atNode(node, `alias *${node.source} has no anchor &${node.source} before it`);
+      else if (path.includes(target as never)) {
+        atNode(node, `alias *${node.source} is inside the collection &${node.source} names (it would never end)`);
+      }
+    },
+  });
+  if (diagnostics.length > 0) return { diagnostics };
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // An alias bomb: aliases of aliases that would expand past MAX_ALIAS_COUNT nodes.
+    atNode(firstAlias, (err as Error).message);
+    return { diagnostics };
+  }
   const shaped = PlaybookDocument(raw);
   if (shaped instanceof type.errors) {
     for (const e of shaped) {

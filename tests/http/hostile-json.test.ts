@@ -121,6 +121,26 @@ describe("a playbook document nested deep is one problem at its position, found 
     expect(text).not.toContain("call stack");
   });
 
+  test("aliases with no anchor, inside their own anchor, or expanding without end: 422 at their position", async () => {
+    let bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (let i = 1; i < 9; i++)
+      bomb += `a${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(", ")}]\n`;
+    const cases: [string, string, string][] = [
+      [step("*nowhere"), "alias.yml:5:11", "alias *nowhere has no anchor &nowhere before it"],
+      [step("&w {duration: 1ms, self: *w}"), "alias.yml:5:36", "alias *w is inside the collection &w names"],
+      [`${bomb}name: bomb\nsteps: *a8\n`, "alias.yml:2:", "resource exhaustion"],
+    ];
+    for (const [source, where, rule] of cases) {
+      const res = await send("/api/ops/runs", JSON.stringify({ playbook: { source, file: "alias.yml" } }), ADMIN);
+      expect(res.status).toBe(422);
+      const body = (await res.json()) as ErrorBody;
+      expect(body.details?.[0]?.field).toStartWith(where);
+      expect(body.details?.[0]?.rule).toContain(rule);
+    }
+  });
+
   test("a document with thousands of syntax errors: the first 20 and a count, not a megabyte of them", async () => {
     const source = step(`${"[".repeat(30)}${"x: [\n".repeat(3_000)}`);
     const res = await send("/api/ops/runs", JSON.stringify({ playbook: { source, file: "broken.yml" } }), ADMIN);
