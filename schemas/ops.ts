@@ -44,7 +44,7 @@ export const OpsRunParams = type({ id: /^r-[0-9]{8}-[0-9a-f]{8}$/ });
 export const OpsStepParams = type({ id: /^r-[0-9]{8}-[0-9a-f]{8}$/, step: "string > 0" });
 
 /** A playbook shipped with the server (ops/playbooks), by name: `backup` or `backup.yml`; never a path. */
-export const ShippedPlaybookName = type(/^[a-z0-9][a-z0-9_-]{0,63}(\.ya?ml)?$/).describe(
+export const ShippedPlaybookName = type(/^[a-z0-9][a-z0-9_-]{0,63}(\.yml)?$/).describe(
   "the name of a shipped playbook, e.g. backup or backup.yml (see ops list); a path is not accepted",
 );
 
