@@ -121,7 +121,9 @@ test("an export that breaks off mid-stream: the client sees a cut-off body, the 
     }
   })().catch((err: unknown) => err);
   expect(failure).toBeInstanceOf(Error);
-  expect(received.length).toBeGreaterThan(1000);
+  // How much of the first page the client reads before the reset arrives depends on scheduling (a
+  // reset may discard what it had not read yet); what it must never see is a clean end. The bytes
+  // that went out are checked on the server's side below.
   expect(received.endsWith("]}")).toBe(false);
 
   const line = await server.waitForLog((l) => l.request_id === requestId && l.stream !== undefined);
