@@ -7,7 +7,13 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "postgresql",
-  schema: "./runtime/store/schema/postgres/index.ts",
+  // Each table group sits with the feature that owns it; migrations cover them all.
+  schema: [
+    "./runtime/store/nodes-schema-postgres.ts",
+    "./actors/debate/debate-schema-postgres.ts",
+    "./ops/journal-schema-postgres.ts",
+    "./actors/scheduler/schedule-schema-postgres.ts",
+  ],
   out: "./migrations/postgres",
   strict: true,
   verbose: true,

@@ -7,7 +7,13 @@ import { defineConfig } from "drizzle-kit";
 
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./runtime/store/schema/sqlite/index.ts",
+  // Each table group sits with the feature that owns it; migrations cover them all.
+  schema: [
+    "./runtime/store/nodes-schema-sqlite.ts",
+    "./actors/debate/debate-schema-sqlite.ts",
+    "./ops/journal-schema-sqlite.ts",
+    "./actors/scheduler/schedule-schema-sqlite.ts",
+  ],
   out: "./migrations/sqlite",
   strict: true,
   verbose: true,

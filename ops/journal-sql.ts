@@ -2,7 +2,7 @@
  * {@link OpsJournal} over SQL, one implementation for both dialects through a tiny port: SQLite
  * (bun:sqlite, prepared statements cached, each record one synchronous transaction) or PostgreSQL
  * (postgres-js, each record one transaction). The tables are created by the shared migrations
- * (runtime/store/schema/{sqlite,postgres}/ops.ts); this module only reads and writes rows.
+ * (ops/journal-schema-{sqlite,postgres}.ts); this module only reads and writes rows.
  *
  * @example
  * const journal = await openOpsJournal(config, store); // same database as the store, own connection

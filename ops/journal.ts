@@ -1,7 +1,7 @@
 /**
  * The ops journal: where every playbook run, step and journal line is recorded before the run
  * moves on. {@link OpsJournal} is the repository interface; ./journal-sql.ts stores it in SQLite
- * or PostgreSQL (the tables in runtime/store/schema/{sqlite,postgres}/ops.ts), and
+ * or PostgreSQL (the tables in ./journal-schema-{sqlite,postgres}.ts), and
  * {@link MemoryJournal} keeps dry runs in memory so a dry run writes nothing to the data dir.
  *
  * @example

@@ -7,8 +7,7 @@
  */
 import { and, desc, eq, gte, isNull, type SQL } from "drizzle-orm";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
-import type * as schema from "./schema/postgres/index.ts";
-import { nodes } from "./schema/postgres/index.ts";
+import { nodes } from "./nodes-schema-postgres.ts";
 import {
   type NodeListOptions,
   type NodeRecord,
@@ -18,7 +17,7 @@ import {
 } from "./store.ts";
 
 export class PostgresNodeRepository implements NodeRepository {
-  constructor(private readonly db: PostgresJsDatabase<typeof schema>) {}
+  constructor(private readonly db: PostgresJsDatabase) {}
 
   async register(node: NodeRegistration): Promise<void> {
     await this.db.insert(nodes).values({ ...node, heartbeatAt: node.startedAt });

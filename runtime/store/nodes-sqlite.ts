@@ -7,8 +7,7 @@
  */
 import { and, desc, eq, gte, isNull, type SQL } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import type * as schema from "./schema/sqlite/index.ts";
-import { nodes } from "./schema/sqlite/index.ts";
+import { nodes } from "./nodes-schema-sqlite.ts";
 import {
   type NodeListOptions,
   type NodeRecord,
@@ -18,7 +17,7 @@ import {
 } from "./store.ts";
 
 export class SqliteNodeRepository implements NodeRepository {
-  constructor(private readonly db: BunSQLiteDatabase<typeof schema>) {}
+  constructor(private readonly db: BunSQLiteDatabase) {}
 
   async register(node: NodeRegistration): Promise<void> {
     await this.db.insert(nodes).values({ ...node, heartbeatAt: node.startedAt });

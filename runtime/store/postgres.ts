@@ -13,7 +13,6 @@ import type { Logger } from "../log.ts";
 import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
 import { PostgresNodeRepository } from "./nodes-postgres.ts";
-import * as schema from "./schema/postgres/index.ts";
 import type { Store } from "./store.ts";
 
 /** pg_advisory_xact_lock key for migrations: the bytes of "arag" read as an integer. */
@@ -84,7 +83,7 @@ export async function openPostgresStore(config: Config, log: Logger, opts: Postg
     connect_timeout: config.dbPoolTimeoutSeconds,
     onnotice: () => {},
   });
-  const db = drizzle({ client, schema });
+  const db = drizzle({ client });
   const migrator = createMigrator(postgresMigrationDriver(client), opts.migrationsDir ?? migrationsDir("postgres"));
   let closed = false;
   const store: Store = {

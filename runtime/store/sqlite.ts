@@ -20,7 +20,6 @@ import type { Logger } from "../log.ts";
 import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
 import { SqliteNodeRepository } from "./nodes-sqlite.ts";
-import * as schema from "./schema/sqlite/index.ts";
 import type { Store } from "./store.ts";
 
 export const SQLITE_FILE = "core.db";
@@ -125,7 +124,7 @@ export async function openSqliteStore(config: Config, log: Logger, opts: SqliteS
   mkdirSync(config.dataDir, { recursive: true });
   const path = join(config.dataDir, SQLITE_FILE);
   const client = openSqliteDatabase(path, config.sqliteBusyTimeoutMs);
-  const db = drizzle({ client, schema });
+  const db = drizzle({ client });
   const migrator = createMigrator(sqliteMigrationDriver(client), opts.migrationsDir ?? migrationsDir("sqlite"));
   let closed = false;
   const store: Store = {

@@ -1,10 +1,10 @@
 /**
  * `nodes` for PostgreSQL: one row per server process start. The server registers itself on start,
  * heartbeats while it runs and marks itself stopped on graceful shutdown, so `ops run` can find a
- * live server. Keep in agreement with ../sqlite/nodes.ts.
+ * live server. Keep in agreement with ./nodes-schema-sqlite.ts.
  *
  * @example
- * import { nodes } from "./nodes.ts";
+ * import { nodes } from "./nodes-schema-postgres.ts";
  * db.select().from(nodes).where(isNull(nodes.stoppedAt));
  */
 import { index, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";

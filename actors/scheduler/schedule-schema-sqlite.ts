@@ -2,10 +2,10 @@
  * `schedules` for SQLite: one row per scheduler (actors/scheduler). `next_run_at` is persisted so a
  * server that was down when a run was due notices it on start and applies the schedule's missed-run
  * policy; the last run's outcome and the running totals back GET /api/admin/schedulers.
- * Keep in agreement with ../postgres/schedules.ts.
+ * Keep in agreement with ./schedule-schema-postgres.ts.
  *
  * @example
- * import { schedules } from "./schedules.ts";
+ * import { schedules } from "./schedule-schema-sqlite.ts";
  * db.select().from(schedules).where(eq(schedules.name, "backup"));
  */
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";

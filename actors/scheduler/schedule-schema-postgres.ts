@@ -1,8 +1,8 @@
 /**
- * `schedules` for PostgreSQL: one row per scheduler (actors/scheduler); see ../sqlite/schedules.ts.
+ * `schedules` for PostgreSQL: one row per scheduler (actors/scheduler); see ./schedule-schema-sqlite.ts.
  *
  * @example
- * import { schedules } from "./schedules.ts";
+ * import { schedules } from "./schedule-schema-postgres.ts";
  * db.select().from(schedules);
  */
 import { bigint, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";

@@ -3,10 +3,10 @@
  * `debate_participants` (the seats, for the agent filter), `debate_event_chunks` (the append-only
  * event log, the source of truth a restarted node resumes from), `debate_receipts` (signed decision
  * receipts) and `elo_ratings` (the leaderboard); and the view `debate_events`, one row per event,
- * for ad-hoc SQL. Keep in agreement with ../postgres/debates.ts.
+ * for ad-hoc SQL. Keep in agreement with ./debate-schema-postgres.ts.
  *
  * @example
- * import { debateEvents } from "./debates.ts";
+ * import { debateEvents } from "./debate-schema-sqlite.ts";
  * db.select().from(debateEvents).where(eq(debateEvents.debateId, "d-42")).orderBy(debateEvents.seq);
  */
 import { sql } from "drizzle-orm";

@@ -1,10 +1,10 @@
 /**
  * `nodes` for SQLite: one row per server process start. The server registers itself on start,
  * heartbeats while it runs and marks itself stopped on graceful shutdown, so `ops run` can find a
- * live server for the same data directory. Keep in agreement with ../postgres/nodes.ts.
+ * live server for the same data directory. Keep in agreement with ./nodes-schema-postgres.ts.
  *
  * @example
- * import { nodes } from "./nodes.ts";
+ * import { nodes } from "./nodes-schema-sqlite.ts";
  * db.select().from(nodes).where(isNull(nodes.stoppedAt));
  */
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";

@@ -1,10 +1,10 @@
 /**
  * Debate tables for PostgreSQL: `debates`, `debate_participants`, `debate_event_chunks` (the event
  * log), `debate_receipts` and `elo_ratings`, and the view `debate_events` (one row per event, for
- * ad-hoc SQL). Keep in agreement with ../sqlite/debates.ts.
+ * ad-hoc SQL). Keep in agreement with ./debate-schema-sqlite.ts.
  *
  * @example
- * import { debateEvents } from "./debates.ts";
+ * import { debateEvents } from "./debate-schema-postgres.ts";
  * db.select().from(debateEvents).where(eq(debateEvents.debateId, "d-42")).orderBy(debateEvents.seq);
  */
 import { sql } from "drizzle-orm";

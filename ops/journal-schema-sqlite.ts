@@ -2,10 +2,10 @@
  * The ops journal for SQLite: one row per playbook run (`ops_runs`), one per step (`ops_steps`),
  * the append-only journal of every step start, attempt, output and end (`ops_journal`), and the
  * approvals recorded for gates (`ops_approvals`). Written by the runbook interpreter before a run
- * moves on, so a crashed run resumes where it stopped. Keep in agreement with ../postgres/ops.ts.
+ * moves on, so a crashed run resumes where it stopped. Keep in agreement with ./journal-schema-postgres.ts.
  *
  * @example
- * import { opsRuns } from "./ops.ts";
+ * import { opsRuns } from "./journal-schema-sqlite.ts";
  * db.select().from(opsRuns).where(eq(opsRuns.status, "running"));
  */
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";

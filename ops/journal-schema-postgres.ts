@@ -3,10 +3,10 @@
  * the append-only journal of every step start, attempt, output and end (`ops_journal`), and the
  * approvals recorded for gates (`ops_approvals`). Written by the runbook interpreter before a run
  * moves on, so a crashed run resumes where it stopped. Instants are epoch
- * milliseconds (bigint) in both dialects, so the repository code is shared. Keep in agreement with ../sqlite/ops.ts.
+ * milliseconds (bigint) in both dialects, so the repository code is shared. Keep in agreement with ./journal-schema-sqlite.ts.
  *
  * @example
- * import { opsRuns } from "./ops.ts";
+ * import { opsRuns } from "./journal-schema-postgres.ts";
  * db.select().from(opsRuns).where(eq(opsRuns.status, "running"));
  */
 import { bigint, index, integer, pgTable, primaryKey, text } from "drizzle-orm/pg-core";

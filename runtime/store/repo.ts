@@ -1,0 +1,124 @@
+/**
+ * The one way a store is written: a repository class written ONCE against a {@link Repo}, a typed
+ * handle holding a drizzle query builder and the tables of whichever dialect the server opened
+ * (decided once, in ./open.ts). The tables stay per dialect (sqlite-core and pg-core files beside
+ * the feature that owns them, for drizzle-kit's generated migrations); {@link dialectTables} pairs
+ * them, checks at compile time that both dialects give the same row types, and is where the one
+ * cast lives: repository code sees the PostgreSQL builder's types, and on SQLite gets the SQLite
+ * builder and tables, which answer the same calls.
+ *
+ * The portable subset, used by every repository: select/insert/update/delete with where, orderBy,
+ * limit, `.returning()`, `onConflictDoUpdate` / `onConflictDoNothing`, and `sql` fragments naming
+ * columns. Count changed rows with `.returning()`; the result of a statement without it differs
+ * by driver, so never read it. Row types come from the schema (`typeof table.$inferSelect`).
+ *
+ * Every statement runs through `read`, `write` or `transaction`: on PostgreSQL that is the
+ * {@link PgPool}'s deadline (and, for `read`, running it again on a lost connection); on SQLite it
+ * queues the operation behind the open transaction of the same connection, since bun:sqlite would
+ * otherwise run another caller's statement inside it. Hand-written SQL is only for a measured hot
+ * path (the debate event log).
+ *
+ * @example
+ * // actors/widgets/widget-schema-sqlite.ts and -postgres.ts each export `widgets`; then:
+ * export const widgetTables = dialectTables({ sqlite: { widgets: sqliteWidgets }, postgres: { widgets: pgWidgets } });
+ * export type Widget = typeof pgWidgets.$inferSelect;
+ *
+ * export class WidgetRepository {
+ *   constructor(private readonly repo: Repo<typeof widgetTables.postgres>) {}
+ *   get(id: string): Promise<Widget | undefined> {
+ *     const { widgets } = this.repo.tables;
+ *     return this.repo.read(async (db) => (await db.select().from(widgets).where(eq(widgets.id, id)))[0]);
+ *   }
+ *   async rename(id: string, name: string): Promise<boolean> {
+ *     const { widgets } = this.repo.tables;
+ *     const rows = await this.repo.write((db) =>
+ *       db.update(widgets).set({ name }).where(eq(widgets.id, id)).returning({ id: widgets.id }),
+ *     );
+ *     return rows.length > 0;
+ *   }
+ * }
+ * const widgets = new WidgetRepository(await store.openRepo(widgetTables, { name: "widgets" }));
+ */
+import type { Table } from "drizzle-orm";
+import type { PgDatabase, PgTable } from "drizzle-orm/pg-core";
+import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
+import type { BaseSQLiteDatabase, SQLiteTable } from "drizzle-orm/sqlite-core";
+
+export type Dialect = "sqlite" | "postgres";
+
+/**
+ * The query builder a repository writes against: the PostgreSQL builder's type, which the SQLite
+ * builder matches for the portable subset described above.
+ */
+export type RepoDb = PgDatabase<PostgresJsQueryResultHKT>;
+
+/** A repository's tables by name, typed as the PostgreSQL ones (see {@link dialectTables}). */
+export type TableSet = Record<string, PgTable>;
+
+/** A feature's tables in both dialects, as made by {@link dialectTables}. */
+export interface DialectTables<T extends TableSet> {
+  sqlite: T;
+  postgres: T;
+}
+
+/** Which store a repository connection serves, for its logs. */
+export interface RepoOptions {
+  /** Names the repository in logs ("a pool replaced"). */
+  name: string;
+  /** PostgreSQL connections of its own pool (default 2); SQLite always opens one connection. */
+  maxConnections?: number;
+}
+
+/**
+ * A repository's handle on the database: the dialect's tables and its statements' runner.
+ * A Repo owns its connection (SQLite) or pool (PostgreSQL); `close` releases it.
+ */
+export interface Repo<T extends TableSet> {
+  readonly dialect: Dialect;
+  readonly tables: T;
+  /** A read: on PostgreSQL run again while the connection turns out lost (a read changes nothing). */
+  read<R>(op: (db: RepoDb) => Promise<R>): Promise<R>;
+  /** One write statement (atomic by itself), run once. */
+  write<R>(op: (db: RepoDb) => Promise<R>): Promise<R>;
+  /** Several statements in one transaction: all of them or none. */
+  transaction<R>(op: (tx: RepoDb) => Promise<R>): Promise<R>;
+  close(): Promise<void>;
+}
+
+type Same<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+
+/** The names of the tables whose row types differ between the dialects (never when all agree). */
+type Disagreeing<S extends Record<string, Table>, P extends TableSet> = {
+  [K in keyof P & keyof S]: Same<S[K]["$inferSelect"], P[K]["$inferSelect"]> extends true
+    ? Same<S[K]["$inferInsert"], P[K]["$inferInsert"]> extends true
+      ? never
+      : K
+    : K;
+}[keyof P & keyof S];
+
+/**
+ * Pair a feature's SQLite and PostgreSQL tables for {@link Repo}. Refuses to compile (naming the
+ * table) when a table's selected or inserted row type differs between the dialects, which is what
+ * makes handing the SQLite tables to code typed against the PostgreSQL ones sound.
+ *
+ * @example
+ * export const nodeTables = dialectTables({ sqlite: { nodes: sqliteNodes }, postgres: { nodes: pgNodes } });
+ */
+export function dialectTables<P extends TableSet, S extends { [K in keyof P]: SQLiteTable }>(
+  tables: { sqlite: S; postgres: P } & ([Disagreeing<S, P>] extends [never]
+    ? unknown
+    : { rowTypesDifferBetweenDialects: Disagreeing<S, P> }),
+): DialectTables<P> {
+  // The one cast: the SQLite tables answer every call of the portable subset (checked above).
+  return { sqlite: tables.sqlite as unknown as P, postgres: tables.postgres };
+}
+
+/**
+ * The other cast, beside {@link dialectTables}'s: the SQLite query builder seen as {@link RepoDb}.
+ * Only the SQLite {@link Repo} (./sqlite.ts) calls it.
+ *
+ * @example const db = sqliteAsRepoDb(drizzle({ client }));
+ */
+export function sqliteAsRepoDb(db: BaseSQLiteDatabase<"sync", unknown>): RepoDb {
+  return db as unknown as RepoDb;
+}
