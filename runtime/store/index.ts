@@ -6,6 +6,15 @@
  */
 export { MigrationError } from "./migrator.ts";
 export { type OpenStoreOptions, openStore } from "./open.ts";
+export {
+  type Dialect,
+  type DialectTables,
+  dialectTables,
+  type Repo,
+  type RepoDb,
+  type RepoOptions,
+  type TableSet,
+} from "./repo.ts";
 export { SQLITE_FILE } from "./sqlite.ts";
 export type {
   MigrationStatus,

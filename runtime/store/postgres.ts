@@ -12,7 +12,9 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
-import { PostgresNodeRepository } from "./nodes-postgres.ts";
+import { nodeTables, SqlNodeRepository } from "./nodes.ts";
+import { openPgPool, type PgPool } from "./pg-pool.ts";
+import { type DialectTables, driverErrors, type Repo, type RepoDb, type RepoOptions, type TableSet } from "./repo.ts";
 import type { Store } from "./store.ts";
 
 /** pg_advisory_xact_lock key for migrations: the bytes of "arag" read as an integer. */
@@ -67,6 +69,49 @@ export function postgresMigrationDriver(sql: Sql): MigrationDriver {
   };
 }
 
+/**
+ * {@link Repo} on a {@link PgPool}: every operation has the pool's deadline (past it the pool is
+ * replaced), and `read` runs again while connections turn out lost. A replaced pool is a new
+ * postgres.js client, so each client gets its own drizzle instance (drizzle sets the client's
+ * timestamp parsers when it wraps it).
+ *
+ * @example const repo = new PostgresRepo(await openPgPool(url, { max: 2, connectTimeoutS: 5, name: "nodes" }), nodeTables.postgres);
+ */
+export class PostgresRepo<T extends TableSet> implements Repo<T> {
+  readonly dialect = "postgres";
+  private readonly dbs = new WeakMap<Sql, RepoDb>();
+
+  constructor(
+    private readonly pool: PgPool,
+    readonly tables: T,
+  ) {}
+
+  private db(client: Sql): RepoDb {
+    let db = this.dbs.get(client);
+    if (!db) {
+      db = drizzle({ client });
+      this.dbs.set(client, db);
+    }
+    return db;
+  }
+
+  read<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
+    return this.pool.read((client) => driverErrors(op(this.db(client))));
+  }
+
+  write<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
+    return this.pool.run((client) => driverErrors(op(this.db(client))));
+  }
+
+  transaction<R>(op: (tx: RepoDb) => Promise<R>): Promise<R> {
+    return this.pool.run((client) => driverErrors(this.db(client).transaction((tx) => op(tx))));
+  }
+
+  close(): Promise<void> {
+    return this.pool.end(5);
+  }
+}
+
 export interface PostgresStoreOptions {
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
@@ -83,20 +128,32 @@ export async function openPostgresStore(config: Config, log: Logger, opts: Postg
     connect_timeout: config.dbPoolTimeoutSeconds,
     onnotice: () => {},
   });
-  const db = drizzle({ client });
+  const repoPool = (options: RepoOptions) =>
+    openPgPool(url, {
+      max: options.maxConnections ?? 2,
+      connectTimeoutS: config.dbPoolTimeoutSeconds,
+      name: options.name,
+      log,
+    });
+  // Node rows get a pool of their own with deadlines, as every repository does; the client above
+  // serves migrations, which may run longer than a statement's deadline.
+  const nodes = new PostgresRepo(await repoPool({ name: "nodes" }), nodeTables.postgres);
   const migrator = createMigrator(postgresMigrationDriver(client), opts.migrationsDir ?? migrationsDir("postgres"));
   let closed = false;
   const store: Store = {
     kind: "postgres",
-    nodes: new PostgresNodeRepository(db),
+    nodes: new SqlNodeRepository(nodes),
     migrator,
+    async openRepo<T extends TableSet>(tables: DialectTables<T>, options: RepoOptions): Promise<Repo<T>> {
+      return new PostgresRepo(await repoPool(options), tables.postgres);
+    },
     async ping() {
       await client`SELECT 1`;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await client.end({ timeout: 5 });
+      await Promise.all([nodes.close(), client.end({ timeout: 5 })]);
     },
   };
   try {

@@ -39,7 +39,7 @@
  * }
  * const widgets = new WidgetRepository(await store.openRepo(widgetTables, { name: "widgets" }));
  */
-import type { Table } from "drizzle-orm";
+import { DrizzleQueryError, type Table } from "drizzle-orm";
 import type { PgDatabase, PgTable } from "drizzle-orm/pg-core";
 import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
 import type { BaseSQLiteDatabase, SQLiteTable } from "drizzle-orm/sqlite-core";
@@ -121,4 +121,20 @@ export function dialectTables<P extends TableSet, S extends { [K in keyof P]: SQ
  */
 export function sqliteAsRepoDb(db: BaseSQLiteDatabase<"sync", unknown>): RepoDb {
   return db as unknown as RepoDb;
+}
+
+/**
+ * `work`, failing with the driver's own error rather than drizzle's wrapper around it: the
+ * driver's error carries the code callers and {@link PgPool} look at (a lost connection is run
+ * again, a constraint is told apart), and the wrapper's message lists the statement's parameters,
+ * which must not reach a log or a client. Both Repos run every operation through it.
+ *
+ * @example return driverErrors(op(db));
+ */
+export async function driverErrors<R>(work: Promise<R>): Promise<R> {
+  try {
+    return await work;
+  } catch (err) {
+    throw err instanceof DrizzleQueryError && err.cause !== undefined ? err.cause : err;
+  }
 }

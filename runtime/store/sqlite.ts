@@ -19,7 +19,9 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
-import { SqliteNodeRepository } from "./nodes-sqlite.ts";
+import { nodeTables, SqlNodeRepository } from "./nodes.ts";
+import type { DialectTables, Repo, RepoDb, RepoOptions, TableSet } from "./repo.ts";
+import { driverErrors, sqliteAsRepoDb } from "./repo.ts";
 import type { Store } from "./store.ts";
 
 export const SQLITE_FILE = "core.db";
@@ -112,6 +114,71 @@ export function sqliteMigrationDriver(db: Database): MigrationDriver {
   };
 }
 
+/**
+ * {@link Repo} on one bun:sqlite connection. Its operations run one after another: bun:sqlite runs
+ * each statement synchronously, but a transaction's callback awaits between its statements, and
+ * another caller's statement run in that gap would land inside the transaction (and be rolled back
+ * with it). drizzle's own bun-sqlite transaction commits when its callback first awaits, so
+ * transactions are BEGIN IMMEDIATE ... COMMIT here: the write lock is taken at once (waiting up to
+ * busy_timeout for another process), so a transaction never fails upgrading a read to a write.
+ *
+ * @example const repo = new SqliteRepo(openSqliteDatabase(path, 5000), nodeTables.sqlite, { ownsClient: true });
+ */
+export class SqliteRepo<T extends TableSet> implements Repo<T> {
+  readonly dialect = "sqlite";
+  private readonly db: RepoDb;
+  /** Settles when the last queued operation has; operations chain on it. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly client: Database,
+    readonly tables: T,
+    private readonly options: { ownsClient: boolean },
+  ) {
+    this.db = sqliteAsRepoDb(drizzle({ client }));
+  }
+
+  private queued<R>(op: () => Promise<R>): Promise<R> {
+    const result = this.tail.then(() => {
+      if (this.closed) throw new Error("the SQLite repository is closed");
+      return driverErrors(op());
+    });
+    this.tail = result.catch(() => {});
+    return result;
+  }
+
+  read<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
+    return this.queued(() => op(this.db));
+  }
+
+  write<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
+    return this.queued(() => op(this.db));
+  }
+
+  transaction<R>(op: (tx: RepoDb) => Promise<R>): Promise<R> {
+    return this.queued(async () => {
+      this.client.run("BEGIN IMMEDIATE");
+      try {
+        const result = await op(this.db);
+        this.client.run("COMMIT");
+        return result;
+      } catch (err) {
+        if (this.client.inTransaction) this.client.run("ROLLBACK");
+        throw err;
+      }
+    });
+  }
+
+  /** Waits for queued operations, then closes the connection if this repository opened it. */
+  async close(): Promise<void> {
+    await this.tail;
+    if (this.closed) return;
+    this.closed = true;
+    if (this.options.ownsClient) this.client.close(false);
+  }
+}
+
 export interface SqliteStoreOptions {
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
@@ -124,14 +191,20 @@ export async function openSqliteStore(config: Config, log: Logger, opts: SqliteS
   mkdirSync(config.dataDir, { recursive: true });
   const path = join(config.dataDir, SQLITE_FILE);
   const client = openSqliteDatabase(path, config.sqliteBusyTimeoutMs);
-  const db = drizzle({ client });
   const migrator = createMigrator(sqliteMigrationDriver(client), opts.migrationsDir ?? migrationsDir("sqlite"));
   let closed = false;
   const store: Store = {
     kind: "sqlite",
     sqlitePath: path,
-    nodes: new SqliteNodeRepository(db),
+    // The store's own connection: node rows are written a few times a minute.
+    nodes: new SqlNodeRepository(new SqliteRepo(client, nodeTables.sqlite, { ownsClient: false })),
     migrator,
+    async openRepo<T extends TableSet>(tables: DialectTables<T>, _options: RepoOptions): Promise<Repo<T>> {
+      // Its own connection: WAL lets several share the file, and its transactions queue only its own statements.
+      return new SqliteRepo(openSqliteDatabase(path, config.sqliteBusyTimeoutMs), tables.sqlite, {
+        ownsClient: true,
+      });
+    },
     async ping() {
       client.query("SELECT 1").get();
     },

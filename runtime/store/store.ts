@@ -8,20 +8,11 @@
  * await store.nodes.heartbeat(nodeId, new Date());
  * await store.close();
  */
+import type { nodes } from "./nodes-schema-postgres.ts";
+import type { DialectTables, Repo, RepoOptions, TableSet } from "./repo.ts";
 
-/** One server process start, as recorded in the `nodes` table. */
-export interface NodeRecord {
-  id: string;
-  hostname: string;
-  pid: number;
-  apiPort: number;
-  wsPort: number;
-  version: string;
-  startedAt: Date;
-  heartbeatAt: Date;
-  stoppedAt: Date | null;
-  stopReason: string | null;
-}
+/** One server process start, as recorded in the `nodes` table (the same in both dialects). */
+export type NodeRecord = typeof nodes.$inferSelect;
 
 /** What a starting server knows about itself; its first heartbeat is its start. */
 export type NodeRegistration = Pick<
@@ -81,6 +72,13 @@ export interface Store {
   kind: "sqlite" | "postgres";
   nodes: NodeRepository;
   migrator: Migrator;
+  /**
+   * A {@link Repo} on this store's database for a feature's tables, with its own connection
+   * (SQLite) or pool (PostgreSQL, `maxConnections`, default 2); the dialect is this store's.
+   *
+   * @example const journal = new SqlOpsJournal(await store.openRepo(journalTables, { name: "ops journal" }));
+   */
+  openRepo<T extends TableSet>(tables: DialectTables<T>, options: RepoOptions): Promise<Repo<T>>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   /** Release the connection(s); the store is unusable afterwards. */

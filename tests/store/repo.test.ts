@@ -1,0 +1,204 @@
+/**
+ * The Repo every repository is written against (runtime/store/repo.ts), on both dialects: a
+ * transaction is all or nothing; on SQLite another caller's write issued while a transaction awaits
+ * is not swallowed by that transaction's rollback; on PostgreSQL every statement has the PgPool's
+ * deadline, and a read runs again after its connection was ended under it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Writable } from "node:stream";
+import { eq, sql } from "drizzle-orm";
+import { integer as pgInteger, pgTable, text as pgText } from "drizzle-orm/pg-core";
+import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import postgres from "postgres";
+import { loadConfig } from "../../runtime/config.ts";
+import { createLogger } from "../../runtime/log.ts";
+import { dialectTables, openStore, type Repo, type Store } from "../../runtime/store/index.ts";
+import { nodeTables } from "../../runtime/store/nodes.ts";
+import { connectionLost, PgDeadlineExceeded, PgPool } from "../../runtime/store/pg-pool.ts";
+import { PostgresRepo } from "../../runtime/store/postgres.ts";
+import {
+  createTempPostgresDatabase,
+  postgresAvailable,
+  TEST_DATABASE_URL,
+  type TempDatabase,
+  type TempDir,
+  tempDataDir,
+} from "../support/services.ts";
+
+const quiet = createLogger("ERROR", new Writable({ write: (_c, _e, cb) => cb() }));
+type NodeTables = typeof nodeTables.postgres;
+
+const node = (id: string) => ({
+  id,
+  hostname: "h",
+  pid: 1,
+  apiPort: 1,
+  wsPort: 2,
+  version: "0",
+  startedAt: new Date(1_900_000_000_000),
+  heartbeatAt: new Date(1_900_000_000_000),
+});
+
+async function ids(repo: Repo<NodeTables>): Promise<string[]> {
+  const { nodes } = repo.tables;
+  return (await repo.read((db) => db.select({ id: nodes.id }).from(nodes).orderBy(nodes.id))).map((r) => r.id);
+}
+
+function transactions(open: () => Promise<Store>) {
+  let store: Store;
+  let repo: Repo<NodeTables>;
+  beforeAll(async () => {
+    store = await open();
+    repo = await store.openRepo(nodeTables, { name: "repo test" });
+  });
+  afterAll(async () => {
+    await repo.close();
+    await store.close();
+  });
+
+  test("a transaction commits all of its statements, or, when one fails, none", async () => {
+    const { nodes } = repo.tables;
+    await repo.transaction(async (tx) => {
+      await tx.insert(nodes).values(node("t-1"));
+      await tx.insert(nodes).values(node("t-2"));
+    });
+    expect(await ids(repo)).toEqual(["t-1", "t-2"]);
+    const failed = await repo
+      .transaction(async (tx) => {
+        await tx.insert(nodes).values(node("t-3"));
+        await tx.insert(nodes).values(node("t-1")); // duplicate key
+      })
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(Error);
+    expect(await ids(repo)).toEqual(["t-1", "t-2"]);
+  });
+
+  test("a write issued while a transaction awaits is its own, and survives that transaction's rollback", async () => {
+    const { nodes } = repo.tables;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let inside!: () => void;
+    const entered = new Promise<void>((r) => {
+      inside = r;
+    });
+    const doomed = repo
+      .transaction(async (tx) => {
+        await tx.insert(nodes).values(node("u-1"));
+        inside();
+        await gate;
+        throw new Error("rolled back on purpose");
+      })
+      .catch((e: unknown) => e);
+    await entered;
+    const other = repo.write((db) => db.insert(nodes).values(node("u-2")));
+    await Bun.sleep(20);
+    release();
+    expect(((await doomed) as Error).message).toBe("rolled back on purpose");
+    await other;
+    expect((await ids(repo)).filter((id) => id.startsWith("u-"))).toEqual(["u-2"]);
+  });
+
+  test("the store's nodes and a repository opened beside it see the same rows", async () => {
+    await store.nodes.register({ ...node("s-1") });
+    const { nodes } = repo.tables;
+    const [row] = await repo.read((db) => db.select().from(nodes).where(eq(nodes.id, "s-1")));
+    expect(row?.startedAt).toEqual(new Date(1_900_000_000_000));
+    expect(row?.stoppedAt).toBeNull();
+  });
+}
+
+describe("Repo on SQLite", () => {
+  let dir: TempDir;
+  beforeAll(() => {
+    dir = tempDataDir();
+  });
+  afterAll(() => dir.remove());
+  transactions(() => openStore(loadConfig({ ARAGORA_DATA_DIR: dir.path }), quiet));
+});
+
+const pg = await postgresAvailable();
+
+describe.skipIf(!pg)("Repo on PostgreSQL", () => {
+  let db: TempDatabase;
+  beforeAll(async () => {
+    db = await createTempPostgresDatabase();
+  });
+  afterAll(() => db.drop());
+  transactions(() => openStore(loadConfig({ DATABASE_URL: db.url }), quiet));
+
+  test("a statement past the pool's deadline fails as a lost connection, and the next one answers", async () => {
+    const store = await openStore(loadConfig({ DATABASE_URL: db.url }), quiet);
+    const repo = new PostgresRepo(
+      new PgPool(() => postgres(db.url, { max: 2, onnotice: () => {} }), { deadlineMs: 300 }),
+      nodeTables.postgres,
+    );
+    try {
+      const started = performance.now();
+      const err = await repo.write((tx) => tx.execute(sql`SELECT pg_sleep(5)`)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PgDeadlineExceeded);
+      expect(performance.now() - started).toBeLessThan(2000);
+      const err2 = await repo
+        .transaction(async (tx) => {
+          await tx.insert(repo.tables.nodes).values(node("d-1"));
+          await tx.execute(sql`SELECT pg_sleep(5)`);
+        })
+        .catch((e: unknown) => e);
+      expect(err2).toBeInstanceOf(PgDeadlineExceeded);
+      expect(await ids(repo)).not.toContain("d-1");
+    } finally {
+      await repo.close();
+      await store.close();
+    }
+  });
+
+  test("a read whose connection the server ends under it is run again and answers", async () => {
+    const store = await openStore(loadConfig({ DATABASE_URL: db.url }), quiet);
+    const repo = await store.openRepo(nodeTables, { name: "repo test" });
+    const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    try {
+      expect(await ids(repo)).toContain("t-1"); // the pool's connection is open now
+      let attempts = 0;
+      const answer = await repo.read(async (tx) => {
+        attempts++;
+        if (attempts === 1) {
+          await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = ${new URL(db.url).pathname.slice(1)} AND pid <> pg_backend_pid()`;
+        }
+        return tx.execute(sql`SELECT 42 AS n`);
+      });
+      expect(attempts).toBeGreaterThan(1);
+      expect(Number([...answer][0]?.n)).toBe(42);
+      // A write is not run again: a lost connection reaches the caller, who knows whether it may retry.
+      let writes = 0;
+      const lost = await repo
+        .write(async (tx) => {
+          writes++;
+          await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = ${new URL(db.url).pathname.slice(1)} AND pid <> pg_backend_pid()`;
+          return tx.execute(sql`SELECT 1`);
+        })
+        .catch((e: unknown) => e);
+      expect(connectionLost(lost)).toBe(true);
+      expect(writes).toBe(1);
+    } finally {
+      await admin.end({ timeout: 1 });
+      await repo.close();
+      await store.close();
+    }
+  });
+});
+
+test("dialectTables refuses, at compile time, tables whose row types differ between the dialects", () => {
+  const a = sqliteTable("a", { id: text("id").primaryKey(), n: integer("n").notNull() });
+  const b = pgTable("a", { id: pgText("id").primaryKey(), n: pgInteger("n") }); // n nullable here
+  // @ts-expect-error row types differ (n is nullable in one dialect): typecheck fails if the check goes
+  const tables = dialectTables({ sqlite: { a }, postgres: { a: b } });
+  expect(tables.sqlite.a).toBe(a as never);
+  const ok = dialectTables({
+    sqlite: { a },
+    postgres: { a: pgTable("a", { id: pgText("id").primaryKey(), n: pgInteger("n").notNull() }) },
+  });
+  expect(ok.postgres.a).not.toBe(a as never);
+});
