@@ -32,7 +32,7 @@ for (let i = 0; i < steps; i++) await assertAction.run({ that: true }, ctx);
 const bareMs = (performance.now() - t) / steps;
 
 const store = await openStore(config, log);
-const journal = await openOpsJournal(config, store);
+const journal = await openOpsJournal(store);
 const system = new ActorSystem({ metricsIntervalMs: 0 });
 const service = new RunbookService({ system, journal, config, dataDir: dir, log });
 t = performance.now();

@@ -80,7 +80,7 @@ async function openLocal(config: Config, dryRun: boolean, env: Record<string, st
     journal = new MemoryJournal();
   } else {
     const store = await openStore(config, log);
-    journal = await openOpsJournal(config, store);
+    journal = await openOpsJournal(store);
     closeStore = () => store.close();
   }
   const system = new ActorSystem({ mailboxLimit: config.actorMailboxLimit, metricsIntervalMs: 0 });

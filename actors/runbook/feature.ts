@@ -24,7 +24,7 @@ const TOPIC = /^ops:(r-[0-9]{8}-[0-9a-f]{8})$/;
 
 export const runbooksFeature: FeatureFactory = async (ctx) => {
   const { config, log, gateway, system, store, dataDir, drain } = ctx;
-  const journal = await openOpsJournal(config, store);
+  const journal = await openOpsJournal(store);
   const opsToken = writeOpsToken(dataDir);
   const env = environmentSnapshot();
   const eventMessage = (e: RunEvent) => JSON.stringify({ type: "ops_event", topic: `ops:${e.runId}`, ...e });

@@ -14,7 +14,15 @@ import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
 import { nodeTables, SqlNodeRepository } from "./nodes.ts";
 import { openPgPool, type PgPool } from "./pg-pool.ts";
-import { type DialectTables, driverErrors, type Repo, type RepoDb, type RepoOptions, type TableSet } from "./repo.ts";
+import {
+  type DialectTables,
+  driverErrors,
+  type Repo,
+  type RepoDb,
+  type RepoOptions,
+  type StatementResults,
+  type TableSet,
+} from "./repo.ts";
 import type { Store } from "./store.ts";
 
 /** pg_advisory_xact_lock key for migrations: the bytes of "arag" read as an integer. */
@@ -103,8 +111,16 @@ export class PostgresRepo<T extends TableSet> implements Repo<T> {
     return this.pool.run((client) => driverErrors(op(this.db(client))));
   }
 
-  transaction<R>(op: (tx: RepoDb) => Promise<R>): Promise<R> {
-    return this.pool.run((client) => driverErrors(this.db(client).transaction((tx) => op(tx))));
+  transaction<S extends readonly PromiseLike<unknown>[]>(build: (tx: RepoDb) => [...S]): Promise<StatementResults<S>> {
+    return this.pool.run((client) =>
+      driverErrors(
+        this.db(client).transaction(async (tx) => {
+          const results: unknown[] = [];
+          for (const statement of build(tx)) results.push(await statement);
+          return results as StatementResults<S>;
+        }),
+      ),
+    );
   }
 
   close(): Promise<void> {

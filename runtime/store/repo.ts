@@ -13,10 +13,12 @@
  * by driver, so never read it. Row types come from the schema (`typeof table.$inferSelect`).
  *
  * Every statement runs through `read`, `write` or `transaction`: on PostgreSQL that is the
- * {@link PgPool}'s deadline (and, for `read`, running it again on a lost connection); on SQLite it
- * queues the operation behind the open transaction of the same connection, since bun:sqlite would
- * otherwise run another caller's statement inside it. Hand-written SQL is only for a measured hot
- * path (the debate event log).
+ * {@link PgPool}'s deadline (and, for `read`, running it again on a lost connection). A
+ * transaction is given as the list of its statements, not as a callback that awaits them: on
+ * SQLite the list runs synchronously between BEGIN IMMEDIATE and COMMIT, so the write lock is
+ * never held while the event loop runs something else (another connection of this process wanting
+ * the lock would spin on busy_timeout, blocking the very loop that would release it). Hand-written
+ * SQL is only for a measured hot path (the debate event log).
  *
  * @example
  * // actors/widgets/widget-schema-sqlite.ts and -postgres.ts each export `widgets`; then:
@@ -28,6 +30,14 @@
  *   get(id: string): Promise<Widget | undefined> {
  *     const { widgets } = this.repo.tables;
  *     return this.repo.read(async (db) => (await db.select().from(widgets).where(eq(widgets.id, id)))[0]);
+ *   }
+ *   async move(from: string, to: string): Promise<void> {
+ *     const { widgets, parts } = this.repo.tables;
+ *     await this.repo.transaction((tx) => [
+ *       tx.insert(widgets).values({ id: to, name: to }),
+ *       tx.update(parts).set({ widgetId: to }).where(eq(parts.widgetId, from)),
+ *       tx.delete(widgets).where(eq(widgets.id, from)),
+ *     ]);
  *   }
  *   async rename(id: string, name: string): Promise<boolean> {
  *     const { widgets } = this.repo.tables;
@@ -80,10 +90,16 @@ export interface Repo<T extends TableSet> {
   read<R>(op: (db: RepoDb) => Promise<R>): Promise<R>;
   /** One write statement (atomic by itself), run once. */
   write<R>(op: (db: RepoDb) => Promise<R>): Promise<R>;
-  /** Several statements in one transaction: all of them or none. */
-  transaction<R>(op: (tx: RepoDb) => Promise<R>): Promise<R>;
+  /**
+   * The statements `build` returns, in order, in one transaction: all of them or none. Resolves
+   * with each statement's result (read only those of selects and `.returning()`).
+   */
+  transaction<S extends readonly PromiseLike<unknown>[]>(build: (tx: RepoDb) => [...S]): Promise<StatementResults<S>>;
   close(): Promise<void>;
 }
+
+/** What each statement of a {@link Repo.transaction} resolves with. */
+export type StatementResults<S extends readonly PromiseLike<unknown>[]> = { -readonly [K in keyof S]: Awaited<S[K]> };
 
 type Same<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
 

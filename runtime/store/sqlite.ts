@@ -20,7 +20,7 @@ import type { Logger } from "../log.ts";
 import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
 import { nodeTables, SqlNodeRepository } from "./nodes.ts";
-import type { DialectTables, Repo, RepoDb, RepoOptions, TableSet } from "./repo.ts";
+import type { DialectTables, Repo, RepoDb, RepoOptions, StatementResults, TableSet } from "./repo.ts";
 import { driverErrors, sqliteAsRepoDb } from "./repo.ts";
 import type { Store } from "./store.ts";
 
@@ -115,20 +115,16 @@ export function sqliteMigrationDriver(db: Database): MigrationDriver {
 }
 
 /**
- * {@link Repo} on one bun:sqlite connection. Its operations run one after another: bun:sqlite runs
- * each statement synchronously, but a transaction's callback awaits between its statements, and
- * another caller's statement run in that gap would land inside the transaction (and be rolled back
- * with it). drizzle's own bun-sqlite transaction commits when its callback first awaits, so
- * transactions are BEGIN IMMEDIATE ... COMMIT here: the write lock is taken at once (waiting up to
- * busy_timeout for another process), so a transaction never fails upgrading a read to a write.
+ * {@link Repo} on one bun:sqlite connection. Every statement runs synchronously; a transaction's
+ * statements run in one synchronous BEGIN IMMEDIATE ... COMMIT (bun's `transaction().immediate()`),
+ * so no other code of this process runs while it holds the write lock, and the lock is taken at
+ * once (waiting up to busy_timeout for another process) rather than upgraded from a read.
  *
  * @example const repo = new SqliteRepo(openSqliteDatabase(path, 5000), nodeTables.sqlite, { ownsClient: true });
  */
 export class SqliteRepo<T extends TableSet> implements Repo<T> {
   readonly dialect = "sqlite";
   private readonly db: RepoDb;
-  /** Settles when the last queued operation has; operations chain on it. */
-  private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   constructor(
@@ -136,43 +132,32 @@ export class SqliteRepo<T extends TableSet> implements Repo<T> {
     readonly tables: T,
     private readonly options: { ownsClient: boolean },
   ) {
-    this.db = sqliteAsRepoDb(drizzle({ client }));
-  }
-
-  private queued<R>(op: () => Promise<R>): Promise<R> {
-    const result = this.tail.then(() => {
-      if (this.closed) throw new Error("the SQLite repository is closed");
-      return driverErrors(op());
-    });
-    this.tail = result.catch(() => {});
-    return result;
+    // drizzle prepares every statement anew (client.prepare); bun's query() compiles each SQL text
+    // once and keeps it, which makes a repository call about twice as fast.
+    const cached = { prepare: (text: string) => client.query(text), exec: (text: string) => client.exec(text) };
+    this.db = sqliteAsRepoDb(drizzle({ client: cached as unknown as Database }));
   }
 
   read<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
-    return this.queued(() => op(this.db));
+    return driverErrors(op(this.db));
   }
 
   write<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
-    return this.queued(() => op(this.db));
+    return driverErrors(op(this.db));
   }
 
-  transaction<R>(op: (tx: RepoDb) => Promise<R>): Promise<R> {
-    return this.queued(async () => {
-      this.client.run("BEGIN IMMEDIATE");
-      try {
-        const result = await op(this.db);
-        this.client.run("COMMIT");
-        return result;
-      } catch (err) {
-        if (this.client.inTransaction) this.client.run("ROLLBACK");
-        throw err;
-      }
-    });
+  async transaction<S extends readonly PromiseLike<unknown>[]>(
+    build: (tx: RepoDb) => [...S],
+  ): Promise<StatementResults<S>> {
+    const statements = build(this.db) as unknown as { all(): unknown }[];
+    // The SQLite builders run synchronously through all(), which returns the rows of a select or a
+    // `.returning()` (an empty list otherwise).
+    const run = this.client.transaction(() => statements.map((statement) => statement.all()));
+    return run.immediate() as StatementResults<S>;
   }
 
-  /** Waits for queued operations, then closes the connection if this repository opened it. */
+  /** Closes the connection if this repository opened it. */
   async close(): Promise<void> {
-    await this.tail;
     if (this.closed) return;
     this.closed = true;
     if (this.options.ownsClient) this.client.close(false);
