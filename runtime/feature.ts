@@ -13,6 +13,7 @@
  */
 import type { AnyElysia } from "elysia";
 import type { AgentDirectory } from "../actors/agent/turn.ts";
+import type { DebateStore } from "../actors/debate/debate-store.ts";
 import type { RunbookService } from "../actors/runbook/service.ts";
 import type { ActorSystem } from "./actor/index.ts";
 import type { Config } from "./config.ts";
@@ -25,6 +26,8 @@ import type { Store } from "./store/index.ts";
 /** Services features offer each other; a feature sets its field, later ones read it. */
 export interface Services {
   agents?: AgentDirectory;
+  /** The debate store (actors/debate); the receipt retention schedule prunes receipts through it. */
+  debates?: Pick<DebateStore, "deleteReceiptsBefore">;
   /** The runbook interpreter (actors/runbook); the schedulers run maintenance playbooks through it. */
   runbooks?: RunbookService;
 }

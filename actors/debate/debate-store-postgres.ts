@@ -244,6 +244,11 @@ export class PostgresDebateStore implements DebateStore {
     });
   }
 
+  async deleteReceiptsBefore(cutoff: Date): Promise<number> {
+    // Run once: on a lost connection the next scheduled run deletes what is left.
+    return (await this.pool.run((sql) => sql`DELETE FROM debate_receipts WHERE created_at < ${cutoff}`)).count;
+  }
+
   async close(): Promise<void> {
     await this.pool.end(5);
   }

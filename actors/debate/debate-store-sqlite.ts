@@ -315,6 +315,12 @@ export class SqliteDebateStore implements DebateStore {
       .all();
   }
 
+  deleteReceiptsBefore(cutoff: Date): Promise<number> {
+    return this.write(
+      () => this.db.query("DELETE FROM debate_receipts WHERE created_at < ?").run(cutoff.getTime()).changes,
+    );
+  }
+
   async close(): Promise<void> {
     // Writes already requested still commit.
     while (this.pending.length > 0) this.commitPending();

@@ -106,6 +106,8 @@ export interface DebateStore {
   receipt(debateId: string, owner: Owner): Promise<string | null>;
   /** The leaderboard, best first. */
   rankings(): Promise<(Rating & { name: string })[]>;
+  /** Delete the decision receipts created before `cutoff` (the receipt retention schedule); returns how many. */
+  deleteReceiptsBefore(cutoff: Date): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -18,6 +18,8 @@ import { loadOrCreateReceiptKey } from "./receipt.ts";
 export const debatesFeature: FeatureFactory = async (ctx) => {
   const { config, log } = ctx;
   const store = await openDebateStore(ctx.store, config, log);
+  // The schedulers prune old receipts through it (receipt retention).
+  ctx.services.debates = store;
   const key = loadOrCreateReceiptKey(ctx.dataDir);
   const streams = new DebateStreams({ gateway: ctx.gateway, store, bufferLimit: config.eventBufferSize, log });
   streams.register();

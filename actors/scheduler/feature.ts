@@ -42,17 +42,23 @@ function playbookRunner(ctx: FeatureContext): PlaybookRunner {
 }
 
 export const schedulersFeature: FeatureFactory = async (ctx) => {
-  const { config, log, system, drain, dataDir } = ctx;
-  const store = await openScheduleStore(config, dataDir);
+  const { config, log, system, drain } = ctx;
+  const store = await openScheduleStore(ctx.store);
   const definitions: ScheduleDefinition[] = [
     receiptRetentionSchedule({
-      store,
+      receipts: {
+        deleteReceiptsBefore: (cutoff) => {
+          const debates = ctx.services.debates;
+          if (!debates) throw new Error("the debate store is not open in this server (services.debates)");
+          return debates.deleteReceiptsBefore(cutoff);
+        },
+      },
       retentionDays: config.receiptRetentionDays,
       intervalHours: config.receiptCleanupIntervalHours,
     }),
     ...(config.maintenanceSchedules
       ? maintenanceSchedules(playbookRunner(ctx), {
-          store: config.databaseUrl === undefined ? "sqlite" : "postgres",
+          store: ctx.store.kind,
           cron: config.maintenanceCron,
         })
       : []),

@@ -5,19 +5,20 @@
  * totals, so the stats survive restarts.
  *
  * @example
- * const def = receiptRetentionSchedule({ store, retentionDays: 2555, intervalHours: 24 });
+ * const def = receiptRetentionSchedule({ receipts: debateStore, retentionDays: 2555, intervalHours: 24 });
  * receiptRetentionStatus(def, status, { retentionDays: 2555, intervalHours: 24 });
  * // { running: true, interval_hours: 24, retention_days: 2555, stats: { total_runs: 5, ... } }
  */
 import { metrics } from "../../runtime/metrics.ts";
-import type { ScheduleStore } from "./schedule-store.ts";
+import type { DebateStore } from "../debate/debate-store.ts";
 import type { ScheduleDefinition, ScheduleStatus } from "./scheduler-actor.ts";
 
 export const RECEIPT_RETENTION = "receipt-retention";
 const DAY_MS = 86_400_000;
 
 export interface ReceiptRetentionOptions {
-  store: Pick<ScheduleStore, "deleteReceiptsBefore">;
+  /** Where the receipts are: the debate store owns them and prunes them. */
+  receipts: Pick<DebateStore, "deleteReceiptsBefore">;
   retentionDays: number;
   intervalHours: number;
   now?: () => Date;
@@ -36,7 +37,7 @@ export function receiptRetentionSchedule(options: ReceiptRetentionOptions): Sche
       const started = performance.now();
       try {
         const cutoff = new Date(now().getTime() - options.retentionDays * DAY_MS);
-        const deleted = await options.store.deleteReceiptsBefore(cutoff);
+        const deleted = await options.receipts.deleteReceiptsBefore(cutoff);
         metrics.receiptCleanups.inc({ status: "success" });
         metrics.receiptsDeleted.inc(deleted);
         return { items: deleted, summary: `deleted ${deleted} receipt(s) created before ${cutoff.toISOString()}` };

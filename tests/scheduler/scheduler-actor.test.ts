@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { join } from "node:path";
 import pino from "pino";
 import postgres from "postgres";
+import { openDebateStore } from "../../actors/debate/debate-store.ts";
 import { maintenanceSchedules } from "../../actors/scheduler/maintenance.ts";
 import { receiptRetentionSchedule } from "../../actors/scheduler/receipt-retention.ts";
 import { openScheduleStore, type ScheduleStore } from "../../actors/scheduler/schedule-store.ts";
@@ -20,7 +21,7 @@ import {
 } from "../../actors/scheduler/scheduler-actor.ts";
 import { ActorSystem, type ActorTreeNode, SimulatedClock, settle } from "../../runtime/actor/index.ts";
 import { type Config, loadConfig } from "../../runtime/config.ts";
-import { openStore } from "../../runtime/store/index.ts";
+import { openStore, type Store } from "../../runtime/store/index.ts";
 import {
   createTempPostgresDatabase,
   postgresAvailable,
@@ -104,20 +105,21 @@ function describeStore(
     let config: Config;
     let done: () => Promise<void>;
     let store: ScheduleStore;
+    let core: Store;
 
     beforeAll(async () => {
       dir = tempDataDir();
       ({ config, done } = await open());
-      const migrated = await openStore({ ...config, dataDir: dir.path }, log);
-      await migrated.close();
+      core = await openStore({ ...config, dataDir: dir.path }, log);
     });
     afterAll(async () => {
+      await core?.close();
       await done?.();
       dir?.remove();
     });
     beforeEach(async () => {
       await clearSchedules(config, dir.path);
-      store = await openScheduleStore(config, dir.path);
+      store = await openScheduleStore(core);
       clock = new SimulatedClock();
       system = new ActorSystem({ clock, metricsIntervalMs: 0 });
     });
@@ -220,7 +222,7 @@ function describeStore(
       expect((await store.load("manual"))?.nextRunAt.getTime()).toBe(BASE + 24 * HOUR);
     });
 
-    test("save replaces a row; deleteReceiptsBefore removes only the receipts older than the cutoff", async () => {
+    test("save replaces a row; the debate store's deleteReceiptsBefore removes only the receipts older than the cutoff", async () => {
       const row = {
         name: "round-trip",
         nextRunAt: new Date("2026-11-28T11:00:00.123Z"),
@@ -244,8 +246,13 @@ function describeStore(
         { id: "d-edge", createdAt: cutoff },
         { id: "d-new", createdAt: new Date(BASE) },
       ]);
-      expect(await store.deleteReceiptsBefore(cutoff)).toBe(1);
-      expect(await store.deleteReceiptsBefore(cutoff)).toBe(0);
+      const debates = await openDebateStore(core, { ...config, dataDir: dir.path });
+      try {
+        expect(await debates.deleteReceiptsBefore(cutoff)).toBe(1);
+        expect(await debates.deleteReceiptsBefore(cutoff)).toBe(0);
+      } finally {
+        await debates.close();
+      }
       expect(await receiptIds(config, dir.path)).toEqual(["d-edge", "d-new"]);
     });
   });
@@ -312,7 +319,7 @@ describe("receipt retention schedule", () => {
   test("deletes receipts older than the retention and reports them as items", async () => {
     const calls: Date[] = [];
     const def = receiptRetentionSchedule({
-      store: {
+      receipts: {
         deleteReceiptsBefore: async (cutoff) => {
           calls.push(cutoff);
           return 2;
