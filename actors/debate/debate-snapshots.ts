@@ -15,6 +15,7 @@ import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../../runtime/config.ts";
+import { storeDialect } from "../../runtime/store/open.ts";
 import type { PgPool } from "../../runtime/store/pg-pool.ts";
 import { SQLITE_FILE } from "../../runtime/store/sqlite.ts";
 import type { DebateSnapshots, StoredDebate } from "./debate-verify.ts";
@@ -172,9 +173,9 @@ export class PostgresDebateSnapshots implements DebateSnapshots {
  * @example const source = await openDebateSnapshots(loadConfig(process.env));
  */
 export async function openDebateSnapshots(config: Config): Promise<DebateSnapshots> {
-  if (config.databaseUrl !== undefined) {
+  if (storeDialect(config) === "postgres") {
     const { openPgPool } = await import("../../runtime/store/pg-pool.ts");
-    const pool = await openPgPool(config.databaseUrl, {
+    const pool = await openPgPool(config.databaseUrl as string, {
       max: 1,
       connectTimeoutS: config.dbPoolTimeoutSeconds,
       name: "verify",

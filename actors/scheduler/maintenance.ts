@@ -14,7 +14,7 @@
  * schedules are left out (a nightly backup.yml would only fail: there is nothing to copy).
  *
  * @example
- * const defs = maintenanceSchedules(runPlaybook, { store: config.databaseUrl ? "postgres" : "sqlite" });
+ * const defs = maintenanceSchedules(runPlaybook, { store: ctx.store.kind });
  */
 import type { ScheduleDefinition } from "./scheduler-actor.ts";
 

@@ -15,6 +15,7 @@ import { type } from "arktype";
 import { NoDatabase, openDebateSnapshots } from "../../actors/debate/debate-snapshots.ts";
 import { type Difference, trustedKeys, verifyDebates } from "../../actors/debate/debate-verify.ts";
 import { summaryLine } from "../../actors/debate/verify-command.ts";
+import { storeDialect } from "../../runtime/store/open.ts";
 import type { ActionDefinition } from "../action.ts";
 
 const VerifyInput = type({ "+": "reject", "public_keys?": "string[]", "fail_on_difference?": "boolean" });
@@ -29,7 +30,7 @@ export const debatesVerify: ActionDefinition<typeof VerifyInput.infer, Record<st
   outputs: ["ok", "debates", "events", "receipts", "differences", "report"],
   idempotent: true,
   async plan(input, ctx) {
-    const store = ctx.config.databaseUrl === undefined ? `${ctx.dataDir}/core.db` : "DATABASE_URL";
+    const store = storeDialect(ctx.config) === "sqlite" ? `${ctx.dataDir}/core.db` : "DATABASE_URL";
     const extra = input.public_keys?.length ? ` and ${input.public_keys.length} more key(s)` : "";
     // A read-only check: it lists what it reads, and changes nothing.
     return {

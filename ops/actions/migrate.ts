@@ -18,7 +18,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type } from "arktype";
 import { migrationsDir, readMigrations } from "../../runtime/store/migrations.ts";
-import { openStore } from "../../runtime/store/open.ts";
+import { openStore, storeDialect } from "../../runtime/store/open.ts";
+import type { Dialect } from "../../runtime/store/repo.ts";
 import { SQLITE_FILE } from "../../runtime/store/sqlite.ts";
 import type { MigrationStatus, Store } from "../../runtime/store/store.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
@@ -26,8 +27,8 @@ import type { ActionContext, ActionDefinition } from "../action.ts";
 const NoInput = type({ "+": "reject" });
 type NoInputT = typeof NoInput.infer;
 
-function dialect(ctx: ActionContext): "sqlite" | "postgres" {
-  return ctx.config.databaseUrl === undefined ? "sqlite" : "postgres";
+function dialect(ctx: ActionContext): Dialect {
+  return storeDialect(ctx.config);
 }
 
 /** Open the configured store without applying anything, run `work`, close it. */

@@ -5,7 +5,7 @@
  * import { openStore, type Store } from "../store/index.ts";
  */
 export { MigrationError } from "./migrator.ts";
-export { type OpenStoreOptions, openStore } from "./open.ts";
+export { type OpenStoreOptions, openStore, storeDialect } from "./open.ts";
 export {
   type Dialect,
   type DialectTables,

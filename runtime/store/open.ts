@@ -9,6 +9,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import type { Dialect } from "./repo.ts";
 import type { Store } from "./store.ts";
 
 export interface OpenStoreOptions {
@@ -18,9 +19,19 @@ export interface OpenStoreOptions {
   migrationsDir?: string;
 }
 
+/**
+ * The dialect of the configured store. A process that holds a {@link Store} reads `store.kind`;
+ * this is for the few that must know before (or without) opening one, such as a read-only check.
+ *
+ * @example storeDialect(loadConfig({ DATABASE_URL: "postgres://db/aragora" })) // "postgres"
+ */
+export function storeDialect(config: Pick<Config, "databaseUrl">): Dialect {
+  return config.databaseUrl !== undefined ? "postgres" : "sqlite";
+}
+
 /** Open the configured store; rejects when the database is unreachable or a migration fails. */
 export async function openStore(config: Config, log: Logger, opts: OpenStoreOptions = {}): Promise<Store> {
   // Each dialect's driver is loaded only when chosen: start-up time is a feature.
-  if (config.databaseUrl !== undefined) return (await import("./postgres.ts")).openPostgresStore(config, log, opts);
+  if (storeDialect(config) === "postgres") return (await import("./postgres.ts")).openPostgresStore(config, log, opts);
   return (await import("./sqlite.ts")).openSqliteStore(config, log, opts);
 }
