@@ -21,6 +21,7 @@ import type { RouteGuard } from "./http/admin-guard.ts";
 import type { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./store/index.ts";
+import type { StoreHealth } from "./store/store-health.ts";
 
 /** Services features offer each other; a feature sets its field, later ones read it. */
 export interface Services {
@@ -41,6 +42,8 @@ export interface FeatureContext {
   dataDir: string;
   version: string;
   services: Services;
+  /** Whether the store can write: features report their store failures and successes here. */
+  storeHealth: StoreHealth;
 }
 
 export interface Feature {

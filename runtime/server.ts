@@ -25,6 +25,7 @@ import { acquireServerLock } from "./server-lock.ts";
 import { openStore } from "./store/index.ts";
 import { checkpointInBackground } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
+import { StoreHealth, type Unwritten } from "./store/store-health.ts";
 import { WalCheckpointer } from "./store/wal-checkpointer.ts";
 
 export const VERSION: string = pkg.version;
@@ -37,6 +38,8 @@ export interface RunningServer {
   system: ActorSystem;
   gateway: WsGateway;
   drain: Drain;
+  /** Whether the store can write, as its parts last found out. */
+  storeHealth: StoreHealth;
   /** Begin graceful shutdown (idempotent); resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
 }
@@ -79,6 +82,8 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     onInternalError: (error) => log.error({ err: error }, "actor kernel error"),
   });
 
+  const storeHealth = new StoreHealth();
+  storeHealth.addProbe("nodes", () => store.nodes.heartbeat(nodeId, new Date()));
   const drain = new Drain();
   const gateway = new WsGateway({ heartbeatMs: config.wsHeartbeatSeconds * 1000, log });
   const featureContext: FeatureContext = {
@@ -92,6 +97,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     dataDir,
     version: VERSION,
     services: {},
+    storeHealth,
   };
   const features: Feature[] = [];
   try {
@@ -108,6 +114,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     system,
     gateway,
     drain,
+    storeHealth,
     version: VERSION,
     startedAt,
     routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
@@ -143,7 +150,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     version: VERSION,
     startedAt: new Date(startedAt),
   });
-  system.spawn(nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: HEARTBEAT_MS }), {
+  system.spawn(nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: HEARTBEAT_MS, health: storeHealth }), {
     name: "node-heartbeat",
     restart: "permanent",
   });
@@ -206,14 +213,24 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       } catch (err) {
         log.warn({ err }, "could not record node stop");
       }
+      storeHealth.stop();
       await checkpointer?.stop();
       await store.close();
       lock.release();
-      log.info({ reason, uptime_s: Math.round((Date.now() - startedAt) / 1000) }, "stopped");
+      const unwritten: Unwritten = storeHealth.unwritten();
+      log.info(
+        {
+          reason,
+          uptime_s: Math.round((Date.now() - startedAt) / 1000),
+          unwritten_events: unwritten.events,
+          unwritten_debate_ids: unwritten.debateIds,
+        },
+        "stopped",
+      );
     })();
     return stopping;
   };
   shutdownRef = shutdown;
 
-  return { apiPort, wsPort, nodeId, store, system, gateway, drain, shutdown };
+  return { apiPort, wsPort, nodeId, store, system, gateway, drain, storeHealth, shutdown };
 }
