@@ -207,15 +207,21 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       try {
         await withDeadline(
           store.nodes.markStopped(nodeId, new Date(), reason),
-          5000,
-          () => new Error("the store did not answer within 5 s"),
+          1000,
+          () => new Error("the store did not answer within 1 s"),
         );
       } catch (err) {
         log.warn({ err }, "could not record node stop");
       }
       storeHealth.stop();
-      await checkpointer?.stop();
-      await store.close();
+      // A store that cannot write may fail its last checkpoint or close: the process still stops,
+      // releases the data dir and says what was not written.
+      try {
+        await checkpointer?.stop();
+        await store.close();
+      } catch (err) {
+        log.error({ err }, "the store failed to close cleanly");
+      }
       lock.release();
       const unwritten: Unwritten = storeHealth.unwritten();
       log.info(

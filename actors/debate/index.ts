@@ -8,7 +8,7 @@
  */
 import type { FeatureFactory } from "../../runtime/feature.ts";
 import { metrics } from "../../runtime/metrics.ts";
-import { STORE_GRACE_MS } from "../../runtime/store/store-health.ts";
+import { EVENT_FLUSH_GRACE_MS } from "../../runtime/store/store-health.ts";
 import { debateRoutes } from "./debate-routes.ts";
 import { openDebateStore, reportingHealth } from "./debate-store.ts";
 import { DebateStreams } from "./debate-streams.ts";
@@ -21,6 +21,11 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
   const health = ctx.storeHealth;
   const store = reportingHealth(await openDebateStore(ctx.store, config, log), health);
   health.addProbe("debates", () => store.probeWrite());
+  // The event log is writable again when its queue is written (the writer's own retry) or empty
+  // and a probe write goes through; never while events still wait.
+  health.addProbe("event_log", () =>
+    writer.pending === 0 ? Promise.resolve() : Promise.reject(new Error(`${writer.pending} debate events still waiting`)),
+  );
   const key = loadOrCreateReceiptKey(ctx.dataDir);
   const streams = new DebateStreams({ gateway: ctx.gateway, store, bufferLimit: config.eventBufferSize, log });
   streams.register();
@@ -81,9 +86,9 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
       metrics.debatesActive.inc(resumed);
     },
     async stop() {
-      // Bounded: a store that cannot write gets STORE_GRACE_MS in all; then what is still not
-      // written is given up on, reported (health.unwritten(), the "stopped" log line) and lost.
-      const deadline = Date.now() + STORE_GRACE_MS;
+      // Bounded: a store that cannot write gets EVENT_FLUSH_GRACE_MS in all; then what is still
+      // not written is given up on, reported (health.unwritten(), the "stopped" log line) and lost.
+      const deadline = Date.now() + EVENT_FLUSH_GRACE_MS;
       const within = (work: Promise<unknown>) =>
         Promise.race([
           work.then(

@@ -5,7 +5,8 @@
  * last write failed, naming the part, the reason and the debate events waiting unwritten, and the
  * `aragora_store_*` metrics follow. A failing part recovers on its own next successful write, or on
  * a probe: while anything is failing, the registered probes (a cheap real write per part) run every
- * {@link PROBE_INTERVAL_MS}, so health recovers even when nothing else is writing.
+ * {@link PROBE_INTERVAL_MS}; a part whose probe passes is writable again, and when every probe
+ * passes so is everything, so health recovers even when nothing else is writing.
  *
  * @example
  * const health = new StoreHealth();
@@ -22,8 +23,17 @@ export type StoreFailureReason = "full" | "corrupt" | "read_only" | "io_error" |
 /** How often the probes run while some part is failing. */
 export const PROBE_INTERVAL_MS = 1000;
 
-/** How long, past the shutdown timeout, shutdown waits for a store that cannot write before giving up on it. */
+/**
+ * How long, past the shutdown timeout, shutdown may take when the store cannot write: after it the
+ * process exits whatever is left (aragora serve's watchdog).
+ */
 export const STORE_GRACE_MS = 5000;
+
+/**
+ * The part of {@link STORE_GRACE_MS} the debates may spend interrupting and flushing their events;
+ * the rest is for the steps after them (actors, node row, closing the store).
+ */
+export const EVENT_FLUSH_GRACE_MS = 3000;
 
 /** What a client is told to wait before retrying a request the store refused (seconds). */
 export const STORE_RETRY_AFTER_S = 5;
@@ -294,6 +304,7 @@ export class StoreHealth {
     for (const [part, probe] of this.probes) {
       try {
         await probe();
+        this.failing.delete(part);
       } catch (err) {
         ok = false;
         // A probe failing for another reason (not a storage code) still says the store is not back.
@@ -303,9 +314,9 @@ export class StoreHealth {
       }
     }
     this.probing = false;
-    if (ok) {
-      this.failing.clear();
-      this.recovered();
-    } else this.scheduleProbe();
+    // Every probe passing clears the parts that have none too (a request's failure, "core").
+    if (ok) this.failing.clear();
+    if (this.failing.size === 0) this.recovered();
+    else this.scheduleProbe();
   }
 }
