@@ -24,7 +24,9 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
   // The event log is writable again when its queue is written (the writer's own retry) or empty
   // and a probe write goes through; never while events still wait.
   health.addProbe("event_log", () =>
-    writer.pending === 0 ? Promise.resolve() : Promise.reject(new Error(`${writer.pending} debate events still waiting`)),
+    writer.pending === 0
+      ? Promise.resolve()
+      : Promise.reject(new Error(`${writer.pending} debate events still waiting`)),
   );
   const key = loadOrCreateReceiptKey(ctx.dataDir);
   const streams = new DebateStreams({ gateway: ctx.gateway, store, bufferLimit: config.eventBufferSize, log });

@@ -169,7 +169,17 @@ describe("disk full: the data dir on a 2 MiB tmpfs", () => {
           return row.status === "running" ? undefined : row.status;
         },
         60_000,
-      ).catch((e) => { console.log("DBG", JSON.stringify(server.logs().filter((l) => l.msg !== "request" && !String(l.msg).startsWith("WAL")).slice(-60).map((l) => [l.time, l.msg, l.debate_id, (l.err as {message?:string})?.message]))); throw e; });
+      ).catch((err) => {
+        // Say what the debate was doing: its own log lines, newest last.
+        const lines = server.logs().filter((l) => l.debate_id === runningId && l.msg !== "request");
+        console.error(
+          lines
+            .slice(-40)
+            .map((l) => `${l.time} ${l.msg}`)
+            .join("\n"),
+        );
+        throw err;
+      });
       const log = (
         (await (await fetch(`${server.api}/api/debates/${runningId}/events`)).json()) as {
           events: { seq: number; type: string }[];
@@ -193,7 +203,6 @@ describe("disk full: the data dir on a 2 MiB tmpfs", () => {
       expect(ms).toBeLessThan(EXIT_BOUND_MS);
       expect(code).toBe(1);
       const line = unwrittenLine(server);
-      console.log(JSON.stringify(server.logs().filter((l) => String(l.level) !== "debug" && String(l.level) !== "20" && l.msg !== "request").filter((l) => String(l.time) >= String(server.logs().find((x) => x.msg === "draining")?.time)).map((l) => ({ t: l.time, msg: l.msg, e: (l.err as {message?:string})?.message, u: l.unwritten_events }))));
       expect(line).toBeDefined();
       expect(JSON.stringify(line)).toContain(lastId);
       expect(
