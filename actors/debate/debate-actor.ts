@@ -158,9 +158,10 @@ export async function runDebate(
   const health = deps.health;
   const beforeTurn = health
     ? async (aborted: AbortSignal) => {
-        if (health.writable) return;
+        // Only the event log holds a debate back: its turns are worth nothing if not written.
+        if (health.writableFor("event_log")) return;
         log.warn({ pending_events: writer.pending }, "debate paused: the store cannot write; it continues when it can");
-        await health.whenWritable(aborted);
+        await health.whenWritable(aborted, "event_log");
         log.info("debate continues: the store writes again");
       }
     : undefined;
@@ -258,7 +259,7 @@ export async function runDebate(
       if (!(err instanceof StoreUnavailableError) || !health) throw err;
       log.warn({ reason: err.reason }, "debate outcome not stored: the store cannot write; retrying when it can");
       try {
-        await health.whenWritable(signal.aborted ? undefined : signal);
+        await health.whenWritable(signal.aborted ? undefined : signal, err.part);
       } catch {
         return "interrupted";
       }

@@ -169,8 +169,8 @@ export class StoreHealth {
   private probeTimer: ReturnType<typeof setTimeout> | undefined;
   private probing = false;
   private stopped = false;
-  /** Writers waiting for every part to write again (see whenWritable). */
-  private waiters: (() => void)[] = [];
+  /** Writers waiting for a part (or every part) to write again (see whenWritable). */
+  private waiters: { part: string | undefined; done: () => void }[] = [];
 
   constructor(private readonly label = "core") {
     metrics.storeWritable.set({ store: label }, 1);
@@ -179,6 +179,11 @@ export class StoreHealth {
   /** Whether every part's last write went through. */
   get writable(): boolean {
     return this.failing.size === 0;
+  }
+
+  /** Whether `part`'s last write went through. @example health.writableFor("event_log") */
+  writableFor(part: string): boolean {
+    return !this.failing.has(part);
   }
 
   /**
@@ -242,27 +247,31 @@ export class StoreHealth {
   succeeded(part: string): void {
     if (this.failing.size === 0 || !this.failing.delete(part)) return;
     if (this.failing.size === 0) this.recovered();
+    else this.release();
   }
 
   /**
-   * Resolves when every part writes again (at once when none fails); rejects with the signal's
-   * reason when it aborts first.
+   * Resolves when `part` (or, without one, every part) writes again, at once when it does now;
+   * rejects with the signal's reason when it aborts first.
    *
-   * @example await health.whenWritable(signal)
+   * @example await health.whenWritable(signal, "event_log")
    */
-  whenWritable(signal?: AbortSignal): Promise<void> {
-    if (this.failing.size === 0) return Promise.resolve();
+  whenWritable(signal?: AbortSignal, part?: string): Promise<void> {
+    if (part === undefined ? this.failing.size === 0 : !this.failing.has(part)) return Promise.resolve();
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
-        this.waiters = this.waiters.filter((w) => w !== done);
+        this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(signal?.reason);
       };
-      const done = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
+      const waiter = {
+        part,
+        done: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
       };
-      this.waiters.push(done);
+      this.waiters.push(waiter);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
@@ -284,9 +293,17 @@ export class StoreHealth {
   private recovered(): void {
     metrics.storeWritable.set({ store: this.label }, 1);
     metrics.debateEventsUnwritten.set(this.unwrittenSource().events);
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
+    this.release();
+  }
+
+  /** Release the waiters whose part (or every part) writes again. */
+  private release(): void {
+    const ready = this.waiters.filter((w) =>
+      w.part === undefined ? this.failing.size === 0 : !this.failing.has(w.part),
+    );
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.done();
   }
 
   private scheduleProbe(): void {
@@ -317,6 +334,9 @@ export class StoreHealth {
     // Every probe passing clears the parts that have none too (a request's failure, "core").
     if (ok) this.failing.clear();
     if (this.failing.size === 0) this.recovered();
-    else this.scheduleProbe();
+    else {
+      this.release();
+      this.scheduleProbe();
+    }
   }
 }
