@@ -11,12 +11,12 @@
  */
 import { readFileSync } from "node:fs";
 import { removeOpsToken, tokenMatches, writeOpsToken } from "../../ops/handoff.ts";
+import type { RunEvent } from "../../ops/journal.ts";
 import { openOpsJournal } from "../../ops/journal-sql.ts";
 import { environmentSnapshot } from "../../runtime/config.ts";
 import type { FeatureFactory } from "../../runtime/feature.ts";
 import type { Connection } from "../../runtime/http/ws-gateway.ts";
 import { lockPath } from "../../runtime/server-lock.ts";
-import type { RunEvent } from "./interpreter.ts";
 import { opsGuard, opsRoutes } from "./routes.ts";
 import { RunbookService } from "./service.ts";
 

@@ -9,8 +9,9 @@
  * const ref = ctx.system.spawn(runbookActor({ ...deps, onDone }), { parent: runbooks, name: runId, restart: "transient" });
  * ref.tell({ type: "cancel" });
  */
+
+import { executeRun, type RunDeps, type RunOutcome } from "../../ops/interpreter/index.ts";
 import type { Behavior } from "../../runtime/actor/index.ts";
-import { executeRun, type RunDeps, type RunOutcome } from "./interpreter.ts";
 
 export type RunbookMsg =
   | { type: "cancel" }
