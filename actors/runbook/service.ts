@@ -22,7 +22,7 @@ import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import { supervisor } from "../../runtime/actor/index.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
-import { type RunbookMsg, runbookActor } from "./runbook-actor.ts";
+import { cancelRun, type RunbookMsg, runbookActor } from "./runbook-actor.ts";
 
 export interface RunbookServiceOptions {
   system: ActorSystem;
@@ -312,7 +312,7 @@ export class RunbookService {
     await journal.updateRun(runId, { cancelRequested: true });
     const ref = this.actors.get(runId);
     if (ref) {
-      ref.tell({ type: "cancel" });
+      ref.tell(cancelRun());
       return "running";
     }
     if (run.status === "paused" || executorGone(run)) {
