@@ -9,7 +9,7 @@
  *    bare Elysia (bench/bare-elysia.ts: the row read with one prepared statement, Elysia's own body
  *    schema) in the same run. Goal: ratio >= 0.7.
  * 3. Cold start: process start to the first healthy /api/health, median of 10 runs, from source
- *    (`bun runtime/cli.ts serve`) and from the production binary (`bun run build`, `dist/aragora serve`:
+ *    (`bun app/cli.ts serve`) and from the production binary (`bun run build`, `dist/aragora serve`:
  *    bytecode-compiled, so no parsing at start).
  *    Goal: under 300 ms.
  *
@@ -75,7 +75,7 @@ async function throughput(): Promise<BenchResult[]> {
   }
   const dataDir = mkdtempSync(join(tmpdir(), "aragora-bench-"));
   const apiPort = await freePort();
-  const server = Bun.spawn(["bun", "runtime/cli.ts", "serve", "--api-port", String(apiPort), "--ws-port", "0"], {
+  const server = Bun.spawn(["bun", "app/cli.ts", "serve", "--api-port", String(apiPort), "--ws-port", "0"], {
     cwd: ROOT,
     env: { ...process.env, ARAGORA_DATA_DIR: dataDir, ARAGORA_LOG_LEVEL: "INFO", ARAGORA_DEMO_TOKEN_DELAY_MS: "0" },
     stdout: "ignore",
@@ -232,7 +232,7 @@ results.push(...(await throughput()));
 
 log("cold start: 10 runs each ...");
 const bareMs = await bareColdStart();
-const sourceMs = await coldStart(["bun", "runtime/cli.ts"]);
+const sourceMs = await coldStart(["bun", "app/cli.ts"]);
 const build = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
 if (build.exitCode !== 0) throw new Error(`bun run build failed: ${build.stderr.toString()}`);
 const binaryMs = await coldStart(["dist/aragora"]);

@@ -5,7 +5,7 @@
  *
  * @example
  * const agents = createAgentRegistry({ config, system, log });
- * ctx.services.agents = agents;
+ * const debates = await debatesFeature(ctx, { agents });
  * const result = await agents.runTurn("demo:alice", { debateId, round: 0, role: "proposer", system, prompt, signal });
  */
 import {

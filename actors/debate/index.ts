@@ -1,13 +1,14 @@
 /**
  * The debates feature: the event writer, the live streams on the WebSocket gateway, the debates
  * supervisor with its DebateActors, the receipt key, the HTTP routes, resume at start and the
- * drain at shutdown. Runs after the agents feature, whose directory it uses.
+ * drain at shutdown. Runs after the agents feature, whose directory it is given.
  *
  * @example
- * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature];
+ * const debates = await debatesFeature(ctx, { agents: agentsFeature(ctx).agents });
  */
-import type { FeatureFactory } from "../../runtime/feature.ts";
+import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import { metrics } from "../../runtime/metrics.ts";
+import type { AgentDirectory } from "../agent/turn.ts";
 import { debateRoutes } from "./debate-routes.ts";
 import { openDebateStore } from "./debate-store.ts";
 import { DebateStreams } from "./debate-streams.ts";
@@ -15,7 +16,12 @@ import { DebateSupervisor } from "./debate-supervisor.ts";
 import { EventWriter } from "./event-log.ts";
 import { loadOrCreateReceiptKey } from "./receipt.ts";
 
-export const debatesFeature: FeatureFactory = async (ctx) => {
+export interface DebatesFeatureDeps {
+  /** Where turns run; without one, debates can be read but not started (503). */
+  agents: AgentDirectory | undefined;
+}
+
+export async function debatesFeature(ctx: FeatureContext, { agents }: DebatesFeatureDeps): Promise<Feature> {
   const { config, log } = ctx;
   const store = await openDebateStore(ctx.store, config, log);
   const key = loadOrCreateReceiptKey(ctx.dataDir);
@@ -33,7 +39,6 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
       metrics.debateEventsAppended.inc(events);
     },
   });
-  const agents = ctx.services.agents;
   if (!agents) log.warn("no agent directory: debates can be read but not started");
   const debates = agents
     ? new DebateSupervisor({
@@ -78,4 +83,4 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
       await store.close();
     },
   };
-};
+}
