@@ -1,14 +1,15 @@
 /**
  * The debates feature: the event writer, the live streams on the WebSocket gateway, the debates
  * supervisor with its DebateActors, the receipt key, the HTTP routes, resume at start and the
- * drain at shutdown. Runs after the agents feature, whose directory it uses.
+ * drain at shutdown. Runs after the agents feature, whose directory it is given.
  *
  * @example
- * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature];
+ * const debates = await debatesFeature(ctx, { agents: agentsFeature(ctx).agents });
  */
-import type { FeatureFactory } from "../../runtime/feature.ts";
+import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import { metrics } from "../../runtime/metrics.ts";
 import { EVENT_FLUSH_GRACE_MS } from "../../runtime/store/store-health.ts";
+import type { AgentDirectory } from "../agent/turn.ts";
 import { debateRoutes } from "./debate-routes.ts";
 import { openDebateStore, reportingHealth } from "./debate-store.ts";
 import { DebateStreams } from "./debate-streams.ts";
@@ -16,7 +17,12 @@ import { DebateSupervisor } from "./debate-supervisor.ts";
 import { debateIdsForLog, EventWriter } from "./event-log.ts";
 import { loadOrCreateReceiptKey } from "./receipt.ts";
 
-export const debatesFeature: FeatureFactory = async (ctx) => {
+export interface DebatesFeatureDeps {
+  /** Where turns run; without one, debates can be read but not started (503). */
+  agents: AgentDirectory | undefined;
+}
+
+export async function debatesFeature(ctx: FeatureContext, { agents }: DebatesFeatureDeps): Promise<Feature> {
   const { config, log } = ctx;
   const health = ctx.storeHealth;
   const store = reportingHealth(await openDebateStore(ctx.store, config, log), health);
@@ -47,7 +53,6 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
     onFailure: () => metrics.debateEventsUnwritten.set(writer.pending),
   });
   health.countUnwritten(() => writer.unwritten());
-  const agents = ctx.services.agents;
   if (!agents) log.warn("no agent directory: debates can be read but not started");
   const debates = agents
     ? new DebateSupervisor({
@@ -113,4 +118,4 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
       await store.close();
     },
   };
-};
+}

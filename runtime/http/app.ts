@@ -42,7 +42,7 @@ export interface HttpAppDeps {
   storeHealth?: StoreHealth;
   version: string;
   startedAt: number;
-  /** Feature routes (runtime/features.ts), mounted after the shell's own. */
+  /** Feature routes (app/features.ts), mounted after the shell's own. */
   routes?: AnyElysia[];
   /** Feature guards of path prefixes (the admin guard is the shell's own); see admin-guard.ts. */
   guards?: RouteGuard[];

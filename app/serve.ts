@@ -8,11 +8,11 @@
  * aragora serve --api-port 8080 --ws-port 8765
  * ARAGORA_DATA_DIR=/data/aragora aragora serve --api-port 0   # 0 picks a free port
  */
-import { type Command, EXIT, UsageError } from "./command.ts";
-import { createLogger } from "./log.ts";
+import { type Command, EXIT, UsageError } from "../runtime/command.ts";
+import { createLogger } from "../runtime/log.ts";
+import { DataDirInUseError } from "../runtime/server-lock.ts";
+import { STORE_GRACE_MS } from "../runtime/store/store-health.ts";
 import { startServer } from "./server.ts";
-import { DataDirInUseError } from "./server-lock.ts";
-import { STORE_GRACE_MS } from "./store/store-health.ts";
 
 function portFlag(value: unknown, flag: string): string | undefined {
   if (value === undefined) return undefined;

@@ -12,21 +12,21 @@ import { resolve } from "node:path";
 import { Elysia } from "elysia";
 import { nodeHeartbeat } from "../actors/node/heartbeat-actor.ts";
 import pkg from "../package.json" with { type: "json" };
-import { ActorSystem } from "./actor/index.ts";
-import type { Config } from "./config.ts";
-import { withDeadline } from "./deadline.ts";
-import { Drain } from "./drain.ts";
-import type { Feature, FeatureContext } from "./feature.ts";
-import { FEATURES } from "./features.ts";
-import { createHttpApp } from "./http/app.ts";
-import { WsGateway } from "./http/ws-gateway.ts";
-import type { Logger } from "./log.ts";
-import { acquireServerLock } from "./server-lock.ts";
-import { openStore } from "./store/index.ts";
-import { checkpointInBackground } from "./store/sqlite.ts";
-import type { Store } from "./store/store.ts";
-import { StoreHealth, type Unwritten } from "./store/store-health.ts";
-import { WalCheckpointer } from "./store/wal-checkpointer.ts";
+import { ActorSystem } from "../runtime/actor/index.ts";
+import type { Config } from "../runtime/config.ts";
+import { withDeadline } from "../runtime/deadline.ts";
+import { Drain } from "../runtime/drain.ts";
+import type { Feature, FeatureContext } from "../runtime/feature.ts";
+import { createHttpApp } from "../runtime/http/app.ts";
+import { WsGateway } from "../runtime/http/ws-gateway.ts";
+import type { Logger } from "../runtime/log.ts";
+import { acquireServerLock } from "../runtime/server-lock.ts";
+import { openStore } from "../runtime/store/index.ts";
+import { checkpointInBackground } from "../runtime/store/sqlite.ts";
+import type { Store } from "../runtime/store/store.ts";
+import { StoreHealth, type Unwritten } from "../runtime/store/store-health.ts";
+import { WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
+import { makeFeatures } from "./features.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -96,12 +96,11 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     nodeId,
     dataDir,
     version: VERSION,
-    services: {},
     storeHealth,
   };
   const features: Feature[] = [];
   try {
-    for (const factory of FEATURES) features.push(await factory(featureContext));
+    await makeFeatures(featureContext, features);
   } catch (err) {
     await system.shutdown();
     await store.close();
