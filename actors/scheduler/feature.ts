@@ -5,13 +5,14 @@
  * /api/admin/schedulers routes. Running jobs get the shutdown window to finish (the drain).
  *
  * @example
- * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature, runbooksFeature, schedulersFeature];
+ * const schedulers = await schedulersFeature(ctx, { runbooks: (await runbooksFeature(ctx)).runbooks });
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ActorRef, supervisor } from "../../runtime/actor/index.ts";
-import type { FeatureContext, FeatureFactory } from "../../runtime/feature.ts";
+import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import { PROJECT_ROOT } from "../../runtime/paths.ts";
+import type { RunbookService } from "../runbook/service.ts";
 import { maintenanceSchedules, type PlaybookRunner } from "./maintenance.ts";
 import { receiptRetentionSchedule } from "./receipt-retention.ts";
 import { schedulerRoutes } from "./routes.ts";
@@ -19,10 +20,8 @@ import { openScheduleStore } from "./schedule-store.ts";
 import { type ScheduleDefinition, type SchedulerMsg, schedulerActor } from "./scheduler-actor.ts";
 
 /** Runs shipped playbooks through the server's runbook interpreter (journaled like any run). */
-function playbookRunner(ctx: FeatureContext): PlaybookRunner {
+function playbookRunner(service: Pick<RunbookService, "start" | "cancel">): PlaybookRunner {
   return async (name, signal) => {
-    const service = ctx.services.runbooks;
-    if (!service) throw new Error("the runbook interpreter is not running in this server (services.runbooks)");
     const path = join(PROJECT_ROOT, "ops", "playbooks", name);
     // Loaded when a maintenance schedule first fires, not at start.
     const { loadPlaybook } = await import("../../ops/playbook.ts");
@@ -41,7 +40,12 @@ function playbookRunner(ctx: FeatureContext): PlaybookRunner {
   };
 }
 
-export const schedulersFeature: FeatureFactory = async (ctx) => {
+export interface SchedulersFeatureDeps {
+  /** The server's runbook interpreter: maintenance playbooks run through it, journaled like any run. */
+  runbooks: Pick<RunbookService, "start" | "cancel">;
+}
+
+export async function schedulersFeature(ctx: FeatureContext, { runbooks }: SchedulersFeatureDeps): Promise<Feature> {
   const { config, log, system, drain, dataDir } = ctx;
   const store = await openScheduleStore(config, dataDir);
   const definitions: ScheduleDefinition[] = [
@@ -51,7 +55,7 @@ export const schedulersFeature: FeatureFactory = async (ctx) => {
       intervalHours: config.receiptCleanupIntervalHours,
     }),
     ...(config.maintenanceSchedules
-      ? maintenanceSchedules(playbookRunner(ctx), {
+      ? maintenanceSchedules(playbookRunner(runbooks), {
           store: config.databaseUrl === undefined ? "sqlite" : "postgres",
           cron: config.maintenanceCron,
         })
@@ -102,4 +106,4 @@ export const schedulersFeature: FeatureFactory = async (ctx) => {
       await store.close();
     },
   };
-};
+}
