@@ -4,15 +4,20 @@
  * 1. GET /api/health throughput and p99 latency, driven by wrk from another process, for the real
  *    server (INFO logging to a pipe, metrics on) beside a bare Bun.serve returning the same JSON
  *    (the floor), in the same run. Goal: ratio >= 0.8.
- * 2. Cold start: process start to the first healthy /api/health, median of 10 runs, from source
- *    (`bun runtime/cli.ts serve`) and from the production binary (`bun run build`, `dist/aragora serve`:
+ * 2. A representative API route through the whole stack: `GET /api/debates/:id` of a finished demo
+ *    debate, and a `POST /api/debates` that fails validation (422), each beside the same route on
+ *    bare Elysia (bench/bare-elysia.ts: the row read with one prepared statement, Elysia's own body
+ *    schema) in the same run. Goal: ratio >= 0.7.
+ * 3. Cold start: process start to the first healthy /api/health, median of 10 runs, from source
+ *    (`bun app/cli.ts serve`) and from the production binary (`bun run build`, `dist/aragora serve`:
  *    bytecode-compiled, so no parsing at start).
  *    Goal: under 300 ms.
  *
  * Needs wrk (Debian package wrk). Benchmarks are measurements, not tests: nothing here fails CI.
  */
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BenchResult } from "./result.ts";
@@ -53,10 +58,11 @@ function parseWrk(out: string): { rps: number; p99ms: number } {
   return { rps, p99ms: Number(m?.[1]) * scale };
 }
 
-async function wrk(url: string): Promise<{ rps: number; p99ms: number }> {
+async function wrk(url: string, script?: string): Promise<{ rps: number; p99ms: number }> {
+  const extra = script === undefined ? [] : ["-s", script];
   // Warm up the JIT, then measure.
-  Bun.spawnSync(["wrk", "-t1", `-c${CONNECTIONS}`, "-d1s", url]);
-  const p = Bun.spawnSync(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--latency", url]);
+  Bun.spawnSync(["wrk", "-t1", `-c${CONNECTIONS}`, "-d1s", ...extra, url]);
+  const p = Bun.spawnSync(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--latency", ...extra, url]);
   const out = p.stdout.toString();
   if (p.exitCode !== 0) throw new Error(`wrk failed: ${p.stderr.toString()}`);
   return parseWrk(out);
@@ -69,9 +75,9 @@ async function throughput(): Promise<BenchResult[]> {
   }
   const dataDir = mkdtempSync(join(tmpdir(), "aragora-bench-"));
   const apiPort = await freePort();
-  const server = Bun.spawn(["bun", "runtime/cli.ts", "serve", "--api-port", String(apiPort), "--ws-port", "0"], {
+  const server = Bun.spawn(["bun", "app/cli.ts", "serve", "--api-port", String(apiPort), "--ws-port", "0"], {
     cwd: ROOT,
-    env: { ...process.env, ARAGORA_DATA_DIR: dataDir, ARAGORA_LOG_LEVEL: "INFO" },
+    env: { ...process.env, ARAGORA_DATA_DIR: dataDir, ARAGORA_LOG_LEVEL: "INFO", ARAGORA_DEMO_TOKEN_DELAY_MS: "0" },
     stdout: "ignore",
     stderr: "inherit",
   });
@@ -85,7 +91,9 @@ async function throughput(): Promise<BenchResult[]> {
     log(`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s against aragora serve ...`);
     const real = await wrk(`http://127.0.0.1:${apiPort}/api/health`);
     const ratio = real.rps / floor.rps;
+    const routes = await apiRoutes(apiPort, dataDir);
     return [
+      ...routes,
       {
         name: "health_rps",
         value: Math.round(real.rps),
@@ -109,6 +117,76 @@ async function throughput(): Promise<BenchResult[]> {
     bare.kill("SIGTERM");
     await Promise.all([server.exited, bare.exited]);
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** A result row comparing the server's route with bare Elysia's; goal >= 0.7x. */
+function routeRow(name: string, real: { rps: number }, floor: { rps: number }): BenchResult {
+  const ratio = real.rps / floor.rps;
+  return {
+    name,
+    value: Math.round(real.rps),
+    unit: "req/s",
+    floor: Math.round(floor.rps),
+    ratio,
+    goal: ">= 0.7x floor",
+    pass: ratio >= 0.7,
+  };
+}
+
+/** GET /api/debates/:id and a failing POST /api/debates, the server beside bare Elysia. */
+async function apiRoutes(apiPort: number, dataDir: string): Promise<BenchResult[]> {
+  const api = `http://127.0.0.1:${apiPort}`;
+  const created = await fetch(`${api}/api/debates`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ question: "Should the benchmark read a finished debate?", rounds: 2 }),
+  });
+  if (created.status !== 201) throw new Error(`POST /api/debates answered ${created.status}: ${await created.text()}`);
+  const { debate_id: id } = (await created.json()) as { debate_id: string };
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const d = (await (await fetch(`${api}/api/debates/${id}`)).json()) as { status: string };
+    if (d.status !== "running") break;
+    if (Date.now() > end) throw new Error(`debate ${id} did not finish`);
+    await Bun.sleep(50);
+  }
+  // The floor reads a copy made by SQLite itself: the live file is the server's.
+  const copy = join(dataDir, "bench-copy.db");
+  const live = new Database(join(dataDir, "core.db"));
+  live.run(`VACUUM INTO '${copy}'`);
+  live.close();
+  const barePort = await freePort();
+  const bare = Bun.spawn(["bun", "bench/bare-elysia.ts", String(barePort), copy], { cwd: ROOT, stdout: "ignore" });
+  const script = join(dataDir, "post-invalid.lua");
+  writeFileSync(
+    script,
+    `wrk.method = "POST"\nwrk.body = '{"question":"","rounds":2}'\nwrk.headers["Content-Type"] = "application/json"\n`,
+  );
+  try {
+    await waitHealthy(`http://127.0.0.1:${barePort}/api/debates/${id}`);
+    const check = await fetch(`http://127.0.0.1:${barePort}/api/debates`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"question":"","rounds":2}',
+    });
+    const checkReal = await fetch(`${api}/api/debates`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"question":"","rounds":2}',
+    });
+    if (check.status !== 422 || checkReal.status !== 422)
+      throw new Error(`the invalid POST answered ${checkReal.status} (server) and ${check.status} (bare), not 422`);
+    log(`wrk GET /api/debates/:id, bare Elysia then aragora ...`);
+    const getFloor = await wrk(`http://127.0.0.1:${barePort}/api/debates/${id}`);
+    const getReal = await wrk(`${api}/api/debates/${id}`);
+    log(`wrk POST /api/debates (422), bare Elysia then aragora ...`);
+    const postFloor = await wrk(`http://127.0.0.1:${barePort}/api/debates`, script);
+    const postReal = await wrk(`${api}/api/debates`, script);
+    return [routeRow("debate_get_rps", getReal, getFloor), routeRow("debate_post_422_rps", postReal, postFloor)];
+  } finally {
+    bare.kill("SIGTERM");
+    await bare.exited;
   }
 }
 
@@ -154,7 +232,7 @@ results.push(...(await throughput()));
 
 log("cold start: 10 runs each ...");
 const bareMs = await bareColdStart();
-const sourceMs = await coldStart(["bun", "runtime/cli.ts"]);
+const sourceMs = await coldStart(["bun", "app/cli.ts"]);
 const build = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
 if (build.exitCode !== 0) throw new Error(`bun run build failed: ${build.stderr.toString()}`);
 const binaryMs = await coldStart(["dist/aragora"]);

@@ -12,8 +12,8 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RunEvent } from "../actors/runbook/interpreter.ts";
 import type { ServerLockInfo } from "../runtime/server-lock.ts";
+import type { RunEvent } from "./journal.ts";
 
 export const OPS_TOKEN_FILE = "ops.token";
 

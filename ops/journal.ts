@@ -66,6 +66,9 @@ export interface JournalEntry {
   data: Record<string, unknown>;
 }
 
+/** One line of progress: a journal entry of a run (what `ops run --json` prints and the `ops:<run>` topic streams). */
+export type RunEvent = JournalEntry & { runId: string };
+
 export interface ApprovalRow {
   approver: string;
   roles: string[];

@@ -8,7 +8,7 @@
  * service.subscribe(runId, view.event);
  * view.close();
  */
-import type { RunEvent } from "../actors/runbook/interpreter.ts";
+import type { RunEvent } from "./journal.ts";
 
 export type ProgressMode = "json" | "plain" | "tty";
 

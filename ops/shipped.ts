@@ -1,7 +1,7 @@
 /**
  * The playbooks shipped with the server (`ops/playbooks/*.yml`), by name. The HTTP API starts a
  * playbook only by one of these names or from an uploaded document, never from a server path; the
- * CLI, where a path is the operator's own, also takes files (ops/cli.ts).
+ * CLI, where a path is the operator's own, also takes files (app/ops-cli.ts).
  *
  * @example
  * shippedPlaybookPath("backup");      // "<install>/ops/playbooks/backup.yml"

@@ -86,6 +86,8 @@ export interface VariableSpec {
   default: string | undefined;
   /** Secret values are never echoed in errors or logs. */
   secret?: boolean;
+  /** Older or alternative names read when `name` is unset; setting two of them to different values is an error. */
+  aliases?: string[];
   // biome-ignore lint/suspicious/noExplicitAny: each spec parses to its own field type
   parse: Type<(input: string) => any> | Type<any>;
 }
@@ -580,7 +582,8 @@ export const VARIABLES: VariableSpec[] = [
     parse: nonNegativeInt,
   },
   {
-    name: "ARAGORA_PROVIDER_WORKERS",
+    name: "ARAGORA_WORKERS",
+    aliases: ["ARAGORA_PROVIDER_WORKERS"],
     key: "providerWorkers",
     description:
       "worker threads that stream from the model providers (request, SSE parsing, validation), so a thousand concurrent streams do not stall the API's event loop; 0 runs them on the main thread",
@@ -678,7 +681,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const spec of VARIABLES) {
-    const raw = env[spec.name];
+    const named = [spec.name, ...(spec.aliases ?? [])].filter((n) => env[n] !== undefined);
+    const raw = named.length > 0 ? env[named[0] as string] : undefined;
+    const disagreeing = named.find((n) => env[n] !== raw);
+    if (disagreeing !== undefined) {
+      const show = (n: string) => (spec.secret ? n : `${n}=${JSON.stringify(env[n])}`);
+      problems.push(
+        `${show(spec.name)} and ${show(disagreeing)}: are two names for one setting and disagree; expected one of them, or both set to the same value`,
+      );
+      continue;
+    }
     const value = raw === undefined || (raw === "" && spec.default !== undefined) ? spec.default : raw;
     if (value === undefined) {
       out[spec.key] = undefined;
@@ -686,7 +698,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     const parsed = spec.parse(value);
     if (parsed instanceof type.errors) {
-      const shown = spec.secret ? `${spec.name}` : `${spec.name}=${JSON.stringify(raw)}`;
+      const given = named[0] ?? spec.name;
+      const shown = spec.secret ? `${given}` : `${given}=${JSON.stringify(raw)}`;
       const why = spec.secret ? parsed.summary.replace(/\s*\(was [^)]*\)/g, "") : parsed.summary;
       problems.push(`${shown}: ${why}; expected ${spec.expected}`);
     } else {

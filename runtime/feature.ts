@@ -1,20 +1,18 @@
 /**
- * How an actor folder plugs into the server: a {@link FeatureFactory} receives the process's shared
- * parts (config, store, actor system, WS gateway, drain) and returns its HTTP routes plus start/stop
- * hooks. runtime/features.ts lists the factories in start order; the server starts them in that
- * order and stops them in reverse, after the drain and before the actor system shuts down.
+ * How a feature plugs into the server: a factory receives the process's shared parts (config,
+ * store, actor system, WS gateway, drain) and, as a second typed argument, what it needs from
+ * other features; it returns its HTTP routes, guards and start/stop hooks, plus what it offers
+ * to later features. app/features.ts calls the factories in start order, handing each one the
+ * offers it needs; the server starts features in that order and stops them in reverse, after the
+ * drain and before the actor system shuts down.
  *
  * @example
- * export const agentsFeature: FeatureFactory = async (ctx) => {
- *   const directory = createAgentDirectory(ctx);
- *   ctx.services.agents = directory;            // later features (debates) use it
- *   return { name: "agents", routes: agentRoutes(directory) };
+ * export const debatesFeature = async (ctx: FeatureContext, { agents }: { agents: AgentDirectory }) => {
+ *   const debates = new DebateSupervisor({ ...ctx, agents });
+ *   return { name: "debates", routes: debateRoutes(debates) } satisfies Feature;
  * };
  */
 import type { AnyElysia } from "elysia";
-import type { AgentDirectory } from "../actors/agent/turn.ts";
-import type { DebateStore } from "../actors/debate/debate-store.ts";
-import type { RunbookService } from "../actors/runbook/service.ts";
 import type { ActorSystem } from "./actor/index.ts";
 import type { Config } from "./config.ts";
 import type { Drain } from "./drain.ts";
@@ -22,15 +20,7 @@ import type { RouteGuard } from "./http/admin-guard.ts";
 import type { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./store/index.ts";
-
-/** Services features offer each other; a feature sets its field, later ones read it. */
-export interface Services {
-  agents?: AgentDirectory;
-  /** The debate store (actors/debate); the receipt retention schedule prunes receipts through it. */
-  debates?: Pick<DebateStore, "deleteReceiptsBefore">;
-  /** The runbook interpreter (actors/runbook); the schedulers run maintenance playbooks through it. */
-  runbooks?: RunbookService;
-}
+import type { StoreHealth } from "./store/store-health.ts";
 
 export interface FeatureContext {
   config: Config;
@@ -43,7 +33,8 @@ export interface FeatureContext {
   /** Absolute ARAGORA_DATA_DIR. */
   dataDir: string;
   version: string;
-  services: Services;
+  /** Whether the store can write: features report their store failures and successes here. */
+  storeHealth: StoreHealth;
 }
 
 export interface Feature {

@@ -221,6 +221,24 @@ export const metrics = {
     help: "Debate events written to the event log",
     registers: [registry],
   }),
+  // --- store health (issue 10) ---
+  storeWritable: new Gauge({
+    name: "aragora_store_writable",
+    help: "Whether the store's last writes went through (1) or it cannot write (0: disk full, corrupt, read-only, I/O error, locked, unavailable), by store",
+    labelNames: ["store"] as const,
+    registers: [registry],
+  }),
+  storeWriteFailures: new Counter({
+    name: "aragora_store_write_failures_total",
+    help: "Store operations that failed because the store cannot write, by store part (debates, event_log, nodes) and reason (full, corrupt, read_only, io_error, locked, unavailable)",
+    labelNames: ["store", "reason"] as const,
+    registers: [registry],
+  }),
+  debateEventsUnwritten: new Gauge({
+    name: "aragora_debate_events_unwritten",
+    help: "Debate events sealed but not yet written to the event log (waiting while the store cannot write)",
+    registers: [registry],
+  }),
   sqliteCheckpointSeconds: new Histogram({
     name: "aragora_sqlite_checkpoint_seconds",
     help: "Duration of the background WAL checkpoints that copied pages into the SQLite file (off the event loop)",

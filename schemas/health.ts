@@ -1,11 +1,28 @@
 /** Response bodies of the health and observability routes. */
 import { type } from "arktype";
 
+export const StoreHealthBody = type({
+  writable: "boolean",
+  failing: type({
+    part: type("string").describe("the store part that failed: debates, event_log, nodes, core"),
+    reason: "'full' | 'corrupt' | 'read_only' | 'io_error' | 'locked' | 'unavailable'",
+    since: type("string").describe("ISO time of the first failure of this run"),
+    failures: "number.integer >= 0",
+    error: type("string").describe("the database's message of the last failure"),
+  })
+    .array()
+    .describe("the parts whose last write failed"),
+  unwritten_events: type("number.integer >= 0").describe("debate events waiting to be written"),
+}).describe("whether the store can write");
+
 export const HealthResponse = type({
-  status: "'healthy' | 'draining'",
+  status: "'healthy' | 'draining' | 'unhealthy'",
   version: "string",
   uptime: "number >= 0",
-}).describe("process health; 503 with status draining during shutdown");
+  "store?": StoreHealthBody,
+}).describe(
+  "process health; 503 with status draining during shutdown, 503 unhealthy (and `store` says why) while the store cannot write",
+);
 
 export const WsHealthResponse = type({
   status: "'healthy' | 'unavailable'",

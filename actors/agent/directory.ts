@@ -5,7 +5,7 @@
  *
  * @example
  * const agents = createAgentRegistry({ config, system, log });
- * ctx.services.agents = agents;
+ * const debates = await debatesFeature(ctx, { agents });
  * const result = await agents.runTurn("demo:alice", { debateId, round: 0, role: "proposer", system, prompt, signal });
  */
 import {
@@ -65,7 +65,7 @@ export class AgentRegistry implements AgentDirectory {
   private supervisorRef: ActorRef<never> | undefined;
   private readonly secrets: string[];
   private readonly clock: Clock;
-  /** The provider worker threads (ARAGORA_PROVIDER_WORKERS > 0 and no injected providers). */
+  /** The provider worker threads (ARAGORA_WORKERS > 0 and no injected providers). */
   private readonly pool: ProviderWorkerPool | undefined;
 
   constructor(private readonly options: AgentRegistryOptions) {

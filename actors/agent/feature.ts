@@ -1,22 +1,22 @@
 /**
  * The agents feature: builds the agent registry (providers, catalog, one AgentActor per agent),
- * offers it to later features as `services.agents`, mounts the health routes, and warns when no
- * provider key is set so only the simulated demo agents are available.
+ * offers it to later features as `agents`, mounts the health routes, and warns when no provider
+ * key is set so only the simulated demo agents are available.
  *
  * @example
- * // runtime/features.ts
- * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature];
+ * const agents = agentsFeature(ctx);
+ * const debates = await debatesFeature(ctx, { agents: agents.agents });
  */
-import type { FeatureFactory } from "../../runtime/feature.ts";
-import { createAgentRegistry } from "./directory.ts";
+import type { Feature, FeatureContext } from "../../runtime/feature.ts";
+import { type AgentRegistry, createAgentRegistry } from "./directory.ts";
 import { agentRoutes } from "./routes.ts";
 
-export const agentsFeature: FeatureFactory = (ctx) => {
+export function agentsFeature(ctx: FeatureContext): Feature & { agents: AgentRegistry } {
   const log = ctx.log.child({ component: "agents" });
   const registry = createAgentRegistry({ config: ctx.config, system: ctx.system, log });
-  ctx.services.agents = registry;
   return {
     name: "agents",
+    agents: registry,
     routes: agentRoutes(registry, ctx.config),
     async start() {
       registry.start();
@@ -37,4 +37,4 @@ export const agentsFeature: FeatureFactory = (ctx) => {
       await registry.close();
     },
   };
-};
+}

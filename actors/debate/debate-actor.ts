@@ -12,6 +12,7 @@
 import { type Behavior, behavior } from "../../runtime/actor/index.ts";
 import { EventLoopGate } from "../../runtime/event-loop-gate.ts";
 import type { Logger } from "../../runtime/log.ts";
+import { type StoreHealth, StoreUnavailableError } from "../../runtime/store/store-health.ts";
 import type { AgentDirectory } from "../agent/turn.ts";
 import type { DebateFinish, DebateStore, StoredEvent } from "./debate-store.ts";
 import { DebateLog, type EventWriter, GENESIS_HASH } from "./event-log.ts";
@@ -33,6 +34,8 @@ export interface DebateDeps {
   agents: Pick<AgentDirectory, "runTurn">;
   key: ReceiptKey;
   log: Logger;
+  /** While it says the store cannot write, debates take no new turns and retry their outcome. */
+  health?: StoreHealth;
   /** Told once per debate when it reaches a terminal status (metrics). */
   onFinished?: (id: string, status: DebateStatus) => void;
 }
@@ -152,6 +155,16 @@ export async function runDebate(
   if (resume) log.info({ last_seq: last?.seq, events: rows.length }, "resuming debate from its event log");
   else log.info({ agents: debate.config.agents, rounds: debate.config.rounds }, "debate started");
   const emit = events.emit.bind(events);
+  const health = deps.health;
+  const beforeTurn = health
+    ? async (aborted: AbortSignal) => {
+        // Only the event log holds a debate back: its turns are worth nothing if not written.
+        if (health.writableFor("event_log")) return;
+        log.warn({ pending_events: writer.pending }, "debate paused: the store cannot write; it continues when it can");
+        await health.whenWritable(aborted, "event_log");
+        log.info("debate continues: the store writes again");
+      }
+    : undefined;
 
   let outcome: ProtocolOutcome | { status: "cancelled"; reason: string };
   try {
@@ -163,11 +176,15 @@ export async function runDebate(
       emit,
       signal,
       resume,
+      interruptReason: (reason) => (reason instanceof CancelRequested ? "cancelled" : "shutdown"),
+      ...(beforeTurn ? { beforeTurn } : {}),
     });
   } catch (err) {
     if (!(err instanceof DebateInterrupted)) throw err;
     if (!(signal.reason instanceof CancelRequested)) {
-      await writer.flush();
+      // At shutdown the writer may give up on a store that cannot write (abandon): then what was
+      // not written is reported there, and the debate resumes from what was.
+      await writer.flush().catch(() => undefined);
       log.info(
         { last_seq: events.lastSeq, reason: (signal.reason as Error).message },
         "debate interrupted by shutdown; it resumes at the next start",
@@ -232,7 +249,22 @@ export async function runDebate(
       ? { elo: { winners, losers: active.filter((a) => !winners.includes(a)) } }
       : {}),
   };
-  const finished = await finishOnce(store, id, outcomeRow, closing.at(-1)?.seq);
+  let finished: boolean;
+  for (;;) {
+    try {
+      finished = await finishOnce(store, id, outcomeRow, closing.at(-1)?.seq);
+      break;
+    } catch (err) {
+      // The store cannot write: wait until it can (or until shutdown: the next start finishes it).
+      if (!(err instanceof StoreUnavailableError) || !health) throw err;
+      log.warn({ reason: err.reason }, "debate outcome not stored: the store cannot write; retrying when it can");
+      try {
+        await health.whenWritable(signal.aborted ? undefined : signal, err.part);
+      } catch {
+        return "interrupted";
+      }
+    }
+  }
   if (finished) {
     writer.publishStored(closing);
     deps.onFinished?.(id, status);

@@ -249,6 +249,16 @@ export class PostgresDebateStore implements DebateStore {
     return (await this.pool.run((sql) => sql`DELETE FROM debate_receipts WHERE created_at < ${cutoff}`)).count;
   }
 
+  async probeWrite(): Promise<void> {
+    // Row-exclusive locks on both tables (waiting at most lock_timeout), on a row nobody has.
+    await this.pool.run((sql) =>
+      sql.begin(async (tx) => {
+        await tx`UPDATE debates SET updated_at = updated_at WHERE id = ''`;
+        await tx`DELETE FROM debate_event_chunks WHERE debate_id = ''`;
+      }),
+    );
+  }
+
   async close(): Promise<void> {
     await this.pool.end(5);
   }

@@ -321,8 +321,16 @@ export class SqliteDebateStore implements DebateStore {
     );
   }
 
+  async probeWrite(): Promise<void> {
+    // A real page write (the newest debate's row, rewritten as it is): a commit that changes
+    // nothing writes nothing, and would pass on a full disk.
+    await this.write(() =>
+      this.db.run("UPDATE debates SET updated_at = updated_at WHERE rowid = (SELECT max(rowid) FROM debates)"),
+    );
+  }
+
   async close(): Promise<void> {
-    // Writes already requested still commit.
+    // Writes already requested still commit (or fail: each commit takes at least one write off).
     while (this.pending.length > 0) this.commitPending();
     this.db.close(false);
   }

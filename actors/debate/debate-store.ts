@@ -11,6 +11,7 @@
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { Store } from "../../runtime/store/index.ts";
+import { type StoreHealth, StoreUnavailableError, storeFailureReason } from "../../runtime/store/store-health.ts";
 import type { Rating } from "./elo.ts";
 import type { Baseline, ConsensusOutcome, DebateConfig, DebateStatus, DebateSummaryData } from "./types.ts";
 
@@ -108,6 +109,11 @@ export interface DebateStore {
   rankings(): Promise<(Rating & { name: string })[]>;
   /** Delete the decision receipts created before `cutoff` (the receipt retention schedule); returns how many. */
   deleteReceiptsBefore(cutoff: Date): Promise<number>;
+  /**
+   * A cheap real write through the paths debates write by (the debates and event-log tables),
+   * changing nothing a reader sees: StoreHealth's probe while the store cannot write.
+   */
+  probeWrite(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -171,6 +177,7 @@ export async function openDebateStore(store: Store, config: Config, log?: Logger
     const { openPgPool } = await import("../../runtime/store/pg-pool.ts");
     const pool = await openPgPool(config.databaseUrl as string, {
       max: Math.max(2, Math.ceil(config.dbPoolSize / 2)),
+      lockTimeoutMs: PG_LOCK_TIMEOUT_MS,
       connectTimeoutS: config.dbPoolTimeoutSeconds,
       name: "debates",
       ...(log ? { log } : {}),
@@ -191,4 +198,45 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
   const text = Buffer.from(cursor, "base64url").toString();
   const m = /^(\d+):(d-[0-9a-z-]+)$/.exec(text);
   return m ? { createdAt: Number(m[1]), id: m[2] as string } : null;
+}
+
+/**
+ * How long a PostgreSQL statement of the debate store waits for a lock (lock_timeout): a table
+ * locked by another session (a migration, a manual LOCK TABLE) then fails the write with 55P03,
+ * reported as `locked`, instead of holding it until the pool's deadline replaces the pool.
+ */
+export const PG_LOCK_TIMEOUT_MS = 3000;
+
+/** The store part each debate-store call writes or reads (health's `part`, the metrics' `store`). */
+const PART_OF: Record<string, string> = { appendEvents: "event_log", events: "event_log" };
+
+/**
+ * The debate store, reporting into `health`: a call that fails because the store cannot write (or
+ * read: a corrupt page) marks its part failing and is rethrown as {@link StoreUnavailableError}
+ * (503 store_unavailable through the error mapper); a write that goes through marks its part
+ * writable again. Other errors (a conflict, a constraint) pass through unchanged.
+ *
+ * @example const debates = reportingHealth(await openDebateStore(ctx.store, config), health);
+ */
+export function reportingHealth(store: DebateStore, health: StoreHealth): DebateStore {
+  const writes = new Set(["create", "appendEvents", "finish", "probeWrite"]);
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== "function" || typeof key !== "string" || key === "close") return value;
+      const part = PART_OF[key] ?? "debates";
+      return async (...args: unknown[]) => {
+        try {
+          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (writes.has(key)) health.succeeded(part);
+          return result;
+        } catch (err) {
+          const reason = storeFailureReason(err);
+          if (reason === null || err instanceof StoreUnavailableError) throw err;
+          health.failed(part, err);
+          throw new StoreUnavailableError(part, reason, err);
+        }
+      };
+    },
+  });
 }

@@ -237,7 +237,8 @@ export class DebateSupervisor {
     const entries = [...this.running.values()];
     for (const r of entries) r.ref.tell({ type: "shutdown" });
     await Promise.race([Promise.all(entries.map((r) => r.done)), Bun.sleep(5000)]);
-    await this.options.writer.flush();
+    // Bounded too: a store that cannot write holds the flush (see the debates feature's stop).
+    await Promise.race([this.options.writer.flush().catch(() => undefined), Bun.sleep(5000)]);
   }
 
   /**

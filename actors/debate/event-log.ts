@@ -100,6 +100,15 @@ export interface EventWriterOptions {
    * is writing that debate): its events are no longer written here, and it should stop.
    */
   onConflict?: (debateId: string, err: Error) => void;
+  /** Told of each failed batch before it is retried (store health). */
+  onFailure?: (err: unknown) => void;
+}
+
+/** What the writer held when it was abandoned: events that were never written. */
+export interface UnwrittenEvents {
+  events: number;
+  /** Distinct debate ids of those events, in queue order. */
+  debateIds: string[];
 }
 
 /**
@@ -122,11 +131,15 @@ export class EventWriter {
   private appended = 0;
   private committed = 0;
   /** Each waits for the events queued before its flush(): resolved by the batch that commits them. */
-  private waiters: { upTo: number; resolve: () => void }[] = [];
+  private waiters: { upTo: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   /** Debates whose log another writer holds (see onConflict): nothing more of theirs is written. */
   private readonly fenced = new Set<string>();
   private readonly flushMs: number;
   private failures = 0;
+  /** Set by abandon(): nothing more is written. */
+  private abandoned = false;
+  /** The batch being written now (abandon() counts it: it may yet fail). */
+  private inflight: StoredEvent[] = [];
 
   constructor(private readonly options: EventWriterOptions) {
     this.flushMs = options.flushMs ?? 2;
@@ -134,7 +147,7 @@ export class EventWriter {
 
   /** Queue one event for the next batch. @example writer.append(row) */
   append(event: StoredEvent): void {
-    if (this.fenced.has(event.debateId)) return;
+    if (this.fenced.has(event.debateId) || this.abandoned) return;
     this.queue.push(event);
     this.appended++;
     this.schedule();
@@ -165,8 +178,9 @@ export class EventWriter {
     this.sealAll();
     const upTo = this.appended;
     if (this.committed >= upTo) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.waiters.push({ upTo, resolve });
+    if (this.abandoned) return Promise.reject(new Error("the event writer was stopped"));
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ upTo, resolve, reject });
       if (!this.running) {
         if (this.timer) clearTimeout(this.timer);
         this.timer = undefined;
@@ -201,21 +215,31 @@ export class EventWriter {
         const live = this.fenced.size === 0 ? batch : batch.filter((e) => !this.fenced.has(e.debateId));
         const started = performance.now();
         try {
+          this.inflight = live;
           if (live.length > 0) await this.options.store.appendEvents(live);
+          this.inflight = [];
           this.failures = 0;
         } catch (err) {
+          this.inflight = [];
+          if (this.abandoned) break;
           this.queue = batch.concat(this.queue);
           if (err instanceof EventSeqConflict && err.debateId !== undefined && !this.fenced.has(err.debateId)) {
             this.fence(err.debateId, err);
             continue;
           }
           this.failures++;
+          try {
+            this.options.onFailure?.(err);
+          } catch (hookErr) {
+            this.options.log.error({ err: hookErr }, "onFailure failed");
+          }
           // A batch spans every debate that emitted within the flush interval: name them all.
           this.options.log.error(
             { err, events: batch.length, ...debateIdsForLog(batch.map((e) => e.debateId)), attempt: this.failures },
             "event log append failed; retrying",
           );
           await Bun.sleep(Math.min(1000, 10 * 2 ** Math.min(this.failures, 7)));
+          if (this.abandoned) break;
           continue;
         }
         this.options.onCommit?.((performance.now() - started) / 1000, live.length);
@@ -232,7 +256,7 @@ export class EventWriter {
     })();
     return this.running.finally(() => {
       this.running = undefined;
-      if (this.queue.length > 0 || this.unsealed.size > 0) {
+      if (!this.abandoned && (this.queue.length > 0 || this.unsealed.size > 0)) {
         this.timer ??= setTimeout(() => void this.run(), this.flushMs);
       }
     });
@@ -253,6 +277,42 @@ export class EventWriter {
         this.options.log.error({ err, debate_id: e.debateId, seq: e.seq }, "event publish failed");
       }
     }
+  }
+
+  /**
+   * Give up on everything not written yet (shutdown, when the store could not write within its
+   * grace): stop retrying, take no more events, fail the flush() waiters, and say what was lost.
+   *
+   * @example const lost = writer.abandon(); if (lost.events > 0) log.error(lost, "events not written");
+   */
+  abandon(): UnwrittenEvents {
+    this.sealAll();
+    const lost = this.unwritten();
+    this.abandoned = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queue = [];
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(new Error(`the event writer was stopped with ${lost.events} events unwritten`));
+    return lost;
+  }
+
+  /**
+   * The events sealed and not written yet (the batch being written included), by debate.
+   *
+   * @example writer.unwritten() // { events: 12, debateIds: ["d-1"] }
+   */
+  unwritten(): UnwrittenEvents {
+    const ids = new Set<string>();
+    let events = 0;
+    for (const e of this.inflight.concat(this.queue)) {
+      if (this.fenced.has(e.debateId)) continue;
+      events++;
+      ids.add(e.debateId);
+    }
+    for (const log of this.unsealed) ids.add(log.debateId);
+    return { events: events + this.unsealed.size, debateIds: [...ids] };
   }
 
   /** Stop writing `debateId`: its log has another event at one of our seqs. */

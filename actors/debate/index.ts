@@ -1,25 +1,42 @@
 /**
  * The debates feature: the event writer, the live streams on the WebSocket gateway, the debates
  * supervisor with its DebateActors, the receipt key, the HTTP routes, resume at start and the
- * drain at shutdown. Runs after the agents feature, whose directory it uses.
+ * drain at shutdown. Runs after the agents feature, whose directory it is given.
  *
  * @example
- * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature];
+ * const debates = await debatesFeature(ctx, { agents: agentsFeature(ctx).agents });
  */
-import type { FeatureFactory } from "../../runtime/feature.ts";
+import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import { metrics } from "../../runtime/metrics.ts";
+import { EVENT_FLUSH_GRACE_MS } from "../../runtime/store/store-health.ts";
+import type { AgentDirectory } from "../agent/turn.ts";
 import { debateRoutes } from "./debate-routes.ts";
-import { openDebateStore } from "./debate-store.ts";
+import { type DebateStore, openDebateStore, reportingHealth } from "./debate-store.ts";
 import { DebateStreams } from "./debate-streams.ts";
 import { DebateSupervisor } from "./debate-supervisor.ts";
-import { EventWriter } from "./event-log.ts";
+import { debateIdsForLog, EventWriter } from "./event-log.ts";
 import { loadOrCreateReceiptKey } from "./receipt.ts";
 
-export const debatesFeature: FeatureFactory = async (ctx) => {
+export interface DebatesFeatureDeps {
+  /** Where turns run; without one, debates can be read but not started (503). */
+  agents: AgentDirectory | undefined;
+}
+
+export async function debatesFeature(
+  ctx: FeatureContext,
+  { agents }: DebatesFeatureDeps,
+): Promise<Feature & { receipts: Pick<DebateStore, "deleteReceiptsBefore"> }> {
   const { config, log } = ctx;
-  const store = await openDebateStore(ctx.store, config, log);
-  // The schedulers prune old receipts through it (receipt retention).
-  ctx.services.debates = store;
+  const health = ctx.storeHealth;
+  const store = reportingHealth(await openDebateStore(ctx.store, config, log), health);
+  health.addProbe("debates", () => store.probeWrite());
+  // The event log is writable again when its queue is written (the writer's own retry) or empty
+  // and a probe write goes through; never while events still wait.
+  health.addProbe("event_log", () =>
+    writer.pending === 0
+      ? Promise.resolve()
+      : Promise.reject(new Error(`${writer.pending} debate events still waiting`)),
+  );
   const key = loadOrCreateReceiptKey(ctx.dataDir);
   const streams = new DebateStreams({ gateway: ctx.gateway, store, bufferLimit: config.eventBufferSize, log });
   streams.register();
@@ -33,9 +50,12 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
     onCommit: (seconds, events) => {
       metrics.debateEventAppendSeconds.observe(seconds);
       metrics.debateEventsAppended.inc(events);
+      metrics.debateEventsUnwritten.set(writer.pending);
     },
+    // The store wrapper has reported the failure to health; this keeps the gauge current.
+    onFailure: () => metrics.debateEventsUnwritten.set(writer.pending),
   });
-  const agents = ctx.services.agents;
+  health.countUnwritten(() => writer.unwritten());
   if (!agents) log.warn("no agent directory: debates can be read but not started");
   const debates = agents
     ? new DebateSupervisor({
@@ -45,6 +65,7 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
         agents,
         key,
         log,
+        health,
         defaults: {
           rounds: 3,
           turnMs: config.debateTurnTimeoutSeconds * 1000,
@@ -69,15 +90,37 @@ export const debatesFeature: FeatureFactory = async (ctx) => {
   }
   return {
     name: "debates",
+    // The schedulers' receipt retention prunes through it: only this feature writes its tables.
+    receipts: store,
     routes: debateRoutes({ store, debates, key }),
     async start() {
       const resumed = (await debates?.resumeUnfinished()) ?? 0;
       metrics.debatesActive.inc(resumed);
     },
     async stop() {
-      await debates?.interruptAll();
-      await writer.flush();
+      // Bounded: a store that cannot write gets EVENT_FLUSH_GRACE_MS in all; then what is still
+      // not written is given up on, reported (health.unwritten(), the "stopped" log line) and lost.
+      const deadline = Date.now() + EVENT_FLUSH_GRACE_MS;
+      const within = (work: Promise<unknown>) =>
+        Promise.race([
+          work.then(
+            () => true,
+            () => false,
+          ),
+          Bun.sleep(Math.max(0, deadline - Date.now())).then(() => false),
+        ]);
+      if (debates) await within(debates.interruptAll());
+      if (!(await within(writer.flush()))) {
+        const lost = writer.abandon();
+        health.abandoned(lost);
+        if (lost.events > 0) {
+          log.error(
+            { events: lost.events, ...debateIdsForLog(lost.debateIds), debate_ids_all: lost.debateIds },
+            `shutdown: ${lost.events} debate events could not be written (the store cannot write); they are lost, and their debates resume from what was written`,
+          );
+        }
+      }
       await store.close();
     },
   };
-};
+}

@@ -9,6 +9,11 @@
  * whose key is already in the log. An interrupted turn (turn_start without turn_end) runs again;
  * its new turn_start says `restarted: true` so viewers discard the partial tokens.
  *
+ * Every turn_start is closed by exactly one turn_end (the turn ran), agent_error (the seat failed)
+ * or turn_interrupted (with the turn_start's round, agent, phase and role, and a `reason`):
+ * `cancelled`, `shutdown` or `debate_timeout` when the debate stopped during the turn, `crashed`
+ * when a resume finds a turn_start the crashed incarnation never closed.
+ *
  * @example
  * const outcome = await runProtocol({ debateId: "d-1", question: "Tabs or spaces?", config, agents,
  *   emit: (type, round, agent, data) => log.push({ type, round, agent, data }), signal });
@@ -61,7 +66,20 @@ export interface ResumeState {
    * incarnation's last logged event. Time the server was down does not count against the timeout.
    */
   runningMs: number;
+  /** turn_starts with no turn_end, agent_error or turn_interrupted after them (the last incarnation crashed mid-turn). */
+  openTurns: OpenTurn[];
 }
+
+/** A turn_start nothing closed. */
+export interface OpenTurn {
+  round: number;
+  agent: string;
+  phase: string;
+  role: string;
+}
+
+/** Why a turn_interrupted closed its turn. */
+export type TurnInterruptedReason = "crashed" | "cancelled" | "shutdown" | "debate_timeout";
 
 export interface ProtocolInput {
   debateId: string;
@@ -72,6 +90,13 @@ export interface ProtocolInput {
   /** Aborted on cancel or shutdown: the protocol stops with {@link DebateInterrupted}. */
   signal: AbortSignal;
   resume?: ResumeState;
+  /** Whether an abort of `signal` (its reason) is a cancel or a shutdown, for turn_interrupted's reason. */
+  interruptReason?: (reason: unknown) => "cancelled" | "shutdown";
+  /**
+   * Awaited before each turn starts (before its turn_start and its timers): the actor holds turns
+   * here while the store cannot write. Rejects when `signal` aborts.
+   */
+  beforeTurn?: (signal: AbortSignal) => Promise<void>;
 }
 
 export interface ProtocolOutcome {
@@ -112,7 +137,8 @@ const turnKey = (round: number, phase: Phase, agent: string) => `${round}|${phas
  * @example const resume = resumeStateFrom(await store.events("d-42"));
  */
 export function resumeStateFrom(events: DebateEventEnvelope[]): ResumeState {
-  const state: ResumeState = { keys: new Set(), turns: new Map(), failures: new Map(), runningMs: 0 };
+  const state: ResumeState = { keys: new Set(), turns: new Map(), failures: new Map(), runningMs: 0, openTurns: [] };
+  const open = new Map<string, OpenTurn>();
   // The running time before the current incarnation, and when that incarnation began.
   let before = 0;
   let since: number | undefined;
@@ -127,6 +153,14 @@ export function resumeStateFrom(events: DebateEventEnvelope[]): ResumeState {
     if (since !== undefined) state.runningMs = before + Math.max(0, ts - since);
     if (e.type === "token" || e.type === "fallback") continue;
     state.keys.add(eventKey(e.type, e.round, e.agent, phase));
+    if (e.agent !== null && e.round !== null) {
+      const at = turnKey(e.round, phase as Phase, e.agent);
+      if (e.type === "turn_start") {
+        open.set(at, { round: e.round, agent: e.agent, phase, role: String(e.data.role ?? "") });
+      } else if (e.type === "turn_end" || e.type === "turn_interrupted" || e.type === "agent_error") {
+        open.delete(at);
+      }
+    }
     if (e.type === "turn_end" && e.agent !== null && e.round !== null) {
       state.turns.set(turnKey(e.round, phase as Phase, e.agent), {
         text: String(e.data.text ?? ""),
@@ -142,6 +176,7 @@ export function resumeStateFrom(events: DebateEventEnvelope[]): ResumeState {
       state.failures.set(e.agent, `${kind}${String(e.data.message ?? "failed")}`);
     }
   }
+  state.openTurns = [...open.values()];
   return state;
 }
 
@@ -264,6 +299,14 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
       return recorded;
     }
     if (seat.failed) return null;
+    if (input.beforeTurn) {
+      try {
+        await input.beforeTurn(signal);
+      } catch (err) {
+        if (signal.aborted) throw new DebateInterrupted(signal.reason);
+        throw err;
+      }
+    }
     const restarted = resume?.keys.has(eventKey("turn_start", round, seat.agent, phase)) ?? false;
     emit("turn_start", round, seat.agent, { phase, role, ...(restarted ? { restarted: true } : {}) });
     const turnSignal = signals.link([roundSignal], config.timeouts.turnMs);
@@ -291,8 +334,15 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
       });
     } catch (err) {
       signals.release(turnSignal);
-      if (signal.aborted) throw new DebateInterrupted(signal.reason);
-      if (debateTimeout.aborted) throw new DebateTimedOut("debate timed out");
+      if (signal.aborted) {
+        const reason = input.interruptReason?.(signal.reason) ?? "shutdown";
+        emit("turn_interrupted", round, seat.agent, { phase, role, reason });
+        throw new DebateInterrupted(signal.reason);
+      }
+      if (debateTimeout.aborted) {
+        emit("turn_interrupted", round, seat.agent, { phase, role, reason: "debate_timeout" });
+        throw new DebateTimedOut("debate timed out");
+      }
       // The round's deadline reaches the turn as the round signal's own reason (the turn's own
       // deadline is another one): say so, or every seat would read "the turn timed out".
       const roundTimedOut = roundSignal.aborted && turnSignal.aborted && turnSignal.reason === roundSignal.reason;
@@ -376,6 +426,11 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
       ? fail("round_timeout", `${roundTimeoutMessage(round)}; ${failureReason()}`, rounds, base)
       : fail("agents_failed", failureReason(), rounds, base);
 
+  // Close the turns the crashed incarnation left open, so every turn_start pairs with an end.
+  for (const t of resume?.openTurns ?? []) {
+    const reason: TurnInterruptedReason = "crashed";
+    emit("turn_interrupted", t.round, t.agent, { phase: t.phase, role: t.role, reason });
+  }
   emitOnce("debate_start", null, null, {
     question,
     agents: config.agents,
@@ -392,7 +447,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
     // Round 0: independent proposals.
     emitOnce("round_start", 0, null, { phase: "proposal", agents: active().map((s) => s.agent) });
     const r0 = roundSignalFor();
-    await Promise.all(
+    await allTurns(
       seats.map(async (seat) => {
         const t = await turn(0, "proposal", seat, "proposer", proposalPrompt(question), r0);
         if (t) {
@@ -416,7 +471,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
         active().map((s) => s.agent),
       );
       const critiques = new Map<string, { agent: string; text: string }[]>();
-      await Promise.all(
+      await allTurns(
         active().map(async (seat) => {
           const aims = targets.get(seat.agent) ?? [];
           const role: DebateRole = config.roles.devilsAdvocate === seat.agent ? "devils_advocate" : "critic";
@@ -439,7 +494,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
         stopReason = "budget_exhausted";
         break;
       }
-      await Promise.all(
+      await allTurns(
         active().map(async (seat) => {
           const received = critiques.get(seat.agent) ?? [];
           const t = await turn(
@@ -485,7 +540,7 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
           : active();
       const phase: Phase = config.consensus === "judge" ? "judge" : "vote";
       const role = config.consensus === "judge" ? "judge" : "voter";
-      const cast = await Promise.all(
+      const cast = await allTurns(
         voters.map(async (seat) => {
           const t = await turn(voteRound, phase, seat, role, votePrompt(question, candidates, role), vs);
           if (!t) return null;
@@ -558,6 +613,17 @@ export async function runProtocol(input: ProtocolInput): Promise<ProtocolOutcome
   } finally {
     signals.releaseAll();
   }
+}
+
+/**
+ * Promise.all that waits for every turn to settle before rejecting: a cancel or timeout rejects the
+ * first turn, and the others must log their turn_interrupted before the debate's end, not after.
+ */
+async function allTurns<T>(turns: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(turns);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 function endData(o: ProtocolOutcome): Record<string, unknown> {

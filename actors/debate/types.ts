@@ -17,6 +17,7 @@ export const EVENT_TYPES = [
   "turn_start",
   "token",
   "turn_end",
+  "turn_interrupted",
   "critique",
   "vote",
   "consensus",

@@ -8,6 +8,7 @@
  */
 import type { Behavior } from "../../runtime/actor/index.ts";
 import type { NodeRepository } from "../../runtime/store/index.ts";
+import type { StoreHealth } from "../../runtime/store/store-health.ts";
 
 export type NodeHeartbeatMsg = { type: "beat" };
 
@@ -16,6 +17,8 @@ export interface NodeHeartbeatOptions {
   nodeId: string;
   intervalMs: number;
   now?: () => Date;
+  /** Told whether each beat (a real write) went through, as store part `nodes`. */
+  health?: StoreHealth;
 }
 
 export function nodeHeartbeat(options: NodeHeartbeatOptions): Behavior<NodeHeartbeatMsg, number> {
@@ -28,7 +31,13 @@ export function nodeHeartbeat(options: NodeHeartbeatOptions): Behavior<NodeHeart
       return beats;
     },
     async receive(beats) {
-      await options.nodes.heartbeat(options.nodeId, now());
+      try {
+        await options.nodes.heartbeat(options.nodeId, now());
+      } catch (err) {
+        options.health?.failed("nodes", err);
+        throw err;
+      }
+      options.health?.succeeded("nodes");
       return beats + 1;
     },
   };

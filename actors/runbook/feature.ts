@@ -7,22 +7,22 @@
  * the run's journal and then streams its events as `{"type":"ops_event","topic",...event}`.
  *
  * @example
- * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature, runbooksFeature];
+ * const { runbooks } = await runbooksFeature(ctx); // the schedulers run maintenance playbooks through it
  */
 import { readFileSync } from "node:fs";
 import { removeOpsToken, tokenMatches, writeOpsToken } from "../../ops/handoff.ts";
+import type { RunEvent } from "../../ops/journal.ts";
 import { openOpsJournal } from "../../ops/journal-sql.ts";
 import { environmentSnapshot } from "../../runtime/config.ts";
-import type { FeatureFactory } from "../../runtime/feature.ts";
+import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { Connection } from "../../runtime/http/ws-gateway.ts";
 import { lockPath } from "../../runtime/server-lock.ts";
-import type { RunEvent } from "./interpreter.ts";
 import { opsGuard, opsRoutes } from "./routes.ts";
 import { RunbookService } from "./service.ts";
 
 const TOPIC = /^ops:(r-[0-9]{8}-[0-9a-f]{8})$/;
 
-export const runbooksFeature: FeatureFactory = async (ctx) => {
+export async function runbooksFeature(ctx: FeatureContext): Promise<Feature & { runbooks: RunbookService }> {
   const { config, log, gateway, system, store, dataDir, drain } = ctx;
   const journal = await openOpsJournal(store);
   const opsToken = writeOpsToken(dataDir);
@@ -41,8 +41,6 @@ export const runbooksFeature: FeatureFactory = async (ctx) => {
     },
     publish: (e) => gateway.publish(`ops:${e.runId}`, eventMessage(e)),
   });
-  // The schedulers (maintenance playbooks) run through this interpreter.
-  ctx.services.runbooks = service;
 
   gateway.onField("subscribe", "topic", (conn: Connection, msg) => {
     const topic = String(msg.topic);
@@ -81,6 +79,7 @@ export const runbooksFeature: FeatureFactory = async (ctx) => {
 
   return {
     name: "runbooks",
+    runbooks: service,
     routes: opsRoutes({ service }),
     guards: [opsGuard(config, opsToken)],
     async start() {
@@ -96,4 +95,4 @@ export const runbooksFeature: FeatureFactory = async (ctx) => {
       removeOpsToken(dataDir, opsToken);
     },
   };
-};
+}

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Elysia } from "elysia";
 import { tokenMatches } from "../../ops/handoff.ts";
-import type { JournalEntry, RunRecord, StepRecord } from "../../ops/journal.ts";
+import type { JournalEntry, RunEvent, RunRecord, StepRecord } from "../../ops/journal.ts";
 import { FINISHED } from "../../ops/journal.ts";
 import { shippedPlaybookFiles, shippedPlaybookPath } from "../../ops/shipped.ts";
 import type { Config } from "../../runtime/config.ts";
@@ -34,7 +34,6 @@ import {
   OpsStartResponse,
   OpsStepParams,
 } from "../../schemas/ops.ts";
-import type { RunEvent } from "./interpreter.ts";
 import { type RunbookService, RunRequestError } from "./service.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

@@ -1,25 +1,19 @@
 /**
- * RunbookActor: one supervised actor per playbook run, under the `runbooks` supervisor. It owns
- * the run's execution (../interpreter.ts) and its cancel switch. If the execution fails for a
+ * RunbookActor: one supervised task actor per playbook run, under the `runbooks` supervisor. It
+ * owns the run's execution (ops/interpreter) and its cancel switch. If the execution fails for a
  * reason other than a step (the journal could not be written), the actor crashes; its supervisor
  * restarts it and the new incarnation resumes the run from the journal, as a restarted process would.
  * Stopping the actor (server shutdown) does not cancel the run: it stays resumable from the journal.
  *
  * @example
  * const ref = ctx.system.spawn(runbookActor({ ...deps, onDone }), { parent: runbooks, name: runId, restart: "transient" });
- * ref.tell({ type: "cancel" });
+ * ref.tell(cancelRun());
  */
-import type { Behavior } from "../../runtime/actor/index.ts";
-import { executeRun, type RunDeps, type RunOutcome } from "./interpreter.ts";
 
-export type RunbookMsg =
-  | { type: "cancel" }
-  | { type: "finished"; outcome: RunOutcome }
-  | { type: "crashed"; error: unknown };
+import { executeRun, type RunDeps, type RunOutcome } from "../../ops/interpreter/index.ts";
+import { type Behavior, type TaskMsg, taskActor } from "../../runtime/actor/index.ts";
 
-interface RunbookState {
-  controller: AbortController;
-}
+export type RunbookMsg = TaskMsg<RunOutcome>;
 
 export interface RunbookActorOptions extends Omit<RunDeps, "signal"> {
   /** Called once with the outcome (a pause counts: the run waits for an operator). */
@@ -28,48 +22,29 @@ export interface RunbookActorOptions extends Omit<RunDeps, "signal"> {
   maxCrashes?: number;
 }
 
-export function runbookActor(options: RunbookActorOptions): Behavior<RunbookMsg, RunbookState> {
-  let incarnation = 0;
-  const maxCrashes = options.maxCrashes ?? 3;
-  return {
+/** The message that cancels a run: its steps stop, compensation runs. @example ref.tell(cancelRun()) */
+export const cancelRun = (): RunbookMsg => ({ type: "abort", reason: new Error("cancelled by an operator") });
+
+export function runbookActor(options: RunbookActorOptions): Behavior<RunbookMsg, unknown> {
+  return taskActor<RunOutcome>({
     kind: "runbook",
-    init: () => ({ controller: new AbortController() }),
-    preStart(state, ctx) {
-      const mode = incarnation === 0 ? options.mode : "resume";
-      incarnation++;
-      executeRun({ ...options, mode, signal: state.controller.signal }).then(
-        (outcome) => ctx.self.tell({ type: "finished", outcome }),
-        (error: unknown) => ctx.self.tell({ type: "crashed", error }),
-      );
-      return state;
+    maxRestarts: options.maxCrashes ?? 3,
+    run: ({ signal, incarnation }) =>
+      executeRun({ ...options, mode: incarnation === 0 ? options.mode : "resume", signal }),
+    onFinished: (outcome) => options.onDone(outcome),
+    onCrashed(err, _crashes, final) {
+      if (!final)
+        options.log.warn({ err, run_id: options.run.id }, "runbook crashed; restarting to resume from the journal");
     },
-    receive(state, msg, ctx) {
-      switch (msg.type) {
-        case "cancel":
-          state.controller.abort();
-          return state;
-        case "finished":
-          options.onDone(msg.outcome);
-          ctx.stop();
-          return state;
-        case "crashed":
-          if (incarnation > maxCrashes) {
-            const error = `the interpreter crashed ${incarnation} times: ${String((msg.error as Error)?.message ?? msg.error)}`;
-            options.log.error({ err: msg.error, run_id: options.run.id }, "runbook gave up");
-            void options.journal
-              .updateRun(options.run.id, { status: "failed", error, finishedAt: Date.now() })
-              .finally(() => {
-                options.onDone({ status: "failed", error });
-              });
-            ctx.stop();
-            return state;
-          }
-          options.log.warn(
-            { err: msg.error, run_id: options.run.id },
-            "runbook crashed; restarting to resume from the journal",
-          );
-          throw msg.error;
-      }
+    async giveUp(err, crashes) {
+      const error = `the interpreter crashed ${crashes} times: ${String((err as Error)?.message ?? err)}`;
+      options.log.error({ err, run_id: options.run.id }, "runbook gave up");
+      await options.journal
+        .updateRun(options.run.id, { status: "failed", error, finishedAt: Date.now() })
+        .catch((e: unknown) =>
+          options.log.error({ err: e, run_id: options.run.id }, "could not record the run as failed"),
+        );
+      options.onDone({ status: "failed", error });
     },
-  };
+  }) as Behavior<RunbookMsg, unknown>;
 }

@@ -11,6 +11,8 @@
  * await done;
  */
 import { hostname } from "node:os";
+import { type RunOutcome, thisExecutor } from "../../ops/interpreter/index.ts";
+import type { RunEvent } from "../../ops/journal.ts";
 import { FINISHED, MemoryJournal, newRunId, type OpsJournal, type RunRecord } from "../../ops/journal.ts";
 import { resolveParams } from "../../ops/params.ts";
 // The playbook compiler (yaml, every action and its dependencies) loads on first use, not at start.
@@ -20,8 +22,7 @@ import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import { supervisor } from "../../runtime/actor/index.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
-import { type RunEvent, type RunOutcome, thisExecutor } from "./interpreter.ts";
-import { type RunbookMsg, runbookActor } from "./runbook-actor.ts";
+import { cancelRun, type RunbookMsg, runbookActor } from "./runbook-actor.ts";
 
 export interface RunbookServiceOptions {
   system: ActorSystem;
@@ -311,7 +312,7 @@ export class RunbookService {
     await journal.updateRun(runId, { cancelRequested: true });
     const ref = this.actors.get(runId);
     if (ref) {
-      ref.tell({ type: "cancel" });
+      ref.tell(cancelRun());
       return "running";
     }
     if (run.status === "paused" || executorGone(run)) {

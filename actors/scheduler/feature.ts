@@ -5,13 +5,15 @@
  * /api/admin/schedulers routes. Running jobs get the shutdown window to finish (the drain).
  *
  * @example
- * export const FEATURES: FeatureFactory[] = [agentsFeature, debatesFeature, runbooksFeature, schedulersFeature];
+ * const schedulers = await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts });
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ActorRef, supervisor } from "../../runtime/actor/index.ts";
-import type { FeatureContext, FeatureFactory } from "../../runtime/feature.ts";
+import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import { PROJECT_ROOT } from "../../runtime/paths.ts";
+import type { DebateStore } from "../debate/debate-store.ts";
+import type { RunbookService } from "../runbook/service.ts";
 import { maintenanceSchedules, type PlaybookRunner } from "./maintenance.ts";
 import { receiptRetentionSchedule } from "./receipt-retention.ts";
 import { schedulerRoutes } from "./routes.ts";
@@ -19,10 +21,8 @@ import { openScheduleStore } from "./schedule-store.ts";
 import { type ScheduleDefinition, type SchedulerMsg, schedulerActor } from "./scheduler-actor.ts";
 
 /** Runs shipped playbooks through the server's runbook interpreter (journaled like any run). */
-function playbookRunner(ctx: FeatureContext): PlaybookRunner {
+function playbookRunner(service: Pick<RunbookService, "start" | "cancel">): PlaybookRunner {
   return async (name, signal) => {
-    const service = ctx.services.runbooks;
-    if (!service) throw new Error("the runbook interpreter is not running in this server (services.runbooks)");
     const path = join(PROJECT_ROOT, "ops", "playbooks", name);
     // Loaded when a maintenance schedule first fires, not at start.
     const { loadPlaybook } = await import("../../ops/playbook.ts");
@@ -41,23 +41,27 @@ function playbookRunner(ctx: FeatureContext): PlaybookRunner {
   };
 }
 
-export const schedulersFeature: FeatureFactory = async (ctx) => {
+export interface SchedulersFeatureDeps {
+  /** The server's runbook interpreter: maintenance playbooks run through it, journaled like any run. */
+  runbooks: Pick<RunbookService, "start" | "cancel">;
+  /** The debate store: the receipt retention schedule prunes receipts through it. */
+  receipts: Pick<DebateStore, "deleteReceiptsBefore">;
+}
+
+export async function schedulersFeature(
+  ctx: FeatureContext,
+  { runbooks, receipts }: SchedulersFeatureDeps,
+): Promise<Feature> {
   const { config, log, system, drain } = ctx;
   const store = await openScheduleStore(ctx.store);
   const definitions: ScheduleDefinition[] = [
     receiptRetentionSchedule({
-      receipts: {
-        deleteReceiptsBefore: (cutoff) => {
-          const debates = ctx.services.debates;
-          if (!debates) throw new Error("the debate store is not open in this server (services.debates)");
-          return debates.deleteReceiptsBefore(cutoff);
-        },
-      },
+      receipts,
       retentionDays: config.receiptRetentionDays,
       intervalHours: config.receiptCleanupIntervalHours,
     }),
     ...(config.maintenanceSchedules
-      ? maintenanceSchedules(playbookRunner(ctx), {
+      ? maintenanceSchedules(playbookRunner(runbooks), {
           store: ctx.store.kind,
           cron: config.maintenanceCron,
         })
@@ -108,4 +112,4 @@ export const schedulersFeature: FeatureFactory = async (ctx) => {
       await store.close();
     },
   };
-};
+}

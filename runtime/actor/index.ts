@@ -30,5 +30,6 @@ export type { KernelCounters } from "./kernel-metrics.ts";
 export type { OverflowPolicy } from "./mailbox.ts";
 export { backoffDelay } from "./supervisor.ts";
 export { ActorSystem, type ActorSystemOptions, type ActorTreeNode } from "./system.ts";
+export { type TaskMsg, type TaskRun, type TaskSpec, taskActor } from "./task-actor.ts";
 export { advance, settle } from "./testing.ts";
 export type { ActorTimers } from "./timers.ts";

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import type { ActorRef } from "./actor-ref.ts";
 import { behavior } from "./behavior.ts";
 import { ActorSystem } from "./system.ts";
@@ -6,6 +7,19 @@ import { ActorSystem } from "./system.ts";
 function p99(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] as number;
+}
+
+/**
+ * Milliseconds this thread has spent runnable but waiting for a CPU (field 2 of
+ * /proc/thread-self/schedstat, in ns); 0 where the kernel does not say. On a loaded machine that
+ * wait is the machine's doing, not the actor scheduler's, so the fairness test takes it out.
+ */
+function runQueueWaitMs(): number {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[1]) / 1e6 || 0;
+  } catch {
+    return 0;
+  }
 }
 
 test("fairness: under a flood a 1 ms timer fires within 20 ms at p99", async () => {
@@ -39,8 +53,11 @@ test("fairness: under a flood a 1 ms timer fires within 20 ms at p99", async () 
   const lags: number[] = [];
   for (let i = 0; i < 200; i++) {
     const start = performance.now();
+    const waitedBefore = runQueueWaitMs();
     await new Promise((r) => setTimeout(r, 1));
-    lags.push(performance.now() - start - 1);
+    // The lag the scheduler caused: wall time past the 1 ms, less the time the OS kept this thread
+    // off the CPU (other processes on a busy machine), which no scheduler inside it can help.
+    lags.push(performance.now() - start - 1 - (runQueueWaitMs() - waitedBefore));
   }
   flooding = false;
   await system.shutdown();

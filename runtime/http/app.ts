@@ -14,6 +14,12 @@ import type { Config } from "../config.ts";
 import type { Drain } from "../drain.ts";
 import type { Logger } from "../log.ts";
 import { metrics, registry } from "../metrics.ts";
+import {
+  STORE_RETRY_AFTER_S,
+  type StoreHealth,
+  StoreUnavailableError,
+  storeFailureReason,
+} from "../store/store-health.ts";
 import { adminGuard, guardOf, type RouteGuard } from "./admin-guard.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
@@ -32,9 +38,11 @@ export interface HttpAppDeps {
   log: Logger;
   gateway: WsGateway;
   drain: Drain;
+  /** Whether the store can write (GET /api/health); absent in tests of the shell alone. */
+  storeHealth?: StoreHealth;
   version: string;
   startedAt: number;
-  /** Feature routes (runtime/features.ts), mounted after the shell's own. */
+  /** Feature routes (app/features.ts), mounted after the shell's own. */
   routes?: AnyElysia[];
   /** Feature guards of path prefixes (the admin guard is the shell's own); see admin-guard.ts. */
   guards?: RouteGuard[];
@@ -174,10 +182,17 @@ export function createHttpApp(deps: HttpAppDeps) {
   };
 
   /** GET /api/health's answer, for the Elysia route and the probe lane alike. */
-  const health = () =>
-    drain.draining
-      ? { status: 503, body: { status: "draining" as const, version, uptime: uptime() } }
-      : { status: 200, body: { status: "healthy" as const, version, uptime: uptime() } };
+  const storeHealth = deps.storeHealth;
+  const health = () => {
+    if (drain.draining) return { status: 503, body: { status: "draining" as const, version, uptime: uptime() } };
+    if (storeHealth && !storeHealth.writable) {
+      return {
+        status: 503,
+        body: { status: "unhealthy" as const, version, uptime: uptime(), store: storeHealth.snapshot() },
+      };
+    }
+    return { status: 200, body: { status: "healthy" as const, version, uptime: uptime() } };
+  };
 
   /**
    * The probe lane: GET /api/health answered by Bun's own router (Bun.serve `routes`), under the
@@ -263,6 +278,25 @@ export function createHttpApp(deps: HttpAppDeps) {
           if (error instanceof PayloadTooLargeError) {
             set.status = 413;
             return errorResponse(413, "payload_too_large", error.message, id, undefined, extra);
+          }
+          // The store cannot write (or read) now: a 503 to retry, not a 500 to report.
+          const storeReason = storeFailureReason(error);
+          if (storeReason !== null) {
+            const part = error instanceof StoreUnavailableError ? error.part : "core";
+            if (!(error instanceof StoreUnavailableError)) storeHealth?.failed(part, error);
+            (state?.log ?? log).warn(
+              { err: error, path, method: request.method, reason: storeReason, part },
+              "request refused: the store cannot write",
+            );
+            set.status = 503;
+            return errorResponse(
+              503,
+              "store_unavailable",
+              `the store cannot serve this request now (${storeReason}); retry later`,
+              id,
+              undefined,
+              { ...extra, "retry-after": String(STORE_RETRY_AFTER_S) },
+            );
           }
           const status =
             typeof (error as { status?: unknown }).status === "number" ? (error as { status: number }).status : 500;

@@ -137,13 +137,18 @@ export class PgPool {
  */
 export async function openPgPool(
   url: string,
-  o: { max: number; connectTimeoutS: number; name: string; log?: Logger; deadlineMs?: number },
+  o: { max: number; connectTimeoutS: number; name: string; log?: Logger; deadlineMs?: number; lockTimeoutMs?: number },
 ): Promise<PgPool> {
   const postgres = (await import("postgres")).default;
   const connectTimeout = Math.min(o.connectTimeoutS, 5);
-  return new PgPool(() => postgres(url, { max: o.max, connect_timeout: connectTimeout, onnotice: () => {} }), {
-    readRetryMs: (2 * connectTimeout + 1) * 1000,
-    ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs } : {}),
-    onReplaced: (why) => o.log?.warn({ store: o.name, why }, "database pool replaced"),
-  });
+  // lock_timeout as a startup parameter: every session of the pool has it, including replaced ones.
+  const connection = o.lockTimeoutMs === undefined ? {} : { connection: { lock_timeout: Math.trunc(o.lockTimeoutMs) } };
+  return new PgPool(
+    () => postgres(url, { max: o.max, connect_timeout: connectTimeout, onnotice: () => {}, ...connection }),
+    {
+      readRetryMs: (2 * connectTimeout + 1) * 1000,
+      ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs } : {}),
+      onReplaced: (why) => o.log?.warn({ store: o.name, why }, "database pool replaced"),
+    },
+  );
 }

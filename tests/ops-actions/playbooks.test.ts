@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { BUN, childEnv, ROOT, runCli, startTestServer, type TestServer } from "../support/server.ts";
 import { type TempDir, tempDataDir } from "../support/services.ts";
 
-const OPS = join(ROOT, "ops", "cli.ts");
+const OPS = join(ROOT, "app", "ops-cli.ts");
 const dirs: TempDir[] = [];
 function freshDir(): string {
   const d = tempDataDir();

@@ -219,7 +219,7 @@ describe("progress output", () => {
   test("a live step list with a spinner on a terminal", async () => {
     expect(Bun.which("script")).not.toBeNull();
     // script(1) gives the command a pseudo-terminal, as an operator's shell would.
-    const command = `${process.execPath} ops/cli.ts run ${fixture("smoke.yml")} -p token=abcdef --yes`;
+    const command = `${process.execPath} app/ops-cli.ts run ${fixture("smoke.yml")} -p token=abcdef --yes`;
     const proc = Bun.spawn(["script", "-qefc", command, "/dev/null"], {
       cwd: `${import.meta.dir}/../..`,
       env: { ...process.env, ARAGORA_DATA_DIR: dir, ARAGORA_LOG_LEVEL: "ERROR" },

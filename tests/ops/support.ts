@@ -13,7 +13,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { BUN, childEnv, ROOT } from "../support/server.ts";
 
-export const OPS = join(ROOT, "ops/cli.ts");
+export const OPS = join(ROOT, "app/ops-cli.ts");
 
 /** A fixture playbook's path (relative to the repo, as an operator would type it). */
 export const fixture = (name: string) => `tests/ops/fixtures/${name}`;

@@ -4,7 +4,7 @@
  */
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${{ }}` is the playbook template syntax under test
 import { describe, expect, test } from "bun:test";
-import { retryDelay } from "../../actors/runbook/interpreter.ts";
+import { retryDelay } from "../../ops/interpreter/index.ts";
 import { eventJson, progressView } from "../../ops/progress.ts";
 import { MASK, Redactor } from "../../ops/redact.ts";
 import {

@@ -1,5 +1,5 @@
 /**
- * Run `aragora` as an operator would: a separate `bun runtime/cli.ts` process with its own
+ * Run `aragora` as an operator would: a separate `bun app/cli.ts` process with its own
  * environment, so tests exercise argv parsing, configuration and exit codes for real.
  *
  * @example
@@ -25,7 +25,7 @@ export function childEnv(env: Record<string, string>): Record<string, string | u
 }
 
 export async function aragora(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "runtime", "cli.ts"), ...args], {
+  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "app", "cli.ts"), ...args], {
     cwd: REPO_ROOT,
     env: childEnv(env),
     stdout: "pipe",

@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 
 export const ROOT = resolve(import.meta.dir, "../..");
-export const CLI = join(ROOT, "runtime/cli.ts");
+export const CLI = join(ROOT, "app/cli.ts");
 export const BUN = process.execPath;
 
 export interface TestServer {
@@ -38,7 +38,7 @@ export interface TestServer {
 
 export interface StartOptions {
   env?: Record<string, string>;
-  /** The program and its leading arguments; default `bun runtime/cli.ts`. */
+  /** The program and its leading arguments; default `bun app/cli.ts`. */
   command?: string[];
   args?: string[];
   dataDir?: string;

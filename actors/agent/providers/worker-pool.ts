@@ -1,5 +1,5 @@
 /**
- * Provider streams on worker threads (ARAGORA_PROVIDER_WORKERS). The AI SDK's per-chunk work (SSE
+ * Provider streams on worker threads (ARAGORA_WORKERS). The AI SDK's per-chunk work (SSE
  * parsing, JSON parsing, schema validation of every chunk) costs tens of microseconds per streamed
  * token; a thousand debates streaming at once is tens of thousands of tokens a second, enough to
  * stall the main thread that serves the API, the WebSockets and the event log. Here each turn is

@@ -7,9 +7,9 @@
  * aragora migrate status
  */
 // First: arktype reads its configuration when it loads.
-import "./arktype-config.ts";
-import { type Command, EXIT, runCommand } from "./command.ts";
-import { environmentSnapshot } from "./config.ts";
+import "../runtime/arktype-config.ts";
+import { type Command, EXIT, runCommand } from "../runtime/command.ts";
+import { environmentSnapshot } from "../runtime/config.ts";
 
 /**
  * One line per command: its name and the module that implements it, loaded only when the
@@ -27,11 +27,11 @@ const COMMANDS: CommandEntry[] = [
   },
   {
     name: "migrate",
-    load: async () => (await import("./store/migrate-command.ts")).migrateCommand,
+    load: async () => (await import("../runtime/store/migrate-command.ts")).migrateCommand,
   },
   {
     name: "cleanup",
-    load: async () => (await import("./cleanup-command.ts")).cleanupCommand,
+    load: async () => (await import("../ops/cleanup/cleanup-command.ts")).cleanupCommand,
   },
   {
     name: "receipt",
@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   // ops parses its own flags (per subcommand), so it gets the raw argv.
-  if (cmd.name === "ops") return (await import("../ops/cli.ts")).opsMain(rest, environmentSnapshot());
+  if (cmd.name === "ops") return (await import("./ops-cli.ts")).opsMain(rest, environmentSnapshot());
   return runCommand((await cmd.load()) as Command, rest);
 }
 

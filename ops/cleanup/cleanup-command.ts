@@ -11,10 +11,10 @@
  */
 import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { analyzeDataDir, formatAnalysis, formatPlan, formatResult } from "../ops/cleanup/analyze.ts";
-import { applyCleanup } from "../ops/cleanup/apply.ts";
-import { type CleanupPolicy, DEFAULT_POLICY, planCleanup } from "../ops/cleanup/plan.ts";
-import { type Command, EXIT, UsageError } from "./command.ts";
+import { type Command, EXIT, UsageError } from "../../runtime/command.ts";
+import { analyzeDataDir, formatAnalysis, formatPlan, formatResult } from "./analyze.ts";
+import { applyCleanup } from "./apply.ts";
+import { type CleanupPolicy, DEFAULT_POLICY, planCleanup } from "./plan.ts";
 
 const NUMBER_FLAGS: Record<string, keyof CleanupPolicy> = {
   "backup-days": "backupDays",

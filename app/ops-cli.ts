@@ -18,19 +18,19 @@ import { createInterface } from "node:readline/promises";
 import pino from "pino";
 import { parse as parseYaml } from "yaml";
 import { RunbookService, RunRequestError } from "../actors/runbook/service.ts";
+import { HandOffError, handOffRun, readOpsToken, serverBaseUrl } from "../ops/handoff.ts";
+import { MemoryJournal, type OpsJournal } from "../ops/journal.ts";
+import { openOpsJournal } from "../ops/journal-sql.ts";
+import { parseParamPairs } from "../ops/params.ts";
+import { formatDiagnostic, loadPlaybook, type Playbook } from "../ops/playbook.ts";
+import { eventJson, type ProgressMode, progressView } from "../ops/progress.ts";
+import { PLAYBOOKS_DIR, shippedPlaybookFiles } from "../ops/shipped.ts";
 import { ActorSystem } from "../runtime/actor/index.ts";
 import { type Command, EXIT, runCommand, UsageError } from "../runtime/command.ts";
 import { type Config, environmentSnapshot } from "../runtime/config.ts";
 import { createLogger } from "../runtime/log.ts";
 import { readServerLock } from "../runtime/server-lock.ts";
 import { openStore } from "../runtime/store/index.ts";
-import { HandOffError, handOffRun, readOpsToken, serverBaseUrl } from "./handoff.ts";
-import { MemoryJournal, type OpsJournal } from "./journal.ts";
-import { openOpsJournal } from "./journal-sql.ts";
-import { parseParamPairs } from "./params.ts";
-import { formatDiagnostic, loadPlaybook, type Playbook } from "./playbook.ts";
-import { eventJson, type ProgressMode, progressView } from "./progress.ts";
-import { PLAYBOOKS_DIR, shippedPlaybookFiles } from "./shipped.ts";
 
 /** Exit code of a run that paused for an operator decision. */
 export const EXIT_PAUSED = 3;
@@ -459,6 +459,6 @@ export async function opsMain(argv: string[], env: Record<string, string | undef
 }
 
 if (import.meta.main) {
-  // No top-level await: runtime/cli.ts imports this module, and the compiled binary is CommonJS.
+  // No top-level await: app/cli.ts imports this module, and the compiled binary is CommonJS.
   opsMain(process.argv.slice(2), environmentSnapshot()).then((code) => process.exit(code));
 }

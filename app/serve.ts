@@ -1,15 +1,18 @@
 /**
  * `aragora serve`: run the server until SIGTERM or SIGINT. The first signal drains
- * gracefully (exit 0); a second one forces the exit (code 130) without waiting.
+ * gracefully (exit 0); a second one forces the exit (code 130) without waiting. The process exits
+ * at most ARAGORA_SHUTDOWN_TIMEOUT_S plus STORE_GRACE_MS (5 s) after the first signal, even when the
+ * store cannot write; it exits 1 when debate events could not be written, naming their debates.
  *
  * @example
  * aragora serve --api-port 8080 --ws-port 8765
  * ARAGORA_DATA_DIR=/data/aragora aragora serve --api-port 0   # 0 picks a free port
  */
-import { type Command, EXIT, UsageError } from "./command.ts";
-import { createLogger } from "./log.ts";
+import { type Command, EXIT, UsageError } from "../runtime/command.ts";
+import { createLogger } from "../runtime/log.ts";
+import { DataDirInUseError } from "../runtime/server-lock.ts";
+import { STORE_GRACE_MS } from "../runtime/store/store-health.ts";
 import { startServer } from "./server.ts";
-import { DataDirInUseError } from "./server-lock.ts";
 
 function portFlag(value: unknown, flag: string): string | undefined {
   if (value === undefined) return undefined;
@@ -35,7 +38,7 @@ export const serveCommand: Command = {
     host: { type: "string", description: "bind address (overrides ARAGORA_HOST, default 0.0.0.0)" },
   },
   details:
-    "Signals: SIGTERM/SIGINT drain gracefully (ARAGORA_SHUTDOWN_TIMEOUT_S, default 30) and exit 0; a second signal forces exit.",
+    "Signals: SIGTERM/SIGINT drain gracefully (ARAGORA_SHUTDOWN_TIMEOUT_S, default 30, plus at most 5 s for a store that cannot write) and exit 0, or 1 when debate events could not be written; a second signal forces exit.",
   async run({ values, config: load }) {
     const config = load({
       ARAGORA_API_PORT: portFlag(values["api-port"], "--api-port"),
@@ -69,12 +72,31 @@ export const serveCommand: Command = {
           log.flush();
           process.exit(130);
         }
+        // The bound on shutdown: past it the process exits whatever is still waiting (a store that
+        // stopped answering, a write retried forever), saying what was not written.
+        const boundMs = config.shutdownTimeoutSeconds * 1000 + STORE_GRACE_MS;
+        const watchdog = setTimeout(() => {
+          const unwritten = server.storeHealth.unwritten();
+          log.error(
+            {
+              bound_ms: boundMs,
+              unwritten_events: unwritten.events,
+              unwritten_debate_ids: unwritten.debateIds,
+            },
+            `shutdown did not finish within ${boundMs} ms; exiting with ${unwritten.events} debate events not written`,
+          );
+          log.flush();
+          process.exit(EXIT.failure);
+        }, boundMs);
         server.shutdown(signal).then(
           () => {
+            clearTimeout(watchdog);
+            const unwritten = server.storeHealth.unwritten();
             log.flush();
-            resolveExit(EXIT.ok);
+            resolveExit(unwritten.events > 0 ? EXIT.failure : EXIT.ok);
           },
           (err) => {
+            clearTimeout(watchdog);
             log.error({ err }, "shutdown failed");
             log.flush();
             resolveExit(EXIT.failure);

@@ -12,20 +12,21 @@ import { resolve } from "node:path";
 import { Elysia } from "elysia";
 import { nodeHeartbeat } from "../actors/node/heartbeat-actor.ts";
 import pkg from "../package.json" with { type: "json" };
-import { ActorSystem } from "./actor/index.ts";
-import type { Config } from "./config.ts";
-import { withDeadline } from "./deadline.ts";
-import { Drain } from "./drain.ts";
-import type { Feature, FeatureContext } from "./feature.ts";
-import { FEATURES } from "./features.ts";
-import { createHttpApp } from "./http/app.ts";
-import { WsGateway } from "./http/ws-gateway.ts";
-import type { Logger } from "./log.ts";
-import { acquireServerLock } from "./server-lock.ts";
-import { openStore } from "./store/index.ts";
-import { checkpointInBackground } from "./store/sqlite.ts";
-import type { Store } from "./store/store.ts";
-import { WalCheckpointer } from "./store/wal-checkpointer.ts";
+import { ActorSystem } from "../runtime/actor/index.ts";
+import type { Config } from "../runtime/config.ts";
+import { withDeadline } from "../runtime/deadline.ts";
+import { Drain } from "../runtime/drain.ts";
+import type { Feature, FeatureContext } from "../runtime/feature.ts";
+import { createHttpApp } from "../runtime/http/app.ts";
+import { WsGateway } from "../runtime/http/ws-gateway.ts";
+import type { Logger } from "../runtime/log.ts";
+import { acquireServerLock } from "../runtime/server-lock.ts";
+import { openStore } from "../runtime/store/index.ts";
+import { checkpointInBackground } from "../runtime/store/sqlite.ts";
+import type { Store } from "../runtime/store/store.ts";
+import { StoreHealth, type Unwritten } from "../runtime/store/store-health.ts";
+import { WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
+import { makeFeatures } from "./features.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -37,6 +38,8 @@ export interface RunningServer {
   system: ActorSystem;
   gateway: WsGateway;
   drain: Drain;
+  /** Whether the store can write, as its parts last found out. */
+  storeHealth: StoreHealth;
   /** Begin graceful shutdown (idempotent); resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
 }
@@ -79,6 +82,8 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     onInternalError: (error) => log.error({ err: error }, "actor kernel error"),
   });
 
+  const storeHealth = new StoreHealth();
+  storeHealth.addProbe("nodes", () => store.nodes.heartbeat(nodeId, new Date()));
   const drain = new Drain();
   const gateway = new WsGateway({ heartbeatMs: config.wsHeartbeatSeconds * 1000, log });
   const featureContext: FeatureContext = {
@@ -91,11 +96,11 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     nodeId,
     dataDir,
     version: VERSION,
-    services: {},
+    storeHealth,
   };
   const features: Feature[] = [];
   try {
-    for (const factory of FEATURES) features.push(await factory(featureContext));
+    await makeFeatures(featureContext, features);
   } catch (err) {
     await system.shutdown();
     await store.close();
@@ -108,6 +113,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     system,
     gateway,
     drain,
+    storeHealth,
     version: VERSION,
     startedAt,
     routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
@@ -143,7 +149,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     version: VERSION,
     startedAt: new Date(startedAt),
   });
-  system.spawn(nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: HEARTBEAT_MS }), {
+  system.spawn(nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: HEARTBEAT_MS, health: storeHealth }), {
     name: "node-heartbeat",
     restart: "permanent",
   });
@@ -200,20 +206,36 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       try {
         await withDeadline(
           store.nodes.markStopped(nodeId, new Date(), reason),
-          5000,
-          () => new Error("the store did not answer within 5 s"),
+          1000,
+          () => new Error("the store did not answer within 1 s"),
         );
       } catch (err) {
         log.warn({ err }, "could not record node stop");
       }
-      await checkpointer?.stop();
-      await store.close();
+      storeHealth.stop();
+      // A store that cannot write may fail its last checkpoint or close: the process still stops,
+      // releases the data dir and says what was not written.
+      try {
+        await checkpointer?.stop();
+        await store.close();
+      } catch (err) {
+        log.error({ err }, "the store failed to close cleanly");
+      }
       lock.release();
-      log.info({ reason, uptime_s: Math.round((Date.now() - startedAt) / 1000) }, "stopped");
+      const unwritten: Unwritten = storeHealth.unwritten();
+      log.info(
+        {
+          reason,
+          uptime_s: Math.round((Date.now() - startedAt) / 1000),
+          unwritten_events: unwritten.events,
+          unwritten_debate_ids: unwritten.debateIds,
+        },
+        "stopped",
+      );
     })();
     return stopping;
   };
   shutdownRef = shutdown;
 
-  return { apiPort, wsPort, nodeId, store, system, gateway, drain, shutdown };
+  return { apiPort, wsPort, nodeId, store, system, gateway, drain, storeHealth, shutdown };
 }

@@ -1,0 +1,56 @@
+import { describe, expect, test } from "bun:test";
+import type { JournalEntry, RunEvent, RunPatch, StepRecord } from "../../ops/journal.ts";
+import { MemoryJournal } from "../../ops/journal.ts";
+import { loadPlaybook } from "../../ops/playbook.ts";
+import { ActorSystem } from "../../runtime/actor/index.ts";
+import { loadConfig } from "../../runtime/config.ts";
+import { createLogger } from "../../runtime/log.ts";
+import { RunbookService } from "./service.ts";
+
+/** A journal whose step writes fail: the interpreter crashes at the first step, every time. */
+class BrokenJournal extends MemoryJournal {
+  writes = 0;
+  override async record(runId: string, entry: JournalEntry, step?: StepRecord, run?: RunPatch): Promise<void> {
+    if (entry.kind === "step_started") {
+      this.writes++;
+      throw new Error("disk I/O error");
+    }
+    return super.record(runId, entry, step, run);
+  }
+}
+
+const playbook = () => {
+  const loaded = loadPlaybook(
+    "name: one\nsteps:\n  - id: wait\n    action: sleep\n    with: { duration: 1ms }\n    timeout: 1s\n",
+    "one.yml",
+  );
+  if (!loaded.playbook) throw new Error(JSON.stringify(loaded.diagnostics));
+  return loaded.playbook;
+};
+
+describe("RunbookActor", () => {
+  test("a run whose journal cannot be written resumes after each crash, then is recorded failed after the fourth", async () => {
+    const system = new ActorSystem({ metricsIntervalMs: 0 });
+    const journal = new BrokenJournal();
+    const events: RunEvent[] = [];
+    const service = new RunbookService({
+      system,
+      journal,
+      config: loadConfig({}),
+      dataDir: "/nonexistent",
+      log: createLogger("ERROR"),
+      publish: (e) => events.push(e),
+    });
+    const { runId, done } = await service.start({ playbook: playbook(), params: {}, env: {}, startedBy: "test" });
+    const outcome = await done;
+    expect(outcome).toEqual({
+      status: "failed",
+      error: "the interpreter crashed 4 times: disk I/O error",
+    });
+    // The first incarnation started the run; the three restarts resumed it from the journal.
+    expect(journal.writes).toBe(4);
+    expect(events.filter((e) => e.kind === "run_resumed")).toHaveLength(3);
+    expect((await journal.getRun(runId))?.status).toBe("failed");
+    await system.shutdown();
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * The layers point one way: app/ (the process shell) -> actors/, ops/ (features) -> runtime/ (the
+ * library) -> schemas/. This walks every import of every module (unit tests beside their module
+ * excepted) and fails on one that points the wrong way, naming the file and the import.
+ */
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const LAYERS = ["app", "actors", "ops", "runtime", "schemas"] as const;
+type Layer = (typeof LAYERS)[number];
+
+/** What each layer may import (besides packages and itself). */
+const ALLOWED: Record<Layer, Layer[]> = {
+  app: ["actors", "ops", "runtime", "schemas"],
+  // actors/runbook runs the playbook engine of ops/.
+  actors: ["ops", "runtime", "schemas"],
+  ops: ["runtime", "schemas"],
+  runtime: ["schemas"],
+  schemas: [],
+};
+
+/**
+ * Imports across the feature layers that are allowed on purpose, each with its reason. The ops
+ * action `debates.verify` (weekly maintenance) runs the debate feature's own verification.
+ */
+const EXCEPTIONS: Record<string, string[]> = {
+  "ops/actions/debates-verify.ts": [
+    "actors/debate/debate-snapshots.ts",
+    "actors/debate/debate-verify.ts",
+    "actors/debate/verify-command.ts",
+  ],
+};
+
+function modules(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return modules(path);
+    return /\.ts$/.test(name) && !/\.test\.ts$/.test(name) && !name.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)[^"'`;]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+
+function importsOf(file: string): string[] {
+  // Doc comments hold examples of imports; only code counts.
+  const code = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+  return [...code.matchAll(IMPORT)].map((m) => (m[1] ?? m[2]) as string).filter((s) => s.startsWith("."));
+}
+
+const layerOf = (path: string): string => relative(ROOT, path).split("/")[0] as string;
+
+describe("layers point one way", () => {
+  for (const layer of LAYERS) {
+    test(`${layer}/ imports only ${ALLOWED[layer].join(", ") || "itself"}`, () => {
+      const wrong: string[] = [];
+      for (const file of modules(join(ROOT, layer))) {
+        const from = relative(ROOT, file);
+        for (const spec of importsOf(file)) {
+          const target = resolve(dirname(file), spec);
+          const to = layerOf(target);
+          if (to === layer || to === "package.json" || (ALLOWED[layer] as string[]).includes(to)) continue;
+          if (EXCEPTIONS[from]?.includes(relative(ROOT, target))) continue;
+          wrong.push(`${from} imports ${relative(ROOT, target)}`);
+        }
+      }
+      expect(wrong).toEqual([]);
+    });
+  }
+
+  test("the check sees imports (a module known to import the runtime is found)", () => {
+    const file = join(ROOT, "app/server.ts");
+    expect(importsOf(file).some((s) => s.startsWith("../runtime/"))).toBe(true);
+  });
+});
