@@ -10,8 +10,8 @@
  * await journal.listRuns({ limit: 20 });
  * await journal.close();
  */
-import { and, desc, eq, gt } from "drizzle-orm";
-import { dialectTables, type Repo, type RepoDb } from "../runtime/store/repo.ts";
+import { and, desc, eq, getTableColumns, gt } from "drizzle-orm";
+import { dialectTables, type Prepared, type Repo, type RepoDb, slotsAsValues } from "../runtime/store/repo.ts";
 import type { Store } from "../runtime/store/store.ts";
 import type { ApprovalRow, JournalEntry, OpsJournal, RunPatch, RunRecord, RunStatus, StepRecord } from "./journal.ts";
 import * as postgres from "./journal-schema-postgres.ts";
@@ -127,12 +127,31 @@ function toStep(r: StepRow): StepRecord {
   };
 }
 
+type RunColumns = Tables["runs"]["_"]["columns"];
+/** The columns a run's patch may set. */
+type PatchColumns = Omit<RunColumns, "id">;
+type LineRow = Tables["lines"]["$inferSelect"];
+
 /** The journal on the database; see {@link openOpsJournal}. */
 export class SqlOpsJournal implements OpsJournal {
   private readonly t: Tables;
+  /** The statements of {@link record}, each built once: building one with drizzle costs more than SQLite takes to run it. */
+  private readonly addLine: Prepared<LineRow, unknown>;
+  private readonly saveStep: Prepared<StepRow, unknown>;
+  /** The UPDATE of a run for each set of columns a patch sets (a handful: heartbeat, current step, finish, ...). */
+  private readonly patches = new Map<string, Prepared<Partial<RunRow> & { id: string }, unknown>>();
 
   constructor(private readonly repo: Repo<Tables>) {
     this.t = repo.tables;
+    const { lines, steps } = this.t;
+    this.addLine = repo.prepare(getTableColumns(lines), (db, line) => db.insert(lines).values(line));
+    this.saveStep = repo.prepare(getTableColumns(steps), (db, step) => {
+      const { runId: _, stepId: __, ...columns } = step;
+      return db
+        .insert(steps)
+        .values(step)
+        .onConflictDoUpdate({ target: [steps.runId, steps.stepId], set: slotsAsValues(columns) });
+    });
   }
 
   async createRun(run: RunRecord): Promise<void> {
@@ -140,10 +159,9 @@ export class SqlOpsJournal implements OpsJournal {
   }
 
   async record(runId: string, entry: JournalEntry, step?: StepRecord, run?: RunPatch): Promise<void> {
-    const { lines, steps } = this.t;
     await this.repo.transaction((tx) => {
       const statements: PromiseLike<unknown>[] = [
-        tx.insert(lines).values({
+        this.addLine.on(tx, {
           runId,
           seq: entry.seq,
           at: entry.at,
@@ -152,15 +170,7 @@ export class SqlOpsJournal implements OpsJournal {
           data: JSON.stringify(entry.data),
         }),
       ];
-      if (step) {
-        const { runId: _, stepId: __, ...columns } = stepRow(runId, step);
-        statements.push(
-          tx
-            .insert(steps)
-            .values(stepRow(runId, step))
-            .onConflictDoUpdate({ target: [steps.runId, steps.stepId], set: columns }),
-        );
-      }
+      if (step) statements.push(this.saveStep.on(tx, stepRow(runId, step)));
       const patch = run && this.patch(tx, runId, run);
       if (patch) statements.push(patch);
       return statements;
@@ -170,8 +180,20 @@ export class SqlOpsJournal implements OpsJournal {
   /** The UPDATE of a run's patch; undefined when the patch sets nothing. */
   private patch(db: RepoDb, runId: string, patch: RunPatch): PromiseLike<unknown> | undefined {
     const set = patchColumns(patch);
-    if (Object.keys(set).length === 0) return undefined;
-    return db.update(this.t.runs).set(set).where(eq(this.t.runs.id, runId));
+    const names = Object.keys(set) as (keyof PatchColumns)[];
+    if (names.length === 0) return undefined;
+    const key = names.join(",");
+    let statement = this.patches.get(key);
+    if (!statement) {
+      const { runs } = this.t;
+      const columns: Partial<RunColumns> = { id: runs.id };
+      for (const name of names) columns[name] = runs[name] as never;
+      statement = this.repo.prepare(columns as Pick<RunColumns, "id">, (tx, { id, ...values }) =>
+        tx.update(runs).set(slotsAsValues(values)).where(eq(runs.id, id)),
+      );
+      this.patches.set(key, statement);
+    }
+    return statement.on(db, { ...set, id: runId });
   }
 
   async updateRun(runId: string, patch: RunPatch): Promise<void> {

@@ -6,6 +6,7 @@
  * const store = await openPostgresStore({ ...config, databaseUrl: "postgres://localhost/aragora" }, log);
  * await store.ping();
  */
+import type { Column, InferColumnsDataTypes } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import type { Config } from "../config.ts";
@@ -17,9 +18,11 @@ import { openPgPool, type PgPool } from "./pg-pool.ts";
 import {
   type DialectTables,
   driverErrors,
+  type Prepared,
   type Repo,
   type RepoDb,
   type RepoOptions,
+  type Slots,
   type StatementResults,
   type TableSet,
 } from "./repo.ts";
@@ -103,11 +106,11 @@ export class PostgresRepo<T extends TableSet> implements Repo<T> {
     return db;
   }
 
-  read<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
+  read<R>(op: (db: RepoDb) => PromiseLike<R>): Promise<R> {
     return this.pool.read((client) => driverErrors(op(this.db(client))));
   }
 
-  write<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
+  write<R>(op: (db: RepoDb) => PromiseLike<R>): Promise<R> {
     return this.pool.run((client) => driverErrors(op(this.db(client))));
   }
 
@@ -121,6 +124,14 @@ export class PostgresRepo<T extends TableSet> implements Repo<T> {
         }),
       ),
     );
+  }
+
+  /** Built on each call's `db` or `tx`: a drizzle prepared query runs on the connection it was prepared on. */
+  prepare<C extends Record<string, Column>, R>(
+    _columns: C,
+    build: (db: RepoDb, slots: Slots<C>) => PromiseLike<R>,
+  ): Prepared<InferColumnsDataTypes<C>, R> {
+    return { on: (db, values) => build(db, values as Slots<C>) };
   }
 
   close(): Promise<void> {

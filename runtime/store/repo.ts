@@ -17,8 +17,10 @@
  * transaction is given as the list of its statements, not as a callback that awaits them: on
  * SQLite the list runs synchronously between BEGIN IMMEDIATE and COMMIT, so the write lock is
  * never held while the event loop runs something else (another connection of this process wanting
- * the lock would spin on busy_timeout, blocking the very loop that would release it). Hand-written
- * SQL is only for a measured hot path (the debate event log).
+ * the lock would spin on busy_timeout, blocking the very loop that would release it). A statement
+ * on a hot path is built once with `prepare` and run with each call's values (the ops journal's
+ * record: building it with drizzle on every call doubled the interpreter's overhead per step).
+ * Hand-written SQL is only for a measured hot path the builder cannot serve (the debate event log).
  *
  * @example
  * // actors/widgets/widget-schema-sqlite.ts and -postgres.ts each export `widgets`; then:
@@ -49,7 +51,14 @@
  * }
  * const widgets = new WidgetRepository(await store.openRepo(widgetTables, { name: "widgets" }));
  */
-import { DrizzleQueryError, type Table } from "drizzle-orm";
+import {
+  type Column,
+  DrizzleQueryError,
+  type InferColumnsDataTypes,
+  type Placeholder,
+  sql,
+  type Table,
+} from "drizzle-orm";
 import type { PgDatabase, PgTable } from "drizzle-orm/pg-core";
 import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
 import type { BaseSQLiteDatabase, SQLiteTable } from "drizzle-orm/sqlite-core";
@@ -87,15 +96,76 @@ export interface Repo<T extends TableSet> {
   readonly dialect: Dialect;
   readonly tables: T;
   /** A read: on PostgreSQL run again while the connection turns out lost (a read changes nothing). */
-  read<R>(op: (db: RepoDb) => Promise<R>): Promise<R>;
+  read<R>(op: (db: RepoDb) => PromiseLike<R>): Promise<R>;
   /** One write statement (atomic by itself), run once. */
-  write<R>(op: (db: RepoDb) => Promise<R>): Promise<R>;
+  write<R>(op: (db: RepoDb) => PromiseLike<R>): Promise<R>;
   /**
    * The statements `build` returns, in order, in one transaction: all of them or none. Resolves
    * with each statement's result (read only those of selects and `.returning()`).
    */
   transaction<S extends readonly PromiseLike<unknown>[]>(build: (tx: RepoDb) => [...S]): Promise<StatementResults<S>>;
+  /**
+   * A hot statement built once: `build` makes it with a slot for each of `columns` (their names are
+   * the slots' names), and {@link Prepared.on} runs it with a call's values, on this Repo's `db`
+   * or a transaction's `tx`. See {@link Prepared} for what each dialect does with it.
+   */
+  prepare<C extends Record<string, Column>, R>(
+    columns: C,
+    build: (db: RepoDb, slots: Slots<C>) => PromiseLike<R>,
+  ): Prepared<InferColumnsDataTypes<C>, R>;
   close(): Promise<void>;
+}
+
+/**
+ * Where a prepared statement's values go: a `sql.placeholder` named after the column (SQLite),
+ * or the call's value itself (PostgreSQL). Put a slot only where a value goes (insert values,
+ * update set, the right side of a comparison); the column's encoder applies in values and set.
+ */
+export type Slots<C extends Record<string, Column>> = {
+  [K in keyof C]: Placeholder<K & string> | InferColumnsDataTypes<C>[K];
+};
+
+/**
+ * A statement {@link Repo.prepare}d once. On SQLite it is compiled once (drizzle's `.prepare()` on
+ * the Repo's one connection, where its transactions run too) and each call only binds values:
+ * building a statement with drizzle costs more than SQLite takes to run it. On PostgreSQL it is
+ * built again on each call's `db` or `tx`: drizzle's prepared queries are tied to the connection
+ * they were prepared on (one prepared on the pool would run outside the transaction), and a
+ * round trip to the server costs far more than the building.
+ *
+ * @example
+ * const addLine = repo.prepare({ runId: lines.runId, seq: lines.seq }, (db, v) => db.insert(lines).values(v));
+ * await repo.transaction((tx) => [addLine.on(tx, { runId: "r1", seq: 1 })]);
+ */
+export interface Prepared<V, R> {
+  /** The statement with `values`, on `db` (the Repo's or a transaction's): await it, or list it in a transaction. */
+  on(db: RepoDb, values: V): PromiseLike<R>;
+}
+
+/**
+ * Slots as the values of an update's `set` (or an upsert's): drizzle binds a placeholder there as it
+ * does a value, with the column's encoder, but its types for `set` list values only.
+ *
+ * @example db.update(runs).set(slotsAsValues(rest)).where(eq(runs.id, id))
+ */
+export function slotsAsValues<V extends Record<string, unknown>>(
+  slots: {
+    [K in keyof V]: V[K] | Placeholder;
+  },
+): V {
+  return slots as V;
+}
+
+/**
+ * A placeholder for each of `columns`, named after its key: the slots a SQLite Repo prepares a
+ * statement with.
+ *
+ * @example placeholders({ id: runs.id }) // { id: sql.placeholder("id") }
+ */
+export function placeholders<C extends Record<string, Column>>(columns: C): Slots<C> {
+  const slots: Record<string, Placeholder> = {};
+  for (const name of Object.keys(columns)) slots[name] = sql.placeholder(name);
+  return slots as Slots<C>;
 }
 
 /** What each statement of a {@link Repo.transaction} resolves with. */
@@ -147,7 +217,7 @@ export function sqliteAsRepoDb(db: BaseSQLiteDatabase<"sync", unknown>): RepoDb 
  *
  * @example return driverErrors(op(db));
  */
-export async function driverErrors<R>(work: Promise<R>): Promise<R> {
+export async function driverErrors<R>(work: PromiseLike<R>): Promise<R> {
   try {
     return await work;
   } catch (err) {

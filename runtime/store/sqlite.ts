@@ -14,14 +14,15 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { Column, InferColumnsDataTypes } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
 import { nodeTables, SqlNodeRepository } from "./nodes.ts";
-import type { DialectTables, Repo, RepoDb, RepoOptions, StatementResults, TableSet } from "./repo.ts";
-import { driverErrors, sqliteAsRepoDb } from "./repo.ts";
+import type { DialectTables, Prepared, Repo, RepoDb, RepoOptions, Slots, StatementResults, TableSet } from "./repo.ts";
+import { driverErrors, placeholders, sqliteAsRepoDb } from "./repo.ts";
 import type { Store } from "./store.ts";
 
 export const SQLITE_FILE = "core.db";
@@ -125,6 +126,8 @@ export function sqliteMigrationDriver(db: Database): MigrationDriver {
 export class SqliteRepo<T extends TableSet> implements Repo<T> {
   readonly dialect = "sqlite";
   private readonly db: RepoDb;
+  /** Runs a transaction's statements; made once, as bun makes a transaction function anew on each call. */
+  private readonly runAll: ReturnType<Database["transaction"]>;
   private closed = false;
 
   constructor(
@@ -136,24 +139,34 @@ export class SqliteRepo<T extends TableSet> implements Repo<T> {
     // once and keeps it, which makes a repository call about twice as fast.
     const cached = { prepare: (text: string) => client.query(text), exec: (text: string) => client.exec(text) };
     this.db = sqliteAsRepoDb(drizzle({ client: cached as unknown as Database }));
+    // The SQLite builders (and prepared statements) run synchronously through all(), which returns
+    // the rows of a select or a `.returning()` (an empty list otherwise).
+    this.runAll = client.transaction((statements: readonly SyncStatement[]) => statements.map((s) => s.all()));
   }
 
-  read<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
+  read<R>(op: (db: RepoDb) => PromiseLike<R>): Promise<R> {
     return driverErrors(op(this.db));
   }
 
-  write<R>(op: (db: RepoDb) => Promise<R>): Promise<R> {
+  write<R>(op: (db: RepoDb) => PromiseLike<R>): Promise<R> {
     return driverErrors(op(this.db));
   }
 
   async transaction<S extends readonly PromiseLike<unknown>[]>(
     build: (tx: RepoDb) => [...S],
   ): Promise<StatementResults<S>> {
-    const statements = build(this.db) as unknown as { all(): unknown }[];
-    // The SQLite builders run synchronously through all(), which returns the rows of a select or a
-    // `.returning()` (an empty list otherwise).
-    const run = this.client.transaction(() => statements.map((statement) => statement.all()));
-    return run.immediate() as StatementResults<S>;
+    const statements = build(this.db) as unknown as SyncStatement[];
+    return this.runAll.immediate(statements) as StatementResults<S>;
+  }
+
+  /** Compiled once, on this Repo's connection, where its transactions run too; each call binds values. */
+  prepare<C extends Record<string, Column>, R>(
+    columns: C,
+    build: (db: RepoDb, slots: Slots<C>) => PromiseLike<R>,
+  ): Prepared<InferColumnsDataTypes<C>, R> {
+    const builder = build(this.db, placeholders(columns)) as unknown as { prepare(): { all(values: object): R } };
+    const statement = builder.prepare();
+    return { on: (_db, values) => new BoundStatement(() => statement.all(values)) };
   }
 
   /** Closes the connection if this repository opened it. */
@@ -161,6 +174,31 @@ export class SqliteRepo<T extends TableSet> implements Repo<T> {
     if (this.closed) return;
     this.closed = true;
     if (this.options.ownsClient) this.client.close(false);
+  }
+}
+
+/** A statement as SQLite runs it: synchronously, through all(). */
+interface SyncStatement {
+  all(): unknown;
+}
+
+/**
+ * A prepared statement with a call's values, run when a transaction calls all() or when awaited.
+ * Nothing runs before: a statement listed in a transaction runs inside it.
+ */
+class BoundStatement<R> implements PromiseLike<R>, SyncStatement {
+  constructor(private readonly run: () => R) {}
+
+  all(): R {
+    return this.run();
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: a statement is awaited like drizzle's builders are
+  then<A = R, B = never>(
+    ok?: ((r: R) => A | PromiseLike<A>) | null,
+    fail?: ((e: unknown) => B | PromiseLike<B>) | null,
+  ) {
+    return new Promise<R>((resolve) => resolve(this.run())).then(ok, fail);
   }
 }
 

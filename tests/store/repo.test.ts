@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Writable } from "node:stream";
-import { eq, sql } from "drizzle-orm";
+import { eq, like, sql } from "drizzle-orm";
 import { integer as pgInteger, pgTable, text as pgText } from "drizzle-orm/pg-core";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import postgres from "postgres";
@@ -15,6 +15,7 @@ import { dialectTables, openStore, type Repo, type Store } from "../../runtime/s
 import { nodeTables } from "../../runtime/store/nodes.ts";
 import { connectionLost, PgDeadlineExceeded, PgPool } from "../../runtime/store/pg-pool.ts";
 import { PostgresRepo } from "../../runtime/store/postgres.ts";
+import { slotsAsValues } from "../../runtime/store/repo.ts";
 import {
   createTempPostgresDatabase,
   postgresAvailable,
@@ -97,6 +98,51 @@ function transactions(open: () => Promise<Store>) {
     } finally {
       await other.close();
     }
+  });
+
+  test("a prepared statement runs with each call's values, encoded, and only inside the transaction it is listed in", async () => {
+    const { nodes } = repo.tables;
+    const add = repo.prepare(
+      {
+        id: nodes.id,
+        hostname: nodes.hostname,
+        pid: nodes.pid,
+        apiPort: nodes.apiPort,
+        wsPort: nodes.wsPort,
+        version: nodes.version,
+        startedAt: nodes.startedAt,
+        heartbeatAt: nodes.heartbeatAt,
+      },
+      (db, row) => db.insert(nodes).values(row),
+    );
+    const stop = repo.prepare({ id: nodes.id, stoppedAt: nodes.stoppedAt }, (db, { id, stoppedAt }) =>
+      db.update(nodes).set(slotsAsValues({ stoppedAt })).where(eq(nodes.id, id)).returning({ id: nodes.id }),
+    );
+    await repo.write((db) => add.on(db, node("p-1")));
+    const [added, stopped] = await repo.transaction((tx) => [
+      add.on(tx, { ...node("p-2"), startedAt: new Date(1_900_000_000_123) }),
+      stop.on(tx, { id: "p-1", stoppedAt: new Date(1_900_000_000_456) }),
+    ]);
+    expect(added).toBeDefined();
+    expect(stopped).toEqual([{ id: "p-1" }]);
+    const failed = await repo
+      .transaction((tx) => [
+        stop.on(tx, { id: "p-2", stoppedAt: new Date(1_900_000_000_789) }),
+        add.on(tx, node("p-1")), // duplicate key: the stop above is rolled back with it
+      ])
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(Error);
+    const rows = await repo.read((db) =>
+      db
+        .select({ id: nodes.id, startedAt: nodes.startedAt, stoppedAt: nodes.stoppedAt })
+        .from(nodes)
+        .where(like(nodes.id, "p-%"))
+        .orderBy(nodes.id),
+    );
+    expect(rows).toEqual([
+      { id: "p-1", startedAt: new Date(1_900_000_000_000), stoppedAt: new Date(1_900_000_000_456) },
+      { id: "p-2", startedAt: new Date(1_900_000_000_123), stoppedAt: null },
+    ]);
   });
 
   test("the store's nodes and a repository opened beside it see the same rows", async () => {
