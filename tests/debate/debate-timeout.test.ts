@@ -108,3 +108,67 @@ describe("the per-debate timeout counts running time only", () => {
     expect(rest.events.find((e) => e.type === "debate_end")?.data.stop_reason).toBe("debate_timeout");
   });
 });
+
+describe("deadlines run on the actor system's clock", () => {
+  /** Agents that never answer: a turn ends only when its signal aborts. */
+  const silent = {
+    runTurn: (_agent: string, req: { signal: AbortSignal }) =>
+      new Promise<never>((_, reject) => {
+        req.signal.addEventListener("abort", () => reject(req.signal.reason), { once: true });
+      }),
+  };
+
+  test("the debate's timeout fires when a simulated clock passes it, without sleeping", async () => {
+    const { SimulatedClock } = await import("../../runtime/actor/clock.ts");
+    const clock = new SimulatedClock();
+    const { events, emit } = log();
+    const outcome = runProtocol({
+      debateId: "d-t",
+      question: "Will the clock tell?",
+      config: debateConfig({ timeouts: { turnMs: HOUR, roundMs: 2 * HOUR, debateMs: 30 * 60_000 } }),
+      agents: silent as never,
+      emit,
+      signal: new AbortController().signal,
+      clock,
+    });
+    let settled = false;
+    void outcome.then(() => (settled = true));
+    await Bun.sleep(20);
+    // Real time passes; the simulated clock does not: every turn still waits.
+    expect(settled).toBe(false);
+    expect(events.filter((e) => e.type === "turn_start")).toHaveLength(3);
+    clock.advance(30 * 60_000 - 1);
+    await Bun.sleep(0);
+    expect(settled).toBe(false);
+    clock.advance(1);
+    const ended = await outcome;
+    expect(ended).toMatchObject({ status: "failed", stopReason: "debate_timeout" });
+    const reasons = events.filter((e) => e.type === "turn_interrupted").map((e) => e.data.reason);
+    expect(reasons).toEqual(["debate_timeout", "debate_timeout", "debate_timeout"]);
+    expect(events.at(-1)?.type).toBe("debate_end");
+  });
+
+  test("a turn's timeout fails its seat when the simulated clock passes it", async () => {
+    const { SimulatedClock } = await import("../../runtime/actor/clock.ts");
+    const clock = new SimulatedClock();
+    const { events, emit } = log();
+    const outcome = runProtocol({
+      debateId: "d-t",
+      question: "Will the turn time out?",
+      config: debateConfig({ timeouts: { turnMs: 1000, roundMs: HOUR, debateMs: 2 * HOUR } }),
+      agents: silent as never,
+      emit,
+      signal: new AbortController().signal,
+      clock,
+    });
+    await Bun.sleep(10);
+    expect(events.filter((e) => e.type === "agent_error")).toHaveLength(0);
+    clock.advance(1000);
+    expect(await outcome).toMatchObject({ status: "failed", stopReason: "agents_failed" });
+    expect(events.filter((e) => e.type === "agent_error").map((e) => e.data.kind)).toEqual([
+      "timeout",
+      "timeout",
+      "timeout",
+    ]);
+  });
+});
