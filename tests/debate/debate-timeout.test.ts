@@ -24,7 +24,7 @@ function log() {
       round,
       agent,
       data,
-    });
+    } as DebateEventEnvelope);
   };
   return { events, emit, setClock: (ms: number) => (at = ms) };
 }
@@ -32,15 +32,16 @@ function log() {
 describe("the per-debate timeout counts running time only", () => {
   test("running time is summed per incarnation; downtime is left out", () => {
     const t0 = Date.parse("2026-11-28T00:00:00Z");
-    const e = (seq: number, at: number, data: Record<string, unknown> = {}): DebateEventEnvelope => ({
-      type: seq === 1 ? "debate_start" : "turn_start",
-      debate_id: "d-t",
-      seq,
-      ts: new Date(at).toISOString(),
-      round: seq === 1 ? null : 0,
-      agent: seq === 1 ? null : `t:${seq}`,
-      data,
-    });
+    const e = (seq: number, at: number, data: Record<string, unknown> = {}): DebateEventEnvelope =>
+      ({
+        type: seq === 1 ? "debate_start" : "turn_start",
+        debate_id: "d-t",
+        seq,
+        ts: new Date(at).toISOString(),
+        round: seq === 1 ? null : 0,
+        agent: seq === 1 ? null : `t:${seq}`,
+        data,
+      }) as DebateEventEnvelope;
     // 10 s of running, 2 h down, 5 s of running (the resumed incarnation's first event says 10 s).
     const events = [e(1, t0), e(2, t0 + 10_000), e(3, t0 + 10_000 + 2 * HOUR, { resumed_running_ms: 10_000 })];
     events.push(e(4, t0 + 15_000 + 2 * HOUR));
@@ -89,7 +90,13 @@ describe("the per-debate timeout counts running time only", () => {
     const slow = inProcessAgents({ tokenDelayMs: 100 });
     const start = log();
     start.setClock(Date.parse("2026-11-28T00:00:00Z"));
-    start.emit("debate_start", null, null, { question: "Q?" });
+    start.emit("debate_start", null, null, {
+      question: "Q?",
+      agents: config.agents,
+      rounds: config.rounds,
+      consensus: config.consensus,
+      topology: config.topology,
+    });
     // 59.9 s of the 60 s were used before the crash; the resumed debate times out almost at once.
     start.setClock(Date.parse("2026-11-28T00:00:59.900Z"));
     start.emit("round_start", 0, null, { phase: "proposal", agents: config.agents });

@@ -12,11 +12,25 @@ import { type Clock, realClock } from "../../../runtime/actor/index.ts";
 import { type AgentDirectory, AgentTurnError, type DebateRole, type TurnResult } from "../../agent/turn.ts";
 import { SignalScope } from "../linked-signal.ts";
 import type { Prompt } from "../prompts.ts";
-import type { Baseline, ConsensusOutcome, DebateConfig, DebateSummaryData, EventType, Seat } from "../types.ts";
+import type {
+  Baseline,
+  ConsensusOutcome,
+  DebateConfig,
+  DebateSummaryData,
+  EventData,
+  EventType,
+  Seat,
+} from "../types.ts";
 import { eventKey, type Phase, type RecordedTurn, type ResumeState, turnKey } from "./resume-state.ts";
 import { Tally } from "./tally.ts";
 
-export type Emit = (type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>) => void;
+/** Report one event of the debate; `data` is typed by the event's schema (schemas/debate-events.ts). */
+export type Emit = <T extends EventType>(
+  type: T,
+  round: number | null,
+  agent: string | null,
+  data: EventData<T>,
+) => void;
 
 export interface ProtocolInput {
   debateId: string;
@@ -80,7 +94,7 @@ export class DebateRun {
     // A resumed incarnation's first event records the running time so far, so the next resume
     // knows where this incarnation's running time starts (see ResumeState.runningMs).
     this.resumedMark = resume?.runningMs;
-    this.emit = (type, round, agent, data) => {
+    this.emit = <T extends EventType>(type: T, round: number | null, agent: string | null, data: EventData<T>) => {
       if (this.resumedMark === undefined) return input.emit(type, round, agent, data);
       const mark = this.resumedMark;
       this.resumedMark = undefined;
@@ -97,8 +111,8 @@ export class DebateRun {
   }
 
   /** Emit a structural event unless the log already holds it (a resumed debate walks the same path). */
-  emitOnce(type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>): void {
-    const phase = typeof data.phase === "string" ? data.phase : "";
+  emitOnce<T extends EventType>(type: T, round: number | null, agent: string | null, data: EventData<T>): void {
+    const phase = "phase" in data && typeof data.phase === "string" ? data.phase : "";
     if (this.input.resume?.keys.has(eventKey(type, round, agent, phase))) return;
     this.emit(type, round, agent, data);
   }
@@ -264,7 +278,7 @@ export async function allTurns<T>(turns: Promise<T>[]): Promise<T[]> {
 }
 
 /** debate_end's data. @example endData(outcome).stop_reason // "converged" */
-export function endData(o: ProtocolOutcome): Record<string, unknown> {
+export function endData(o: ProtocolOutcome): EventData<"debate_end"> {
   return {
     status: o.status,
     stop_reason: o.stopReason,

@@ -68,37 +68,40 @@ export function resumeStateFrom(events: DebateEventEnvelope[]): ResumeState {
   let before = 0;
   let since: number | undefined;
   for (const e of events) {
-    const phase = typeof e.data.phase === "string" ? e.data.phase : "";
     const ts = Date.parse(e.ts);
     if (e.type === "debate_start") since = ts;
-    if (typeof e.data.resumed_running_ms === "number") {
+    if (e.data.resumed_running_ms !== undefined) {
       before = e.data.resumed_running_ms;
       since = ts;
     }
     if (since !== undefined) state.runningMs = before + Math.max(0, ts - since);
     if (e.type === "token" || e.type === "fallback") continue;
+    const phase = "phase" in e.data ? e.data.phase : "";
     state.keys.add(eventKey(e.type, e.round, e.agent, phase));
-    if (e.agent !== null && e.round !== null) {
-      const at = turnKey(e.round, phase as Phase, e.agent);
-      if (e.type === "turn_start") {
-        open.set(at, { round: e.round, agent: e.agent, phase, role: String(e.data.role ?? "") });
-      } else if (e.type === "turn_end" || e.type === "turn_interrupted" || e.type === "agent_error") {
+    if (e.agent === null || e.round === null) continue;
+    const at = `${e.round}|${phase}|${e.agent}`;
+    switch (e.type) {
+      case "turn_start":
+        open.set(at, { round: e.round, agent: e.agent, phase: e.data.phase, role: e.data.role });
+        break;
+      case "turn_end":
         open.delete(at);
-      }
-    }
-    if (e.type === "turn_end" && e.agent !== null && e.round !== null) {
-      state.turns.set(turnKey(e.round, phase as Phase, e.agent), {
-        text: String(e.data.text ?? ""),
-        usage: e.data.usage as Usage,
-        costUsd: Number((e.data.cost as { usd?: number } | undefined)?.usd ?? 0),
-        costEstimated: Boolean((e.data.cost as { estimated?: boolean } | undefined)?.estimated),
-        latencyMs: Number(e.data.latency_ms ?? 0),
-      });
-    }
-    if (e.type === "agent_error" && e.agent !== null && e.data.seat_failed === true) {
-      // As the live run records it ("<kind>: <message>"), so summary.failed_seats reads the same after a resume.
-      const kind = typeof e.data.kind === "string" ? `${e.data.kind}: ` : "";
-      state.failures.set(e.agent, `${kind}${String(e.data.message ?? "failed")}`);
+        state.turns.set(at, {
+          text: e.data.text,
+          usage: e.data.usage,
+          costUsd: e.data.cost.usd,
+          costEstimated: e.data.cost.estimated,
+          latencyMs: e.data.latency_ms,
+        });
+        break;
+      case "turn_interrupted":
+        open.delete(at);
+        break;
+      case "agent_error":
+        open.delete(at);
+        // As the live run records it ("<kind>: <message>"), so summary.failed_seats reads the same after a resume.
+        if (e.data.seat_failed) state.failures.set(e.agent, `${e.data.kind}: ${e.data.message}`);
+        break;
     }
   }
   state.openTurns = [...open.values()];
