@@ -7,6 +7,7 @@
  * if (body instanceof type.errors) console.log(body.summary);
  */
 import { type } from "arktype";
+import { type AnyDebateEvent, DebateEventSchema } from "./debate-events.ts";
 import { DebateMetadata } from "./metadata.ts";
 
 export const CONSENSUS_METHODS = ["majority", "supermajority", "unanimous", "confidence_weighted", "judge"] as const;
@@ -84,16 +85,9 @@ export const EventsQuery = type({
   "limit?": "string.integer.parse |> 1 <= number.integer <= 10000",
 });
 
-export const DebateEvent = type({
-  type: "string",
-  debate_id: "string",
-  seq: "number",
-  ts: "string",
-  round: "number | null",
-  agent: "string | null",
-  data: "Record<string, unknown>",
-});
-export type DebateEvent = typeof DebateEvent.infer;
+/** One debate event: the envelope with its type's data (schemas/debate-events.ts lists each type's fields). */
+export const DebateEvent = DebateEventSchema;
+export type DebateEvent = AnyDebateEvent;
 
 export const DebateSummary = type({
   debate_id: "string",

@@ -1,5 +1,12 @@
 /** Messages exchanged on the WebSocket gateway (client -> server and server -> client). */
 import { type } from "arktype";
+import { DebateEventSchema } from "./debate-events.ts";
+
+/**
+ * A debate event on the topic `debate:<id>`: the event's envelope itself (its `type` is the event
+ * type), as stored in the log and returned by GET /api/debates/:id/events.
+ */
+export const DebateEventMessage = DebateEventSchema;
 
 /** Every client message is a JSON object with a string `type`; the rest depends on the type. */
 export const ClientMessage = type({ type: "string > 0", "+": "ignore" });

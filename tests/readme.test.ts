@@ -26,3 +26,17 @@ test("the README's Quick start has exactly two commands: serve and test", () => 
   expect(pkg.scripts.start).toBe("node scripts/bootstrap.mjs run serve");
   expect(pkg.scripts.test).toBe("node scripts/bootstrap.mjs test --timeout 30000");
 });
+
+test("the repository stands alone: no tracked file refers to a path outside it", () => {
+  const root = join(import.meta.dir, "..");
+  const files = Bun.spawnSync(["git", "ls-files"], { cwd: root }).stdout.toString().trim().split("\n");
+  expect(files.length).toBeGreaterThan(100);
+  const outside: string[] = [];
+  for (const file of files) {
+    if (!/\.(ts|md|json|yml|yaml|mjs|sh|toml)$|^\.ci\//.test(file) || file === "bun.lock") continue;
+    const text = readFileSync(join(root, file), "utf8");
+    // A sibling checkout of the workspace (../shared, ../spec) is not part of a clone.
+    if (/(^|[\s`("'])\.\.\/(shared|spec|design)\//m.test(text)) outside.push(file);
+  }
+  expect(outside).toEqual([]);
+});

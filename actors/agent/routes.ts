@@ -49,34 +49,40 @@ export function agentRoutes(registry: AgentRegistry, config: Config) {
     };
   };
   const detail = { summary: "Per-agent circuit breakers: state, consecutive failures, last failure", tags: ["agents"] };
-  return new Elysia({ name: "aragora-agents" })
-    .get(
-      "/api/agents/health",
-      () => {
-        const agents = registry.status().map(toBody);
-        const demoOnly = registry.catalog.demoOnly;
-        return {
-          status: agents.some((a) => a.state !== "closed") ? ("degraded" as const) : ("healthy" as const),
-          demo_only: demoOnly,
-          ...(demoOnly
-            ? {
-                message: "no provider API key is set: only the simulated demo agents (and local servers) are available",
-              }
-            : {}),
-          agents,
-        };
+  const agents = new Elysia({ name: "aragora-agents", prefix: "/api/agents" }).get(
+    "/health",
+    () => {
+      const agents = registry.status().map(toBody);
+      const demoOnly = registry.catalog.demoOnly;
+      return {
+        status: agents.some((a) => a.state !== "closed") ? ("degraded" as const) : ("healthy" as const),
+        demo_only: demoOnly,
+        ...(demoOnly
+          ? {
+              message: "no provider API key is set: only the simulated demo agents (and local servers) are available",
+            }
+          : {}),
+        agents,
+      };
+    },
+    {
+      detail: {
+        summary: "Agent health: provider, model, configured, simulated, circuit breaker per agent",
+        tags: ["agents"],
       },
-      {
-        detail: {
-          summary: "Agent health: provider, model, configured, simulated, circuit breaker per agent",
-          tags: ["agents"],
-        },
-        response: { 200: AgentsHealthResponse, 500: ErrorBody },
-      },
-    )
-    .get("/api/circuit-breakers", breakers, { detail, response: { 200: CircuitBreakersResponse, 500: ErrorBody } })
-    .get("/api/system/circuit-breakers", breakers, {
-      detail: { ...detail, tags: ["agents", "system"] },
-      response: { 200: CircuitBreakersResponse, 500: ErrorBody },
-    });
+      response: { 200: AgentsHealthResponse, 500: ErrorBody },
+    },
+  );
+  // The runbook's two addresses of the breakers' state.
+  const breakerRoutes = new Elysia({ name: "aragora-circuit-breakers", prefix: "/api/circuit-breakers" }).get(
+    "",
+    breakers,
+    { detail, response: { 200: CircuitBreakersResponse, 500: ErrorBody } },
+  );
+  const systemRoutes = new Elysia({ name: "aragora-system-breakers", prefix: "/api/system" }).get(
+    "/circuit-breakers",
+    breakers,
+    { detail: { ...detail, tags: ["agents", "system"] }, response: { 200: CircuitBreakersResponse, 500: ErrorBody } },
+  );
+  return new Elysia({ name: "aragora-agent-routes" }).use(agents).use(breakerRoutes).use(systemRoutes);
 }

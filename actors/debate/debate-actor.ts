@@ -1,15 +1,17 @@
 /**
- * The DebateActor: one per debate, a `transient` child of the "debates" supervisor. On every
- * (re)start it reads the debate's event log and runs the protocol from where the log stops, so a
- * crash of the actor (a restart by its supervisor) and a crash of the process (a resume at the next
- * start) take the same path. Cancel aborts the protocol and ends the debate `cancelled`; shutdown
- * aborts it without an end, leaving it to resume.
+ * The DebateActor: one per debate, a `transient` task actor under the "debates" supervisor
+ * (runtime/actor/task-actor.ts). Each incarnation reads the debate's event log and runs the
+ * protocol from where the log stops, so a crash of the actor (a restart by its supervisor) and a
+ * crash of the process (a resume at the next start) take the same path; after
+ * {@link MAX_DEBATE_CRASHES} crashes the debate is given up (its supervisor records it failed).
+ * Cancel aborts the protocol and ends the debate `cancelled`; shutdown aborts it without an end,
+ * leaving it to resume.
  *
  * @example
- * const ref = system.spawn(debateActor(deps, "d-42", done), { parent: debates, name: "d-42", restart: "transient" });
- * ref.tell({ type: "cancel" });
+ * const ref = system.spawn(debateActor(deps, "d-42", hooks), { parent: debates, name: "d-42", restart: "transient" });
+ * ref.tell(cancelDebate("user asked"));
  */
-import { type Behavior, behavior } from "../../runtime/actor/index.ts";
+import { type Behavior, type Clock, type TaskMsg, taskActor } from "../../runtime/actor/index.ts";
 import { EventLoopGate } from "../../runtime/event-loop-gate.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { type StoreHealth, StoreUnavailableError } from "../../runtime/store/store-health.ts";
@@ -20,13 +22,13 @@ import { DebateInterrupted, eventKey, type ProtocolOutcome, resumeStateFrom, run
 import { chainOfRows, issueReceipt, type ReceiptKey, storedReceiptJson } from "./receipt.ts";
 import type { DebateConfig, DebateEventEnvelope, DebateStatus } from "./types.ts";
 
-export type DebateMsg =
-  | { type: "run" }
-  | { type: "cancel"; reason: string }
-  /** Stop without an end (it resumes later): the server stops, or another process writes its log. */
-  | { type: "shutdown"; reason?: string }
-  | { type: "finished"; status: DebateStatus | "interrupted" }
-  | { type: "crashed"; error: unknown };
+/** How one incarnation of a debate ended: a terminal status, or interrupted (it resumes later). */
+export type DebateRunOutcome = DebateStatus | "interrupted";
+
+export type DebateMsg = TaskMsg<DebateRunOutcome>;
+
+/** Crashes of one debate's actor after which the debate is recorded failed instead of restarted. */
+export const MAX_DEBATE_CRASHES = 3;
 
 export interface DebateDeps {
   store: DebateStore;
@@ -48,67 +50,52 @@ export class ShutdownRequested extends Error {
   override name = "ShutdownRequested";
 }
 
-interface State {
-  controller: AbortController;
-  running: boolean;
+/** The message that ends a debate `cancelled`. @example ref.tell(cancelDebate("user asked")) */
+export const cancelDebate = (reason: string): DebateMsg => ({ type: "abort", reason: new CancelRequested(reason) });
+
+/** The message that stops a debate without an end; it resumes later. @example ref.tell(stopDebate()) */
+export const stopDebate = (reason = "server shutting down"): DebateMsg => ({
+  type: "abort",
+  reason: new ShutdownRequested(reason),
+});
+
+/** What the debate's supervisor hears from its actor. */
+export interface DebateActorHooks {
+  /** An incarnation ended: a terminal status, or interrupted by a shutdown. */
+  onExit(outcome: DebateRunOutcome): void;
+  /** An incarnation crashed; `final` when it will not be restarted. */
+  onCrashed(error: unknown, crashes: number, final: boolean): void;
+  /** The last crash: record the debate failed. */
+  giveUp(error: unknown, crashes: number): Promise<void>;
 }
 
 /**
- * The behaviour of one debate's actor. `onExit` hears how each incarnation ended.
+ * The behaviour of one debate's actor.
  *
- * @example debateActor(deps, "d-42", (status) => console.log(status))
+ * @example debateActor(deps, "d-42", { onExit: console.log, onCrashed: console.error, giveUp: markFailed })
  */
 export function debateActor(
   deps: DebateDeps,
   id: string,
-  onExit: (outcome: DebateStatus | "interrupted" | { crashed: unknown }) => void,
+  hooks: DebateActorHooks,
   created?: NewlyCreated,
-): Behavior<DebateMsg, State> {
+): Behavior<DebateMsg, unknown> {
   const log = deps.log.child({ debate_id: id });
   // Only the first incarnation may skip reading the log: a restart after a crash must resume from it.
   let fresh = created;
-  return behavior<DebateMsg, State>({
+  return taskActor<DebateRunOutcome>({
     kind: "debate",
-    init: () => ({ controller: new AbortController(), running: false }),
-    preStart(state, ctx) {
-      ctx.self.tell({ type: "run" });
-      return state;
+    maxRestarts: MAX_DEBATE_CRASHES - 1,
+    run: ({ signal, clock }) => {
+      const seed = fresh;
+      fresh = undefined;
+      return runDebate(deps, id, signal, log, seed, clock);
     },
-    receive(state, msg, ctx) {
-      switch (msg.type) {
-        case "run": {
-          if (state.running) return state;
-          state.running = true;
-          const seed = fresh;
-          fresh = undefined;
-          runDebate(deps, id, state.controller.signal, log, seed).then(
-            (status) => ctx.self.tell({ type: "finished", status }),
-            (error) => ctx.self.tell({ type: "crashed", error }),
-          );
-          return state;
-        }
-        case "cancel":
-          state.controller.abort(new CancelRequested(msg.reason));
-          return state;
-        case "shutdown":
-          state.controller.abort(new ShutdownRequested(msg.reason ?? "server shutting down"));
-          return state;
-        case "finished":
-          state.running = false;
-          onExit(msg.status);
-          ctx.stop();
-          return state;
-        case "crashed":
-          state.running = false;
-          onExit({ crashed: msg.error });
-          // A crash goes to the supervisor, which restarts the debate from its log.
-          throw msg.error;
-      }
-    },
-    postStop(state) {
-      if (state.running) state.controller.abort(new ShutdownRequested("debate actor stopped"));
-    },
-  });
+    onFinished: (outcome) => hooks.onExit(outcome),
+    onCrashed: (error, crashes, final) => hooks.onCrashed(error, crashes, final),
+    giveUp: (error, crashes) => hooks.giveUp(error, crashes),
+    abortOnStop: () => new ShutdownRequested("debate actor stopped"),
+  }) as Behavior<DebateMsg, unknown>;
 }
 
 /** Shared by every debate of the process: see EventLoopGate. */
@@ -127,7 +114,8 @@ export interface NewlyCreated {
  * row with its ELO update. Every step is idempotent against the log, so it can be repeated after
  * any crash. Returns "interrupted" when shut down before the end.
  *
- * `created` (the first run of a debate this process just recorded) skips reading the empty log.
+ * `created` (the first run of a debate this process just recorded) skips reading the empty log;
+ * `clock` runs the debate's deadlines (its actor system's).
  *
  * @example const status = await runDebate(deps, "d-42", signal, log);
  */
@@ -137,6 +125,7 @@ export async function runDebate(
   signal: AbortSignal,
   log: Logger,
   created?: NewlyCreated,
+  clock?: Clock,
 ): Promise<DebateStatus | "interrupted"> {
   const { store, writer } = deps;
   // Debates created or resumed in one burst start one per turn of the event loop.
@@ -176,6 +165,7 @@ export async function runDebate(
       emit,
       signal,
       resume,
+      ...(clock ? { clock } : {}),
       interruptReason: (reason) => (reason instanceof CancelRequested ? "cancelled" : "shutdown"),
       ...(beforeTurn ? { beforeTurn } : {}),
     });

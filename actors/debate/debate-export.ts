@@ -254,11 +254,13 @@ export function exportDebate(row: DebateRow, events: DebateEventEnvelope[], form
       const head = ["seq", "ts", "type", "round", "agent", "phase", "text"].join(",");
       const lines = events
         .filter((e) => e.type !== "token")
-        .map((e) =>
-          [e.seq, e.ts, e.type, e.round ?? "", e.agent ?? "", e.data.phase ?? "", e.data.text ?? e.data.answer ?? ""]
+        .map((e) => {
+          // A row for every type: the fields an event has of these, blank otherwise.
+          const data: Readonly<Record<string, unknown>> = e.data;
+          return [e.seq, e.ts, e.type, e.round ?? "", e.agent ?? "", data.phase ?? "", data.text ?? data.answer ?? ""]
             .map(csvField)
-            .join(","),
-        );
+            .join(",");
+        });
       return `${[head, ...lines].join("\r\n")}\r\n`;
     }
     case "md": {

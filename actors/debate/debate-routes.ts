@@ -1,14 +1,15 @@
 /**
- * HTTP routes of the debates: create, list, read, events, cancel, exports, receipts and the ELO
- * leaderboard. `/api/debates/export` is declared before `/api/debates/:id` so the static path is
- * never read as an id. Until authentication exists every request acts as the local owner.
+ * HTTP routes of the debates: three route groups, each an Elysia plugin with its prefix:
+ * `/api/debates` (create, list, read, events, cancel, exports, receipt), `/api/receipts` (the public
+ * key) and `/api/leaderboard`. `/export` is declared before `/:id` so the static path is never read
+ * as an id. Refusals are thrown as HttpError for the one error mapper. Until authentication exists
+ * every request acts as the local owner.
  *
  * @example
  * curl -X POST -H 'content-type: application/json' -d '{"question":"Tabs or spaces?"}' localhost:8080/api/debates
  */
 import { Elysia } from "elysia";
-import { errorResponse } from "../../runtime/http/errors.ts";
-import { stateOf } from "../../runtime/http/request-state.ts";
+import { HttpError } from "../../runtime/http/errors.ts";
 import { streamedResponse } from "../../runtime/http/streamed-response.ts";
 import {
   CancelResponse,
@@ -42,39 +43,30 @@ export interface DebateRoutesDeps {
   key: ReceiptKey;
 }
 
-const requestId = (request: Request) => stateOf(request)?.id ?? "";
-/** The JSON error body (the shell already set x-request-id on the response). */
-const errorBody = (error: string, message: string, request: Request, details?: ErrorBody["details"]): ErrorBody => ({
-  error,
-  message,
-  request_id: requestId(request),
-  ...(details ? { details } : {}),
-});
 const parseEvents = (payloads: { payload: string }[]) =>
   payloads.map((p) => JSON.parse(p.payload) as DebateEventEnvelope);
 
 export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
-  return new Elysia({ name: "aragora-debates" })
+  const debateGroup = new Elysia({ name: "aragora-debates", prefix: "/api/debates" })
     .post(
-      "/api/debates",
-      async ({ body, request, set, status }) => {
+      "",
+      async ({ body, status }) => {
         if (!debates) {
-          set.headers["retry-after"] = "30";
-          return status(503, errorBody("no_agents", "no agent directory is configured on this server", request));
+          throw new HttpError(503, "no_agents", "no agent directory is configured on this server", undefined, {
+            "retry-after": "30",
+          });
         }
         if (!debates.acceptingNew) {
-          set.headers["retry-after"] = "5";
-          return status(503, errorBody("draining", "the server is shutting down; retry on another node", request));
+          throw new HttpError(503, "draining", "the server is shutting down; retry on another node", undefined, {
+            "retry-after": "5",
+          });
         }
         try {
           const debateId = await debates.create(body, LOCAL_OWNER);
           return status(201, { debate_id: debateId, status: "running", ws_topic: topicOf(debateId) });
         } catch (err) {
           if (err instanceof DebateRequestError) {
-            return status(
-              422,
-              errorBody("validation_failed", err.message, request, [{ field: err.field, rule: err.rule }]),
-            );
+            throw new HttpError(422, "validation_failed", err.message, [{ field: err.field, rule: err.rule }]);
           }
           throw err;
         }
@@ -87,15 +79,12 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
     )
     .get(
-      "/api/debates",
-      async ({ query, request, status }) => {
+      "",
+      async ({ query }) => {
         const after = query.cursor ? decodeCursor(query.cursor) : undefined;
         if (after === null) {
           const rule = "must be a next_cursor returned by this API";
-          return status(
-            422,
-            errorBody("validation_failed", `query.cursor: ${rule}`, request, [{ field: "query.cursor", rule }]),
-          );
+          throw new HttpError(422, "validation_failed", `query.cursor: ${rule}`, [{ field: "query.cursor", rule }]);
         }
         const limit = query.limit ?? 50;
         const rows = await store.list(LOCAL_OWNER, {
@@ -123,7 +112,7 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
     )
     .get(
-      "/api/debates/export",
+      "/export",
       ({ query }) => {
         const format = query.format ?? "json";
         const body = exportDebates(
@@ -149,10 +138,11 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
     )
     .get(
-      "/api/debates/:id",
-      async ({ params, request, status }) => {
+      "/:id",
+      async ({ params }) => {
         const row = await store.get(params.id, LOCAL_OWNER);
-        return row ? debateRecord(row) : status(404, errorBody("not_found", `no debate ${params.id}`, request));
+        if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
+        return debateRecord(row);
       },
       {
         params: DebateIdParams,
@@ -164,10 +154,10 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
     )
     .get(
-      "/api/debates/:id/events",
-      async ({ params, query, request, status }) => {
+      "/:id/events",
+      async ({ params, query }) => {
         const row = await store.get(params.id, LOCAL_OWNER);
-        if (!row) return status(404, errorBody("not_found", `no debate ${params.id}`, request));
+        if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
         const events = parseEvents(await store.events(params.id, query.since_seq ?? 0, query.limit ?? 10_000));
         // With nothing after since_seq, the seq to ask from next time: since_seq, or the log's end
         // when since_seq is past it (the row, read first, holds every seq a client can have seen).
@@ -182,15 +172,12 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
     )
     .post(
-      "/api/debates/:id/cancel",
-      async ({ params, request, status }) => {
+      "/:id/cancel",
+      async ({ params }) => {
         const row = await store.get(params.id, LOCAL_OWNER);
-        if (!row) return status(404, errorBody("not_found", `no debate ${params.id}`, request));
+        if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
         if (row.status !== "running" || !debates?.isRunning(params.id)) {
-          return status(
-            409,
-            errorBody("not_running", `debate ${params.id} is ${row.status}, not running here`, request),
-          );
+          throw new HttpError(409, "not_running", `debate ${params.id} is ${row.status}, not running here`);
         }
         await debates.cancel(params.id, "cancelled by request");
         const after = await store.get(params.id, LOCAL_OWNER);
@@ -203,10 +190,10 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
     )
     .get(
-      "/api/debates/:id/export",
-      async ({ params, query, request, set, status }) => {
+      "/:id/export",
+      async ({ params, query, set }) => {
         const row = await store.get(params.id, LOCAL_OWNER);
-        if (!row) return status(404, errorBody("not_found", `no debate ${params.id}`, request));
+        if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
         const format = query.format ?? "json";
         const events = parseEvents(await store.events(params.id, 0));
         set.headers["content-type"] = EXPORT_TYPES[format];
@@ -221,19 +208,17 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
     )
     .get(
-      "/api/debates/:id/receipt",
-      async ({ params, request }) => {
-        // Every answer is a Response (the document is sent as the text that was signed), so the
-        // errors are built by the error mapper's errorResponse rather than status().
+      "/:id/receipt",
+      async ({ params }) => {
+        // The document is sent as a Response: the text that was signed, byte for byte.
         const text = await store.receipt(params.id, LOCAL_OWNER);
         if (!text) {
           const row = await store.get(params.id, LOCAL_OWNER);
-          if (!row) return errorResponse(404, "not_found", `no debate ${params.id}`, requestId(request));
-          return errorResponse(
+          if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
+          throw new HttpError(
             409,
             "no_receipt",
             `debate ${params.id} is ${row.status}; its receipt is issued when it ends`,
-            requestId(request),
           );
         }
         // The receipt is stored without its chain's entries: they are rebuilt from the log, and the
@@ -250,17 +235,22 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         detail: { summary: "The signed decision receipt, with the events its hash chain covers", tags: ["receipts"] },
         response: { 200: ReceiptDocument, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
       },
-    )
-    .get(
-      "/api/receipts/public-key",
-      () => ({ algorithm: "Ed25519" as const, key_id: key.keyId, public_key: key.publicKeyPem }),
-      {
-        detail: { summary: "The Ed25519 public key receipts are signed with (PEM)", tags: ["receipts"] },
-        response: { 200: PublicKeyResponse },
-      },
-    )
-    .get("/api/leaderboard/rankings", async () => ({ agents: await store.rankings() }), {
+    );
+  const receiptGroup = new Elysia({ name: "aragora-receipts", prefix: "/api/receipts" }).get(
+    "/public-key",
+    () => ({ algorithm: "Ed25519" as const, key_id: key.keyId, public_key: key.publicKeyPem }),
+    {
+      detail: { summary: "The Ed25519 public key receipts are signed with (PEM)", tags: ["receipts"] },
+      response: { 200: PublicKeyResponse },
+    },
+  );
+  const leaderboardGroup = new Elysia({ name: "aragora-leaderboard", prefix: "/api/leaderboard" }).get(
+    "/rankings",
+    async () => ({ agents: await store.rankings() }),
+    {
       detail: { summary: "Agents by ELO (1500 start, K=32, pairwise per finished debate)", tags: ["leaderboard"] },
       response: { 200: RankingsResponse },
-    });
+    },
+  );
+  return new Elysia({ name: "aragora-debate-routes" }).use(debateGroup).use(receiptGroup).use(leaderboardGroup);
 }

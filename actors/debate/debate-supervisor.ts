@@ -14,9 +14,17 @@ import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import { supervisor } from "../../runtime/actor/index.ts";
 import type { CreateDebateBody } from "../../schemas/debates.ts";
 import type { AgentDirectory, AgentSpec } from "../agent/turn.ts";
-import { type DebateDeps, type DebateMsg, debateActor, type NewlyCreated } from "./debate-actor.ts";
+import {
+  cancelDebate,
+  type DebateDeps,
+  type DebateMsg,
+  type DebateRunOutcome,
+  debateActor,
+  type NewlyCreated,
+  stopDebate,
+} from "./debate-actor.ts";
 import type { Owner } from "./debate-store.ts";
-import type { DebateConfig, DebateStatus } from "./types.ts";
+import type { DebateConfig } from "./types.ts";
 
 /** A request the server cannot run as asked; `field` names the offending input (422). */
 export class DebateRequestError extends Error {
@@ -28,9 +36,6 @@ export class DebateRequestError extends Error {
     super(`${field}: ${rule}`);
   }
 }
-
-/** Crashes of one debate's actor tolerated before the debate is marked failed instead of restarted. */
-export const MAX_DEBATE_CRASHES = 3;
 
 export interface DebateDefaults {
   rounds: number;
@@ -50,7 +55,6 @@ interface Running {
   ref: ActorRef<DebateMsg>;
   done: Promise<void>;
   resolve: () => void;
-  crashes: number;
 }
 
 /** Why an agent cannot run: its provider's key is missing. @example missingKey(spec) // "the anthropic provider has no API key (set ANTHROPIC_API_KEY)" */
@@ -209,7 +213,7 @@ export class DebateSupervisor {
   async cancel(id: string, reason: string, waitMs = 10_000): Promise<boolean> {
     const entry = this.running.get(id);
     if (!entry) return false;
-    entry.ref.tell({ type: "cancel", reason });
+    entry.ref.tell(cancelDebate(reason));
     await Promise.race([entry.done, Bun.sleep(waitMs)]);
     return true;
   }
@@ -235,7 +239,7 @@ export class DebateSupervisor {
   async interruptAll(): Promise<void> {
     this.accepting = false;
     const entries = [...this.running.values()];
-    for (const r of entries) r.ref.tell({ type: "shutdown" });
+    for (const r of entries) r.ref.tell(stopDebate());
     await Promise.race([Promise.all(entries.map((r) => r.done)), Bun.sleep(5000)]);
     // Bounded too: a store that cannot write holds the flush (see the debates feature's stop).
     await Promise.race([this.options.writer.flush().catch(() => undefined), Bun.sleep(5000)]);
@@ -248,7 +252,7 @@ export class DebateSupervisor {
    * @example writer options: onConflict: (id) => debates.release(id, "another process writes its log")
    */
   release(id: string, reason: string): void {
-    this.running.get(id)?.ref.tell({ type: "shutdown", reason });
+    this.running.get(id)?.ref.tell(stopDebate(reason));
   }
 
   get acceptingNew(): boolean {
@@ -261,43 +265,51 @@ export class DebateSupervisor {
     const done = new Promise<void>((r) => {
       resolve = r;
     });
-    const entry: Running = { ref: undefined as unknown as ActorRef<DebateMsg>, done, resolve, crashes: 0 };
+    const entry: Running = { ref: undefined as unknown as ActorRef<DebateMsg>, done, resolve };
     this.running.set(id, entry);
     const deps: DebateDeps = { ...this.options };
+    const log = this.options.log.child({ debate_id: id });
     entry.ref = this.options.system.spawn(
-      debateActor(deps, id, (outcome) => this.exited(id, outcome), created),
+      debateActor(
+        deps,
+        id,
+        {
+          onExit: (outcome) => this.exited(id, outcome),
+          onCrashed: (err, crashes, final) =>
+            log.error(
+              { err, crashes },
+              final
+                ? "debate actor crashed again; the debate is recorded failed"
+                : "debate actor crashed; its supervisor restarts it from the log",
+            ),
+          giveUp: async (err, crashes) => {
+            try {
+              const changed = await this.options.store.finish(id, {
+                status: "failed",
+                stopReason: "crashed",
+                error: `the debate crashed ${crashes} times: ${(err as Error)?.message ?? String(err)}`,
+                consensus: null,
+                baseline: null,
+                summary: null,
+                finishedAt: new Date(),
+              });
+              if (changed) this.options.onFinished?.(id, "failed");
+            } catch (e) {
+              log.error({ err: e }, "could not record the debate failed; it resumes at the next start");
+            } finally {
+              this.exited(id, "failed");
+            }
+          },
+        },
+        created,
+      ),
       { parent: this.parent, name: id, restart: "transient", shutdownTimeoutMs: 10_000 },
     );
   }
 
-  private exited(id: string, outcome: DebateStatus | "interrupted" | { crashed: unknown }): void {
+  private exited(id: string, _outcome: DebateRunOutcome): void {
     const entry = this.running.get(id);
     if (!entry) return;
-    if (typeof outcome === "object") {
-      entry.crashes++;
-      const log = this.options.log.child({ debate_id: id });
-      log.error(
-        { err: outcome.crashed, crashes: entry.crashes },
-        "debate actor crashed; its supervisor restarts it from the log",
-      );
-      if (entry.crashes >= MAX_DEBATE_CRASHES) {
-        // The restarted actor finds the debate no longer running and stops.
-        void this.options.store
-          .finish(id, {
-            status: "failed",
-            stopReason: "crashed",
-            error: `the debate crashed ${entry.crashes} times: ${(outcome.crashed as Error)?.message ?? String(outcome.crashed)}`,
-            consensus: null,
-            baseline: null,
-            summary: null,
-            finishedAt: new Date(),
-          })
-          .then((changed) => {
-            if (changed) this.options.onFinished?.(id, "failed");
-          });
-      }
-      return;
-    }
     this.running.delete(id);
     entry.resolve();
   }

@@ -17,9 +17,11 @@
  * await writer.flush(); // durable and published
  */
 import type { Logger } from "../../runtime/log.ts";
+import type { EventOf } from "../../schemas/debate-events.ts";
 import type { DebateStore, StoredEvent } from "./debate-store.ts";
 import { EventSeqConflict } from "./event-chunks.ts";
-import type { DebateEventEnvelope, EventType } from "./types.ts";
+import type { Phase } from "./protocol/resume-state.ts";
+import type { EventData, EventType } from "./types.ts";
 
 /** The chain's starting link, before a debate's first event. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -341,8 +343,15 @@ export class EventWriter {
 interface UnsealedTokens {
   round: number | null;
   agent: string | null;
-  phase: unknown;
+  phase: Phase | undefined;
   text: string;
+}
+
+/** A token delta with nothing but its phase and text: the kind the log coalesces per turn. */
+function isPlainToken(type: EventType, data: unknown): data is { phase?: Phase; text: string } {
+  return (
+    type === "token" && typeof (data as { text?: unknown }).text === "string" && Object.keys(data as object).length <= 2
+  );
 }
 
 /**
@@ -391,8 +400,8 @@ export class DebateLog {
    *
    * @example log.emit("round_start", 1, null, { phase: "critique" })
    */
-  emit(type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>): void {
-    if (type === "token" && typeof data.text === "string" && Object.keys(data).length <= 2) {
+  emit<T extends EventType>(type: T, round: number | null, agent: string | null, data: EventData<T>): void {
+    if (isPlainToken(type, data)) {
       const key = `${round}|${agent}|${String(data.phase)}`;
       const held = this.tokens.get(key);
       if (held) held.text += data.text;
@@ -425,23 +434,23 @@ export class DebateLog {
    *
    * @example await writer.flush(); const last = log.record("receipt_generated", null, null, { head });
    */
-  record(type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>): StoredEvent {
+  record<T extends EventType>(type: T, round: number | null, agent: string | null, data: EventData<T>): StoredEvent {
     if (this.tokens.size > 0) throw new Error(`debate ${this.debateId}: record() with token deltas still held`);
     return this.seal(type, round, agent, data);
   }
 
-  private append(type: EventType, round: number | null, agent: string | null, data: Record<string, unknown>): void {
+  private append<T extends EventType>(type: T, round: number | null, agent: string | null, data: EventData<T>): void {
     this.writer.append(this.seal(type, round, agent, data));
   }
 
-  private seal(
-    type: EventType,
+  private seal<T extends EventType>(
+    type: T,
     round: number | null,
     agent: string | null,
-    data: Record<string, unknown>,
+    data: EventData<T>,
   ): StoredEvent {
     const at = this.now();
-    const envelope: DebateEventEnvelope = {
+    const envelope: EventOf<T> = {
       type,
       debate_id: this.debateId,
       seq: ++this.seq,

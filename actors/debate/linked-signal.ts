@@ -14,8 +14,13 @@
  * try { await runTurn({ signal: turn }); } finally { scope.release(turn); }
  * scope.releaseAll(); // at the end of the debate
  */
+import { type Clock, realClock, type TimerHandle } from "../../runtime/actor/clock.ts";
+
 export class SignalScope {
   private readonly cleanups = new Map<AbortSignal, () => void>();
+
+  /** Deadlines run on `clock` (the actor system's, so tests drive them without sleeping). */
+  constructor(private readonly clock: Clock = realClock) {}
 
   /**
    * A signal that aborts when any parent does or after `ms` (none when null).
@@ -30,9 +35,9 @@ export class SignalScope {
       controller.abort(aborted.reason);
       return signal;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: TimerHandle | undefined;
     const cleanup = () => {
-      clearTimeout(timer);
+      if (timer !== undefined) this.clock.clearTimeout(timer);
       for (const p of parents) p.removeEventListener("abort", onParent);
       this.cleanups.delete(signal);
     };
@@ -42,12 +47,11 @@ export class SignalScope {
     }
     for (const p of parents) p.addEventListener("abort", onParent);
     if (ms !== null) {
-      timer = setTimeout(() => {
+      // Like AbortSignal.timeout, the real clock's pending deadline does not keep the process alive.
+      timer = this.clock.setTimeout(() => {
         cleanup();
         controller.abort(new DOMException("The operation timed out.", "TimeoutError"));
       }, ms);
-      // Like AbortSignal.timeout: a pending deadline does not keep the process alive.
-      timer.unref?.();
     }
     this.cleanups.set(signal, cleanup);
     return signal;

@@ -5,28 +5,14 @@
  * @example
  * const config: DebateConfig = { ...DEFAULT_CONFIG_SHAPE, agents: ["demo:alice", "demo:bob"] };
  */
+import type { AnyDebateEvent } from "../../schemas/debate-events.ts";
 import type { DebateRole, Usage } from "../agent/turn.ts";
 
 export type ConsensusMethod = "majority" | "supermajority" | "unanimous" | "confidence_weighted" | "judge";
 export type Topology = "all_to_all" | "ring" | "star";
 export type DebateStatus = "running" | "completed" | "failed" | "cancelled";
 
-export const EVENT_TYPES = [
-  "debate_start",
-  "round_start",
-  "turn_start",
-  "token",
-  "turn_end",
-  "turn_interrupted",
-  "critique",
-  "vote",
-  "consensus",
-  "agent_error",
-  "fallback",
-  "debate_end",
-  "receipt_generated",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventData, type EventType } from "../../schemas/debate-events.ts";
 
 /** Everything that shapes how one debate runs; stored with the debate and signed into its receipt. */
 export interface DebateConfig {
@@ -41,16 +27,11 @@ export interface DebateConfig {
   roles: { judge: string | null; devilsAdvocate: string | null; synthesiser: string | null };
 }
 
-/** The envelope every event has, on the wire, in the log and in the receipt's hash chain. */
-export interface DebateEventEnvelope {
-  type: EventType;
-  debate_id: string;
-  seq: number;
-  ts: string;
-  round: number | null;
-  agent: string | null;
-  data: Record<string, unknown>;
-}
+/**
+ * An event as every reader sees it (on the wire, in the log, in the receipt's hash chain): the
+ * envelope with its type's data (schemas/debate-events.ts); narrow on `type` to read the data.
+ */
+export type DebateEventEnvelope = AnyDebateEvent;
 
 /** One seat's final answer and the state the protocol tracks for it. */
 export interface Seat {

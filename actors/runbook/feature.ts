@@ -20,6 +20,9 @@ import { lockPath } from "../../runtime/server-lock.ts";
 import { opsGuard, opsRoutes } from "./routes.ts";
 import { RunbookService } from "./service.ts";
 
+/** How long after start the playbook compiler is loaded in the background. */
+const COMPILER_WARMUP_MS = 1000;
+
 const TOPIC = /^ops:(r-[0-9]{8}-[0-9a-f]{8})$/;
 
 export async function runbooksFeature(ctx: FeatureContext): Promise<Feature & { runbooks: RunbookService }> {
@@ -88,6 +91,14 @@ export async function runbooksFeature(ctx: FeatureContext): Promise<Feature & { 
       apiBaseUrl = `http://127.0.0.1:${lock.api_port}`;
       const resumed = await service.resumeOrphans(env);
       if (resumed.length > 0) log.info({ runs: resumed }, "resumed ops runs whose executor had stopped");
+      // The playbook compiler (yaml, every action's schema) takes a few hundred ms to load: load it
+      // once the server has settled rather than in the first ops request, and not during start-up,
+      // which a load balancer's first health check waits on.
+      setTimeout(() => {
+        import("../../ops/playbook.ts").catch((err: unknown) =>
+          log.warn({ err }, "could not preload the playbook compiler"),
+        );
+      }, COMPILER_WARMUP_MS).unref();
     },
     async stop() {
       await service.stop();

@@ -16,8 +16,7 @@ import { FINISHED } from "../../ops/journal.ts";
 import { shippedPlaybookFiles, shippedPlaybookPath } from "../../ops/shipped.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { RouteGuard } from "../../runtime/http/admin-guard.ts";
-import { errorResponse } from "../../runtime/http/errors.ts";
-import { stateOf } from "../../runtime/http/request-state.ts";
+import { HttpError } from "../../runtime/http/errors.ts";
 import { metrics } from "../../runtime/metrics.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import {
@@ -92,17 +91,16 @@ export function opsAuthorized(header: string | null, config: Config, opsToken: s
 export function opsGuard(config: Config, opsToken: string): RouteGuard {
   return {
     prefix: "/api/ops/",
-    check(request, id, headers) {
+    check(request) {
       const header = request.headers.get("authorization");
       if (opsAuthorized(header, config, opsToken)) return undefined;
       metrics.authFailures.inc({ reason: header ? "invalid" : "missing" });
-      return errorResponse(
+      return new HttpError(
         401,
         "unauthorized",
         "Authorization: Bearer <ARAGORA_API_TOKEN> (or the local ops token) is required",
-        id,
         undefined,
-        { ...headers, "www-authenticate": 'Bearer realm="aragora-ops"' },
+        { "www-authenticate": 'Bearer realm="aragora-ops"' },
       );
     },
   };
@@ -111,42 +109,26 @@ export function opsGuard(config: Config, opsToken: string): RouteGuard {
 export function opsRoutes(deps: { service: RunbookService }) {
   const { service } = deps;
   const guard = { detail: { tags: ["ops"], security: [{ bearer: [] }] } };
-  // Error responses are Responses, which Elysia sends as they are; typed `never` so each handler's
-  // return type stays its success body (the response schemas document both).
-  const reject = (
-    request: Request,
-    status: number,
-    code: string,
-    message: string,
-    details?: ErrorBody["details"],
-  ): never => errorResponse(status, code, message, stateOf(request)?.id ?? "", details) as never;
-  const fail = (request: Request, err: unknown): never => {
+  /** The service's refusals, as the one error mapper answers them. */
+  const refused = (err: unknown): never => {
     if (err instanceof RunRequestError) {
-      return reject(
-        request,
-        err.status,
-        err.status === 404 ? "not_found" : err.status === 409 ? "conflict" : "invalid_run",
-        err.message,
-      );
+      const code = err.status === 404 ? "not_found" : err.status === 409 ? "conflict" : "invalid_run";
+      throw new HttpError(err.status, code, err.message);
     }
     throw err;
   };
-  return new Elysia({ name: "aragora-ops" })
+  return new Elysia({ name: "aragora-ops", prefix: "/api/ops" })
+    .get("/runs", async ({ query }) => ({ runs: (await service.listRuns(query.limit ?? 50)).map(runSummary) }), {
+      query: OpsRunsQuery,
+      detail: { ...guard.detail, summary: "Recent playbook runs, newest first (dry runs of this server included)" },
+      response: { 200: OpsRunsResponse, 401: ErrorBody, 422: ErrorBody },
+    })
     .get(
-      "/api/ops/runs",
-      async ({ query }) => ({ runs: (await service.listRuns(query.limit ?? 50)).map(runSummary) }),
-      {
-        query: OpsRunsQuery,
-        detail: { ...guard.detail, summary: "Recent playbook runs, newest first (dry runs of this server included)" },
-        response: { 200: OpsRunsResponse, 401: ErrorBody, 422: ErrorBody },
-      },
-    )
-    .get(
-      "/api/ops/runs/:id",
-      async ({ params, request }) => {
+      "/runs/:id",
+      async ({ params }) => {
         const journal = service.journalOf(params.id);
         const run = await journal.getRun(params.id);
-        if (!run) return reject(request, 404, "not_found", `no run "${params.id}"`);
+        if (!run) throw new HttpError(404, "not_found", `no run "${params.id}"`);
         return {
           run: runSummary(run),
           steps: (await journal.steps(run.id)).map(stepView),
@@ -160,8 +142,8 @@ export function opsRoutes(deps: { service: RunbookService }) {
       },
     )
     .post(
-      "/api/ops/runs",
-      async ({ body, request, set }) => {
+      "/runs",
+      async ({ body, set }) => {
         let source: string;
         let file: string;
         if ("source" in body.playbook) {
@@ -171,8 +153,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
           const path = shippedPlaybookPath(body.playbook.name);
           if (!path) {
             const shipped = shippedPlaybookFiles().map((f) => f.replace(/\.yml$/, ""));
-            return reject(
-              request,
+            throw new HttpError(
               404,
               "not_found",
               `no shipped playbook "${body.playbook.name}" (shipped: ${shipped.join(", ")}); send any other playbook as {source, file}`,
@@ -187,7 +168,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
         const loaded = loadPlaybook(source, file);
         if (!loaded.playbook) {
           const details = loaded.diagnostics.map((d) => ({ field: `${d.file}:${d.line}:${d.col}`, rule: d.message }));
-          return reject(request, 422, "invalid_playbook", loaded.diagnostics.map(formatDiagnostic).join("\n"), details);
+          throw new HttpError(422, "invalid_playbook", loaded.diagnostics.map(formatDiagnostic).join("\n"), details);
         }
         try {
           const started = await service.start({
@@ -201,7 +182,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
           const run = await service.journalOf(started.runId).getRun(started.runId);
           return { run_id: started.runId, status: run?.status ?? "running" };
         } catch (err) {
-          return fail(request, err);
+          return refused(err);
         }
       },
       {
@@ -215,11 +196,11 @@ export function opsRoutes(deps: { service: RunbookService }) {
       },
     )
     .get(
-      "/api/ops/runs/:id/events",
-      async ({ params, request }) => {
+      "/runs/:id/events",
+      async ({ params }) => {
         const journal = service.journalOf(params.id);
         const run = await journal.getRun(params.id);
-        if (!run) return reject(request, 404, "not_found", `no run "${params.id}"`);
+        if (!run) throw new HttpError(404, "not_found", `no run "${params.id}"`);
         const encoder = new TextEncoder();
         let unsubscribe = () => {};
         const stream = new ReadableStream<Uint8Array>({
@@ -266,14 +247,14 @@ export function opsRoutes(deps: { service: RunbookService }) {
       },
     )
     .post(
-      "/api/ops/runs/:id/steps/:step/approve",
-      async ({ params, body, request }) => {
+      "/runs/:id/steps/:step/approve",
+      async ({ params, body }) => {
         try {
           const approver = body.approver ?? "api";
           const added = await service.approve(params.id, params.step, approver, body.roles ?? ["admin"]);
           return { run_id: params.id, step: params.step, approver, added };
         } catch (err) {
-          return fail(request, err);
+          return refused(err);
         }
       },
       {
@@ -285,8 +266,8 @@ export function opsRoutes(deps: { service: RunbookService }) {
       },
     )
     .post(
-      "/api/ops/runs/:id/resume",
-      async ({ params, body, request, set }) => {
+      "/runs/:id/resume",
+      async ({ params, body, set }) => {
         try {
           const started = await service.resume(params.id, {
             env: body.env ?? {},
@@ -296,7 +277,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
           set.status = 202;
           return { run_id: started.runId, status: "running" };
         } catch (err) {
-          return fail(request, err);
+          return refused(err);
         }
       },
       {
@@ -311,12 +292,12 @@ export function opsRoutes(deps: { service: RunbookService }) {
       },
     )
     .post(
-      "/api/ops/runs/:id/cancel",
-      async ({ params, request }) => {
+      "/runs/:id/cancel",
+      async ({ params }) => {
         try {
           return { run_id: params.id, status: await service.cancel(params.id) };
         } catch (err) {
-          return fail(request, err);
+          return refused(err);
         }
       },
       {

@@ -29,8 +29,8 @@ export function runbookActor(options: RunbookActorOptions): Behavior<RunbookMsg,
   return taskActor<RunOutcome>({
     kind: "runbook",
     maxRestarts: options.maxCrashes ?? 3,
-    run: ({ signal, incarnation }) =>
-      executeRun({ ...options, mode: incarnation === 0 ? options.mode : "resume", signal }),
+    run: ({ signal, incarnation, clock }) =>
+      executeRun({ ...options, mode: incarnation === 0 ? options.mode : "resume", signal, clock }),
     onFinished: (outcome) => options.onDone(outcome),
     onCrashed(err, _crashes, final) {
       if (!final)

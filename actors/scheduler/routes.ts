@@ -13,7 +13,7 @@
 import { Elysia } from "elysia";
 import type { ActorRef } from "../../runtime/actor/index.ts";
 import type { Config } from "../../runtime/config.ts";
-import { stateOf } from "../../runtime/http/request-state.ts";
+import { HttpError } from "../../runtime/http/errors.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import {
   ReceiptCleanupResponse,
@@ -33,11 +33,6 @@ export interface SchedulerRoutesDeps {
 
 const SECURITY = [{ bearer: [] }];
 
-/** An error body with its status set on the response (typed, unlike a raw Response, for Elysia's checks). */
-function failure(set: { status?: unknown }, status: number, error: string, message: string, requestId: string) {
-  set.status = status;
-  return { error, message, request_id: requestId };
-}
 const STATUS_TIMEOUT_MS = 5_000;
 /** A manual receipt cleanup is one DELETE; an hour covers the largest table. */
 const CLEANUP_TIMEOUT_MS = 3_600_000;
@@ -47,21 +42,17 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
   const status = async (ref: ActorRef<SchedulerMsg>) =>
     ref.ask<ScheduleStatus>({ type: "status" }, { timeoutMs: STATUS_TIMEOUT_MS });
 
-  return new Elysia({ name: "aragora-schedulers" })
-    .get(
-      "/api/admin/schedulers",
-      async () => ({ schedulers: await Promise.all([...deps.schedules().values()].map(status)) }),
-      {
-        detail: {
-          summary: "Every schedule with its next and last run, outcome and totals",
-          tags: ["admin"],
-          security: SECURITY,
-        },
-        response: { 200: SchedulersResponse, 401: ErrorBody, 403: ErrorBody },
+  return new Elysia({ name: "aragora-schedulers", prefix: "/api/admin/schedulers" })
+    .get("", async () => ({ schedulers: await Promise.all([...deps.schedules().values()].map(status)) }), {
+      detail: {
+        summary: "Every schedule with its next and last run, outcome and totals",
+        tags: ["admin"],
+        security: SECURITY,
       },
-    )
+      response: { 200: SchedulersResponse, 401: ErrorBody, 403: ErrorBody },
+    })
     .get(
-      "/api/admin/schedulers/receipt-retention/status",
+      "/receipt-retention/status",
       async () => {
         const ref = deps.schedules().get(RECEIPT_RETENTION);
         return receiptRetentionStatus(ref ? await status(ref) : undefined, {
@@ -79,14 +70,12 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
       },
     )
     .post(
-      "/api/admin/schedulers/receipt-retention/cleanup",
-      async ({ request, set }) => {
-        const id = stateOf(request)?.id ?? "";
+      "/receipt-retention/cleanup",
+      async () => {
         const ref = deps.schedules().get(RECEIPT_RETENTION);
-        if (!ref)
-          return failure(set, 503, "scheduler_unavailable", "the receipt retention scheduler is not running", id);
+        if (!ref) throw new HttpError(503, "scheduler_unavailable", "the receipt retention scheduler is not running");
         const reply = await ref.ask<RunNowReply>({ type: "run_now", wait: true }, { timeoutMs: CLEANUP_TIMEOUT_MS });
-        if (!reply.started) return failure(set, 409, "already_running", reply.reason ?? "a run is in progress", id);
+        if (!reply.started) throw new HttpError(409, "already_running", reply.reason ?? "a run is in progress");
         return {
           status: reply.outcome === "succeeded" ? ("completed" as const) : ("failed" as const),
           receipts_deleted: reply.result?.items ?? 0,
@@ -103,13 +92,12 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
       },
     )
     .post(
-      "/api/admin/schedulers/:name/run",
-      async ({ params, request, set }) => {
-        const id = stateOf(request)?.id ?? "";
+      "/:name/run",
+      async ({ params, set }) => {
         const ref = deps.schedules().get(params.name);
-        if (!ref) return failure(set, 404, "not_found", `no schedule "${params.name}"`, id);
+        if (!ref) throw new HttpError(404, "not_found", `no schedule "${params.name}"`);
         const reply = await ref.ask<RunNowReply>({ type: "run_now" }, { timeoutMs: STATUS_TIMEOUT_MS });
-        if (!reply.started) return failure(set, 409, "already_running", reply.reason ?? "a run is in progress", id);
+        if (!reply.started) throw new HttpError(409, "already_running", reply.reason ?? "a run is in progress");
         set.status = 202;
         return reply;
       },

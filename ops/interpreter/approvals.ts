@@ -43,6 +43,6 @@ export async function awaitApprovals(
       );
     }
     if (session.dryRun) throw new Error("approval gates wait only in real runs");
-    await wait(session.pollMs, signal);
+    await wait(session.pollMs, signal, session.clock);
   }
 }

@@ -9,6 +9,7 @@
  * await session.record(null, "run_started", { playbook: deps.playbook.name });
  */
 
+import { type Clock, realClock } from "../../runtime/actor/clock.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { ActionContext, ApprovalRecord, ApprovalRule } from "../action.ts";
@@ -36,6 +37,8 @@ export interface RunDeps {
   pollMs?: number;
   now?: () => number;
   random?: () => number;
+  /** The clock of step timeouts, retry delays and approval polls (the actor system's); default real time. */
+  clock?: Clock;
 }
 
 export interface RunOutcome {
@@ -56,17 +59,21 @@ export class RunCancelled extends Error {
   }
 }
 
-/** Wait `ms` or until the signal aborts (then reject with its reason). @example await wait(200, signal); */
-export function wait(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Wait `ms` on `clock` or until the signal aborts (then reject with its reason).
+ *
+ * @example await wait(200, signal, session.clock);
+ */
+export function wait(ms: number, signal: AbortSignal, clock: Clock = realClock): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const done = () => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       signal.removeEventListener("abort", done);
       if (signal.aborted) reject(signal.reason);
       else resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = clock.setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
   });
 }
@@ -80,6 +87,7 @@ export class RunSession {
   readonly now: () => number;
   readonly random: () => number;
   readonly pollMs: number;
+  readonly clock: Clock;
   readonly dryRun: boolean;
   readonly redactor = new Redactor();
   readonly secretParams: Set<string>;
@@ -108,6 +116,7 @@ export class RunSession {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.pollMs = deps.pollMs ?? 200;
+    this.clock = deps.clock ?? realClock;
     this.dryRun = deps.run.dryRun;
     this.secretParams = new Set(
       Object.entries(playbook.params)

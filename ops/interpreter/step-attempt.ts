@@ -62,7 +62,7 @@ export async function attemptAction(
 ): Promise<Record<string, unknown> | Plan> {
   const timeout = new AbortController();
   const signal = cancellable ? AbortSignal.any([session.cancel.signal, timeout.signal]) : timeout.signal;
-  const timer = setTimeout(() => timeout.abort(new StepTimeout(target.timeoutMs)), target.timeoutMs);
+  const timer = session.clock.setTimeout(() => timeout.abort(new StepTimeout(target.timeoutMs)), target.timeoutMs);
   const progress: Promise<void>[] = [];
   const ctx = session.actionContext(target.id, signal, progress, (rule) =>
     awaitApprovals(session, target.id, rule, signal),
@@ -77,7 +77,7 @@ export async function attemptAction(
     aborted.catch(() => {});
     return (await Promise.race([work, aborted])) as Record<string, unknown> | Plan;
   } finally {
-    clearTimeout(timer);
+    session.clock.clearTimeout(timer);
     await Promise.all(progress);
   }
 }
@@ -155,7 +155,7 @@ export async function executeStep(session: RunSession, step: CompiledStep): Prom
         { attempt: row.attempts, error: lastError, ...(retrying ? { retry_in_ms: delay } : {}) },
         { ...row },
       );
-      if (retrying) await wait(delay, cancel.signal);
+      if (retrying) await wait(delay, cancel.signal, session.clock);
     }
   }
   row.error = lastError;

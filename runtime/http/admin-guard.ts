@@ -14,17 +14,14 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Config } from "../config.ts";
 import { metrics } from "../metrics.ts";
-import { errorResponse } from "./errors.ts";
+import { HttpError } from "./errors.ts";
 
 /** Who may reach the routes under one path prefix. */
 export interface RouteGuard {
   /** Every path starting with this is guarded, e.g. "/api/admin/". */
   prefix: string;
-  /**
-   * Undefined lets the request through; a Response (401/403, carrying `headers`) refuses it.
-   * `requestId` and `headers` (X-Request-ID, CORS) are the shell's, for the refusal.
-   */
-  check(request: Request, requestId: string, headers: Record<string, string>): Response | undefined;
+  /** Undefined lets the request through; an HttpError (401/403) refuses it, answered by the one error mapper. */
+  check(request: Request): HttpError | undefined;
 }
 
 /**
@@ -51,31 +48,22 @@ export function bearerMatches(header: string | null, token: string): boolean {
 /**
  * The guard of `/api/admin/*` (the shell's operator routes and the schedulers').
  *
- * @example adminGuard(config).check(request, "req-1", {}) // undefined with the right token
+ * @example adminGuard(config).check(request) // undefined with the right token
  */
 export function adminGuard(config: Pick<Config, "apiToken">): RouteGuard {
   return {
     prefix: "/api/admin/",
-    check(request, id, headers) {
+    check(request) {
       if (!config.apiToken) {
         metrics.authFailures.inc({ reason: "disabled" });
-        const message = "the admin API is off: set ARAGORA_API_TOKEN to enable it";
-        return errorResponse(403, "admin_disabled", message, id, undefined, headers);
+        return new HttpError(403, "admin_disabled", "the admin API is off: set ARAGORA_API_TOKEN to enable it");
       }
       const header = request.headers.get("authorization");
       if (bearerMatches(header, config.apiToken)) return undefined;
       metrics.authFailures.inc({ reason: header ? "invalid" : "missing" });
-      return errorResponse(
-        401,
-        "unauthorized",
-        "Authorization: Bearer <ARAGORA_API_TOKEN> is required",
-        id,
-        undefined,
-        {
-          ...headers,
-          "www-authenticate": 'Bearer realm="aragora-admin"',
-        },
-      );
+      return new HttpError(401, "unauthorized", "Authorization: Bearer <ARAGORA_API_TOKEN> is required", undefined, {
+        "www-authenticate": 'Bearer realm="aragora-admin"',
+      });
     },
   };
 }

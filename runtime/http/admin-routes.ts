@@ -25,13 +25,13 @@ const FROM_PINO: Record<string, LogLevel> = { debug: "DEBUG", info: "INFO", warn
 
 export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
   const { log, system } = deps;
-  return new Elysia({ name: "aragora-admin" })
-    .get("/api/admin/log-level", () => ({ level: FROM_PINO[log.level] ?? "INFO" }), {
+  return new Elysia({ name: "aragora-admin", prefix: "/api/admin" })
+    .get("/log-level", () => ({ level: FROM_PINO[log.level] ?? "INFO" }), {
       detail: { summary: "Current log level", tags: ["admin"], security: [{ bearer: [] }] },
       response: { 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody },
     })
     .get(
-      "/api/admin/actors",
+      "/actors",
       ({ query }) => ({
         tree: system.tree() ?? null,
         dead_letters: {
@@ -56,7 +56,7 @@ export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
       },
     )
     .put(
-      "/api/admin/log-level",
+      "/log-level",
       ({ body, request }) => {
         const previous = FROM_PINO[log.level] ?? "INFO";
         log.level = TO_PINO[body.level] as string;

@@ -23,7 +23,7 @@ import {
 import { adminGuard, guardOf, type RouteGuard } from "./admin-guard.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
-import { errorResponse, PayloadTooLargeError, validationDetails } from "./errors.ts";
+import { errorResponse, HttpError, PayloadTooLargeError, validationDetails } from "./errors.ts";
 import { BodyRejected, readJsonBody } from "./json-body.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { bindState, RequestState, stateOf } from "./request-state.ts";
@@ -159,8 +159,11 @@ export function createHttpApp(deps: HttpAppDeps) {
     // not even that its body is too large or malformed.
     const guard = guardOf(guards, request.url);
     if (guard) {
-      const refused = guard.check(request, id, { ...corsHeaders, "x-request-id": id });
-      if (refused) return early(request, refused);
+      const refused = guard.check(request);
+      if (refused) {
+        const { status, code, message, details, headers: own } = refused;
+        return early(request, errorResponse(status, code, message, id, details, { ...corsHeaders, ...own }));
+      }
     }
     const badUrl = urlProblem(request.url);
     if (badUrl) return early(request, errorResponse(400, "malformed_url", badUrl, id, undefined, corsHeaders));
@@ -212,6 +215,49 @@ export function createHttpApp(deps: HttpAppDeps) {
     finish(request, status, "/api/health", "/api/health");
     return response;
   };
+
+  // The shell's own route groups, each a plugin with its prefix (features add theirs the same way).
+  const healthRoutes = new Elysia({ name: "aragora-health", prefix: "/api/health" })
+    .get(
+      "",
+      ({ set }) => {
+        const { status, body } = health();
+        set.status = status;
+        return body;
+      },
+      {
+        detail: { summary: "Process health", tags: ["health"] },
+        response: { 200: HealthResponse, 503: HealthResponse },
+      },
+    )
+    .get(
+      "/ws",
+      ({ set }) => {
+        if (!gateway.available) {
+          set.status = 503;
+          return { status: "unavailable" as const, clients: 0, message: "WebSocket listener is not up" };
+        }
+        return { status: "healthy" as const, clients: gateway.clientCount };
+      },
+      {
+        detail: { summary: "WebSocket listener health (public, no auth)", tags: ["health"] },
+        response: { 200: WsHealthResponse, 503: WsHealthResponse },
+      },
+    );
+  const observabilityRoutes = new Elysia({ name: "aragora-observability", prefix: "/api" })
+    .get("/ws/stats", () => gateway.stats(), {
+      detail: { summary: "WebSocket connections, message counts and subscribers per topic", tags: ["observability"] },
+      response: { 200: WsStatsResponse },
+    })
+    .get("/metrics", metricsText, {
+      detail: { summary: "Prometheus metrics", tags: ["observability"] },
+      response: { 200: MetricsText },
+    });
+  // The runbook also sends operators (and Prometheus' default metrics_path) to /metrics.
+  const metricsAlias = new Elysia({ name: "aragora-metrics", prefix: "/metrics" }).get("", metricsText, {
+    detail: { summary: "Prometheus metrics (the same as /api/metrics)", tags: ["observability"] },
+    response: { 200: MetricsText },
+  });
 
   const app = new Elysia({
     // Bun's own limit is only a backstop: the JSON 413 comes from onRequest (Content-Length)
@@ -275,6 +321,13 @@ export function createHttpApp(deps: HttpAppDeps) {
           set.status = 400;
           return errorResponse(400, "bad_cookie", "a signed cookie failed verification", id, undefined, extra);
         default: {
+          if (error instanceof HttpError) {
+            set.status = error.status;
+            return errorResponse(error.status, error.code, error.message, id, error.details, {
+              ...extra,
+              ...error.headers,
+            });
+          }
           if (error instanceof PayloadTooLargeError) {
             set.status = 413;
             return errorResponse(413, "payload_too_large", error.message, id, undefined, extra);
@@ -349,45 +402,9 @@ export function createHttpApp(deps: HttpAppDeps) {
       finish(request, status, route, path, created);
     })
     .use(swagger(version))
-    .get(
-      "/api/health",
-      ({ set }) => {
-        const { status, body } = health();
-        set.status = status;
-        return body;
-      },
-      {
-        detail: { summary: "Process health", tags: ["health"] },
-        response: { 200: HealthResponse, 503: HealthResponse },
-      },
-    )
-    .get(
-      "/api/health/ws",
-      ({ set }) => {
-        if (!gateway.available) {
-          set.status = 503;
-          return { status: "unavailable" as const, clients: 0, message: "WebSocket listener is not up" };
-        }
-        return { status: "healthy" as const, clients: gateway.clientCount };
-      },
-      {
-        detail: { summary: "WebSocket listener health (public, no auth)", tags: ["health"] },
-        response: { 200: WsHealthResponse, 503: WsHealthResponse },
-      },
-    )
-    .get("/api/ws/stats", () => gateway.stats(), {
-      detail: { summary: "WebSocket connections, message counts and subscribers per topic", tags: ["observability"] },
-      response: { 200: WsStatsResponse },
-    })
-    .get("/api/metrics", metricsText, {
-      detail: { summary: "Prometheus metrics", tags: ["observability"] },
-      response: { 200: MetricsText },
-    })
-    // The runbook also sends operators (and Prometheus' default metrics_path) to /metrics.
-    .get("/metrics", metricsText, {
-      detail: { summary: "Prometheus metrics (the same as /api/metrics)", tags: ["observability"] },
-      response: { 200: MetricsText },
-    })
+    .use(healthRoutes)
+    .use(observabilityRoutes)
+    .use(metricsAlias)
     .use(adminRoutes({ log, system }))
     .ws("/ws", { ...gateway.routeHandlers(), detail: { hide: true } });
   for (const routes of deps.routes ?? []) app.use(routes);

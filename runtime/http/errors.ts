@@ -24,6 +24,27 @@ export function errorResponse(
   });
 }
 
+/**
+ * A refusal a route throws: the one error mapper (app.ts) turns it into the JSON {@link ErrorBody}
+ * with the request id, CORS headers and `headers`, so no route builds an error body itself.
+ *
+ * @example
+ * if (!row) throw new HttpError(404, "not_found", `no debate ${id}`);
+ * throw new HttpError(503, "draining", "the server is shutting down", undefined, { "retry-after": "5" });
+ */
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: ErrorBody["details"],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
 interface ValidationIssue {
   path?: string | readonly (string | number | { key: string | number })[];
   summary?: string;

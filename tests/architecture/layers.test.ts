@@ -74,3 +74,16 @@ describe("layers point one way", () => {
     expect(importsOf(file).some((s) => s.startsWith("../runtime/"))).toBe(true);
   });
 });
+
+describe("one error mapper", () => {
+  test("no module outside runtime/http builds an error body: routes and guards throw or return HttpError", () => {
+    const builders: string[] = [];
+    for (const layer of ["app", "actors", "ops"]) {
+      for (const file of modules(join(ROOT, layer))) {
+        const code = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+        if (/\berrorResponse\(|\brequest_id:/.test(code)) builders.push(relative(ROOT, file));
+      }
+    }
+    expect(builders).toEqual([]);
+  });
+});

@@ -33,7 +33,13 @@ describe("event log append failed", () => {
     const ids = Array.from({ length: debates }, (_, i) => `d-batch-${String(i).padStart(3, "0")}`);
     for (const id of ids) {
       const events = new DebateLog(id, writer, { seq: 0, hash: GENESIS_HASH });
-      events.emit("debate_start", null, null, { question: `${id}?` });
+      events.emit("debate_start", null, null, {
+        question: `${id}?`,
+        agents: ["t:a", "t:b"],
+        rounds: 1,
+        consensus: "majority",
+        topology: "all_to_all",
+      });
       events.emit("round_start", 0, null, { phase: "proposal" });
     }
     await writer.flush();

@@ -23,7 +23,15 @@ const config = debateConfig;
 function recorder() {
   const events: DebateEventEnvelope[] = [];
   const emit: Emit = (type, round, agent, data) => {
-    events.push({ type, debate_id: "d-t", seq: events.length + 1, ts: new Date().toISOString(), round, agent, data });
+    events.push({
+      type,
+      debate_id: "d-t",
+      seq: events.length + 1,
+      ts: new Date().toISOString(),
+      round,
+      agent,
+      data,
+    } as DebateEventEnvelope);
   };
   return { events, emit, types: () => events.filter((e) => e.type !== "token").map((e) => e.type) };
 }
@@ -204,7 +212,7 @@ describe("protocol", () => {
     const structural = (es: DebateEventEnvelope[]) =>
       es
         .filter((e) => e.type !== "token" && !(e.type === "turn_start" && e.data.restarted))
-        .map((e) => `${e.type}|${e.round}|${e.agent}|${e.data.phase ?? ""}`);
+        .map((e) => `${e.type}|${e.round}|${e.agent}|${"phase" in e.data ? e.data.phase : ""}`);
     const combined = [...structural(prefix), ...structural(rest.events)];
     expect(new Set(combined).size).toBe(combined.length);
     expect(combined.filter((k) => k.startsWith("debate_end"))).toHaveLength(1);
@@ -266,7 +274,7 @@ describe("receipts", () => {
     expect(verifyReceipt(field, key.publicKeyPem).problems.join("\n")).toContain('field "baseline" was altered');
 
     const event = structuredClone(withEvents);
-    (event.events[1] as DebateEventEnvelope).data.text = "forged";
+    ((event.events[1] as DebateEventEnvelope).data as { text: string }).text = "forged";
     expect(verifyReceipt(event, key.publicKeyPem).problems.join("\n")).toContain("event seq 2 (token) was altered");
 
     const signature = structuredClone(withEvents);
