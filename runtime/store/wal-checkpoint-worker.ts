@@ -13,6 +13,15 @@
  * runs the TRUNCATE at once, copying more while it holds the lock, to stay under the limit. It
  * waits for nobody (busy_timeout 0): a writer or reader in the way makes it report busy and try
  * again {@link WATCH_MS} later, so the server's writers wait at most for one short copy.
+ *
+ * The limit alone does not protect a nearly full disk: a checkpoint copies the WAL's pages into the
+ * database file, which grows by up to the WAL's size, and the WAL is emptied only after that copy.
+ * A WAL that has taken the disk's last free space can never be copied, so no write goes through
+ * again until something else frees space (a 2 MiB data dir: the WAL grew into the space a removed
+ * file had left, and the server stayed 503 for good). So the WAL is also kept under half the free
+ * space left on its filesystem (statfs): past that it is emptied as past a quarter of the limit,
+ * and past all of it at once. After a failed checkpoint (the disk full) the next try waits for the
+ * interval, not for the next watch, so a full disk costs one log line per interval.
  * Reports each checkpoint that copied frames and the WAL's size; stops (closing its connection) when told.
  *
  * @example
@@ -20,7 +29,8 @@
  * worker.postMessage({ op: "start", path: ".nomic/core.db", intervalMs: 500, busyTimeoutMs: 5000, walLimitBytes: 64 << 20 });
  */
 import { Database } from "bun:sqlite";
-import { statSync } from "node:fs";
+import { statfsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { lowerThreadPriority } from "../thread-priority.ts";
 
 declare const self: Worker;
@@ -55,6 +65,34 @@ function walBytes(walPath: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Bytes still free for this process on the filesystem holding `dir`; Infinity when it cannot be told. */
+function freeBytes(dir: string): number {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * When to empty the WAL (a TRUNCATE checkpoint) and how many PASSIVE ones to run first, from its
+ * size, the free space beside it and its limit: past a quarter of the limit or half the free space
+ * it is emptied after catching up; past half the limit or all the free space at once.
+ *
+ * @example checkpointPlan(600 << 10, 1 << 20, 64 << 20) // { truncate: true, urgent: false }
+ */
+function checkpointPlan(
+  walBytes: number,
+  freeBytes: number,
+  walLimitBytes: number,
+): { truncate: boolean; urgent: boolean } {
+  return {
+    truncate: walBytes > walLimitBytes / 4 || walBytes > freeBytes / 2,
+    urgent: walBytes > walLimitBytes / 2 || walBytes > freeBytes,
+  };
 }
 
 function passive(conn: Database): void {
@@ -96,17 +134,24 @@ const CATCH_UP_BYTES = 256 * 1024;
 
 function watch(options: Extract<ToCheckpointer, { op: "start" }>): () => void {
   const walPath = `${options.path}-wal`;
-  const trigger = options.walLimitBytes / 4;
+  const dir = dirname(options.path);
   let lastPassive = performance.now();
   let lastReported = -1;
+  /** When the last checkpoint failed (the disk full, an I/O error): no new try before the interval. */
+  let failedAt = Number.NEGATIVE_INFINITY;
   return () => {
     if (db === undefined) return;
     try {
       let bytes = walBytes(walPath);
-      const over = bytes > trigger;
-      // Past half the limit the WAL grows faster than PASSIVE checkpoints can follow: no catching up first.
-      const urgent = bytes > options.walLimitBytes / 2;
-      if (over || performance.now() - lastPassive >= options.intervalMs) {
+      // Past half the limit (or all the free space) the WAL grows faster than PASSIVE checkpoints
+      // can follow, or would soon be too large to copy: no catching up first.
+      const { truncate: over, urgent } = checkpointPlan(
+        bytes,
+        bytes > 0 ? freeBytes(dir) : Number.POSITIVE_INFINITY,
+        options.walLimitBytes,
+      );
+      const retrying = performance.now() - failedAt < options.intervalMs;
+      if (!retrying && (over || performance.now() - lastPassive >= options.intervalMs)) {
         lastPassive = performance.now();
         for (let round = 0; round < (urgent ? 0 : over ? CATCH_UP_ROUNDS : 1); round++) {
           passive(db);
@@ -122,6 +167,7 @@ function watch(options: Extract<ToCheckpointer, { op: "start" }>): () => void {
         self.postMessage({ op: "wal", bytes } satisfies FromCheckpointer);
       }
     } catch (err) {
+      failedAt = performance.now();
       self.postMessage({
         op: "failed",
         message: err instanceof Error ? err.message : String(err),

@@ -17,7 +17,10 @@ import type { FromCheckpointer, ToCheckpointer } from "./wal-checkpoint-worker.t
 
 export interface WalCheckpointerOptions {
   busyTimeoutMs: number;
-  /** The WAL is emptied (a TRUNCATE checkpoint) whenever it passes a quarter of this. */
+  /**
+   * The WAL is emptied (a TRUNCATE checkpoint) whenever it passes a quarter of this, or half the
+   * free space on its filesystem (so a checkpoint always has room to copy it).
+   */
   walLimitBytes: number;
   log: Logger;
   /** Time between PASSIVE checkpoints while the WAL is under a quarter of its limit; default 500 ms. */

@@ -78,6 +78,15 @@ async function sigterm(server: TestServer): Promise<{ code: number; ms: number }
   return { code, ms: performance.now() - started };
 }
 
+/** The server's last log lines that `pick` keeps (a failure's context). */
+const lastLines = (server: TestServer, pick: (l: Record<string, unknown>) => boolean = () => true, n = 20) =>
+  server
+    .logs()
+    .filter(pick)
+    .slice(-n)
+    .map((l) => `${l.time} ${l.level} ${l.msg}${l.err ? ` ${(l.err as { message?: string }).message}` : ""}`)
+    .join("\n");
+
 /** The log line that names what was not written at shutdown. */
 const unwrittenLine = (server: TestServer) =>
   server
@@ -169,8 +178,9 @@ describe("disk full: the data dir on a 2 MiB tmpfs", () => {
           return row.status === "running" ? undefined : row.status;
         },
         60_000,
-      ).catch((err) => {
-        // Say what the debate was doing: its own log lines, newest last.
+      ).catch(async (err) => {
+        // Say what the debate was doing (its own log lines, newest last) and what the store says
+        // now: a store that cannot write again (its WAL took the freed space) looked just the same.
         const lines = server.logs().filter((l) => l.debate_id === runningId && l.msg !== "request");
         console.error(
           lines
@@ -178,6 +188,9 @@ describe("disk full: the data dir on a 2 MiB tmpfs", () => {
             .map((l) => `${l.time} ${l.msg}`)
             .join("\n"),
         );
+        const now = await health(server).catch(() => undefined);
+        console.error(`store now: ${JSON.stringify(now?.body.store ?? now?.status ?? "no answer")}`);
+        console.error(lastLines(server, (l) => l.level === "WARNING" || l.level === "ERROR"));
         throw err;
       });
       const log = (
@@ -275,6 +288,8 @@ describe("a corrupted database", () => {
         const { code, ms } = await sigterm(server);
         expect(ms).toBeLessThan(EXIT_BOUND_MS);
         expect(code).toBe(1);
+        // Without the line, say how the server ended (its last lines and stderr).
+        if (!unwrittenLine(server)) console.error(`${lastLines(server)}\nstderr: ${server.stderr().slice(-2000)}`);
         expect(JSON.stringify(unwrittenLine(server))).toContain(freshId);
       } finally {
         if (server.proc.exitCode === null) server.signal("SIGKILL");
