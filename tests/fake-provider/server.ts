@@ -64,6 +64,8 @@ export interface FakeReply {
   errorBody?: unknown;
   /** Delay before the response head is sent. */
   delayMs?: number;
+  /** Hold the response head until this settles: a test releases a turn once it saw what it waits for. */
+  until?: Promise<unknown>;
 }
 
 export interface RecordedRequest {
@@ -187,6 +189,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     });
     const reply = scripted ?? fallbackReply;
     if (reply.delayMs) await wait(reply.delayMs);
+    if (reply.until) await reply.until.catch(() => undefined);
     if (reply.status !== undefined && reply.status !== 200) {
       res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
       res.end(JSON.stringify(reply.errorBody ?? errorBody(protocol, provider, reply.status)));
