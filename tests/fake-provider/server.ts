@@ -57,6 +57,12 @@ export interface FakeReply {
   /** Destroy the connection after this many tokens (and a pause, default 100 ms, so they are read first). */
   dropAfterTokens?: number;
   dropPauseMs?: number;
+  /**
+   * With dropAfterTokens: drop only once this settles too. The pause is a guess that fails under
+   * CPU load (the client's stream error overtakes tokens it has not read yet); a test that waits
+   * until the client has shown those tokens makes the drop happen after them every time.
+   */
+  dropWhen?: Promise<unknown>;
   /** Reply with this HTTP status and an error body instead of a stream. */
   status?: number;
   headers?: Record<string, string>;
@@ -457,6 +463,7 @@ async function stream(res: ServerResponse, protocol: Protocol, provider: string,
         // A real connection dies some time after its last bytes; without the pause the client's
         // stream error would overtake the tokens still queued in its pipeline.
         await wait(reply.dropPauseMs ?? 100);
+        if (reply.dropWhen) await reply.dropWhen.catch(() => undefined);
         res.socket?.destroy();
         return;
       }
