@@ -239,6 +239,8 @@ export async function runDebate(
       ? { elo: { winners, losers: active.filter((a) => !winners.includes(a)) } }
       : {}),
   };
+  // Committed before it is published: replays leave it to the live publish until then.
+  writer.holdStored(closing);
   let finished: boolean;
   for (;;) {
     try {
@@ -246,15 +248,20 @@ export async function runDebate(
       break;
     } catch (err) {
       // The store cannot write: wait until it can (or until shutdown: the next start finishes it).
-      if (!(err instanceof StoreUnavailableError) || !health) throw err;
+      if (!(err instanceof StoreUnavailableError) || !health) {
+        writer.releaseStored(closing);
+        throw err;
+      }
       log.warn({ reason: err.reason }, "debate outcome not stored: the store cannot write; retrying when it can");
       try {
         await health.whenWritable(signal.aborted ? undefined : signal, err.part);
       } catch {
+        writer.releaseStored(closing);
         return "interrupted";
       }
     }
   }
+  if (!finished) writer.releaseStored(closing);
   if (finished) {
     writer.publishStored(closing);
     deps.onFinished?.(id, status);

@@ -6,7 +6,10 @@
  *
  * Live events go out through the gateway's topic publish (Bun's native pub/sub: one
  * `server.publish` per event, whatever the number of subscribers); the subscription's socket joins
- * the topic in the same tick as the replay ends, so nothing slips between the two.
+ * the topic in the same tick as the replay ends, so nothing slips between the two. Events other
+ * connections can already read but the writer has not published yet (a batch whose commit is not
+ * acknowledged yet, a debate's closing transaction) are left out of the replay: the live publish
+ * brings them, once.
  *
  * Slow consumers: a connection whose socket keeps more than `bufferLimit` events unsent (or whose
  * replay buffer grows past it) is closed with 4008 and a reason, instead of holding memory. Live
@@ -57,6 +60,11 @@ export interface DebateStreamsOptions {
   store: Pick<DebateStore, "events" | "get">;
   bufferLimit: number;
   log: Logger;
+  /**
+   * The debate's lowest seq that may be committed but not published yet (EventWriter.firstUnpublished):
+   * a replay stops below it, so an event the live publish is about to deliver is not sent twice.
+   */
+  firstUnpublished?: (debateId: string) => number | undefined;
 }
 
 export const topicOf = (debateId: string) => `debate:${debateId}`;
@@ -169,11 +177,19 @@ export class DebateStreams {
     for (;;) {
       const page = await store.events(sub.debateId, last, REPLAY_PAGE);
       if (sub.closed) return;
+      // Read right after the page, in the same tick: what the writer published by now is in the
+      // buffer too (skipped below by seq); what it has not, the live publish delivers.
+      const first = this.options.firstUnpublished?.(sub.debateId);
+      let unpublished = false;
       for (const e of page) {
+        if (first !== undefined && e.seq >= first) {
+          unpublished = true;
+          break;
+        }
         if (!this.sendRaw(sub, e.payload)) return;
         last = e.seq;
       }
-      if (page.length < REPLAY_PAGE) break;
+      if (unpublished || page.length < REPLAY_PAGE) break;
       if (!(await this.drained(sub))) {
         this.disconnectSlow(sub.conn, "replay", sub.debateId);
         return;

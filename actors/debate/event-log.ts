@@ -142,6 +142,8 @@ export class EventWriter {
   private abandoned = false;
   /** The batch being written now (abandon() counts it: it may yet fail). */
   private inflight: StoredEvent[] = [];
+  /** Events their caller stores in a transaction of its own (see holdStored), not published yet. */
+  private held: StoredEvent[] = [];
 
   constructor(private readonly options: EventWriterOptions) {
     this.flushMs = options.flushMs ?? 2;
@@ -265,6 +267,45 @@ export class EventWriter {
   }
 
   /**
+   * The lowest seq of `debateId` that may be committed (other connections can read it) but is not
+   * published yet: in the batch being written, queued (a batch whose commit was not acknowledged
+   * stays queued), or held for its caller's own transaction. A replay stops below it, and the live
+   * publish delivers it: never twice, never missed. Undefined when nothing of the debate waits, or
+   * when it is fenced (nothing of it will be published here: the log is all there is).
+   *
+   * @example const first = writer.firstUnpublished("d-42"); // 17, or undefined
+   */
+  firstUnpublished(debateId: string): number | undefined {
+    if (this.fenced.has(debateId)) return undefined;
+    let first: number | undefined;
+    for (const list of [this.inflight, this.queue, this.held]) {
+      for (const e of list) if (e.debateId === debateId && (first === undefined || e.seq < first)) first = e.seq;
+    }
+    return first;
+  }
+
+  /**
+   * Say that `events` are about to be stored in their caller's own transaction (a debate's last
+   * event, with its outcome): until {@link publishStored} or {@link releaseStored}, replays leave
+   * them to the live publish.
+   *
+   * @example writer.holdStored([last]); if (await store.finish(id, outcome)) writer.publishStored([last]); else writer.releaseStored([last]);
+   */
+  holdStored(events: readonly StoredEvent[]): void {
+    if (events.length > 0) this.held = this.held.concat(events);
+  }
+
+  /**
+   * Forget held events that will not be published here (their transaction failed, or gave up):
+   * whatever of them the log holds, replays read from it.
+   *
+   * @example writer.releaseStored([last])
+   */
+  releaseStored(events: readonly StoredEvent[]): void {
+    if (events.length > 0 && this.held.length > 0) this.held = this.held.filter((e) => !events.includes(e));
+  }
+
+  /**
    * Publish events their caller stored in a transaction of its own (a debate's last event, stored
    * with its outcome), once that transaction has committed. Only for a debate with nothing queued
    * here (flushed before), so its events still go out in seq order.
@@ -272,6 +313,7 @@ export class EventWriter {
    * @example if (await store.finish(id, { ...outcome, events: [last] })) writer.publishStored([last]);
    */
   publishStored(events: readonly StoredEvent[]): void {
+    this.releaseStored(events);
     for (const e of events) {
       try {
         this.options.publish(e.debateId, e.seq, e.payload);

@@ -38,7 +38,13 @@ export async function debatesFeature(
       : Promise.reject(new Error(`${writer.pending} debate events still waiting`)),
   );
   const key = loadOrCreateReceiptKey(ctx.dataDir);
-  const streams = new DebateStreams({ gateway: ctx.gateway, store, bufferLimit: config.eventBufferSize, log });
+  const streams = new DebateStreams({
+    gateway: ctx.gateway,
+    store,
+    bufferLimit: config.eventBufferSize,
+    log,
+    firstUnpublished: (id) => writer.firstUnpublished(id),
+  });
   streams.register();
   // Set below: the supervisor needs the writer, and the writer tells it which debates to release.
   let release: ((id: string) => void) | undefined;

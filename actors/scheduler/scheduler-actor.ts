@@ -8,6 +8,12 @@
  * schedule's `missed` policy decides: `run_once` runs the job once now (however many runs were
  * missed), `skip` records the miss and waits for the next slot.
  *
+ * Store failures (a lost connection, PostgreSQL refusing connections) do not crash the actor: a
+ * restart would lose what only its memory holds (a finished run's counts) and, on start, run a
+ * missed job a second time. Each read or write is retried a few times within the handler; a write
+ * that still fails is logged and retried on a timer, the state kept in memory; a load that still
+ * fails is logged and retried on a timer.
+ *
  * @example
  * const ref = system.spawn(schedulerActor({ definition, store, now: () => new Date(), log }), {
  *   parent: schedulers, name: definition.name, restart: "permanent",
@@ -75,6 +81,7 @@ export interface RunNowReply {
 
 export type SchedulerMsg =
   | { type: "load" }
+  | { type: "save" }
   | { type: "tick" }
   | { type: "status" }
   | { type: "run_now"; wait?: boolean }
@@ -107,6 +114,11 @@ export interface SchedulerOptions {
 }
 
 const HOUR_MS = 3_600_000;
+/** Store calls per handler before giving up until the retry timer: delays 100 ms, doubling (3.1 s in all). */
+export const STORE_ATTEMPTS = 6;
+const STORE_RETRY_FIRST_MS = 100;
+/** After a handler's attempts failed: when the load or save is tried again. */
+export const STORE_RETRY_LATER_MS = 30_000;
 
 function emptyRow(name: string, next: Date): ScheduleRow {
   return {
@@ -176,8 +188,29 @@ export function schedulerActor(options: SchedulerOptions): Behavior<SchedulerMsg
         const wait = Math.max(0, Math.min(state.row.nextRunAt.getTime() - now().getTime(), maxSleepMs));
         ctx.timers.startSingle("tick", { type: "tick" }, wait);
       };
+      /** The store call, retried within the handler; false (logged, retried later) when it kept failing. */
+      const attempt = async (what: "load" | "save", call: () => Promise<void>): Promise<boolean> => {
+        for (let n = 1; ; n++) {
+          try {
+            await call();
+            return true;
+          } catch (err) {
+            if (n >= STORE_ATTEMPTS) {
+              slog.error(
+                { err, attempts: n, retry_in_ms: STORE_RETRY_LATER_MS },
+                `schedule ${what} failed; the schedule keeps its state in memory and tries again later`,
+              );
+              ctx.timers.startSingle(what, { type: what }, STORE_RETRY_LATER_MS);
+              return false;
+            }
+            slog.warn({ err, attempt: n }, `schedule ${what} failed; retrying`);
+            await Bun.sleep(STORE_RETRY_FIRST_MS * 2 ** (n - 1));
+          }
+        }
+      };
       const save = async () => {
-        if (state.row) await store.save(state.row);
+        const row = state.row;
+        if (row) await attempt("save", () => store.save(row));
       };
       const start = (trigger: Trigger, scheduledFor: Date): Running => {
         const token = state.nextToken++;
@@ -202,8 +235,12 @@ export function schedulerActor(options: SchedulerOptions): Behavior<SchedulerMsg
 
       switch (msg.type) {
         case "load": {
+          let row: ScheduleRow | undefined;
+          const loaded = await attempt("load", async () => {
+            row = await store.load(definition.name);
+          });
+          if (!loaded) return state;
           const at = now();
-          const row = await store.load(definition.name);
           if (!row) {
             state.row = emptyRow(definition.name, nextRunAfter(definition.timing, at));
           } else {
@@ -231,6 +268,9 @@ export function schedulerActor(options: SchedulerOptions): Behavior<SchedulerMsg
           arm();
           return state;
         }
+        case "save":
+          await save();
+          return state;
         case "tick": {
           if (!state.row) return state;
           const at = now();

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeProvider, startFakeProvider } from "../fake-provider/index.ts";
-import { startTestServer, type TestServer } from "../support/server.ts";
+import { openSocket, startTestServer, type TestServer } from "../support/server.ts";
 import { createDebate, expectTokensReassemble, ofType, watchDebate } from "./debate-client.ts";
 
 const proposal = (agent: string) => `Grüße from ${agent}: naïve café ✓ 🙂, {braces}.\nANSWER: ${agent} way`;
@@ -79,6 +79,12 @@ describe("fallback to OpenRouter", () => {
       "gemini:gemini-2.5-flash",
     ];
     const broken = `Half a thought from gemini — naïve ✓ and then the line goes dead`;
+    // The connection dies once the server has streamed the critique's first tokens to a watcher:
+    // after its first token for certain, however slowly a loaded machine reads the stream.
+    let tokensShown = () => {};
+    const shown = new Promise<void>((resolve) => {
+      tokensShown = resolve;
+    });
     fake.script(
       { provider: "anthropic", model: "claude-sonnet-4-5" },
       { status: 429, headers: { "retry-after": "1" } },
@@ -87,13 +93,21 @@ describe("fallback to OpenRouter", () => {
     fake.script(
       { provider: "gemini", model: "gemini-2.5-flash" },
       { text: proposal(gemini) },
-      { text: broken, dropAfterTokens: 3, dropPauseMs: 500 },
+      { text: broken, dropAfterTokens: 3, dropPauseMs: 100, dropWhen: shown },
       // A success between the two failures, so the breaker (2 failures here) stays closed.
       { text: proposal(gemini) },
       { text: broken, errorAfterTokens: 2 },
     );
     const before = requestsFor("openrouter").length;
     const id = await createDebate(server, { question: "Fall back?", agents: [anthropic, openai, gemini], rounds: 1 });
+    const watcher = await openSocket(server.ws);
+    watcher.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
+    const critiqueToken = (m: Record<string, unknown>) =>
+      m.type === "token" && m.agent === gemini && (m.data as { phase?: string }).phase === "critique";
+    void watcher
+      .next(critiqueToken, 60_000)
+      .then(tokensShown, tokensShown)
+      .finally(() => watcher.ws.close());
     const { events, record } = await watchDebate(server, id);
 
     expect(record.status).toBe("completed");

@@ -57,6 +57,12 @@ export interface FakeReply {
   /** Destroy the connection after this many tokens (and a pause, default 100 ms, so they are read first). */
   dropAfterTokens?: number;
   dropPauseMs?: number;
+  /**
+   * With dropAfterTokens: drop only once this settles too. The pause is a guess that fails under
+   * CPU load (the client's stream error overtakes tokens it has not read yet); a test that waits
+   * until the client has shown those tokens makes the drop happen after them every time.
+   */
+  dropWhen?: Promise<unknown>;
   /** Reply with this HTTP status and an error body instead of a stream. */
   status?: number;
   headers?: Record<string, string>;
@@ -64,6 +70,8 @@ export interface FakeReply {
   errorBody?: unknown;
   /** Delay before the response head is sent. */
   delayMs?: number;
+  /** Hold the response head until this settles: a test releases a turn once it saw what it waits for. */
+  until?: Promise<unknown>;
 }
 
 export interface RecordedRequest {
@@ -187,6 +195,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     });
     const reply = scripted ?? fallbackReply;
     if (reply.delayMs) await wait(reply.delayMs);
+    if (reply.until) await reply.until.catch(() => undefined);
     if (reply.status !== undefined && reply.status !== 200) {
       res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
       res.end(JSON.stringify(reply.errorBody ?? errorBody(protocol, provider, reply.status)));
@@ -454,6 +463,7 @@ async function stream(res: ServerResponse, protocol: Protocol, provider: string,
         // A real connection dies some time after its last bytes; without the pause the client's
         // stream error would overtake the tokens still queued in its pipeline.
         await wait(reply.dropPauseMs ?? 100);
+        if (reply.dropWhen) await reply.dropWhen.catch(() => undefined);
         res.socket?.destroy();
         return;
       }

@@ -17,6 +17,8 @@ import {
   type RunNowReply,
   type ScheduleDefinition,
   type ScheduleStatus,
+  STORE_ATTEMPTS,
+  STORE_RETRY_LATER_MS,
   schedulerActor,
 } from "../../actors/scheduler/scheduler-actor.ts";
 import { ActorSystem, type ActorTreeNode, SimulatedClock, settle } from "../../runtime/actor/index.ts";
@@ -39,8 +41,12 @@ let clock: SimulatedClock;
 let system: ActorSystem;
 const now = () => new Date(BASE + clock.now());
 
+/** Busy, or crashed and waiting for its supervisor's restart (which sends it its load again). */
 function busy(node: ActorTreeNode | undefined): boolean {
-  return node !== undefined && (node.status === "busy" || node.mailboxDepth > 0 || node.children.some(busy));
+  return (
+    node !== undefined &&
+    (node.status === "busy" || node.status === "suspended" || node.mailboxDepth > 0 || node.children.some(busy))
+  );
 }
 
 /**
@@ -205,6 +211,66 @@ function describeStore(
       await quiesce();
       expect((await store.load("catch-up"))?.runs).toBe(5);
     });
+
+    test("a store that fails for a while: the missed run runs once, its state is logged, kept and saved later", async () => {
+      const due = new Date(BASE - 5 * HOUR);
+      await store.save({
+        name: "flaky",
+        nextRunAt: due,
+        lastStartedAt: null,
+        lastFinishedAt: null,
+        lastOutcome: null,
+        lastError: null,
+        lastDurationMs: null,
+        runs: 4,
+        failures: 0,
+        items: 0,
+      });
+      // Two failed loads (retried in the handler), then every save fails until the test lets it
+      // through: more than one handler's attempts, so the write waits for the retry timer.
+      let loadFailures = 2;
+      let savesFail = true;
+      let failedSaves = 0;
+      const refused = () => new Error("sorry, too many clients already");
+      const flaky: ScheduleStore = {
+        close: () => Promise.resolve(),
+        load: (name) => (loadFailures-- > 0 ? Promise.reject(refused()) : store.load(name)),
+        save: (row) => {
+          if (!savesFail) return store.save(row);
+          failedSaves++;
+          return Promise.reject(refused());
+        },
+      };
+      const lines: { level: number; msg: string; err?: { message: string } }[] = [];
+      const captured = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+      const a = manualJob();
+      const definition: ScheduleDefinition = {
+        name: "flaky",
+        description: "d",
+        timing: { cron: "0 * * * *" },
+        missed: "run_once",
+        job: a.job,
+      };
+      system.spawn(schedulerActor({ definition, store: flaky, log: captured, now }), { name: "flaky" });
+      await quiesce();
+      expect(a.runs).toHaveLength(1);
+      expect(failedSaves).toBe(STORE_ATTEMPTS);
+      expect(lines.filter((l) => l.msg === "schedule load failed; retrying")).toHaveLength(2);
+      const gaveUp = lines.find((l) => l.msg.startsWith("schedule save failed; the schedule keeps its state"));
+      expect(gaveUp?.err?.message).toBe("sorry, too many clients already");
+      expect((await store.load("flaky"))?.nextRunAt.getTime()).toBe(due.getTime());
+
+      // The run finishes while the store still refuses: its counts wait in memory.
+      a.runs[0]?.finish(2);
+      await quiesce();
+      expect((await store.load("flaky"))?.runs).toBe(4);
+      savesFail = false;
+      await advanceQuiet(STORE_RETRY_LATER_MS);
+      expect(a.runs).toHaveLength(1);
+      const row = await store.load("flaky");
+      expect(row).toMatchObject({ runs: 5, items: 2, lastOutcome: "succeeded" });
+      expect(row?.nextRunAt.toISOString()).toBe("2026-11-28T11:00:00.000Z");
+    }, 30_000);
 
     test("run_now starts a run at once (and waits for it when asked); a second one is refused", async () => {
       const m = manualJob();
