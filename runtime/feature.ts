@@ -48,5 +48,3 @@ export interface Feature {
   /** Runs at shutdown after the drain, in reverse start order. */
   stop?(): Promise<void>;
 }
-
-export type FeatureFactory = (ctx: FeatureContext) => Feature | Promise<Feature>;
