@@ -9,10 +9,27 @@
  * ARAGORA_DATA_DIR=/data/aragora aragora serve --api-port 0   # 0 picks a free port
  */
 import { type Command, EXIT, UsageError } from "../runtime/command.ts";
-import { createLogger } from "../runtime/log.ts";
+import { createLogger, type Logger } from "../runtime/log.ts";
 import { DataDirInUseError } from "../runtime/server-lock.ts";
 import { STORE_GRACE_MS } from "../runtime/store/store-health.ts";
 import { startServer } from "./server.ts";
+
+/**
+ * Run `then` once the log's buffered lines are written (the process exits right after, and the
+ * last lines say what was not written), or after a second if the write does not finish.
+ *
+ * @example flushThen(log, () => process.exit(1));
+ */
+function flushThen(log: Logger, then: () => void): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    then();
+  };
+  log.flush(() => once());
+  setTimeout(once, 1000);
+}
 
 function portFlag(value: unknown, flag: string): string | undefined {
   if (value === undefined) return undefined;
@@ -85,21 +102,18 @@ export const serveCommand: Command = {
             },
             `shutdown did not finish within ${boundMs} ms; exiting with ${unwritten.events} debate events not written`,
           );
-          log.flush();
-          process.exit(EXIT.failure);
+          flushThen(log, () => process.exit(EXIT.failure));
         }, boundMs);
         server.shutdown(signal).then(
           () => {
             clearTimeout(watchdog);
             const unwritten = server.storeHealth.unwritten();
-            log.flush();
-            resolveExit(unwritten.events > 0 ? EXIT.failure : EXIT.ok);
+            flushThen(log, () => resolveExit(unwritten.events > 0 ? EXIT.failure : EXIT.ok));
           },
           (err) => {
             clearTimeout(watchdog);
             log.error({ err }, "shutdown failed");
-            log.flush();
-            resolveExit(EXIT.failure);
+            flushThen(log, () => resolveExit(EXIT.failure));
           },
         );
       };

@@ -218,9 +218,8 @@ describe("disk full: the data dir on a 2 MiB tmpfs", () => {
       const line = unwrittenLine(server);
       expect(line).toBeDefined();
       expect(JSON.stringify(line)).toContain(lastId);
-      expect(
-        server.logs().some((l) => String(l.msg).includes("debate events could not be written") && Number(l.events) > 0),
-      ).toBe(true);
+      // Either way out (the orderly "stopped", or the watchdog at the bound on a loaded machine) says how many.
+      expect(Number(line?.unwritten_events)).toBeGreaterThan(0);
     } finally {
       if (server.proc.exitCode === null) server.signal("SIGKILL");
       await server.exited;
