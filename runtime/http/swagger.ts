@@ -9,6 +9,7 @@
 import { dirname, join } from "node:path";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
+import { HttpError } from "./errors.ts";
 
 const ASSETS = new Set(["swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"]);
 
@@ -47,11 +48,8 @@ export function swagger(version: string) {
     )
     .get(
       "/swagger/assets/:file",
-      ({ params, set }) => {
-        if (!ASSETS.has(params.file)) {
-          set.status = 404;
-          return { error: "not_found", message: `no asset ${params.file}` };
-        }
+      ({ params }) => {
+        if (!ASSETS.has(params.file)) throw new HttpError(404, "not_found", `no asset ${params.file}`);
         return Bun.file(join(dir, params.file));
       },
       { detail: { hide: true } },
