@@ -39,7 +39,7 @@ export interface Config {
   /** The size the SQLite WAL is kept under, in bytes. */
   sqliteWalLimitBytes: number;
   actorMailboxLimit: number;
-  // --- providers and agents (issue 4) ---
+  // --- providers and agents ---
   anthropicApiKey: string | undefined;
   openaiApiKey: string | undefined;
   openrouterApiKey: string | undefined;
@@ -64,12 +64,12 @@ export interface Config {
   demoTokenDelayMs: number;
   /** Worker threads that run provider streams (0: on the main thread). */
   providerWorkers: number;
-  // --- debates, receipts, leaderboard (issue 4) ---
+  // --- debates, receipts, leaderboard ---
   eventBufferSize: number;
   debateTurnTimeoutSeconds: number;
   debateRoundTimeoutSeconds: number;
   debateTimeoutSeconds: number;
-  // --- ops playbooks, backups, schedulers (issue 5) ---
+  // --- ops playbooks, backups, schedulers ---
   receiptRetentionDays: number;
   receiptCleanupIntervalHours: number;
   maintenanceSchedules: boolean;
@@ -392,7 +392,7 @@ export const VARIABLES: VariableSpec[] = [
     default: "10000",
     parse: positiveInt,
   },
-  // --- providers and agents (issue 4) ---
+  // --- providers and agents ---
   {
     name: "ANTHROPIC_API_KEY",
     key: "anthropicApiKey",
@@ -591,7 +591,7 @@ export const VARIABLES: VariableSpec[] = [
     default: "auto",
     parse: workerCount,
   },
-  // --- debates, receipts, leaderboard (issue 4) ---
+  // --- debates, receipts, leaderboard ---
   {
     name: "ARAGORA_EVENT_BUFFER_SIZE",
     key: "eventBufferSize",
@@ -626,7 +626,7 @@ export const VARIABLES: VariableSpec[] = [
     default: "3600",
     parse: positiveInt,
   },
-  // --- ops playbooks, backups, schedulers (issue 5) ---
+  // --- ops playbooks, backups, schedulers ---
   {
     name: "ARAGORA_RECEIPT_RETENTION_DAYS",
     key: "receiptRetentionDays",

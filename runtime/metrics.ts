@@ -122,7 +122,7 @@ export const metrics = {
     help: "Replies that arrived after their ask() had timed out and were dropped",
     registers: [registry],
   }),
-  // --- providers and agents (issue 4) ---
+  // --- providers and agents ---
   agentLatency: new Histogram({
     name: "aragora_agent_latency_seconds",
     help: "Time from the start of an agent turn to its first streamed token, by agent",
@@ -186,7 +186,7 @@ export const metrics = {
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
     registers: [registry],
   }),
-  // --- debates, receipts, leaderboard (issue 4) ---
+  // --- debates, receipts, leaderboard ---
   debatesTotal: new Counter({
     name: "aragora_debates_total",
     help: "Debates started",
@@ -221,7 +221,7 @@ export const metrics = {
     help: "Debate events written to the event log",
     registers: [registry],
   }),
-  // --- store health (issue 10) ---
+  // --- store health ---
   storeWritable: new Gauge({
     name: "aragora_store_writable",
     help: "Whether the store's last writes went through (1) or it cannot write (0: disk full, corrupt, read-only, I/O error, locked, unavailable), by store",
@@ -257,7 +257,7 @@ export const metrics = {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   }),
-  // --- ops playbooks, backups, schedulers (issue 5) ---
+  // --- ops playbooks, backups, schedulers ---
   schedulerRuns: new Counter({
     name: "aragora_scheduler_runs_total",
     help: "Scheduled runs by schedule and outcome (succeeded, failed, skipped: previous run still going, missed: server down)",

@@ -10,11 +10,6 @@ import { type } from "arktype";
 import { type AnyDebateEvent, DebateEventSchema } from "./debate-events.ts";
 import { DebateMetadata } from "./metadata.ts";
 
-export const CONSENSUS_METHODS = ["majority", "supermajority", "unanimous", "confidence_weighted", "judge"] as const;
-export const TOPOLOGIES = ["all_to_all", "ring", "star"] as const;
-export const DEBATE_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
-export const EXPORT_FORMATS = ["json", "jsonl", "csv", "md"] as const;
-
 const questionText = type("string <= 20000").narrow(
   (s, ctx) => s.trim().length > 0 || ctx.mustBe("a non-empty question (not only whitespace)"),
 );

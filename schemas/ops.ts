@@ -73,14 +73,6 @@ export const OpsApproveBody = type({ "approver?": "string > 0", "roles?": "strin
 export const OpsApproveResponse = type({ run_id: "string", step: "string", approver: "string", added: "boolean" });
 export const OpsCancelResponse = type({ run_id: "string", status: "string" });
 
-/** A playbook that does not validate: one entry per problem, `file:line:col: message`. */
-export const OpsInvalidPlaybook = type({
-  error: "string",
-  message: "string",
-  request_id: "string",
-  "details?": type({ field: "string", rule: "string" }).array(),
-});
-
 /** GET /api/ops/runs/:id/events: newline-delimited JSON, one run event per line. */
 export const OpsEventStream = type("string").describe(
   "application/x-ndjson: one run event per line until the run ends or pauses",

@@ -1,5 +1,5 @@
 /**
- * Records stored before the body gate (issue 10, part 2): a debate whose metadata nests 40,000
+ * Records stored before the body gate a debate whose metadata nests 40,000
  * levels, as earlier versions accepted, no longer makes its record, its export or the list export
  * fail for everyone; that one record withholds its metadata and says why. And an export that does
  * break off mid-stream is logged as failed and ends so the client can tell: no clean end of body.

@@ -1,5 +1,5 @@
 /**
- * Property-based fuzzing of every route in the served OpenAPI document (issue 10). Each input starts
+ * Property-based fuzzing of every route in the served OpenAPI document. Each input starts
  * from a body, query and path parameters generated from the route's own schemas, then one class of
  * mutation is applied: deep nesting, huge strings, lone surrogates, non-finite numbers, NUL, wrong
  * types, unknown fields, wrong content types, malformed JSON, or no token. Whatever the input, the

@@ -1,5 +1,5 @@
 /**
- * Authentication comes first (issue 10, part 3): every route the OpenAPI document marks with a
+ * Authentication comes first every route the OpenAPI document marks with a
  * security requirement, asked without a token (or with a wrong one) and with a bad body, bad query
  * and bad path parameters, answers 401 (403 while the admin API is off) and says nothing about the
  * body or the schema: never a 400, 413, 415 or 422. Spellings of a protected path that the router

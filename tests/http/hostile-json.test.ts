@@ -1,5 +1,5 @@
 /**
- * Hostile JSON at the edge (issue 10, part 2): every body passes the shell's gate before it is parsed
+ * Hostile JSON at the edge every body passes the shell's gate before it is parsed
  * or validated. Deep nesting is refused fast (400) on every route that takes a body, public or not,
  * while /api/health keeps answering; a body that is not application/json is 415 (a cross-site form
  * cannot create a debate); lone surrogates, NUL and non-finite numbers are 422 naming the field;

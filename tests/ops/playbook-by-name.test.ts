@@ -1,6 +1,6 @@
 /**
  * Through the API a playbook is a shipped name or an uploaded document, never a server path
- * (issue 10, part 3): `{"playbook":{"name": ...}}` with a path, a `../` walk, an absolute path to a
+ * `{"playbook":{"name": ...}}` with a path, a `../` walk, an absolute path to a
  * shipped playbook or a YAML file elsewhere is refused without reading the file, without saying
  * whether it exists, without its YAML keys and without the install directory.
  */
