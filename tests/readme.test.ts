@@ -35,7 +35,7 @@ test("the repository stands alone: no tracked file refers to a path outside it",
   for (const file of files) {
     if (!/\.(ts|md|json|yml|yaml|mjs|sh|toml)$|^\.ci\//.test(file) || file === "bun.lock") continue;
     const text = readFileSync(join(root, file), "utf8");
-    // A sibling checkout of the workspace (../shared, ../spec) is not part of a clone.
+    // A sibling folder of the checkout (the workspace's specs and design notes) is not part of a clone.
     if (/(^|[\s`("'])\.\.\/(shared|spec|design)\//m.test(text)) outside.push(file);
   }
   expect(outside).toEqual([]);
