@@ -6,29 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type } from "arktype";
-import { type Emit, resumeStateFrom, runProtocol } from "../../actors/debate/protocol.ts";
-import type { DebateEventEnvelope } from "../../actors/debate/types.ts";
+import { resumeStateFrom, runProtocol } from "../../actors/debate/protocol.ts";
 import { DebateEventSchema, EVENT_TYPES } from "../../schemas/debate-events.ts";
 import { DebateEventMessage } from "../../schemas/ws.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 import { createDebate, watchDebate } from "./debate-client.ts";
-import { debateConfig, inProcessAgents } from "./in-process-agents.ts";
-
-function recorder() {
-  const events: DebateEventEnvelope[] = [];
-  const emit: Emit = (type, round, agent, data) => {
-    events.push({
-      type,
-      debate_id: "d-s",
-      seq: events.length + 1,
-      ts: new Date().toISOString(),
-      round,
-      agent,
-      data,
-    } as DebateEventEnvelope);
-  };
-  return { events, emit };
-}
+import { debateConfig, inProcessAgents, recorder } from "./in-process-agents.ts";
 
 /** Each event that does not match its schema, with arktype's reason. */
 function problems(events: readonly unknown[]): string[] {
@@ -40,7 +23,7 @@ function problems(events: readonly unknown[]): string[] {
 
 describe("every emitted event matches its schema", () => {
   test("a debate with a failing seat, a judge and a synthesiser", async () => {
-    const { events, emit } = recorder();
+    const { events, emit } = recorder("d-s");
     await runProtocol({
       debateId: "d-s",
       question: "Which?",
@@ -71,7 +54,7 @@ describe("every emitted event matches its schema", () => {
   });
 
   test("budget exhausted, cancelled mid-turn, and resumed after a crash", async () => {
-    const budget = recorder();
+    const budget = recorder("d-s");
     await runProtocol({
       debateId: "d-s",
       question: "Cheap?",
@@ -82,7 +65,7 @@ describe("every emitted event matches its schema", () => {
     });
     expect(problems(budget.events)).toEqual([]);
 
-    const cancelled = recorder();
+    const cancelled = recorder("d-s");
     const cancel = new AbortController();
     const run = runProtocol({
       debateId: "d-s",
@@ -101,7 +84,7 @@ describe("every emitted event matches its schema", () => {
 
     // Resume from the cancelled prefix as if the process had crashed there: open turns close as crashed.
     const prefix = cancelled.events.filter((e) => e.type !== "turn_interrupted");
-    const resumed = recorder();
+    const resumed = recorder("d-s");
     await runProtocol({
       debateId: "d-s",
       question: "Slow?",

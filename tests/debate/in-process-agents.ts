@@ -14,7 +14,8 @@ import {
   type TurnRequest,
   type TurnResult,
 } from "../../actors/agent/turn.ts";
-import type { DebateConfig } from "../../actors/debate/types.ts";
+import type { Emit } from "../../actors/debate/protocol.ts";
+import type { DebateConfig, DebateEventEnvelope } from "../../actors/debate/types.ts";
 
 /**
  * A debate's configuration as the supervisor fills it in, for tests and benches that drive the
@@ -114,4 +115,25 @@ export function inProcessAgents(options: InProcessOptions = {}): InProcessAgents
       };
     },
   };
+}
+
+/**
+ * An in-memory event log for protocol tests: every emitted event as the log would envelope it.
+ *
+ * @example const rec = recorder(); await runProtocol({ ..., emit: rec.emit }); rec.types() // ["debate_start", ...]
+ */
+export function recorder(debateId = "d-t") {
+  const events: DebateEventEnvelope[] = [];
+  const emit: Emit = (type, round, agent, data) => {
+    events.push({
+      type,
+      debate_id: debateId,
+      seq: events.length + 1,
+      ts: new Date().toISOString(),
+      round,
+      agent,
+      data,
+    } as DebateEventEnvelope);
+  };
+  return { events, emit, types: () => events.filter((e) => e.type !== "token").map((e) => e.type) };
 }

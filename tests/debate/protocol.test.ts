@@ -6,35 +6,13 @@ import { describe, expect, test } from "bun:test";
 import { agreement, decideConsensus, extractAnswer, parseVote } from "../../actors/debate/consensus.ts";
 import { eloUpdate, expectedScore, rating } from "../../actors/debate/elo.ts";
 import { chainLink, GENESIS_HASH } from "../../actors/debate/event-log.ts";
-import {
-  critiqueTargets,
-  DebateInterrupted,
-  type Emit,
-  resumeStateFrom,
-  runProtocol,
-} from "../../actors/debate/protocol.ts";
+import { critiqueTargets, DebateInterrupted, resumeStateFrom, runProtocol } from "../../actors/debate/protocol.ts";
 import { buildReceipt, loadOrCreateReceiptKey, signReceipt, verifyReceipt } from "../../actors/debate/receipt.ts";
 import type { DebateEventEnvelope, Seat } from "../../actors/debate/types.ts";
 import { tempDir } from "../support/server.ts";
-import { debateConfig, inProcessAgents } from "./in-process-agents.ts";
+import { debateConfig, inProcessAgents, recorder } from "./in-process-agents.ts";
 
 const config = debateConfig;
-
-function recorder() {
-  const events: DebateEventEnvelope[] = [];
-  const emit: Emit = (type, round, agent, data) => {
-    events.push({
-      type,
-      debate_id: "d-t",
-      seq: events.length + 1,
-      ts: new Date().toISOString(),
-      round,
-      agent,
-      data,
-    } as DebateEventEnvelope);
-  };
-  return { events, emit, types: () => events.filter((e) => e.type !== "token").map((e) => e.type) };
-}
 
 const seat = (agent: string, answer: string, failed = false): Seat => ({
   agent,
