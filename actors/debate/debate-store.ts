@@ -220,23 +220,38 @@ const PART_OF: Record<string, string> = { appendEvents: "event_log", events: "ev
  */
 export function reportingHealth(store: DebateStore, health: StoreHealth): DebateStore {
   const writes = new Set(["create", "appendEvents", "finish", "probeWrite"]);
-  return new Proxy(store, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof value !== "function" || typeof key !== "string" || key === "close") return value;
-      const part = PART_OF[key] ?? "debates";
-      return async (...args: unknown[]) => {
-        try {
-          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          if (writes.has(key)) health.succeeded(part);
-          return result;
-        } catch (err) {
-          const reason = storeFailureReason(err);
-          if (reason === null || err instanceof StoreUnavailableError) throw err;
-          health.failed(part, err);
-          throw new StoreUnavailableError(part, reason, err);
-        }
-      };
-    },
-  });
+  // The wrappers are made once, here: the store is on every request's and every batch's path.
+  const reporting = Object.create(store) as Record<string, unknown>;
+  for (const key of methodNames(store)) {
+    if (key === "close") continue;
+    const method = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[key] as (
+      ...a: unknown[]
+    ) => Promise<unknown>;
+    const part = PART_OF[key] ?? "debates";
+    const write = writes.has(key);
+    reporting[key] = async (...args: unknown[]) => {
+      try {
+        const result = await method.apply(store, args);
+        if (write) health.succeeded(part);
+        return result;
+      } catch (err) {
+        const reason = storeFailureReason(err);
+        if (reason === null || err instanceof StoreUnavailableError) throw err;
+        health.failed(part, err);
+        throw new StoreUnavailableError(part, reason, err);
+      }
+    };
+  }
+  return reporting as unknown as DebateStore;
+}
+
+/** The methods of an object, its classes' included. @example methodNames(store) // ["get", "list", ...] */
+function methodNames(object: object): string[] {
+  const names = new Set<string>();
+  for (let o: object | null = object; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      if (name !== "constructor" && typeof (object as Record<string, unknown>)[name] === "function") names.add(name);
+    }
+  }
+  return [...names];
 }
