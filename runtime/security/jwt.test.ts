@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { base64url, CompactSign, decodeProtectedHeader, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { type AccessTokenInput, createTokenSigner, type TokenSignerOptions } from "./jwt.ts";
 
-const SECRET = "k".repeat(16) + "0123456789abcdef"; // 32 bytes
+const SECRET = "0123456789abcdef0123456789ABCDEF"; // 32 bytes
 const SECRET_BYTES = new TextEncoder().encode(SECRET);
 const T0 = Date.UTC(2030, 0, 1);
 const TTL = 900;
