@@ -9,6 +9,7 @@
  * attempt from the IP's, so an attacker cannot wipe the IP counter by logging into an account of
  * their own between guesses. Counters are forgotten after a quiet period and memory is bounded.
  */
+import { LruMap } from "./lru-map.ts";
 
 /** How one counter turns failures into waiting time. */
 export interface BackoffPolicy {
@@ -104,11 +105,11 @@ export function createLoginBackoff(options: LoginBackoffOptions = {}): LoginBack
     throw new RangeError("forgetAfterMs must exceed the longest lockout");
   }
 
-  // Insertion order is failure order: the first entries are the ones quiet longest.
-  const accounts = new Map<string, Counter>();
-  const ips = new Map<string, Counter>();
+  // Recency is failure order: the oldest entries are the ones quiet longest.
+  const accounts = new LruMap<Counter>();
+  const ips = new LruMap<Counter>();
 
-  const live = (map: Map<string, Counter>, key: string, t: number): Counter | undefined => {
+  const live = (map: LruMap<Counter>, key: string, t: number): Counter | undefined => {
     const c = map.get(key);
     if (c !== undefined && t - c.lastFailure > forgetAfterMs) {
       map.delete(key);
@@ -117,9 +118,9 @@ export function createLoginBackoff(options: LoginBackoffOptions = {}): LoginBack
     return c;
   };
 
-  const sweep = (map: Map<string, Counter>, t: number): void => {
+  const sweep = (map: LruMap<Counter>, t: number): void => {
     for (let i = 0; i < SWEEP_PER_CALL; i++) {
-      const oldest = map.entries().next().value;
+      const oldest = map.oldest();
       if (oldest === undefined || t - oldest[1].lastFailure <= forgetAfterMs) return;
       map.delete(oldest[0]);
     }
@@ -128,10 +129,9 @@ export function createLoginBackoff(options: LoginBackoffOptions = {}): LoginBack
   const waitMs = (policy: BackoffPolicy, c: Counter | undefined, t: number): number =>
     c === undefined ? 0 : c.lastFailure + delayAfter(policy, c.failures) - t;
 
-  const fail = (map: Map<string, Counter>, key: string, c: Counter | undefined, t: number): void => {
-    map.delete(key);
+  const fail = (map: LruMap<Counter>, key: string, c: Counter | undefined, t: number): void => {
     map.set(key, { failures: (c?.failures ?? 0) + 1, lastFailure: t });
-    if (map.size > maxEntries) map.delete(map.keys().next().value as string);
+    if (map.size > maxEntries) map.delete((map.oldest() as [string, Counter])[0]);
   };
 
   return {

@@ -8,6 +8,7 @@
  * and past `maxKeys` the least recently used bucket goes. Evicting a partly drained bucket forgets
  * that key's debt, so `maxKeys` should sit well above the number of keys active at once.
  */
+import { LruMap } from "./lru-map.ts";
 
 /** The outcome of one {@link RateLimiter.take}. */
 export interface RateLimitResult {
@@ -87,15 +88,14 @@ export function createTokenBucketLimiter(options: TokenBucketOptions): RateLimit
   if (!Number.isInteger(maxKeys) || maxKeys < 1)
     throw new RangeError(`maxKeys must be an integer >= 1, got ${maxKeys}`);
 
-  // A Map iterates in insertion order; re-inserting on every take keeps it least recently used first.
-  const buckets = new Map<string, Bucket>();
+  const buckets = new LruMap<Bucket>();
 
   const level = (bucket: Bucket, t: number): number =>
     Math.min(capacity, bucket.tokens + (Math.max(0, t - bucket.at) / 1000) * refillPerSecond);
 
   const sweep = (t: number): void => {
     for (let i = 0; i < SWEEP_PER_TAKE; i++) {
-      const oldest = buckets.entries().next().value;
+      const oldest = buckets.oldest();
       if (oldest === undefined || level(oldest[1], t) < capacity) return;
       buckets.delete(oldest[0]);
     }
@@ -111,14 +111,20 @@ export function createTokenBucketLimiter(options: TokenBucketOptions): RateLimit
         throw new RangeError(`rate limit cost must be between 0 and the capacity ${capacity}, got ${cost}`);
       }
       const t = now();
-      const existing = buckets.get(key);
-      let tokens = existing === undefined ? capacity : level(existing, t);
+      const bucket = buckets.get(key);
+      let tokens = bucket === undefined ? capacity : level(bucket, t);
       const allowed = tokens >= cost;
       if (allowed) tokens -= cost;
-      buckets.delete(key);
-      if (tokens < capacity) {
+      if (tokens >= capacity) {
+        // A full bucket is the same as none.
+        if (bucket !== undefined) buckets.delete(key);
+      } else if (bucket !== undefined) {
+        bucket.tokens = tokens;
+        bucket.at = t;
+        buckets.touch(key);
+      } else {
         buckets.set(key, { tokens, at: t });
-        if (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string);
+        if (buckets.size > maxKeys) buckets.delete((buckets.oldest() as [string, Bucket])[0]);
       }
       sweep(t);
       return {
@@ -133,7 +139,7 @@ export function createTokenBucketLimiter(options: TokenBucketOptions): RateLimit
     nearest(n) {
       const t = now();
       const usage: RateLimitUsage[] = [];
-      for (const [key, bucket] of buckets)
+      for (const [key, bucket] of buckets.entries())
         usage.push({ key, remaining: Math.floor(level(bucket, t)), limit: capacity });
       return usage.sort((a, b) => a.remaining - b.remaining).slice(0, Math.max(0, n));
     },

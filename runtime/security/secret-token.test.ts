@@ -1,4 +1,5 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import * as nodeCrypto from "node:crypto";
 import { createHash } from "node:crypto";
 import { constantTimeEqual, hashSecretToken, isSecretToken, newSecretToken, TOKEN_PREFIX } from "./secret-token.ts";
 
@@ -63,5 +64,17 @@ describe("constantTimeEqual", () => {
     expect(constantTimeEqual("abc", "abcd")).toBe(false);
     expect(constantTimeEqual("", "x")).toBe(false);
     expect(constantTimeEqual("x".repeat(10_000), "x")).toBe(false);
+  });
+
+  test("the comparison is crypto.timingSafeEqual over two 32-byte digests, whatever the input lengths", () => {
+    const spy = spyOn(nodeCrypto, "timingSafeEqual");
+    try {
+      expect(constantTimeEqual("short", "a much longer string")).toBe(false);
+      expect(spy).toHaveBeenCalledTimes(1);
+      const [a, b] = spy.mock.calls[0] as [Buffer, Buffer];
+      expect([a.byteLength, b.byteLength]).toEqual([32, 32]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
