@@ -70,6 +70,15 @@ describe("signAccess / verifyAccess", () => {
     expect(payload.extra).toBeUndefined();
   });
 
+  test("optional claims passed as undefined are left out", async () => {
+    const { signer } = setup();
+    const token = await signer.signAccess({ ...WHO, sid: undefined, act: undefined, scope: undefined });
+    const result = await signer.verifyAccess(token);
+    expect(result.ok && Object.keys(result.claims).sort()).toEqual(
+      ["aud", "exp", "iat", "iss", "jti", "nbf", "org", "roles", "sub"].sort(),
+    );
+  });
+
   test("bad claims are refused at signing with the field named", async () => {
     const { signer } = setup();
     await expect(signer.signAccess({ ...WHO, roles: ["root" as "owner"] })).rejects.toThrow(/roles/);

@@ -93,16 +93,25 @@ export interface TokenSigner {
   readonly accessTtlSeconds: number;
 }
 
+const roles = type.enumerated(...ROLES).array();
+
+// Optional claims may be passed as `undefined` (as TypeScript allows); they are then left out.
 const Input = type({
   sub: "string > 0",
   org: "string > 0",
-  roles: type.enumerated(...ROLES).array(),
+  roles,
+  "sid?": "string > 0 | undefined",
+  "act?": type({ sub: "string > 0" }).or("undefined"),
+  "scope?": "string | undefined",
+});
+
+const Claims = type({
+  sub: "string > 0",
+  org: "string > 0",
+  roles,
   "sid?": "string > 0",
   "act?": { sub: "string > 0" },
   "scope?": "string",
-});
-
-const Claims = Input.and({
   iss: "string",
   aud: "string",
   iat: "number.integer",

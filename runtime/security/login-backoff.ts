@@ -43,7 +43,8 @@ export interface LoginBackoff {
   /**
    * Asks to try a password for `account` from `ip`. When allowed, the attempt is already counted
    * as a failure; call {@link recordSuccess} if the password was right. A refused attempt counts
-   * for nothing (the caller must not check the password).
+   * for nothing (the caller must not check the password). Call it for every login, whether or not
+   * the account exists, so that lockouts do not tell which accounts exist.
    *
    * @example
    * const gate = backoff.attempt(email.toLowerCase(), ip);
