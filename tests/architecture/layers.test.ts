@@ -1,6 +1,6 @@
 /**
- * The layers point one way: app/ (the process shell) -> actors/, ops/ (features) -> runtime/ (the
- * library) -> schemas/. This walks every import of every module (unit tests beside their module
+ * The layers point one way: app/ (the process shell) -> actors/, access/, ops/ (features) ->
+ * runtime/ (the library) -> schemas/. This walks every import of every module (unit tests beside their module
  * excepted) and fails on one that points the wrong way, naming the file and the import.
  */
 import { describe, expect, test } from "bun:test";
@@ -8,14 +8,15 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const LAYERS = ["app", "actors", "ops", "runtime", "schemas"] as const;
+const LAYERS = ["app", "actors", "access", "ops", "runtime", "schemas"] as const;
 type Layer = (typeof LAYERS)[number];
 
 /** What each layer may import (besides packages and itself). */
 const ALLOWED: Record<Layer, Layer[]> = {
-  app: ["actors", "ops", "runtime", "schemas"],
+  app: ["actors", "access", "ops", "runtime", "schemas"],
   // actors/runbook runs the playbook engine of ops/.
   actors: ["ops", "runtime", "schemas"],
+  access: ["runtime", "schemas"],
   ops: ["runtime", "schemas"],
   runtime: ["schemas"],
   schemas: [],
@@ -79,7 +80,7 @@ describe("one error mapper", () => {
   test("only the error mapper builds an error body: routes and guards throw or return HttpError", () => {
     const builders: string[] = [];
     const mapper = ["runtime/http/errors.ts", "runtime/http/app.ts"];
-    for (const layer of ["app", "actors", "ops", "runtime"]) {
+    for (const layer of ["app", "actors", "access", "ops", "runtime"]) {
       for (const file of modules(join(ROOT, layer))) {
         if (mapper.includes(relative(ROOT, file))) continue;
         const code = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
