@@ -8,10 +8,13 @@
  */
 import type { Drain } from "../drain.ts";
 import type { Logger } from "../log.ts";
+import type { Principal } from "./principal.ts";
 
 export class RequestState {
   private child: Logger | undefined;
   private ended = false;
+  /** Who is calling, once the shell's authentication step has found out (principal.ts). */
+  principal: Principal | undefined;
 
   constructor(
     readonly id: string,
