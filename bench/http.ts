@@ -2,7 +2,7 @@
  * HTTP benchmarks (`bun run bench:http`, `--json` for one machine-readable object):
  *
  * 1. GET /api/health throughput and p99 latency, driven by wrk from another process, for the real
- *    server (INFO logging to a pipe, metrics on) beside a bare Bun.serve returning the same JSON
+ *    server (ARAGORA_ENV=production, INFO logging to a pipe, metrics on) beside a bare Bun.serve returning the same JSON
  *    (the floor), in the same run. Goal: ratio >= 0.8.
  * 2. A representative API route through the whole stack: `GET /api/debates/:id` of a finished demo
  *    debate, and a `POST /api/debates` that fails validation (422), each beside the same route on
@@ -83,7 +83,16 @@ async function throughput(): Promise<BenchResult[]> {
   const apiPort = await freePort();
   const server = Bun.spawn(["bun", "app/cli.ts", "serve", "--api-port", String(apiPort), "--ws-port", "0"], {
     cwd: ROOT,
-    env: { ...process.env, ARAGORA_DATA_DIR: dataDir, ARAGORA_LOG_LEVEL: "INFO", ARAGORA_DEMO_TOKEN_DELAY_MS: "0" },
+    // Configured as operators run it: production (so responses are not re-checked against their
+    // schemas, runtime/http/route-schemas.ts), INFO request logs to a pipe, metrics on.
+    env: {
+      ...process.env,
+      ARAGORA_ENV: "production",
+      ARAGORA_JWT_SECRET: crypto.randomUUID() + crypto.randomUUID(),
+      ARAGORA_DATA_DIR: dataDir,
+      ARAGORA_LOG_LEVEL: "INFO",
+      ARAGORA_DEMO_TOKEN_DELAY_MS: "0",
+    },
     stdout: "ignore",
     stderr: "inherit",
   });

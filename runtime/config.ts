@@ -18,6 +18,8 @@ export type Environment = "development" | "production" | "test";
 
 export interface Config {
   env: Environment;
+  /** Check every response body against its route's schema (off in production: see runtime/http/route-schemas.ts). */
+  validateResponses: boolean;
   dataDir: string;
   host: string;
   apiPort: number;
@@ -229,6 +231,15 @@ export const VARIABLES: VariableSpec[] = [
     expected: "development | production | test",
     default: "development",
     parse: environment,
+  },
+  {
+    name: "ARAGORA_VALIDATE_RESPONSES",
+    key: "validateResponses",
+    description:
+      "check every response body against its documented schema (a mismatch is a 500 naming the field); default true, false when ARAGORA_ENV=production",
+    expected: "true | false",
+    default: undefined,
+    parse: type("'true' | 'false'").pipe((v) => v === "true"),
   },
   {
     name: "ARAGORA_DATA_DIR",
@@ -716,6 +727,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  out.validateResponses ??= out.env !== "production";
   return out as unknown as Config;
 }
 

@@ -8,6 +8,7 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "../../runtime/config.ts";
+import { responses } from "../../runtime/http/route-schemas.ts";
 import { type AgentStatusBody, AgentsHealthResponse, CircuitBreakersResponse } from "../../schemas/agents.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import { BREAKER_GAUGE } from "./breaker.ts";
@@ -70,19 +71,22 @@ export function agentRoutes(registry: AgentRegistry, config: Config) {
         summary: "Agent health: provider, model, configured, simulated, circuit breaker per agent",
         tags: ["agents"],
       },
-      response: { 200: AgentsHealthResponse, 500: ErrorBody },
+      response: responses({ 200: AgentsHealthResponse, 500: ErrorBody }),
     },
   );
   // The runbook's two addresses of the breakers' state.
   const breakerRoutes = new Elysia({ name: "aragora-circuit-breakers", prefix: "/api/circuit-breakers" }).get(
     "",
     breakers,
-    { detail, response: { 200: CircuitBreakersResponse, 500: ErrorBody } },
+    { detail, response: responses({ 200: CircuitBreakersResponse, 500: ErrorBody }) },
   );
   const systemRoutes = new Elysia({ name: "aragora-system-breakers", prefix: "/api/system" }).get(
     "/circuit-breakers",
     breakers,
-    { detail: { ...detail, tags: ["agents", "system"] }, response: { 200: CircuitBreakersResponse, 500: ErrorBody } },
+    {
+      detail: { ...detail, tags: ["agents", "system"] },
+      response: responses({ 200: CircuitBreakersResponse, 500: ErrorBody }),
+    },
   );
   return new Elysia({ name: "aragora-agent-routes" }).use(agents).use(breakerRoutes).use(systemRoutes);
 }

@@ -10,6 +10,7 @@
  */
 import { Elysia } from "elysia";
 import { HttpError } from "../../runtime/http/errors.ts";
+import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import { streamedResponse } from "../../runtime/http/streamed-response.ts";
 import {
   CancelResponse,
@@ -72,10 +73,16 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         }
       },
       {
-        body: CreateDebateBody,
+        body: validated(CreateDebateBody, "body"),
         parse: "json",
         detail: { summary: "Start a debate; watch it on the WebSocket topic debate:<id>", tags: ["debates"] },
-        response: { 201: CreateDebateResponse, 400: ErrorBody, 413: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        response: responses({
+          201: CreateDebateResponse,
+          400: ErrorBody,
+          413: ErrorBody,
+          422: ErrorBody,
+          503: ErrorBody,
+        }),
       },
     )
     .get(
@@ -103,12 +110,12 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         };
       },
       {
-        query: ListDebatesQuery,
+        query: validated(ListDebatesQuery, "query"),
         detail: {
           summary: "List debates, newest first (filters status, agent, since; cursor pagination)",
           tags: ["debates"],
         },
-        response: { 200: ListDebatesResponse, 422: ErrorBody },
+        response: responses({ 200: ListDebatesResponse, 422: ErrorBody }),
       },
     )
     .get(
@@ -129,12 +136,12 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         });
       },
       {
-        query: ExportQuery,
+        query: validated(ExportQuery, "query"),
         detail: {
           summary: "Export every debate matching the filters (json, jsonl, csv, md; streamed)",
           tags: ["debates"],
         },
-        response: { 200: ExportText, 422: ErrorBody },
+        response: responses({ 200: ExportText, 422: ErrorBody }),
       },
     )
     .get(
@@ -145,12 +152,12 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         return debateRecord(row);
       },
       {
-        params: DebateIdParams,
+        params: validated(DebateIdParams, "params"),
         detail: {
           summary: "One debate: configuration, status, consensus, baseline, agreement, usage",
           tags: ["debates"],
         },
-        response: { 200: DebateRecord, 404: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: DebateRecord, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .get(
@@ -165,10 +172,10 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         return { debate_id: params.id, events, last_seq: next };
       },
       {
-        params: DebateIdParams,
-        query: EventsQuery,
+        params: validated(DebateIdParams, "params"),
+        query: validated(EventsQuery, "query"),
         detail: { summary: "The debate's event log after since_seq, in seq order", tags: ["debates"] },
-        response: { 200: EventsResponse, 404: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: EventsResponse, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .post(
@@ -184,9 +191,9 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         return { debate_id: params.id, status: after?.status ?? "cancelled" };
       },
       {
-        params: DebateIdParams,
+        params: validated(DebateIdParams, "params"),
         detail: { summary: "Cancel a running debate (it ends with status cancelled)", tags: ["debates"] },
-        response: { 200: CancelResponse, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: CancelResponse, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody }),
       },
     )
     .get(
@@ -201,10 +208,10 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         return exportDebate(row, events, format);
       },
       {
-        params: DebateIdParams,
-        query: SingleExportQuery,
+        params: validated(DebateIdParams, "params"),
+        query: validated(SingleExportQuery, "query"),
         detail: { summary: "One debate with its transcript (json, jsonl, csv, md)", tags: ["debates"] },
-        response: { 200: ExportText, 404: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: ExportText, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .get(
@@ -231,9 +238,9 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         });
       },
       {
-        params: DebateIdParams,
+        params: validated(DebateIdParams, "params"),
         detail: { summary: "The signed decision receipt, with the events its hash chain covers", tags: ["receipts"] },
-        response: { 200: ReceiptDocument, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: ReceiptDocument, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody }),
       },
     );
   const receiptGroup = new Elysia({ name: "aragora-receipts", prefix: "/api/receipts" }).get(
@@ -241,7 +248,7 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
     () => ({ algorithm: "Ed25519" as const, key_id: key.keyId, public_key: key.publicKeyPem }),
     {
       detail: { summary: "The Ed25519 public key receipts are signed with (PEM)", tags: ["receipts"] },
-      response: { 200: PublicKeyResponse },
+      response: responses({ 200: PublicKeyResponse }),
     },
   );
   const leaderboardGroup = new Elysia({ name: "aragora-leaderboard", prefix: "/api/leaderboard" }).get(
@@ -249,7 +256,7 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
     async () => ({ agents: await store.rankings() }),
     {
       detail: { summary: "Agents by ELO (1500 start, K=32, pairwise per finished debate)", tags: ["leaderboard"] },
-      response: { 200: RankingsResponse },
+      response: responses({ 200: RankingsResponse }),
     },
   );
   return new Elysia({ name: "aragora-debate-routes" }).use(debateGroup).use(receiptGroup).use(leaderboardGroup);

@@ -17,6 +17,7 @@ import { shippedPlaybookFiles, shippedPlaybookPath } from "../../ops/shipped.ts"
 import type { Config } from "../../runtime/config.ts";
 import type { RouteGuard } from "../../runtime/http/admin-guard.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
+import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import { metrics } from "../../runtime/metrics.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import {
@@ -119,9 +120,9 @@ export function opsRoutes(deps: { service: RunbookService }) {
   };
   return new Elysia({ name: "aragora-ops", prefix: "/api/ops" })
     .get("/runs", async ({ query }) => ({ runs: (await service.listRuns(query.limit ?? 50)).map(runSummary) }), {
-      query: OpsRunsQuery,
+      query: validated(OpsRunsQuery, "query"),
       detail: { ...guard.detail, summary: "Recent playbook runs, newest first (dry runs of this server included)" },
-      response: { 200: OpsRunsResponse, 401: ErrorBody, 422: ErrorBody },
+      response: responses({ 200: OpsRunsResponse, 401: ErrorBody, 422: ErrorBody }),
     })
     .get(
       "/runs/:id",
@@ -136,9 +137,9 @@ export function opsRoutes(deps: { service: RunbookService }) {
         };
       },
       {
-        params: OpsRunParams,
+        params: validated(OpsRunParams, "params"),
         detail: { ...guard.detail, summary: "One run: params (secrets redacted), steps and its journal" },
-        response: { 200: OpsRunDetail, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: OpsRunDetail, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .post(
@@ -186,13 +187,13 @@ export function opsRoutes(deps: { service: RunbookService }) {
         }
       },
       {
-        body: OpsStartBody,
+        body: validated(OpsStartBody, "body"),
         parse: "json",
         detail: {
           ...guard.detail,
           summary: "Start a run (a playbook's text, or a shipped playbook by name); follow it at /events",
         },
-        response: { 202: OpsStartResponse, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+        response: responses({ 202: OpsStartResponse, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .get(
@@ -238,12 +239,12 @@ export function opsRoutes(deps: { service: RunbookService }) {
         return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });
       },
       {
-        params: OpsRunParams,
+        params: validated(OpsRunParams, "params"),
         detail: {
           ...guard.detail,
           summary: "Follow a run: its journal so far, then live events, as NDJSON until it ends or pauses",
         },
-        response: { 200: OpsEventStream, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: OpsEventStream, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .post(
@@ -258,11 +259,17 @@ export function opsRoutes(deps: { service: RunbookService }) {
         }
       },
       {
-        params: OpsStepParams,
-        body: OpsApproveBody,
+        params: validated(OpsStepParams, "params"),
+        body: validated(OpsApproveBody, "body"),
         parse: "json",
         detail: { ...guard.detail, summary: "Approve a gate (an approve step) of a run" },
-        response: { 200: OpsApproveResponse, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+        response: responses({
+          200: OpsApproveResponse,
+          401: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+          422: ErrorBody,
+        }),
       },
     )
     .post(
@@ -281,14 +288,14 @@ export function opsRoutes(deps: { service: RunbookService }) {
         }
       },
       {
-        params: OpsRunParams,
-        body: OpsResumeBody,
+        params: validated(OpsRunParams, "params"),
+        body: validated(OpsResumeBody, "body"),
         parse: "json",
         detail: {
           ...guard.detail,
           summary: "Resume a stopped or paused run here (decision: retry | skip the in-flight step)",
         },
-        response: { 202: OpsStartResponse, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+        response: responses({ 202: OpsStartResponse, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody }),
       },
     )
     .post(
@@ -301,9 +308,9 @@ export function opsRoutes(deps: { service: RunbookService }) {
         }
       },
       {
-        params: OpsRunParams,
+        params: validated(OpsRunParams, "params"),
         detail: { ...guard.detail, summary: "Cancel a run (compensations of completed steps run)" },
-        response: { 200: OpsCancelResponse, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: OpsCancelResponse, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody }),
       },
     );
 }

@@ -14,6 +14,7 @@ import { Elysia } from "elysia";
 import type { ActorRef } from "../../runtime/actor/index.ts";
 import type { Config } from "../../runtime/config.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
+import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import {
   ReceiptCleanupResponse,
@@ -49,7 +50,7 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
         tags: ["admin"],
         security: SECURITY,
       },
-      response: { 200: SchedulersResponse, 401: ErrorBody, 403: ErrorBody },
+      response: responses({ 200: SchedulersResponse, 401: ErrorBody, 403: ErrorBody }),
     })
     .get(
       "/receipt-retention/status",
@@ -66,7 +67,7 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
           tags: ["admin"],
           security: SECURITY,
         },
-        response: { 200: ReceiptRetentionStatus, 401: ErrorBody, 403: ErrorBody },
+        response: responses({ 200: ReceiptRetentionStatus, 401: ErrorBody, 403: ErrorBody }),
       },
     )
     .post(
@@ -88,7 +89,13 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
           tags: ["admin"],
           security: SECURITY,
         },
-        response: { 200: ReceiptCleanupResponse, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 503: ErrorBody },
+        response: responses({
+          200: ReceiptCleanupResponse,
+          401: ErrorBody,
+          403: ErrorBody,
+          409: ErrorBody,
+          503: ErrorBody,
+        }),
       },
     )
     .post(
@@ -102,20 +109,20 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
         return reply;
       },
       {
-        params: ScheduleParams,
+        params: validated(ScheduleParams, "params"),
         detail: {
           summary: "Start a schedule's job now (its next scheduled run is unchanged)",
           tags: ["admin"],
           security: SECURITY,
         },
-        response: {
+        response: responses({
           202: RunNowResponse,
           401: ErrorBody,
           403: ErrorBody,
           404: ErrorBody,
           409: ErrorBody,
           422: ErrorBody,
-        },
+        }),
       },
     );
 }

@@ -15,6 +15,7 @@ import type { ActorSystem } from "../actor/index.ts";
 import type { LogLevel } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { stateOf } from "./request-state.ts";
+import { responses, validated } from "./route-schemas.ts";
 
 const LogLevelBody = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'", "+": "reject" });
 const ActorsQuery = type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 1000" });
@@ -28,7 +29,7 @@ export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
   return new Elysia({ name: "aragora-admin", prefix: "/api/admin" })
     .get("/log-level", () => ({ level: FROM_PINO[log.level] ?? "INFO" }), {
       detail: { summary: "Current log level", tags: ["admin"], security: [{ bearer: [] }] },
-      response: { 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody },
+      response: responses({ 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody }),
     })
     .get(
       "/actors",
@@ -46,13 +47,13 @@ export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
         },
       }),
       {
-        query: ActorsQuery,
+        query: validated(ActorsQuery, "query"),
         detail: {
           summary: "The actor tree (mailbox depth, restarts per actor) and the most recent dead letters",
           tags: ["admin"],
           security: [{ bearer: [] }],
         },
-        response: { 200: ActorsResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: ActorsResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody }),
       },
     )
     .put(
@@ -64,11 +65,11 @@ export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
         return { level: body.level };
       },
       {
-        body: LogLevelBody,
+        body: validated(LogLevelBody, "body"),
         // Named so OpenAPI lists application/json; the app's streaming size-limit parser runs first.
         parse: "json",
         detail: { summary: "Change the log level without a restart", tags: ["admin"], security: [{ bearer: [] }] },
-        response: { 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody },
+        response: responses({ 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody }),
       },
     );
 }

@@ -27,6 +27,7 @@ import { errorResponse, HttpError, PayloadTooLargeError, validationDetails } fro
 import { BodyRejected, readJsonBody } from "./json-body.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { bindState, RequestState, stateOf } from "./request-state.ts";
+import { checkResponses, responses } from "./route-schemas.ts";
 import { isStreamedResponse, observeStream, type StreamOutcome } from "./streamed-response.ts";
 import { swagger } from "./swagger.ts";
 import { urlProblem } from "./url-check.ts";
@@ -78,6 +79,7 @@ const metricsText = async ({ set }: { set: { headers: Record<string, unknown> } 
 
 export function createHttpApp(deps: HttpAppDeps) {
   const { config, log, gateway, drain, version, startedAt, system } = deps;
+  checkResponses(config.validateResponses);
   const cors = corsPolicy(config.allowedOrigins);
   const guards = [adminGuard(config), ...(deps.guards ?? [])];
   const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
@@ -227,7 +229,7 @@ export function createHttpApp(deps: HttpAppDeps) {
       },
       {
         detail: { summary: "Process health", tags: ["health"] },
-        response: { 200: HealthResponse, 503: HealthResponse },
+        response: responses({ 200: HealthResponse, 503: HealthResponse }),
       },
     )
     .get(
@@ -241,22 +243,22 @@ export function createHttpApp(deps: HttpAppDeps) {
       },
       {
         detail: { summary: "WebSocket listener health (public, no auth)", tags: ["health"] },
-        response: { 200: WsHealthResponse, 503: WsHealthResponse },
+        response: responses({ 200: WsHealthResponse, 503: WsHealthResponse }),
       },
     );
   const observabilityRoutes = new Elysia({ name: "aragora-observability", prefix: "/api" })
     .get("/ws/stats", () => gateway.stats(), {
       detail: { summary: "WebSocket connections, message counts and subscribers per topic", tags: ["observability"] },
-      response: { 200: WsStatsResponse },
+      response: responses({ 200: WsStatsResponse }),
     })
     .get("/metrics", metricsText, {
       detail: { summary: "Prometheus metrics", tags: ["observability"] },
-      response: { 200: MetricsText },
+      response: responses({ 200: MetricsText }),
     });
   // The runbook also sends operators (and Prometheus' default metrics_path) to /metrics.
   const metricsAlias = new Elysia({ name: "aragora-metrics", prefix: "/metrics" }).get("", metricsText, {
     detail: { summary: "Prometheus metrics (the same as /api/metrics)", tags: ["observability"] },
-    response: { 200: MetricsText },
+    response: responses({ 200: MetricsText }),
   });
 
   const app = new Elysia({

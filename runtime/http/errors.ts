@@ -46,7 +46,7 @@ export class HttpError extends Error {
 }
 
 interface ValidationIssue {
-  path?: string | readonly (string | number | { key: string | number })[];
+  path?: string | readonly (PropertyKey | { key: PropertyKey })[];
   summary?: string;
   message?: string;
 }
@@ -55,14 +55,15 @@ interface ValidationIssue {
 const UNDECLARED = "must be removed";
 
 /**
- * Turn Elysia's ValidationError (`all` holds one issue per problem, from arktype's
- * Standard Schema output) into `{field, rule}` pairs. `on` is body, query, params or headers.
+ * Turn Standard Schema issues (ArkType's, directly or through Elysia's ValidationError `all`)
+ * into `{field, rule}` pairs. `on` is body, query, params or headers.
  * An undeclared key is reported as the playbook validator words it: `unknown key "x"`.
  */
 export function validationDetails(all: readonly ValidationIssue[], on: string): NonNullable<ErrorBody["details"]> {
   return all.map((issue) => {
     const path = Array.isArray(issue.path)
-      ? issue.path.map((p) => (typeof p === "object" ? String(p.key) : String(p))).join(".")
+      ? // Array.from, not .map: ArkType's path is an Array subclass whose constructor .map would misuse.
+        Array.from(issue.path, (p) => (typeof p === "object" ? String(p.key) : String(p))).join(".")
       : typeof issue.path === "string"
         ? issue.path.replace(/^\//, "").replaceAll("/", ".")
         : "";
