@@ -194,14 +194,22 @@ export class SqlDebateStore implements DebateStore {
 
   async probeWrite(): Promise<void> {
     const { debates, chunks } = this.repo.tables;
-    // A real page write, the newest id's row rewritten as it is (a commit that changes nothing
-    // writes nothing, and would pass on a full disk), and a write lock on the event log (waiting
-    // at most busy_timeout or lock_timeout) on a row nobody has.
+    const [newest] = await this.repo.read((db) => db.select({ id: max(debates.id) }).from(debates));
+    const id = eq(debates.id, newest?.id ?? "");
+    // A real page write that changes nothing a reader sees: a row's last_seq moved and moved back
+    // in one transaction (SQLite writes no page for a row rewritten as it was, and a commit that
+    // writes nothing passes on a full disk); and a write lock on the event log (waiting at most
+    // busy_timeout or lock_timeout) on a row nobody has. The id is read first: on PostgreSQL each
+    // statement sees the newest debate of its own moment.
     await this.repo.transaction((tx) => [
       tx
         .update(debates)
-        .set({ updatedAt: sql`${debates.updatedAt}` })
-        .where(eq(debates.id, tx.select({ id: max(debates.id) }).from(debates))),
+        .set({ lastSeq: sql`${debates.lastSeq} + 1` })
+        .where(id),
+      tx
+        .update(debates)
+        .set({ lastSeq: sql`${debates.lastSeq} - 1` })
+        .where(id),
       tx.delete(chunks).where(eq(chunks.debateId, "")),
     ]);
   }
