@@ -59,16 +59,24 @@ const parseOrNull = <T>(s: string | null): T | null => (s === null ? null : (JSO
 
 /** A debate from its row: the owner's ids as one, and the JSON columns parsed. @example rows.map(debateFromRow) */
 export function debateFromRow(r: DebateColumns): DebateRow {
-  const { userId, orgId, config, metadata, status, consensus, baseline, summary, ...columns } = r;
+  // Field by field, not a rest and a spread: every page view and subscription maps a row.
   return {
-    ...columns,
-    owner: { userId, orgId },
-    config: JSON.parse(config),
-    metadata: JSON.parse(metadata),
-    status: status as DebateStatus,
-    consensus: parseOrNull(consensus),
-    baseline: parseOrNull(baseline),
-    summary: parseOrNull(summary),
+    id: r.id,
+    owner: { userId: r.userId, orgId: r.orgId },
+    question: r.question,
+    config: JSON.parse(r.config),
+    metadata: JSON.parse(r.metadata),
+    status: r.status as DebateStatus,
+    stopReason: r.stopReason,
+    error: r.error,
+    consensus: parseOrNull(r.consensus),
+    baseline: parseOrNull(r.baseline),
+    summary: parseOrNull(r.summary),
+    lastSeq: r.lastSeq,
+    eloApplied: r.eloApplied,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    finishedAt: r.finishedAt,
   };
 }
 
