@@ -80,6 +80,23 @@ export function debateFromRow(r: DebateColumns): DebateRow {
   };
 }
 
+/** The conditions of {@link SqlDebateStore.list}: the owner's debates, filtered, after the cursor's position. */
+function listConditions(db: RepoDb, tables: DebateTables, owner: Owner, f: DebateListFilter): SQL[] {
+  const { debates, participants } = tables;
+  const where: SQL[] = [eq(debates.userId, owner.userId), eq(debates.orgId, owner.orgId)];
+  if (f.status) where.push(eq(debates.status, f.status));
+  if (f.agent) {
+    const seated = db.select({ id: participants.debateId }).from(participants).where(eq(participants.agent, f.agent));
+    where.push(inArray(debates.id, seated));
+  }
+  if (f.since) where.push(gte(debates.createdAt, f.since));
+  if (f.after) {
+    const at = new Date(f.after.createdAt);
+    where.push(or(lt(debates.createdAt, at), and(eq(debates.createdAt, at), lt(debates.id, f.after.id))) as SQL);
+  }
+  return where;
+}
+
 export class SqlDebateStore implements DebateStore {
   /** get and byId, built once: every page view and WebSocket subscription reads a debate's row. */
   private readonly ownedRow: Prepared<{ id: string; userId: string; orgId: string }, DebateColumns[]>;
@@ -131,28 +148,11 @@ export class SqlDebateStore implements DebateStore {
       db
         .select()
         .from(debates)
-        .where(and(...this.listed(db, owner, f)))
+        .where(and(...listConditions(db, this.repo.tables, owner, f)))
         .orderBy(desc(debates.createdAt), desc(debates.id))
         .limit(f.limit),
     );
     return rows.map(debateFromRow);
-  }
-
-  /** The conditions of {@link list}: the owner's debates, filtered, after the cursor's position. */
-  private listed(db: RepoDb, owner: Owner, f: DebateListFilter): SQL[] {
-    const { debates, participants } = this.repo.tables;
-    const where: SQL[] = [eq(debates.userId, owner.userId), eq(debates.orgId, owner.orgId)];
-    if (f.status) where.push(eq(debates.status, f.status));
-    if (f.agent) {
-      const seated = db.select({ id: participants.debateId }).from(participants).where(eq(participants.agent, f.agent));
-      where.push(inArray(debates.id, seated));
-    }
-    if (f.since) where.push(gte(debates.createdAt, f.since));
-    if (f.after) {
-      const at = new Date(f.after.createdAt);
-      where.push(or(lt(debates.createdAt, at), and(eq(debates.createdAt, at), lt(debates.id, f.after.id))) as SQL);
-    }
-    return where;
   }
 
   async unfinished(): Promise<DebateRow[]> {

@@ -4,16 +4,24 @@
  * read back whole (JSON columns parsed, times and the ELO flag typed), every read a client can reach
  * scoped by its owner, the list's filters and its cursor paging, the debates still running, the
  * leaderboard's order, receipt pruning's count, and the health probe, which writes (SQLite: a page)
- * and changes nothing a reader sees.
+ * and changes nothing a reader sees; and store health wraps every method (on a store opened
+ * read-only: reads answer, writes are refused as 503 read_only and reported).
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Writable } from "node:stream";
-import { type DebateRow, type DebateStore, type Owner, openDebateStore } from "../../actors/debate/debate-store.ts";
+import {
+  type DebateRow,
+  type DebateStore,
+  type Owner,
+  openDebateStore,
+  reportingHealth,
+} from "../../actors/debate/debate-store.ts";
 import type { DebateConfig } from "../../actors/debate/types.ts";
-import { loadConfig } from "../../runtime/config.ts";
+import { type Config, loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { openStore, type Store } from "../../runtime/store/index.ts";
+import { StoreHealth, StoreUnavailableError } from "../../runtime/store/store-health.ts";
 import { debateConfig } from "../debate/in-process-agents.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase, tempDataDir } from "../support/services.ts";
 
@@ -57,11 +65,29 @@ async function seed(store: DebateStore): Promise<void> {
   expect(await finish("d-q5", 30_000, ["t:a"], ["t:b"])).toBe(true);
 }
 
-function queries(open: () => Promise<{ core: Store; store: DebateStore }>) {
+/** Every method of the store, named at compile time: a method added to DebateStore must be listed here. */
+const METHODS = {
+  create: true,
+  get: true,
+  byId: true,
+  list: true,
+  unfinished: true,
+  appendEvents: true,
+  events: true,
+  finish: true,
+  receipt: true,
+  rankings: true,
+  deleteReceiptsBefore: true,
+  probeWrite: true,
+  close: true,
+} satisfies Record<keyof DebateStore, true>;
+
+function queries(config: () => Config) {
   let core: Store;
   let store: DebateStore;
   beforeAll(async () => {
-    ({ core, store } = await open());
+    core = await openStore(config(), quiet);
+    store = await openDebateStore(core, config());
     await seed(store);
   });
   afterAll(async () => {
@@ -150,6 +176,29 @@ function queries(open: () => Promise<{ core: Store; store: DebateStore }>) {
     expect(await store.list(ALICE, { limit: 10 })).toEqual(before);
   });
 
+  test("store health wraps every method: on a store opened read-only, reads answer and writes are refused as read_only", async () => {
+    const readOnly = await openStore(config(), quiet, { readOnly: true });
+    const unwrapped = await openDebateStore(readOnly, config());
+    const health = new StoreHealth("test");
+    const wrapped = reportingHealth(unwrapped, health);
+    try {
+      const methods = Object.keys(METHODS).filter((m) => m !== "close") as (keyof DebateStore)[];
+      expect(methods.filter((m) => wrapped[m] === unwrapped[m])).toEqual([]);
+      expect((await wrapped.get("d-q1", ALICE))?.id).toBe("d-q1");
+      const refused = await wrapped.probeWrite().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(StoreUnavailableError);
+      expect(refused).toMatchObject({ status: 503, part: "debates", reason: "read_only" });
+      const pruning = await wrapped.deleteReceiptsBefore(new Date(T0 + 40_000)).catch((e: unknown) => e);
+      expect(pruning).toMatchObject({ reason: "read_only" });
+      expect(health.snapshot().failing.map((f) => [f.part, f.reason])).toEqual([["debates", "read_only"]]);
+      expect(await store.receipt("d-q2", ALICE)).toBe('{"receipt":"d-q2"}');
+    } finally {
+      health.stop();
+      await wrapped.close();
+      await readOnly.close();
+    }
+  });
+
   test("receipt pruning deletes the receipts created before the cutoff and counts them", async () => {
     expect(await store.deleteReceiptsBefore(new Date(T0 + 20_000))).toBe(1);
     expect(await store.receipt("d-q1", ALICE)).toBeNull();
@@ -162,11 +211,7 @@ function queries(open: () => Promise<{ core: Store; store: DebateStore }>) {
 describe("the debate store's queries on SQLite", () => {
   const dir = tempDataDir();
   afterAll(() => dir.remove());
-  queries(async () => {
-    const config = loadConfig({ ARAGORA_DATA_DIR: dir.path });
-    const core = await openStore(config, quiet);
-    return { core, store: await openDebateStore(core, config) };
-  });
+  queries(() => loadConfig({ ARAGORA_DATA_DIR: dir.path }));
 });
 
 const pg = await postgresAvailable();
@@ -177,9 +222,5 @@ describe.skipIf(!pg)("the debate store's queries on PostgreSQL", () => {
     db = await createTempPostgresDatabase();
   });
   afterAll(() => db.drop());
-  queries(async () => {
-    const config = loadConfig({ DATABASE_URL: db.url });
-    const core = await openStore(config, quiet);
-    return { core, store: await openDebateStore(core, config) };
-  });
+  queries(() => loadConfig({ DATABASE_URL: db.url }));
 });
