@@ -6,6 +6,10 @@
  * Actors add message types with {@link WsGateway.on} (the debate actor adds `subscribe`);
  * anything else gets `{"type":"error","code":"unknown_type",...}`.
  *
+ * Every connection proved who it is at the upgrade (the same authenticator as HTTP: the shell's
+ * request hook on the API listener, {@link WsGateway.routeHandlers}' `beforeHandle` on the
+ * dedicated one); its {@link Connection.principal} is what a handler checks a subscription against.
+ *
  * Topics ride on Bun's native pub/sub when the listeners' servers are registered with
  * {@link WsGateway.setListening}: a live subscriber's socket is subscribed to the topic and
  * {@link WsGateway.publish} is one `server.publish` per listener, written by Bun to every socket
@@ -25,6 +29,11 @@ import { ClientMessage, type WsErrorCode } from "../../schemas/ws.ts";
 import { jsonValueProblems, MAX_JSON_DEPTH } from "../json-limits.ts";
 import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
+import { carriesCredentials } from "./authenticators.ts";
+import { HttpError } from "./errors.ts";
+import { unauthorized } from "./permission.ts";
+import type { Authenticator, Principal } from "./principal.ts";
+import { stateOf } from "./request-state.ts";
 
 /** The socket surface the gateway needs; Bun's ServerWebSocket satisfies it. */
 export type Socket = Pick<ServerWebSocket<unknown>, "send" | "close"> &
@@ -51,6 +60,8 @@ interface TopicSubscribers {
 export interface Connection {
   readonly id: number;
   readonly socket: Socket;
+  /** Who opened it (found at the upgrade); undefined only for sockets opened without one (tests). */
+  readonly principal: Principal | undefined;
   /** Topics subscribed to; the value says whether live messages flow (false: paused). */
   readonly topics: Map<string, boolean>;
   /** Send a JSON-encoded payload, counting it; returns false when the socket is gone. */
@@ -81,6 +92,8 @@ export class WsGateway {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Connections whose sockets belong to a registered server (they can subscribe natively). */
   private readonly native = new WeakSet<Connection>();
+  /** Principals found by the dedicated listener's upgrade check, until the socket opens. */
+  private readonly upgrading = new WeakMap<Request, Principal>();
   private nextId = 1;
   private messagesIn = 0;
   private messagesOut = 0;
@@ -148,11 +161,17 @@ export class WsGateway {
     }, this.options.heartbeatMs);
   }
 
-  open(socket: Socket): void {
+  /**
+   * Register an opened socket, acting for `principal` (who proved themselves at the upgrade).
+   *
+   * @example gateway.open(ws.raw, principal);
+   */
+  open(socket: Socket, principal?: Principal): void {
     const gateway = this;
     const conn: Connection = {
       id: this.nextId++,
       socket,
+      principal,
       topics: new Map(),
       send(payload) {
         const status = socket.send(payload);
@@ -231,14 +250,41 @@ export class WsGateway {
   }
 
   /**
-   * The handlers of a `.ws("/ws", ...)` route, so both listeners serve the same gateway.
+   * The handlers of a `.ws("/ws", ...)` route, so both listeners serve the same gateway. On the API
+   * listener the shell's request hook has authenticated the upgrade already; a listener without
+   * that hook passes the `authenticator`, and an upgrade without a principal is refused (thrown
+   * HttpError, answered by the listener's error mapper) before the socket opens.
    *
    * @example
    * new Elysia().ws("/ws", { ...gateway.routeHandlers(), detail: { hide: true } });
+   * new Elysia().onError(mapper).ws("/ws", gateway.routeHandlers({ authenticator }));
    */
-  routeHandlers() {
+  routeHandlers(options: { authenticator?: Authenticator } = {}) {
+    const { authenticator } = options;
+    const admit = (request: Request, found: Principal | HttpError | undefined) => {
+      if (found === undefined) {
+        metrics.authFailures.inc({ reason: carriesCredentials(request) ? "invalid" : "missing" });
+        throw unauthorized();
+      }
+      if (found instanceof HttpError) {
+        metrics.authFailures.inc({ reason: found.code });
+        throw found;
+      }
+      this.upgrading.set(request, found);
+    };
+    const principalOf = (request: Request | undefined) =>
+      request === undefined ? undefined : (stateOf(request)?.principal ?? this.upgrading.get(request));
     return {
-      open: (ws: { raw: Socket }) => this.open(ws.raw),
+      ...(authenticator
+        ? {
+            beforeHandle: ({ request }: { request: Request }) => {
+              const found = authenticator.authenticate(request, request.headers);
+              if (found instanceof Promise) return found.then((resolved) => admit(request, resolved));
+              admit(request, found);
+            },
+          }
+        : {}),
+      open: (ws: { raw: Socket; data?: { request?: Request } }) => this.open(ws.raw, principalOf(ws.data?.request)),
       message: (ws: { raw: Socket }, message: unknown) => this.message(ws.raw, message),
       close: (ws: { raw: Socket }, code: number, reason: string) => this.close(ws.raw, code, reason),
     };
