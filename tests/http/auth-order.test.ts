@@ -108,13 +108,13 @@ describe("every secured route refuses a caller without the token before looking 
   }
 
   test("with the token, the same bad input reaches the checks (so the walk above tested the guard)", async () => {
-    const res = await fetch(`${server.api}/api/admin/log-level`, {
+    const res = await server.fetch(`/api/admin/log-level`, {
       method: "PUT",
       headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
       body: '{"level":"LOUD"}',
     });
     expect(res.status).toBe(422);
-    const query = await fetch(`${server.api}/api/ops/runs?limit=LOUD`, {
+    const query = await server.fetch(`/api/ops/runs?limit=LOUD`, {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(query.status).toBe(422);
@@ -136,7 +136,7 @@ test("spellings of a protected path never reach its handler without the token", 
     "/api/ops/../ops/runs",
   ];
   for (const path of spellings) {
-    const res = await fetch(`${server.api}${path}`, {
+    const res = await server.fetch(`${path}`, {
       method: path.includes("log-level") ? "PUT" : "GET",
       headers: { "content-type": "application/json" },
       body: path.includes("log-level") ? '{"level":"ERROR"}' : undefined,
@@ -144,7 +144,7 @@ test("spellings of a protected path never reach its handler without the token", 
     expect({ path, status: res.status }).toEqual({ path, status: res.status === 404 ? 404 : 401 });
   }
   // Whatever happened above, the level was never changed.
-  const level = await fetch(`${server.api}/api/admin/log-level`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const level = await server.fetch(`/api/admin/log-level`, { headers: { authorization: `Bearer ${TOKEN}` } });
   expect(await level.json()).toEqual({ level: "DEBUG" });
 });
 

@@ -57,17 +57,17 @@ for (const which of ["dedicated WS port", "API port"] as const) {
 
 describe("GET /api/ws/stats", () => {
   test("counts connections and messages in and out", async () => {
-    const before = (await (await fetch(`${server.api}/api/ws/stats`)).json()) as {
+    const before = (await (await server.fetch(`/api/ws/stats`)).json()) as {
       connections: number;
       messages_in: number;
       messages_out: number;
       topics: Record<string, number>;
       listeners: { api: boolean; dedicated: boolean };
     };
-    const c = await openSocket(server.ws);
+    const c = await server.socket(server.ws);
     c.ws.send(JSON.stringify({ type: "ping" }));
     await c.next((m) => m.type === "pong");
-    const after = (await (await fetch(`${server.api}/api/ws/stats`)).json()) as typeof before;
+    const after = (await (await server.fetch(`/api/ws/stats`)).json()) as typeof before;
     expect(after.connections).toBe(before.connections + 1);
     expect(after.messages_in).toBeGreaterThanOrEqual(before.messages_in + 1);
     expect(after.messages_out).toBeGreaterThanOrEqual(before.messages_out + 1);
@@ -79,12 +79,12 @@ describe("GET /api/ws/stats", () => {
 
   test("aragora_websocket_connections follows open sockets", async () => {
     const gauge = async () => {
-      const text = await (await fetch(`${server.api}/api/metrics`)).text();
+      const text = await (await server.fetch(`/api/metrics`)).text();
       return Number(/^aragora_websocket_connections (\d+)/m.exec(text)?.[1]);
     };
     const base = await gauge();
-    const a = await openSocket(server.ws);
-    const b = await openSocket(server.wsApi);
+    const a = await server.socket(server.ws);
+    const b = await server.socket(server.wsApi);
     expect(await gauge()).toBe(base + 2);
     a.ws.close();
     b.ws.close();

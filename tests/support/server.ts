@@ -8,7 +8,7 @@
  * @example
  * const server = await startTestServer({ env: { ARAGORA_WS_HEARTBEAT_S: "1" } });
  * const res = await server.fetch("/api/debates"); // as the operator
- * const anonymous = await fetch(`${server.api}/api/debates`); // 401
+ * const anonymous = await server.fetch(`/api/debates`); // 401
  * await server.stop(); // SIGTERM, waits for exit, returns the exit code
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -21,6 +21,8 @@ export const CLI = join(ROOT, "app/cli.ts");
 export const BUN = process.execPath;
 /** The operator token a test server gets unless the test names its own. */
 export const TEST_OPERATOR_TOKEN = "test-operator-token-0123456789";
+/** The header that presents {@link TEST_OPERATOR_TOKEN}, for servers started some other way. */
+export const OPERATOR_AUTH: Readonly<Record<string, string>> = { authorization: `Bearer ${TEST_OPERATOR_TOKEN}` };
 
 export interface TestServer {
   api: string;
