@@ -143,8 +143,9 @@ function lines(child: Subprocess<"pipe", "pipe", "inherit">) {
 }
 
 /** A child process running one of bench/debates/*.ts, at `nice` (Linux; 0 leaves it as it is). */
-const spawnChild = (script: string, args: string[], nice = 0) =>
+const spawnChild = (script: string, args: string[], nice = 0, env: Record<string, string> = {}) =>
   Bun.spawn([...(nice > 0 ? ["nice", "-n", String(nice)] : []), BUN, join(HERE, "debates", script), ...args], {
+    env: { ...process.env, ...env },
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",
@@ -380,6 +381,8 @@ async function concurrency(n: number): Promise<BenchResult[]> {
   // kernel's time-slicing between the server and its own load generator. (The watchers, which time
   // the deliveries, keep the default priority.)
   const fake = spawnChild("fake-provider-process.ts", ["50"], 10);
+  // The watchers create and follow debates as the operator.
+  const operatorToken = `bench-${crypto.randomUUID()}`;
   const { env: fakeEnv } = JSON.parse(await lines(fake)("{")) as { env: Record<string, string> };
   const dir = mkdtempSync(join(tmpdir(), "aragora-bench-"));
   const config = loadConfig({
@@ -389,6 +392,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
     ARAGORA_API_PORT: "0",
     ARAGORA_WS_PORT: "0",
     ARAGORA_LOG_LEVEL: "ERROR",
+    ARAGORA_API_TOKEN: operatorToken,
   });
   const sdk = await providerSdkCost(config);
   const server = await startServer({ config, log });
@@ -431,13 +435,12 @@ async function concurrency(n: number): Promise<BenchResult[]> {
   const walLargest = largestSize(join(dir, "core.db-wal"));
   const cpu0 = process.cpuUsage();
   const main0 = mainThreadCpuSeconds();
-  const watchers = spawnChild("watchers.ts", [
-    `http://127.0.0.1:${server.apiPort}`,
-    `ws://127.0.0.1:${server.wsPort}/ws`,
-    String(n),
-    agents.join(","),
-    "300",
-  ]);
+  const watchers = spawnChild(
+    "watchers.ts",
+    [`http://127.0.0.1:${server.apiPort}`, `ws://127.0.0.1:${server.wsPort}/ws`, String(n), agents.join(","), "300"],
+    0,
+    { BENCH_OPERATOR_TOKEN: operatorToken },
+  );
   const report = JSON.parse(await lines(watchers)("{")) as {
     completed: number;
     failed: number;

@@ -70,9 +70,11 @@ async function create(api: string, body: Record<string, unknown>): Promise<strin
 }
 
 async function events(api: string, id: string): Promise<Event[]> {
-  return ((await (await fetch(`${api}/api/debates/${id}/events`, { headers: OPERATOR_AUTH })).json()) as {
-    events: Event[];
-  }).events;
+  return (
+    (await (await fetch(`${api}/api/debates/${id}/events`, { headers: OPERATOR_AUTH })).json()) as {
+      events: Event[];
+    }
+  ).events;
 }
 
 const structuralKey = (e: Event) => `${e.type}|${e.round}|${e.agent}|${String(e.data.phase ?? "")}`;
@@ -87,7 +89,9 @@ test("serve, SIGKILL mid-debate, resume from the log, SIGTERM drain, resume agai
     const watcher = await openSocket(first.ws, OPERATOR_AUTH);
     watcher.ws.send(JSON.stringify({ type: "subscribe", debate_id: quick, since_seq: 0 }));
     await watcher.next((m) => m.type === "receipt_generated", 25_000);
-    const quickRecord = (await (await fetch(`${first.api}/api/debates/${quick}`, { headers: OPERATOR_AUTH })).json()) as {
+    const quickRecord = (await (
+      await fetch(`${first.api}/api/debates/${quick}`, { headers: OPERATOR_AUTH })
+    ).json()) as {
       status: string;
     };
     expect(quickRecord.status).toBe("completed");

@@ -19,7 +19,7 @@ afterAll(async () => {
 const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
 
 function put(body: string, headers: Record<string, string> = auth) {
-  return server.fetch(`/api/admin/log-level`, { method: "PUT", headers, body });
+  return fetch(`${server.api}/api/admin/log-level`, { method: "PUT", headers, body });
 }
 
 describe("error mapper", () => {
@@ -74,7 +74,7 @@ test("chunked body (no Content-Length) over the limit: 413 JSON; under it: accep
       },
     });
   const send = (text: string) =>
-    server.fetch(`/api/admin/log-level`, {
+    fetch(`${server.api}/api/admin/log-level`, {
       method: "PUT",
       headers: auth,
       body: stream(text),
@@ -89,30 +89,30 @@ test("chunked body (no Content-Length) over the limit: 413 JSON; under it: accep
 
 describe("admin API auth", () => {
   test("no credentials: 401 with WWW-Authenticate", async () => {
-    const res = await server.fetch(`/api/admin/log-level`);
+    const res = await fetch(`${server.api}/api/admin/log-level`);
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toContain("Bearer");
     expect(((await res.json()) as Record<string, unknown>).error).toBe("unauthorized");
   });
 
   test("wrong token: 401; right token: the level round-trips", async () => {
-    const wrong = await server.fetch(`/api/admin/log-level`, { headers: { authorization: "Bearer nope" } });
+    const wrong = await fetch(`${server.api}/api/admin/log-level`, { headers: { authorization: "Bearer nope" } });
     expect(wrong.status).toBe(401);
     expect((await put(JSON.stringify({ level: "WARNING" }))).status).toBe(200);
-    const now = await server.fetch(`/api/admin/log-level`, { headers: auth });
+    const now = await fetch(`${server.api}/api/admin/log-level`, { headers: auth });
     expect(await now.json()).toEqual({ level: "WARNING" });
     expect((await put(JSON.stringify({ level: "DEBUG" }))).status).toBe(200);
   });
 
   test("identity is never taken from a header alone: X-User-Roles admin without a token is refused", async () => {
-    const res = await server.fetch(`/api/admin/log-level`, {
+    const res = await fetch(`${server.api}/api/admin/log-level`, {
       headers: { "X-User-ID": "u1", "X-User-Roles": "admin" },
     });
     expect(res.status).toBe(401);
   });
 
   test("the token is never written to the logs", async () => {
-    await server.fetch(`/api/admin/log-level`, { headers: auth });
+    await fetch(`${server.api}/api/admin/log-level`, { headers: auth });
     await Bun.sleep(50);
     expect(JSON.stringify(server.logs())).not.toContain(TOKEN);
   });
@@ -133,14 +133,14 @@ describe("CORS", () => {
   });
 
   test("preflight: allowed origin 204 with methods; denied origin 403", async () => {
-    const ok = await server.fetch(`/api/admin/log-level`, {
+    const ok = await fetch(`${server.api}/api/admin/log-level`, {
       method: "OPTIONS",
       headers: { origin: "http://localhost:3000", "access-control-request-method": "PUT" },
     });
     expect(ok.status).toBe(204);
     expect(ok.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
     expect(ok.headers.get("access-control-allow-methods")).toContain("PUT");
-    const denied = await server.fetch(`/api/admin/log-level`, {
+    const denied = await fetch(`${server.api}/api/admin/log-level`, {
       method: "OPTIONS",
       headers: { origin: "http://localhost:3001", "access-control-request-method": "PUT" },
     });
@@ -150,9 +150,9 @@ describe("CORS", () => {
 });
 
 test("the admin API is off without ARAGORA_API_TOKEN", async () => {
-  const other = await startTestServer();
+  const other = await startTestServer({ operatorToken: null });
   try {
-    const res = await other.fetch(`/api/admin/log-level`, {
+    const res = await fetch(`${other.api}/api/admin/log-level`, {
       headers: { authorization: "Bearer anything-at-all-here" },
     });
     expect(res.status).toBe(403);
@@ -164,7 +164,7 @@ test("the admin API is off without ARAGORA_API_TOKEN", async () => {
 
 describe("GET /api/admin/actors", () => {
   test("shows the supervised tree with mailbox depth and restart counts, and dead letters", async () => {
-    const res = await server.fetch(`/api/admin/actors?limit=5`, { headers: auth });
+    const res = await fetch(`${server.api}/api/admin/actors?limit=5`, { headers: auth });
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       tree: { path: string; children: { path: string; kind: string; mailboxDepth: number; restarts: number }[] };
@@ -179,13 +179,13 @@ describe("GET /api/admin/actors", () => {
   });
 
   test("a bad limit is a 422 naming query.limit", async () => {
-    const res = await server.fetch(`/api/admin/actors?limit=0`, { headers: auth });
+    const res = await fetch(`${server.api}/api/admin/actors?limit=0`, { headers: auth });
     expect(res.status).toBe(422);
     const body = (await res.json()) as { details: { field: string }[] };
     expect(body.details[0]?.field).toBe("query.limit");
   });
 
   test("requires the admin token", async () => {
-    expect((await server.fetch(`/api/admin/actors`)).status).toBe(401);
+    expect((await fetch(`${server.api}/api/admin/actors`)).status).toBe(401);
   });
 });

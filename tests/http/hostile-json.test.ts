@@ -262,7 +262,7 @@ describe.skipIf(!(await postgresAvailable()))("on PostgreSQL, which refuses NUL 
         const res = await pg.fetch(`${path}`);
         expect({ path, status: res.status }).toEqual({ path, status: 400 });
       }
-      const approve = await pg.fetch(`/api/ops/runs/r-20260101-0123abcd/steps/%00/approve`, {
+      const approve = await fetch(`${pg.api}/api/ops/runs/r-20260101-0123abcd/steps/%00/approve`, {
         method: "POST",
         headers: ADMIN,
         body: "{}",
@@ -341,7 +341,7 @@ describe("metadata has limits (depth 8, 256 keys, 16384 bytes) and comes back as
 describe("WebSocket messages get the same rules", () => {
   test("deep nesting, a lone surrogate, a non-finite number: an error naming the field; the socket stays", async () => {
     for (const url of [server.ws, server.wsApi]) {
-      const socket = await openSocket(url);
+      const socket = await server.socket(url);
       const cases: [string, string][] = [
         [`{"type":"subscribe","debate_id":"d-1","x":${"[".repeat(20_000)}${"]".repeat(20_000)}}`, "message.x"],
         ['{"type":"subscribe","debate_id":"d-\\ud800"}', "message.debate_id: must be well-formed Unicode"],

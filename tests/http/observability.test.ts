@@ -24,7 +24,7 @@ describe("health", () => {
     const before = (await (await server.fetch(`/api/health/ws`)).json()) as { clients: number };
     expect(before).toMatchObject({ status: "healthy" });
     expect(typeof before.clients).toBe("number");
-    const ws = new WebSocket(server.ws);
+    const ws = new WebSocket(server.ws, { headers: server.authHeaders });
     await new Promise((r) => (ws.onopen = r));
     const during = (await (await server.fetch(`/api/health/ws`)).json()) as { clients: number };
     expect(during.clients).toBe(before.clients + 1);

@@ -40,7 +40,7 @@ describe("graceful shutdown", () => {
     const health = await server.fetch(`/api/health`);
     expect(health.status).toBe(503);
     expect(((await health.json()) as Record<string, unknown>).status).toBe("draining");
-    const refused = await server.fetch(`/api/admin/log-level`, {
+    const refused = await fetch(`${server.api}/api/admin/log-level`, {
       method: "PUT",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
       body: JSON.stringify({ level: "INFO" }),

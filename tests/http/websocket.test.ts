@@ -13,8 +13,27 @@ for (const which of ["dedicated WS port", "API port"] as const) {
   describe(`/ws on the ${which}`, () => {
     const url = () => (which === "API port" ? server.wsApi : server.ws);
 
+    test("an upgrade without credentials, or with a wrong token, is refused with the JSON 401", async () => {
+      const anonymous: Record<string, string>[] = [{}, { authorization: "Bearer wrong-token-0123456789abc" }];
+      for (const headers of anonymous) {
+        const res = await fetch(url().replace("ws:", "http:"), {
+          headers: {
+            ...headers,
+            upgrade: "websocket",
+            connection: "Upgrade",
+            "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "sec-websocket-version": "13",
+          },
+        });
+        expect(res.status).toBe(401);
+        expect(res.headers.get("www-authenticate")).toContain("Bearer");
+        expect(((await res.json()) as { error: string }).error).toBe("unauthorized");
+      }
+      await expect(openSocket(url())).rejects.toThrow("401");
+    });
+
     test("ping is answered with pong and the server time", async () => {
-      const c = await openSocket(url());
+      const c = await server.socket(url());
       c.ws.send(JSON.stringify({ type: "ping" }));
       const pong = await c.next((m) => m.type === "pong");
       expect(typeof pong.server_time).toBe("string");
@@ -23,7 +42,7 @@ for (const which of ["dedicated WS port", "API port"] as const) {
     });
 
     test("unknown type, non-JSON and typeless messages get error messages, and the socket stays open", async () => {
-      const c = await openSocket(url());
+      const c = await server.socket(url());
       c.ws.send(JSON.stringify({ type: "launch_missiles" }));
       expect(await c.next((m) => m.type === "error")).toMatchObject({
         code: "unknown_type",
@@ -40,14 +59,14 @@ for (const which of ["dedicated WS port", "API port"] as const) {
     });
 
     test("a message over ARAGORA_WS_MAX_MESSAGE_SIZE closes the socket with 1009", async () => {
-      const c = await openSocket(url());
+      const c = await server.socket(url());
       c.ws.send(JSON.stringify({ type: "ping", padding: "x".repeat(4096) }));
       const closed = await c.closed;
       expect(closed.code).toBe(1009);
     });
 
     test("heartbeats arrive on the configured interval", async () => {
-      const c = await openSocket(url());
+      const c = await server.socket(url());
       const beat = await c.next((m) => m.type === "heartbeat", 3000);
       expect(beat).toMatchObject({ type: "heartbeat", interval_s: 1, server_time: expect.any(String) });
       c.ws.close();

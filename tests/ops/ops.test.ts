@@ -101,7 +101,7 @@ describe("with a running server", () => {
   });
 
   const runDetail = async (id: string) =>
-    (await (await server.fetch(`/api/ops/runs/${id}`, { headers: auth })).json()) as {
+    (await (await fetch(`${server.api}/api/ops/runs/${id}`, { headers: auth })).json()) as {
       run: { status: string; params: Record<string, unknown>; started_by: string; current_step: string | null };
       steps: { step_id: string; status: string; attempts: number }[];
       journal: { seq: number; kind: string; step: string | null }[];
@@ -139,7 +139,7 @@ describe("with a running server", () => {
     });
     let runId = "";
     for (let i = 0; i < 200 && !runId; i++) {
-      const res = await server.fetch(`/api/ops/runs`, { headers: auth });
+      const res = await fetch(`${server.api}/api/ops/runs`, { headers: auth });
       const body = (await res.json()) as { runs: { id: string; status: string }[] };
       if (body.runs[0]?.status === "waiting_approval") runId = body.runs[0].id;
       else await Bun.sleep(50);
@@ -154,9 +154,9 @@ describe("with a running server", () => {
     const detail = await runDetail(runId);
     expect(detail.run.status).toBe("succeeded");
     expect(detail.steps.map((s) => s.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
-    const anonymous = await server.fetch(`/api/ops/runs`);
+    const anonymous = await fetch(`${server.api}/api/ops/runs`);
     expect(anonymous.status).toBe(401);
-    const wrong = await server.fetch(`/api/ops/runs/${runId}`, { headers: { authorization: "Bearer nope" } });
+    const wrong = await fetch(`${server.api}/api/ops/runs/${runId}`, { headers: { authorization: "Bearer nope" } });
     expect(wrong.status).toBe(401);
   });
 
@@ -223,7 +223,7 @@ describe("with a running server", () => {
 
   test("the WebSocket topic ops:<run> replays the journal, then streams live events", async () => {
     const source = readFileSync(join(ROOT, fixture("gate.yml")), "utf8");
-    const started = await server.fetch(`/api/ops/runs`, {
+    const started = await fetch(`${server.api}/api/ops/runs`, {
       method: "POST",
       headers: { ...auth, "content-type": "application/json" },
       body: JSON.stringify({ playbook: { source, file: "gate.yml" }, started_by: "ws-test" }),
@@ -249,7 +249,7 @@ describe("with a running server", () => {
       expect(await socket.next((m) => m.type === "subscribed")).toMatchObject({ topic: `ops:${runId}` });
       // The replay holds everything up to the gate.
       await socket.next((m) => m.type === "ops_event" && m.kind === "approval_waiting");
-      const approved = await server.fetch(`/api/ops/runs/${runId}/steps/go/approve`, {
+      const approved = await fetch(`${server.api}/api/ops/runs/${runId}/steps/go/approve`, {
         method: "POST",
         headers: { ...auth, "content-type": "application/json" },
         body: JSON.stringify({ approver: "alice" }),

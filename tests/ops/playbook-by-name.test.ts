@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 const start = (playbook: unknown) =>
-  server.fetch(`/api/ops/runs`, {
+  fetch(`${server.api}/api/ops/runs`, {
     method: "POST",
     headers: auth,
     body: JSON.stringify({ playbook, dry_run: true }),
@@ -85,7 +85,7 @@ test("a shipped playbook by name (backup, backup.yml) runs, and the run names it
     const res = await start({ name });
     expect(res.status).toBe(202);
     const { run_id } = (await res.json()) as { run_id: string };
-    const detail = (await (await server.fetch(`/api/ops/runs/${run_id}`, { headers: auth })).json()) as {
+    const detail = (await (await fetch(`${server.api}/api/ops/runs/${run_id}`, { headers: auth })).json()) as {
       run: { playbook: string; file: string };
     };
     expect(detail.run).toMatchObject({ playbook: "backup", file: "ops/playbooks/backup.yml" });

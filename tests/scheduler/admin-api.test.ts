@@ -20,8 +20,8 @@ afterAll(async () => {
 });
 
 test("GET /api/admin/schedulers lists every schedule with its next run; the token is required", async () => {
-  expect((await server.fetch(`/api/admin/schedulers`)).status).toBe(401);
-  const res = await server.fetch(`/api/admin/schedulers`, { headers: auth });
+  expect((await fetch(`${server.api}/api/admin/schedulers`)).status).toBe(401);
+  const res = await fetch(`${server.api}/api/admin/schedulers`, { headers: auth });
   expect(res.status).toBe(200);
   const body = (await res.json()) as { schedulers: { name: string; schedule: string; next_run_at: string | null }[] };
   expect(body.schedulers.map((s) => s.name)).toEqual([
@@ -36,15 +36,15 @@ test("GET /api/admin/schedulers lists every schedule with its next run; the toke
   expect(byName.backup?.schedule).toBe("cron 0 2 * * * (UTC)");
   for (const s of body.schedulers) expect(Date.parse(String(s.next_run_at))).toBeGreaterThan(Date.now());
 
-  const unknown = await server.fetch(`/api/admin/schedulers/nope/run`, { method: "POST", headers: auth });
+  const unknown = await fetch(`${server.api}/api/admin/schedulers/nope/run`, { method: "POST", headers: auth });
   expect(unknown.status).toBe(404);
-  const bad = await server.fetch(`/api/admin/schedulers/Bad_Name/run`, { method: "POST", headers: auth });
+  const bad = await fetch(`${server.api}/api/admin/schedulers/Bad_Name/run`, { method: "POST", headers: auth });
   expect(bad.status).toBe(422);
   expect(((await bad.json()) as { details: { field: string }[] }).details[0]?.field).toBe("params.name");
 });
 
 test("receipt retention: status, a manual cleanup that deletes an expired receipt, metrics", async () => {
-  const status = await server.fetch(`/api/admin/schedulers/receipt-retention/status`, { headers: auth });
+  const status = await fetch(`${server.api}/api/admin/schedulers/receipt-retention/status`, { headers: auth });
   expect(await status.json()).toMatchObject({
     running: true,
     interval_hours: 24,
@@ -61,7 +61,7 @@ test("receipt retention: status, a manual cleanup that deletes an expired receip
   insert.run("d-new", "{}", Date.now());
   db.close();
 
-  const cleanup = await server.fetch(`/api/admin/schedulers/receipt-retention/cleanup`, {
+  const cleanup = await fetch(`${server.api}/api/admin/schedulers/receipt-retention/cleanup`, {
     method: "POST",
     headers: auth,
   });
@@ -69,7 +69,7 @@ test("receipt retention: status, a manual cleanup that deletes an expired receip
   expect(await cleanup.json()).toEqual({ status: "completed", receipts_deleted: 1, error: null });
 
   const after = (await (
-    await server.fetch(`/api/admin/schedulers/receipt-retention/status`, { headers: auth })
+    await fetch(`${server.api}/api/admin/schedulers/receipt-retention/status`, { headers: auth })
   ).json()) as Record<string, unknown>;
   expect(after).toMatchObject({
     stats: { total_runs: 1, total_receipts_deleted: 1, failures: 0, success_rate: 1.0 },

@@ -166,7 +166,7 @@ function describeBackend(backend: Backend, enabled: boolean) {
       expect(await runsMetric(server, schedule, "succeeded")).toBe(0);
 
       const ended = runEnded(server, schedule);
-      const res = await server.fetch(`/api/admin/schedulers/${schedule}/run`, { method: "POST", headers: auth });
+      const res = await fetch(`${server.api}/api/admin/schedulers/${schedule}/run`, { method: "POST", headers: auth });
       expect(res.status).toBe(202);
       expect(await res.json()).toEqual({ started: true });
       expect((await ended).msg).toBe("scheduled run finished");

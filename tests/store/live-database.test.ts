@@ -154,7 +154,7 @@ interface Schedule {
 }
 
 async function schedules(server: TestServer): Promise<Schedule[]> {
-  const res = await server.fetch(`/api/admin/schedulers`, { headers: auth });
+  const res = await fetch(`${server.api}/api/admin/schedulers`, { headers: auth });
   expect(res.status).toBe(200);
   return ((await res.json()) as { schedulers: Schedule[] }).schedulers;
 }
@@ -162,7 +162,7 @@ async function schedules(server: TestServer): Promise<Schedule[]> {
 /** Run a schedule now, as POST /api/admin/schedulers/:name/run does, and wait for its outcome. */
 async function runSchedule(server: TestServer, name: string): Promise<Schedule> {
   const before = (await schedules(server)).find((s) => s.name === name) as Schedule;
-  const res = await server.fetch(`/api/admin/schedulers/${name}/run`, { method: "POST", headers: auth });
+  const res = await fetch(`${server.api}/api/admin/schedulers/${name}/run`, { method: "POST", headers: auth });
   expect(res.status).toBe(202);
   for (let i = 0; i < 600; i++) {
     const now = (await schedules(server)).find((s) => s.name === name) as Schedule;
