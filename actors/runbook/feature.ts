@@ -19,7 +19,6 @@ import { openOpsJournal } from "../../ops/journal-sql.ts";
 import { environmentSnapshot } from "../../runtime/config.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { Connection } from "../../runtime/http/ws-gateway.ts";
-import { policy } from "../../runtime/security/rbac.ts";
 import { lockPath } from "../../runtime/server-lock.ts";
 import { opsRoutes } from "./routes.ts";
 import { RunbookService } from "./service.ts";
@@ -51,32 +50,33 @@ export async function runbooksFeature(
     publish: (e) => gateway.publish(`ops:${e.runId}`, eventMessage(e)),
   });
 
-  gateway.onField("subscribe", "topic", (conn: Connection, msg) => {
-    const topic = String(msg.topic);
-    const match = TOPIC.exec(topic);
-    const send = (body: Record<string, unknown>) => conn.send(JSON.stringify(body));
-    // The permission first: a connection that may not follow runs learns nothing about them.
-    if (!conn.principal || !policy.can(conn.principal.roles, "ops.read")) {
-      return void send({
-        type: "error",
-        code: "forbidden",
-        message: "an ops topic needs the permission ops.read (the operator's)",
-        topic,
-      });
-    }
-    if (!match)
-      return void send({ type: "error", code: "invalid_message", message: `unknown topic "${topic}" (ops:<run id>)` });
-    const runId = match[1] as string;
-    void (async () => {
-      const source = service.journalOf(runId);
-      if (!(await source.getRun(runId)))
-        return void send({ type: "error", code: "not_found", message: `no run "${runId}"` });
-      // Subscribe before the replay; the client de-duplicates by seq.
-      gateway.subscribe(conn, topic);
-      send({ type: "subscribed", topic });
-      for (const e of await source.entries(runId)) conn.send(eventMessage({ ...e, runId }));
-    })().catch((err) => log.warn({ err, topic }, "ops subscription failed"));
-  });
+  gateway.onField(
+    "subscribe",
+    "topic",
+    (conn: Connection, msg) => {
+      const topic = String(msg.topic);
+      const match = TOPIC.exec(topic);
+      const send = (body: Record<string, unknown>) => conn.send(JSON.stringify(body));
+      if (!match)
+        return void send({
+          type: "error",
+          code: "invalid_message",
+          message: `unknown topic "${topic}" (ops:<run id>)`,
+        });
+      const runId = match[1] as string;
+      void (async () => {
+        const source = service.journalOf(runId);
+        if (!(await source.getRun(runId)))
+          return void send({ type: "error", code: "not_found", message: `no run "${runId}"` });
+        // Subscribe before the replay; the client de-duplicates by seq.
+        gateway.subscribe(conn, topic);
+        send({ type: "subscribed", topic });
+        for (const e of await source.entries(runId)) conn.send(eventMessage({ ...e, runId }));
+      })().catch((err) => log.warn({ err, topic }, "ops subscription failed"));
+      // Checked by the gateway first: a connection that may not follow runs learns nothing about them.
+    },
+    { permission: "ops.read" },
+  );
   gateway.onField("unsubscribe", "topic", (conn, msg) => gateway.unsubscribe(conn, String(msg.topic)));
 
   drain.register({

@@ -1,10 +1,11 @@
 /**
  * The platform operator's credentials, as an {@link Authenticator}:
  *
- * - `Authorization: Bearer <ARAGORA_API_TOKEN>` anywhere;
- * - `Authorization: Bearer <the handoff token>` (`<data dir>/ops.token`, ops/handoff.ts) on
- *   `/api/ops/*` only, so a process that can read the data dir can hand a run to the server, and
- *   nothing more.
+ * - `Authorization: Bearer <ARAGORA_API_TOKEN>`;
+ * - `Authorization: Bearer <the handoff token>` (`<data dir>/ops.token`, ops/handoff.ts), so a
+ *   process on this host that can read the data dir (`ops run`, a playbook's `debate.run` run in
+ *   process) acts as the operator without knowing ARAGORA_API_TOKEN. It grants no more than that
+ *   process holds already: the data dir has the databases, the receipt key and the token secrets.
  *
  * Both compare in constant time and give an operator {@link Principal} (role `operator`, which
  * grants every permission). The operator acts in the server's default organisation unless the
@@ -40,7 +41,7 @@ export interface OperatorScope {
 }
 
 export interface OperatorAuthOptions {
-  /** The handoff token of `ops run` (ops.token), accepted on /api/ops/* only. */
+  /** The handoff token of `ops run` (ops.token). */
   handoffToken?: string;
   /** The organisation an operator acts in without X-Org-ID (default {@link LEGACY_SCOPE}). */
   defaultScope?: () => OperatorScope;
@@ -112,16 +113,11 @@ export function operatorAuthenticator(
     return principalIn(scope);
   };
   return {
-    authenticate(request, headers) {
+    authenticate(_request, headers) {
       const header = headers.get("authorization");
       if (header === null) return undefined;
       if (apiToken !== undefined && bearerMatches(header, apiToken)) return principalFor(headers);
-      if (
-        handoffToken !== undefined &&
-        bearerMatches(header, handoffToken) &&
-        pathOf(request.url).startsWith("/api/ops/")
-      )
-        return principalFor(headers);
+      if (handoffToken !== undefined && bearerMatches(header, handoffToken)) return principalFor(headers);
       return undefined;
     },
   };

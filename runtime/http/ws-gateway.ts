@@ -29,6 +29,7 @@ import { ClientMessage, type WsErrorCode } from "../../schemas/ws.ts";
 import { jsonValueProblems, MAX_JSON_DEPTH } from "../json-limits.ts";
 import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
+import { type Permission, policy } from "../security/rbac.ts";
 import { carriesCredentials } from "./authenticators.ts";
 import { HttpError } from "./errors.ts";
 import { unauthorized } from "./permission.ts";
@@ -73,6 +74,16 @@ export interface Connection {
 
 export type MessageHandler = (conn: Connection, msg: { type: string } & Record<string, unknown>) => void;
 
+/** How a message type is guarded: the permission its sender's principal needs (like a route's). */
+export interface MessageOptions {
+  permission?: Permission;
+}
+
+interface Registered {
+  handler: MessageHandler;
+  permission: Permission | undefined;
+}
+
 export interface WsGatewayOptions {
   heartbeatMs: number;
   log: Logger;
@@ -84,9 +95,9 @@ export class WsGateway {
   private readonly topics = new Map<string, TopicSubscribers>();
   /** Servers of the listeners, for native publish (one per listener that registered it). */
   private readonly servers = new Map<"api" | "dedicated", PublishingServer>();
-  private readonly handlers = new Map<string, MessageHandler>();
+  private readonly handlers = new Map<string, Registered>();
   /** Handlers chosen by a field's presence, ahead of the plain handler for the same type. */
-  private readonly fieldHandlers = new Map<string, { field: string; handler: MessageHandler }[]>();
+  private readonly fieldHandlers = new Map<string, ({ field: string } & Registered)[]>();
   private readonly closeListeners: Array<(conn: Connection) => void> = [];
   private readonly listeners = { api: false, dedicated: false };
   private heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -106,9 +117,15 @@ export class WsGateway {
     });
   }
 
-  /** Register the handler for one client message type. */
-  on(type: string, handler: MessageHandler): void {
-    this.handlers.set(type, handler);
+  /**
+   * Register the handler for one client message type. With a `permission`, a message from a
+   * connection whose principal lacks it is answered `forbidden` (`unauthorized` without a
+   * principal) and never reaches the handler.
+   *
+   * @example gateway.on("subscribe", (conn, msg) => follow(conn, msg), { permission: "debates.read" });
+   */
+  on(type: string, handler: MessageHandler, options: MessageOptions = {}): void {
+    this.handlers.set(type, { handler, permission: options.permission });
   }
 
   /**
@@ -119,9 +136,9 @@ export class WsGateway {
    * @example
    * gateway.onField("subscribe", "topic", (conn, msg) => subscribeToRun(conn, String(msg.topic)));
    */
-  onField(type: string, field: string, handler: MessageHandler): void {
+  onField(type: string, field: string, handler: MessageHandler, options: MessageOptions = {}): void {
     const list = this.fieldHandlers.get(type) ?? [];
-    list.push({ field, handler });
+    list.push({ field, handler, permission: options.permission });
     this.fieldHandlers.set(type, list);
   }
 
@@ -227,8 +244,8 @@ export class WsGateway {
     const byField = this.fieldHandlers
       .get(msg.type)
       ?.find((h) => (msg as Record<string, unknown>)[h.field] !== undefined);
-    const handler = byField?.handler ?? this.handlers.get(msg.type);
-    if (!handler) {
+    const registered = byField ?? this.handlers.get(msg.type);
+    if (!registered) {
       this.sendError(
         conn,
         "unknown_type",
@@ -236,8 +253,9 @@ export class WsGateway {
       );
       return;
     }
+    if (registered.permission !== undefined && !this.permits(conn, registered.permission, msg.type)) return;
     try {
-      handler(conn, msg as { type: string } & Record<string, unknown>);
+      registered.handler(conn, msg as { type: string } & Record<string, unknown>);
     } catch (err) {
       // A message about a debate (subscribe, unsubscribe) names it: every line about a debate carries its id.
       const about = (msg as { debate_id?: unknown }).debate_id;
@@ -377,6 +395,21 @@ export class WsGateway {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     for (const conn of [...this.connections.values()]) conn.close(code, reason);
+  }
+
+  /** The permission check of a guarded message type, counted like a route's (permission.ts). */
+  private permits(conn: Connection, permission: Permission, type: string): boolean {
+    const principal = conn.principal;
+    if (principal !== undefined && policy.can(principal.roles, permission)) {
+      metrics.rbacPermissionChecks.inc({ permission, result: "granted" });
+      return true;
+    }
+    metrics.rbacPermissionChecks.inc({ permission, result: principal === undefined ? "unauthenticated" : "denied" });
+    metrics.rbacPermissionDenied.inc({ permission, handler: `WS ${type}` });
+    if (principal === undefined) this.sendError(conn, "unauthorized", "this connection proved no identity");
+    else
+      this.sendError(conn, "forbidden", `"${type}" needs the permission ${permission}, which your roles do not grant`);
+    return false;
   }
 
   private sendError(conn: Connection, code: WsErrorCode, message: string): void {
