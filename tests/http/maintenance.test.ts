@@ -69,7 +69,7 @@ describe.skipIf(!promtool)("promtool", () => {
   test("every aragora_ metric family passes `promtool check metrics`", async () => {
     const server = await startTestServer();
     try {
-      const ws = new WebSocket(server.ws);
+      const ws = new WebSocket(server.ws, { headers: server.authHeaders });
       await new Promise((r) => (ws.onopen = r));
       await server.fetch(`/api/health`);
       await server.fetch(`/api/nope`);
