@@ -138,11 +138,19 @@ function principalOf(role: Role): Principal {
   return { kind: "user", userId: `u-${role}`, orgId: "o-1", workspaceId: "w-1", roles: [role], via: "bearer" };
 }
 
-/** Recognises `Bearer role:<role>`; `Bearer bad` is refused by the authenticator itself. */
+/**
+ * Recognises `Bearer role:<role>`, and `Bearer later:<role>` a turn later (a token not yet cached);
+ * `Bearer bad` is refused by the authenticator itself, `Bearer broken` makes it throw.
+ */
 const fakeAuthenticator: Authenticator = {
   authenticate(_request, headers) {
     const header = headers.get("authorization");
     if (header === "Bearer bad") return new HttpError(401, "token_expired", "the access token has expired");
+    if (header === "Bearer broken") throw new Error("the token cache is broken");
+    if (header?.startsWith("Bearer later:")) {
+      const role = header.slice(13) as Role;
+      return Bun.sleep(5).then(() => principalOf(role));
+    }
     const role = header?.startsWith("Bearer role:") ? (header.slice(12) as Role) : undefined;
     return role ? principalOf(role) : undefined;
   },
@@ -278,7 +286,20 @@ describe("the permission check (accessControl on a small app, a fake authenticat
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as { error: string }).error).toBe("token_expired");
     expect(await metric('aragora_auth_failures_total{reason="token_expired"}')).toBeGreaterThan(0);
+    expect(await metric('aragora_auth_failures_total{reason="missing"}')).toBeGreaterThan(0);
     expect(handled).toEqual(["why?"]);
+  });
+
+  test("an authenticator that answers later is waited for; one that throws lets nothing through", async () => {
+    expect((await call("GET", "/api/things", "Bearer later:viewer")).status).toBe(200);
+    const refused = await call("POST", "/api/things", "Bearer later:viewer", '{"question":"late"}');
+    expect(refused.status).toBe(403);
+    const late = await call("POST", "/api/things", "Bearer later:member", '{"question":"late"}');
+    expect(late.status).toBe(200);
+    const broken = await call("POST", "/api/things", "Bearer broken", '{"question":"never"}');
+    expect(broken.status).toBe(500);
+    expect(((await broken.json()) as { error: string }).error).toBe("internal_error");
+    expect(handled).toEqual(["why?", "late"]);
   });
 
   test("the check does not rest on the shell alone: a request the shell did not authenticate is refused 401", async () => {
