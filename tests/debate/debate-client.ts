@@ -9,7 +9,7 @@
  * expectTokensReassemble(events);
  */
 import { expect } from "bun:test";
-import { openSocket, type TestServer } from "../support/server.ts";
+import type { TestServer } from "../support/server.ts";
 
 export interface WireEvent {
   type: string;

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openSocket, runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
+import { runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 
 let server: TestServer;
 const json = (body: unknown) => ({

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeProvider, startFakeProvider } from "../fake-provider/index.ts";
-import { openSocket, startTestServer, type TestServer } from "../support/server.ts";
+import { startTestServer, type TestServer } from "../support/server.ts";
 import { createDebate, expectTokensReassemble, ofType, watchDebate } from "./debate-client.ts";
 
 const proposal = (agent: string) => `Grüße from ${agent}: naïve café ✓ 🙂, {braces}.\nANSWER: ${agent} way`;

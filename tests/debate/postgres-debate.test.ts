@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import postgres from "postgres";
-import { openSocket, runCli, startTestServer, tempDir } from "../support/server.ts";
+import { runCli, startTestServer, tempDir } from "../support/server.ts";
 import {
   createTempPostgresDatabase,
   postgresAvailable,

@@ -7,7 +7,7 @@
  * holding a NUL or bytes that are not UTF-8 is 400 before routing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { openSocket, startTestServer, type TestServer } from "../support/server.ts";
+import { startTestServer, type TestServer } from "../support/server.ts";
 import { createTempPostgresDatabase, postgresAvailable } from "../support/services.ts";
 
 const TOKEN = "test-admin-token-0123456789";

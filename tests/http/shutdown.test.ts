@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { openSocket, startTestServer } from "../support/server.ts";
+import { startTestServer } from "../support/server.ts";
 
 const TOKEN = "shutdown-test-token-0123456789";
 

@@ -8,16 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import canonicalize from "canonicalize";
-import {
-  BUN,
-  childEnv,
-  openSocket,
-  ROOT,
-  runCli,
-  startTestServer,
-  type TestServer,
-  tempDir,
-} from "../support/server.ts";
+import { BUN, childEnv, ROOT, runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 import { events, fixture, OPS, ops, spawnOps } from "./support.ts";
 
 // Every test drives `ops` (and servers) as subprocesses: room for a loaded 2-core machine.
