@@ -51,7 +51,11 @@ export function agentRoutes(registry: AgentRegistry, config: Config) {
       breakers: list,
     };
   };
-  const detail = { summary: "Per-agent circuit breakers: state, consecutive failures, last failure", tags: ["agents"] };
+  // A fresh object per route: Elysia merges each route's permission into its detail in place.
+  const detail = (tags: string[]) => ({
+    summary: "Per-agent circuit breakers: state, consecutive failures, last failure",
+    tags,
+  });
   const agents = new Elysia({ name: "aragora-agents", prefix: "/api/agents" }).use(accessControl).get(
     "/health",
     () => {
@@ -82,14 +86,14 @@ export function agentRoutes(registry: AgentRegistry, config: Config) {
     .use(accessControl)
     .get("", breakers, {
       permission: "agents.read",
-      detail,
+      detail: detail(["agents"]),
       response: responses({ 200: CircuitBreakersResponse, 500: ErrorBody }),
     });
   const systemRoutes = new Elysia({ name: "aragora-system-breakers", prefix: "/api/system" })
     .use(accessControl)
     .get("/circuit-breakers", breakers, {
       permission: "agents.read",
-      detail: { ...detail, tags: ["agents", "system"] },
+      detail: detail(["agents", "system"]),
       response: responses({ 200: CircuitBreakersResponse, 500: ErrorBody }),
     });
   return new Elysia({ name: "aragora-agent-routes" }).use(agents).use(breakerRoutes).use(systemRoutes);

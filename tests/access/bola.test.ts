@@ -44,8 +44,15 @@ async function finished(org: Record<string, string>, id: string): Promise<void> 
 
 beforeAll(async () => {
   server = await startTestServer({ env: { ARAGORA_DEMO_TOKEN_DELAY_MS: "1" } });
-  mine = await create({}, { question: "Is this debate ours?", agents: ["demo:alice", "demo:bob"], rounds: 1 });
-  theirs = await create(OTHER, { question: "Is this debate theirs?", agents: ["demo:carol", "demo:dave"], rounds: 1 });
+  // The same debate in each organisation: the demo agents always reach a consensus on this question
+  // that two of the three hold, so it rates them (as tests/debate/debates-api.test.ts shows).
+  const debate = {
+    question: "Should cities ban cars from their centres?",
+    agents: ["demo:alice", "demo:bob", "demo:carol"],
+    rounds: 2,
+  };
+  mine = await create({}, debate);
+  theirs = await create(OTHER, debate);
   await Promise.all([finished({}, mine), finished(OTHER, theirs)]);
   // Slow enough to still run when the cancel row asks.
   running = await create({}, { question: "Will this one still run?", agents: ["demo:alice", "demo:bob"], rounds: 12 });
@@ -159,12 +166,20 @@ describe("the collections show the caller's organisation only", () => {
   });
 
   test("GET /api/leaderboard/rankings: ratings from the organisation's own debates", async () => {
-    type Rankings = { agents: { name: string; debates: number }[] };
-    const ours = ((await (await server.fetch("/api/leaderboard/rankings", as({}))).json()) as Rankings).agents;
-    const other = ((await (await server.fetch("/api/leaderboard/rankings", as(OTHER))).json()) as Rankings).agents;
-    expect(ours.map((a) => a.name).sort()).toEqual(["demo:alice", "demo:bob"]);
-    expect(other.map((a) => a.name).sort()).toEqual(["demo:carol", "demo:dave"]);
-    for (const a of [...ours, ...other]) expect(a.debates).toBe(1);
+    type Rankings = { agents: { name: string; elo: number; debates: number; wins: number; losses: number }[] };
+    for (const org of [{}, OTHER]) {
+      const agents = ((await (await server.fetch("/api/leaderboard/rankings", as(org))).json()) as Rankings).agents;
+      expect(agents.map((a) => a.name).sort()).toEqual(["demo:alice", "demo:bob", "demo:carol"]);
+      // One debate each: the other organisation's identical debate is not counted here.
+      for (const a of agents)
+        expect({ name: a.name, debates: a.debates, decided: a.wins + a.losses }).toEqual({
+          name: a.name,
+          debates: 1,
+          decided: 1,
+        });
+      expect(agents.reduce((sum, a) => sum + a.elo, 0)).toBeCloseTo(4500, 1);
+      expect(agents.some((a) => a.wins === 1) && agents.some((a) => a.losses === 1)).toBe(true);
+    }
   });
 
   test("an organisation with no debates sees none, and a malformed X-Org-ID is a 400", async () => {
