@@ -39,6 +39,7 @@ import { loadOrCreateReceiptKey } from "../actors/debate/receipt.ts";
 import { startServer } from "../app/server.ts";
 import { ActorSystem } from "../runtime/actor/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
+import type { Principal } from "../runtime/http/principal.ts";
 import { WsGateway } from "../runtime/http/ws-gateway.ts";
 import { createLogger } from "../runtime/log.ts";
 import { metrics } from "../runtime/metrics.ts";
@@ -49,6 +50,15 @@ import { debateConfig, inProcessAgents } from "../tests/debate/in-process-agents
 import { diskPerDebate, diskRow } from "./debates/disk-usage.ts";
 import type { BenchResult } from "./result.ts";
 
+/** Who the fan-out's sockets act as: the operator, in the organisation the benchmark's debates are in. */
+const OPERATOR: Principal = {
+  kind: "operator",
+  userId: null,
+  orgId: LOCAL_OWNER.orgId,
+  workspaceId: LOCAL_OWNER.orgId,
+  roles: ["operator"],
+  via: "operator_token",
+};
 const json = process.argv.includes("--json");
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -252,7 +262,9 @@ async function fanOut(subscribers: number, events: number): Promise<BenchResult>
     },
     websocket: {
       open: (ws) => {
-        h.gateway.open(ws);
+        // As the operator in the legacy organisation, where the debate is (the listener here is
+        // a bare Bun.serve: no upgrade check).
+        h.gateway.open(ws, OPERATOR);
         sockets.push(ws);
       },
       message: (ws, m) => h.gateway.message(ws, m),

@@ -29,7 +29,6 @@
  * streams.publish("d-42", 7, payload); // called by the EventWriter after commit
  */
 import { type } from "arktype";
-import type { Principal } from "../../runtime/http/principal.ts";
 import type { Connection, WsGateway } from "../../runtime/http/ws-gateway.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { SubscribeMessage, UnsubscribeMessage } from "../../schemas/debates.ts";
@@ -156,8 +155,10 @@ export class DebateStreams {
 
   private async replay(sub: Subscription, sinceSeq: number): Promise<void> {
     const { store, log } = this.options;
-    // The gateway let only a connection with a principal through (debates.read).
-    const debate = await store.get(sub.debateId, (sub.conn.principal as Principal).orgId);
+    // The gateway lets only a connection with a principal through (debates.read); without one
+    // (a connection made by hand) there is no organisation whose debate this could be.
+    const orgId = sub.conn.principal?.orgId;
+    const debate = orgId === undefined ? null : await store.get(sub.debateId, orgId);
     if (sub.closed) return;
     if (!debate) {
       this.remove(sub);
