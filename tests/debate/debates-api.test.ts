@@ -139,8 +139,8 @@ describe("a whole demo debate", () => {
     const summary = record.summary as { agreement: { round: number }[]; agents: Record<string, { turns: number }> };
     expect(summary.agreement[0]?.round).toBe(0);
     expect(summary.agents["demo:bob"]?.turns).toBeGreaterThan(0);
-    // Owned by the local default identity until auth exists.
-    expect(record.user_id).toBe("local");
+    // Made by the operator's token, in the operator's default (legacy) organisation.
+    expect(record.user_id).toBe("operator");
     expect(record.org_id).toBe("local");
   });
 
