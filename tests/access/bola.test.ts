@@ -111,30 +111,33 @@ describe("every route that takes a debate id", () => {
     });
   }
 
-  test("WS subscribe: another organisation's debate answers exactly as a missing one", async () => {
-    const socket = await server.socket(server.ws, { ...server.authHeaders, ...OTHER });
-    const own = await server.socket(server.ws);
-    try {
-      const refusal = async (id: string) => {
-        socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
-        const m = await socket.next((x) => x.debate_id === id && (x.type === "error" || x.type === "subscribed"));
-        return { type: m.type, code: m.code, message: String(m.message).replaceAll(id, "<id>") };
-      };
-      const missing = await refusal(MISSING);
-      expect(missing).toMatchObject({ type: "error", code: "not_found" });
-      expect(await refusal(mine)).toEqual(missing);
-      // No event of our debate reached their socket.
-      expect(socket.messages.filter((m) => m.debate_id === mine && m.type !== "error")).toEqual([]);
-      // Their own debate, on the same socket, and ours on ours: subscribed and replayed.
-      socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: theirs, since_seq: 0 }));
-      await socket.next((m) => m.debate_id === theirs && m.type === "receipt_generated");
-      own.ws.send(JSON.stringify({ type: "subscribe", debate_id: mine, since_seq: 0 }));
-      await own.next((m) => m.debate_id === mine && m.type === "receipt_generated");
-    } finally {
-      socket.ws.close();
-      own.ws.close();
-    }
-  });
+  for (const listener of ["dedicated", "api"] as const) {
+    test(`WS subscribe (${listener} listener): another organisation's debate answers exactly as a missing one`, async () => {
+      const url = listener === "api" ? server.wsApi : server.ws;
+      const socket = await server.socket(url, { ...server.authHeaders, ...OTHER });
+      const own = await server.socket(url);
+      try {
+        const refusal = async (id: string) => {
+          socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
+          const m = await socket.next((x) => x.debate_id === id && (x.type === "error" || x.type === "subscribed"));
+          return { type: m.type, code: m.code, message: String(m.message).replaceAll(id, "<id>") };
+        };
+        const missing = await refusal(MISSING);
+        expect(missing).toMatchObject({ type: "error", code: "not_found" });
+        expect(await refusal(mine)).toEqual(missing);
+        // No event of our debate reached their socket.
+        expect(socket.messages.filter((m) => m.debate_id === mine && m.type !== "error")).toEqual([]);
+        // Their own debate, on the same socket, and ours on ours: subscribed and replayed.
+        socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: theirs, since_seq: 0 }));
+        await socket.next((m) => m.debate_id === theirs && m.type === "receipt_generated");
+        own.ws.send(JSON.stringify({ type: "subscribe", debate_id: mine, since_seq: 0 }));
+        await own.next((m) => m.debate_id === mine && m.type === "receipt_generated");
+      } finally {
+        socket.ws.close();
+        own.ws.close();
+      }
+    });
+  }
 });
 
 describe("the collections show the caller's organisation only", () => {
