@@ -1,19 +1,31 @@
 /**
  * The server's features, made in start order (the server stops them in reverse). Each factory
  * gets the shared parts and, as typed arguments, what it needs from the features made before it:
- * the order is written here, once, in code the compiler checks.
+ * the order is written here, once, in code the compiler checks. Here too the one authenticator the
+ * shell and the WebSocket listeners ask is composed: the operator's tokens first, then each
+ * feature's credentials, then the admin API's "off" answer.
  *
  * @example
- * const features = await makeFeatures(ctx); // agents, debates, runbooks, schedulers
+ * const { features, authenticator } = await makeFeatures(ctx); // agents, debates, runbooks, schedulers
  */
 import { agentsFeature } from "../actors/agent/feature.ts";
 import { debatesFeature } from "../actors/debate/index.ts";
 import { runbooksFeature } from "../actors/runbook/feature.ts";
 import { schedulersFeature } from "../actors/scheduler/feature.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
+import { firstOf } from "../runtime/http/authenticators.ts";
+import { adminApiOff, operatorAuthenticator } from "../runtime/http/operator-auth.ts";
+import type { Authenticator } from "../runtime/http/principal.ts";
+
+export interface MadeFeatures {
+  /** In start order. */
+  features: Feature[];
+  /** Who is calling, for every HTTP request and WebSocket upgrade. */
+  authenticator: Authenticator;
+}
 
 /** Make every feature; `made` receives each as it is made, so a failure part-way can stop those. */
-export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): Promise<Feature[]> {
+export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): Promise<MadeFeatures> {
   const agents = agentsFeature(ctx);
   made.push(agents);
   const debates = await debatesFeature(ctx, { agents: agents.agents });
@@ -21,5 +33,10 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
   const runbooks = await runbooksFeature(ctx);
   made.push(runbooks);
   made.push(await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts }));
-  return made;
+  const authenticator = firstOf([
+    operatorAuthenticator(ctx.config, { handoffToken: runbooks.handoffToken }),
+    ...made.flatMap((f) => (f.authenticator ? [f.authenticator] : [])),
+    adminApiOff(ctx.config),
+  ]);
+  return { features: made, authenticator };
 }

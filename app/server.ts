@@ -9,7 +9,6 @@
  */
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { Elysia } from "elysia";
 import { nodeHeartbeat } from "../actors/node/heartbeat-actor.ts";
 import pkg from "../package.json" with { type: "json" };
 import { ActorSystem } from "../runtime/actor/index.ts";
@@ -17,7 +16,8 @@ import type { Config } from "../runtime/config.ts";
 import { withDeadline } from "../runtime/deadline.ts";
 import { Drain } from "../runtime/drain.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
-import { createHttpApp } from "../runtime/http/app.ts";
+import { createHttpApp, createWsApp } from "../runtime/http/app.ts";
+import type { Authenticator } from "../runtime/http/principal.ts";
 import { WsGateway } from "../runtime/http/ws-gateway.ts";
 import type { Logger } from "../runtime/log.ts";
 import { acquireServerLock } from "../runtime/server-lock.ts";
@@ -99,8 +99,9 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     storeHealth,
   };
   const features: Feature[] = [];
+  let authenticator: Authenticator;
   try {
-    await makeFeatures(featureContext, features);
+    ({ authenticator } = await makeFeatures(featureContext, features));
   } catch (err) {
     await system.shutdown();
     await store.close();
@@ -117,12 +118,9 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     version: VERSION,
     startedAt,
     routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
-    guards: features.flatMap((f) => f.guards ?? []),
+    authenticator,
   });
-  const wsApp = new Elysia({
-    serve: { reusePort: false },
-    websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 },
-  }).ws("/ws", { ...gateway.routeHandlers() });
+  const wsApp = createWsApp({ config, gateway, authenticator, log });
 
   try {
     app.listen({ hostname: config.host, port: config.apiPort });

@@ -39,6 +39,7 @@ import { loadOrCreateReceiptKey } from "../actors/debate/receipt.ts";
 import { startServer } from "../app/server.ts";
 import { ActorSystem } from "../runtime/actor/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
+import type { Principal } from "../runtime/http/principal.ts";
 import { WsGateway } from "../runtime/http/ws-gateway.ts";
 import { createLogger } from "../runtime/log.ts";
 import { metrics } from "../runtime/metrics.ts";
@@ -49,6 +50,15 @@ import { debateConfig, inProcessAgents } from "../tests/debate/in-process-agents
 import { diskPerDebate, diskRow } from "./debates/disk-usage.ts";
 import type { BenchResult } from "./result.ts";
 
+/** Who the fan-out's sockets act as: the operator, in the organisation the benchmark's debates are in. */
+const OPERATOR: Principal = {
+  kind: "operator",
+  userId: null,
+  orgId: LOCAL_OWNER.orgId,
+  workspaceId: LOCAL_OWNER.orgId,
+  roles: ["operator"],
+  via: "operator_token",
+};
 const json = process.argv.includes("--json");
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -143,8 +153,9 @@ function lines(child: Subprocess<"pipe", "pipe", "inherit">) {
 }
 
 /** A child process running one of bench/debates/*.ts, at `nice` (Linux; 0 leaves it as it is). */
-const spawnChild = (script: string, args: string[], nice = 0) =>
+const spawnChild = (script: string, args: string[], nice = 0, env: Record<string, string> = {}) =>
   Bun.spawn([...(nice > 0 ? ["nice", "-n", String(nice)] : []), BUN, join(HERE, "debates", script), ...args], {
+    env: { ...process.env, ...env },
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",
@@ -251,7 +262,9 @@ async function fanOut(subscribers: number, events: number): Promise<BenchResult>
     },
     websocket: {
       open: (ws) => {
-        h.gateway.open(ws);
+        // As the operator in the legacy organisation, where the debate is (the listener here is
+        // a bare Bun.serve: no upgrade check).
+        h.gateway.open(ws, OPERATOR);
         sockets.push(ws);
       },
       message: (ws, m) => h.gateway.message(ws, m),
@@ -380,6 +393,8 @@ async function concurrency(n: number): Promise<BenchResult[]> {
   // kernel's time-slicing between the server and its own load generator. (The watchers, which time
   // the deliveries, keep the default priority.)
   const fake = spawnChild("fake-provider-process.ts", ["50"], 10);
+  // The watchers create and follow debates as the operator.
+  const operatorToken = `bench-${crypto.randomUUID()}`;
   const { env: fakeEnv } = JSON.parse(await lines(fake)("{")) as { env: Record<string, string> };
   const dir = mkdtempSync(join(tmpdir(), "aragora-bench-"));
   const config = loadConfig({
@@ -389,6 +404,7 @@ async function concurrency(n: number): Promise<BenchResult[]> {
     ARAGORA_API_PORT: "0",
     ARAGORA_WS_PORT: "0",
     ARAGORA_LOG_LEVEL: "ERROR",
+    ARAGORA_API_TOKEN: operatorToken,
   });
   const sdk = await providerSdkCost(config);
   const server = await startServer({ config, log });
@@ -431,13 +447,12 @@ async function concurrency(n: number): Promise<BenchResult[]> {
   const walLargest = largestSize(join(dir, "core.db-wal"));
   const cpu0 = process.cpuUsage();
   const main0 = mainThreadCpuSeconds();
-  const watchers = spawnChild("watchers.ts", [
-    `http://127.0.0.1:${server.apiPort}`,
-    `ws://127.0.0.1:${server.wsPort}/ws`,
-    String(n),
-    agents.join(","),
-    "300",
-  ]);
+  const watchers = spawnChild(
+    "watchers.ts",
+    [`http://127.0.0.1:${server.apiPort}`, `ws://127.0.0.1:${server.wsPort}/ws`, String(n), agents.join(","), "300"],
+    0,
+    { BENCH_OPERATOR_TOKEN: operatorToken },
+  );
   const report = JSON.parse(await lines(watchers)("{")) as {
     completed: number;
     failed: number;

@@ -5,7 +5,8 @@
  *    server (ARAGORA_ENV=production, INFO logging to a pipe, metrics on) beside a bare Bun.serve returning the same JSON
  *    (the floor), in the same run. Goal: ratio >= 0.8.
  * 2. A representative API route through the whole stack: `GET /api/debates/:id` of a finished demo
- *    debate, and a `POST /api/debates` that fails validation (422), each beside the same route on
+ *    debate, and a `POST /api/debates` that fails validation (422), both as the operator (the
+ *    server's ARAGORA_API_TOKEN, so authentication and the permission check are measured), each beside the same route on
  *    bare Elysia (bench/bare-elysia.ts: the row read with one prepared statement, Elysia's own body
  *    schema) in the same run, alternately BENCH_PAIRS times (default 3), the median pair reported.
  *    Goal: ratio >= 0.7.
@@ -65,8 +66,15 @@ function parseWrk(out: string): { rps: number; p99ms: number } {
   return { rps, p99ms: Number(m?.[1]) * scale };
 }
 
+/**
+ * The operator token the benchmarked server is given: its API routes need a principal, so wrk
+ * presents it (to the bare floor too, which ignores it, so both parse the same request).
+ */
+const OPERATOR_TOKEN = `bench-${crypto.randomUUID()}`;
+const AUTH = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+
 async function wrk(url: string, script?: string): Promise<{ rps: number; p99ms: number }> {
-  const extra = script === undefined ? [] : ["-s", script];
+  const extra = [...(script === undefined ? [] : ["-s", script]), "-H", `Authorization: Bearer ${OPERATOR_TOKEN}`];
   // Warm up the JIT, then measure.
   Bun.spawnSync(["wrk", "-t1", `-c${CONNECTIONS}`, "-d1s", ...extra, url]);
   const p = Bun.spawnSync(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--latency", ...extra, url]);
@@ -90,6 +98,7 @@ async function throughput(): Promise<BenchResult[]> {
       ...process.env,
       ARAGORA_ENV: "production",
       ARAGORA_JWT_SECRET: crypto.randomUUID() + crypto.randomUUID(),
+      ARAGORA_API_TOKEN: OPERATOR_TOKEN,
       ARAGORA_DATA_DIR: dataDir,
       ARAGORA_LOG_LEVEL: "INFO",
       ARAGORA_DEMO_TOKEN_DELAY_MS: "0",
@@ -173,14 +182,14 @@ async function apiRoutes(apiPort: number, dataDir: string): Promise<BenchResult[
   const api = `http://127.0.0.1:${apiPort}`;
   const created = await fetch(`${api}/api/debates`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...AUTH },
     body: JSON.stringify({ question: "Should the benchmark read a finished debate?", rounds: 2 }),
   });
   if (created.status !== 201) throw new Error(`POST /api/debates answered ${created.status}: ${await created.text()}`);
   const { debate_id: id } = (await created.json()) as { debate_id: string };
   const end = Date.now() + 60_000;
   for (;;) {
-    const d = (await (await fetch(`${api}/api/debates/${id}`)).json()) as { status: string };
+    const d = (await (await fetch(`${api}/api/debates/${id}`, { headers: AUTH })).json()) as { status: string };
     if (d.status !== "running") break;
     if (Date.now() > end) throw new Error(`debate ${id} did not finish`);
     await Bun.sleep(50);
@@ -206,7 +215,7 @@ async function apiRoutes(apiPort: number, dataDir: string): Promise<BenchResult[
     });
     const checkReal = await fetch(`${api}/api/debates`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...AUTH },
       body: '{"question":"","rounds":2}',
     });
     if (check.status !== 422 || checkReal.status !== 422)

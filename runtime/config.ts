@@ -292,7 +292,7 @@ export const VARIABLES: VariableSpec[] = [
   {
     name: "ARAGORA_API_TOKEN",
     key: "apiToken",
-    description: "bearer token for the operator API (/api/admin/*); unset disables it",
+    description: "the operator's bearer token (every route; role operator); unset turns the admin API /api/admin/* off",
     expected: "a string of at least 16 characters",
     default: undefined,
     secret: true,

@@ -1,7 +1,7 @@
 /**
  * How a feature plugs into the server: a factory receives the process's shared parts (config,
  * store, actor system, WS gateway, drain) and, as a second typed argument, what it needs from
- * other features; it returns its HTTP routes, guards and start/stop hooks, plus what it offers
+ * other features; it returns its HTTP routes, its authenticator and start/stop hooks, plus what it offers
  * to later features. app/features.ts calls the factories in start order, handing each one the
  * offers it needs; the server starts features in that order and stops them in reverse, after the
  * drain and before the actor system shuts down.
@@ -16,7 +16,7 @@ import type { AnyElysia } from "elysia";
 import type { ActorSystem } from "./actor/index.ts";
 import type { Config } from "./config.ts";
 import type { Drain } from "./drain.ts";
-import type { RouteGuard } from "./http/admin-guard.ts";
+import type { Authenticator } from "./http/principal.ts";
 import type { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./store/index.ts";
@@ -41,8 +41,11 @@ export interface Feature {
   name: string;
   /** Elysia routes mounted on the API app (every route: detail.summary, tags, response schemas). */
   routes?: AnyElysia;
-  /** Guards of path prefixes, checked before any body or query is read (runtime/http/admin-guard.ts). */
-  guards?: RouteGuard[];
+  /**
+   * Recognises the credentials this feature issues (tokens, keys, sessions); app/ asks it after the
+   * operator's, before any body or query is read (runtime/http/authenticators.ts).
+   */
+  authenticator?: Authenticator;
   /** Runs after the listeners are up (resume work, start schedules). */
   start?(): Promise<void>;
   /** Runs at shutdown after the drain, in reverse start order. */

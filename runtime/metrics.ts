@@ -76,8 +76,26 @@ export const metrics = {
   }),
   authFailures: new Counter({
     name: "aragora_auth_failures_total",
-    help: "Rejected credentials, by reason (missing, invalid, disabled)",
+    help: "Requests refused by authentication, by reason (missing, invalid, or the refusal's error code such as admin_disabled)",
     labelNames: ["reason"] as const,
+    registers: [registry],
+  }),
+  rbacPermissionChecks: new Counter({
+    name: "aragora_rbac_permission_checks_total",
+    help: "Route permission checks, by permission and result (granted, denied, unauthenticated)",
+    labelNames: ["permission", "result"] as const,
+    registers: [registry],
+  }),
+  rbacPermissionDenied: new Counter({
+    name: "aragora_rbac_permission_denied_total",
+    help: "Requests refused by a route's permission check, by permission and handler (METHOD route)",
+    labelNames: ["permission", "handler"] as const,
+    registers: [registry],
+  }),
+  rbacCheckLatency: new Histogram({
+    name: "aragora_rbac_check_latency_seconds",
+    help: "Time a route's permission check takes (the policy lookup for the request's principal)",
+    buckets: [0.000_000_5, 0.000_001, 0.000_002_5, 0.000_005, 0.000_01, 0.000_025, 0.000_1, 0.001],
     registers: [registry],
   }),
 

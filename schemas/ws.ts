@@ -19,4 +19,10 @@ export const HeartbeatMessage = type({
 });
 export const WsErrorMessage = type({ type: "'error'", code: "string", message: "string" });
 
-export type WsErrorCode = "invalid_json" | "invalid_message" | "unknown_type" | "internal_error";
+export type WsErrorCode =
+  | "invalid_json"
+  | "invalid_message"
+  | "unknown_type"
+  | "internal_error"
+  | "unauthorized"
+  | "forbidden";

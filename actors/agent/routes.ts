@@ -1,13 +1,15 @@
 /**
- * GET /api/agents/health, GET /api/circuit-breakers and GET /api/system/circuit-breakers: public
- * and read-only, for on-call and the admin console; they show no key and no prompt.
+ * GET /api/agents/health, GET /api/circuit-breakers and GET /api/system/circuit-breakers: read-only,
+ * for on-call and the admin console (permission agents.read, which every role holds); they show no
+ * key and no prompt.
  *
  * @example
- * curl -s http://localhost:8080/api/agents/health | jq '.agents[] | {name, state, failures}'
- * curl -s http://localhost:8080/api/circuit-breakers | jq .
+ * curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/agents/health | jq '.agents[] | {name, state, failures}'
+ * curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/circuit-breakers | jq .
  */
 import { Elysia } from "elysia";
 import type { Config } from "../../runtime/config.ts";
+import { accessControl } from "../../runtime/http/permission.ts";
 import { responses } from "../../runtime/http/route-schemas.ts";
 import { type AgentStatusBody, AgentsHealthResponse, CircuitBreakersResponse } from "../../schemas/agents.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
@@ -49,8 +51,12 @@ export function agentRoutes(registry: AgentRegistry, config: Config) {
       breakers: list,
     };
   };
-  const detail = { summary: "Per-agent circuit breakers: state, consecutive failures, last failure", tags: ["agents"] };
-  const agents = new Elysia({ name: "aragora-agents", prefix: "/api/agents" }).get(
+  // A fresh object per route: Elysia merges each route's permission into its detail in place.
+  const detail = (tags: string[]) => ({
+    summary: "Per-agent circuit breakers: state, consecutive failures, last failure",
+    tags,
+  });
+  const agents = new Elysia({ name: "aragora-agents", prefix: "/api/agents" }).use(accessControl).get(
     "/health",
     () => {
       const agents = registry.status().map(toBody);
@@ -67,6 +73,7 @@ export function agentRoutes(registry: AgentRegistry, config: Config) {
       };
     },
     {
+      permission: "agents.read",
       detail: {
         summary: "Agent health: provider, model, configured, simulated, circuit breaker per agent",
         tags: ["agents"],
@@ -75,18 +82,19 @@ export function agentRoutes(registry: AgentRegistry, config: Config) {
     },
   );
   // The runbook's two addresses of the breakers' state.
-  const breakerRoutes = new Elysia({ name: "aragora-circuit-breakers", prefix: "/api/circuit-breakers" }).get(
-    "",
-    breakers,
-    { detail, response: responses({ 200: CircuitBreakersResponse, 500: ErrorBody }) },
-  );
-  const systemRoutes = new Elysia({ name: "aragora-system-breakers", prefix: "/api/system" }).get(
-    "/circuit-breakers",
-    breakers,
-    {
-      detail: { ...detail, tags: ["agents", "system"] },
+  const breakerRoutes = new Elysia({ name: "aragora-circuit-breakers", prefix: "/api/circuit-breakers" })
+    .use(accessControl)
+    .get("", breakers, {
+      permission: "agents.read",
+      detail: detail(["agents"]),
       response: responses({ 200: CircuitBreakersResponse, 500: ErrorBody }),
-    },
-  );
+    });
+  const systemRoutes = new Elysia({ name: "aragora-system-breakers", prefix: "/api/system" })
+    .use(accessControl)
+    .get("/circuit-breakers", breakers, {
+      permission: "agents.read",
+      detail: detail(["agents", "system"]),
+      response: responses({ 200: CircuitBreakersResponse, 500: ErrorBody }),
+    });
   return new Elysia({ name: "aragora-agent-routes" }).use(agents).use(breakerRoutes).use(systemRoutes);
 }

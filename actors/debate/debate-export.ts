@@ -4,12 +4,12 @@
  * never sits in memory.
  *
  * @example
- * return new Response(exportDebates(store, owner, filter, "csv"), { headers: { "content-type": EXPORT_TYPES.csv } });
+ * return new Response(exportDebates(store, orgId, filter, "csv"), { headers: { "content-type": EXPORT_TYPES.csv } });
  */
 
 import { jsonValueDepth, MAX_JSON_DEPTH } from "../../runtime/json-limits.ts";
 import type { Usage } from "../agent/turn.ts";
-import type { DebateListFilter, DebateRow, DebateStore, Owner } from "./debate-store.ts";
+import type { DebateListFilter, DebateRow, DebateStore } from "./debate-store.ts";
 import type { DebateConfig, DebateEventEnvelope, DebateSummaryData } from "./types.ts";
 
 export type ExportFormat = "json" | "jsonl" | "csv" | "md";
@@ -195,13 +195,13 @@ function mdSection(row: DebateRow): string {
 }
 
 /**
- * Stream every debate matching the filter in one format.
+ * Stream every debate of the organisation matching the filter in one format.
  *
- * @example new Response(exportDebates(store, LOCAL_OWNER, { status: "completed" }, "jsonl"))
+ * @example new Response(exportDebates(store, principal.orgId, { status: "completed" }, "jsonl"))
  */
 export function exportDebates(
   store: Pick<DebateStore, "list">,
-  owner: Owner,
+  orgId: string,
   filter: Omit<DebateListFilter, "limit" | "after">,
   format: ExportFormat,
 ): ReadableStream<string> {
@@ -216,7 +216,7 @@ export function exportDebates(
         if (format === "csv") controller.enqueue(`${CSV_COLUMNS.join(",")}\r\n`);
         if (format === "md") controller.enqueue(`# Debates export\n\nExported ${new Date().toISOString()}.\n\n`);
       }
-      const rows = await store.list(owner, { ...filter, limit: PAGE, after });
+      const rows = await store.list(orgId, { ...filter, limit: PAGE, after });
       const parts: string[] = [];
       for (const row of rows) {
         if (format === "json") parts.push(`${first ? "" : ","}${JSON.stringify(debateRecord(row))}`);

@@ -2,14 +2,19 @@
  * HTTP routes of the debates: three route groups, each an Elysia plugin with its prefix:
  * `/api/debates` (create, list, read, events, cancel, exports, receipt), `/api/receipts` (the public
  * key) and `/api/leaderboard`. `/export` is declared before `/:id` so the static path is never read
- * as an id. Refusals are thrown as HttpError for the one error mapper. Until authentication exists
- * every request acts as the local owner.
+ * as an id. Refusals are thrown as HttpError for the one error mapper.
+ *
+ * Isolation: every query is scoped to the caller's organisation (the request's principal); a
+ * debate of another organisation answers exactly as a debate that does not exist (404), so its id
+ * tells a caller nothing. The creator is kept as the debate's user.
  *
  * @example
- * curl -X POST -H 'content-type: application/json' -d '{"question":"Tabs or spaces?"}' localhost:8080/api/debates
+ * curl -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+ *      -d '{"question":"Tabs or spaces?"}' localhost:8080/api/debates
  */
 import { Elysia } from "elysia";
 import { HttpError } from "../../runtime/http/errors.ts";
+import { accessControl, principalOf } from "../../runtime/http/permission.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import { streamedResponse } from "../../runtime/http/streamed-response.ts";
 import {
@@ -31,7 +36,7 @@ import {
 } from "../../schemas/debates.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import { debateRecord, debateSummary, EXPORT_TYPES, exportDebate, exportDebates } from "./debate-export.ts";
-import { type DebateStore, decodeCursor, encodeCursor, LOCAL_OWNER } from "./debate-store.ts";
+import { creatorOf, type DebateStore, decodeCursor, encodeCursor } from "./debate-store.ts";
 import { topicOf } from "./debate-streams.ts";
 import { DebateRequestError, type DebateSupervisor } from "./debate-supervisor.ts";
 import { type ReceiptKey, receiptDocument } from "./receipt.ts";
@@ -48,10 +53,17 @@ const parseEvents = (payloads: { payload: string }[]) =>
   payloads.map((p) => JSON.parse(p.payload) as DebateEventEnvelope);
 
 export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
+  /** The debate `id` of the caller's organisation, or the 404 a missing one gets. */
+  const debateOf = async (request: Request, id: string) => {
+    const row = await store.get(id, principalOf(request).orgId);
+    if (!row) throw new HttpError(404, "not_found", `no debate ${id}`);
+    return row;
+  };
   const debateGroup = new Elysia({ name: "aragora-debates", prefix: "/api/debates" })
+    .use(accessControl)
     .post(
       "",
-      async ({ body, status }) => {
+      async ({ body, status, request }) => {
         if (!debates) {
           throw new HttpError(503, "no_agents", "no agent directory is configured on this server", undefined, {
             "retry-after": "30",
@@ -63,7 +75,7 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
           });
         }
         try {
-          const debateId = await debates.create(body, LOCAL_OWNER);
+          const debateId = await debates.create(body, creatorOf(principalOf(request)));
           return status(201, { debate_id: debateId, status: "running", ws_topic: topicOf(debateId) });
         } catch (err) {
           if (err instanceof DebateRequestError) {
@@ -75,6 +87,7 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       {
         body: validated(CreateDebateBody, "body"),
         parse: "json",
+        permission: "debates.create",
         detail: { summary: "Start a debate; watch it on the WebSocket topic debate:<id>", tags: ["debates"] },
         response: responses({
           201: CreateDebateResponse,
@@ -87,14 +100,14 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
     )
     .get(
       "",
-      async ({ query }) => {
+      async ({ query, request }) => {
         const after = query.cursor ? decodeCursor(query.cursor) : undefined;
         if (after === null) {
           const rule = "must be a next_cursor returned by this API";
           throw new HttpError(422, "validation_failed", `query.cursor: ${rule}`, [{ field: "query.cursor", rule }]);
         }
         const limit = query.limit ?? 50;
-        const rows = await store.list(LOCAL_OWNER, {
+        const rows = await store.list(principalOf(request).orgId, {
           status: query.status,
           agent: query.agent,
           since: query.since ? new Date(query.since) : undefined,
@@ -111,6 +124,7 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
       {
         query: validated(ListDebatesQuery, "query"),
+        permission: "debates.read",
         detail: {
           summary: "List debates, newest first (filters status, agent, since; cursor pagination)",
           tags: ["debates"],
@@ -120,11 +134,11 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
     )
     .get(
       "/export",
-      ({ query }) => {
+      ({ query, request }) => {
         const format = query.format ?? "json";
         const body = exportDebates(
           store,
-          LOCAL_OWNER,
+          principalOf(request).orgId,
           { status: query.status, agent: query.agent, since: query.since ? new Date(query.since) : undefined },
           format,
         );
@@ -137,6 +151,7 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
       {
         query: validated(ExportQuery, "query"),
+        permission: "debates.export",
         detail: {
           summary: "Export every debate matching the filters (json, jsonl, csv, md; streamed)",
           tags: ["debates"],
@@ -144,27 +159,19 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         response: responses({ 200: ExportText, 422: ErrorBody }),
       },
     )
-    .get(
-      "/:id",
-      async ({ params }) => {
-        const row = await store.get(params.id, LOCAL_OWNER);
-        if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
-        return debateRecord(row);
+    .get("/:id", async ({ params, request }) => debateRecord(await debateOf(request, params.id)), {
+      params: validated(DebateIdParams, "params"),
+      permission: "debates.read",
+      detail: {
+        summary: "One debate: configuration, status, consensus, baseline, agreement, usage",
+        tags: ["debates"],
       },
-      {
-        params: validated(DebateIdParams, "params"),
-        detail: {
-          summary: "One debate: configuration, status, consensus, baseline, agreement, usage",
-          tags: ["debates"],
-        },
-        response: responses({ 200: DebateRecord, 404: ErrorBody, 422: ErrorBody }),
-      },
-    )
+      response: responses({ 200: DebateRecord, 404: ErrorBody, 422: ErrorBody }),
+    })
     .get(
       "/:id/events",
-      async ({ params, query }) => {
-        const row = await store.get(params.id, LOCAL_OWNER);
-        if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
+      async ({ params, query, request }) => {
+        const row = await debateOf(request, params.id);
         const events = parseEvents(await store.events(params.id, query.since_seq ?? 0, query.limit ?? 10_000));
         // With nothing after since_seq, the seq to ask from next time: since_seq, or the log's end
         // when since_seq is past it (the row, read first, holds every seq a client can have seen).
@@ -174,33 +181,33 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       {
         params: validated(DebateIdParams, "params"),
         query: validated(EventsQuery, "query"),
+        permission: "debates.read",
         detail: { summary: "The debate's event log after since_seq, in seq order", tags: ["debates"] },
         response: responses({ 200: EventsResponse, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .post(
       "/:id/cancel",
-      async ({ params }) => {
-        const row = await store.get(params.id, LOCAL_OWNER);
-        if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
+      async ({ params, request }) => {
+        const row = await debateOf(request, params.id);
         if (row.status !== "running" || !debates?.isRunning(params.id)) {
           throw new HttpError(409, "not_running", `debate ${params.id} is ${row.status}, not running here`);
         }
         await debates.cancel(params.id, "cancelled by request");
-        const after = await store.get(params.id, LOCAL_OWNER);
+        const after = await store.get(params.id, row.owner.orgId);
         return { debate_id: params.id, status: after?.status ?? "cancelled" };
       },
       {
         params: validated(DebateIdParams, "params"),
+        permission: "debates.cancel",
         detail: { summary: "Cancel a running debate (it ends with status cancelled)", tags: ["debates"] },
         response: responses({ 200: CancelResponse, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody }),
       },
     )
     .get(
       "/:id/export",
-      async ({ params, query, set }) => {
-        const row = await store.get(params.id, LOCAL_OWNER);
-        if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
+      async ({ params, query, set, request }) => {
+        const row = await debateOf(request, params.id);
         const format = query.format ?? "json";
         const events = parseEvents(await store.events(params.id, 0));
         set.headers["content-type"] = EXPORT_TYPES[format];
@@ -210,18 +217,19 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       {
         params: validated(DebateIdParams, "params"),
         query: validated(SingleExportQuery, "query"),
+        permission: "debates.export",
         detail: { summary: "One debate with its transcript (json, jsonl, csv, md)", tags: ["debates"] },
         response: responses({ 200: ExportText, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .get(
       "/:id/receipt",
-      async ({ params }) => {
+      async ({ params, request }) => {
         // The document is sent as a Response: the text that was signed, byte for byte.
-        const text = await store.receipt(params.id, LOCAL_OWNER);
+        const { orgId } = principalOf(request);
+        const text = await store.receipt(params.id, orgId);
         if (!text) {
-          const row = await store.get(params.id, LOCAL_OWNER);
-          if (!row) throw new HttpError(404, "not_found", `no debate ${params.id}`);
+          const row = await debateOf(request, params.id);
           throw new HttpError(
             409,
             "no_receipt",
@@ -239,25 +247,28 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
       },
       {
         params: validated(DebateIdParams, "params"),
+        permission: "receipts.read",
         detail: { summary: "The signed decision receipt, with the events its hash chain covers", tags: ["receipts"] },
         response: responses({ 200: ReceiptDocument, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody }),
       },
     );
-  const receiptGroup = new Elysia({ name: "aragora-receipts", prefix: "/api/receipts" }).get(
-    "/public-key",
-    () => ({ algorithm: "Ed25519" as const, key_id: key.keyId, public_key: key.publicKeyPem }),
-    {
+  const receiptGroup = new Elysia({ name: "aragora-receipts", prefix: "/api/receipts" })
+    .use(accessControl)
+    .get("/public-key", () => ({ algorithm: "Ed25519" as const, key_id: key.keyId, public_key: key.publicKeyPem }), {
+      // Anyone verifying a receipt offline needs the key; it is public by nature.
+      permission: "public",
       detail: { summary: "The Ed25519 public key receipts are signed with (PEM)", tags: ["receipts"] },
       response: responses({ 200: PublicKeyResponse }),
-    },
-  );
-  const leaderboardGroup = new Elysia({ name: "aragora-leaderboard", prefix: "/api/leaderboard" }).get(
-    "/rankings",
-    async () => ({ agents: await store.rankings() }),
-    {
-      detail: { summary: "Agents by ELO (1500 start, K=32, pairwise per finished debate)", tags: ["leaderboard"] },
+    });
+  const leaderboardGroup = new Elysia({ name: "aragora-leaderboard", prefix: "/api/leaderboard" })
+    .use(accessControl)
+    .get("/rankings", async ({ request }) => ({ agents: await store.rankings(principalOf(request).orgId) }), {
+      permission: "leaderboard.read",
+      detail: {
+        summary: "Agents by ELO, from the organisation's debates (1500 start, K=32, pairwise per finished debate)",
+        tags: ["leaderboard"],
+      },
       response: responses({ 200: RankingsResponse }),
-    },
-  );
+    });
   return new Elysia({ name: "aragora-debate-routes" }).use(debateGroup).use(receiptGroup).use(leaderboardGroup);
 }

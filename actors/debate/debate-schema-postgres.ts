@@ -45,7 +45,8 @@ export const debates = pgTable(
     finishedAt: instant("finished_at"),
   },
   (t) => [
-    index("debates_owner_created_idx").on(t.userId, t.orgId, t.createdAt),
+    // Every list and export reads one organisation's debates, newest first (user_id is the creator).
+    index("debates_org_created_idx").on(t.orgId, t.createdAt, t.id),
     index("debates_status_idx").on(t.status),
   ],
 );
@@ -120,11 +121,17 @@ export const debateReceipts = pgTable("debate_receipts", {
   createdAt: instant("created_at").notNull(),
 });
 
-export const eloRatings = pgTable("elo_ratings", {
-  name: text("name").primaryKey(),
-  elo: doublePrecision("elo").notNull(),
-  debates: integer("debates").notNull(),
-  wins: integer("wins").notNull(),
-  losses: integer("losses").notNull(),
-  updatedAt: instant("updated_at").notNull(),
-});
+/** The leaderboard, one per organisation: an agent's rating from that organisation's debates. */
+export const eloRatings = pgTable(
+  "elo_ratings",
+  {
+    orgId: text("org_id").notNull(),
+    name: text("name").notNull(),
+    elo: doublePrecision("elo").notNull(),
+    debates: integer("debates").notNull(),
+    wins: integer("wins").notNull(),
+    losses: integer("losses").notNull(),
+    updatedAt: instant("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.name] })],
+);

@@ -1,8 +1,8 @@
 /**
- * Debate tables for SQLite: `debates` (one row per debate, owned by a user and an org),
+ * Debate tables for SQLite: `debates` (one row per debate, in an organisation, made by a user),
  * `debate_participants` (the seats, for the agent filter), `debate_event_chunks` (the append-only
  * event log, the source of truth a restarted node resumes from), `debate_receipts` (signed decision
- * receipts) and `elo_ratings` (the leaderboard); and the view `debate_events`, one row per event,
+ * receipts) and `elo_ratings` (each organisation's leaderboard); and the view `debate_events`, one row per event,
  * for ad-hoc SQL. Keep in agreement with ./debate-schema-postgres.ts.
  *
  * @example
@@ -40,7 +40,8 @@ export const debates = sqliteTable(
     finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
   },
   (t) => [
-    index("debates_owner_created_idx").on(t.userId, t.orgId, t.createdAt),
+    // Every list and export reads one organisation's debates, newest first (user_id is the creator).
+    index("debates_org_created_idx").on(t.orgId, t.createdAt, t.id),
     index("debates_status_idx").on(t.status),
   ],
 );
@@ -104,11 +105,17 @@ export const debateReceipts = sqliteTable("debate_receipts", {
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
 });
 
-export const eloRatings = sqliteTable("elo_ratings", {
-  name: text("name").primaryKey(),
-  elo: real("elo").notNull(),
-  debates: integer("debates").notNull(),
-  wins: integer("wins").notNull(),
-  losses: integer("losses").notNull(),
-  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
-});
+/** The leaderboard, one per organisation: an agent's rating from that organisation's debates. */
+export const eloRatings = sqliteTable(
+  "elo_ratings",
+  {
+    orgId: text("org_id").notNull(),
+    name: text("name").notNull(),
+    elo: real("elo").notNull(),
+    debates: integer("debates").notNull(),
+    wins: integer("wins").notNull(),
+    losses: integer("losses").notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.name] })],
+);

@@ -8,21 +8,13 @@
  * @example
  * const repo = await store.openRepo(debateTables, { name: "debates" });
  * const debates = new SqlDebateStore(repo, new SqliteEventLog(repo.driver.client));
- * const row = await debates.get("d-42", LOCAL_OWNER);
+ * const row = await debates.get("d-42", principal.orgId);
  */
 import { and, desc, eq, gte, inArray, lt, max, or, type SQL, sql } from "drizzle-orm";
 import { dialectTables, type Prepared, type Repo, type RepoDb } from "../../runtime/store/repo.ts";
 import * as postgres from "./debate-schema-postgres.ts";
 import * as sqlite from "./debate-schema-sqlite.ts";
-import type {
-  DebateFinish,
-  DebateListFilter,
-  DebateRow,
-  DebateStore,
-  NewDebate,
-  Owner,
-  StoredEvent,
-} from "./debate-store.ts";
+import type { DebateFinish, DebateListFilter, DebateRow, DebateStore, NewDebate, StoredEvent } from "./debate-store.ts";
 import type { Rating } from "./elo.ts";
 import type { DebateStatus } from "./types.ts";
 
@@ -80,10 +72,10 @@ export function debateFromRow(r: DebateColumns): DebateRow {
   };
 }
 
-/** The conditions of {@link SqlDebateStore.list}: the owner's debates, filtered, after the cursor's position. */
-function listConditions(db: RepoDb, tables: DebateTables, owner: Owner, f: DebateListFilter): SQL[] {
+/** The conditions of {@link SqlDebateStore.list}: the organisation's debates, filtered, after the cursor's position. */
+function listConditions(db: RepoDb, tables: DebateTables, orgId: string, f: DebateListFilter): SQL[] {
   const { debates, participants } = tables;
-  const where: SQL[] = [eq(debates.userId, owner.userId), eq(debates.orgId, owner.orgId)];
+  const where: SQL[] = [eq(debates.orgId, orgId)];
   if (f.status) where.push(eq(debates.status, f.status));
   if (f.agent) {
     const seated = db.select({ id: participants.debateId }).from(participants).where(eq(participants.agent, f.agent));
@@ -99,7 +91,7 @@ function listConditions(db: RepoDb, tables: DebateTables, owner: Owner, f: Debat
 
 export class SqlDebateStore implements DebateStore {
   /** get and byId, built once: every page view and WebSocket subscription reads a debate's row. */
-  private readonly ownedRow: Prepared<{ id: string; userId: string; orgId: string }, DebateColumns[]>;
+  private readonly orgRow: Prepared<{ id: string; orgId: string }, DebateColumns[]>;
   private readonly row: Prepared<{ id: string }, DebateColumns[]>;
 
   constructor(
@@ -107,11 +99,11 @@ export class SqlDebateStore implements DebateStore {
     private readonly log: EventLogSql,
   ) {
     const { debates } = repo.tables;
-    this.ownedRow = repo.prepare({ id: debates.id, userId: debates.userId, orgId: debates.orgId }, (db, v) =>
+    this.orgRow = repo.prepare({ id: debates.id, orgId: debates.orgId }, (db, v) =>
       db
         .select()
         .from(debates)
-        .where(and(eq(debates.id, v.id), eq(debates.userId, v.userId), eq(debates.orgId, v.orgId))),
+        .where(and(eq(debates.id, v.id), eq(debates.orgId, v.orgId))),
     );
     this.row = repo.prepare({ id: debates.id }, (db, v) => db.select().from(debates).where(eq(debates.id, v.id)));
   }
@@ -132,8 +124,8 @@ export class SqlDebateStore implements DebateStore {
     return this.log.finish(id, outcome);
   }
 
-  async get(id: string, owner: Owner): Promise<DebateRow | null> {
-    const [row] = await this.repo.read((db) => this.ownedRow.on(db, { id, userId: owner.userId, orgId: owner.orgId }));
+  async get(id: string, orgId: string): Promise<DebateRow | null> {
+    const [row] = await this.repo.read((db) => this.orgRow.on(db, { id, orgId }));
     return row ? debateFromRow(row) : null;
   }
 
@@ -142,13 +134,13 @@ export class SqlDebateStore implements DebateStore {
     return row ? debateFromRow(row) : null;
   }
 
-  async list(owner: Owner, f: DebateListFilter): Promise<DebateRow[]> {
+  async list(orgId: string, f: DebateListFilter): Promise<DebateRow[]> {
     const { debates } = this.repo.tables;
     const rows = await this.repo.read((db) =>
       db
         .select()
         .from(debates)
-        .where(and(...listConditions(db, this.repo.tables, owner, f)))
+        .where(and(...listConditions(db, this.repo.tables, orgId, f)))
         .orderBy(desc(debates.createdAt), desc(debates.id))
         .limit(f.limit),
     );
@@ -163,19 +155,19 @@ export class SqlDebateStore implements DebateStore {
     return rows.map(debateFromRow);
   }
 
-  async receipt(debateId: string, owner: Owner): Promise<string | null> {
+  async receipt(debateId: string, orgId: string): Promise<string | null> {
     const { debates, receipts } = this.repo.tables;
     const [row] = await this.repo.read((db) =>
       db
         .select({ receipt: receipts.receipt })
         .from(receipts)
         .innerJoin(debates, eq(debates.id, receipts.debateId))
-        .where(and(eq(receipts.debateId, debateId), eq(debates.userId, owner.userId), eq(debates.orgId, owner.orgId))),
+        .where(and(eq(receipts.debateId, debateId), eq(debates.orgId, orgId))),
     );
     return row?.receipt ?? null;
   }
 
-  rankings(): Promise<(Rating & { name: string })[]> {
+  rankings(orgId: string): Promise<(Rating & { name: string })[]> {
     const { ratings } = this.repo.tables;
     return this.repo.read((db) =>
       db
@@ -187,6 +179,7 @@ export class SqlDebateStore implements DebateStore {
           losses: ratings.losses,
         })
         .from(ratings)
+        .where(eq(ratings.orgId, orgId))
         .orderBy(desc(ratings.elo), ratings.name),
     );
   }

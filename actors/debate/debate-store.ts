@@ -2,13 +2,14 @@
  * Where debates, their event logs, receipts and ratings are kept: the {@link DebateStore} contract,
  * and {@link openDebateStore}, which opens it on the server's store (same database, a Repo of its
  * own: ./debate-store-sql.ts, with the dialect's hand-written hot path). Every read a client can
- * reach is scoped by the owner (user and org).
+ * reach is scoped by the organisation (the caller's principal's); a debate's user is its creator.
  *
  * @example
  * const debates = await openDebateStore(ctx.store, ctx.config);
  * await debates.create({ id: "d-1", owner: LOCAL_OWNER, question: "?", config, metadata: {}, createdAt: new Date() });
  */
 import type { Config } from "../../runtime/config.ts";
+import type { Principal } from "../../runtime/http/principal.ts";
 import type { Store } from "../../runtime/store/index.ts";
 import { type StoreHealth, StoreUnavailableError, storeFailureReason } from "../../runtime/store/store-health.ts";
 import type { debates } from "./debate-schema-postgres.ts";
@@ -16,13 +17,30 @@ import { debateTables, type EventLogSql, SqlDebateStore } from "./debate-store-s
 import type { Rating } from "./elo.ts";
 import type { Baseline, ConsensusOutcome, DebateConfig, DebateStatus, DebateSummaryData } from "./types.ts";
 
+/** Who a debate belongs to: its organisation, and the user who made it. */
 export interface Owner {
   userId: string;
   orgId: string;
 }
 
-/** Until authentication exists every debate belongs to this identity; queries are already scoped. */
+/**
+ * The owner of every debate made before accounts existed (and of the server's own, in tests and
+ * benchmarks): the legacy organisation `local`, which the operator acts in by default.
+ */
 export const LOCAL_OWNER: Owner = { userId: "local", orgId: "local" };
+
+/** The user id a debate records for a principal without one (the operator's token). */
+export const OPERATOR_CREATOR = "operator";
+
+/**
+ * The owner of a debate a principal makes: its organisation, and its user (or the key's creator;
+ * {@link OPERATOR_CREATOR} for the operator's token).
+ *
+ * @example await debates.create(body, creatorOf(principalOf(request)));
+ */
+export function creatorOf(principal: Pick<Principal, "userId" | "orgId">): Owner {
+  return { userId: principal.userId ?? OPERATOR_CREATOR, orgId: principal.orgId };
+}
 
 export interface NewDebate {
   id: string;
@@ -87,11 +105,12 @@ export interface DebateFinish {
 
 export interface DebateStore {
   create(debate: NewDebate): Promise<void>;
-  get(id: string, owner: Owner): Promise<DebateRow | null>;
-  /** Server-internal read that is not owner-scoped (the actor resuming its own debate). */
+  /** The debate, if it is the organisation's (another organisation's answers null, as a missing one). */
+  get(id: string, orgId: string): Promise<DebateRow | null>;
+  /** Server-internal read that is not scoped (the actor resuming its own debate). */
   byId(id: string): Promise<DebateRow | null>;
-  /** Newest first. */
-  list(owner: Owner, filter: DebateListFilter): Promise<DebateRow[]>;
+  /** The organisation's debates, newest first. */
+  list(orgId: string, filter: DebateListFilter): Promise<DebateRow[]>;
   /** Debates still running (any owner): the server resumes them at start. */
   unfinished(): Promise<DebateRow[]>;
   /**
@@ -107,9 +126,10 @@ export interface DebateStore {
    * false (and writes nothing) when the debate had already finished.
    */
   finish(id: string, outcome: DebateFinish): Promise<boolean>;
-  receipt(debateId: string, owner: Owner): Promise<string | null>;
-  /** The leaderboard, best first. */
-  rankings(): Promise<(Rating & { name: string })[]>;
+  /** The debate's signed receipt, if the debate is the organisation's. */
+  receipt(debateId: string, orgId: string): Promise<string | null>;
+  /** The organisation's leaderboard (ratings from its debates), best first. */
+  rankings(orgId: string): Promise<(Rating & { name: string })[]>;
   /** Delete the decision receipts created before `cutoff` (the receipt retention schedule); returns how many. */
   deleteReceiptsBefore(cutoff: Date): Promise<number>;
   /**

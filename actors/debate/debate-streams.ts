@@ -4,6 +4,10 @@
  * page by page, then sends the buffered events with seq above the last replayed one and goes live:
  * no gap, no duplicate. A connection may hold many subscriptions; `unsubscribe` ends one.
  *
+ * A subscription needs debates.read on the connection's principal (checked by the gateway), and
+ * reaches only the debates of its organisation: another organisation's debate answers exactly as a
+ * debate that does not exist (`not_found`).
+ *
  * Live events go out through the gateway's topic publish (Bun's native pub/sub: one
  * `server.publish` per event, whatever the number of subscribers); the subscription's socket joins
  * the topic in the same tick as the replay ends, so nothing slips between the two. Events other
@@ -28,7 +32,7 @@ import { type } from "arktype";
 import type { Connection, WsGateway } from "../../runtime/http/ws-gateway.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { SubscribeMessage, UnsubscribeMessage } from "../../schemas/debates.ts";
-import { type DebateStore, LOCAL_OWNER } from "./debate-store.ts";
+import type { DebateStore } from "./debate-store.ts";
 import { debateIdsForLog } from "./event-log.ts";
 
 /** Close code for a consumer that cannot keep up (application range, like 1008's policy meaning). */
@@ -84,7 +88,7 @@ export class DebateStreams {
   /** Add the subscribe/unsubscribe message types and the close hook to the gateway. */
   register(): void {
     const { gateway } = this.options;
-    gateway.on("subscribe", (conn, msg) => this.onSubscribe(conn, msg));
+    gateway.on("subscribe", (conn, msg) => this.onSubscribe(conn, msg), { permission: "debates.read" });
     gateway.on("unsubscribe", (conn, msg) => this.onUnsubscribe(conn, msg));
     gateway.onClose((conn) => this.dropConnection(conn));
   }
@@ -151,7 +155,10 @@ export class DebateStreams {
 
   private async replay(sub: Subscription, sinceSeq: number): Promise<void> {
     const { store, log } = this.options;
-    const debate = await store.get(sub.debateId, LOCAL_OWNER);
+    // The gateway lets only a connection with a principal through (debates.read); without one
+    // (a connection made by hand) there is no organisation whose debate this could be.
+    const orgId = sub.conn.principal?.orgId;
+    const debate = orgId === undefined ? null : await store.get(sub.debateId, orgId);
     if (sub.closed) return;
     if (!debate) {
       this.remove(sub);

@@ -148,21 +148,22 @@ export class PostgresEventLog implements EventLogSql {
     return this.pool.run((sql) =>
       sql.begin(async (tx) => {
         const [row] = await tx<
-          { status: string; elo_applied: boolean }[]
-        >`SELECT status, elo_applied FROM debates WHERE id = ${id} FOR UPDATE`;
+          { status: string; elo_applied: boolean; org_id: string }[]
+        >`SELECT status, elo_applied, org_id FROM debates WHERE id = ${id} FOR UPDATE`;
         if (row?.status !== "running") return false;
         let eloApplied = row.elo_applied;
         if (o.elo && !eloApplied && o.elo.winners.length + o.elo.losers.length > 1) {
           const names = [...o.elo.winners, ...o.elo.losers].sort();
+          // The debate's organisation's leaderboard: ratings never cross organisations.
           const found = await tx<
             (Rating & { name: string })[]
-          >`SELECT name, elo, debates, wins, losses FROM elo_ratings WHERE name IN ${tx(names)} ORDER BY name FOR UPDATE`;
+          >`SELECT name, elo, debates, wins, losses FROM elo_ratings WHERE org_id = ${row.org_id} AND name IN ${tx(names)} ORDER BY name FOR UPDATE`;
           const current = Object.fromEntries(found.map((r) => [r.name, r]));
           const next = eloUpdate(current, o.elo.winners, o.elo.losers);
           for (const [name, r] of Object.entries(next)) {
-            await tx`INSERT INTO elo_ratings (name, elo, debates, wins, losses, updated_at)
-            VALUES (${name}, ${r.elo}, ${r.debates}, ${r.wins}, ${r.losses}, ${at})
-            ON CONFLICT (name) DO UPDATE SET elo = excluded.elo, debates = excluded.debates, wins = excluded.wins,
+            await tx`INSERT INTO elo_ratings (org_id, name, elo, debates, wins, losses, updated_at)
+            VALUES (${row.org_id}, ${name}, ${r.elo}, ${r.debates}, ${r.wins}, ${r.losses}, ${at})
+            ON CONFLICT (org_id, name) DO UPDATE SET elo = excluded.elo, debates = excluded.debates, wins = excluded.wins,
               losses = excluded.losses, updated_at = excluded.updated_at`;
           }
           eloApplied = true;

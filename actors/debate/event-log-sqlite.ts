@@ -188,8 +188,8 @@ export class SqliteEventLog implements EventLogSql {
   async finish(id: string, o: DebateFinish): Promise<boolean> {
     return this.write(() => {
       const row = this.db
-        .query<{ status: string; elo_applied: number }, [string]>(
-          "SELECT status, elo_applied FROM debates WHERE id = ?",
+        .query<{ status: string; elo_applied: number; org_id: string }, [string]>(
+          "SELECT status, elo_applied, org_id FROM debates WHERE id = ?",
         )
         .get(id);
       if (row?.status !== "running") return false;
@@ -198,18 +198,20 @@ export class SqliteEventLog implements EventLogSql {
       if (o.elo && eloApplied === 0 && o.elo.winners.length + o.elo.losers.length > 1) {
         const names = [...o.elo.winners, ...o.elo.losers];
         const current: Record<string, Rating> = {};
-        const read = this.db.query<Rating & { name: string }, [string]>(
-          "SELECT name, elo, debates, wins, losses FROM elo_ratings WHERE name = ?",
+        // The debate's organisation's leaderboard: ratings never cross organisations.
+        const read = this.db.query<Rating & { name: string }, [string, string]>(
+          "SELECT name, elo, debates, wins, losses FROM elo_ratings WHERE org_id = ? AND name = ?",
         );
         for (const n of names) {
-          const r = read.get(n);
+          const r = read.get(row.org_id, n);
           if (r) current[n] = { elo: r.elo, debates: r.debates, wins: r.wins, losses: r.losses };
         }
         const next = eloUpdate(current, o.elo.winners, o.elo.losers);
         const write = this.db.query(
-          "INSERT INTO elo_ratings (name, elo, debates, wins, losses, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET elo = excluded.elo, debates = excluded.debates, wins = excluded.wins, losses = excluded.losses, updated_at = excluded.updated_at",
+          "INSERT INTO elo_ratings (org_id, name, elo, debates, wins, losses, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(org_id, name) DO UPDATE SET elo = excluded.elo, debates = excluded.debates, wins = excluded.wins, losses = excluded.losses, updated_at = excluded.updated_at",
         );
-        for (const [name, r] of Object.entries(next)) write.run(name, r.elo, r.debates, r.wins, r.losses, at);
+        for (const [name, r] of Object.entries(next))
+          write.run(row.org_id, name, r.elo, r.debates, r.wins, r.losses, at);
         eloApplied = 1;
       }
       if (o.receipt) {

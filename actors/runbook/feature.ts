@@ -3,21 +3,24 @@
  * per run), the /api/ops routes, the WebSocket topic `ops:<run id>`, the local handoff token
  * `<data dir>/ops.token`, and the resumption of runs whose executor crashed.
  *
- * WebSocket: `{"type":"subscribe","topic":"ops:<run id>","token":"<admin or ops token>"}` replays
- * the run's journal and then streams its events as `{"type":"ops_event","topic",...event}`.
+ * WebSocket: `{"type":"subscribe","topic":"ops:<run id>"}`, on a connection whose principal holds
+ * ops.read (the operator), replays the run's journal and then streams its events as
+ * `{"type":"ops_event","topic",...event}`.
+ *
+ * The handoff token is offered to app/, which makes the operator authenticator accept it on /api/ops.
  *
  * @example
- * const { runbooks } = await runbooksFeature(ctx); // the schedulers run maintenance playbooks through it
+ * const { runbooks, handoffToken } = await runbooksFeature(ctx); // the schedulers run maintenance playbooks through it
  */
 import { readFileSync } from "node:fs";
-import { removeOpsToken, tokenMatches, writeOpsToken } from "../../ops/handoff.ts";
+import { removeOpsToken, writeOpsToken } from "../../ops/handoff.ts";
 import type { RunEvent } from "../../ops/journal.ts";
 import { openOpsJournal } from "../../ops/journal-sql.ts";
 import { environmentSnapshot } from "../../runtime/config.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { Connection } from "../../runtime/http/ws-gateway.ts";
 import { lockPath } from "../../runtime/server-lock.ts";
-import { opsGuard, opsRoutes } from "./routes.ts";
+import { opsRoutes } from "./routes.ts";
 import { RunbookService } from "./service.ts";
 
 /** How long after start the playbook compiler is loaded in the background. */
@@ -25,7 +28,9 @@ const COMPILER_WARMUP_MS = 1000;
 
 const TOPIC = /^ops:(r-[0-9]{8}-[0-9a-f]{8})$/;
 
-export async function runbooksFeature(ctx: FeatureContext): Promise<Feature & { runbooks: RunbookService }> {
+export async function runbooksFeature(
+  ctx: FeatureContext,
+): Promise<Feature & { runbooks: RunbookService; handoffToken: string }> {
   const { config, log, gateway, system, store, dataDir, drain } = ctx;
   const journal = await openOpsJournal(store);
   const opsToken = writeOpsToken(dataDir);
@@ -45,31 +50,33 @@ export async function runbooksFeature(ctx: FeatureContext): Promise<Feature & { 
     publish: (e) => gateway.publish(`ops:${e.runId}`, eventMessage(e)),
   });
 
-  gateway.onField("subscribe", "topic", (conn: Connection, msg) => {
-    const topic = String(msg.topic);
-    const match = TOPIC.exec(topic);
-    const token = typeof msg.token === "string" ? msg.token : "";
-    const send = (body: Record<string, unknown>) => conn.send(JSON.stringify(body));
-    if (!match)
-      return void send({ type: "error", code: "invalid_message", message: `unknown topic "${topic}" (ops:<run id>)` });
-    if (!(tokenMatches(token, opsToken) || (config.apiToken !== undefined && tokenMatches(token, config.apiToken)))) {
-      return void send({
-        type: "error",
-        code: "unauthorized",
-        message: "an ops topic needs the admin token (token field)",
-      });
-    }
-    const runId = match[1] as string;
-    void (async () => {
-      const source = service.journalOf(runId);
-      if (!(await source.getRun(runId)))
-        return void send({ type: "error", code: "not_found", message: `no run "${runId}"` });
-      // Subscribe before the replay; the client de-duplicates by seq.
-      gateway.subscribe(conn, topic);
-      send({ type: "subscribed", topic });
-      for (const e of await source.entries(runId)) conn.send(eventMessage({ ...e, runId }));
-    })().catch((err) => log.warn({ err, topic }, "ops subscription failed"));
-  });
+  gateway.onField(
+    "subscribe",
+    "topic",
+    (conn: Connection, msg) => {
+      const topic = String(msg.topic);
+      const match = TOPIC.exec(topic);
+      const send = (body: Record<string, unknown>) => conn.send(JSON.stringify(body));
+      if (!match)
+        return void send({
+          type: "error",
+          code: "invalid_message",
+          message: `unknown topic "${topic}" (ops:<run id>)`,
+        });
+      const runId = match[1] as string;
+      void (async () => {
+        const source = service.journalOf(runId);
+        if (!(await source.getRun(runId)))
+          return void send({ type: "error", code: "not_found", message: `no run "${runId}"` });
+        // Subscribe before the replay; the client de-duplicates by seq.
+        gateway.subscribe(conn, topic);
+        send({ type: "subscribed", topic });
+        for (const e of await source.entries(runId)) conn.send(eventMessage({ ...e, runId }));
+      })().catch((err) => log.warn({ err, topic }, "ops subscription failed"));
+      // Checked by the gateway first: a connection that may not follow runs learns nothing about them.
+    },
+    { permission: "ops.read" },
+  );
   gateway.onField("unsubscribe", "topic", (conn, msg) => gateway.unsubscribe(conn, String(msg.topic)));
 
   drain.register({
@@ -83,8 +90,8 @@ export async function runbooksFeature(ctx: FeatureContext): Promise<Feature & { 
   return {
     name: "runbooks",
     runbooks: service,
+    handoffToken: opsToken,
     routes: opsRoutes({ service }),
-    guards: [opsGuard(config, opsToken)],
     async start() {
       // The real port (maybe picked by the OS) is in server.json once the listeners are up.
       const lock = JSON.parse(readFileSync(lockPath(dataDir), "utf8")) as { api_port: number };

@@ -1,7 +1,9 @@
 /**
  * /api/ops/runs: list, inspect, start (the CLI's handoff), follow (NDJSON), approve, resume and
- * cancel playbook runs. Guarded like /api/admin/* ({@link opsGuard}, mounted by the feature):
- * `Authorization: Bearer <ARAGORA_API_TOKEN>`, or the local handoff token from `<data dir>/ops.token`.
+ * cancel playbook runs. Platform operations (backup, restore, migrations...): their permissions
+ * (ops.read, ops.run, ops.approve) are the operator's alone. The operator signs in with
+ * `Authorization: Bearer <ARAGORA_API_TOKEN>`, or here also with the local handoff token from
+ * `<data dir>/ops.token` (runtime/http/operator-auth.ts).
  *
  * @example
  * curl -H "Authorization: Bearer $ARAGORA_API_TOKEN" http://localhost:8080/api/ops/runs
@@ -10,15 +12,12 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Elysia } from "elysia";
-import { tokenMatches } from "../../ops/handoff.ts";
 import type { JournalEntry, RunEvent, RunRecord, StepRecord } from "../../ops/journal.ts";
 import { FINISHED } from "../../ops/journal.ts";
 import { shippedPlaybookFiles, shippedPlaybookPath } from "../../ops/shipped.ts";
-import type { Config } from "../../runtime/config.ts";
-import type { RouteGuard } from "../../runtime/http/admin-guard.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
+import { accessControl } from "../../runtime/http/permission.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
-import { metrics } from "../../runtime/metrics.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import {
   OpsApproveBody,
@@ -74,42 +73,9 @@ export const journalLine = (e: JournalEntry) => ({
   data: e.data,
 });
 
-/** Whether a bearer header carries the admin token or the local ops token. */
-export function opsAuthorized(header: string | null, config: Config, opsToken: string): boolean {
-  if (!header?.startsWith("Bearer ")) return false;
-  const presented = header.slice(7);
-  return (
-    tokenMatches(presented, opsToken) || (config.apiToken !== undefined && tokenMatches(presented, config.apiToken))
-  );
-}
-
-/**
- * The guard of `/api/ops/*`: the admin token or the local ops token, checked by the shell before
- * the body or the query is read (runtime/http/admin-guard.ts).
- *
- * @example createHttpApp({ ..., guards: [opsGuard(config, opsToken)] });
- */
-export function opsGuard(config: Config, opsToken: string): RouteGuard {
-  return {
-    prefix: "/api/ops/",
-    check(request) {
-      const header = request.headers.get("authorization");
-      if (opsAuthorized(header, config, opsToken)) return undefined;
-      metrics.authFailures.inc({ reason: header ? "invalid" : "missing" });
-      return new HttpError(
-        401,
-        "unauthorized",
-        "Authorization: Bearer <ARAGORA_API_TOKEN> (or the local ops token) is required",
-        undefined,
-        { "www-authenticate": 'Bearer realm="aragora-ops"' },
-      );
-    },
-  };
-}
-
 export function opsRoutes(deps: { service: RunbookService }) {
   const { service } = deps;
-  const guard = { detail: { tags: ["ops"], security: [{ bearer: [] }] } };
+  const guard = { detail: { tags: ["ops"] } };
   /** The service's refusals, as the one error mapper answers them. */
   const refused = (err: unknown): never => {
     if (err instanceof RunRequestError) {
@@ -119,7 +85,9 @@ export function opsRoutes(deps: { service: RunbookService }) {
     throw err;
   };
   return new Elysia({ name: "aragora-ops", prefix: "/api/ops" })
+    .use(accessControl)
     .get("/runs", async ({ query }) => ({ runs: (await service.listRuns(query.limit ?? 50)).map(runSummary) }), {
+      permission: "ops.read",
       query: validated(OpsRunsQuery, "query"),
       detail: { ...guard.detail, summary: "Recent playbook runs, newest first (dry runs of this server included)" },
       response: responses({ 200: OpsRunsResponse, 401: ErrorBody, 422: ErrorBody }),
@@ -138,6 +106,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
       },
       {
         params: validated(OpsRunParams, "params"),
+        permission: "ops.read",
         detail: { ...guard.detail, summary: "One run: params (secrets redacted), steps and its journal" },
         response: responses({ 200: OpsRunDetail, 401: ErrorBody, 404: ErrorBody, 422: ErrorBody }),
       },
@@ -189,6 +158,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
       {
         body: validated(OpsStartBody, "body"),
         parse: "json",
+        permission: "ops.run",
         detail: {
           ...guard.detail,
           summary: "Start a run (a playbook's text, or a shipped playbook by name); follow it at /events",
@@ -240,6 +210,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
       },
       {
         params: validated(OpsRunParams, "params"),
+        permission: "ops.read",
         detail: {
           ...guard.detail,
           summary: "Follow a run: its journal so far, then live events, as NDJSON until it ends or pauses",
@@ -262,6 +233,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
         params: validated(OpsStepParams, "params"),
         body: validated(OpsApproveBody, "body"),
         parse: "json",
+        permission: "ops.approve",
         detail: { ...guard.detail, summary: "Approve a gate (an approve step) of a run" },
         response: responses({
           200: OpsApproveResponse,
@@ -291,6 +263,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
         params: validated(OpsRunParams, "params"),
         body: validated(OpsResumeBody, "body"),
         parse: "json",
+        permission: "ops.run",
         detail: {
           ...guard.detail,
           summary: "Resume a stopped or paused run here (decision: retry | skip the in-flight step)",
@@ -309,6 +282,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
       },
       {
         params: validated(OpsRunParams, "params"),
+        permission: "ops.run",
         detail: { ...guard.detail, summary: "Cancel a run (compensations of completed steps run)" },
         response: responses({ 200: OpsCancelResponse, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody }),
       },

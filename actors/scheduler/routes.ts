@@ -1,6 +1,6 @@
 /**
- * The schedulers' operator API, behind the admin token like every /api/admin route (the shell's
- * admin guard, runtime/http/admin-guard.ts):
+ * The schedulers' operator API, under /api/admin like the shell's operator routes: admin.read to
+ * look, admin.write to start a run (the operator's permissions):
  *
  * - `GET  /api/admin/schedulers`                              every schedule: next and last run, outcome, totals
  * - `POST /api/admin/schedulers/:name/run`                    start a run now (202; 409 while one is running)
@@ -14,6 +14,7 @@ import { Elysia } from "elysia";
 import type { ActorRef } from "../../runtime/actor/index.ts";
 import type { Config } from "../../runtime/config.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
+import { accessControl } from "../../runtime/http/permission.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import {
@@ -32,8 +33,6 @@ export interface SchedulerRoutesDeps {
   schedules: () => ReadonlyMap<string, ActorRef<SchedulerMsg>>;
 }
 
-const SECURITY = [{ bearer: [] }];
-
 const STATUS_TIMEOUT_MS = 5_000;
 /** A manual receipt cleanup is one DELETE; an hour covers the largest table. */
 const CLEANUP_TIMEOUT_MS = 3_600_000;
@@ -44,11 +43,12 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
     ref.ask<ScheduleStatus>({ type: "status" }, { timeoutMs: STATUS_TIMEOUT_MS });
 
   return new Elysia({ name: "aragora-schedulers", prefix: "/api/admin/schedulers" })
+    .use(accessControl)
     .get("", async () => ({ schedulers: await Promise.all([...deps.schedules().values()].map(status)) }), {
+      permission: "admin.read",
       detail: {
         summary: "Every schedule with its next and last run, outcome and totals",
         tags: ["admin"],
-        security: SECURITY,
       },
       response: responses({ 200: SchedulersResponse, 401: ErrorBody, 403: ErrorBody }),
     })
@@ -62,10 +62,10 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
         });
       },
       {
+        permission: "admin.read",
         detail: {
           summary: "Receipt retention scheduler: configuration and run statistics",
           tags: ["admin"],
-          security: SECURITY,
         },
         response: responses({ 200: ReceiptRetentionStatus, 401: ErrorBody, 403: ErrorBody }),
       },
@@ -84,10 +84,10 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
         };
       },
       {
+        permission: "admin.write",
         detail: {
           summary: "Run receipt retention now and return how many receipts it deleted",
           tags: ["admin"],
-          security: SECURITY,
         },
         response: responses({
           200: ReceiptCleanupResponse,
@@ -110,10 +110,10 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
       },
       {
         params: validated(ScheduleParams, "params"),
+        permission: "admin.write",
         detail: {
           summary: "Start a schedule's job now (its next scheduled run is unchanged)",
           tags: ["admin"],
-          security: SECURITY,
         },
         response: responses({
           202: RunNowResponse,

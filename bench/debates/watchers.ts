@@ -5,16 +5,20 @@
  * from the event's `ts` (set when it is appended to the log) to its arrival here. Prints one JSON
  * line with the counts and latency percentiles.
  *
+ * The server's operator token comes in BENCH_OPERATOR_TOKEN (never on the command line).
+ *
  * @example
- * bun bench/debates/watchers.ts http://127.0.0.1:8080 ws://127.0.0.1:8765/ws 1000 openai:gpt-4.1-mini,anthropic:claude-sonnet-4-5
+ * BENCH_OPERATOR_TOKEN=... bun bench/debates/watchers.ts http://127.0.0.1:8080 ws://127.0.0.1:8765/ws 1000 openai:gpt-4.1-mini,anthropic:claude-sonnet-4-5
  */
 export {};
 
 const [api, wsUrl, countArg, agentsArg, timeoutArg] = process.argv.slice(2);
-if (!api || !wsUrl || !countArg || !agentsArg) {
-  process.stderr.write("usage: watchers.ts API_URL WS_URL COUNT AGENTS [TIMEOUT_S]\n");
+const token = process.env.BENCH_OPERATOR_TOKEN;
+if (!api || !wsUrl || !countArg || !agentsArg || !token) {
+  process.stderr.write("usage: BENCH_OPERATOR_TOKEN=... watchers.ts API_URL WS_URL COUNT AGENTS [TIMEOUT_S]\n");
   process.exit(2);
 }
+const auth = { authorization: `Bearer ${token}` };
 const count = Number(countArg);
 const agents = agentsArg.split(",");
 const timeoutMs = Number(timeoutArg ?? 300) * 1000;
@@ -35,7 +39,7 @@ function tsOf(frame: string): number {
 async function watch(i: number): Promise<void> {
   const res = await fetch(`${api}/api/debates`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...auth },
     body: JSON.stringify({ question: `Benchmark question ${i}: which plan is best?`, agents, rounds: 3 }),
   });
   if (res.status !== 201) {
@@ -46,7 +50,7 @@ async function watch(i: number): Promise<void> {
   firstCreated ||= performance.now();
   const { debate_id } = (await res.json()) as { debate_id: string };
   await new Promise<void>((resolve) => {
-    const ws = new WebSocket(wsUrl as string);
+    const ws = new WebSocket(wsUrl as string, { headers: auth });
     let since = Number.POSITIVE_INFINITY;
     ws.onopen = () => {
       since = Date.now();

@@ -2,7 +2,8 @@
  * `debate.run`: run a debate on the server and expose its decision as outputs, so a playbook can
  * act on what the agents concluded (`when: ${{ steps.ask.outputs.answer == 'yes' }}`). The debate
  * runs where the run executes: the server the run was handed to, or, for an in-process run, the
- * server that holds the data dir (found through server.json). It polls GET /api/debates/:id until
+ * server that holds the data dir (found through server.json), as the operator (ARAGORA_API_TOKEN, or
+ * the server's handoff token in the data dir). It polls GET /api/debates/:id until
  * the debate ends, then fetches the signed receipt; a cancelled or timed-out step cancels the debate.
  *
  * @example
@@ -22,7 +23,7 @@ import { readServerLock } from "../../runtime/server-lock.ts";
 import { CreateDebateBody } from "../../schemas/debates.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { Duration } from "../duration.ts";
-import { serverBaseUrl } from "../handoff.ts";
+import { readOpsToken, serverBaseUrl } from "../handoff.ts";
 import { abortableSleep } from "./sleep.ts";
 
 const DebateRunInput = type({
@@ -120,7 +121,9 @@ export const debateRun: ActionDefinition<DebateRunInput, DebateDecision> = {
   async run(input, ctx) {
     const base = debateApiBase(ctx);
     const headers: Record<string, string> = { "content-type": "application/json" };
-    if (ctx.config.apiToken) headers.authorization = `Bearer ${ctx.config.apiToken}`;
+    // As the operator: the configured token, else the server's handoff token from the data dir.
+    const token = ctx.config.apiToken ?? readOpsToken(ctx.dataDir);
+    if (token) headers.authorization = `Bearer ${token}`;
     const created = await fetch(`${base}/api/debates`, {
       method: "POST",
       headers,

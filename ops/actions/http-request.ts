@@ -1,6 +1,9 @@
 /**
  * `http.request`: call an HTTP endpoint (a health check, an admin API) and expose the answer as
  * outputs. A status outside `expect_status` fails the step, so retry and on_failure apply.
+ * `auth: operator` presents the operator's credential (ARAGORA_API_TOKEN, else the handoff token of
+ * the server holding the data dir), for Aragora's own routes; it is never sent unless asked for, and
+ * never journaled.
  *
  * @example
  * - id: health
@@ -8,9 +11,14 @@
  *   with: { url: "http://localhost:8080/api/health", expect_status: [200] }
  *   timeout: 5s
  *   retry: { max: 3, backoff: exponential, initial: 1s }
+ * - id: agents
+ *   action: http.request
+ *   with: { url: "${{ params.api_url }}/api/agents/health", auth: operator }
+ *   timeout: 10s
  */
 import { type } from "arktype";
 import type { ActionDefinition } from "../action.ts";
+import { readOpsToken } from "../handoff.ts";
 
 const HttpRequestInput = type({
   url: "string.url",
@@ -18,6 +26,7 @@ const HttpRequestInput = type({
   "headers?": "Record<string, string>",
   "body?": "string | Record<string, unknown> | unknown[]",
   "expect_status?": "number.integer[] | number.integer",
+  "auth?": "'operator'",
   "+": "reject",
 });
 type HttpRequestInput = typeof HttpRequestInput.infer;
@@ -53,6 +62,13 @@ export const httpRequestAction: ActionDefinition<HttpRequestInput, { status: num
   async run(input, ctx) {
     const method = input.method ?? "GET";
     const headers = new Headers(input.headers ?? {});
+    if (input.auth === "operator") {
+      const token = ctx.config.apiToken ?? readOpsToken(ctx.dataDir);
+      if (!token) {
+        throw new Error("auth: operator needs ARAGORA_API_TOKEN, or a server holding the data dir (its handoff token)");
+      }
+      headers.set("authorization", `Bearer ${token}`);
+    }
     let body: string | undefined;
     if (typeof input.body === "string") body = input.body;
     else if (input.body !== undefined) {

@@ -1,6 +1,7 @@
 /**
- * Operator routes under /api/admin, guarded by `Authorization: Bearer <ARAGORA_API_TOKEN>`
- * (admin-guard.ts, checked by the shell before anything else). Without a configured token the
+ * Operator routes under /api/admin: the platform's, so only the operator's roles grant their
+ * permissions (admin.read, admin.write, system.read). The operator signs in with
+ * `Authorization: Bearer <ARAGORA_API_TOKEN>` (operator-auth.ts); without a configured token the
  * admin API is off (403), so an unconfigured server never exposes operator controls to anonymous callers.
  *
  * @example
@@ -14,6 +15,7 @@ import { ErrorBody } from "../../schemas/errors.ts";
 import type { ActorSystem } from "../actor/index.ts";
 import type { LogLevel } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { accessControl } from "./permission.ts";
 import { stateOf } from "./request-state.ts";
 import { responses, validated } from "./route-schemas.ts";
 
@@ -27,8 +29,10 @@ const FROM_PINO: Record<string, LogLevel> = { debug: "DEBUG", info: "INFO", warn
 export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
   const { log, system } = deps;
   return new Elysia({ name: "aragora-admin", prefix: "/api/admin" })
+    .use(accessControl)
     .get("/log-level", () => ({ level: FROM_PINO[log.level] ?? "INFO" }), {
-      detail: { summary: "Current log level", tags: ["admin"], security: [{ bearer: [] }] },
+      permission: "admin.read",
+      detail: { summary: "Current log level", tags: ["admin"] },
       response: responses({ 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody }),
     })
     .get(
@@ -48,10 +52,10 @@ export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
       }),
       {
         query: validated(ActorsQuery, "query"),
+        permission: "system.read",
         detail: {
           summary: "The actor tree (mailbox depth, restarts per actor) and the most recent dead letters",
           tags: ["admin"],
-          security: [{ bearer: [] }],
         },
         response: responses({ 200: ActorsResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody }),
       },
@@ -68,7 +72,8 @@ export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
         body: validated(LogLevelBody, "body"),
         // Named so OpenAPI lists application/json; the app's streaming size-limit parser runs first.
         parse: "json",
-        detail: { summary: "Change the log level without a restart", tags: ["admin"], security: [{ bearer: [] }] },
+        permission: "admin.write",
+        detail: { summary: "Change the log level without a restart", tags: ["admin"] },
         response: responses({ 200: LogLevelResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody }),
       },
     );

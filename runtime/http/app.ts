@@ -20,11 +20,14 @@ import {
   StoreUnavailableError,
   storeFailureReason,
 } from "../store/store-health.ts";
-import { adminGuard, guardOf, type RouteGuard } from "./admin-guard.ts";
 import { adminRoutes } from "./admin-routes.ts";
+import { carriesCredentials } from "./authenticators.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
 import { errorResponse, HttpError, PayloadTooLargeError, validationDetails } from "./errors.ts";
 import { BodyRejected, readJsonBody } from "./json-body.ts";
+import { accessControl, BEARER_CHALLENGE } from "./permission.ts";
+import type { Authenticator, Principal } from "./principal.ts";
+import { isPublicRoute, pathOf } from "./public-routes.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { bindState, RequestState, stateOf } from "./request-state.ts";
 import { checkResponses, responses } from "./route-schemas.ts";
@@ -45,9 +48,15 @@ export interface HttpAppDeps {
   startedAt: number;
   /** Feature routes (app/features.ts), mounted after the shell's own. */
   routes?: AnyElysia[];
-  /** Feature guards of path prefixes (the admin guard is the shell's own); see admin-guard.ts. */
-  guards?: RouteGuard[];
+  /**
+   * Finds who is calling (app/ composes the operator's and the features'). Without one, no caller
+   * can prove an identity: only the public routes answer.
+   */
+  authenticator?: Authenticator;
 }
+
+/** What opening a request gives: the headers of its response, or the Response that ends it early. */
+type Opened = Record<string, string> | Response;
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const PROBES = new Set(["/api/health", "/api/health/ws", "/api/metrics", "/metrics"]);
@@ -81,7 +90,7 @@ export function createHttpApp(deps: HttpAppDeps) {
   const { config, log, gateway, drain, version, startedAt, system } = deps;
   checkResponses(config.validateResponses);
   const cors = corsPolicy(config.allowedOrigins);
-  const guards = [adminGuard(config), ...(deps.guards ?? [])];
+  const authenticator = deps.authenticator;
   const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
 
   /**
@@ -134,17 +143,62 @@ export function createHttpApp(deps: HttpAppDeps) {
   };
 
   /**
+   * The refusal of a request whose authentication found no principal (undefined: no credentials
+   * anyone recognised) or refused it (an HttpError); undefined once the principal is on its state.
+   */
+  const admit = (
+    request: Request,
+    found: Principal | HttpError | undefined,
+    id: string,
+    corsHeaders: Record<string, string>,
+  ): Response | undefined => {
+    if (found instanceof HttpError) {
+      metrics.authFailures.inc({ reason: found.code });
+      const { status, code, message, details, headers } = found;
+      return early(request, errorResponse(status, code, message, id, details, { ...corsHeaders, ...headers }));
+    }
+    if (found === undefined) {
+      metrics.authFailures.inc({ reason: carriesCredentials(request) ? "invalid" : "missing" });
+      const message = "sign in: send Authorization: Bearer <access token or API key>";
+      return early(
+        request,
+        errorResponse(401, "unauthorized", message, id, undefined, { ...corsHeaders, ...BEARER_CHALLENGE }),
+      );
+    }
+    (stateOf(request) as RequestState).principal = found;
+    return undefined;
+  };
+
+  /** An authenticator that threw (a store it reads cannot answer, a bug): 503 or 500, never a pass. */
+  const authenticatorFailed = (request: Request, error: unknown, id: string, corsHeaders: Record<string, string>) => {
+    const reason = storeFailureReason(error);
+    if (reason !== null) {
+      (stateOf(request)?.log ?? log).warn({ err: error, reason }, "authentication refused: the store cannot answer");
+      const message = `the server cannot check credentials now (${reason}); retry later`;
+      const headers = { ...corsHeaders, "retry-after": String(STORE_RETRY_AFTER_S) };
+      return early(request, errorResponse(503, "store_unavailable", message, id, undefined, headers));
+    }
+    (stateOf(request)?.log ?? log).error({ err: error }, "authentication failed");
+    const message = "the server failed to handle this request; quote the request_id when reporting it";
+    return early(request, errorResponse(500, "internal_error", message, id, undefined, corsHeaders));
+  };
+
+  /**
    * Open the books on one request: its id, its state (start time, drain slot) and the headers every
    * response carries (X-Request-ID, Vary: Origin, CORS). Then refuse what the shell refuses before
-   * routing (CORS preflights are answered here too). Returns the response headers, or the early
-   * Response that ends the request. Shared by the Elysia hook and the probe lane.
+   * routing: CORS preflights are answered, then every route but the public ones needs a principal
+   * from the authenticator, then the URL, the declared size and the drain are checked. Returns the
+   * response headers (also kept on the request's state), or the early Response that ends the
+   * request; a Promise of either only when the authenticator answers asynchronously. Shared by the
+   * wrapper of every Elysia route and the probe lane.
    */
-  const begin = (request: Request): Record<string, string> | Response => {
+  const begin = (request: Request): Opened | Promise<Opened> => {
     // Read request.headers once: under Bun.serve the first access of the getter materialises
     // every header of the request, so keep the one object it gives.
     const headers = request.headers;
     const id = requestIdFrom(headers);
-    bindState(request, new RequestState(id, performance.now(), log, drain));
+    const state = new RequestState(id, performance.now(), log, drain);
+    bindState(request, state);
     const origin = headers.get("origin");
     const corsHeaders = cors.headersFor(origin);
     const method = request.method;
@@ -157,16 +211,35 @@ export function createHttpApp(deps: HttpAppDeps) {
       }
       return early(request, new Response(null, { status: 204, headers: { ...preflight, "x-request-id": id } }));
     }
-    // Authentication comes first: a protected route tells a caller without the token nothing else,
-    // not even that its body is too large or malformed.
-    const guard = guardOf(guards, request.url);
-    if (guard) {
-      const refused = guard.check(request);
-      if (refused) {
-        const { status, code, message, details, headers: own } = refused;
-        return early(request, errorResponse(status, code, message, id, details, { ...corsHeaders, ...own }));
+    // Authentication comes first: a route that needs a principal tells a caller without one
+    // nothing else, not even that its body is too large or malformed, or that it does not exist.
+    if (!isPublicRoute(method, pathOf(request.url))) {
+      let found: ReturnType<Authenticator["authenticate"]>;
+      try {
+        found = authenticator?.authenticate(request, headers);
+      } catch (error) {
+        return authenticatorFailed(request, error, id, corsHeaders);
       }
+      if (found instanceof Promise) {
+        return found.then(
+          (resolved) => admit(request, resolved, id, corsHeaders) ?? admitted(request, state, headers, corsHeaders),
+          (error: unknown) => authenticatorFailed(request, error, id, corsHeaders),
+        );
+      }
+      const refused = admit(request, found, id, corsHeaders);
+      if (refused) return refused;
     }
+    return admitted(request, state, headers, corsHeaders);
+  };
+
+  /** The checks after authentication: the URL, the declared size, the drain. */
+  const admitted = (
+    request: Request,
+    state: RequestState,
+    headers: Headers,
+    corsHeaders: Record<string, string>,
+  ): Opened => {
+    const id = state.id;
     const badUrl = urlProblem(request.url);
     if (badUrl) return early(request, errorResponse(400, "malformed_url", badUrl, id, undefined, corsHeaders));
     const length = Number(headers.get("content-length") ?? "0");
@@ -174,7 +247,7 @@ export function createHttpApp(deps: HttpAppDeps) {
       const message = `request body is ${length} bytes; the limit is ${config.maxBodyBytes} (ARAGORA_MAX_BODY_BYTES)`;
       return early(request, errorResponse(413, "payload_too_large", message, id, undefined, corsHeaders));
     }
-    if (drain.draining && MUTATING.has(method)) {
+    if (drain.draining && MUTATING.has(request.method)) {
       const message = "the server is shutting down; retry on another node";
       return early(
         request,
@@ -183,7 +256,30 @@ export function createHttpApp(deps: HttpAppDeps) {
     }
     // A fresh plain object of stable shape: Response.json converts it faster than Elysia's
     // null-prototype map filled key by key.
-    return corsHeaders === VARY_ONLY ? { vary: "Origin", "x-request-id": id } : { ...corsHeaders, "x-request-id": id };
+    const opened: Record<string, string> =
+      corsHeaders === VARY_ONLY ? { vary: "Origin", "x-request-id": id } : { ...corsHeaders, "x-request-id": id };
+    state.responseHeaders = opened;
+    return opened;
+  };
+
+  /**
+   * Every Elysia route runs inside this wrapper (Elysia's `wrap`): the request is opened before
+   * Elysia's own hooks, so an authenticator that answers asynchronously (a token not yet cached)
+   * can be awaited there while every other request stays synchronous. Made once per handler Elysia
+   * compiles, and kept on it.
+   */
+  const WRAPPED: unique symbol = Symbol("aragora.opened");
+  type Handler = ((request: Request) => unknown) & { [WRAPPED]?: (request: Request) => unknown };
+  const opening = (handler: Handler) => {
+    handler[WRAPPED] ??= (request: Request) => {
+      const opened = begin(request);
+      if (opened instanceof Response) return opened;
+      if (opened instanceof Promise) {
+        return opened.then((o) => (o instanceof Response ? o : handler(request)));
+      }
+      return handler(request);
+    };
+    return handler[WRAPPED];
   };
 
   /** GET /api/health's answer, for the Elysia route and the probe lane alike. */
@@ -208,7 +304,8 @@ export function createHttpApp(deps: HttpAppDeps) {
    * it documents the endpoint in OpenAPI and answers app.handle() and HEAD.
    */
   const healthLane = (request: Request): Response => {
-    const opened = begin(request);
+    // A public route: begin never waits on an authenticator here.
+    const opened = begin(request) as Opened;
     if (opened instanceof Response) return opened;
     const { status, body } = health();
     // Setting the headers on the made Response is ~0.2 us cheaper in Bun than passing them in init.
@@ -220,6 +317,7 @@ export function createHttpApp(deps: HttpAppDeps) {
 
   // The shell's own route groups, each a plugin with its prefix (features add theirs the same way).
   const healthRoutes = new Elysia({ name: "aragora-health", prefix: "/api/health" })
+    .use(accessControl)
     .get(
       "",
       ({ set }) => {
@@ -228,6 +326,7 @@ export function createHttpApp(deps: HttpAppDeps) {
         return body;
       },
       {
+        permission: "public",
         detail: { summary: "Process health", tags: ["health"] },
         response: responses({ 200: HealthResponse, 503: HealthResponse }),
       },
@@ -242,24 +341,31 @@ export function createHttpApp(deps: HttpAppDeps) {
         return { status: "healthy" as const, clients: gateway.clientCount };
       },
       {
+        permission: "public",
         detail: { summary: "WebSocket listener health (public, no auth)", tags: ["health"] },
         response: responses({ 200: WsHealthResponse, 503: WsHealthResponse }),
       },
     );
   const observabilityRoutes = new Elysia({ name: "aragora-observability", prefix: "/api" })
+    .use(accessControl)
     .get("/ws/stats", () => gateway.stats(), {
+      permission: "system.read",
       detail: { summary: "WebSocket connections, message counts and subscribers per topic", tags: ["observability"] },
       response: responses({ 200: WsStatsResponse }),
     })
     .get("/metrics", metricsText, {
+      permission: "metrics.read",
       detail: { summary: "Prometheus metrics", tags: ["observability"] },
       response: responses({ 200: MetricsText }),
     });
   // The runbook also sends operators (and Prometheus' default metrics_path) to /metrics.
-  const metricsAlias = new Elysia({ name: "aragora-metrics", prefix: "/metrics" }).get("", metricsText, {
-    detail: { summary: "Prometheus metrics (the same as /api/metrics)", tags: ["observability"] },
-    response: responses({ 200: MetricsText }),
-  });
+  const metricsAlias = new Elysia({ name: "aragora-metrics", prefix: "/metrics" })
+    .use(accessControl)
+    .get("", metricsText, {
+      permission: "metrics.read",
+      detail: { summary: "Prometheus metrics (the same as /api/metrics)", tags: ["observability"] },
+      response: responses({ 200: MetricsText }),
+    });
 
   const app = new Elysia({
     // Bun's own limit is only a backstop: the JSON 413 comes from onRequest (Content-Length)
@@ -273,10 +379,10 @@ export function createHttpApp(deps: HttpAppDeps) {
     },
     websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 },
   })
+    .wrap(opening as unknown as Parameters<AnyElysia["wrap"]>[0])
+    // The wrapper above opened the request; its response headers start from what it set.
     .onRequest(({ request, set }) => {
-      const opened = begin(request);
-      if (opened instanceof Response) return opened;
-      set.headers = opened;
+      set.headers = (stateOf(request) as RequestState).responseHeaders as Record<string, string>;
     })
     // The one body gate (json-body.ts): every route that reads a body gets it from here, checked
     // before parsing; routes' own `parse: "json"` only documents the media type in OpenAPI, since
@@ -414,3 +520,39 @@ export function createHttpApp(deps: HttpAppDeps) {
 }
 
 export type HttpApp = ReturnType<typeof createHttpApp>;
+
+/**
+ * The dedicated WebSocket listener (`ARAGORA_WS_PORT`): `/ws` only, on the same gateway as the
+ * API's. An upgrade proves who it is through the same authenticator as HTTP (a bearer token or
+ * key, or a `?ticket=`); without a principal it is refused with the JSON 401 before any socket opens.
+ *
+ * @example
+ * const ws = createWsApp({ config, gateway, authenticator });
+ * ws.listen({ hostname: config.host, port: config.wsPort });
+ */
+export function createWsApp(deps: Pick<HttpAppDeps, "config" | "gateway" | "authenticator" | "log">) {
+  const { config, gateway, log } = deps;
+  const authenticator = deps.authenticator ?? { authenticate: () => undefined };
+  return new Elysia({
+    serve: { reusePort: false },
+    websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 },
+  })
+    .onError(({ code, error, request }) => {
+      const id = requestIdFrom(request.headers);
+      // Refusals of the upgrade (counted in aragora_auth_failures_total by the gateway).
+      if (error instanceof HttpError) {
+        return errorResponse(error.status, error.code, error.message, id, error.details, error.headers);
+      }
+      if (code === "NOT_FOUND") return errorResponse(404, "not_found", "this listener serves /ws only", id);
+      const reason = storeFailureReason(error);
+      if (reason !== null) {
+        const message = `the server cannot check credentials now (${reason}); retry later`;
+        return errorResponse(503, "store_unavailable", message, id, undefined, {
+          "retry-after": String(STORE_RETRY_AFTER_S),
+        });
+      }
+      log.error({ err: error, request_id: id }, "websocket upgrade failed");
+      return errorResponse(500, "internal_error", "the server failed to handle this request", id);
+    })
+    .ws("/ws", gateway.routeHandlers({ authenticator }));
+}

@@ -15,6 +15,8 @@ export class RequestState {
   private ended = false;
   /** Who is calling, once the shell's authentication step has found out (principal.ts). */
   principal: Principal | undefined;
+  /** The headers every response to this request carries (request id, CORS), set when it is admitted. */
+  responseHeaders: Record<string, string> | undefined;
 
   constructor(
     readonly id: string,

@@ -6,6 +6,10 @@
  * Actors add message types with {@link WsGateway.on} (the debate actor adds `subscribe`);
  * anything else gets `{"type":"error","code":"unknown_type",...}`.
  *
+ * Every connection proved who it is at the upgrade (the same authenticator as HTTP: the shell's
+ * request hook on the API listener, {@link WsGateway.routeHandlers}' `beforeHandle` on the
+ * dedicated one); its {@link Connection.principal} is what a handler checks a subscription against.
+ *
  * Topics ride on Bun's native pub/sub when the listeners' servers are registered with
  * {@link WsGateway.setListening}: a live subscriber's socket is subscribed to the topic and
  * {@link WsGateway.publish} is one `server.publish` per listener, written by Bun to every socket
@@ -25,6 +29,12 @@ import { ClientMessage, type WsErrorCode } from "../../schemas/ws.ts";
 import { jsonValueProblems, MAX_JSON_DEPTH } from "../json-limits.ts";
 import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
+import { type Permission, policy } from "../security/rbac.ts";
+import { carriesCredentials } from "./authenticators.ts";
+import { HttpError } from "./errors.ts";
+import { unauthorized } from "./permission.ts";
+import type { Authenticator, Principal } from "./principal.ts";
+import { stateOf } from "./request-state.ts";
 
 /** The socket surface the gateway needs; Bun's ServerWebSocket satisfies it. */
 export type Socket = Pick<ServerWebSocket<unknown>, "send" | "close"> &
@@ -51,6 +61,8 @@ interface TopicSubscribers {
 export interface Connection {
   readonly id: number;
   readonly socket: Socket;
+  /** Who opened it (found at the upgrade); undefined only for sockets opened without one (tests). */
+  readonly principal: Principal | undefined;
   /** Topics subscribed to; the value says whether live messages flow (false: paused). */
   readonly topics: Map<string, boolean>;
   /** Send a JSON-encoded payload, counting it; returns false when the socket is gone. */
@@ -61,6 +73,16 @@ export interface Connection {
 }
 
 export type MessageHandler = (conn: Connection, msg: { type: string } & Record<string, unknown>) => void;
+
+/** How a message type is guarded: the permission its sender's principal needs (like a route's). */
+export interface MessageOptions {
+  permission?: Permission;
+}
+
+interface Registered {
+  handler: MessageHandler;
+  permission: Permission | undefined;
+}
 
 export interface WsGatewayOptions {
   heartbeatMs: number;
@@ -73,14 +95,16 @@ export class WsGateway {
   private readonly topics = new Map<string, TopicSubscribers>();
   /** Servers of the listeners, for native publish (one per listener that registered it). */
   private readonly servers = new Map<"api" | "dedicated", PublishingServer>();
-  private readonly handlers = new Map<string, MessageHandler>();
+  private readonly handlers = new Map<string, Registered>();
   /** Handlers chosen by a field's presence, ahead of the plain handler for the same type. */
-  private readonly fieldHandlers = new Map<string, { field: string; handler: MessageHandler }[]>();
+  private readonly fieldHandlers = new Map<string, ({ field: string } & Registered)[]>();
   private readonly closeListeners: Array<(conn: Connection) => void> = [];
   private readonly listeners = { api: false, dedicated: false };
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Connections whose sockets belong to a registered server (they can subscribe natively). */
   private readonly native = new WeakSet<Connection>();
+  /** Principals found by the dedicated listener's upgrade check, until the socket opens. */
+  private readonly upgrading = new WeakMap<Request, Principal>();
   private nextId = 1;
   private messagesIn = 0;
   private messagesOut = 0;
@@ -93,9 +117,15 @@ export class WsGateway {
     });
   }
 
-  /** Register the handler for one client message type. */
-  on(type: string, handler: MessageHandler): void {
-    this.handlers.set(type, handler);
+  /**
+   * Register the handler for one client message type. With a `permission`, a message from a
+   * connection whose principal lacks it is answered `forbidden` (`unauthorized` without a
+   * principal) and never reaches the handler.
+   *
+   * @example gateway.on("subscribe", (conn, msg) => follow(conn, msg), { permission: "debates.read" });
+   */
+  on(type: string, handler: MessageHandler, options: MessageOptions = {}): void {
+    this.handlers.set(type, { handler, permission: options.permission });
   }
 
   /**
@@ -106,9 +136,9 @@ export class WsGateway {
    * @example
    * gateway.onField("subscribe", "topic", (conn, msg) => subscribeToRun(conn, String(msg.topic)));
    */
-  onField(type: string, field: string, handler: MessageHandler): void {
+  onField(type: string, field: string, handler: MessageHandler, options: MessageOptions = {}): void {
     const list = this.fieldHandlers.get(type) ?? [];
-    list.push({ field, handler });
+    list.push({ field, handler, permission: options.permission });
     this.fieldHandlers.set(type, list);
   }
 
@@ -148,11 +178,17 @@ export class WsGateway {
     }, this.options.heartbeatMs);
   }
 
-  open(socket: Socket): void {
+  /**
+   * Register an opened socket, acting for `principal` (who proved themselves at the upgrade).
+   *
+   * @example gateway.open(ws.raw, principal);
+   */
+  open(socket: Socket, principal?: Principal): void {
     const gateway = this;
     const conn: Connection = {
       id: this.nextId++,
       socket,
+      principal,
       topics: new Map(),
       send(payload) {
         const status = socket.send(payload);
@@ -208,8 +244,8 @@ export class WsGateway {
     const byField = this.fieldHandlers
       .get(msg.type)
       ?.find((h) => (msg as Record<string, unknown>)[h.field] !== undefined);
-    const handler = byField?.handler ?? this.handlers.get(msg.type);
-    if (!handler) {
+    const registered = byField ?? this.handlers.get(msg.type);
+    if (!registered) {
       this.sendError(
         conn,
         "unknown_type",
@@ -217,8 +253,9 @@ export class WsGateway {
       );
       return;
     }
+    if (registered.permission !== undefined && !this.permits(conn, registered.permission, msg.type)) return;
     try {
-      handler(conn, msg as { type: string } & Record<string, unknown>);
+      registered.handler(conn, msg as { type: string } & Record<string, unknown>);
     } catch (err) {
       // A message about a debate (subscribe, unsubscribe) names it: every line about a debate carries its id.
       const about = (msg as { debate_id?: unknown }).debate_id;
@@ -231,14 +268,41 @@ export class WsGateway {
   }
 
   /**
-   * The handlers of a `.ws("/ws", ...)` route, so both listeners serve the same gateway.
+   * The handlers of a `.ws("/ws", ...)` route, so both listeners serve the same gateway. On the API
+   * listener the shell's request hook has authenticated the upgrade already; a listener without
+   * that hook passes the `authenticator`, and an upgrade without a principal is refused (thrown
+   * HttpError, answered by the listener's error mapper) before the socket opens.
    *
    * @example
    * new Elysia().ws("/ws", { ...gateway.routeHandlers(), detail: { hide: true } });
+   * new Elysia().onError(mapper).ws("/ws", gateway.routeHandlers({ authenticator }));
    */
-  routeHandlers() {
+  routeHandlers(options: { authenticator?: Authenticator } = {}) {
+    const { authenticator } = options;
+    const admit = (request: Request, found: Principal | HttpError | undefined) => {
+      if (found === undefined) {
+        metrics.authFailures.inc({ reason: carriesCredentials(request) ? "invalid" : "missing" });
+        throw unauthorized();
+      }
+      if (found instanceof HttpError) {
+        metrics.authFailures.inc({ reason: found.code });
+        throw found;
+      }
+      this.upgrading.set(request, found);
+    };
+    const principalOf = (request: Request | undefined) =>
+      request === undefined ? undefined : (stateOf(request)?.principal ?? this.upgrading.get(request));
     return {
-      open: (ws: { raw: Socket }) => this.open(ws.raw),
+      ...(authenticator
+        ? {
+            beforeHandle: ({ request }: { request: Request }) => {
+              const found = authenticator.authenticate(request, request.headers);
+              if (found instanceof Promise) return found.then((resolved) => admit(request, resolved));
+              admit(request, found);
+            },
+          }
+        : {}),
+      open: (ws: { raw: Socket; data?: { request?: Request } }) => this.open(ws.raw, principalOf(ws.data?.request)),
       message: (ws: { raw: Socket }, message: unknown) => this.message(ws.raw, message),
       close: (ws: { raw: Socket }, code: number, reason: string) => this.close(ws.raw, code, reason),
     };
@@ -331,6 +395,21 @@ export class WsGateway {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     for (const conn of [...this.connections.values()]) conn.close(code, reason);
+  }
+
+  /** The permission check of a guarded message type, counted like a route's (permission.ts). */
+  private permits(conn: Connection, permission: Permission, type: string): boolean {
+    const principal = conn.principal;
+    if (principal !== undefined && policy.can(principal.roles, permission)) {
+      metrics.rbacPermissionChecks.inc({ permission, result: "granted" });
+      return true;
+    }
+    metrics.rbacPermissionChecks.inc({ permission, result: principal === undefined ? "unauthenticated" : "denied" });
+    metrics.rbacPermissionDenied.inc({ permission, handler: `WS ${type}` });
+    if (principal === undefined) this.sendError(conn, "unauthorized", "this connection proved no identity");
+    else
+      this.sendError(conn, "forbidden", `"${type}" needs the permission ${permission}, which your roles do not grant`);
+    return false;
   }
 
   private sendError(conn: Connection, code: WsErrorCode, message: string): void {

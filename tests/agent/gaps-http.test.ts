@@ -31,7 +31,7 @@ const requestsFor = (provider: string, model?: string) =>
   fake.requests.filter((r) => r.provider === provider && (model === undefined || r.model === model));
 
 async function health(server: TestServer): Promise<{ demo_only: boolean; agents: HealthAgent[] }> {
-  const res = await fetch(`${server.api}/api/agents/health`);
+  const res = await server.fetch(`/api/agents/health`);
   expect(res.status).toBe(200);
   return (await res.json()) as { demo_only: boolean; agents: HealthAgent[] };
 }
@@ -89,12 +89,12 @@ describe("anthropic and openai keys, OpenRouter fallback, aliases and ARAGORA_DE
     const gem = body.agents.find((a) => a.name === "gemini:gemini-2.5-flash");
     expect(gem).toMatchObject({ provider: "gemini", aliases: ["gem"], configured: false, simulated: false });
     expect(body.agents.find((a) => a.name === claude)).toMatchObject({ aliases: ["claude"], configured: true });
-    const breakers = (await (await fetch(`${server.api}/api/circuit-breakers`)).json()) as {
+    const breakers = (await (await server.fetch(`/api/circuit-breakers`)).json()) as {
       breakers: { name: string; configured: boolean }[];
     };
     expect(breakers.breakers.find((b) => b.name === "gemini:gemini-2.5-flash")?.configured).toBe(false);
 
-    const res = await fetch(`${server.api}/api/debates`, {
+    const res = await server.fetch(`/api/debates`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ question: "Gem?", agents: ["claude", "fast", "gem"], rounds: 1 }),
@@ -152,7 +152,7 @@ describe("anthropic and openai keys, OpenRouter fallback, aliases and ARAGORA_DE
     expect(proposal?.data.fallback).toBe("openrouter:openai/gpt-4.1");
     expect(requestsFor("openai", "gpt-4.1")).toHaveLength(ofType(events, "turn_end", quota).length);
     expect(requestsFor("openrouter", "openai/gpt-4.1").length).toBe(routed + 1);
-    const metrics = await (await fetch(`${server.api}/api/metrics`)).text();
+    const metrics = await (await server.fetch(`/api/metrics`)).text();
     expect(metrics).toContain(`aragora_fallback_activations_total{agent="${quota}",reason="quota"} 1`);
   }, 20_000);
 

@@ -18,7 +18,7 @@ describe("no provider key", () => {
     const warning = await server.waitForLog((l) => String(l.msg).includes("only the simulated demo agents"));
     expect(String(warning.level).toLowerCase()).toStartWith("warn");
     expect(warning.default_agents).toEqual(["demo:alice", "demo:bob", "demo:carol"]);
-    const body = (await (await fetch(`${server.api}/api/agents/health`)).json()) as typeof AgentsHealthResponse.infer;
+    const body = (await (await server.fetch(`/api/agents/health`)).json()) as typeof AgentsHealthResponse.infer;
     expect(AgentsHealthResponse(body)).toEqual(body);
     expect(body).toMatchObject({ status: "healthy", demo_only: true });
     expect(body.agents.map((a) => [a.name, a.simulated])).toEqual([
@@ -30,7 +30,7 @@ describe("no provider key", () => {
 
   test("the three breaker routes answer with every agent's breaker and the gauge is exported", async () => {
     for (const path of ["/api/circuit-breakers", "/api/system/circuit-breakers"]) {
-      const body = (await (await fetch(`${server.api}${path}`)).json()) as typeof CircuitBreakersResponse.infer;
+      const body = (await (await server.fetch(`${path}`)).json()) as typeof CircuitBreakersResponse.infer;
       expect(CircuitBreakersResponse(body)).toEqual(body);
       expect(body).toMatchObject({
         failure_threshold: 5,
@@ -38,7 +38,7 @@ describe("no provider key", () => {
         summary: { closed: 3, half_open: 0, open: 0 },
       });
     }
-    const metrics = await (await fetch(`${server.api}/api/metrics`)).text();
+    const metrics = await (await server.fetch(`/api/metrics`)).text();
     expect(metrics).toContain('aragora_circuit_breaker_state{agent="demo:alice"} 0');
   });
 });
@@ -62,7 +62,7 @@ describe("every provider configured, pointed at the fake", () => {
   });
 
   test("health lists configured agents with aliases and fallbacks, and never a key", async () => {
-    const res = await fetch(`${server.api}/api/agents/health`);
+    const res = await server.fetch(`/api/agents/health`);
     const text = await res.text();
     for (const key of Object.values(TEST_KEYS)) expect(text).not.toContain(key);
     const body = JSON.parse(text);
@@ -84,7 +84,7 @@ describe("every provider configured, pointed at the fake", () => {
     });
     const ollama = body.agents.find((a: { name: string }) => a.name === "ollama:llama3.1");
     expect(ollama).toMatchObject({ configured: true, simulated: false, fallback: null });
-    const breakers = (await (await fetch(`${server.api}/api/circuit-breakers`)).json()) as {
+    const breakers = (await (await server.fetch(`/api/circuit-breakers`)).json()) as {
       failure_threshold: number;
     };
     expect(breakers.failure_threshold).toBe(4);

@@ -8,11 +8,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openSocket, runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
+import { runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 
 let server: TestServer;
 const post = (body: unknown) =>
-  fetch(`${server.api}/api/debates`, {
+  server.fetch(`/api/debates`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -33,7 +33,7 @@ describe("POST /api/debates refuses what could not run", () => {
     const body = (await res.json()) as ErrorBody;
     expect(body.details?.[0]?.field).toBe("body.agents.1");
     expect(body.details?.[0]?.rule).toContain("set ANTHROPIC_API_KEY");
-    const list = (await (await fetch(`${server.api}/api/debates?status=running`)).json()) as { debates: unknown[] };
+    const list = (await (await server.fetch(`/api/debates?status=running`)).json()) as { debates: unknown[] };
     expect(list.debates).toEqual([]);
   });
 
@@ -42,7 +42,7 @@ describe("POST /api/debates refuses what could not run", () => {
       env: { ARAGORA_DEFAULT_AGENTS: "demo:alice,anthropic:claude-sonnet-4-5" },
     });
     try {
-      const res = await fetch(`${other.api}/api/debates`, {
+      const res = await other.fetch(`/api/debates`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ question: "Q?" }),
@@ -81,18 +81,18 @@ describe("a finished debate", () => {
     const res = await post({ question: "Should the library open on Sundays?", rounds: 1 });
     expect(res.status).toBe(201);
     id = ((await res.json()) as { debate_id: string }).debate_id;
-    const socket = await openSocket(server.ws);
+    const socket = await server.socket(server.ws);
     socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
     await socket.next((m) => m.type === "receipt_generated" && m.debate_id === id, 20_000);
     socket.ws.close();
-    doc = (await (await fetch(`${server.api}/api/debates/${id}/receipt`)).json()) as typeof doc;
+    doc = (await (await server.fetch(`/api/debates/${id}/receipt`)).json()) as typeof doc;
   });
 
   test("events past the end of its log: none, and last_seq is the log's end", async () => {
-    const record = (await (await fetch(`${server.api}/api/debates/${id}`)).json()) as { last_seq: number };
+    const record = (await (await server.fetch(`/api/debates/${id}`)).json()) as { last_seq: number };
     expect(record.last_seq).toBeGreaterThan(5);
     const events = async (since: number) =>
-      (await (await fetch(`${server.api}/api/debates/${id}/events?since_seq=${since}`)).json()) as {
+      (await (await server.fetch(`/api/debates/${id}/events?since_seq=${since}`)).json()) as {
         events: { seq: number }[];
         last_seq: number;
       };
@@ -105,7 +105,7 @@ describe("a finished debate", () => {
 
   test("receipt verify names an altered debate_id, issued_at or key_id", async () => {
     const dir = tempDir();
-    const key = (await (await fetch(`${server.api}/api/receipts/public-key`)).json()) as { public_key: string };
+    const key = (await (await server.fetch(`/api/receipts/public-key`)).json()) as { public_key: string };
     const keyFile = join(dir, "key.pem");
     writeFileSync(keyFile, key.public_key);
     const verify = async (name: string, change: (d: typeof doc) => void) => {

@@ -9,7 +9,16 @@ import { expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeProvider } from "../fake-provider/index.ts";
-import { BUN, childEnv, openSocket, ROOT, startTestServer, tempDir } from "../support/server.ts";
+import {
+  BUN,
+  childEnv,
+  OPERATOR_AUTH,
+  openSocket,
+  ROOT,
+  startTestServer,
+  TEST_OPERATOR_TOKEN,
+  tempDir,
+} from "../support/server.ts";
 
 type Event = { type: string; seq: number; round: number | null; agent: string | null; data: Record<string, unknown> };
 
@@ -17,7 +26,13 @@ type Event = { type: string; seq: number; round: number | null; agent: string | 
 async function serveFromReadme(dataDir: string, env: Record<string, string>) {
   const proc = Bun.spawn([BUN, "run", "serve"], {
     cwd: ROOT,
-    env: childEnv({ ARAGORA_DATA_DIR: dataDir, ARAGORA_API_PORT: "0", ARAGORA_WS_PORT: "0", ...env }),
+    env: childEnv({
+      ARAGORA_DATA_DIR: dataDir,
+      ARAGORA_API_PORT: "0",
+      ARAGORA_WS_PORT: "0",
+      ARAGORA_API_TOKEN: TEST_OPERATOR_TOKEN,
+      ...env,
+    }),
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -47,7 +62,7 @@ async function serveFromReadme(dataDir: string, env: Record<string, string>) {
 async function create(api: string, body: Record<string, unknown>): Promise<string> {
   const res = await fetch(`${api}/api/debates`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...OPERATOR_AUTH },
     body: JSON.stringify(body),
   });
   expect(res.status).toBe(201);
@@ -55,7 +70,11 @@ async function create(api: string, body: Record<string, unknown>): Promise<strin
 }
 
 async function events(api: string, id: string): Promise<Event[]> {
-  return ((await (await fetch(`${api}/api/debates/${id}/events`)).json()) as { events: Event[] }).events;
+  return (
+    (await (await fetch(`${api}/api/debates/${id}/events`, { headers: OPERATOR_AUTH })).json()) as {
+      events: Event[];
+    }
+  ).events;
 }
 
 const structuralKey = (e: Event) => `${e.type}|${e.round}|${e.agent}|${String(e.data.phase ?? "")}`;
@@ -67,10 +86,14 @@ test("serve, SIGKILL mid-debate, resume from the log, SIGTERM drain, resume agai
     // 1. The README's serve command runs a whole demo debate.
     const first = await serveFromReadme(dataDir, env);
     const quick = await create(first.api, { question: "Is a demo debate enough to learn the API?", rounds: 1 });
-    const watcher = await openSocket(first.ws);
+    const watcher = await openSocket(first.ws, OPERATOR_AUTH);
     watcher.ws.send(JSON.stringify({ type: "subscribe", debate_id: quick, since_seq: 0 }));
     await watcher.next((m) => m.type === "receipt_generated", 25_000);
-    const quickRecord = (await (await fetch(`${first.api}/api/debates/${quick}`)).json()) as { status: string };
+    const quickRecord = (await (
+      await fetch(`${first.api}/api/debates/${quick}`, { headers: OPERATOR_AUTH })
+    ).json()) as {
+      status: string;
+    };
     expect(quickRecord.status).toBe("completed");
 
     // `bun run` runs the server as its child: stop the server itself (server.json names it).
@@ -82,7 +105,7 @@ test("serve, SIGKILL mid-debate, resume from the log, SIGTERM drain, resume agai
     // 2. A long debate, watched live, killed mid-round with a real SIGKILL.
     const victim = await startTestServer({ dataDir, env });
     const id = await create(victim.api, { question: "Should we rewrite the billing system?", rounds: 4 });
-    const viewer = await openSocket(victim.ws);
+    const viewer = await victim.socket(victim.ws);
     viewer.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
     await viewer.next((m) => m.debate_id === id && m.type === "turn_start" && m.round === 2, 25_000);
     victim.proc.kill("SIGKILL");
@@ -93,7 +116,7 @@ test("serve, SIGKILL mid-debate, resume from the log, SIGTERM drain, resume agai
     // 3. The next start resumes it from the log; it finishes.
     const second = await startTestServer({ dataDir, env });
     await second.waitForLog((l) => l.debate_id === id && l.msg === "resuming debate from its event log");
-    const client = await openSocket(second.ws);
+    const client = await second.socket(second.ws);
     client.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
     await client.next((m) => m.debate_id === id && m.type === "receipt_generated", 30_000);
     const log = await events(second.api, id);
@@ -106,9 +129,9 @@ test("serve, SIGKILL mid-debate, resume from the log, SIGTERM drain, resume agai
       .map(structuralKey);
     expect(new Set(keys).size).toBe(keys.length);
     expect(log.filter((e) => e.type === "debate_end")).toHaveLength(1);
-    const record = (await (await fetch(`${second.api}/api/debates/${id}`)).json()) as { status: string };
+    const record = (await (await second.fetch(`/api/debates/${id}`)).json()) as { status: string };
     expect(record.status).toBe("completed");
-    expect((await fetch(`${second.api}/api/debates/${id}/receipt`)).status).toBe(200);
+    expect((await second.fetch(`/api/debates/${id}/receipt`)).status).toBe(200);
 
     // 4. SIGTERM with a 1 s drain: the running debate is interrupted, the process exits 0.
     const third = await create(second.api, { question: "Should the office close on Fridays?", rounds: 6 });
@@ -116,12 +139,12 @@ test("serve, SIGKILL mid-debate, resume from the log, SIGTERM drain, resume agai
     second.signal("SIGTERM");
     expect(await second.exited).toBe(0);
     const resumed = await startTestServer({ dataDir, env });
-    const last = await openSocket(resumed.ws);
+    const last = await resumed.socket(resumed.ws);
     last.ws.send(JSON.stringify({ type: "subscribe", debate_id: third, since_seq: 0 }));
     await last.next((m) => m.debate_id === third && m.type === "receipt_generated", 40_000);
     const thirdLog = await events(resumed.api, third);
     expect(thirdLog.map((e) => e.seq)).toEqual(thirdLog.map((_, i) => i + 1));
-    expect(((await (await fetch(`${resumed.api}/api/debates/${third}`)).json()) as { status: string }).status).toBe(
+    expect(((await (await resumed.fetch(`/api/debates/${third}`)).json()) as { status: string }).status).toBe(
       "completed",
     );
     expect(await resumed.stop()).toBe(0);
@@ -154,7 +177,7 @@ test("SIGTERM while a debate runs, with time to drain: it finishes with its rece
   try {
     const agents = ["openai:gpt-slow-a", "openai:gpt-slow-b"];
     const id = await create(server.api, { question: "Should the drain wait for this debate?", agents, rounds: 1 });
-    const watcher = await openSocket(server.ws);
+    const watcher = await server.socket(server.ws);
     watcher.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
     await watcher.next((m) => m.debate_id === id && m.type === "turn_start", 10_000);
 
@@ -187,13 +210,13 @@ test("SIGTERM while a debate runs, with time to drain: it finishes with its rece
     // The next start finds it finished: nothing to resume, the record and its receipt are there.
     const next = await startTestServer({ env, dataDir: server.dataDir });
     try {
-      const record = (await (await fetch(`${next.api}/api/debates/${id}`)).json()) as { status: string };
+      const record = (await (await next.fetch(`/api/debates/${id}`)).json()) as { status: string };
       expect(record.status).toBe("completed");
       const log = await events(next.api, id);
       expect(log.map((e) => e.type).slice(-2)).toEqual(["debate_end", "receipt_generated"]);
       expect(log.at(-2)?.data.status).toBe("completed");
       expect(log.at(-1)?.seq).toBe(receipt.seq as number);
-      const doc = (await (await fetch(`${next.api}/api/debates/${id}/receipt`)).json()) as {
+      const doc = (await (await next.fetch(`/api/debates/${id}/receipt`)).json()) as {
         receipt: { debate_id: string; hash_chain: { length: number } };
       };
       expect(doc.receipt.debate_id).toBe(id);

@@ -9,7 +9,7 @@
  * expectTokensReassemble(events);
  */
 import { expect } from "bun:test";
-import { openSocket, type TestServer } from "../support/server.ts";
+import type { TestServer } from "../support/server.ts";
 
 export interface WireEvent {
   type: string;
@@ -52,7 +52,7 @@ export interface DebateRecordView {
 
 /** Start a debate; asserts the 201. @example await createDebate(server, { question: "?" }) */
 export async function createDebate(server: TestServer, body: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${server.api}/api/debates`, {
+  const res = await server.fetch(`/api/debates`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -73,7 +73,7 @@ export async function watchDebate(
   id: string,
   timeoutMs = 30_000,
 ): Promise<{ events: WireEvent[]; record: DebateRecordView }> {
-  const socket = await openSocket(server.ws);
+  const socket = await server.socket(server.ws);
   try {
     socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
     await socket.next((m) => m.type === "receipt_generated" && m.debate_id === id, timeoutMs);
@@ -81,9 +81,7 @@ export async function watchDebate(
       ...(socket.messages.filter((m) => m.debate_id === id && typeof m.seq === "number") as unknown as WireEvent[]),
     ];
     events.sort((a, b) => a.seq - b.seq);
-    const receipt = (await (
-      await fetch(`${server.api}/api/debates/${id}/events?since_seq=${events.length}`)
-    ).json()) as {
+    const receipt = (await (await server.fetch(`/api/debates/${id}/events?since_seq=${events.length}`)).json()) as {
       events: WireEvent[];
     };
     events.push(...receipt.events);
@@ -96,7 +94,7 @@ export async function watchDebate(
 
 /** The record right after receipt_generated: the server finalises it before sending that event. */
 async function settledRecord(server: TestServer, id: string): Promise<DebateRecordView> {
-  const record = (await (await fetch(`${server.api}/api/debates/${id}`)).json()) as DebateRecordView;
+  const record = (await (await server.fetch(`/api/debates/${id}`)).json()) as DebateRecordView;
   expect(record.status).not.toBe("running");
   return record;
 }

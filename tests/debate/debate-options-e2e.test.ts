@@ -96,12 +96,12 @@ async function runDebate(body: Record<string, unknown>, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
   let record: RecordView;
   for (;;) {
-    record = (await (await fetch(`${server.api}/api/debates/${id}`)).json()) as RecordView;
+    record = (await (await server.fetch(`/api/debates/${id}`)).json()) as RecordView;
     if (record.status !== "running") break;
     if (Date.now() > deadline) throw new Error(`debate ${id} still running after ${timeoutMs} ms`);
     await Bun.sleep(20);
   }
-  const res = await fetch(`${server.api}/api/debates/${id}/events`);
+  const res = await server.fetch(`/api/debates/${id}/events`);
   expect(res.status).toBe(200);
   const { events } = (await res.json()) as { events: WireEvent[] };
   expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openSocket, runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
+import { runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 
 let server: TestServer;
 const json = (body: unknown) => ({
@@ -18,7 +18,7 @@ const json = (body: unknown) => ({
 });
 
 async function createDebate(body: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${server.api}/api/debates`, json(body));
+  const res = await server.fetch(`/api/debates`, json(body));
   expect(res.status).toBe(201);
   const created = (await res.json()) as { debate_id: string; status: string; ws_topic: string };
   expect(created.status).toBe("running");
@@ -27,11 +27,11 @@ async function createDebate(body: Record<string, unknown>): Promise<string> {
 }
 
 async function waitFinished(id: string, timeoutMs = 25_000): Promise<Record<string, unknown>> {
-  const socket = await openSocket(server.ws);
+  const socket = await server.socket(server.ws);
   socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
   await socket.next((m) => m.type === "receipt_generated" && m.debate_id === id, timeoutMs);
   socket.ws.close();
-  return (await (await fetch(`${server.api}/api/debates/${id}`)).json()) as Record<string, unknown>;
+  return (await (await server.fetch(`/api/debates/${id}`)).json()) as Record<string, unknown>;
 }
 
 beforeAll(async () => {
@@ -63,7 +63,7 @@ describe("POST /api/debates validation", () => {
   ];
   for (const [name, body, field, rule] of cases) {
     test(`${name} is a 422 naming ${field} and its rule`, async () => {
-      const res = await fetch(`${server.api}/api/debates`, json(body));
+      const res = await server.fetch(`/api/debates`, json(body));
       expect(res.status).toBe(422);
       const err = (await res.json()) as {
         error: string;
@@ -80,8 +80,8 @@ describe("POST /api/debates validation", () => {
     });
   }
   test("an unknown debate is 404, a malformed id 422", async () => {
-    expect((await fetch(`${server.api}/api/debates/d-0000`)).status).toBe(404);
-    expect((await fetch(`${server.api}/api/debates/not-an-id`)).status).toBe(422);
+    expect((await server.fetch(`/api/debates/d-0000`)).status).toBe(404);
+    expect((await server.fetch(`/api/debates/not-an-id`)).status).toBe(422);
   });
 });
 
@@ -119,14 +119,14 @@ describe("a whole demo debate", () => {
       metadata: { source: "test" },
     });
     // Subscribe while it runs: the replay and the live stream must join without a gap.
-    const socket = await openSocket(server.ws);
+    const socket = await server.socket(server.ws);
     socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
     const last = await socket.next((m) => m.type === "receipt_generated", 25_000);
     const events = [...socket.messages.filter((m) => m.debate_id === id && typeof m.seq === "number"), last];
     (globalThis as Record<string, unknown>).__wsEvents = events;
     socket.ws.close();
-    record = (await (await fetch(`${server.api}/api/debates/${id}`)).json()) as Record<string, unknown>;
-    firstRankings = (await (await fetch(`${server.api}/api/leaderboard/rankings`)).json()) as Rankings;
+    record = (await (await server.fetch(`/api/debates/${id}`)).json()) as Record<string, unknown>;
+    firstRankings = (await (await server.fetch(`/api/leaderboard/rankings`)).json()) as Rankings;
   });
 
   test("it completes with a consensus, a baseline, agreement per round and usage per agent", () => {
@@ -139,13 +139,13 @@ describe("a whole demo debate", () => {
     const summary = record.summary as { agreement: { round: number }[]; agents: Record<string, { turns: number }> };
     expect(summary.agreement[0]?.round).toBe(0);
     expect(summary.agents["demo:bob"]?.turns).toBeGreaterThan(0);
-    // Owned by the local default identity until auth exists.
-    expect(record.user_id).toBe("local");
+    // Made by the operator's token, in the operator's default (legacy) organisation.
+    expect(record.user_id).toBe("operator");
     expect(record.org_id).toBe("local");
   });
 
   test("the round-0 baseline and each round's agreement match the answers the agents gave", async () => {
-    const { events } = (await (await fetch(`${server.api}/api/debates/${id}/events`)).json()) as {
+    const { events } = (await (await server.fetch(`/api/debates/${id}/events`)).json()) as {
       events: LoggedEvent[];
     };
     const agents = record.agents as string[];
@@ -189,7 +189,7 @@ describe("a whole demo debate", () => {
   });
 
   test("the event log equals what was streamed; since_seq pages it", async () => {
-    const log = (await (await fetch(`${server.api}/api/debates/${id}/events`)).json()) as {
+    const log = (await (await server.fetch(`/api/debates/${id}/events`)).json()) as {
       events: {
         seq: number;
         type: string;
@@ -204,9 +204,7 @@ describe("a whole demo debate", () => {
     const streamed = (globalThis as Record<string, unknown>).__wsEvents as unknown[];
     expect(log.events).toEqual(streamed as typeof log.events);
     expect(log.last_seq).toBe(log.events.length);
-    const tail = (await (
-      await fetch(`${server.api}/api/debates/${id}/events?since_seq=${log.last_seq - 2}`)
-    ).json()) as {
+    const tail = (await (await server.fetch(`/api/debates/${id}/events?since_seq=${log.last_seq - 2}`)).json()) as {
       events: { seq: number }[];
     };
     expect(tail.events.map((e) => e.seq)).toEqual([log.last_seq - 1, log.last_seq]);
@@ -215,7 +213,7 @@ describe("a whole demo debate", () => {
   });
 
   test("a replay from since_seq, a second subscription and live events share one connection", async () => {
-    const socket = await openSocket(server.ws);
+    const socket = await server.socket(server.ws);
     socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 5 }));
     const second = await createDebate({ question: "Is remote work here to stay?", rounds: 1 });
     socket.ws.send(JSON.stringify({ type: "subscribe", debate_id: second, since_seq: 0 }));
@@ -237,11 +235,11 @@ describe("a whole demo debate", () => {
   });
 
   test("the receipt verifies with the CLI, and tampering is named", async () => {
-    const doc = (await (await fetch(`${server.api}/api/debates/${id}/receipt`)).json()) as {
+    const doc = (await (await server.fetch(`/api/debates/${id}/receipt`)).json()) as {
       receipt: Record<string, unknown>;
       events: { seq: number; type: string; data: Record<string, unknown> }[];
     };
-    const key = (await (await fetch(`${server.api}/api/receipts/public-key`)).json()) as { public_key: string };
+    const key = (await (await server.fetch(`/api/receipts/public-key`)).json()) as { public_key: string };
     const dir = tempDir();
     const keyFile = join(dir, "key.pem");
     writeFileSync(keyFile, key.public_key);
@@ -289,7 +287,7 @@ describe("a whole demo debate", () => {
     expect(firstRankings.agents.map((a) => a.elo)).toEqual(expected.map((a) => a.elo).sort((a, b) => b - a));
 
     // Later debates keep the ranking sorted and the total rating constant.
-    const body = (await (await fetch(`${server.api}/api/leaderboard/rankings`)).json()) as Rankings;
+    const body = (await (await server.fetch(`/api/leaderboard/rankings`)).json()) as Rankings;
     const elos = body.agents.map((a) => a.elo);
     expect(elos).toEqual([...elos].sort((a, b) => b - a));
     expect(elos.reduce((a, b) => a + b, 0)).toBeCloseTo(1500 * body.agents.length, 1);
@@ -298,10 +296,9 @@ describe("a whole demo debate", () => {
 
 type Listed = { debate_id: string; created_at: string; agents: string[] };
 const list = async (query: string) =>
-  ((await (await fetch(`${server.api}/api/debates?${query}`)).json()) as { debates: Listed[] }).debates;
+  ((await (await server.fetch(`/api/debates?${query}`)).json()) as { debates: Listed[] }).debates;
 const exported = async (query: string) =>
-  ((await (await fetch(`${server.api}/api/debates/export?format=json&${query}`)).json()) as { debates: Listed[] })
-    .debates;
+  ((await (await server.fetch(`/api/debates/export?format=json&${query}`)).json()) as { debates: Listed[] }).debates;
 
 /** RFC 4180 rows (quoted fields may hold commas, quotes and line breaks). */
 function parseCsv(text: string): string[][] {
@@ -344,22 +341,22 @@ describe("lists, filters, cursors and exports", () => {
     b = await createDebate({ question: "Second listed?", agents: ["demo:carol", "demo:bob"], rounds: 1 });
     await waitFinished(a);
     await waitFinished(b);
-    const first = (await (await fetch(`${server.api}/api/debates?limit=1`)).json()) as {
+    const first = (await (await server.fetch(`/api/debates?limit=1`)).json()) as {
       debates: { debate_id: string }[];
       next_cursor: string | null;
     };
     expect(first.debates.map((d) => d.debate_id)).toEqual([b]);
     expect(first.next_cursor).not.toBeNull();
-    const next = (await (await fetch(`${server.api}/api/debates?limit=1&cursor=${first.next_cursor}`)).json()) as {
+    const next = (await (await server.fetch(`/api/debates?limit=1&cursor=${first.next_cursor}`)).json()) as {
       debates: { debate_id: string }[];
     };
     expect(next.debates.map((d) => d.debate_id)).toEqual([a]);
-    const byAgent = (await (await fetch(`${server.api}/api/debates?agent=demo:carol&status=completed`)).json()) as {
+    const byAgent = (await (await server.fetch(`/api/debates?agent=demo:carol&status=completed`)).json()) as {
       debates: { debate_id: string; agents: string[] }[];
     };
     expect(byAgent.debates.map((d) => d.debate_id)).toContain(b);
     expect(byAgent.debates.map((d) => d.debate_id)).not.toContain(a);
-    const future = (await (await fetch(`${server.api}/api/debates?since=2999-01-01`)).json()) as { debates: unknown[] };
+    const future = (await (await server.fetch(`/api/debates?since=2999-01-01`)).json()) as { debates: unknown[] };
     expect(future.debates).toEqual([]);
     // A past `since` keeps the debates created at or after it, newest first, and drops the older ones.
     const [listedB, listedA] = await list("limit=2");
@@ -370,35 +367,35 @@ describe("lists, filters, cursors and exports", () => {
     const sinceA = await list(`since=${listedA?.created_at}`);
     expect(sinceA.map((d) => d.debate_id)).toEqual([b, a]);
     expect((await list("since=2000-01-01T00:00:00Z")).length).toBeGreaterThan(sinceA.length);
-    expect((await fetch(`${server.api}/api/debates?status=bogus`)).status).toBe(422);
-    expect((await fetch(`${server.api}/api/debates?cursor=zzz`)).status).toBe(422);
+    expect((await server.fetch(`/api/debates?status=bogus`)).status).toBe(422);
+    expect((await server.fetch(`/api/debates?cursor=zzz`)).status).toBe(422);
   });
 
   test("exports stream json, jsonl, csv and md; /api/debates/export is not an id", async () => {
-    const all = (await (await fetch(`${server.api}/api/debates/export?format=json`)).json()) as {
+    const all = (await (await server.fetch(`/api/debates/export?format=json`)).json()) as {
       debates: { debate_id: string }[];
     };
     expect(all.debates.length).toBeGreaterThanOrEqual(3);
-    const jsonl = await (await fetch(`${server.api}/api/debates/export?format=jsonl&status=completed`)).text();
+    const jsonl = await (await server.fetch(`/api/debates/export?format=jsonl&status=completed`)).text();
     const lines = jsonl
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l) as { status: string });
     expect(lines.every((l) => l.status === "completed")).toBe(true);
-    const csv = await fetch(`${server.api}/api/debates/export?format=csv`);
+    const csv = await server.fetch(`/api/debates/export?format=csv`);
     expect(csv.headers.get("content-type")).toContain("text/csv");
     expect((await csv.text()).split("\r\n")[0]).toStartWith("debate_id,created_at");
-    const md = await (await fetch(`${server.api}/api/debates/export?format=md`)).text();
+    const md = await (await server.fetch(`/api/debates/export?format=md`)).text();
     expect(md).toStartWith("# Debates export");
-    expect((await fetch(`${server.api}/api/debates/export?format=xml`)).status).toBe(422);
+    expect((await server.fetch(`/api/debates/export?format=xml`)).status).toBe(422);
     const one = all.debates[0]?.debate_id as string;
-    const single = (await (await fetch(`${server.api}/api/debates/${one}/export?format=json`)).json()) as {
+    const single = (await (await server.fetch(`/api/debates/${one}/export?format=json`)).json()) as {
       debate: { debate_id: string };
       events: unknown[];
     };
     expect(single.debate.debate_id).toBe(one);
     expect(single.events.length).toBeGreaterThan(0);
-    expect(await (await fetch(`${server.api}/api/debates/${one}/export?format=md`)).text()).toContain("## Round 0");
+    expect(await (await server.fetch(`/api/debates/${one}/export?format=md`)).text()).toContain("## Round 0");
   });
 
   test("the export takes the list's agent and since filters", async () => {
@@ -417,17 +414,17 @@ describe("lists, filters, cursors and exports", () => {
     expect(since.every((d) => Date.parse(d.created_at) >= Date.parse(createdB))).toBe(true);
     expect(await exported("since=2999-01-01")).toEqual([]);
     // The other formats filter alike: one jsonl line per debate of the json export.
-    const jsonl = await (await fetch(`${server.api}/api/debates/export?format=jsonl&agent=demo:carol`)).text();
+    const jsonl = await (await server.fetch(`/api/debates/export?format=jsonl&agent=demo:carol`)).text();
     const lines = jsonl.trim().split("\n");
     expect(lines.map((l) => (JSON.parse(l) as Listed).debate_id)).toEqual(withCarol.map((d) => d.debate_id));
-    expect((await fetch(`${server.api}/api/debates/export?since=yesterday`)).status).toBe(422);
+    expect((await server.fetch(`/api/debates/export?since=yesterday`)).status).toBe(422);
   });
 
   test("one debate exports as jsonl (its event log) and csv (one row per event but tokens)", async () => {
-    const { events } = (await (await fetch(`${server.api}/api/debates/${b}/events`)).json()) as {
+    const { events } = (await (await server.fetch(`/api/debates/${b}/events`)).json()) as {
       events: LoggedEvent[];
     };
-    const jsonl = await fetch(`${server.api}/api/debates/${b}/export?format=jsonl`);
+    const jsonl = await server.fetch(`/api/debates/${b}/export?format=jsonl`);
     expect(jsonl.headers.get("content-type")).toContain("application/x-ndjson");
     expect(jsonl.headers.get("content-disposition")).toBe(`attachment; filename="${b}.jsonl"`);
     const text = await jsonl.text();
@@ -439,7 +436,7 @@ describe("lists, filters, cursors and exports", () => {
         .map((l) => JSON.parse(l)),
     ).toEqual(events);
 
-    const csv = await fetch(`${server.api}/api/debates/${b}/export?format=csv`);
+    const csv = await server.fetch(`/api/debates/${b}/export?format=csv`);
     expect(csv.headers.get("content-type")).toContain("text/csv");
     expect(csv.headers.get("content-disposition")).toBe(`attachment; filename="${b}.csv"`);
     const [head, ...rows] = parseCsv(await csv.text());
@@ -460,26 +457,26 @@ describe("lists, filters, cursors and exports", () => {
     });
     // Turn texts hold line breaks and quotes: the quoting kept them intact.
     expect(rows.some((r) => (r[6] as string).includes("\n"))).toBe(true);
-    expect((await fetch(`${server.api}/api/debates/${b}/export?format=xml`)).status).toBe(422);
+    expect((await server.fetch(`/api/debates/${b}/export?format=xml`)).status).toBe(422);
   });
 });
 
 describe("cancel and metrics", () => {
   test("cancel ends a running debate as cancelled; a finished one is 409", async () => {
     const id = await createDebate({ question: "Will this be cancelled?", rounds: 12 });
-    const res = await fetch(`${server.api}/api/debates/${id}/cancel`, { method: "POST" });
+    const res = await server.fetch(`/api/debates/${id}/cancel`, { method: "POST" });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ debate_id: id, status: "cancelled" });
-    const events = (await (await fetch(`${server.api}/api/debates/${id}/events`)).json()) as {
+    const events = (await (await server.fetch(`/api/debates/${id}/events`)).json()) as {
       events: { type: string; data: { status?: string } }[];
     };
     const end = events.events.find((e) => e.type === "debate_end");
     expect(end?.data.status).toBe("cancelled");
-    expect((await fetch(`${server.api}/api/debates/${id}/cancel`, { method: "POST" })).status).toBe(409);
+    expect((await server.fetch(`/api/debates/${id}/cancel`, { method: "POST" })).status).toBe(409);
   });
 
   test("the debate metrics are exposed", async () => {
-    const text = await (await fetch(`${server.api}/api/metrics`)).text();
+    const text = await (await server.fetch(`/api/metrics`)).text();
     expect(text).toMatch(/^aragora_debates_total \d+/m);
     expect(text).toMatch(/^aragora_debates_completed [1-9]/m);
     expect(text).toMatch(/^aragora_debates_failed \d+/m);

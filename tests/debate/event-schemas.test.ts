@@ -120,7 +120,7 @@ describe("through a real server", () => {
   });
 
   test("the OpenAPI document describes each event type's data", async () => {
-    const doc = await (await fetch(`${server.api}/swagger/json`)).text();
+    const doc = await (await server.fetch(`/swagger/json`)).text();
     for (const t of EVENT_TYPES) expect(doc).toContain(`"${t}"`);
     // A field only the typed schemas name (the old one said only "data: object").
     expect(doc).toContain("first_token_ms");

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeProvider, startFakeProvider } from "../fake-provider/index.ts";
-import { openSocket, startTestServer, type TestServer } from "../support/server.ts";
+import { startTestServer, type TestServer } from "../support/server.ts";
 import { createDebate, expectTokensReassemble, ofType, watchDebate } from "./debate-client.ts";
 
 const proposal = (agent: string) => `Grüße from ${agent}: naïve café ✓ 🙂, {braces}.\nANSWER: ${agent} way`;
@@ -100,7 +100,7 @@ describe("fallback to OpenRouter", () => {
     );
     const before = requestsFor("openrouter").length;
     const id = await createDebate(server, { question: "Fall back?", agents: [anthropic, openai, gemini], rounds: 1 });
-    const watcher = await openSocket(server.ws);
+    const watcher = await server.socket(server.ws);
     watcher.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
     const critiqueToken = (m: Record<string, unknown>) =>
       m.type === "token" && m.agent === gemini && (m.data as { phase?: string }).phase === "critique";
@@ -148,7 +148,7 @@ describe("fallback to OpenRouter", () => {
       expect.arrayContaining(["anthropic/claude-sonnet-4.5", "openai/gpt-4.1-mini", "google/gemini-2.5-flash"]),
     );
 
-    const metrics = await (await fetch(`${server.api}/api/metrics`)).text();
+    const metrics = await (await server.fetch(`/api/metrics`)).text();
     expect(metrics).toMatch(/aragora_fallback_activations_total\{[^}]*agent="gemini:gemini-2.5-flash"[^}]*\} 2/);
     expect(metrics).toMatch(/aragora_fallback_success_total\{agent="anthropic:claude-sonnet-4-5"\} 1/);
     expect(metrics).toMatch(/aragora_fallback_latency_seconds_count\{agent="openai:gpt-4.1-mini"\} 1/);
@@ -176,7 +176,7 @@ describe("circuit breaker", () => {
       });
     }
 
-    const health = (await (await fetch(`${server.api}/api/agents/health`)).json()) as {
+    const health = (await (await server.fetch(`/api/agents/health`)).json()) as {
       status: string;
       agents: {
         name: string;
@@ -193,13 +193,13 @@ describe("circuit breaker", () => {
     expect(entry?.last_failure?.message).toContain("503");
     expect(entry?.seconds_until_half_open).toBeGreaterThan(500);
     expect(entry?.seconds_until_half_open).toBeLessThanOrEqual(600);
-    const breakers = (await (await fetch(`${server.api}/api/circuit-breakers`)).json()) as {
+    const breakers = (await (await server.fetch(`/api/circuit-breakers`)).json()) as {
       summary: { open: number };
       breakers: { name: string; state: string }[];
     };
     expect(breakers.summary.open).toBeGreaterThanOrEqual(1);
     expect(breakers.breakers.find((b) => b.name === flaky)?.state).toBe("open");
-    const metrics = await (await fetch(`${server.api}/api/metrics`)).text();
+    const metrics = await (await server.fetch(`/api/metrics`)).text();
     expect(metrics).toContain(`aragora_circuit_breaker_state{agent="${flaky}"} 2`);
 
     // While open, the agent's turns never reach its provider: they go to the fallback.

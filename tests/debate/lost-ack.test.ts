@@ -97,6 +97,6 @@ describe("the closing transaction's acknowledgement is lost", () => {
     expect(published.filter((p) => p.type === "receipt_generated")).toHaveLength(1);
     expect(seqsInOrder(published)).toBe(true);
     expect((await store.events(id, 0)).map((e) => e.seq)).toEqual(published.map((p) => p.seq));
-    expect(await store.receipt(id, LOCAL_OWNER)).not.toBeNull();
+    expect(await store.receipt(id, LOCAL_OWNER.orgId)).not.toBeNull();
   });
 });

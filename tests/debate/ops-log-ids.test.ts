@@ -91,6 +91,7 @@ describe("closing slow WebSocket consumer", () => {
     streams.register();
     const conn = {
       id: 7,
+      principal: { kind: "user", userId: "u-1", orgId: "o-1", workspaceId: "w-1", roles: ["viewer"], via: "bearer" },
       buffered: 0,
       closed: undefined as { code: number; reason: string } | undefined,
       socket: {},

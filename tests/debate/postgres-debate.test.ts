@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import postgres from "postgres";
-import { openSocket, runCli, startTestServer, tempDir } from "../support/server.ts";
+import { runCli, startTestServer, tempDir } from "../support/server.ts";
 import {
   createTempPostgresDatabase,
   postgresAvailable,
@@ -39,15 +39,15 @@ describe.skipIf(!pg)("debates on PostgreSQL", () => {
       expect(record.status).toBe("completed");
       expect(record.config).toMatchObject({ rounds: 1, consensus: "majority", timeouts: { debate_s: 3600 } });
       expect(expectTokensReassemble(events)).toBeGreaterThan(0);
-      const list = (await (await fetch(`${first.api}/api/debates?status=completed`)).json()) as {
+      const list = (await (await first.fetch(`/api/debates?status=completed`)).json()) as {
         debates: { debate_id: string }[];
       };
       expect(list.debates.map((d) => d.debate_id)).toEqual([id]);
-      const receipt = await fetch(`${first.api}/api/debates/${id}/receipt`);
+      const receipt = await first.fetch(`/api/debates/${id}/receipt`);
       expect(receipt.status).toBe(200);
-      const rankings = (await (await fetch(`${first.api}/api/leaderboard/rankings`)).json()) as { agents: unknown[] };
+      const rankings = (await (await first.fetch(`/api/leaderboard/rankings`)).json()) as { agents: unknown[] };
       if (record.consensus?.reached) expect(rankings.agents.length).toBeGreaterThan(0);
-      const csv = await (await fetch(`${first.api}/api/debates/export?format=csv`)).text();
+      const csv = await (await first.fetch(`/api/debates/export?format=csv`)).text();
       expect(csv).toContain(id);
     } finally {
       await first.stop();
@@ -55,7 +55,7 @@ describe.skipIf(!pg)("debates on PostgreSQL", () => {
 
     const victim = await startTestServer({ dataDir, env });
     const id = await createDebate(victim, { question: "Should the billing service move to PostgreSQL?", rounds: 3 });
-    const viewer = await openSocket(victim.ws);
+    const viewer = await victim.socket(victim.ws);
     viewer.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
     await viewer.next((m) => m.debate_id === id && m.type === "turn_start" && m.round === 1, 30_000);
     victim.proc.kill("SIGKILL");
@@ -82,7 +82,7 @@ describe.skipIf(!pg)("debates on PostgreSQL", () => {
     const env = { DATABASE_URL: db.url, ARAGORA_DEMO_TOKEN_DELAY_MS: "3" };
     const victim = await startTestServer({ dataDir: tempDir(), env });
     const id = await createDebate(victim, { question: "Who owns a debate after a failover?", rounds: 3 });
-    const viewer = await openSocket(victim.ws);
+    const viewer = await victim.socket(victim.ws);
     viewer.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
     await viewer.next((m) => m.debate_id === id && m.type === "turn_start" && m.round === 1, 30_000);
     victim.proc.kill("SIGKILL");
@@ -97,10 +97,10 @@ describe.skipIf(!pg)("debates on PostgreSQL", () => {
       let record: { status?: string } = {};
       for (let i = 0; i < 120 && (record.status ?? "running") === "running"; i++) {
         await Bun.sleep(250);
-        record = (await (await fetch(`${b.api}/api/debates/${id}`)).json()) as { status?: string };
+        record = (await (await b.fetch(`/api/debates/${id}`)).json()) as { status?: string };
       }
       expect(record.status).toBe("completed");
-      const { events } = (await (await fetch(`${b.api}/api/debates/${id}/events?since_seq=0`)).json()) as {
+      const { events } = (await (await b.fetch(`/api/debates/${id}/events?since_seq=0`)).json()) as {
         events: WireEvent[];
       };
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
@@ -109,7 +109,7 @@ describe.skipIf(!pg)("debates on PostgreSQL", () => {
       // The receipt's chain is the stored log's: whichever node finished, the log is one history.
       const dir = tempDir();
       const file = `${dir}/receipt.json`;
-      await Bun.write(file, await (await fetch(`${b.api}/api/debates/${id}/receipt`)).text());
+      await Bun.write(file, await (await b.fetch(`/api/debates/${id}/receipt`)).text());
       const verified = await runCli(["receipt", "verify", file]);
       expect(verified.stdout).toContain("valid");
       expect(verified.code).toBe(0);
@@ -154,11 +154,11 @@ describe.skipIf(!pg)("debates on PostgreSQL", () => {
       expect(events.filter((e) => e.type === "debate_end")).toHaveLength(1);
       expect(events.at(-1)?.type).toBe("receipt_generated");
       expect(expectTokensReassemble(events)).toBeGreaterThan(0);
-      const stored = (await (await fetch(`${server.api}/api/debates/${id}/events?since_seq=0`)).json()) as {
+      const stored = (await (await server.fetch(`/api/debates/${id}/events?since_seq=0`)).json()) as {
         events: WireEvent[];
       };
       expect(stored.events).toEqual(events);
-      expect((await fetch(`${server.api}/api/debates/${id}/receipt`)).status).toBe(200);
+      expect((await server.fetch(`/api/debates/${id}/receipt`)).status).toBe(200);
       // The server lived through it (a write queued on a connection the server ended used to throw
       // from a timer inside postgres.js and end the process: see patches/).
       expect(server.proc.exitCode).toBeNull();

@@ -134,7 +134,7 @@ describe.each(Object.keys(PROTOCOLS))("%s", (protocol) => {
     expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(950);
     expect((calls[2]?.at ?? 0) - (calls[1]?.at ?? 0)).toBeGreaterThanOrEqual(25);
     expect(record.consensus?.votes).toHaveLength(3);
-    expect((await fetch(`${server.api}/api/debates/${id}/receipt`)).status).toBe(200);
+    expect((await server.fetch(`/api/debates/${id}/receipt`)).status).toBe(200);
   }, 60_000);
 
   test("a fatal fault fails only that seat; the debate carries on with the other two", async () => {
@@ -235,7 +235,7 @@ describe("agent failure mid-debate", () => {
     expect(record.summary?.failed_seats[flaky]).toContain("provider_error");
     expect(Object.keys(record.summary?.final_answers ?? {}).sort()).toEqual([a, b].sort());
     // Its failure is visible in the agent health without exposing anything secret.
-    const health = (await (await fetch(`${server.api}/api/agents/health`)).json()) as {
+    const health = (await (await server.fetch(`/api/agents/health`)).json()) as {
       agents: { name: string; failures: number; last_failure: unknown }[];
     };
     const entry = health.agents.find((x) => x.name === flaky);
@@ -275,7 +275,7 @@ describe("agent failure mid-debate", () => {
     const end = ofType(events, "debate_end")[0];
     expect(end?.data).toMatchObject({ status: "failed", stop_reason: "agents_failed" });
     expect(ofType(events, "receipt_generated")).toHaveLength(1);
-    const failed = (await (await fetch(`${server.api}/api/debates?status=failed`)).json()) as {
+    const failed = (await (await server.fetch(`/api/debates?status=failed`)).json()) as {
       debates: { debate_id: string }[];
     };
     expect(failed.debates.map((d) => d.debate_id)).toContain(id);

@@ -33,7 +33,7 @@ interface Served {
 }
 
 async function served(server: TestServer, id: string): Promise<Served> {
-  const res = await fetch(`${server.api}/api/debates/${id}/receipt`);
+  const res = await server.fetch(`/api/debates/${id}/receipt`);
   expect(res.status).toBe(200);
   const text = await res.text();
   return { text, doc: JSON.parse(text) };
@@ -106,8 +106,7 @@ describe("receipts on SQLite", () => {
   });
 
   test("stored without hash_chain.events, served whole: the body is the text that was signed", async () => {
-    const key = ((await (await fetch(`${server.api}/api/receipts/public-key`)).json()) as { public_key: string })
-      .public_key;
+    const key = ((await (await server.fetch(`/api/receipts/public-key`)).json()) as { public_key: string }).public_key;
     const stored = storedReceipts(dbPath);
     for (const id of ids) {
       const text = stored.get(id) as string;

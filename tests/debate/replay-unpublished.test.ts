@@ -14,6 +14,7 @@ import { DebateStreams } from "../../actors/debate/debate-streams.ts";
 import { DebateLog, EventWriter, GENESIS_HASH } from "../../actors/debate/event-log.ts";
 import { loadOrCreateReceiptKey, type ReceiptKey } from "../../actors/debate/receipt.ts";
 import { loadConfig } from "../../runtime/config.ts";
+import type { Principal } from "../../runtime/http/principal.ts";
 import { WsGateway } from "../../runtime/http/ws-gateway.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { openStore, type Store } from "../../runtime/store/index.ts";
@@ -32,6 +33,14 @@ const log = createLogger(
 );
 
 /** Which store call holds its acknowledgement after committing, and the gate it waits on. */
+const VIEWER: Principal = {
+  kind: "user",
+  userId: "u-viewer",
+  orgId: LOCAL_OWNER.orgId,
+  workspaceId: LOCAL_OWNER.orgId,
+  roles: ["viewer"],
+  via: "bearer",
+};
 let holding: { method: "appendEvents" | "finish"; committed: () => void; release: Promise<void> } | undefined;
 
 let dir: string;
@@ -79,7 +88,8 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     fetch: (req, srv) => (srv.upgrade(req, { data: undefined }) ? undefined : new Response("no", { status: 400 })),
     websocket: {
-      open: (ws) => gateway.open(ws),
+      // A bare Bun.serve (no upgrade check): each socket acts as a viewer of the debates' organisation.
+      open: (ws) => gateway.open(ws, VIEWER),
       message: (ws, m) => gateway.message(ws, m),
       close: (ws, c, r) => gateway.close(ws, c, r),
     },

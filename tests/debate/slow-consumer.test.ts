@@ -59,6 +59,7 @@ test("a subscriber that stops reading is closed with 4008 and a reason; the othe
   const stalled = Bun.spawn([BUN, `${ROOT}/tests/debate/stalled-subscriber.ts`, server.ws, id], {
     stdout: "pipe",
     stderr: "pipe",
+    env: { ...process.env, SUBSCRIBER_TOKEN: server.operatorToken ?? "" },
   });
   try {
     const reader = stalled.stdout.getReader();

@@ -2,10 +2,14 @@
  * A WebSocket subscriber that a test can freeze: it connects, subscribes to the debates named on
  * its command line, prints `ready` once every subscription is confirmed, and from then on reads
  * only when its process runs. SIGSTOP it and its socket stops reading (the kernel buffers fill and
- * the server sees backpressure); SIGCONT it and it prints the close code and reason it got.
+ * the server sees backpressure); SIGCONT it and it prints the close code and reason it got. It
+ * connects with the bearer token in SUBSCRIBER_TOKEN.
  *
  * @example
- * const child = Bun.spawn([process.execPath, "tests/debate/stalled-subscriber.ts", wsUrl, "d-1", "d-2"], { stdout: "pipe" });
+ * const child = Bun.spawn([process.execPath, "tests/debate/stalled-subscriber.ts", wsUrl, "d-1", "d-2"], {
+ *   stdout: "pipe",
+ *   env: { ...process.env, SUBSCRIBER_TOKEN: server.operatorToken },
+ * });
  */
 export {};
 
@@ -14,7 +18,8 @@ if (!url || debateIds.length === 0) {
   process.stderr.write("usage: stalled-subscriber.ts WS_URL DEBATE_ID...\n");
   process.exit(2);
 }
-const ws = new WebSocket(url);
+const token = process.env.SUBSCRIBER_TOKEN;
+const ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 const confirmed = new Set<string>();
 let received = 0;
 ws.onopen = () => {

@@ -29,7 +29,7 @@ function withDatabase(edit: (db: Database) => void) {
 }
 
 async function finishedDebate(question: string): Promise<string> {
-  const res = await fetch(`${server.api}/api/debates`, {
+  const res = await server.fetch(`/api/debates`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ question, rounds: 1, metadata: { note: "x" } }),
@@ -37,7 +37,7 @@ async function finishedDebate(question: string): Promise<string> {
   expect(res.status).toBe(201);
   const { debate_id } = (await res.json()) as { debate_id: string };
   for (let i = 0; i < 400; i++) {
-    const record = (await (await fetch(`${server.api}/api/debates/${debate_id}`)).json()) as { status: string };
+    const record = (await (await server.fetch(`/api/debates/${debate_id}`)).json()) as { status: string };
     if (record.status !== "running") return debate_id;
     await Bun.sleep(50);
   }
@@ -60,25 +60,25 @@ afterAll(async () => {
 });
 
 test("the record with too-deep stored metadata reads, and says its metadata is withheld", async () => {
-  const res = await fetch(`${server.api}/api/debates/${deep}`);
+  const res = await server.fetch(`/api/debates/${deep}`);
   expect(res.status).toBe(200);
   const record = (await res.json()) as Record<string, unknown>;
   expect(record.question).toBe("Deep metadata?");
   expect(record.metadata).toBeNull();
   expect(String(record.metadata_error)).toContain("deeper than 32 levels");
-  const other = (await (await fetch(`${server.api}/api/debates/${plain}`)).json()) as Record<string, unknown>;
+  const other = (await (await server.fetch(`/api/debates/${plain}`)).json()) as Record<string, unknown>;
   expect(other.metadata).toEqual({ note: "x" });
   expect(other.metadata_error).toBeUndefined();
 });
 
 test("its own export and the list export answer whole, every record in them", async () => {
-  const single = await fetch(`${server.api}/api/debates/${deep}/export?format=json`);
+  const single = await server.fetch(`/api/debates/${deep}/export?format=json`);
   expect(single.status).toBe(200);
   const exported = (await single.json()) as { debate: { metadata: unknown }; events: unknown[] };
   expect(exported.debate.metadata).toBeNull();
   expect(exported.events.length).toBeGreaterThan(5);
   for (const format of ["json", "jsonl", "csv", "md"]) {
-    const res = await fetch(`${server.api}/api/debates/export?format=${format}`);
+    const res = await server.fetch(`/api/debates/export?format=${format}`);
     expect(res.status).toBe(200);
     const text = await res.text();
     expect({ format, deep: text.includes(deep), plain: text.includes(plain) }).toEqual({
@@ -87,7 +87,7 @@ test("its own export and the list export answer whole, every record in them", as
       plain: true,
     });
   }
-  const list = (await (await fetch(`${server.api}/api/debates/export?format=json`)).json()) as {
+  const list = (await (await server.fetch(`/api/debates/export?format=json`)).json()) as {
     debates: { debate_id: string; metadata: unknown }[];
   };
   expect(list.debates.map((d) => d.debate_id).sort()).toEqual([deep, plain].sort());
@@ -107,7 +107,7 @@ test("an export that breaks off mid-stream: the client sees a cut-off body, the 
     db.run("UPDATE debates SET config = '{not json' WHERE id = 'd-copy-300'");
   });
   server = await start();
-  const res = await fetch(`${server.api}/api/debates/export?format=json`);
+  const res = await server.fetch(`/api/debates/export?format=json`);
   expect(res.status).toBe(200);
   const requestId = res.headers.get("x-request-id");
   let received = "";
@@ -136,11 +136,11 @@ test("an export that breaks off mid-stream: the client sees a cut-off body, the 
   expect(line.msg).toContain("failed mid-stream");
   expect(Number(line.bytes)).toBeGreaterThan(1000);
   expect(server.logs().some((l) => l.request_id === requestId && l.msg === "request")).toBe(false);
-  const metrics = await (await fetch(`${server.api}/api/metrics`)).text();
+  const metrics = await (await server.fetch(`/api/metrics`)).text();
   expect(metrics).toContain('aragora_http_stream_failures_total{route="/api/debates/export"} 1');
 
   // A whole export is logged once, with its size, when its last byte is out.
-  const whole = await fetch(`${server.api}/api/debates/export?format=csv&since=2000-01-01&status=failed`);
+  const whole = await server.fetch(`/api/debates/export?format=csv&since=2000-01-01&status=failed`);
   const wholeId = whole.headers.get("x-request-id");
   await whole.text();
   expect(

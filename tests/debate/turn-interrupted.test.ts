@@ -8,7 +8,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
+import { OPERATOR_AUTH, runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 
 type Event = { type: string; seq: number; round: number | null; agent: string | null; data: Record<string, unknown> };
 
@@ -18,7 +18,7 @@ afterAll(() => {
 });
 
 async function events(api: string, id: string): Promise<Event[]> {
-  const res = await fetch(`${api}/api/debates/${id}/events`);
+  const res = await fetch(`${api}/api/debates/${id}/events`, { headers: OPERATOR_AUTH });
   expect(res.status).toBe(200);
   return ((await res.json()) as { events: Event[] }).events;
 }
@@ -64,7 +64,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 async function createDebate(server: TestServer, rounds: number): Promise<string> {
-  const res = await fetch(`${server.api}/api/debates`, {
+  const res = await server.fetch(`/api/debates`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ question: "Should a turn cut short say so?", rounds }),
@@ -97,7 +97,7 @@ test("kill -9 mid-turn: the restart closes the open turn_start with turn_interru
   const second = await startTestServer({ dataDir, env: { ARAGORA_DEMO_TOKEN_DELAY_MS: "1" } });
   try {
     await waitFor("the resumed debate to finish", async () => {
-      const row = (await (await fetch(`${second.api}/api/debates/${id}`)).json()) as { status: string };
+      const row = (await (await second.fetch(`/api/debates/${id}`)).json()) as { status: string };
       return row.status === "running" ? undefined : row.status;
     });
     const log = await events(second.api, id);
@@ -116,9 +116,9 @@ test("kill -9 mid-turn: the restart closes the open turn_start with turn_interru
 
     const dir = tempDir();
     dirs.push(dir);
-    const key = (await (await fetch(`${second.api}/api/receipts/public-key`)).json()) as { public_key: string };
+    const key = (await (await second.fetch(`/api/receipts/public-key`)).json()) as { public_key: string };
     writeFileSync(join(dir, "key.pem"), key.public_key);
-    writeFileSync(join(dir, "receipt.json"), await (await fetch(`${second.api}/api/debates/${id}/receipt`)).text());
+    writeFileSync(join(dir, "receipt.json"), await (await second.fetch(`/api/debates/${id}/receipt`)).text());
     const verified = await runCli([
       "receipt",
       "verify",
@@ -140,7 +140,7 @@ test("cancel mid-turn: every open turn is closed with turn_interrupted (cancelle
   try {
     const id = await createDebate(server, 2);
     await midTurn(server, id);
-    const res = await fetch(`${server.api}/api/debates/${id}/cancel`, { method: "POST" });
+    const res = await server.fetch(`/api/debates/${id}/cancel`, { method: "POST" });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { status: string }).status).toBe("cancelled");
     const log = await waitFor("receipt_generated", async () => {

@@ -98,7 +98,7 @@ describe("aragora verify on SQLite, beside a running server", () => {
     running = await createDebate(server, { question: "Should we rewrite the billing system in Rust?", rounds: 12 });
   }, 60_000);
   afterAll(async () => {
-    await fetch(`${server.api}/api/debates/${running}/cancel`, { method: "POST" });
+    await server.fetch(`/api/debates/${running}/cancel`, { method: "POST" });
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -111,7 +111,7 @@ describe("aragora verify on SQLite, beside a running server", () => {
     const json = await verify(env, "--json");
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, debates: 5, receipts: 4, differences: [] });
     expect(json.code).toBe(0);
-    const record = (await (await fetch(`${server.api}/api/debates/${running}`)).json()) as { status: string };
+    const record = (await (await server.fetch(`/api/debates/${running}`)).json()) as { status: string };
     expect(record.status).toBe("running");
   });
 
@@ -177,7 +177,7 @@ describe("aragora verify on SQLite, beside a running server", () => {
 
   test("a question changed in the record and in a receipt re-signed with another key is caught by the pinned key", async () => {
     const forged = "Should we page on p50?";
-    const doc = JSON.parse(await (await fetch(`${server.api}/api/debates/${resigned}/receipt`)).text()) as {
+    const doc = JSON.parse(await (await server.fetch(`/api/debates/${resigned}/receipt`)).text()) as {
       receipt: Record<string, unknown> & { digests: Record<string, string>; hash_chain: Record<string, unknown> };
     };
     // The forger's own key, embedded in the receipt: the digests and the signature all check out with it.
@@ -208,7 +208,7 @@ describe("aragora verify on SQLite, beside a running server", () => {
     const mine = r.stdout.split("\n").filter((l) => l.startsWith(resigned));
     expect(mine).toEqual([
       `${resigned}: receipt signature: signed with key ${keyIdOf(forgerPem)}, which is not a trusted key (this data dir's: ${
-        ((await (await fetch(`${server.api}/api/receipts/public-key`)).json()) as { key_id: string }).key_id
+        ((await (await server.fetch(`/api/receipts/public-key`)).json()) as { key_id: string }).key_id
       }; --public-key trusts another)`,
     ]);
     // Trusting the forger's key (which an operator must never do) is what it would take to pass it.

@@ -270,7 +270,7 @@ describe.each(STORES)("on %s", (store) => {
         ARAGORA_LOG_LEVEL: "INFO",
       },
     });
-    const doc = (await (await fetch(`${server.api}/swagger/json`)).json()) as {
+    const doc = (await (await server.fetch(`/swagger/json`)).json()) as {
       paths: Record<
         string,
         Record<
@@ -314,7 +314,7 @@ describe.each(STORES)("on %s", (store) => {
         while (pinging) {
           const started = performance.now();
           try {
-            const res = await fetch(`${server.api}/api/health`, { signal: AbortSignal.timeout(5_000) });
+            const res = await server.fetch(`/api/health`, { signal: AbortSignal.timeout(5_000) });
             await res.arrayBuffer();
             const ms = performance.now() - started;
             health.pings++;

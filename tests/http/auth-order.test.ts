@@ -1,11 +1,13 @@
 /**
- * Authentication comes first every route the OpenAPI document marks with a
- * security requirement, asked without a token (or with a wrong one) and with a bad body, bad query
- * and bad path parameters, answers 401 (403 while the admin API is off) and says nothing about the
- * body or the schema: never a 400, 413, 415 or 422. Spellings of a protected path that the router
- * could match do not slip past the guard.
+ * Authentication comes first: every route the OpenAPI document marks with a security requirement
+ * (every route but the public ones), asked without a token (or with a wrong one) and with a bad
+ * body, bad query and bad path parameters, answers 401 (403 on /api/admin while the admin API is
+ * off) and says nothing about the body or the schema: never a 400, 413, 415 or 422. A path that
+ * does not exist answers the same 401, so a caller without credentials learns nothing of the
+ * routes. Spellings of a protected path that the router could match do not slip past the check.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { isPublicRoute } from "../../runtime/http/public-routes.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 const TOKEN = "test-admin-token-0123456789";
@@ -64,14 +66,13 @@ afterAll(async () => {
   expect(await server.stop()).toBe(0);
 });
 
-test("the document marks exactly the /api/admin/ and /api/ops/ routes as secured", () => {
+test("the document marks every route but the public ones as secured", () => {
   const secured = operations.filter((o) => o.secured);
-  expect(secured.length).toBeGreaterThanOrEqual(14);
+  expect(secured.length).toBeGreaterThanOrEqual(25);
   for (const op of operations) {
-    const guarded = op.path.startsWith("/api/admin/") || op.path.startsWith("/api/ops/");
     expect({ route: `${op.method} ${op.path}`, secured: op.secured }).toEqual({
       route: `${op.method} ${op.path}`,
-      secured: guarded,
+      secured: !isPublicRoute(op.method, op.path.replace(/\{([^}]+)\}/g, ":$1")),
     });
   }
 });
@@ -104,6 +105,20 @@ describe("every secured route refuses a caller without the token before looking 
           expect(error.details).toBeUndefined();
         }
       }
+    });
+    test(`${name}: a path that does not exist answers the same 401, whatever the method`, async () => {
+      for (const [method, path] of [
+        ["GET", "/api/nope"],
+        ["POST", "/api/admin/nope"],
+        ["DELETE", "/api/debates"],
+        ["GET", "/nothing/here"],
+        ["PUT", "/api/health/nope"],
+      ] as const) {
+        const res = await fetch(`${server.api}${path}`, { method, headers: auth });
+        expect({ method, path, status: res.status }).toEqual({ method, path, status: 401 });
+        expect(((await res.json()) as { error: string }).error).toBe("unauthorized");
+      }
+      expect((await server.fetch("/api/nope")).status).toBe(404);
     });
   }
 
@@ -148,8 +163,8 @@ test("spellings of a protected path never reach its handler without the token", 
   expect(await level.json()).toEqual({ level: "DEBUG" });
 });
 
-test("with the admin API off, the admin routes answer 403 before anything else; ops still 401", async () => {
-  const off = await startTestServer();
+test("with the admin API off, the admin routes answer 403 before anything else; the others still 401", async () => {
+  const off = await startTestServer({ operatorToken: null });
   try {
     for (const op of (await operationsOf(off.api)).filter((o) => o.secured)) {
       const res = await fetch(badUrl(off.api, op), {

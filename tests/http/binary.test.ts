@@ -27,7 +27,7 @@ afterAll(async () => {
 test.skipIf(!built)("the built binary runs a debate through its provider worker threads", async () => {
   const server = await startTestServer({ command: [BINARY], env: { ...fake.env(), ARAGORA_PROVIDER_WORKERS: "2" } });
   try {
-    const res = await fetch(`${server.api}/api/debates`, {
+    const res = await server.fetch(`/api/debates`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
@@ -41,7 +41,7 @@ test.skipIf(!built)("the built binary runs a debate through its provider worker 
     let record: { status: string; stop_reason?: string } = { status: "running" };
     for (let i = 0; i < 100 && record.status === "running"; i++) {
       await Bun.sleep(100);
-      record = (await (await fetch(`${server.api}/api/debates/${debate_id}`)).json()) as typeof record;
+      record = (await (await server.fetch(`/api/debates/${debate_id}`)).json()) as typeof record;
     }
     expect(record.status).toBe("completed");
     expect(fake.requests.filter((r) => r.provider === "openai").length).toBeGreaterThanOrEqual(3);

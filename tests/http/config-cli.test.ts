@@ -88,7 +88,7 @@ describe("command line", () => {
       const line = await server.waitForLog((l) => String(l.msg).startsWith("aragora listening"));
       expect(line.api).toBe(`http://localhost:${server.apiPort}`);
       expect(line.ws).toBe(`ws://localhost:${server.wsPort}/ws`);
-      expect((await fetch(`${server.api}/api/health`)).status).toBe(200);
+      expect((await server.fetch(`/api/health`)).status).toBe(200);
     } finally {
       expect(await server.stop()).toBe(0);
     }

@@ -7,7 +7,7 @@
  * holding a NUL or bytes that are not UTF-8 is 400 before routing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { openSocket, startTestServer, type TestServer } from "../support/server.ts";
+import { startTestServer, type TestServer } from "../support/server.ts";
 import { createTempPostgresDatabase, postgresAvailable } from "../support/services.ts";
 
 const TOKEN = "test-admin-token-0123456789";
@@ -24,7 +24,7 @@ const JSON_TYPE = { "content-type": "application/json" };
 const ADMIN = { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` };
 
 function send(path: string, body: RequestInit["body"], headers: Record<string, string> = JSON_TYPE, method = "POST") {
-  return fetch(`${server.api}${path}`, { method, headers, body });
+  return server.fetch(`${path}`, { method, headers, body });
 }
 const createDebate = (body: RequestInit["body"], headers?: Record<string, string>) =>
   send("/api/debates", body, headers);
@@ -85,7 +85,7 @@ describe("deep nesting is refused before anything walks it", () => {
     const waits: number[] = [];
     for (let i = 0; i < 20; i++) {
       const started = performance.now();
-      const res = await fetch(`${server.api}/api/health`);
+      const res = await server.fetch(`/api/health`);
       waits.push(performance.now() - started);
       expect(res.status).toBe(200);
       await Bun.sleep(25);
@@ -153,8 +153,8 @@ describe("a playbook document nested deep is one problem at its position, found 
 
 describe("only application/json bodies", () => {
   test("text/plain, a form, multipart or no Content-Type: 415, and no debate is created", async () => {
-    const before = ((await (await fetch(`${server.api}/api/debates?limit=200`)).json()) as { debates: unknown[] })
-      .debates.length;
+    const before = ((await (await server.fetch(`/api/debates?limit=200`)).json()) as { debates: unknown[] }).debates
+      .length;
     const body = JSON.stringify({ question: "Created by a cross-site form?" });
     for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
       const res = await createDebate(body, { "content-type": type });
@@ -163,17 +163,17 @@ describe("only application/json bodies", () => {
       expect(error.error).toBe("unsupported_media_type");
       expect(error.message).toContain("application/json");
     }
-    const bare = await fetch(`${server.api}/api/debates`, { method: "POST", body: new Blob([body]) });
+    const bare = await server.fetch(`/api/debates`, { method: "POST", body: new Blob([body]) });
     expect(bare.status).toBe(415);
-    const after = ((await (await fetch(`${server.api}/api/debates?limit=200`)).json()) as { debates: unknown[] })
-      .debates.length;
+    const after = ((await (await server.fetch(`/api/debates?limit=200`)).json()) as { debates: unknown[] }).debates
+      .length;
     expect(after).toBe(before);
   });
 
   test("a form posted to a route without a body (cancel) is refused too; a bare POST is not", async () => {
     const form = await send("/api/debates/d-0/cancel", "", { "content-type": "application/x-www-form-urlencoded" });
     expect(form.status).toBe(415);
-    const bare = await fetch(`${server.api}/api/debates/d-0/cancel`, { method: "POST" });
+    const bare = await server.fetch(`/api/debates/d-0/cancel`, { method: "POST" });
     expect(bare.status).toBe(404);
   });
 
@@ -221,12 +221,12 @@ describe("values that cannot be kept as sent: 422 naming the field", () => {
     await refused('{"question":"q","timeouts":{"turn_s":1e-300}}', "body.timeouts.turn_s", "at least 0.1");
     await refused('{"question":"q","metadata":[1,2]}', "body.metadata", "not an array");
     for (const since of ["-1", "tomorrow", "2026-13-45"]) {
-      const res = await fetch(`${server.api}/api/debates?since=${since}`);
+      const res = await server.fetch(`/api/debates?since=${since}`);
       expect(res.status).toBe(422);
       expect(((await res.json()) as ErrorBody).details?.[0]?.field).toBe("query.since");
     }
-    expect((await fetch(`${server.api}/api/debates?since=2026-01-31`)).status).toBe(200);
-    expect((await fetch(`${server.api}/api/debates?since=2026-01-31T12:00:00Z`)).status).toBe(200);
+    expect((await server.fetch(`/api/debates?since=2026-01-31`)).status).toBe(200);
+    expect((await server.fetch(`/api/debates?since=2026-01-31T12:00:00Z`)).status).toBe(200);
   });
 });
 
@@ -240,7 +240,7 @@ describe("URLs: a NUL or bytes that are not UTF-8 are refused before routing (40
     ["/api/debates/%C0%AF", "the path is not valid percent-encoded UTF-8"],
   ];
   test.each(cases)("%s", async (path, message) => {
-    const res = await fetch(`${server.api}${path}`);
+    const res = await server.fetch(`${path}`);
     expect(res.status).toBe(400);
     const body = (await res.json()) as ErrorBody;
     expect(body.error).toBe("malformed_url");
@@ -248,8 +248,8 @@ describe("URLs: a NUL or bytes that are not UTF-8 are refused before routing (40
   });
 
   test("percent-encoded UTF-8 and a literal % (%25) still work", async () => {
-    expect((await fetch(`${server.api}/api/debates?agent=%F0%9F%98%80`)).status).toBe(200);
-    expect((await fetch(`${server.api}/api/debates?agent=50%25`)).status).toBe(200);
+    expect((await server.fetch(`/api/debates?agent=%F0%9F%98%80`)).status).toBe(200);
+    expect((await server.fetch(`/api/debates?agent=50%25`)).status).toBe(200);
   });
 });
 
@@ -259,7 +259,7 @@ describe.skipIf(!(await postgresAvailable()))("on PostgreSQL, which refuses NUL 
     const pg = await startTestServer({ env: { DATABASE_URL: db.url, ARAGORA_API_TOKEN: TOKEN } });
     try {
       for (const path of ["/api/debates?agent=%00", "/api/debates/export?agent=a%00b"]) {
-        const res = await fetch(`${pg.api}${path}`);
+        const res = await pg.fetch(`${path}`);
         expect({ path, status: res.status }).toEqual({ path, status: 400 });
       }
       const approve = await fetch(`${pg.api}/api/ops/runs/r-20260101-0123abcd/steps/%00/approve`, {
@@ -268,7 +268,7 @@ describe.skipIf(!(await postgresAvailable()))("on PostgreSQL, which refuses NUL 
         body: "{}",
       });
       expect(approve.status).toBe(400);
-      const nul = await fetch(`${pg.api}/api/debates`, {
+      const nul = await pg.fetch(`/api/debates`, {
         method: "POST",
         headers: JSON_TYPE,
         body: JSON.stringify({ question: "q", metadata: { k: "a\u0000b" } }),
@@ -315,7 +315,7 @@ describe("metadata has limits (depth 8, 256 keys, 16384 bytes) and comes back as
     const res = await createDebate(JSON.stringify({ question: "Metadata?", rounds: 1, metadata }));
     expect(res.status).toBe(201);
     const { debate_id } = (await res.json()) as { debate_id: string };
-    const record = (await (await fetch(`${server.api}/api/debates/${debate_id}`)).json()) as Record<string, unknown>;
+    const record = (await (await server.fetch(`/api/debates/${debate_id}`)).json()) as Record<string, unknown>;
     expect(record.metadata).toEqual(metadata);
     expect(record.metadata_error).toBeUndefined();
   });
@@ -341,7 +341,7 @@ describe("metadata has limits (depth 8, 256 keys, 16384 bytes) and comes back as
 describe("WebSocket messages get the same rules", () => {
   test("deep nesting, a lone surrogate, a non-finite number: an error naming the field; the socket stays", async () => {
     for (const url of [server.ws, server.wsApi]) {
-      const socket = await openSocket(url);
+      const socket = await server.socket(url);
       const cases: [string, string][] = [
         [`{"type":"subscribe","debate_id":"d-1","x":${"[".repeat(20_000)}${"]".repeat(20_000)}}`, "message.x"],
         ['{"type":"subscribe","debate_id":"d-\\ud800"}', "message.debate_id: must be well-formed Unicode"],

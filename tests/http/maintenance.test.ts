@@ -41,7 +41,7 @@ describe.skipIf(!sqlite3)("the stock sqlite3 CLI on a running server's database"
         expect({ sql, code: r.code, stderr: r.stderr }).toEqual({ sql, code: 0, stderr: "" });
         if (sql.startsWith("PRAGMA integrity_check")) expect(r.stdout.trim()).toBe("ok");
         if (sql.startsWith("PRAGMA wal_checkpoint")) expect(r.stdout.trim()).toMatch(/^0\|/);
-        const health = await fetch(`${server.api}/api/health`);
+        const health = await server.fetch(`/api/health`);
         expect(health.status).toBe(200);
       }
       const copy = new Database(backup, { readonly: true });
@@ -69,11 +69,11 @@ describe.skipIf(!promtool)("promtool", () => {
   test("every aragora_ metric family passes `promtool check metrics`", async () => {
     const server = await startTestServer();
     try {
-      const ws = new WebSocket(server.ws);
+      const ws = new WebSocket(server.ws, { headers: server.authHeaders });
       await new Promise((r) => (ws.onopen = r));
-      await fetch(`${server.api}/api/health`);
-      await fetch(`${server.api}/api/nope`);
-      const text = await (await fetch(`${server.api}/api/metrics`)).text();
+      await server.fetch(`/api/health`);
+      await server.fetch(`/api/nope`);
+      const text = await (await server.fetch(`/api/metrics`)).text();
       const blocks = text.split("\n\n").filter((b) => /^# HELP aragora_/.test(b));
       expect(blocks.length).toBeGreaterThan(3);
       const proc = Bun.spawn([promtool as string, "check", "metrics"], {

@@ -12,7 +12,7 @@ afterAll(async () => {
 
 describe("health", () => {
   test("GET /api/health reports healthy, the package version and uptime in seconds", async () => {
-    const res = await fetch(`${server.api}/api/health`);
+    const res = await server.fetch(`/api/health`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("application/json");
     const body = (await res.json()) as Record<string, unknown>;
@@ -21,12 +21,12 @@ describe("health", () => {
   });
 
   test("GET /api/health/ws counts connected clients", async () => {
-    const before = (await (await fetch(`${server.api}/api/health/ws`)).json()) as { clients: number };
+    const before = (await (await server.fetch(`/api/health/ws`)).json()) as { clients: number };
     expect(before).toMatchObject({ status: "healthy" });
     expect(typeof before.clients).toBe("number");
-    const ws = new WebSocket(server.ws);
+    const ws = new WebSocket(server.ws, { headers: server.authHeaders });
     await new Promise((r) => (ws.onopen = r));
-    const during = (await (await fetch(`${server.api}/api/health/ws`)).json()) as { clients: number };
+    const during = (await (await server.fetch(`/api/health/ws`)).json()) as { clients: number };
     expect(during.clients).toBe(before.clients + 1);
     ws.close();
   });
@@ -34,8 +34,8 @@ describe("health", () => {
 
 describe("GET /api/metrics", () => {
   test("serves Prometheus text with process defaults, websocket gauge and HTTP histogram", async () => {
-    await fetch(`${server.api}/api/health`);
-    const res = await fetch(`${server.api}/api/metrics`);
+    await server.fetch(`/api/health`);
+    const res = await server.fetch(`/api/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/plain");
     const text = await res.text();
@@ -47,15 +47,15 @@ describe("GET /api/metrics", () => {
   });
 
   test("/metrics, where the runbook and Prometheus' default metrics_path look, serves the same exposition", async () => {
-    const res = await fetch(`${server.api}/metrics`);
+    const res = await server.fetch(`/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/plain");
     expect(await res.text()).toContain("# TYPE aragora_websocket_connections gauge");
   });
 
   test("unknown routes are counted under one label, not one series per path", async () => {
-    await fetch(`${server.api}/api/does-not-exist-${crypto.randomUUID()}`);
-    const text = await (await fetch(`${server.api}/api/metrics`)).text();
+    await server.fetch(`/api/does-not-exist-${crypto.randomUUID()}`);
+    const text = await (await server.fetch(`/api/metrics`)).text();
     const series = text.split("\n").filter((l) => l.startsWith("aragora_http_request_duration_seconds_count"));
     expect(series.some((l) => /\{method="GET",route="unmatched",status="404"\} \d+$/.test(l))).toBe(true);
     expect(text.includes("does-not-exist")).toBe(false);
@@ -64,7 +64,7 @@ describe("GET /api/metrics", () => {
 
 describe("OpenAPI and Swagger UI", () => {
   test("/swagger/json is OpenAPI 3.1 and every route has a summary, a tag and a response schema", async () => {
-    const res = await fetch(`${server.api}/swagger/json`);
+    const res = await server.fetch(`/swagger/json`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as {
       openapi: string;
@@ -97,22 +97,22 @@ describe("OpenAPI and Swagger UI", () => {
   });
 
   test("/swagger loads its assets from this server, not a CDN", async () => {
-    const html = await (await fetch(`${server.api}/swagger`)).text();
+    const html = await (await server.fetch(`/swagger`)).text();
     expect(html).toContain("/swagger/assets/swagger-ui-bundle.js");
     expect(html).not.toMatch(/https?:\/\/(unpkg|cdn|jsdelivr)/);
-    const js = await fetch(`${server.api}/swagger/assets/swagger-ui-bundle.js`);
+    const js = await server.fetch(`/swagger/assets/swagger-ui-bundle.js`);
     expect(js.status).toBe(200);
     expect((await js.text()).length).toBeGreaterThan(100_000);
-    const css = await fetch(`${server.api}/swagger/assets/swagger-ui.css`);
+    const css = await server.fetch(`/swagger/assets/swagger-ui.css`);
     expect(css.status).toBe(200);
-    expect((await fetch(`${server.api}/swagger/assets/..%2Fpackage.json`)).status).toBe(404);
+    expect((await server.fetch(`/swagger/assets/..%2Fpackage.json`)).status).toBe(404);
   });
 });
 
 describe("X-Request-ID", () => {
   test("a valid id is honoured, echoed and bound to the request's log line", async () => {
     const id = `test-${crypto.randomUUID()}`;
-    const res = await fetch(`${server.api}/api/ws/stats`, { headers: { "X-Request-ID": id } });
+    const res = await server.fetch(`/api/ws/stats`, { headers: { "X-Request-ID": id } });
     expect(res.headers.get("x-request-id")).toBe(id);
     const line = await server.waitForLog((l) => l.request_id === id && l.msg === "request");
     expect(line).toMatchObject({
@@ -126,15 +126,15 @@ describe("X-Request-ID", () => {
 
   test("probe routes (health, metrics) log at DEBUG so load balancers do not drown the log", async () => {
     const id = `probe-${crypto.randomUUID()}`;
-    await fetch(`${server.api}/api/health`, { headers: { "X-Request-ID": id } });
+    await server.fetch(`/api/health`, { headers: { "X-Request-ID": id } });
     const line = await server.waitForLog((l) => l.request_id === id && l.msg === "request");
     expect(line).toMatchObject({ path: "/api/health", status: 200, level: "DEBUG" });
   });
 
   test("a missing or malformed id is replaced by a generated one", async () => {
-    const none = await fetch(`${server.api}/api/health`);
+    const none = await server.fetch(`/api/health`);
     expect(none.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
-    const bad = await fetch(`${server.api}/api/health`, { headers: { "X-Request-ID": "has spaces and {braces}" } });
+    const bad = await server.fetch(`/api/health`, { headers: { "X-Request-ID": "has spaces and {braces}" } });
     const generated = bad.headers.get("x-request-id");
     expect(generated).toMatch(/^[0-9a-f-]{36}$/);
     await server.waitForLog((l) => l.request_id === generated);
@@ -142,7 +142,7 @@ describe("X-Request-ID", () => {
 
   test("error responses carry the id in the header and the body", async () => {
     const id = `err-${crypto.randomUUID()}`;
-    const res = await fetch(`${server.api}/api/nope`, { headers: { "X-Request-ID": id } });
+    const res = await server.fetch(`/api/nope`, { headers: { "X-Request-ID": id } });
     expect(res.status).toBe(404);
     expect(res.headers.get("x-request-id")).toBe(id);
     expect(await res.json()).toEqual({ error: "not_found", message: "no route GET /api/nope", request_id: id });

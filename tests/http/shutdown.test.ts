@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { openSocket, startTestServer } from "../support/server.ts";
+import { startTestServer } from "../support/server.ts";
 
 const TOKEN = "shutdown-test-token-0123456789";
 
@@ -31,13 +31,13 @@ async function slowRequest(port: number) {
 describe("graceful shutdown", () => {
   test("SIGTERM during a slow request: health says draining (503), the request completes, exit 0", async () => {
     const server = await startTestServer({ env: { ARAGORA_API_TOKEN: TOKEN } });
-    const watcher = await openSocket(server.ws);
+    const watcher = await server.socket(server.ws);
     const req = await slowRequest(server.apiPort);
     await Bun.sleep(100);
     server.signal("SIGTERM");
     await server.waitForLog((l) => l.msg === "draining");
 
-    const health = await fetch(`${server.api}/api/health`);
+    const health = await server.fetch(`/api/health`);
     expect(health.status).toBe(503);
     expect(((await health.json()) as Record<string, unknown>).status).toBe("draining");
     const refused = await fetch(`${server.api}/api/admin/log-level`, {

@@ -6,7 +6,15 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, childEnv, ROOT, runCli, startTestServer, type TestServer } from "../support/server.ts";
+import {
+  BUN,
+  childEnv,
+  ROOT,
+  runCli,
+  startTestServer,
+  TEST_OPERATOR_TOKEN,
+  type TestServer,
+} from "../support/server.ts";
 import { type TempDir, tempDataDir } from "../support/services.ts";
 
 const OPS = join(ROOT, "app", "ops-cli.ts");
@@ -26,7 +34,8 @@ type Event = Record<string, unknown>;
 function spawnOps(args: string[], dataDir: string) {
   const proc = Bun.spawn([BUN, OPS, ...args], {
     cwd: ROOT,
-    env: childEnv({ ARAGORA_DATA_DIR: dataDir, ARAGORA_LOG_LEVEL: "ERROR" }),
+    // The operator token of the test servers: incident-p2 reads their API as the operator.
+    env: childEnv({ ARAGORA_DATA_DIR: dataDir, ARAGORA_LOG_LEVEL: "ERROR", ARAGORA_API_TOKEN: TEST_OPERATOR_TOKEN }),
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -8,16 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import canonicalize from "canonicalize";
-import {
-  BUN,
-  childEnv,
-  openSocket,
-  ROOT,
-  runCli,
-  startTestServer,
-  type TestServer,
-  tempDir,
-} from "../support/server.ts";
+import { BUN, childEnv, ROOT, runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
 import { events, fixture, OPS, ops, spawnOps } from "./support.ts";
 
 // Every test drives `ops` (and servers) as subprocesses: room for a loaded 2-core machine.
@@ -169,7 +160,7 @@ describe("with a running server", () => {
         unknown
       >;
       const id = String(outputs.debate_id);
-      const debate = (await (await fetch(`${server.api}/api/debates/${id}`)).json()) as {
+      const debate = (await (await server.fetch(`/api/debates/${id}`)).json()) as {
         question: string;
         status: string;
         stop_reason: string | null;
@@ -185,7 +176,7 @@ describe("with a running server", () => {
         stop_reason: debate.stop_reason,
         receipt_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
       });
-      const doc = (await (await fetch(`${server.api}/api/debates/${id}/receipt`)).json()) as { receipt: unknown };
+      const doc = (await (await server.fetch(`/api/debates/${id}/receipt`)).json()) as { receipt: unknown };
       expect(outputs.receipt_hash).toBe(
         createHash("sha256")
           .update(canonicalize(doc.receipt) as string)
@@ -197,7 +188,7 @@ describe("with a running server", () => {
   test("POST /api/ops/runs/:id/cancel stops a run the server executes and compensates in reverse", async () => {
     const source = readFileSync(join(ROOT, fixture("cancel.yml")), "utf8");
     const post = (path: string, body: unknown) =>
-      fetch(`${server.api}${path}`, {
+      server.fetch(`${path}`, {
         method: "POST",
         headers: { ...auth, "content-type": "application/json" },
         body: JSON.stringify(body),
@@ -232,7 +223,7 @@ describe("with a running server", () => {
     const { run_id: runId } = (await started.json()) as { run_id: string };
     await untilStatus(runId, ["waiting_approval"]);
 
-    const socket = await openSocket(server.ws);
+    const socket = await server.socket(server.ws);
     // Every ops_event in arrival order (socket.next consumes the messages it matches).
     const received: Record<string, unknown>[] = [];
     socket.ws.addEventListener("message", (e) => {
@@ -240,12 +231,11 @@ describe("with a running server", () => {
       if (m.type === "ops_event") received.push(m);
     });
     try {
-      socket.ws.send(JSON.stringify({ type: "subscribe", topic: `ops:${runId}`, token: "wrong" }));
-      expect(await socket.next((m) => m.type === "error")).toMatchObject({ code: "unauthorized" });
-      socket.ws.send(JSON.stringify({ type: "subscribe", topic: "ops:not-a-run", token }));
+      // The connection is the operator's (authenticated at the upgrade): ops.read is granted.
+      socket.ws.send(JSON.stringify({ type: "subscribe", topic: "ops:not-a-run" }));
       expect(await socket.next((m) => m.type === "error")).toMatchObject({ code: "invalid_message" });
 
-      socket.ws.send(JSON.stringify({ type: "subscribe", topic: `ops:${runId}`, token }));
+      socket.ws.send(JSON.stringify({ type: "subscribe", topic: `ops:${runId}` }));
       expect(await socket.next((m) => m.type === "subscribed")).toMatchObject({ topic: `ops:${runId}` });
       // The replay holds everything up to the gate.
       await socket.next((m) => m.type === "ops_event" && m.kind === "approval_waiting");

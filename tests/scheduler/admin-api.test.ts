@@ -79,7 +79,7 @@ test("receipt retention: status, a manual cleanup that deletes an expired receip
   expect(left.query("SELECT debate_id FROM debate_receipts").all()).toEqual([{ debate_id: "d-new" }]);
   left.close();
 
-  const text = await (await fetch(`${server.api}/api/metrics`)).text();
+  const text = await (await server.fetch(`/api/metrics`)).text();
   expect(text).toContain('aragora_receipt_cleanup_total{status="success"} 1');
   expect(text).toContain("aragora_receipts_deleted_total 1");
   expect(text).toContain("aragora_receipt_cleanup_duration_seconds_count 1");

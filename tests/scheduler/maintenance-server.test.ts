@@ -109,7 +109,7 @@ const postgresBackend: Backend = {
 const pg = await postgresAvailable();
 
 async function getJson<T>(server: TestServer, path: string): Promise<T> {
-  const res = await fetch(`${server.api}${path}`, { headers: auth });
+  const res = await server.fetch(`${path}`, { headers: auth });
   expect(res.status).toBe(200);
   return (await res.json()) as T;
 }
@@ -132,7 +132,7 @@ function runEnded(server: TestServer, schedule: string, after = 0) {
 
 /** One sample of aragora_scheduler_runs_total, 0 when the series does not exist yet. */
 async function runsMetric(server: TestServer, schedule: string, outcome: string): Promise<number> {
-  const text = await (await fetch(`${server.api}/api/metrics`)).text();
+  const text = await (await server.fetch(`/api/metrics`)).text();
   const line = text
     .split("\n")
     .find((l) => l.startsWith(`aragora_scheduler_runs_total{schedule="${schedule}",outcome="${outcome}"} `));

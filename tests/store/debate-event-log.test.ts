@@ -263,18 +263,18 @@ function storeScenario(dialect: Dialect) {
     const rival = eventSource("d-fin", 1_950_000_000_000).next(3);
     await expect(store.finish("d-fin", { ...outcome, events: rival.slice(2) })).rejects.toThrow(EventSeqConflict);
     expect((await store.byId("d-fin"))?.status).toBe("running");
-    expect(await store.receipt("d-fin", LOCAL_OWNER)).toBeNull();
+    expect(await store.receipt("d-fin", LOCAL_OWNER.orgId)).toBeNull();
 
     const closing = src.next(1);
     expect(await store.finish("d-fin", { ...outcome, events: closing })).toBe(true);
     expect((await store.byId("d-fin"))?.status).toBe("completed");
-    expect(await store.receipt("d-fin", LOCAL_OWNER)).toBe('{"receipt":1}');
+    expect(await store.receipt("d-fin", LOCAL_OWNER.orgId)).toBe('{"receipt":1}');
     expect(await store.events("d-fin", 0)).toEqual(src.sealed);
     // Finished already: nothing more is written.
     expect(
       await store.finish("d-fin", { ...outcome, receipt: { json: "{}", at: new Date() }, events: src.next(1) }),
     ).toBe(false);
-    expect(await store.receipt("d-fin", LOCAL_OWNER)).toBe('{"receipt":1}');
+    expect(await store.receipt("d-fin", LOCAL_OWNER.orgId)).toBe('{"receipt":1}');
     expect((await store.events("d-fin", 0)).length).toBe(4);
   });
 

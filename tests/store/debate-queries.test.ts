@@ -2,8 +2,9 @@
  * The debate store's queries, written once on the Repo (actors/debate/debate-store-sql.ts), answer
  * alike on SQLite and on PostgreSQL, through the DebateStore interface on a real store: a debate
  * read back whole (JSON columns parsed, times and the ELO flag typed), every read a client can reach
- * scoped by its owner, the list's filters and its cursor paging, the debates still running, the
- * leaderboard's order, receipt pruning's count, and the health probe, which writes (SQLite: a page)
+ * scoped by its organisation (a colleague reads a debate, another organisation does not), the list's
+ * filters and its cursor paging, the debates still running, each organisation's leaderboard and its
+ * order, receipt pruning's count, and the health probe, which writes (SQLite: a page)
  * and changes nothing a reader sees; and store health wraps every method (on a store opened
  * read-only: reads answer, writes are refused as 503 read_only and reported).
  */
@@ -27,10 +28,13 @@ import { createTempPostgresDatabase, postgresAvailable, type TempDatabase, tempD
 
 const quiet = createLogger("ERROR", new Writable({ write: (_c, _e, cb) => cb() }));
 const ALICE: Owner = { userId: "alice", orgId: "acme" };
-const MALLORY: Owner = { userId: "mallory", orgId: "acme" };
+/** Alice's colleague. */
+const BOB: Owner = { userId: "bob", orgId: "acme" };
+/** Of another organisation. */
+const MALLORY: Owner = { userId: "mallory", orgId: "umbrella" };
 const T0 = 1_900_000_000_000;
 
-/** Debates of alice (and one of mallory's) at known instants, some finished with receipts and ratings. */
+/** Debates of acme (alice's, one of bob's) and one of umbrella's at known instants, some finished with receipts and ratings. */
 async function seed(store: DebateStore): Promise<void> {
   const add = (id: string, owner: Owner, at: number, config: DebateConfig) =>
     store.create({ id, owner, question: `${id}?`, config, metadata: { tag: id }, createdAt: new Date(T0 + at) });
@@ -38,7 +42,7 @@ async function seed(store: DebateStore): Promise<void> {
   await add("d-q2", ALICE, 2000, debateConfig({ agents: ["t:b", "t:c"] }));
   // Two created in the same millisecond: the cursor orders them by id.
   await add("d-q3", ALICE, 3000, debateConfig({ agents: ["t:a", "t:c"] }));
-  await add("d-q4", ALICE, 3000, debateConfig({ agents: ["t:c", "t:d"] }));
+  await add("d-q4", BOB, 3000, debateConfig({ agents: ["t:c", "t:d"] }));
   await add("d-q5", MALLORY, 4000, debateConfig({ agents: ["t:a", "t:b"] }));
   const finish = (id: string, at: number, winners: string[], losers: string[]) =>
     store.finish(id, {
@@ -96,8 +100,8 @@ function queries(config: () => Config) {
   });
   const ids = (rows: DebateRow[]) => rows.map((r) => r.id);
 
-  test("a debate reads back whole, and only its owner reads it", async () => {
-    const row = await store.get("d-q1", ALICE);
+  test("a debate reads back whole, and only its organisation reads it", async () => {
+    const row = await store.get("d-q1", "acme");
     expect(row).toMatchObject({
       id: "d-q1",
       owner: ALICE,
@@ -115,26 +119,29 @@ function queries(config: () => Config) {
       finishedAt: new Date(T0 + 10_000),
     });
     expect(row?.lastSeq).toBe(0);
-    expect(await store.get("d-q1", MALLORY)).toBeNull();
-    expect(await store.get("d-q1", { ...ALICE, orgId: "other" })).toBeNull();
-    expect(await store.get("d-none", ALICE)).toBeNull();
+    expect(await store.get("d-q1", MALLORY.orgId)).toBeNull();
+    expect(await store.get("d-q1", "other")).toBeNull();
+    expect(await store.get("d-none", "acme")).toBeNull();
+    // A colleague's debate: the organisation's, its creator kept.
+    expect((await store.get("d-q4", ALICE.orgId))?.owner).toEqual(BOB);
     const running = await store.byId("d-q3");
     expect(running).toMatchObject({ status: "running", eloApplied: false, finishedAt: null, consensus: null });
     expect(await store.byId("d-none")).toBeNull();
   });
 
-  test("the list: newest first, the owner's only, each filter, and a cursor that pages through ties", async () => {
+  test("the list: newest first, the organisation's only, each filter, and a cursor that pages through ties", async () => {
     const all = { limit: 10 };
-    expect(ids(await store.list(ALICE, all))).toEqual(["d-q4", "d-q3", "d-q2", "d-q1"]);
-    expect(ids(await store.list(MALLORY, all))).toEqual(["d-q5"]);
-    expect(ids(await store.list(ALICE, { ...all, status: "completed" }))).toEqual(["d-q2", "d-q1"]);
-    expect(ids(await store.list(ALICE, { ...all, agent: "t:a" }))).toEqual(["d-q3", "d-q1"]);
-    expect(ids(await store.list(ALICE, { ...all, agent: "t:b", status: "completed" }))).toEqual(["d-q2", "d-q1"]);
-    expect(ids(await store.list(ALICE, { ...all, since: new Date(T0 + 2000) }))).toEqual(["d-q4", "d-q3", "d-q2"]);
+    expect(ids(await store.list("acme", all))).toEqual(["d-q4", "d-q3", "d-q2", "d-q1"]);
+    expect(ids(await store.list("umbrella", all))).toEqual(["d-q5"]);
+    expect(ids(await store.list("other", all))).toEqual([]);
+    expect(ids(await store.list("acme", { ...all, status: "completed" }))).toEqual(["d-q2", "d-q1"]);
+    expect(ids(await store.list("acme", { ...all, agent: "t:a" }))).toEqual(["d-q3", "d-q1"]);
+    expect(ids(await store.list("acme", { ...all, agent: "t:b", status: "completed" }))).toEqual(["d-q2", "d-q1"]);
+    expect(ids(await store.list("acme", { ...all, since: new Date(T0 + 2000) }))).toEqual(["d-q4", "d-q3", "d-q2"]);
     const pages: string[][] = [];
     let after: { createdAt: number; id: string } | undefined;
     for (;;) {
-      const page = await store.list(ALICE, { limit: 1, ...(after ? { after } : {}) });
+      const page = await store.list("acme", { limit: 1, ...(after ? { after } : {}) });
       if (page.length === 0) break;
       pages.push(ids(page));
       const last = page.at(-1) as DebateRow;
@@ -148,21 +155,29 @@ function queries(config: () => Config) {
     expect(ids(await store.unfinished()).sort()).toEqual(["d-q3", "d-q4"]);
   });
 
-  test("a receipt is its owner's, and the leaderboard is best first", async () => {
-    expect(await store.receipt("d-q1", ALICE)).toBe('{"receipt":"d-q1"}');
-    expect(await store.receipt("d-q5", ALICE)).toBeNull();
-    expect(await store.receipt("d-q5", MALLORY)).toBe('{"receipt":"d-q5"}');
-    expect(await store.receipt("d-q3", ALICE)).toBeNull();
-    const board = await store.rankings();
+  test("a receipt is its organisation's, and each organisation's leaderboard is its own, best first", async () => {
+    expect(await store.receipt("d-q1", "acme")).toBe('{"receipt":"d-q1"}');
+    expect(await store.receipt("d-q5", "acme")).toBeNull();
+    expect(await store.receipt("d-q5", "umbrella")).toBe('{"receipt":"d-q5"}');
+    expect(await store.receipt("d-q3", "acme")).toBeNull();
+    const board = await store.rankings("acme");
     expect(board.map((r) => r.name)).toEqual(["t:a", "t:c", "t:b"]);
-    expect(board.find((r) => r.name === "t:b")).toMatchObject({ debates: 3, wins: 0, losses: 3 });
+    // umbrella's debate (t:a beat t:b) counts on umbrella's board only.
+    expect(board.find((r) => r.name === "t:b")).toMatchObject({ debates: 2, wins: 0, losses: 2 });
+    expect(board.find((r) => r.name === "t:a")).toMatchObject({ debates: 1, wins: 1, losses: 0, elo: 1516 });
+    const theirs = await store.rankings("umbrella");
+    expect(theirs.map((r) => [r.name, r.debates, r.elo])).toEqual([
+      ["t:a", 1, 1516],
+      ["t:b", 1, 1484],
+    ]);
+    expect(await store.rankings("other")).toEqual([]);
     const elos = board.map((r) => r.elo);
     expect(elos).toEqual([...elos].sort((a, b) => b - a));
     expect(typeof elos[0]).toBe("number");
   });
 
   test("the probe changes nothing a reader sees; on SQLite it still writes a page (a no-op commit would pass on a full disk)", async () => {
-    const before = await store.list(ALICE, { limit: 10 });
+    const before = await store.list("acme", { limit: 10 });
     // data_version moves when another connection commits a change to the file.
     const watcher = core.sqlitePath === undefined ? undefined : new Database(core.sqlitePath, { readonly: true });
     const version = () => watcher?.query<{ data_version: number }, []>("PRAGMA data_version").get()?.data_version;
@@ -173,7 +188,7 @@ function queries(config: () => Config) {
     } finally {
       watcher?.close();
     }
-    expect(await store.list(ALICE, { limit: 10 })).toEqual(before);
+    expect(await store.list("acme", { limit: 10 })).toEqual(before);
   });
 
   test("store health wraps every method: on a store opened read-only, reads answer and writes are refused as read_only", async () => {
@@ -184,14 +199,14 @@ function queries(config: () => Config) {
     try {
       const methods = Object.keys(METHODS).filter((m) => m !== "close") as (keyof DebateStore)[];
       expect(methods.filter((m) => wrapped[m] === unwrapped[m])).toEqual([]);
-      expect((await wrapped.get("d-q1", ALICE))?.id).toBe("d-q1");
+      expect((await wrapped.get("d-q1", "acme"))?.id).toBe("d-q1");
       const refused = await wrapped.probeWrite().catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(StoreUnavailableError);
       expect(refused).toMatchObject({ status: 503, part: "debates", reason: "read_only" });
       const pruning = await wrapped.deleteReceiptsBefore(new Date(T0 + 40_000)).catch((e: unknown) => e);
       expect(pruning).toMatchObject({ reason: "read_only" });
       expect(health.snapshot().failing.map((f) => [f.part, f.reason])).toEqual([["debates", "read_only"]]);
-      expect(await store.receipt("d-q2", ALICE)).toBe('{"receipt":"d-q2"}');
+      expect(await store.receipt("d-q2", "acme")).toBe('{"receipt":"d-q2"}');
     } finally {
       health.stop();
       await wrapped.close();
@@ -201,8 +216,8 @@ function queries(config: () => Config) {
 
   test("receipt pruning deletes the receipts created before the cutoff and counts them", async () => {
     expect(await store.deleteReceiptsBefore(new Date(T0 + 20_000))).toBe(1);
-    expect(await store.receipt("d-q1", ALICE)).toBeNull();
-    expect(await store.receipt("d-q2", ALICE)).toBe('{"receipt":"d-q2"}');
+    expect(await store.receipt("d-q1", "acme")).toBeNull();
+    expect(await store.receipt("d-q2", "acme")).toBe('{"receipt":"d-q2"}');
     expect(await store.deleteReceiptsBefore(new Date(T0 + 20_000))).toBe(0);
     expect(await store.deleteReceiptsBefore(new Date(T0 + 40_000))).toBe(2);
   });

@@ -81,7 +81,7 @@ async function sqlite3(db: string, command: string, json = false) {
 }
 
 async function createDebate(server: TestServer, question: string, rounds = 1): Promise<string | undefined> {
-  const res = await fetch(`${server.api}/api/debates`, {
+  const res = await server.fetch(`/api/debates`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ question, rounds }),
@@ -97,10 +97,10 @@ interface DebateView {
 
 /** A debate as the API shows it: its record and every event it serves (a lost one: its HTTP status). */
 async function throughApi(server: TestServer, id: string): Promise<DebateView | { missing: number }> {
-  const res = await fetch(`${server.api}/api/debates/${id}`);
+  const res = await server.fetch(`/api/debates/${id}`);
   if (res.status !== 200) return { missing: res.status };
   const record = (await res.json()) as { status: string; question: string };
-  const events = (await (await fetch(`${server.api}/api/debates/${id}/events?limit=10000`)).json()) as {
+  const events = (await (await server.fetch(`/api/debates/${id}/events?limit=10000`)).json()) as {
     events: unknown[];
   };
   return { status: record.status, question: record.question, events: events.events.length };
@@ -124,7 +124,7 @@ async function throughSqlite3(server: TestServer): Promise<Map<string, DebateVie
 async function settled(server: TestServer, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const body = (await (await fetch(`${server.api}/api/debates?status=running&limit=1`)).json()) as {
+    const body = (await (await server.fetch(`/api/debates?status=running&limit=1`)).json()) as {
       debates: unknown[];
     };
     if (body.debates.length === 0) return;
@@ -346,7 +346,7 @@ describe.skipIf(!existsSync(SQLITE3) || !existsSync("/proc/locks"))("the live da
     const ids = await writing.stop();
     await settled(server);
     clearInterval(sampler);
-    const metrics = await (await fetch(`${server.api}/api/metrics`)).text();
+    const metrics = await (await server.fetch(`/api/metrics`)).text();
     const truncated = Number(
       /aragora_sqlite_wal_truncate_seconds_count\{outcome="done"\} (\d+)/.exec(metrics)?.[1] ?? 0,
     );
@@ -412,7 +412,7 @@ function writeDebates(server: TestServer, label: string, lanesInFlight = 2, roun
 async function settledSome(server: TestServer, ids: string[], count: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const body = (await (await fetch(`${server.api}/api/debates?status=completed&limit=200`)).json()) as {
+    const body = (await (await server.fetch(`/api/debates?status=completed&limit=200`)).json()) as {
       debates: { debate_id: string }[];
     };
     if (body.debates.filter((d) => ids.includes(d.debate_id)).length >= count) return;

@@ -25,7 +25,7 @@ type Health = {
 };
 
 async function health(server: TestServer): Promise<{ status: number; body: Health }> {
-  const res = await fetch(`${server.api}/api/health`);
+  const res = await server.fetch(`/api/health`);
   return { status: res.status, body: (await res.json()) as Health };
 }
 
@@ -40,14 +40,14 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 const postDebate = (server: TestServer, rounds = 1) =>
-  fetch(`${server.api}/api/debates`, {
+  server.fetch(`/api/debates`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ question: "Can the store keep up?", rounds }),
   });
 
 async function metric(server: TestServer, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${server.api}/api/metrics`)).text();
+  const text = await (await server.fetch(`/api/metrics`)).text();
   const m = pattern.exec(text);
   return m ? Number(m[1]) : Number.NaN;
 }
@@ -174,7 +174,7 @@ describe("disk full: the data dir on a 2 MiB tmpfs", () => {
       await waitFor(
         "the paused debate to finish",
         async () => {
-          const row = (await (await fetch(`${server.api}/api/debates/${runningId}`)).json()) as { status: string };
+          const row = (await (await server.fetch(`/api/debates/${runningId}`)).json()) as { status: string };
           return row.status === "running" ? undefined : row.status;
         },
         60_000,
@@ -194,7 +194,7 @@ describe("disk full: the data dir on a 2 MiB tmpfs", () => {
         throw err;
       });
       const log = (
-        (await (await fetch(`${server.api}/api/debates/${runningId}/events`)).json()) as {
+        (await (await server.fetch(`/api/debates/${runningId}/events`)).json()) as {
           events: { seq: number; type: string }[];
         }
       ).events;
@@ -236,7 +236,7 @@ describe("a corrupted database", () => {
       const created = await postDebate(first);
       const id = ((await created.json()) as { debate_id: string }).debate_id;
       await waitFor("the first debate to finish", async () => {
-        const row = (await (await fetch(`${first.api}/api/debates/${id}`)).json()) as { status: string };
+        const row = (await (await first.fetch(`/api/debates/${id}`)).json()) as { status: string };
         return row.status === "running" ? undefined : row.status;
       });
       expect(await first.stop()).toBe(0);
@@ -267,7 +267,7 @@ describe("a corrupted database", () => {
         env: { ARAGORA_DEMO_TOKEN_DELAY_MS: "20", ARAGORA_SHUTDOWN_TIMEOUT_S: String(SHUTDOWN_TIMEOUT_S) },
       });
       try {
-        await expectStoreUnavailable(await fetch(`${server.api}/api/debates/${id}/events`), dataDir);
+        await expectStoreUnavailable(await server.fetch(`/api/debates/${id}/events`), dataDir);
         const h = await health(server);
         expect(h.status).toBe(503);
         expect(h.body.status).toBe("unhealthy");
@@ -353,13 +353,13 @@ describe("PostgreSQL: tables locked by another session", () => {
       await waitFor(
         "the paused debate to finish",
         async () => {
-          const row = (await (await fetch(`${server.api}/api/debates/${runningId}`)).json()) as { status: string };
+          const row = (await (await server.fetch(`/api/debates/${runningId}`)).json()) as { status: string };
           return row.status === "running" ? undefined : row.status;
         },
         60_000,
       );
       const log = (
-        (await (await fetch(`${server.api}/api/debates/${runningId}/events`)).json()) as {
+        (await (await server.fetch(`/api/debates/${runningId}/events`)).json()) as {
           events: { seq: number; type: string }[];
         }
       ).events;

@@ -2,9 +2,13 @@
  * Start the real server as a child process on free ports and talk to it the way an
  * operator would: HTTP, WebSocket, signals, and the JSON log lines on its stdout.
  *
+ * The server gets an operator token (ARAGORA_API_TOKEN) unless the test names its own or asks for
+ * none; `server.fetch` and `server.socket` present it, plain `fetch` and `openSocket` do not.
+ *
  * @example
  * const server = await startTestServer({ env: { ARAGORA_WS_HEARTBEAT_S: "1" } });
- * const res = await fetch(`${server.api}/api/health`);
+ * const res = await server.fetch("/api/debates"); // as the operator
+ * const anonymous = await server.fetch(`/api/debates`); // 401
  * await server.stop(); // SIGTERM, waits for exit, returns the exit code
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -15,6 +19,10 @@ import type { Subprocess } from "bun";
 export const ROOT = resolve(import.meta.dir, "../..");
 export const CLI = join(ROOT, "app/cli.ts");
 export const BUN = process.execPath;
+/** The operator token a test server gets unless the test names its own. */
+export const TEST_OPERATOR_TOKEN = "test-operator-token-0123456789";
+/** The header that presents {@link TEST_OPERATOR_TOKEN}, for servers started some other way. */
+export const OPERATOR_AUTH: Readonly<Record<string, string>> = { authorization: `Bearer ${TEST_OPERATOR_TOKEN}` };
 
 export interface TestServer {
   api: string;
@@ -23,6 +31,17 @@ export interface TestServer {
   apiPort: number;
   wsPort: number;
   dataDir: string;
+  /** The server's operator token (ARAGORA_API_TOKEN), or undefined when it runs without one. */
+  operatorToken: string | undefined;
+  /** `Authorization: Bearer <operator token>` (empty without a token). */
+  authHeaders: Record<string, string>;
+  /**
+   * fetch a path of the API as the operator: `authHeaders` are added unless `init.headers` has its
+   * own Authorization.
+   */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Open a WebSocket (default: the dedicated listener) as the operator. */
+  socket(url?: string, headers?: Record<string, string>): ReturnType<typeof openSocket>;
   proc: Subprocess<"ignore", "pipe", "pipe">;
   /** Every JSON log line printed so far. */
   logs(): Record<string, unknown>[];
@@ -38,6 +57,11 @@ export interface TestServer {
 
 export interface StartOptions {
   env?: Record<string, string>;
+  /**
+   * The operator token (default {@link TEST_OPERATOR_TOKEN}, or env.ARAGORA_API_TOKEN when given);
+   * null starts the server without one (its admin API off).
+   */
+  operatorToken?: string | null;
   /** The program and its leading arguments; default `bun app/cli.ts`. */
   command?: string[];
   args?: string[];
@@ -63,9 +87,14 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
 export async function startTestServer(options: StartOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
   const command = options.command ?? [BUN, CLI];
+  const operatorToken =
+    options.operatorToken === null
+      ? undefined
+      : (options.env?.ARAGORA_API_TOKEN ?? options.operatorToken ?? TEST_OPERATOR_TOKEN);
+  const tokenEnv: Record<string, string> = operatorToken === undefined ? {} : { ARAGORA_API_TOKEN: operatorToken };
   const proc = Bun.spawn([...command, "serve", "--api-port", "0", "--ws-port", "0", ...(options.args ?? [])], {
     cwd: ROOT,
-    env: childEnv({ ARAGORA_DATA_DIR: dataDir, ...options.env }),
+    env: childEnv({ ARAGORA_DATA_DIR: dataDir, ...tokenEnv, ...options.env }),
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -136,13 +165,20 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
   ]);
   const apiPort = Number(new URL(String(listening.api)).port);
   const wsPort = Number(new URL(String(listening.ws)).port);
+  const api = `http://127.0.0.1:${apiPort}`;
+  const authHeaders: Record<string, string> =
+    operatorToken === undefined ? {} : { authorization: `Bearer ${operatorToken}` };
   const server: TestServer = {
-    api: `http://127.0.0.1:${apiPort}`,
+    api,
     ws: `ws://127.0.0.1:${wsPort}/ws`,
     wsApi: `ws://127.0.0.1:${apiPort}/ws`,
     apiPort,
     wsPort,
     dataDir,
+    operatorToken,
+    authHeaders,
+    fetch: (path, init = {}) => fetch(`${api}${path}`, { ...init, headers: withAuth(authHeaders, init.headers) }),
+    socket: (url = server.ws, headers = authHeaders) => openSocket(url, headers),
     proc,
     logs: () => lines,
     stderr: () => stderr,
@@ -178,9 +214,21 @@ export async function runCli(args: string[], env: Record<string, string> = {}, t
   return { code, stdout, stderr };
 }
 
-/** Open a WebSocket and collect its messages. */
-export async function openSocket(url: string) {
-  const ws = new WebSocket(url);
+/**
+ * `headers` with `auth` added, unless they carry their own Authorization.
+ *
+ * @example fetch(url, { headers: withAuth(server.authHeaders, { "content-type": "application/json" }) })
+ */
+export function withAuth(auth: Record<string, string>, headers?: RequestInit["headers"]): Headers {
+  const merged = new Headers(headers);
+  for (const [name, value] of Object.entries(auth)) if (!merged.has(name)) merged.set(name, value);
+  return merged;
+}
+
+/** Open a WebSocket (with `headers` on the upgrade, e.g. Authorization) and collect its messages. */
+export async function openSocket(url: string, headers: Record<string, string> = {}) {
+  // Bun's WebSocket takes upgrade headers (browsers cannot: they use a ?ticket=).
+  const ws = new WebSocket(url, { headers });
   const messages: Record<string, unknown>[] = [];
   const waiters: Array<{
     pred: (m: Record<string, unknown>) => boolean;

@@ -1,0 +1,78 @@
+/**
+ * The routes anyone may call without proving who they are: the one list. The shell skips
+ * authentication for exactly these (app.ts), each of them declares `permission: "public"`
+ * (permission.ts), and tests/access/permissions.test.ts checks both against the OpenAPI document
+ * and the mounted routes, so a route is public in all three places or in none.
+ *
+ * @example
+ * isPublicRoute("GET", "/api/health"); // true
+ * isPublicRoute("GET", "/api/debates"); // false
+ */
+
+/**
+ * `METHOD /path` of every public route; `:name` stands for one path segment. The `/api/auth/*`
+ * entries are the access feature's ways in (signing in cannot need a sign-in).
+ */
+export const PUBLIC_ROUTES = [
+  "GET /api/health",
+  "GET /api/health/ws",
+  "GET /api/receipts/public-key",
+  "GET /swagger",
+  "GET /swagger/json",
+  "GET /swagger/assets/:file",
+  "POST /api/auth/sign-in",
+  "POST /api/auth/sign-up",
+  "POST /api/auth/setup",
+  "POST /api/auth/refresh",
+  "POST /api/auth/password/reset",
+] as const;
+
+/** One entry of {@link PUBLIC_ROUTES}. */
+export type PublicRoute = (typeof PUBLIC_ROUTES)[number];
+
+const EXACT = new Set<string>();
+/** Entries with a `:param` segment: method, the static part before the first one, and segments. */
+const PATTERNS: { method: string; prefix: string; segments: string[] }[] = [];
+for (const route of PUBLIC_ROUTES) {
+  const [method, path] = route.split(" ") as [string, string];
+  const param = path.indexOf("/:");
+  if (param === -1) EXACT.add(route);
+  else PATTERNS.push({ method, prefix: path.slice(0, param + 1), segments: path.split("/") });
+}
+
+/**
+ * Whether `method path` is one of {@link PUBLIC_ROUTES}. `path` is the URL's path as sent (not
+ * decoded: a spelling the list does not have exactly is simply not public, which only ever asks
+ * for more). HEAD is answered by GET routes, so it is public where GET is; one trailing slash is
+ * ignored, as the router ignores it.
+ *
+ * @example isPublicRoute("HEAD", "/api/health/"); // true
+ */
+export function isPublicRoute(method: string, path: string): boolean {
+  const verb = method === "HEAD" ? "GET" : method;
+  const bare = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+  if (EXACT.has(`${verb} ${bare}`)) return true;
+  for (const p of PATTERNS) {
+    if (p.method !== verb || !bare.startsWith(p.prefix)) continue;
+    const segments = bare.split("/");
+    if (
+      p.segments.length === segments.length &&
+      p.segments.every((s, i) => (s.startsWith(":") ? (segments[i] as string).length > 0 : s === segments[i]))
+    )
+      return true;
+  }
+  return false;
+}
+
+/**
+ * The path of a request URL as the router sees it (Bun has already resolved `.` and `..`), without
+ * the query; cheaper than `new URL(url).pathname` on the request path.
+ *
+ * @example pathOf("http://localhost:8080/api/debates?limit=5"); // "/api/debates"
+ */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  return query === -1 ? url.slice(start) : url.slice(start, query);
+}
