@@ -4,8 +4,9 @@
  * the order is written here, once, in code the compiler checks.
  *
  * @example
- * const features = await makeFeatures(ctx); // agents, debates, runbooks, schedulers
+ * const features = await makeFeatures(ctx); // access, agents, debates, runbooks, schedulers
  */
+import { accessFeature } from "../access/feature.ts";
 import { agentsFeature } from "../actors/agent/feature.ts";
 import { debatesFeature } from "../actors/debate/index.ts";
 import { runbooksFeature } from "../actors/runbook/feature.ts";
@@ -14,6 +15,9 @@ import type { Feature, FeatureContext } from "../runtime/feature.ts";
 
 /** Make every feature; `made` receives each as it is made, so a failure part-way can stop those. */
 export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): Promise<Feature[]> {
+  // First: every other feature's routes are behind its authenticator.
+  const access = await accessFeature(ctx);
+  made.push(access);
   const agents = agentsFeature(ctx);
   made.push(agents);
   const debates = await debatesFeature(ctx, { agents: agents.agents });

@@ -118,6 +118,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     startedAt,
     routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
     guards: features.flatMap((f) => f.guards ?? []),
+    authenticator: features.find((f) => f.authenticator !== undefined)?.authenticator,
   });
   const wsApp = new Elysia({
     serve: { reusePort: false },

@@ -17,6 +17,7 @@ import type { ActorSystem } from "./actor/index.ts";
 import type { Config } from "./config.ts";
 import type { Drain } from "./drain.ts";
 import type { RouteGuard } from "./http/admin-guard.ts";
+import type { Authenticator } from "./http/principal.ts";
 import type { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./store/index.ts";
@@ -43,6 +44,8 @@ export interface Feature {
   routes?: AnyElysia;
   /** Guards of path prefixes, checked before any body or query is read (runtime/http/admin-guard.ts). */
   guards?: RouteGuard[];
+  /** How callers prove who they are (the access feature's); the shell asks it about every request. */
+  authenticator?: Authenticator;
   /** Runs after the listeners are up (resume work, start schedules). */
   start?(): Promise<void>;
   /** Runs at shutdown after the drain, in reverse start order. */

@@ -25,6 +25,7 @@ import { adminRoutes } from "./admin-routes.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
 import { errorResponse, HttpError, PayloadTooLargeError, validationDetails } from "./errors.ts";
 import { BodyRejected, readJsonBody } from "./json-body.ts";
+import type { Authenticator } from "./principal.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { bindState, RequestState, stateOf } from "./request-state.ts";
 import { checkResponses, responses } from "./route-schemas.ts";
@@ -47,6 +48,8 @@ export interface HttpAppDeps {
   routes?: AnyElysia[];
   /** Feature guards of path prefixes (the admin guard is the shell's own); see admin-guard.ts. */
   guards?: RouteGuard[];
+  /** Who each request is (the access feature's); see principal.ts. */
+  authenticator?: Authenticator;
 }
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
