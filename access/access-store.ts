@@ -404,7 +404,15 @@ export class AccessStore {
   async insertRefreshToken(token: NewRefreshToken, now: Date): Promise<void> {
     const { refreshTokens } = this.repo.tables;
     await this.repo.write((db) =>
-      db.insert(refreshTokens).values({ id: newId.refreshToken(), ...token, createdAt: now }),
+      db.insert(refreshTokens).values({
+        id: newId.refreshToken(),
+        familyId: token.familyId,
+        userId: token.userId,
+        orgId: token.orgId,
+        tokenHash: token.tokenHash,
+        expiresAt: token.expiresAt,
+        createdAt: now,
+      }),
     );
   }
 

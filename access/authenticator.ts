@@ -200,15 +200,18 @@ export function createAccessAuthenticator(
   const fromClaims = (entry: TokenEntry, via: Principal["via"]): Outcome | Promise<Outcome> => {
     const { claims } = entry;
     const { entry: userEntry, state } = freshUser(claims.sub);
-    if (state !== undefined) {
-      if (entry.madeFrom === state && entry.madeVia === via && entry.principal !== undefined) return entry.principal;
-      const principal = userPrincipal(claims, state, via);
-      entry.principal = principal;
-      entry.madeFrom = state;
-      entry.madeVia = via;
-      return principal;
-    }
-    return loadUser(claims.sub, userEntry).then((loaded) => userPrincipal(claims, loaded, via));
+    if (state !== undefined) return madeFrom(entry, state, via);
+    return loadUser(claims.sub, userEntry).then((loaded) => madeFrom(entry, loaded, via));
+  };
+
+  /** The principal of a token entry and a user state, made once per state (states are replaced, not changed). */
+  const madeFrom = (entry: TokenEntry, state: UserState, via: Principal["via"]): Outcome => {
+    if (entry.madeFrom === state && entry.madeVia === via && entry.principal !== undefined) return entry.principal;
+    const principal = userPrincipal(entry.claims, state, via);
+    entry.principal = principal;
+    entry.madeFrom = state;
+    entry.madeVia = via;
+    return principal;
   };
 
   const byAccessToken = (token: string, via: Principal["via"]): Outcome | Promise<Outcome> => {
