@@ -8,6 +8,7 @@
  */
 import pino, { type DestinationStream, type Logger } from "pino";
 import type { LogLevel } from "./config.ts";
+import { LogWriter } from "./log-writer.ts";
 
 export type { Logger };
 
@@ -98,6 +99,6 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
         log: redactSecrets,
       },
     },
-    destination ?? pino.destination({ fd: 1, sync: false }),
+    destination ?? new LogWriter(1),
   );
 }
