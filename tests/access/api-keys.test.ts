@@ -21,6 +21,8 @@ import {
 } from "./support.ts";
 
 interface CreatedKey {
+  error?: string;
+  details?: unknown;
   id: string;
   key: string;
   name: string;
