@@ -38,13 +38,15 @@ export function unauthenticated(): HttpError {
 }
 
 /**
- * Whether `principal` may do `permission`: its roles grant it and, for a scoped key, its scopes name it.
+ * Whether `principal` may do `permission`: its roles grant it and, for a scoped key, its scopes name
+ * it. Scopes narrow what a key does to its organisation, never `account.self`: a leaked key, however
+ * narrow, can always say what it is and revoke itself.
  *
  * @example if (!allowed(principal, "keys.manage")) throw forbidden("keys.manage");
  */
 export function allowed(principal: Principal, permission: Permission): boolean {
   if (!policy.can(principal.roles, permission)) return false;
-  return principal.scopes === undefined || principal.scopes.includes(permission);
+  return principal.scopes === undefined || permission === "account.self" || principal.scopes.includes(permission);
 }
 
 /**

@@ -14,6 +14,7 @@ import { HttpError } from "../runtime/http/errors.ts";
 import type { Principal } from "../runtime/http/principal.ts";
 import { responses, validated } from "../runtime/http/route-schemas.ts";
 import type { Logger } from "../runtime/log.ts";
+import { metrics } from "../runtime/metrics.ts";
 import type { LoginBackoff } from "../runtime/security/login-backoff.ts";
 import {
   checkPasswordPolicy,
@@ -45,7 +46,7 @@ import {
 } from "./access-store.ts";
 import type { AccessAuthenticator } from "./authenticator.ts";
 import { CSRF_HEADER, clearedCookies, csrfRefusal, REFRESH_COOKIE, readCookie, sessionCookies } from "./cookies.ts";
-import { checkedPrincipal, routePermissions } from "./route-permission.ts";
+import { allowed, checkedPrincipal, routePermissions } from "./route-permission.ts";
 import {
   ApiKeyIdParams,
   ApiKeyListResponse,
@@ -214,6 +215,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           throw err;
         }
         setupToken.consumed();
+        metrics.authEvents.inc({ event: "setup_claimed" });
         log.info({ user_id: user.id, org_id: record.orgId }, "first-start setup claimed: owner account made");
         const workspaceId = (await store.defaultWorkspace(record.orgId)) as string;
         return status(
@@ -261,6 +263,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           throw err;
         }
         log.info({ user_id: made.user.id, org_id: made.orgId }, "signed up: account and organisation made");
+        metrics.authEvents.inc({ event: "sign_up" });
         const session = await sessions.start(made.user, {
           orgId: made.orgId,
           role: "owner",
@@ -282,6 +285,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         const email = body.email.trim().toLowerCase();
         const gate = backoff.attempt(email, ipOf(request, server as PeerServer));
         if (!gate.allowed) {
+          metrics.authEvents.inc({ event: "sign_in_locked" });
           throw new HttpError(
             429,
             "too_many_attempts",
@@ -295,7 +299,11 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         const ok = live
           ? await verifyPassword(body.password, live.passwordHash as string)
           : await verifyAgainstDummy(body.password);
-        if (!ok || live === undefined) throw new HttpError(401, "invalid_credentials", "wrong email or password");
+        if (!ok || live === undefined) {
+          metrics.authEvents.inc({ event: "sign_in_failed" });
+          throw new HttpError(401, "invalid_credentials", "wrong email or password");
+        }
+        metrics.authEvents.inc({ event: "sign_in" });
         backoff.recordSuccess(email, ipOf(request, server as PeerServer));
         if (needsRehash(live.passwordHash as string))
           await store.rehashPassword(live.id, await hashPassword(body.password));
@@ -340,9 +348,12 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           if (refused) throw refused;
         }
         try {
-          return await answer(await sessions.rotate(token), set);
+          const rotated = await sessions.rotate(token);
+          metrics.authEvents.inc({ event: "refresh" });
+          return await answer(rotated, set);
         } catch (err) {
           if (err instanceof ReusedRefreshToken) {
+            metrics.authEvents.inc({ event: "refresh_reused" });
             authenticator.forgetUser(err.userId);
             log.warn({ user_id: err.userId }, "a used refresh token was presented again: its session is revoked");
           }
@@ -378,6 +389,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         await store.setPassword(user.id, await hashPassword(body.new_password), now);
         authenticator.forgetUser(user.id);
         log.info({ user_id: user.id }, "password reset: every session of the account ended");
+        metrics.authEvents.inc({ event: "password_reset" });
         return { reset: true as const };
       },
       {
@@ -403,7 +415,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           store.organisation(p.orgId),
           store.workspace(p.workspaceId),
         ]);
-        const permissions = policy.permissionsOf(p.roles).filter((x) => p.scopes === undefined || p.scopes.includes(x));
+        const permissions = policy.permissionsOf(p.roles).filter((x) => allowed(p, x));
         return {
           user: user === undefined ? null : userBody(user),
           organisation: { id: p.orgId, name: organisation?.name ?? "" },
@@ -446,6 +458,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         }
         for (const id of sessionIds) await store.revokeSession(id, now);
         if (p.userId !== null) authenticator.forgetUser(p.userId);
+        metrics.authEvents.inc({ event: "sign_out" });
         set.headers["set-cookie"] = clearedCookies();
         return { signed_out: true as const };
       },
@@ -498,6 +511,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         await store.setPassword(user.id, await hashPassword(body.new_password), new Date(clock()));
         authenticator.forgetUser(user.id);
         log.info({ user_id: user.id }, "password changed: every other session of the account ended");
+        metrics.authEvents.inc({ event: "password_changed" });
         const membership = (await membershipsOf(user.id)).find((m) => m.orgId === p.orgId);
         if (membership === undefined)
           throw new HttpError(403, "not_a_member", "the account is no longer a member of this organisation");
@@ -592,6 +606,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         };
         await store.insertApiKey(row);
         log.info({ key_id: row.id, org_id: row.orgId, role, kind, created_by: p.userId }, "API key made");
+        metrics.authEvents.inc({ event: "api_key_created" });
         set.headers["cache-control"] = "no-store";
         return status(201, { ...keyBody(row), key: secret.token });
       },
@@ -617,6 +632,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         const hash = await store.revokeApiKey(p.keyId, p.orgId, new Date(clock()));
         if (hash !== undefined) authenticator.forgetKey(hash);
         log.info({ key_id: p.keyId, org_id: p.orgId }, "API key revoked by itself");
+        metrics.authEvents.inc({ event: "api_key_revoked" });
         return { id: p.keyId, revoked: true as const };
       },
       {
@@ -634,6 +650,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         if (hash === undefined) throw new HttpError(404, "not_found", `no API key ${params.id}`);
         authenticator.forgetKey(hash);
         log.info({ key_id: params.id, org_id: p.orgId, revoked_by: p.userId }, "API key revoked");
+        metrics.authEvents.inc({ event: "api_key_revoked" });
         return { id: params.id, revoked: true as const };
       },
       {

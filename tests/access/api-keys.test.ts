@@ -147,22 +147,35 @@ describe("making and listing keys", () => {
     ]);
   });
 
-  test("a scoped key is held to its scopes and cannot make a wider key", async () => {
-    const scoped = await makeKey(admin.access_token, { name: "scoped", scopes: ["account.self", "keys.manage"] });
+  test("a scoped key is held to its scopes, but can always see itself and revoke itself", async () => {
+    const narrow = await makeKey(admin.access_token, { name: "narrow", role: "viewer", scopes: ["debates.read"] });
+    const me = await call(server, "GET", "/api/auth/me", { token: narrow.body.key });
+    expect(me.body).toMatchObject({
+      roles: ["viewer"],
+      scopes: ["debates.read"],
+      permissions: ["account.self", "debates.read"],
+    });
+    expect((await call(server, "POST", "/api/auth/ws-ticket", { token: narrow.body.key })).status).toBe(200);
+    expect((await makeKey(narrow.body.key, { name: "x" })).status).toBe(403);
+    expect((await call(server, "DELETE", "/api/auth/api-key", { token: narrow.body.key })).status).toBe(200);
+    expect((await call(server, "GET", "/api/auth/me", { token: narrow.body.key })).status).toBe(401);
+  });
+
+  test("a scoped key cannot make a wider key", async () => {
+    const scoped = await makeKey(admin.access_token, { name: "scoped", scopes: ["keys.manage"] });
     expect(scoped.status).toBe(201);
     const me = await call(server, "GET", "/api/auth/me", { token: scoped.body.key });
     expect(me.body).toMatchObject({
       roles: ["admin"],
-      scopes: ["account.self", "keys.manage"],
+      scopes: ["keys.manage"],
       permissions: ["account.self", "keys.manage"],
     });
     expect((await call(server, "POST", "/api/auth/ws-ticket", { token: scoped.body.key })).status).toBe(403);
     expect((await makeKey(scoped.body.key, { name: "wider", scopes: ["debates.read"] })).status).toBe(422);
     expect((await makeKey(scoped.body.key, { name: "unscoped", scopes: [] })).status).toBe(422);
-    const narrower = await makeKey(scoped.body.key, { name: "narrower", scopes: ["account.self"] });
-    expect(narrower.status).toBe(201);
     const inherited = await makeKey(scoped.body.key, { name: "same" });
-    expect(inherited.body.scopes).toEqual(["account.self", "keys.manage"]);
+    expect(inherited.status).toBe(201);
+    expect(inherited.body.scopes).toEqual(["keys.manage"]);
   });
 });
 
