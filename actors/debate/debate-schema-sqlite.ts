@@ -29,7 +29,12 @@ export const debates = sqliteTable(
     baseline: text("baseline"),
     summary: text("summary"),
     lastSeq: integer("last_seq").notNull().default(0),
-    eloApplied: integer("elo_applied").notNull().default(0),
+    // A flag stored as 0 or 1, read and written as a boolean so the row is PostgreSQL's (see
+    // dialectTables). The default is given as the stored 0 the table was created with (drizzle-kit
+    // would read `false` as a changed default); drizzle binds it through the column all the same.
+    eloApplied: integer("elo_applied", { mode: "boolean" })
+      .notNull()
+      .default(0 as unknown as boolean),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
     finishedAt: integer("finished_at", { mode: "timestamp_ms" }),

@@ -1,17 +1,18 @@
 /**
- * Where debates, their event logs, receipts and ratings are kept. Two implementations, chosen by
- * the server's store kind: {@link openDebateStore} returns the SQLite one (same `core.db`, its own
- * connection) or the PostgreSQL one (same DATABASE_URL, its own small pool). Every read a client
- * can reach is scoped by the owner (user and org).
+ * Where debates, their event logs, receipts and ratings are kept: the {@link DebateStore} contract,
+ * and {@link openDebateStore}, which opens it on the server's store (same database, a Repo of its
+ * own: ./debate-store-sql.ts, with the dialect's hand-written hot path). Every read a client can
+ * reach is scoped by the owner (user and org).
  *
  * @example
  * const debates = await openDebateStore(ctx.store, ctx.config);
  * await debates.create({ id: "d-1", owner: LOCAL_OWNER, question: "?", config, metadata: {}, createdAt: new Date() });
  */
 import type { Config } from "../../runtime/config.ts";
-import type { Logger } from "../../runtime/log.ts";
 import type { Store } from "../../runtime/store/index.ts";
 import { type StoreHealth, StoreUnavailableError, storeFailureReason } from "../../runtime/store/store-health.ts";
+import type { debates } from "./debate-schema-postgres.ts";
+import { debateTables, type EventLogSql, SqlDebateStore } from "./debate-store-sql.ts";
 import type { Rating } from "./elo.ts";
 import type { Baseline, ConsensusOutcome, DebateConfig, DebateStatus, DebateSummaryData } from "./types.ts";
 
@@ -32,18 +33,20 @@ export interface NewDebate {
   createdAt: Date;
 }
 
-export interface DebateRow extends NewDebate {
-  status: DebateStatus;
-  stopReason: string | null;
-  error: string | null;
-  consensus: ConsensusOutcome | null;
-  baseline: Baseline | null;
-  summary: DebateSummaryData | null;
-  lastSeq: number;
-  eloApplied: boolean;
-  updatedAt: Date;
-  finishedAt: Date | null;
-}
+/**
+ * A debate as stored: its `debates` row as the schema gives it, with the owner's ids as one
+ * {@link Owner} and the JSON columns parsed.
+ */
+export type DebateRow = Omit<
+  typeof debates.$inferSelect,
+  "userId" | "orgId" | "config" | "metadata" | "status" | "consensus" | "baseline" | "summary"
+> &
+  Pick<NewDebate, "owner" | "config" | "metadata"> & {
+    status: DebateStatus;
+    consensus: ConsensusOutcome | null;
+    baseline: Baseline | null;
+    summary: DebateSummaryData | null;
+  };
 
 /** One row of the event log; `payload` is the envelope exactly as published. */
 export interface StoredEvent {
@@ -118,74 +121,25 @@ export interface DebateStore {
 }
 
 /**
- * A `debates` row as either dialect returns it: SQLite gives times as epoch ms and booleans as 0/1,
- * PostgreSQL gives Dates, booleans, and bigints as strings.
- */
-export interface DebateColumns {
-  id: string;
-  user_id: string;
-  org_id: string;
-  question: string;
-  config: string;
-  metadata: string;
-  status: string;
-  stop_reason: string | null;
-  error: string | null;
-  consensus: string | null;
-  baseline: string | null;
-  summary: string | null;
-  last_seq: number | string;
-  elo_applied: boolean | number;
-  created_at: Date | number;
-  updated_at: Date | number;
-  finished_at: Date | number | null;
-}
-
-const parseOrNull = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
-const asDate = (t: Date | number): Date => (t instanceof Date ? t : new Date(t));
-
-/** A debate from its row, in either dialect. @example rows.map(debateFromRow) */
-export function debateFromRow(r: DebateColumns): DebateRow {
-  return {
-    id: r.id,
-    owner: { userId: r.user_id, orgId: r.org_id },
-    question: r.question,
-    config: JSON.parse(r.config),
-    metadata: JSON.parse(r.metadata),
-    createdAt: asDate(r.created_at),
-    status: r.status as DebateStatus,
-    stopReason: r.stop_reason,
-    error: r.error,
-    consensus: parseOrNull(r.consensus),
-    baseline: parseOrNull(r.baseline),
-    summary: parseOrNull(r.summary),
-    lastSeq: Number(r.last_seq),
-    eloApplied: r.elo_applied === true || r.elo_applied === 1,
-    updatedAt: asDate(r.updated_at),
-    finishedAt: r.finished_at === null ? null : asDate(r.finished_at),
-  };
-}
-
-/**
- * Open the debate store beside the server's store (same database, own connection).
+ * Open the debate store beside the server's store: same database, a Repo of its own (its own
+ * SQLite connection, or a PostgreSQL pool of half the server's pool size, at least two, whose
+ * statements wait at most {@link PG_LOCK_TIMEOUT_MS} for a lock).
  *
  * @example const debates = await openDebateStore(ctx.store, ctx.config);
  */
-export async function openDebateStore(store: Store, config: Config, log?: Logger): Promise<DebateStore> {
-  if (store.kind === "postgres") {
-    const { PostgresDebateStore } = await import("./debate-store-postgres.ts");
-    const { openPgPool } = await import("../../runtime/store/pg-pool.ts");
-    const pool = await openPgPool(config.databaseUrl as string, {
-      max: Math.max(2, Math.ceil(config.dbPoolSize / 2)),
-      lockTimeoutMs: PG_LOCK_TIMEOUT_MS,
-      connectTimeoutS: config.dbPoolTimeoutSeconds,
-      name: "debates",
-      ...(log ? { log } : {}),
-    });
-    return new PostgresDebateStore(pool);
-  }
-  const { SqliteDebateStore } = await import("./debate-store-sqlite.ts");
-  return new SqliteDebateStore(store.sqlitePath as string, config.sqliteBusyTimeoutMs);
+export async function openDebateStore(store: Pick<Store, "openRepo">, config: Config): Promise<DebateStore> {
+  const repo = await store.openRepo(debateTables, {
+    name: "debates",
+    maxConnections: Math.max(2, Math.ceil(config.dbPoolSize / 2)),
+    lockTimeoutMs: PG_LOCK_TIMEOUT_MS,
+  });
+  const { driver } = repo;
+  // Each dialect's hot path is loaded only when chosen, as the store's drivers are.
+  const log: EventLogSql =
+    driver.dialect === "postgres"
+      ? new (await import("./event-log-postgres.ts")).PostgresEventLog(driver.pool)
+      : new (await import("./event-log-sqlite.ts")).SqliteEventLog(driver.client);
+  return new SqlDebateStore(repo, log);
 }
 
 /** Encode a list position as an opaque cursor. @example encodeCursor({ createdAt: 1, id: "d-1" }) */

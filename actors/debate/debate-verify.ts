@@ -8,11 +8,13 @@
  * paged, so a live server is never held up and memory holds one debate at a time.
  *
  * @example
- * const source = await openDebateSnapshots(config);
+ * const store = await openStore(config, log, { readOnly: true });
+ * const source = await openDebateSnapshots(store);
  * const summary = await verifyDebates(source, { keys: trustedKeys(config.dataDir, []), retentionDays: 2555 }, {
  *   difference: (d) => console.log(`${d.debateId}: ${d.what}: ${d.detail}`),
  * });
  * await source.close();
+ * await store.close();
  * summary.differences; // 0 when every stored debate matches its chain and its receipt
  */
 import { createPrivateKey, createPublicKey, verify } from "node:crypto";

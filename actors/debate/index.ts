@@ -28,7 +28,7 @@ export async function debatesFeature(
 ): Promise<Feature & { receipts: Pick<DebateStore, "deleteReceiptsBefore"> }> {
   const { config, log } = ctx;
   const health = ctx.storeHealth;
-  const store = reportingHealth(await openDebateStore(ctx.store, config, log), health);
+  const store = reportingHealth(await openDebateStore(ctx.store, config), health);
   health.addProbe("debates", () => store.probeWrite());
   // The event log is writable again when its queue is written (the writer's own retry) or empty
   // and a probe write goes through; never while events still wait.

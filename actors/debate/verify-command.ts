@@ -9,8 +9,11 @@
  * # d-0193...: question: the record says "Tabs or spaceS?", the signed receipt "Tabs or spaces?"
  * # checked 1,600 debates (1,516,800 events, 1,600 receipts): 1 difference in 1 debate
  */
+import pino from "pino";
 import { type Command, EXIT, UsageError } from "../../runtime/command.ts";
-import { NoDatabase, openDebateSnapshots } from "./debate-snapshots.ts";
+import { createLogger } from "../../runtime/log.ts";
+import { NoDatabase, openStore, type Store } from "../../runtime/store/index.ts";
+import { openDebateSnapshots } from "./debate-snapshots.ts";
 import { type Difference, trustedKeys, type VerifySummary, verifyDebates } from "./debate-verify.ts";
 
 const n = (x: number) => x.toLocaleString("en-US");
@@ -54,12 +57,15 @@ export const verifyCommand: Command = {
     } catch (err) {
       throw new UsageError(`cannot read a public key: ${(err as Error).message}`);
     }
-    let source: Awaited<ReturnType<typeof openDebateSnapshots>>;
+    // stdout carries the command's answer; logs go to stderr so `--json` output stays parseable.
+    const log = createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }));
+    let store: Store;
     try {
-      source = await openDebateSnapshots(config);
+      store = await openStore(config, log, { readOnly: true });
     } catch (err) {
       if (err instanceof NoDatabase) throw new UsageError(err.message);
-      throw err;
+      process.stderr.write(`aragora verify: cannot read the stored debates: ${(err as Error).message}\n`);
+      return EXIT.failure;
     }
     const differences: Difference[] = [];
     const print = (d: Difference) => {
@@ -68,16 +74,21 @@ export const verifyCommand: Command = {
     };
     let summary: VerifySummary;
     try {
-      summary = await verifyDebates(
-        source,
-        { keys, retentionDays: config.receiptRetentionDays },
-        { difference: print },
-      );
+      const source = await openDebateSnapshots(store);
+      try {
+        summary = await verifyDebates(
+          source,
+          { keys, retentionDays: config.receiptRetentionDays },
+          { difference: print },
+        );
+      } finally {
+        await source.close();
+      }
     } catch (err) {
       process.stderr.write(`aragora verify: cannot read the stored debates: ${(err as Error).message}\n`);
       return EXIT.failure;
     } finally {
-      await source.close();
+      await store.close();
     }
     if (values.json) {
       const report = {

@@ -12,10 +12,10 @@
  *     timeout: 30m
  */
 import { type } from "arktype";
-import { NoDatabase, openDebateSnapshots } from "../../actors/debate/debate-snapshots.ts";
+import { openDebateSnapshots } from "../../actors/debate/debate-snapshots.ts";
 import { type Difference, trustedKeys, verifyDebates } from "../../actors/debate/debate-verify.ts";
 import { summaryLine } from "../../actors/debate/verify-command.ts";
-import { storeDialect } from "../../runtime/store/open.ts";
+import { NoDatabase, openStore, type Store, storeDialect } from "../../runtime/store/index.ts";
 import type { ActionDefinition } from "../action.ts";
 
 const VerifyInput = type({ "+": "reject", "public_keys?": "string[]", "fail_on_difference?": "boolean" });
@@ -40,9 +40,10 @@ export const debatesVerify: ActionDefinition<typeof VerifyInput.infer, Record<st
   },
   async run(input, ctx) {
     const keys = trustedKeys(ctx.dataDir, input.public_keys ?? []);
-    let source: Awaited<ReturnType<typeof openDebateSnapshots>>;
+    let store: Store;
     try {
-      source = await openDebateSnapshots({ ...ctx.config, dataDir: ctx.dataDir });
+      // Read-only: the step checks the stored debates and can change none of them.
+      store = await openStore({ ...ctx.config, dataDir: ctx.dataDir }, ctx.log, { readOnly: true });
     } catch (err) {
       if (!(err instanceof NoDatabase)) throw err;
       // A data dir no server has used yet holds no debates: nothing differs.
@@ -51,20 +52,25 @@ export const debatesVerify: ActionDefinition<typeof VerifyInput.infer, Record<st
     const listed: Difference[] = [];
     let summary: Awaited<ReturnType<typeof verifyDebates>>;
     try {
-      summary = await verifyDebates(
-        source,
-        { keys, retentionDays: ctx.config.receiptRetentionDays },
-        {
-          signal: ctx.signal,
-          difference: (d) => {
-            if (listed.length < LISTED) listed.push(d);
-            ctx.log.warn({ debate_id: d.debateId, what: d.what, detail: d.detail }, "stored debate differs");
+      const source = await openDebateSnapshots(store);
+      try {
+        summary = await verifyDebates(
+          source,
+          { keys, retentionDays: ctx.config.receiptRetentionDays },
+          {
+            signal: ctx.signal,
+            difference: (d) => {
+              if (listed.length < LISTED) listed.push(d);
+              ctx.log.warn({ debate_id: d.debateId, what: d.what, detail: d.detail }, "stored debate differs");
+            },
+            progress: (s) => ctx.progress(`verified ${s.debates} debates, ${s.differences} differences`),
           },
-          progress: (s) => ctx.progress(`verified ${s.debates} debates, ${s.differences} differences`),
-        },
-      );
+        );
+      } finally {
+        await source.close();
+      }
     } finally {
-      await source.close();
+      await store.close();
     }
     const lines = listed.map((d) => `${d.debateId}: ${d.what}: ${d.detail}`);
     if (summary.differences > listed.length) lines.push(`... and ${summary.differences - listed.length} more`);

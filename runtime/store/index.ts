@@ -25,4 +25,4 @@ export type {
   NodeRepository,
   Store,
 } from "./store.ts";
-export { UnknownNodeError } from "./store.ts";
+export { NoDatabase, UnknownNodeError } from "./store.ts";

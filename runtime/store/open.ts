@@ -17,6 +17,12 @@ export interface OpenStoreOptions {
   migrate?: boolean;
   /** Override the migrations directory (tests); default migrations/<dialect>. */
   migrationsDir?: string;
+  /**
+   * Open an existing store for reading only (`aragora verify`): SQLite through read-only
+   * connections to a `core.db` that must exist (else `NoDatabase`, and nothing is created),
+   * PostgreSQL through sessions whose transactions are read-only; no migration runs.
+   */
+  readOnly?: boolean;
 }
 
 /**

@@ -137,12 +137,22 @@ export class PgPool {
  */
 export async function openPgPool(
   url: string,
-  o: { max: number; connectTimeoutS: number; name: string; log?: Logger; deadlineMs?: number; lockTimeoutMs?: number },
+  o: {
+    max: number;
+    connectTimeoutS: number;
+    name: string;
+    log?: Logger;
+    deadlineMs?: number;
+    lockTimeoutMs?: number;
+    /** Every transaction of every session read-only (default_transaction_read_only). */
+    readOnly?: boolean;
+  },
 ): Promise<PgPool> {
   const postgres = (await import("postgres")).default;
   const connectTimeout = Math.min(o.connectTimeoutS, 5);
-  // lock_timeout as a startup parameter: every session of the pool has it, including replaced ones.
-  const connection = o.lockTimeoutMs === undefined ? {} : { connection: { lock_timeout: Math.trunc(o.lockTimeoutMs) } };
+  // Startup parameters: every session of the pool has them, including those of a replaced pool.
+  const parameters = sessionParameters(o);
+  const connection = Object.keys(parameters).length === 0 ? {} : { connection: parameters };
   return new PgPool(
     () => postgres(url, { max: o.max, connect_timeout: connectTimeout, onnotice: () => {}, ...connection }),
     {
@@ -151,4 +161,16 @@ export async function openPgPool(
       onReplaced: (why) => o.log?.warn({ store: o.name, why }, "database pool replaced"),
     },
   );
+}
+
+/**
+ * The startup parameters of a pool's sessions: lock_timeout, and read-only transactions.
+ *
+ * @example sessionParameters({ lockTimeoutMs: 3000 }) // { lock_timeout: 3000 }
+ */
+export function sessionParameters(o: { lockTimeoutMs?: number; readOnly?: boolean }): Record<string, number | boolean> {
+  return {
+    ...(o.lockTimeoutMs === undefined ? {} : { lock_timeout: Math.trunc(o.lockTimeoutMs) }),
+    ...(o.readOnly ? { default_transaction_read_only: true } : {}),
+  };
 }

@@ -14,13 +14,14 @@ import type { Logger } from "../log.ts";
 import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
 import { nodeTables, SqlNodeRepository } from "./nodes.ts";
-import { openPgPool, type PgPool } from "./pg-pool.ts";
+import { openPgPool, type PgPool, sessionParameters } from "./pg-pool.ts";
 import {
   type DialectTables,
   driverErrors,
   type Prepared,
   type Repo,
   type RepoDb,
+  type RepoDriver,
   type RepoOptions,
   type Slots,
   type StatementResults,
@@ -90,12 +91,15 @@ export function postgresMigrationDriver(sql: Sql): MigrationDriver {
  */
 export class PostgresRepo<T extends TableSet> implements Repo<T> {
   readonly dialect = "postgres";
+  readonly driver: RepoDriver;
   private readonly dbs = new WeakMap<Sql, RepoDb>();
 
   constructor(
     private readonly pool: PgPool,
     readonly tables: T,
-  ) {}
+  ) {
+    this.driver = { dialect: "postgres", pool };
+  }
 
   private db(client: Sql): RepoDb {
     let db = this.dbs.get(client);
@@ -126,6 +130,21 @@ export class PostgresRepo<T extends TableSet> implements Repo<T> {
     );
   }
 
+  snapshot<S extends readonly PromiseLike<unknown>[]>(build: (tx: RepoDb) => [...S]): Promise<StatementResults<S>> {
+    return this.pool.read((client) =>
+      driverErrors(
+        this.db(client).transaction(
+          async (tx) => {
+            const results: unknown[] = [];
+            for (const statement of build(tx)) results.push(await statement);
+            return results as StatementResults<S>;
+          },
+          { isolationLevel: "repeatable read", accessMode: "read only" },
+        ),
+      ),
+    );
+  }
+
   /** Built on each call's `db` or `tx`: a drizzle prepared query runs on the connection it was prepared on. */
   prepare<C extends Record<string, Column>, R>(
     _columns: C,
@@ -144,16 +163,20 @@ export interface PostgresStoreOptions {
   migrate?: boolean;
   /** Where the drizzle-kit migrations live (default migrations/postgres). */
   migrationsDir?: string;
+  /** Every session's transactions read-only (default_transaction_read_only), and no migration. */
+  readOnly?: boolean;
 }
 
 /** Connect to `config.databaseUrl` with a pool of `config.dbPoolSize` connections. */
 export async function openPostgresStore(config: Config, log: Logger, opts: PostgresStoreOptions = {}): Promise<Store> {
   const url = config.databaseUrl;
   if (url === undefined) throw new Error("openPostgresStore needs DATABASE_URL");
+  const readOnly = opts.readOnly === true;
   const client = postgres(url, {
     max: config.dbPoolSize,
     connect_timeout: config.dbPoolTimeoutSeconds,
     onnotice: () => {},
+    ...(readOnly ? { connection: sessionParameters({ readOnly }) } : {}),
   });
   const repoPool = (options: RepoOptions) =>
     openPgPool(url, {
@@ -161,6 +184,8 @@ export async function openPostgresStore(config: Config, log: Logger, opts: Postg
       connectTimeoutS: config.dbPoolTimeoutSeconds,
       name: options.name,
       log,
+      readOnly,
+      ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     });
   // Node rows get a pool of their own with deadlines, as every repository does; the client above
   // serves migrations, which may run longer than a statement's deadline.
@@ -185,7 +210,7 @@ export async function openPostgresStore(config: Config, log: Logger, opts: Postg
   };
   try {
     await store.ping();
-    if (opts.migrate ?? true) {
+    if (!readOnly && (opts.migrate ?? true)) {
       const applied = await migrator.apply();
       if (applied.length > 0) log.info({ store: "postgres", applied }, "migrations applied");
     }

@@ -12,15 +12,17 @@
  * columns. Count changed rows with `.returning()`; the result of a statement without it differs
  * by driver, so never read it. Row types come from the schema (`typeof table.$inferSelect`).
  *
- * Every statement runs through `read`, `write` or `transaction`: on PostgreSQL that is the
- * {@link PgPool}'s deadline (and, for `read`, running it again on a lost connection). A
+ * Every statement runs through `read`, `write`, `transaction` or `snapshot` (reads that must see one
+ * state): on PostgreSQL that is the {@link PgPool}'s deadline (and, for `read` and `snapshot`,
+ * running it again on a lost connection). A
  * transaction is given as the list of its statements, not as a callback that awaits them: on
  * SQLite the list runs synchronously between BEGIN IMMEDIATE and COMMIT, so the write lock is
  * never held while the event loop runs something else (another connection of this process wanting
  * the lock would spin on busy_timeout, blocking the very loop that would release it). A statement
  * on a hot path is built once with `prepare` and run with each call's values (the ops journal's
  * record: building it with drizzle on every call doubled the interpreter's overhead per step).
- * Hand-written SQL is only for a measured hot path the builder cannot serve (the debate event log).
+ * Hand-written SQL is only for a measured hot path the builder cannot serve (the debate event log),
+ * on the Repo's own connection ({@link Repo.driver}).
  *
  * @example
  * // actors/widgets/widget-schema-sqlite.ts and -postgres.ts each export `widgets`; then:
@@ -51,6 +53,8 @@
  * }
  * const widgets = new WidgetRepository(await store.openRepo(widgetTables, { name: "widgets" }));
  */
+
+import type { Database } from "bun:sqlite";
 import {
   type Column,
   DrizzleQueryError,
@@ -62,6 +66,7 @@ import {
 import type { PgDatabase, PgTable } from "drizzle-orm/pg-core";
 import type { PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
 import type { BaseSQLiteDatabase, SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { PgPool } from "./pg-pool.ts";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -86,7 +91,23 @@ export interface RepoOptions {
   name: string;
   /** PostgreSQL connections of its own pool (default 2); SQLite always opens one connection. */
   maxConnections?: number;
+  /**
+   * PostgreSQL: how long a statement waits for a lock (lock_timeout, set on every session of the
+   * pool) before failing with 55P03, which store health reports as `locked`; default: no limit.
+   */
+  lockTimeoutMs?: number;
 }
+
+/**
+ * The driver connection under a {@link Repo}, for the one measured hot path the builder cannot
+ * serve (the debate event log: its chunks, SQLite's group commit, PostgreSQL's batches through
+ * `unnest`): the Repo's own bun:sqlite connection, or the {@link PgPool} its statements run on.
+ * On PostgreSQL drizzle has set the client's date and time types to pass text through: give a
+ * timestamp as ISO text (a Date is refused), and never read one there.
+ *
+ * @example if (repo.driver.dialect === "sqlite") repo.driver.client.query("SELECT 1").get();
+ */
+export type RepoDriver = { dialect: "sqlite"; client: Database } | { dialect: "postgres"; pool: PgPool };
 
 /**
  * A repository's handle on the database: the dialect's tables and its statements' runner.
@@ -105,6 +126,13 @@ export interface Repo<T extends TableSet> {
    */
   transaction<S extends readonly PromiseLike<unknown>[]>(build: (tx: RepoDb) => [...S]): Promise<StatementResults<S>>;
   /**
+   * The reads `build` returns, in order, in one read-only transaction, so that together they see one
+   * state of the database: on SQLite a deferred transaction (one WAL snapshot, and no write lock:
+   * it works on a read-only connection), on PostgreSQL `repeatable read, read only`, run again on a
+   * lost connection as {@link read} is.
+   */
+  snapshot<S extends readonly PromiseLike<unknown>[]>(build: (tx: RepoDb) => [...S]): Promise<StatementResults<S>>;
+  /**
    * A hot statement built once: `build` makes it with a slot for each of `columns` (their names are
    * the slots' names), and {@link Prepared.on} runs it with a call's values, on this Repo's `db`
    * or a transaction's `tx`. See {@link Prepared} for what each dialect does with it.
@@ -113,6 +141,8 @@ export interface Repo<T extends TableSet> {
     columns: C,
     build: (db: RepoDb, slots: Slots<C>) => PromiseLike<R>,
   ): Prepared<InferColumnsDataTypes<C>, R>;
+  /** The connection under this Repo, for hand-written SQL on a measured hot path only (see {@link RepoDriver}). */
+  readonly driver: RepoDriver;
   close(): Promise<void>;
 }
 

@@ -12,7 +12,7 @@
  * store.sqlitePath; // ".nomic/core.db"
  */
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Column, InferColumnsDataTypes } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
@@ -21,9 +21,19 @@ import type { Logger } from "../log.ts";
 import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
 import { nodeTables, SqlNodeRepository } from "./nodes.ts";
-import type { DialectTables, Prepared, Repo, RepoDb, RepoOptions, Slots, StatementResults, TableSet } from "./repo.ts";
+import type {
+  DialectTables,
+  Prepared,
+  Repo,
+  RepoDb,
+  RepoDriver,
+  RepoOptions,
+  Slots,
+  StatementResults,
+  TableSet,
+} from "./repo.ts";
 import { driverErrors, placeholders, sqliteAsRepoDb } from "./repo.ts";
-import type { Store } from "./store.ts";
+import { NoDatabase, type Store } from "./store.ts";
 
 export const SQLITE_FILE = "core.db";
 
@@ -61,6 +71,18 @@ export function openSqliteDatabase(path: string, busyTimeoutMs: number): Databas
     db.close();
     throw err;
   }
+  return db;
+}
+
+/**
+ * Open `path`, which must exist, for reading only: nothing this connection runs can change the file
+ * (SQLite refuses with SQLITE_READONLY), and reads wait up to busy_timeout behind a writer.
+ *
+ * @example const db = openReadOnlySqliteDatabase(".nomic/core.db", 5000);
+ */
+export function openReadOnlySqliteDatabase(path: string, busyTimeoutMs: number): Database {
+  const db = new Database(path, { readonly: true });
+  db.run(`PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
   return db;
 }
 
@@ -125,6 +147,7 @@ export function sqliteMigrationDriver(db: Database): MigrationDriver {
  */
 export class SqliteRepo<T extends TableSet> implements Repo<T> {
   readonly dialect = "sqlite";
+  readonly driver: RepoDriver;
   private readonly db: RepoDb;
   /** Runs a transaction's statements; made once, as bun makes a transaction function anew on each call. */
   private readonly runAll: ReturnType<Database["transaction"]>;
@@ -139,6 +162,7 @@ export class SqliteRepo<T extends TableSet> implements Repo<T> {
     // once and keeps it, which makes a repository call about twice as fast.
     const cached = { prepare: (text: string) => client.query(text), exec: (text: string) => client.exec(text) };
     this.db = sqliteAsRepoDb(drizzle({ client: cached as unknown as Database }));
+    this.driver = { dialect: "sqlite", client };
     // The SQLite builders (and prepared statements) run synchronously through all(), which returns
     // the rows of a select or a `.returning()` (an empty list otherwise).
     this.runAll = client.transaction((statements: readonly SyncStatement[]) => statements.map((s) => s.all()));
@@ -157,6 +181,13 @@ export class SqliteRepo<T extends TableSet> implements Repo<T> {
   ): Promise<StatementResults<S>> {
     const statements = build(this.db) as unknown as SyncStatement[];
     return this.runAll.immediate(statements) as StatementResults<S>;
+  }
+
+  async snapshot<S extends readonly PromiseLike<unknown>[]>(
+    build: (tx: RepoDb) => [...S],
+  ): Promise<StatementResults<S>> {
+    const statements = build(this.db) as unknown as SyncStatement[];
+    return this.runAll.deferred(statements) as StatementResults<S>;
   }
 
   /** Compiled once, on this Repo's connection, where its transactions run too; each call binds values. */
@@ -207,13 +238,26 @@ export interface SqliteStoreOptions {
   migrate?: boolean;
   /** Where the drizzle-kit migrations live (default migrations/sqlite). */
   migrationsDir?: string;
+  /** Open an existing `core.db` through read-only connections, migrating and creating nothing. */
+  readOnly?: boolean;
 }
 
-/** Open `<config.dataDir>/core.db`, creating the directory and file when absent. */
+/**
+ * Open `<config.dataDir>/core.db`, creating the directory and file when absent; read-only, the
+ * file must exist ({@link NoDatabase} otherwise).
+ */
 export async function openSqliteStore(config: Config, log: Logger, opts: SqliteStoreOptions = {}): Promise<Store> {
-  mkdirSync(config.dataDir, { recursive: true });
   const path = join(config.dataDir, SQLITE_FILE);
-  const client = openSqliteDatabase(path, config.sqliteBusyTimeoutMs);
+  const readOnly = opts.readOnly === true;
+  if (readOnly && !existsSync(path)) {
+    throw new NoDatabase(`no database at ${path} (ARAGORA_DATA_DIR is ${config.dataDir})`);
+  }
+  if (!readOnly) mkdirSync(config.dataDir, { recursive: true });
+  const connect = () =>
+    readOnly
+      ? openReadOnlySqliteDatabase(path, config.sqliteBusyTimeoutMs)
+      : openSqliteDatabase(path, config.sqliteBusyTimeoutMs);
+  const client = connect();
   const migrator = createMigrator(sqliteMigrationDriver(client), opts.migrationsDir ?? migrationsDir("sqlite"));
   let closed = false;
   const store: Store = {
@@ -224,9 +268,7 @@ export async function openSqliteStore(config: Config, log: Logger, opts: SqliteS
     migrator,
     async openRepo<T extends TableSet>(tables: DialectTables<T>, _options: RepoOptions): Promise<Repo<T>> {
       // Its own connection: WAL lets several share the file, and its transactions queue only its own statements.
-      return new SqliteRepo(openSqliteDatabase(path, config.sqliteBusyTimeoutMs), tables.sqlite, {
-        ownsClient: true,
-      });
+      return new SqliteRepo(connect(), tables.sqlite, { ownsClient: true });
     },
     async ping() {
       client.query("SELECT 1").get();
@@ -236,13 +278,13 @@ export async function openSqliteStore(config: Config, log: Logger, opts: SqliteS
       closed = true;
       try {
         // Refreshes planner statistics where they have drifted; cheap when nothing changed.
-        client.run("PRAGMA optimize");
+        if (!readOnly) client.run("PRAGMA optimize");
       } finally {
         client.close(false);
       }
     },
   };
-  if (opts.migrate ?? true) {
+  if (!readOnly && (opts.migrate ?? true)) {
     try {
       const applied = await migrator.apply();
       if (applied.length > 0) log.info({ store: "sqlite", path, applied }, "migrations applied");

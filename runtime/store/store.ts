@@ -27,6 +27,14 @@ export interface NodeListOptions {
   heartbeatSince?: Date;
 }
 
+/**
+ * A store opened read-only (`aragora verify`) where there is none: no `core.db` in the data dir.
+ * Nothing is created in its place.
+ */
+export class NoDatabase extends Error {
+  override name = "NoDatabase";
+}
+
 /** Raised when a heartbeat or stop names a node that was never registered. */
 export class UnknownNodeError extends Error {
   override name = "UnknownNodeError";

@@ -12,11 +12,12 @@ import { generateKeyPairSync } from "node:crypto";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { SqliteDebateSnapshots } from "../../actors/debate/debate-snapshots.ts";
+import { openDebateSnapshots } from "../../actors/debate/debate-snapshots.ts";
 import { trustedKeys, verifyDebates } from "../../actors/debate/debate-verify.ts";
 import { sha256Hex } from "../../actors/debate/event-log.ts";
 import { canonical, keyIdOf } from "../../actors/debate/receipt.ts";
 import { debatesVerify } from "../../ops/actions/debates-verify.ts";
+import { openStore } from "../../runtime/store/index.ts";
 import { fixture, ops, events as opsEvents } from "../ops/support.ts";
 import { actionContext } from "../ops-actions/context.ts";
 import { runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
@@ -248,7 +249,8 @@ describe("aragora verify on SQLite, beside a running server", () => {
     await expect(debatesVerify.run({}, ctx)).rejects.toThrow(`${question}: question:`);
     expect((await debatesVerify.plan({}, ctx)).changes).toEqual([]);
     // Paged: the same answer a page of two debates at a time.
-    const source = new SqliteDebateSnapshots(dbPath, 5000);
+    const store = await openStore(ctx.config, ctx.log, { readOnly: true });
+    const source = await openDebateSnapshots(store);
     try {
       const paged = await verifyDebates(
         source,
@@ -260,6 +262,7 @@ describe("aragora verify on SQLite, beside a running server", () => {
       expect(paged).toMatchObject({ debates: 6, differences: out.differences });
     } finally {
       await source.close();
+      await store.close();
     }
   });
 

@@ -1,9 +1,13 @@
 /**
  * The Repo every repository is written against (runtime/store/repo.ts), on both dialects: a
- * transaction is all or nothing, and holds no lock while other code of the process runs; on PostgreSQL every statement has the PgPool's
- * deadline, and a read runs again after its connection was ended under it.
+ * transaction is all or nothing, and holds no lock while other code of the process runs; a
+ * snapshot's reads see one state of the database; a store opened read-only reads and refuses every
+ * write (and on SQLite creates nothing where there is no database); on PostgreSQL every statement
+ * has the PgPool's deadline, and a read runs again after its connection was ended under it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { eq, like, sql } from "drizzle-orm";
 import { integer as pgInteger, pgTable, text as pgText } from "drizzle-orm/pg-core";
@@ -11,11 +15,12 @@ import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import postgres from "postgres";
 import { loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
-import { dialectTables, openStore, type Repo, type Store } from "../../runtime/store/index.ts";
+import { dialectTables, NoDatabase, openStore, type Repo, type Store } from "../../runtime/store/index.ts";
 import { nodeTables } from "../../runtime/store/nodes.ts";
 import { connectionLost, PgDeadlineExceeded, PgPool } from "../../runtime/store/pg-pool.ts";
 import { PostgresRepo } from "../../runtime/store/postgres.ts";
 import { slotsAsValues } from "../../runtime/store/repo.ts";
+import { storeFailureReason } from "../../runtime/store/store-health.ts";
 import {
   createTempPostgresDatabase,
   postgresAvailable,
@@ -44,7 +49,34 @@ async function ids(repo: Repo<NodeTables>): Promise<string[]> {
   return (await repo.read((db) => db.select({ id: nodes.id }).from(nodes).orderBy(nodes.id))).map((r) => r.id);
 }
 
-function transactions(open: () => Promise<Store>) {
+/**
+ * A statement that, listed between a snapshot's reads, commits node `id` through `other`'s own
+ * connection: synchronously on SQLite (a snapshot's statements run synchronously), awaited on
+ * PostgreSQL.
+ */
+function commitsBetween(other: Repo<NodeTables>, id: string) {
+  const { driver } = other;
+  return {
+    all() {
+      if (driver.dialect !== "sqlite") throw new Error("only SQLite runs statements through all()");
+      driver.client
+        .query(
+          "INSERT INTO nodes (id, hostname, pid, api_port, ws_port, version, started_at, heartbeat_at) VALUES (?, 'h', 1, 1, 2, '0', 0, 0)",
+        )
+        .run(id);
+      return [];
+    },
+    // biome-ignore lint/suspicious/noThenProperty: awaited like drizzle's statements are
+    then<A = unknown, B = never>(
+      ok?: ((r: unknown) => A | PromiseLike<A>) | null,
+      fail?: ((e: unknown) => B | PromiseLike<B>) | null,
+    ): PromiseLike<A | B> {
+      return other.write((db) => db.insert(other.tables.nodes).values(node(id))).then(ok, fail);
+    },
+  };
+}
+
+function transactions(open: () => Promise<Store>, openReadOnly: () => Promise<Store>) {
   let store: Store;
   let repo: Repo<NodeTables>;
   beforeAll(async () => {
@@ -145,6 +177,52 @@ function transactions(open: () => Promise<Store>) {
     ]);
   });
 
+  test("a snapshot's reads see one state of the database, though another connection commits between them", async () => {
+    const { nodes } = repo.tables;
+    await repo.write((db) => db.insert(nodes).values(node("v-1")));
+    const other = await store.openRepo(nodeTables, { name: "repo test, second connection" });
+    try {
+      const [before, , after] = await repo.snapshot((tx) => [
+        tx.select({ id: nodes.id }).from(nodes).where(like(nodes.id, "v-%")),
+        commitsBetween(other, "v-2"),
+        tx.select({ id: nodes.id }).from(nodes).where(like(nodes.id, "v-%")),
+      ]);
+      expect(before).toEqual([{ id: "v-1" }]);
+      expect(after).toEqual([{ id: "v-1" }]);
+      // Committed all the same: the next read sees it.
+      const [now] = await repo.snapshot((tx) => [
+        tx.select({ id: nodes.id }).from(nodes).where(like(nodes.id, "v-%")).orderBy(nodes.id),
+      ]);
+      expect(now).toEqual([{ id: "v-1" }, { id: "v-2" }]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("a store opened read-only reads, in snapshots too, and refuses every write as read_only", async () => {
+    const readOnly = await openReadOnly();
+    const reader = await readOnly.openRepo(nodeTables, { name: "repo test, read-only" });
+    try {
+      const { nodes } = reader.tables;
+      expect(await ids(reader)).toEqual(await ids(repo));
+      const [[one]] = await reader.snapshot((tx) => [
+        tx.select({ id: nodes.id }).from(nodes).where(eq(nodes.id, "t-1")),
+      ]);
+      expect(one).toEqual({ id: "t-1" });
+      const refused = [
+        await reader.write((db) => db.insert(nodes).values(node("r-1"))).catch((e: unknown) => e),
+        await reader.transaction((tx) => [tx.delete(nodes)]).catch((e: unknown) => e),
+        await readOnly.nodes.heartbeat("t-1", new Date()).catch((e: unknown) => e),
+      ];
+      expect(refused.map(storeFailureReason)).toEqual(["read_only", "read_only", "read_only"]);
+      expect(await ids(repo)).not.toContain("r-1");
+      expect(await ids(repo)).toContain("t-1");
+    } finally {
+      await reader.close();
+      await readOnly.close();
+    }
+  });
+
   test("the store's nodes and a repository opened beside it see the same rows", async () => {
     await store.nodes.register({ ...node("s-1") });
     const { nodes } = repo.tables;
@@ -160,7 +238,20 @@ describe("Repo on SQLite", () => {
     dir = tempDataDir();
   });
   afterAll(() => dir.remove());
-  transactions(() => openStore(loadConfig({ ARAGORA_DATA_DIR: dir.path }), quiet));
+  transactions(
+    () => openStore(loadConfig({ ARAGORA_DATA_DIR: dir.path }), quiet),
+    () => openStore(loadConfig({ ARAGORA_DATA_DIR: dir.path }), quiet, { readOnly: true }),
+  );
+
+  test("read-only where there is no database: NoDatabase naming the file, and nothing is created", async () => {
+    const empty = join(dir.path, "never-served");
+    const err = await openStore(loadConfig({ ARAGORA_DATA_DIR: empty }), quiet, { readOnly: true }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(NoDatabase);
+    expect((err as Error).message).toContain(`no database at ${join(empty, "core.db")}`);
+    expect(existsSync(empty)).toBe(false);
+  });
 });
 
 const pg = await postgresAvailable();
@@ -171,7 +262,10 @@ describe.skipIf(!pg)("Repo on PostgreSQL", () => {
     db = await createTempPostgresDatabase();
   });
   afterAll(() => db.drop());
-  transactions(() => openStore(loadConfig({ DATABASE_URL: db.url }), quiet));
+  transactions(
+    () => openStore(loadConfig({ DATABASE_URL: db.url }), quiet),
+    () => openStore(loadConfig({ DATABASE_URL: db.url }), quiet, { readOnly: true }),
+  );
 
   test("a statement past the pool's deadline fails as a lost connection, and the next one answers", async () => {
     const store = await openStore(loadConfig({ DATABASE_URL: db.url }), quiet);

@@ -1,24 +1,19 @@
 /**
- * {@link DebateStore} on PostgreSQL through postgres.js, with its own small pool on DATABASE_URL.
- * ELO updates lock the rating rows (SELECT ... FOR UPDATE) so concurrent finishes serialise. The
- * event log is stored one row per debate per batch (event-chunks.ts), each batch in one statement.
+ * The debate store's hand-written SQL on PostgreSQL (see ./debate-store-sql.ts for the rest, written
+ * once for both dialects): the event log, stored one row per debate per batch (event-chunks.ts),
+ * each batch in one statement, and a debate's opening and closing records, which commit with it.
+ * It runs on the debate Repo's pool (postgres.js). ELO updates lock the rating rows
+ * (SELECT ... FOR UPDATE) so concurrent finishes serialise. Timestamps are sent as ISO text: drizzle,
+ * sharing the pool's client, has set it to pass date types through as text.
  *
  * @example
- * const store = new PostgresDebateStore(await openPgPool(url, { max: 4, connectTimeoutS: 30, name: "debates" }));
+ * const log = new PostgresEventLog(repo.driver.pool); // repo: the debate tables' Repo
+ * await log.appendEvents(batch);
  */
 import type postgres from "postgres";
 import { connectionLost, type PgPool } from "../../runtime/store/pg-pool.ts";
-import {
-  type DebateColumns,
-  type DebateFinish,
-  type DebateListFilter,
-  type DebateRow,
-  type DebateStore,
-  debateFromRow,
-  type NewDebate,
-  type Owner,
-  type StoredEvent,
-} from "./debate-store.ts";
+import type { DebateFinish, NewDebate, StoredEvent } from "./debate-store.ts";
+import type { EventLogSql } from "./debate-store-sql.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
 import {
   chunkEvents,
@@ -31,7 +26,8 @@ import {
   unstoredEvents,
 } from "./event-chunks.ts";
 
-export class PostgresDebateStore implements DebateStore {
+export class PostgresEventLog implements EventLogSql {
+  /** `pool`: the pool this log runs on, which it does not end. */
   constructor(private readonly pool: PgPool) {}
 
   async create(d: NewDebate): Promise<void> {
@@ -40,61 +36,26 @@ export class PostgresDebateStore implements DebateStore {
     } catch (err) {
       if (!connectionLost(err)) throw err;
       // Lost under the statement: it may have committed. The id is new, so the row tells.
-      if (await this.byId(d.id)) return;
+      if (await this.stored(d.id)) return;
       await this.insertDebate(d);
     }
   }
 
+  private async stored(id: string): Promise<boolean> {
+    return (await this.pool.read((sql) => sql`SELECT 1 FROM debates WHERE id = ${id}`)).length > 0;
+  }
+
   private async insertDebate(d: NewDebate): Promise<void> {
+    const at = d.createdAt.toISOString();
     await this.pool.run((sql) =>
       sql.begin(async (tx) => {
         await tx`INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at)
         VALUES (${d.id}, ${d.owner.userId}, ${d.owner.orgId}, ${d.question}, ${JSON.stringify(d.config)},
-                ${JSON.stringify(d.metadata)}, 'running', ${d.createdAt}, ${d.createdAt})`;
+                ${JSON.stringify(d.metadata)}, 'running', ${at}, ${at})`;
         const seats = d.config.agents.map((agent, seat) => ({ debate_id: d.id, seat, agent }));
         await tx`INSERT INTO debate_participants ${tx(seats)}`;
       }),
     );
-  }
-
-  get(id: string, owner: Owner): Promise<DebateRow | null> {
-    return this.pool.read(async (sql) => {
-      const [row] = await sql<
-        DebateColumns[]
-      >`SELECT * FROM debates WHERE id = ${id} AND user_id = ${owner.userId} AND org_id = ${owner.orgId}`;
-      return row ? debateFromRow(row) : null;
-    });
-  }
-
-  byId(id: string): Promise<DebateRow | null> {
-    return this.pool.read(async (sql) => {
-      const [row] = await sql<DebateColumns[]>`SELECT * FROM debates WHERE id = ${id}`;
-      return row ? debateFromRow(row) : null;
-    });
-  }
-
-  list(owner: Owner, f: DebateListFilter): Promise<DebateRow[]> {
-    return this.pool.read(async (sql) => {
-      const rows = await sql<DebateColumns[]>`SELECT * FROM debates
-        WHERE user_id = ${owner.userId} AND org_id = ${owner.orgId}
-        ${f.status ? sql`AND status = ${f.status}` : sql``}
-        ${f.agent ? sql`AND id IN (SELECT debate_id FROM debate_participants WHERE agent = ${f.agent})` : sql``}
-        ${f.since ? sql`AND created_at >= ${f.since}` : sql``}
-        ${
-          f.after
-            ? sql`AND (created_at < ${new Date(f.after.createdAt)} OR (created_at = ${new Date(f.after.createdAt)} AND id < ${f.after.id}))`
-            : sql``
-        }
-        ORDER BY created_at DESC, id DESC LIMIT ${f.limit}`;
-      return rows.map(debateFromRow);
-    });
-  }
-
-  unfinished(): Promise<DebateRow[]> {
-    return this.pool.read(async (sql) => {
-      const rows = await sql<DebateColumns[]>`SELECT * FROM debates WHERE status = 'running' ORDER BY created_at`;
-      return rows.map(debateFromRow);
-    });
   }
 
   async appendEvents(events: StoredEvent[]): Promise<void> {
@@ -183,6 +144,7 @@ export class PostgresDebateStore implements DebateStore {
   }
 
   async finish(id: string, o: DebateFinish): Promise<boolean> {
+    const at = o.finishedAt.toISOString();
     return this.pool.run((sql) =>
       sql.begin(async (tx) => {
         const [row] = await tx<
@@ -199,7 +161,7 @@ export class PostgresDebateStore implements DebateStore {
           const next = eloUpdate(current, o.elo.winners, o.elo.losers);
           for (const [name, r] of Object.entries(next)) {
             await tx`INSERT INTO elo_ratings (name, elo, debates, wins, losses, updated_at)
-            VALUES (${name}, ${r.elo}, ${r.debates}, ${r.wins}, ${r.losses}, ${o.finishedAt})
+            VALUES (${name}, ${r.elo}, ${r.debates}, ${r.wins}, ${r.losses}, ${at})
             ON CONFLICT (name) DO UPDATE SET elo = excluded.elo, debates = excluded.debates, wins = excluded.wins,
               losses = excluded.losses, updated_at = excluded.updated_at`;
           }
@@ -207,59 +169,18 @@ export class PostgresDebateStore implements DebateStore {
         }
         if (o.receipt) {
           await tx`INSERT INTO debate_receipts (debate_id, receipt, created_at)
-          VALUES (${id}, ${o.receipt.json}, ${o.receipt.at}) ON CONFLICT (debate_id) DO NOTHING`;
+          VALUES (${id}, ${o.receipt.json}, ${o.receipt.at.toISOString()}) ON CONFLICT (debate_id) DO NOTHING`;
         }
         if (o.events && o.events.length > 0) await this.insertChunks(tx, chunkEvents(o.events));
         await tx`UPDATE debates SET status = ${o.status}, stop_reason = ${o.stopReason}, error = ${o.error},
         consensus = ${o.consensus ? JSON.stringify(o.consensus) : null}, baseline = ${o.baseline ? JSON.stringify(o.baseline) : null},
         summary = ${o.summary ? JSON.stringify(o.summary) : null}, elo_applied = ${eloApplied},
-        finished_at = ${o.finishedAt}, updated_at = ${o.finishedAt} WHERE id = ${id}`;
+        finished_at = ${at}, updated_at = ${at} WHERE id = ${id}`;
         return true;
       }),
     );
   }
 
-  receipt(debateId: string, owner: Owner): Promise<string | null> {
-    return this.pool.read(async (sql) => {
-      const [row] = await sql<
-        { receipt: string }[]
-      >`SELECT r.receipt FROM debate_receipts r JOIN debates d ON d.id = r.debate_id
-        WHERE r.debate_id = ${debateId} AND d.user_id = ${owner.userId} AND d.org_id = ${owner.orgId}`;
-      return row?.receipt ?? null;
-    });
-  }
-
-  rankings(): Promise<(Rating & { name: string })[]> {
-    return this.pool.read(async (sql) => {
-      const rows = await sql<
-        (Rating & { name: string })[]
-      >`SELECT name, elo, debates, wins, losses FROM elo_ratings ORDER BY elo DESC, name`;
-      return rows.map((r) => ({
-        name: r.name,
-        elo: Number(r.elo),
-        debates: r.debates,
-        wins: r.wins,
-        losses: r.losses,
-      }));
-    });
-  }
-
-  async deleteReceiptsBefore(cutoff: Date): Promise<number> {
-    // Run once: on a lost connection the next scheduled run deletes what is left.
-    return (await this.pool.run((sql) => sql`DELETE FROM debate_receipts WHERE created_at < ${cutoff}`)).count;
-  }
-
-  async probeWrite(): Promise<void> {
-    // Row-exclusive locks on both tables (waiting at most lock_timeout), on a row nobody has.
-    await this.pool.run((sql) =>
-      sql.begin(async (tx) => {
-        await tx`UPDATE debates SET updated_at = updated_at WHERE id = ''`;
-        await tx`DELETE FROM debate_event_chunks WHERE debate_id = ''`;
-      }),
-    );
-  }
-
-  async close(): Promise<void> {
-    await this.pool.end(5);
-  }
+  /** Nothing of its own to release: the pool is the Repo's. */
+  async close(): Promise<void> {}
 }

@@ -1,8 +1,10 @@
 /**
- * {@link DebateStore} on the embedded SQLite file, through its own bun:sqlite connection with
- * prepared statements (the event log is the hot path, stored one row per debate per batch: see
- * event-chunks.ts). bun:sqlite is synchronous, so each transaction runs without interleaving; WAL
- * lets it share the file with the server's connection.
+ * The debate store's hand-written SQL on SQLite (see ./debate-store-sql.ts for the rest, written
+ * once for both dialects): the event log, stored one row per debate per batch (event-chunks.ts), and
+ * a debate's opening and closing records, which commit with it. It runs on the debate Repo's own
+ * bun:sqlite connection with prepared statements: the measured hot path. bun:sqlite is synchronous,
+ * so each transaction runs without interleaving; WAL lets it share the file with the server's
+ * connection.
  *
  * Writes are group-committed: every write requested in one turn of the event loop (event batches,
  * new debates, outcomes, receipts, from any number of debates) runs in its own savepoint inside one
@@ -12,22 +14,12 @@
  * write.
  *
  * @example
- * const store = new SqliteDebateStore(".nomic/core.db", 5000);
- * await store.appendEvents(batch);
+ * const log = new SqliteEventLog(repo.driver.client); // repo: the debate tables' Repo
+ * await log.appendEvents(batch);
  */
 import type { Database, Statement } from "bun:sqlite";
-import { openSqliteDatabase } from "../../runtime/store/sqlite.ts";
-import {
-  type DebateColumns,
-  type DebateFinish,
-  type DebateListFilter,
-  type DebateRow,
-  type DebateStore,
-  debateFromRow,
-  type NewDebate,
-  type Owner,
-  type StoredEvent,
-} from "./debate-store.ts";
+import type { DebateFinish, NewDebate, StoredEvent } from "./debate-store.ts";
+import type { EventLogSql } from "./debate-store-sql.ts";
 import { eloUpdate, type Rating } from "./elo.ts";
 import {
   chunkEvents,
@@ -47,8 +39,7 @@ interface PendingWrite {
   reject: (err: unknown) => void;
 }
 
-export class SqliteDebateStore implements DebateStore {
-  private readonly db: Database;
+export class SqliteEventLog implements EventLogSql {
   private pending: PendingWrite[] = [];
   private commitScheduled = false;
   private readonly insertChunk: Statement;
@@ -58,8 +49,8 @@ export class SqliteDebateStore implements DebateStore {
   private readonly raiseSeq: Statement;
   private readonly appendTx: (events: StoredEvent[]) => void;
 
-  constructor(path: string, busyTimeoutMs: number) {
-    this.db = openSqliteDatabase(path, busyTimeoutMs);
+  /** `db`: the connection this log writes on, which it does not close. */
+  constructor(private readonly db: Database) {
     this.insertChunk = this.db.prepare(
       "INSERT INTO debate_event_chunks (debate_id, first_seq, last_seq, hashes, events) VALUES (?, ?, ?, ?, ?)",
     );
@@ -186,55 +177,6 @@ export class SqliteDebateStore implements DebateStore {
     });
   }
 
-  async get(id: string, owner: Owner): Promise<DebateRow | null> {
-    const row = this.db
-      .query<DebateColumns, [string, string, string]>(
-        "SELECT * FROM debates WHERE id = ? AND user_id = ? AND org_id = ?",
-      )
-      .get(id, owner.userId, owner.orgId);
-    return row ? debateFromRow(row) : null;
-  }
-
-  async byId(id: string): Promise<DebateRow | null> {
-    const row = this.db.query<DebateColumns, [string]>("SELECT * FROM debates WHERE id = ?").get(id);
-    return row ? debateFromRow(row) : null;
-  }
-
-  async list(owner: Owner, f: DebateListFilter): Promise<DebateRow[]> {
-    const where = ["user_id = ?", "org_id = ?"];
-    const args: (string | number)[] = [owner.userId, owner.orgId];
-    if (f.status) {
-      where.push("status = ?");
-      args.push(f.status);
-    }
-    if (f.agent) {
-      where.push("id IN (SELECT debate_id FROM debate_participants WHERE agent = ?)");
-      args.push(f.agent);
-    }
-    if (f.since) {
-      where.push("created_at >= ?");
-      args.push(f.since.getTime());
-    }
-    if (f.after) {
-      where.push("(created_at < ? OR (created_at = ? AND id < ?))");
-      args.push(f.after.createdAt, f.after.createdAt, f.after.id);
-    }
-    args.push(f.limit);
-    const rows = this.db
-      .query<DebateColumns, (string | number)[]>(
-        `SELECT * FROM debates WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`,
-      )
-      .all(...args);
-    return rows.map(debateFromRow);
-  }
-
-  async unfinished(): Promise<DebateRow[]> {
-    return this.db
-      .query<DebateColumns, []>("SELECT * FROM debates WHERE status = 'running' ORDER BY created_at")
-      .all()
-      .map(debateFromRow);
-  }
-
   async appendEvents(events: StoredEvent[]): Promise<void> {
     if (events.length > 0) await this.write(() => this.appendTx(events));
   }
@@ -298,40 +240,8 @@ export class SqliteDebateStore implements DebateStore {
     });
   }
 
-  async receipt(debateId: string, owner: Owner): Promise<string | null> {
-    const row = this.db
-      .query<{ receipt: string }, [string, string, string]>(
-        "SELECT r.receipt FROM debate_receipts r JOIN debates d ON d.id = r.debate_id WHERE r.debate_id = ? AND d.user_id = ? AND d.org_id = ?",
-      )
-      .get(debateId, owner.userId, owner.orgId);
-    return row?.receipt ?? null;
-  }
-
-  async rankings(): Promise<(Rating & { name: string })[]> {
-    return this.db
-      .query<Rating & { name: string }, []>(
-        "SELECT name, elo, debates, wins, losses FROM elo_ratings ORDER BY elo DESC, name",
-      )
-      .all();
-  }
-
-  deleteReceiptsBefore(cutoff: Date): Promise<number> {
-    return this.write(
-      () => this.db.query("DELETE FROM debate_receipts WHERE created_at < ?").run(cutoff.getTime()).changes,
-    );
-  }
-
-  async probeWrite(): Promise<void> {
-    // A real page write (the newest debate's row, rewritten as it is): a commit that changes
-    // nothing writes nothing, and would pass on a full disk.
-    await this.write(() =>
-      this.db.run("UPDATE debates SET updated_at = updated_at WHERE rowid = (SELECT max(rowid) FROM debates)"),
-    );
-  }
-
+  /** Commit the writes already requested (or fail them: each commit takes at least one write off). */
   async close(): Promise<void> {
-    // Writes already requested still commit (or fail: each commit takes at least one write off).
     while (this.pending.length > 0) this.commitPending();
-    this.db.close(false);
   }
 }

@@ -1,0 +1,226 @@
+/**
+ * The debate store's queries, written once on the Repo (actors/debate/debate-store-sql.ts), answer
+ * alike on SQLite and on PostgreSQL, through the DebateStore interface on a real store: a debate
+ * read back whole (JSON columns parsed, times and the ELO flag typed), every read a client can reach
+ * scoped by its owner, the list's filters and its cursor paging, the debates still running, the
+ * leaderboard's order, receipt pruning's count, and the health probe, which writes (SQLite: a page)
+ * and changes nothing a reader sees; and store health wraps every method (on a store opened
+ * read-only: reads answer, writes are refused as 503 read_only and reported).
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Writable } from "node:stream";
+import {
+  type DebateRow,
+  type DebateStore,
+  type Owner,
+  openDebateStore,
+  reportingHealth,
+} from "../../actors/debate/debate-store.ts";
+import type { DebateConfig } from "../../actors/debate/types.ts";
+import { type Config, loadConfig } from "../../runtime/config.ts";
+import { createLogger } from "../../runtime/log.ts";
+import { openStore, type Store } from "../../runtime/store/index.ts";
+import { StoreHealth, StoreUnavailableError } from "../../runtime/store/store-health.ts";
+import { debateConfig } from "../debate/in-process-agents.ts";
+import { createTempPostgresDatabase, postgresAvailable, type TempDatabase, tempDataDir } from "../support/services.ts";
+
+const quiet = createLogger("ERROR", new Writable({ write: (_c, _e, cb) => cb() }));
+const ALICE: Owner = { userId: "alice", orgId: "acme" };
+const MALLORY: Owner = { userId: "mallory", orgId: "acme" };
+const T0 = 1_900_000_000_000;
+
+/** Debates of alice (and one of mallory's) at known instants, some finished with receipts and ratings. */
+async function seed(store: DebateStore): Promise<void> {
+  const add = (id: string, owner: Owner, at: number, config: DebateConfig) =>
+    store.create({ id, owner, question: `${id}?`, config, metadata: { tag: id }, createdAt: new Date(T0 + at) });
+  await add("d-q1", ALICE, 1000, debateConfig({ agents: ["t:a", "t:b"] }));
+  await add("d-q2", ALICE, 2000, debateConfig({ agents: ["t:b", "t:c"] }));
+  // Two created in the same millisecond: the cursor orders them by id.
+  await add("d-q3", ALICE, 3000, debateConfig({ agents: ["t:a", "t:c"] }));
+  await add("d-q4", ALICE, 3000, debateConfig({ agents: ["t:c", "t:d"] }));
+  await add("d-q5", MALLORY, 4000, debateConfig({ agents: ["t:a", "t:b"] }));
+  const finish = (id: string, at: number, winners: string[], losers: string[]) =>
+    store.finish(id, {
+      status: "completed",
+      stopReason: "consensus",
+      error: null,
+      consensus: {
+        method: "majority",
+        reached: true,
+        answer: "yes",
+        winner: winners[0] ?? null,
+        supporters: winners,
+        support: 1,
+        votes: [],
+      },
+      baseline: { answer: "yes", support: 1, answers: { "t:a": "yes" } },
+      summary: null,
+      finishedAt: new Date(T0 + at),
+      elo: { winners, losers },
+      receipt: { json: `{"receipt":"${id}"}`, at: new Date(T0 + at) },
+    });
+  expect(await finish("d-q1", 10_000, ["t:a"], ["t:b"])).toBe(true);
+  expect(await finish("d-q2", 20_000, ["t:c"], ["t:b"])).toBe(true);
+  expect(await finish("d-q5", 30_000, ["t:a"], ["t:b"])).toBe(true);
+}
+
+/** Every method of the store, named at compile time: a method added to DebateStore must be listed here. */
+const METHODS = {
+  create: true,
+  get: true,
+  byId: true,
+  list: true,
+  unfinished: true,
+  appendEvents: true,
+  events: true,
+  finish: true,
+  receipt: true,
+  rankings: true,
+  deleteReceiptsBefore: true,
+  probeWrite: true,
+  close: true,
+} satisfies Record<keyof DebateStore, true>;
+
+function queries(config: () => Config) {
+  let core: Store;
+  let store: DebateStore;
+  beforeAll(async () => {
+    core = await openStore(config(), quiet);
+    store = await openDebateStore(core, config());
+    await seed(store);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await core?.close();
+  });
+  const ids = (rows: DebateRow[]) => rows.map((r) => r.id);
+
+  test("a debate reads back whole, and only its owner reads it", async () => {
+    const row = await store.get("d-q1", ALICE);
+    expect(row).toMatchObject({
+      id: "d-q1",
+      owner: ALICE,
+      question: "d-q1?",
+      config: { agents: ["t:a", "t:b"], consensus: "majority" },
+      metadata: { tag: "d-q1" },
+      status: "completed",
+      stopReason: "consensus",
+      error: null,
+      consensus: { reached: true, answer: "yes", winner: "t:a" },
+      baseline: { answer: "yes", support: 1 },
+      summary: null,
+      eloApplied: true,
+      createdAt: new Date(T0 + 1000),
+      finishedAt: new Date(T0 + 10_000),
+    });
+    expect(row?.lastSeq).toBe(0);
+    expect(await store.get("d-q1", MALLORY)).toBeNull();
+    expect(await store.get("d-q1", { ...ALICE, orgId: "other" })).toBeNull();
+    expect(await store.get("d-none", ALICE)).toBeNull();
+    const running = await store.byId("d-q3");
+    expect(running).toMatchObject({ status: "running", eloApplied: false, finishedAt: null, consensus: null });
+    expect(await store.byId("d-none")).toBeNull();
+  });
+
+  test("the list: newest first, the owner's only, each filter, and a cursor that pages through ties", async () => {
+    const all = { limit: 10 };
+    expect(ids(await store.list(ALICE, all))).toEqual(["d-q4", "d-q3", "d-q2", "d-q1"]);
+    expect(ids(await store.list(MALLORY, all))).toEqual(["d-q5"]);
+    expect(ids(await store.list(ALICE, { ...all, status: "completed" }))).toEqual(["d-q2", "d-q1"]);
+    expect(ids(await store.list(ALICE, { ...all, agent: "t:a" }))).toEqual(["d-q3", "d-q1"]);
+    expect(ids(await store.list(ALICE, { ...all, agent: "t:b", status: "completed" }))).toEqual(["d-q2", "d-q1"]);
+    expect(ids(await store.list(ALICE, { ...all, since: new Date(T0 + 2000) }))).toEqual(["d-q4", "d-q3", "d-q2"]);
+    const pages: string[][] = [];
+    let after: { createdAt: number; id: string } | undefined;
+    for (;;) {
+      const page = await store.list(ALICE, { limit: 1, ...(after ? { after } : {}) });
+      if (page.length === 0) break;
+      pages.push(ids(page));
+      const last = page.at(-1) as DebateRow;
+      after = { createdAt: last.createdAt.getTime(), id: last.id };
+    }
+    expect(pages).toEqual([["d-q4"], ["d-q3"], ["d-q2"], ["d-q1"]]);
+  });
+
+  test("the debates still running, of any owner", async () => {
+    // Both created in the same millisecond: their order is not defined.
+    expect(ids(await store.unfinished()).sort()).toEqual(["d-q3", "d-q4"]);
+  });
+
+  test("a receipt is its owner's, and the leaderboard is best first", async () => {
+    expect(await store.receipt("d-q1", ALICE)).toBe('{"receipt":"d-q1"}');
+    expect(await store.receipt("d-q5", ALICE)).toBeNull();
+    expect(await store.receipt("d-q5", MALLORY)).toBe('{"receipt":"d-q5"}');
+    expect(await store.receipt("d-q3", ALICE)).toBeNull();
+    const board = await store.rankings();
+    expect(board.map((r) => r.name)).toEqual(["t:a", "t:c", "t:b"]);
+    expect(board.find((r) => r.name === "t:b")).toMatchObject({ debates: 3, wins: 0, losses: 3 });
+    const elos = board.map((r) => r.elo);
+    expect(elos).toEqual([...elos].sort((a, b) => b - a));
+    expect(typeof elos[0]).toBe("number");
+  });
+
+  test("the probe changes nothing a reader sees; on SQLite it still writes a page (a no-op commit would pass on a full disk)", async () => {
+    const before = await store.list(ALICE, { limit: 10 });
+    // data_version moves when another connection commits a change to the file.
+    const watcher = core.sqlitePath === undefined ? undefined : new Database(core.sqlitePath, { readonly: true });
+    const version = () => watcher?.query<{ data_version: number }, []>("PRAGMA data_version").get()?.data_version;
+    try {
+      const was = version();
+      await store.probeWrite();
+      if (watcher) expect(version()).not.toBe(was);
+    } finally {
+      watcher?.close();
+    }
+    expect(await store.list(ALICE, { limit: 10 })).toEqual(before);
+  });
+
+  test("store health wraps every method: on a store opened read-only, reads answer and writes are refused as read_only", async () => {
+    const readOnly = await openStore(config(), quiet, { readOnly: true });
+    const unwrapped = await openDebateStore(readOnly, config());
+    const health = new StoreHealth("test");
+    const wrapped = reportingHealth(unwrapped, health);
+    try {
+      const methods = Object.keys(METHODS).filter((m) => m !== "close") as (keyof DebateStore)[];
+      expect(methods.filter((m) => wrapped[m] === unwrapped[m])).toEqual([]);
+      expect((await wrapped.get("d-q1", ALICE))?.id).toBe("d-q1");
+      const refused = await wrapped.probeWrite().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(StoreUnavailableError);
+      expect(refused).toMatchObject({ status: 503, part: "debates", reason: "read_only" });
+      const pruning = await wrapped.deleteReceiptsBefore(new Date(T0 + 40_000)).catch((e: unknown) => e);
+      expect(pruning).toMatchObject({ reason: "read_only" });
+      expect(health.snapshot().failing.map((f) => [f.part, f.reason])).toEqual([["debates", "read_only"]]);
+      expect(await store.receipt("d-q2", ALICE)).toBe('{"receipt":"d-q2"}');
+    } finally {
+      health.stop();
+      await wrapped.close();
+      await readOnly.close();
+    }
+  });
+
+  test("receipt pruning deletes the receipts created before the cutoff and counts them", async () => {
+    expect(await store.deleteReceiptsBefore(new Date(T0 + 20_000))).toBe(1);
+    expect(await store.receipt("d-q1", ALICE)).toBeNull();
+    expect(await store.receipt("d-q2", ALICE)).toBe('{"receipt":"d-q2"}');
+    expect(await store.deleteReceiptsBefore(new Date(T0 + 20_000))).toBe(0);
+    expect(await store.deleteReceiptsBefore(new Date(T0 + 40_000))).toBe(2);
+  });
+}
+
+describe("the debate store's queries on SQLite", () => {
+  const dir = tempDataDir();
+  afterAll(() => dir.remove());
+  queries(() => loadConfig({ ARAGORA_DATA_DIR: dir.path }));
+});
+
+const pg = await postgresAvailable();
+
+describe.skipIf(!pg)("the debate store's queries on PostgreSQL", () => {
+  let db: TempDatabase;
+  beforeAll(async () => {
+    db = await createTempPostgresDatabase();
+  });
+  afterAll(() => db.drop());
+  queries(() => loadConfig({ DATABASE_URL: db.url }));
+});
