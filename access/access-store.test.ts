@@ -97,11 +97,7 @@ function suite(name: string, open: () => Promise<Store>) {
       await access.insertRefreshToken({ familyId, userId: user.id, orgId, tokenHash: first.hash, expiresAt }, now);
       const second = newSecretToken(TOKEN_PREFIX.refresh);
       const third = newSecretToken(TOKEN_PREFIX.refresh);
-      const next = (hash: string) => (p: { familyId: string; userId: string; orgId: string }) => ({
-        ...p,
-        tokenHash: hash,
-        expiresAt,
-      });
+      const next = (hash: string) => ({ tokenHash: hash, expiresAt });
       // Two requests racing with the same token: one rotates, the other is a reuse.
       const results = await Promise.all([
         access.rotateRefreshToken(first.hash, new Date(), next(second.hash)),
@@ -135,11 +131,7 @@ function suite(name: string, open: () => Promise<Store>) {
         { familyId: newId.session(), userId: user.id, orgId, tokenHash: t.hash, expiresAt: past },
         new Date(Date.now() - 2000),
       );
-      const result = await access.rotateRefreshToken(t.hash, new Date(), (p) => ({
-        ...p,
-        tokenHash: "y",
-        expiresAt: past,
-      }));
+      const result = await access.rotateRefreshToken(t.hash, new Date(), { tokenHash: "y", expiresAt: past });
       expect(result.status).toBe("expired");
     });
 

@@ -418,17 +418,27 @@ export class AccessStore {
 
   /**
    * Presents the refresh token whose hash is `tokenHash`: when it is live, marks it used and stores
-   * `next(previous)` in its family. A used one presented again revokes its whole family
-   * (RFC 9700 §4.14.2) and says so.
+   * its successor (`next`) in its family, in one transaction. A used one presented again revokes its
+   * whole family (RFC 9700 §4.14.2) and says so.
+   *
+   * The next token is committed with the mark, so whoever sees the old token used also sees its
+   * successor: revoking the family then revokes that too. Of two requests racing with one token,
+   * the one whose mark matched nothing stored a successor of its own as well; it revokes the
+   * family, its own successor included, and reports the reuse.
    */
   async rotateRefreshToken(
     tokenHash: string,
     now: Date,
-    next: (previous: RefreshTokenRow) => NewRefreshToken,
+    next: Pick<NewRefreshToken, "tokenHash" | "expiresAt">,
   ): Promise<RotateResult> {
     const { refreshTokens } = this.repo.tables;
-    const [taken] = await this.repo.write((db) =>
-      db
+    const row = await this.refreshToken(tokenHash);
+    if (!row) return { status: "unknown" };
+    if (row.revokedAt !== null) return { status: "revoked" };
+    if (row.usedAt !== null) return this.reused(row, now);
+    if (row.expiresAt.getTime() <= now.getTime()) return { status: "expired" };
+    const [taken] = await this.repo.transaction((tx) => [
+      tx
         .update(refreshTokens)
         .set({ usedAt: now })
         .where(
@@ -440,21 +450,25 @@ export class AccessStore {
           ),
         )
         .returning(),
-    );
-    if (taken) {
-      await this.insertRefreshToken(next(taken), now);
-      return { status: "rotated", previous: taken };
-    }
-    const [row] = await this.repo.read((db) =>
-      db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, tokenHash)),
-    );
-    if (!row) return { status: "unknown" };
-    if (row.revokedAt !== null) return { status: "revoked" };
-    if (row.usedAt !== null) {
-      await this.revokeSession(row.familyId, now);
-      return { status: "reused", familyId: row.familyId, userId: row.userId };
-    }
-    return { status: "expired" };
+      tx.insert(refreshTokens).values({
+        id: newId.refreshToken(),
+        familyId: row.familyId,
+        userId: row.userId,
+        orgId: row.orgId,
+        tokenHash: next.tokenHash,
+        expiresAt: next.expiresAt,
+        createdAt: now,
+      }),
+    ]);
+    const previous = taken[0];
+    if (previous !== undefined) return { status: "rotated", previous };
+    // Another request used or revoked it first: end the family, the successor stored above included.
+    return this.reused(row, now);
+  }
+
+  private async reused(row: RefreshTokenRow, now: Date): Promise<RotateResult> {
+    await this.revokeSession(row.familyId, now);
+    return { status: "reused", familyId: row.familyId, userId: row.userId };
   }
 
   /** The live refresh token row of `tokenHash` (for sign-out by token), if any. */

@@ -87,13 +87,10 @@ export class Sessions {
     const now = new Date(this.clock());
     const next = newSecretToken(TOKEN_PREFIX.refresh);
     const { store } = this.options;
-    const result = await store.rotateRefreshToken(hashSecretToken(refreshToken), now, (previous) => ({
-      familyId: previous.familyId,
-      userId: previous.userId,
-      orgId: previous.orgId,
+    const result = await store.rotateRefreshToken(hashSecretToken(refreshToken), now, {
       tokenHash: next.hash,
       expiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
-    }));
+    });
     switch (result.status) {
       case "reused":
         throw new ReusedRefreshToken(result.userId);
