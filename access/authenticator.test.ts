@@ -156,6 +156,52 @@ describe("access tokens", () => {
     expect((after as HttpError).message).toContain("no longer exists");
   });
 
+  test("a read that started before forgetUser is not trusted: what it saw may be what was just changed", async () => {
+    const user = await newUser();
+    const clocks = { wall: Date.now(), mono: 0 };
+    let reads = 0;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const signer = createTokenSigner({
+      secret: "k".repeat(40),
+      issuer: "aragora",
+      audience: "aragora-api",
+      accessTtlSeconds: 3600,
+    });
+    const authenticator = createAccessAuthenticator(
+      {
+        userState: async (...a) => {
+          const state = await access.userState(...a);
+          // The second read sees the account alive, and answers only when the test releases it.
+          if (++reads === 2) await released;
+          return state;
+        },
+        apiKeyByHash: (h) => access.apiKeyByHash(h),
+        touchApiKey: (...a) => access.touchApiKey(...a),
+        takeWsTicket: (...a) => access.takeWsTicket(...a),
+      },
+      signer,
+      { log: quiet, clock: () => clocks.wall, monotonic: () => clocks.mono },
+    );
+    const token = await signer.signAccess({ sub: user.id, org: orgId, roles: ["member"] });
+    const req = () => authenticator.authenticate(...request({ authorization: `Bearer ${token}` }));
+    await req();
+    clocks.mono += 600;
+    expect(req()).not.toBeInstanceOf(HttpError); // answered now; the read ahead (the second) starts
+    await Bun.sleep(10);
+    expect(reads).toBe(2);
+    await access.deleteUser(user.id, new Date());
+    authenticator.forgetUser(user.id);
+    release();
+    await Bun.sleep(20);
+    expect(reads).toBe(3);
+    const refused = await req();
+    expect(refused).toBeInstanceOf(HttpError);
+    expect((refused as HttpError).message).toContain("no longer exists");
+  });
+
   test("without traffic the state goes stale and is read again before answering", async () => {
     const user = await newUser();
     const sid = newId.session();

@@ -134,6 +134,9 @@ export function createAccessAuthenticator(
   const users = new LruMap<UserEntry>();
   const keys = new LruMap<KeyEntry>();
   const touched = new LruMap<number>();
+  // Bumped by forgetUser / forgetKey: a read that started before a forget may hold what was forgotten.
+  const userGenerations = new LruMap<number>();
+  const keyGenerations = new LruMap<number>();
 
   const bound = <V>(map: LruMap<V>) => {
     while (map.size > maxEntries) map.delete((map.oldest() as [string, V])[0]);
@@ -144,8 +147,10 @@ export function createAccessAuthenticator(
   const loadUser = (userId: string, entry: UserEntry | undefined): Promise<UserState> => {
     if (entry?.loading) return entry.loading;
     const startedAt = monotonic();
+    const generation = userGenerations.get(userId);
     const loading = store.userState(userId, new Date(clock()), revokedWithinMs).then(
-      (state) => {
+      (state): UserState | Promise<UserState> => {
+        if (userGenerations.get(userId) !== generation) return loadUser(userId, undefined);
         // Freshness counts from when the read started: the state is at least that old.
         users.set(userId, { value: state, loadedAt: startedAt, loading: undefined });
         bound(users);
@@ -258,8 +263,10 @@ export function createAccessAuthenticator(
   const loadKey = (hash: string, entry: KeyEntry | undefined): Promise<KeyRecord | undefined> => {
     if (entry?.loading) return entry.loading;
     const startedAt = monotonic();
+    const generation = keyGenerations.get(hash);
     const loading = store.apiKeyByHash(hash).then(
-      (record) => {
+      (record): KeyRecord | undefined | Promise<KeyRecord | undefined> => {
+        if (keyGenerations.get(hash) !== generation) return loadKey(hash, undefined);
         keys.set(hash, {
           value: record,
           loadedAt: startedAt,
@@ -362,9 +369,13 @@ export function createAccessAuthenticator(
     },
     forgetUser(userId) {
       users.delete(userId);
+      userGenerations.set(userId, (userGenerations.get(userId) ?? 0) + 1);
+      bound(userGenerations);
     },
     forgetKey(keyHash) {
       keys.delete(keyHash);
+      keyGenerations.set(keyHash, (keyGenerations.get(keyHash) ?? 0) + 1);
+      bound(keyGenerations);
     },
   };
 }
