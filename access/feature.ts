@@ -18,6 +18,7 @@ import { createTokenSigner } from "../runtime/security/jwt.ts";
 import { createLoginBackoff } from "../runtime/security/login-backoff.ts";
 import { openAccessStore } from "./access-store.ts";
 import { type AccessAuthenticator, createAccessAuthenticator } from "./authenticator.ts";
+import { type OrganisationScope, organisationScopes } from "./organisation-scopes.ts";
 import { accessRoutes } from "./routes.ts";
 import { JWT_SECRET_FILE, loadOrCreateSecretFile } from "./secret-file.ts";
 import { Sessions } from "./sessions.ts";
@@ -29,10 +30,13 @@ export const TOKEN_AUDIENCE = "aragora-api";
 
 export interface AccessFeature extends Feature {
   authenticator: AccessAuthenticator;
-  /** The first organisation and its default workspace: where the operator token acts unless told otherwise. */
-  firstOrganisation: { orgId: string; workspaceId: string };
-  /** The default workspace of `orgId`, or undefined when there is no such organisation. */
-  defaultWorkspace(orgId: string): Promise<string | undefined>;
+  /**
+   * The first organisation and its default workspace: where the operator token acts unless
+   * `X-Org-ID` names another. One object for the process's life.
+   */
+  firstOrganisation: OrganisationScope;
+  /** The scope of `orgId` (synchronous once known), or undefined when there is no such organisation. */
+  organisationScope(orgId: string): OrganisationScope | undefined | Promise<OrganisationScope | undefined>;
 }
 
 /**
@@ -62,8 +66,8 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
     return {
       name: "access",
       authenticator,
-      firstOrganisation: { orgId: first.orgId, workspaceId: first.workspaceId },
-      defaultWorkspace: (orgId) => store.defaultWorkspace(orgId),
+      firstOrganisation: Object.freeze({ orgId: first.orgId, workspaceId: first.workspaceId }),
+      organisationScope: organisationScopes(store),
       routes: accessRoutes({
         store,
         sessions,
