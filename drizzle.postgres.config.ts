@@ -13,6 +13,7 @@ export default defineConfig({
     "./actors/debate/debate-schema-postgres.ts",
     "./ops/journal-schema-postgres.ts",
     "./actors/scheduler/schedule-schema-postgres.ts",
+    "./access/schema-postgres.ts",
   ],
   out: "./migrations/postgres",
   strict: true,

@@ -13,6 +13,7 @@ export default defineConfig({
     "./actors/debate/debate-schema-sqlite.ts",
     "./ops/journal-schema-sqlite.ts",
     "./actors/scheduler/schedule-schema-sqlite.ts",
+    "./access/schema-sqlite.ts",
   ],
   out: "./migrations/sqlite",
   strict: true,

@@ -34,6 +34,10 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import("../ops/cleanup/cleanup-command.ts")).cleanupCommand,
   },
   {
+    name: "users",
+    load: async () => (await import("../access/users-command.ts")).usersCommand,
+  },
+  {
     name: "receipt",
     load: async () => (await import("../actors/debate/receipt-command.ts")).receiptCommand,
   },

@@ -6,8 +6,9 @@
  * feature's credentials, then the admin API's "off" answer.
  *
  * @example
- * const { features, authenticator } = await makeFeatures(ctx); // agents, debates, runbooks, schedulers
+ * const { features, authenticator } = await makeFeatures(ctx); // access, agents, debates, runbooks, schedulers
  */
+import { accessFeature } from "../access/feature.ts";
 import { agentsFeature } from "../actors/agent/feature.ts";
 import { debatesFeature } from "../actors/debate/index.ts";
 import { runbooksFeature } from "../actors/runbook/feature.ts";
@@ -26,15 +27,23 @@ export interface MadeFeatures {
 
 /** Make every feature; `made` receives each as it is made, so a failure part-way can stop those. */
 export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): Promise<MadeFeatures> {
+  // First: every other feature's routes are behind its authenticator, and the operator acts in
+  // the organisation it names (or the first one).
+  const access = await accessFeature(ctx);
+  made.push(access);
   const agents = agentsFeature(ctx);
   made.push(agents);
-  const debates = await debatesFeature(ctx, { agents: agents.agents });
+  const debates = await debatesFeature(ctx, { agents: agents.agents, legacyOwner: access.firstOrganisation });
   made.push(debates);
   const runbooks = await runbooksFeature(ctx);
   made.push(runbooks);
   made.push(await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts }));
   const authenticator = firstOf([
-    operatorAuthenticator(ctx.config, { handoffToken: runbooks.handoffToken }),
+    operatorAuthenticator(ctx.config, {
+      handoffToken: runbooks.handoffToken,
+      defaultScope: () => access.firstOrganisation,
+      scopeOf: access.organisationScope,
+    }),
     ...made.flatMap((f) => (f.authenticator ? [f.authenticator] : [])),
     adminApiOff(ctx.config),
   ]);

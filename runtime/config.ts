@@ -30,6 +30,8 @@ export interface Config {
   jwtSecret: string | undefined;
   jwtExpiryHours: number;
   refreshTokenExpiryDays: number;
+  /** Whether anyone may create an account and organisation (POST /api/auth/sign-up). */
+  signup: "closed" | "open";
   maxBodyBytes: number;
   wsMaxMessageSize: number;
   wsHeartbeatSeconds: number;
@@ -301,7 +303,8 @@ export const VARIABLES: VariableSpec[] = [
   {
     name: "ARAGORA_JWT_SECRET",
     key: "jwtSecret",
-    description: "secret for JWT signing; required when ARAGORA_ENV=production",
+    description:
+      "secret for signing access tokens (HS256); required when ARAGORA_ENV=production; unset elsewhere, a random one is kept in <data dir>/jwt.secret",
     expected: "a string of at least 32 characters",
     default: undefined,
     secret: true,
@@ -310,18 +313,27 @@ export const VARIABLES: VariableSpec[] = [
   {
     name: "ARAGORA_JWT_EXPIRY_HOURS",
     key: "jwtExpiryHours",
-    description: "access token lifetime in hours",
+    description: "access token lifetime in hours (a session lives on through its refresh token)",
     expected: "a positive integer",
-    default: "24",
+    default: "1",
     parse: positiveInt,
   },
   {
     name: "ARAGORA_REFRESH_TOKEN_EXPIRY_DAYS",
     key: "refreshTokenExpiryDays",
-    description: "refresh token lifetime in days",
+    description: "refresh token lifetime in days: a session not refreshed for this long ends",
     expected: "a positive integer",
     default: "30",
     parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_SIGNUP",
+    key: "signup",
+    description:
+      "open lets anyone create an account and its own organisation (POST /api/auth/sign-up); closed: accounts come from the first-start setup token and `aragora users create`",
+    expected: "closed | open",
+    default: "closed",
+    parse: type("'closed' | 'open'"),
   },
   {
     name: "ARAGORA_MAX_BODY_BYTES",

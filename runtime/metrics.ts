@@ -306,4 +306,12 @@ export const metrics = {
     help: "Decision receipts deleted by the retention scheduler (older than ARAGORA_RECEIPT_RETENTION_DAYS)",
     registers: [registry],
   }),
+
+  // Accounts (access/)
+  authEvents: new Counter({
+    name: "aragora_auth_events_total",
+    help: "Account and session events, by event (sign_in, sign_in_failed, sign_in_locked, sign_up, setup_claimed, refresh, refresh_reused, sign_out, password_changed, password_reset, api_key_created, api_key_revoked)",
+    labelNames: ["event"] as const,
+    registers: [registry],
+  }),
 };

@@ -10,13 +10,16 @@
  * const debates = new SqlDebateStore(repo, new SqliteEventLog(repo.driver.client));
  * const row = await debates.get("d-42", principal.orgId);
  */
-import { and, desc, eq, gte, inArray, lt, max, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lt, max, notInArray, or, type SQL, sql } from "drizzle-orm";
 import { dialectTables, type Prepared, type Repo, type RepoDb } from "../../runtime/store/repo.ts";
 import * as postgres from "./debate-schema-postgres.ts";
 import * as sqlite from "./debate-schema-sqlite.ts";
 import type { DebateFinish, DebateListFilter, DebateRow, DebateStore, NewDebate, StoredEvent } from "./debate-store.ts";
 import type { Rating } from "./elo.ts";
 import type { DebateStatus } from "./types.ts";
+
+/** The owner of every debate made before organisations existed. */
+const LEGACY_ORG = "local";
 
 /** The debate tables in each dialect. */
 export const debateTables = dialectTables({
@@ -191,6 +194,24 @@ export class SqlDebateStore implements DebateStore {
       db.delete(receipts).where(lt(receipts.createdAt, cutoff)).returning({ debateId: receipts.debateId }),
     );
     return deleted.length;
+  }
+
+  async adoptLegacy(orgId: string): Promise<number> {
+    const { debates, ratings } = this.repo.tables;
+    return this.repo.write(async (db) => {
+      const moved = await db
+        .update(debates)
+        .set({ orgId })
+        .where(eq(debates.orgId, LEGACY_ORG))
+        .returning({ id: debates.id });
+      // An agent the organisation already rates keeps its rating there; its legacy row stays.
+      const rated = db.select({ name: ratings.name }).from(ratings).where(eq(ratings.orgId, orgId));
+      await db
+        .update(ratings)
+        .set({ orgId })
+        .where(and(eq(ratings.orgId, LEGACY_ORG), notInArray(ratings.name, rated)));
+      return moved.length;
+    });
   }
 
   async probeWrite(): Promise<void> {

@@ -133,6 +133,11 @@ export interface DebateStore {
   /** Delete the decision receipts created before `cutoff` (the receipt retention schedule); returns how many. */
   deleteReceiptsBefore(cutoff: Date): Promise<number>;
   /**
+   * Give the debates and ratings made before organisations existed (owner `local`) to `orgId`;
+   * safe on every start (a second run finds none). Returns how many debates moved.
+   */
+  adoptLegacy(orgId: string): Promise<number>;
+  /**
    * A cheap real write through the paths debates write by (the debates and event-log tables),
    * changing nothing a reader sees: StoreHealth's probe while the store cannot write.
    */

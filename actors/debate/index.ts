@@ -20,16 +20,25 @@ import { loadOrCreateReceiptKey } from "./receipt.ts";
 export interface DebatesFeatureDeps {
   /** Where turns run; without one, debates can be read but not started (503). */
   agents: AgentDirectory | undefined;
+  /** The organisation that receives the debates made before organisations existed (the first one). */
+  legacyOwner: { orgId: string };
 }
 
 export async function debatesFeature(
   ctx: FeatureContext,
-  { agents }: DebatesFeatureDeps,
+  { agents, legacyOwner }: DebatesFeatureDeps,
 ): Promise<Feature & { receipts: Pick<DebateStore, "deleteReceiptsBefore"> }> {
   const { config, log } = ctx;
   const health = ctx.storeHealth;
   const store = reportingHealth(await openDebateStore(ctx.store, config), health);
   health.addProbe("debates", () => store.probeWrite());
+  const adopted = await store.adoptLegacy(legacyOwner.orgId);
+  if (adopted > 0) {
+    log.info(
+      { org_id: legacyOwner.orgId, debates: adopted },
+      "debates made before organisations existed now belong to the first one",
+    );
+  }
   // The event log is writable again when its queue is written (the writer's own retry) or empty
   // and a probe write goes through; never while events still wait.
   health.addProbe("event_log", () =>

@@ -49,7 +49,7 @@ export interface OperatorAuthOptions {
    * The scope X-Org-ID names, or undefined when there is no such organisation (404). Default: any
    * well-formed id, in a workspace of the same id.
    */
-  scopeOf?: (orgId: string) => OperatorScope | undefined;
+  scopeOf?: (orgId: string) => OperatorScope | undefined | Promise<OperatorScope | undefined>;
 }
 
 /** The header an operator names another organisation with. */
@@ -96,7 +96,7 @@ export function operatorAuthenticator(
     });
   // The common request names no organisation: its principal is made once per default scope.
   let cached: { scope: OperatorScope; principal: Principal } | undefined;
-  const principalFor = (headers: Headers): Principal | HttpError => {
+  const principalFor = (headers: Headers): Principal | HttpError | Promise<Principal | HttpError> => {
     const named = headers.get(ORG_HEADER);
     if (named === null) {
       const scope = defaultScope();
@@ -108,9 +108,11 @@ export function operatorAuthenticator(
         { field: "headers.x-org-id", rule: "must be an organisation id" },
       ]);
     }
+    const found = (scope: OperatorScope | undefined) =>
+      scope === undefined ? new HttpError(404, "not_found", `no organisation ${named}`) : principalIn(scope);
+    // Known organisations answer at once; an id not seen yet is looked up in the store.
     const scope = scopeOf(named);
-    if (scope === undefined) return new HttpError(404, "not_found", `no organisation ${named}`);
-    return principalIn(scope);
+    return scope instanceof Promise ? scope.then(found) : found(scope);
   };
   return {
     authenticate(_request, headers) {

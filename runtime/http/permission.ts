@@ -54,6 +54,18 @@ export function principalOf(request: Request): Principal {
   return principal;
 }
 
+/**
+ * Whether `principal` may do `permission`: its roles grant it and, for a scoped API key, its scopes
+ * name it. Scopes narrow what a key does, never `account.self`: a leaked key, however narrow, can
+ * always say what it is and revoke itself.
+ *
+ * @example if (!allowed(principal, "keys.manage")) ...
+ */
+export function allowed(principal: Principal, permission: Permission): boolean {
+  if (!policy.can(principal.roles, permission)) return false;
+  return principal.scopes === undefined || permission === "account.self" || principal.scopes.includes(permission);
+}
+
 type Check = (context: { request: Request; route: string }) => void;
 
 /**
@@ -65,7 +77,7 @@ function checkOf(permission: Permission): Check {
   const denied = metrics.rbacPermissionChecks.labels(permission, "denied");
   const anonymous = metrics.rbacPermissionChecks.labels(permission, "unauthenticated");
   const latency = metrics.rbacCheckLatency;
-  const forbidden = `this route needs the permission ${permission}, which your roles do not grant`;
+  const forbidden = `this route needs the permission ${permission}, which your credentials do not grant`;
   return function checkPermission({ request, route }) {
     const principal = stateOf(request)?.principal;
     if (principal === undefined) {
@@ -74,9 +86,9 @@ function checkOf(permission: Permission): Check {
       throw unauthorized();
     }
     const start = performance.now();
-    const allowed = policy.can(principal.roles, permission);
+    const isAllowed = allowed(principal, permission);
     latency.observe((performance.now() - start) / 1000);
-    if (allowed) {
+    if (isAllowed) {
       granted.inc();
     } else {
       denied.inc();

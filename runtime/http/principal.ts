@@ -10,7 +10,7 @@
  * const principal = stateOf(request)?.principal;
  * if (principal && policy.can(principal.roles, "debates.read")) ...
  */
-import type { Role } from "../security/rbac.ts";
+import type { Permission, Role } from "../security/rbac.ts";
 import type { HttpError } from "./errors.ts";
 
 /** How the caller proved who it is. */
@@ -29,6 +29,10 @@ export interface Principal {
   readonly roles: readonly Role[];
   /** The API key used, when one was. */
   readonly keyId?: string;
+  /** The permissions an API key was narrowed to; absent: everything its roles grant. */
+  readonly scopes?: readonly Permission[];
+  /** The session (refresh-token family) a user's access token belongs to: what signing out ends. */
+  readonly sessionId?: string;
   /** The real actor when an operator acts as this user (impersonation). */
   readonly actor?: { readonly userId: string };
   readonly via: CredentialKind;

@@ -18,7 +18,14 @@ const PLATFORM = /^(admin|ops|system|metrics)\./;
 describe("the default policy", () => {
   test("a viewer only reads, and reads only organisation resources", () => {
     const granted = policy.permissionsOf(["viewer"]);
-    expect(granted).toEqual(["agents.read", "debates.read", "leaderboard.read", "receipts.read", "workflows.read"]);
+    expect(granted).toEqual([
+      "account.self",
+      "agents.read",
+      "debates.read",
+      "leaderboard.read",
+      "receipts.read",
+      "workflows.read",
+    ]);
   });
 
   test("a member adds starting, cancelling and exporting debates and running workflows, nothing that manages", () => {

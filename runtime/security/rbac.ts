@@ -12,6 +12,7 @@
  * PERMISSIONS.includes("debates.create"); // true
  */
 export const PERMISSIONS = [
+  "account.self",
   "debates.create",
   "debates.read",
   "debates.cancel",
@@ -81,7 +82,8 @@ export interface RoleGrant {
 export type PolicyTable = Readonly<Record<Role, RoleGrant>>;
 
 /**
- * Aragora's policy. A viewer reads; a member also starts, cancels and exports debates and runs
+ * Aragora's policy. Every role acts on its own account (`account.self`: who am I, sign out,
+ * change my password, WebSocket tickets). A viewer reads; a member also starts, cancels and exports debates and runs
  * workflows; an admin also manages keys, members, webhooks, integrations and workflows, and reads
  * usage and the audit log; an owner also manages the organisation and reads billing. `admin.*`,
  * `ops.*`, `system.*` and `metrics.*` are the platform's, so only the operator holds them.
@@ -91,7 +93,7 @@ export type PolicyTable = Readonly<Record<Role, RoleGrant>>;
  */
 export const DEFAULT_POLICY_TABLE: PolicyTable = {
   viewer: {
-    grants: ["debates.read", "receipts.read", "leaderboard.read", "agents.read", "workflows.read"],
+    grants: ["account.self", "debates.read", "receipts.read", "leaderboard.read", "agents.read", "workflows.read"],
   },
   member: {
     inherits: "viewer",

@@ -83,6 +83,7 @@ const METHODS = {
   rankings: true,
   deleteReceiptsBefore: true,
   probeWrite: true,
+  adoptLegacy: true,
   close: true,
 } satisfies Record<keyof DebateStore, true>;
 

@@ -1,0 +1,597 @@
+/**
+ * Where accounts live: organisations, workspaces, users, memberships, sessions (refresh-token
+ * families), API keys, the first-start record, password resets and WebSocket tickets. One
+ * repository for both dialects on the Repo (runtime/store/repo.ts), with its own connection
+ * (SQLite) or pool (PostgreSQL).
+ *
+ * Every change that must not happen twice is one conditional statement (`... WHERE used_at IS
+ * NULL RETURNING`), so two nodes, or two requests of one node, racing for the same refresh token,
+ * setup token, reset token or ticket see exactly one winner.
+ *
+ * @example
+ * const access = await openAccessStore(ctx.store);
+ * const first = await access.ensureFirstOrganisation(new Date());
+ * const user = await access.userByEmail("ada@example.com");
+ */
+import { and, asc, eq, gt, isNull, lte, sql } from "drizzle-orm";
+import type { OrgRole, Permission } from "../runtime/security/rbac.ts";
+import { dialectTables, type Repo } from "../runtime/store/repo.ts";
+import type { Store } from "../runtime/store/store.ts";
+import * as pg from "./schema-postgres.ts";
+import * as lite from "./schema-sqlite.ts";
+
+/** The identity tables in each dialect (and the debates column the first start moves). */
+export const accessTables = dialectTables({
+  sqlite: {
+    organisations: lite.organisations,
+    workspaces: lite.workspaces,
+    users: lite.users,
+    memberships: lite.memberships,
+    refreshTokens: lite.refreshTokens,
+    apiKeys: lite.apiKeys,
+    setup: lite.setup,
+    passwordResets: lite.passwordResets,
+    wsTickets: lite.wsTickets,
+  },
+  postgres: {
+    organisations: pg.organisations,
+    workspaces: pg.workspaces,
+    users: pg.users,
+    memberships: pg.memberships,
+    refreshTokens: pg.refreshTokens,
+    apiKeys: pg.apiKeys,
+    setup: pg.setup,
+    passwordResets: pg.passwordResets,
+    wsTickets: pg.wsTickets,
+  },
+});
+
+type Tables = typeof accessTables.postgres;
+export type OrganisationRow = Tables["organisations"]["$inferSelect"];
+export type WorkspaceRow = Tables["workspaces"]["$inferSelect"];
+export type UserRow = Tables["users"]["$inferSelect"];
+export type RefreshTokenRow = Tables["refreshTokens"]["$inferSelect"];
+export type ApiKeyRow = Tables["apiKeys"]["$inferSelect"];
+export type SetupRow = Tables["setup"]["$inferSelect"];
+
+/** What kind of API key: a user's delegate, or a service that may speak for users. */
+export type ApiKeyKind = "user" | "service";
+
+/** One organisation a user belongs to, with the workspace requests act in by default. */
+export interface Membership {
+  orgId: string;
+  role: OrgRole;
+  workspaceId: string;
+}
+
+/** What the authenticator checks a user's token against, read at most once a second per user. */
+export interface UserState {
+  /** Undefined when no such user exists. */
+  user: UserRow | undefined;
+  memberships: Membership[];
+  /** Sessions (families) revoked recently enough that access tokens of theirs may still be unexpired. */
+  revokedSessions: Set<string>;
+}
+
+/** An API key row with its organisation's default workspace. */
+export interface KeyRecord {
+  key: ApiKeyRow;
+  workspaceId: string;
+}
+
+/** The outcome of presenting a refresh token. */
+export type RotateResult =
+  | { status: "rotated"; previous: RefreshTokenRow }
+  | { status: "reused"; familyId: string; userId: string }
+  | { status: "expired" | "revoked" | "unknown" };
+
+/** A new session's or a rotation's refresh-token row, as the caller made it. */
+export interface NewRefreshToken {
+  familyId: string;
+  userId: string;
+  orgId: string;
+  tokenHash: string;
+  expiresAt: Date;
+}
+
+/** A new user, and the organisation and role they join. */
+export interface NewUser {
+  email: string;
+  name: string;
+  passwordHash: string | null;
+  isOperator?: boolean;
+}
+
+/** Ids with the prefix of what they name, UUIDv7 after it (time-ordered, like debates' `d-`). */
+export const newId = {
+  organisation: () => `o-${Bun.randomUUIDv7()}`,
+  workspace: () => `w-${Bun.randomUUIDv7()}`,
+  user: () => `u-${Bun.randomUUIDv7()}`,
+  apiKey: () => `k-${Bun.randomUUIDv7()}`,
+  refreshToken: () => `rt-${Bun.randomUUIDv7()}`,
+  session: () => `s-${Bun.randomUUIDv7()}`,
+  passwordReset: () => `pr-${Bun.randomUUIDv7()}`,
+};
+
+const SETUP_ROW = 1;
+
+/** The error a unique constraint raises, in either driver (email taken, a second first start). */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown; message?: unknown } | null;
+  if (e?.code === "23505") return true;
+  return typeof e?.code === "string" && e.code.startsWith("SQLITE_CONSTRAINT");
+}
+
+/** The access feature's repository. */
+export class AccessStore {
+  constructor(private readonly repo: Repo<Tables>) {}
+
+  // --- organisations and the first start ---
+
+  /** The first-start record, once a first start has happened. */
+  async setupRecord(): Promise<SetupRow | undefined> {
+    const { setup } = this.repo.tables;
+    const [row] = await this.repo.read((db) => db.select().from(setup).where(eq(setup.id, SETUP_ROW)));
+    return row;
+  }
+
+  /**
+   * The first organisation and its default workspace, made ("Default organisation") on the very
+   * first start. The setup row's primary key decides the race when several nodes start at once:
+   * the loser's transaction fails whole and it reads the winner's.
+   *
+   * @example const { orgId, workspaceId } = await access.ensureFirstOrganisation(new Date());
+   */
+  async ensureFirstOrganisation(now: Date): Promise<{ orgId: string; workspaceId: string; created: boolean }> {
+    const existing = await this.setupRecord();
+    if (existing)
+      return { orgId: existing.orgId, workspaceId: await this.requireWorkspace(existing.orgId), created: false };
+    const { organisations, workspaces, setup } = this.repo.tables;
+    const orgId = newId.organisation();
+    const workspaceId = newId.workspace();
+    try {
+      await this.repo.transaction((tx) => [
+        tx.insert(organisations).values({ id: orgId, name: "Default organisation", createdAt: now }),
+        tx
+          .insert(workspaces)
+          .values({ id: workspaceId, orgId, name: "Default workspace", isDefault: true, createdAt: now }),
+        tx.insert(setup).values({ id: SETUP_ROW, orgId, createdAt: now }),
+      ]);
+      return { orgId, workspaceId, created: true };
+    } catch (err) {
+      const winner = await this.setupRecord();
+      if (!winner) throw err;
+      return { orgId: winner.orgId, workspaceId: await this.requireWorkspace(winner.orgId), created: false };
+    }
+  }
+
+  private async requireWorkspace(orgId: string): Promise<string> {
+    const id = await this.defaultWorkspace(orgId);
+    if (id === undefined) throw new Error(`organisation ${orgId} has no default workspace`);
+    return id;
+  }
+
+  /** The default workspace of `orgId`, or undefined when there is no such organisation. */
+  async defaultWorkspace(orgId: string): Promise<string | undefined> {
+    const { workspaces } = this.repo.tables;
+    const [row] = await this.repo.read((db) =>
+      db
+        .select({ id: workspaces.id })
+        .from(workspaces)
+        .where(and(eq(workspaces.orgId, orgId), eq(workspaces.isDefault, true))),
+    );
+    return row?.id;
+  }
+
+  async organisation(orgId: string): Promise<OrganisationRow | undefined> {
+    const { organisations } = this.repo.tables;
+    const [row] = await this.repo.read((db) => db.select().from(organisations).where(eq(organisations.id, orgId)));
+    return row;
+  }
+
+  async workspace(workspaceId: string): Promise<WorkspaceRow | undefined> {
+    const { workspaces } = this.repo.tables;
+    const [row] = await this.repo.read((db) => db.select().from(workspaces).where(eq(workspaces.id, workspaceId)));
+    return row;
+  }
+
+  // --- the setup token ---
+
+  /** Stores the hash of a new setup token unless one is already waiting or setup was claimed; true when stored. */
+  async offerSetupToken(tokenHash: string): Promise<boolean> {
+    const { setup } = this.repo.tables;
+    const rows = await this.repo.write((db) =>
+      db
+        .update(setup)
+        .set({ tokenHash })
+        .where(and(eq(setup.id, SETUP_ROW), isNull(setup.tokenHash), isNull(setup.claimedAt)))
+        .returning({ id: setup.id }),
+    );
+    return rows.length > 0;
+  }
+
+  /** Takes the setup token whose hash is `tokenHash`, once: false when it was taken or never was. */
+  async claimSetup(tokenHash: string, now: Date): Promise<boolean> {
+    const { setup } = this.repo.tables;
+    const rows = await this.repo.write((db) =>
+      db
+        .update(setup)
+        .set({ claimedAt: now, tokenHash: null })
+        .where(and(eq(setup.id, SETUP_ROW), eq(setup.tokenHash, tokenHash), isNull(setup.claimedAt)))
+        .returning({ id: setup.id }),
+    );
+    return rows.length > 0;
+  }
+
+  /** Puts back a claimed setup token whose account could not be made, so the owner can try again. */
+  async unclaimSetup(tokenHash: string): Promise<void> {
+    const { setup } = this.repo.tables;
+    await this.repo.write((db) =>
+      db.update(setup).set({ claimedAt: null, tokenHash }).where(eq(setup.id, SETUP_ROW)).returning({ id: setup.id }),
+    );
+  }
+
+  // --- users ---
+
+  /** Whether any account exists (deleted ones included: the server has had an owner). */
+  async anyUser(): Promise<boolean> {
+    const { users } = this.repo.tables;
+    const rows = await this.repo.read((db) => db.select({ id: users.id }).from(users).limit(1));
+    return rows.length > 0;
+  }
+
+  async user(id: string): Promise<UserRow | undefined> {
+    const { users } = this.repo.tables;
+    const [row] = await this.repo.read((db) => db.select().from(users).where(eq(users.id, id)));
+    return row;
+  }
+
+  /** The account of `email` (compared lower-cased), deleted ones included. */
+  async userByEmail(email: string): Promise<UserRow | undefined> {
+    const { users } = this.repo.tables;
+    const [row] = await this.repo.read((db) => db.select().from(users).where(eq(users.email, email.toLowerCase())));
+    return row;
+  }
+
+  /**
+   * A new account, member of `orgId` with `role`. Throws a unique violation
+   * ({@link isUniqueViolation}) when the email is taken.
+   */
+  async createUser(input: NewUser, orgId: string, role: OrgRole, now: Date): Promise<UserRow> {
+    const { users, memberships } = this.repo.tables;
+    const row: UserRow = {
+      id: newId.user(),
+      email: input.email.toLowerCase(),
+      name: input.name,
+      passwordHash: input.passwordHash,
+      isOperator: input.isOperator ?? false,
+      createdAt: now,
+      deletedAt: null,
+    };
+    await this.repo.transaction((tx) => [
+      tx.insert(users).values(row),
+      tx.insert(memberships).values({ userId: row.id, orgId, role, createdAt: now }),
+    ]);
+    return row;
+  }
+
+  /** A new account that owns a new organisation (sign-up), in one transaction. */
+  async createUserWithOrganisation(
+    input: NewUser,
+    organisationName: string,
+    now: Date,
+  ): Promise<{ user: UserRow; orgId: string; workspaceId: string }> {
+    const { users, memberships, organisations, workspaces } = this.repo.tables;
+    const orgId = newId.organisation();
+    const workspaceId = newId.workspace();
+    const user: UserRow = {
+      id: newId.user(),
+      email: input.email.toLowerCase(),
+      name: input.name,
+      passwordHash: input.passwordHash,
+      isOperator: false,
+      createdAt: now,
+      deletedAt: null,
+    };
+    await this.repo.transaction((tx) => [
+      tx.insert(users).values(user),
+      tx.insert(organisations).values({ id: orgId, name: organisationName, createdAt: now }),
+      tx
+        .insert(workspaces)
+        .values({ id: workspaceId, orgId, name: "Default workspace", isDefault: true, createdAt: now }),
+      tx.insert(memberships).values({ userId: user.id, orgId, role: "owner", createdAt: now }),
+    ]);
+    return { user, orgId, workspaceId };
+  }
+
+  /** Every account with its memberships, oldest first (for `aragora users list`). */
+  async listUsers(): Promise<Array<UserRow & { memberships: { orgId: string; role: string }[] }>> {
+    const { users, memberships } = this.repo.tables;
+    const [rows, links] = await this.repo.read((db) =>
+      Promise.all([
+        db.select().from(users).orderBy(asc(users.createdAt), asc(users.id)),
+        db.select({ userId: memberships.userId, orgId: memberships.orgId, role: memberships.role }).from(memberships),
+      ]),
+    );
+    return rows.map((u) => ({
+      ...u,
+      memberships: links.filter((m) => m.userId === u.id).map(({ orgId, role }) => ({ orgId, role })),
+    }));
+  }
+
+  /** What a token of `userId` is checked against: the account, its memberships and recently revoked sessions. */
+  async userState(userId: string, now: Date, revokedWithinMs: number): Promise<UserState> {
+    const { users, memberships, workspaces, refreshTokens } = this.repo.tables;
+    const since = new Date(now.getTime() - revokedWithinMs);
+    const [[user], links, revoked] = await this.repo.read((db) =>
+      Promise.all([
+        db.select().from(users).where(eq(users.id, userId)),
+        db
+          .select({ orgId: memberships.orgId, role: memberships.role, workspaceId: workspaces.id })
+          .from(memberships)
+          .innerJoin(workspaces, and(eq(workspaces.orgId, memberships.orgId), eq(workspaces.isDefault, true)))
+          .where(eq(memberships.userId, userId))
+          .orderBy(asc(memberships.createdAt), asc(memberships.orgId)),
+        db
+          .selectDistinct({ familyId: refreshTokens.familyId })
+          .from(refreshTokens)
+          .where(and(eq(refreshTokens.userId, userId), gt(refreshTokens.revokedAt, since))),
+      ]),
+    );
+    return {
+      user,
+      memberships: links.map((m) => ({ orgId: m.orgId, role: m.role as OrgRole, workspaceId: m.workspaceId })),
+      revokedSessions: new Set(revoked.map((r) => r.familyId)),
+    };
+  }
+
+  /** Sets a new password hash and ends every session of the account. */
+  async setPassword(userId: string, passwordHash: string, now: Date): Promise<void> {
+    const { users, refreshTokens } = this.repo.tables;
+    await this.repo.transaction((tx) => [
+      tx.update(users).set({ passwordHash }).where(eq(users.id, userId)),
+      tx
+        .update(refreshTokens)
+        .set({ revokedAt: now })
+        .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt))),
+    ]);
+  }
+
+  /** Replaces the hash of the same password made with older parameters (sessions go on). */
+  async rehashPassword(userId: string, passwordHash: string): Promise<void> {
+    const { users } = this.repo.tables;
+    await this.repo.write((db) => db.update(users).set({ passwordHash }).where(eq(users.id, userId)));
+  }
+
+  /** Marks the account deleted and ends its sessions; false when there was no such live account. */
+  async deleteUser(userId: string, now: Date): Promise<boolean> {
+    const { users, refreshTokens } = this.repo.tables;
+    const [deleted] = await this.repo.transaction((tx) => [
+      tx
+        .update(users)
+        .set({ deletedAt: now })
+        .where(and(eq(users.id, userId), isNull(users.deletedAt)))
+        .returning({ id: users.id }),
+      tx
+        .update(refreshTokens)
+        .set({ revokedAt: now })
+        .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt))),
+    ]);
+    return deleted.length > 0;
+  }
+
+  // --- sessions (refresh-token families) ---
+
+  async insertRefreshToken(token: NewRefreshToken, now: Date): Promise<void> {
+    const { refreshTokens } = this.repo.tables;
+    await this.repo.write((db) =>
+      db.insert(refreshTokens).values({
+        id: newId.refreshToken(),
+        familyId: token.familyId,
+        userId: token.userId,
+        orgId: token.orgId,
+        tokenHash: token.tokenHash,
+        expiresAt: token.expiresAt,
+        createdAt: now,
+      }),
+    );
+  }
+
+  /**
+   * Presents the refresh token whose hash is `tokenHash`: when it is live, marks it used and stores
+   * its successor (`next`) in its family, in one transaction. A used one presented again revokes its
+   * whole family (RFC 9700 §4.14.2) and says so.
+   *
+   * The next token is committed with the mark, so whoever sees the old token used also sees its
+   * successor: revoking the family then revokes that too. Of two requests racing with one token,
+   * the one whose mark matched nothing stored a successor of its own as well; it revokes the
+   * family, its own successor included, and reports the reuse.
+   */
+  async rotateRefreshToken(
+    tokenHash: string,
+    now: Date,
+    next: Pick<NewRefreshToken, "tokenHash" | "expiresAt">,
+  ): Promise<RotateResult> {
+    const { refreshTokens } = this.repo.tables;
+    const row = await this.refreshToken(tokenHash);
+    if (!row) return { status: "unknown" };
+    if (row.revokedAt !== null) return { status: "revoked" };
+    if (row.usedAt !== null) return this.reused(row, now);
+    if (row.expiresAt.getTime() <= now.getTime()) return { status: "expired" };
+    const [taken] = await this.repo.transaction((tx) => [
+      tx
+        .update(refreshTokens)
+        .set({ usedAt: now })
+        .where(
+          and(
+            eq(refreshTokens.tokenHash, tokenHash),
+            isNull(refreshTokens.usedAt),
+            isNull(refreshTokens.revokedAt),
+            gt(refreshTokens.expiresAt, now),
+          ),
+        )
+        .returning(),
+      tx.insert(refreshTokens).values({
+        id: newId.refreshToken(),
+        familyId: row.familyId,
+        userId: row.userId,
+        orgId: row.orgId,
+        tokenHash: next.tokenHash,
+        expiresAt: next.expiresAt,
+        createdAt: now,
+      }),
+    ]);
+    const previous = taken[0];
+    if (previous !== undefined) return { status: "rotated", previous };
+    // Another request used or revoked it first: end the family, the successor stored above included.
+    return this.reused(row, now);
+  }
+
+  private async reused(row: RefreshTokenRow, now: Date): Promise<RotateResult> {
+    await this.revokeSession(row.familyId, now);
+    return { status: "reused", familyId: row.familyId, userId: row.userId };
+  }
+
+  /** The live refresh token row of `tokenHash` (for sign-out by token), if any. */
+  async refreshToken(tokenHash: string): Promise<RefreshTokenRow | undefined> {
+    const { refreshTokens } = this.repo.tables;
+    const [row] = await this.repo.read((db) =>
+      db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, tokenHash)),
+    );
+    return row;
+  }
+
+  /** Revokes every token of a session; returns the user whose session it was, if any token was live. */
+  async revokeSession(familyId: string, now: Date): Promise<string | undefined> {
+    const { refreshTokens } = this.repo.tables;
+    const rows = await this.repo.write((db) =>
+      db
+        .update(refreshTokens)
+        .set({ revokedAt: now })
+        .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)))
+        .returning({ userId: refreshTokens.userId }),
+    );
+    return rows[0]?.userId;
+  }
+
+  // --- API keys ---
+
+  async insertApiKey(row: ApiKeyRow): Promise<void> {
+    const { apiKeys } = this.repo.tables;
+    await this.repo.write((db) => db.insert(apiKeys).values(row));
+  }
+
+  /** The key whose hash is `keyHash`, revoked or not, with its organisation's default workspace. */
+  async apiKeyByHash(keyHash: string): Promise<KeyRecord | undefined> {
+    const { apiKeys, workspaces } = this.repo.tables;
+    const [row] = await this.repo.read((db) =>
+      db
+        .select({ key: apiKeys, workspaceId: workspaces.id })
+        .from(apiKeys)
+        .innerJoin(workspaces, and(eq(workspaces.orgId, apiKeys.orgId), eq(workspaces.isDefault, true)))
+        .where(eq(apiKeys.keyHash, keyHash)),
+    );
+    return row;
+  }
+
+  /** The organisation's keys that are not revoked, newest first. */
+  async listApiKeys(orgId: string): Promise<ApiKeyRow[]> {
+    const { apiKeys } = this.repo.tables;
+    return this.repo.read((db) =>
+      db
+        .select()
+        .from(apiKeys)
+        .where(and(eq(apiKeys.orgId, orgId), isNull(apiKeys.revokedAt)))
+        .orderBy(sql`${apiKeys.createdAt} desc`, sql`${apiKeys.id} desc`),
+    );
+  }
+
+  /** Revokes the key `id` of `orgId`; its hash when it was live, undefined when there is no such live key there. */
+  async revokeApiKey(id: string, orgId: string, now: Date): Promise<string | undefined> {
+    const { apiKeys } = this.repo.tables;
+    const [row] = await this.repo.write((db) =>
+      db
+        .update(apiKeys)
+        .set({ revokedAt: now })
+        .where(and(eq(apiKeys.id, id), eq(apiKeys.orgId, orgId), isNull(apiKeys.revokedAt)))
+        .returning({ keyHash: apiKeys.keyHash }),
+    );
+    return row?.keyHash;
+  }
+
+  async touchApiKey(id: string, at: Date): Promise<void> {
+    const { apiKeys } = this.repo.tables;
+    await this.repo.write((db) => db.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, id)));
+  }
+
+  // --- password resets ---
+
+  async insertPasswordReset(userId: string, tokenHash: string, now: Date, expiresAt: Date): Promise<void> {
+    const { passwordResets } = this.repo.tables;
+    await this.repo.write((db) =>
+      db.insert(passwordResets).values({ id: newId.passwordReset(), userId, tokenHash, createdAt: now, expiresAt }),
+    );
+  }
+
+  /** Uses the live reset token whose hash is `tokenHash`, once; the account it resets, or undefined. */
+  async takePasswordReset(tokenHash: string, now: Date): Promise<string | undefined> {
+    const { passwordResets } = this.repo.tables;
+    const [row] = await this.repo.write((db) =>
+      db
+        .update(passwordResets)
+        .set({ usedAt: now })
+        .where(
+          and(
+            eq(passwordResets.tokenHash, tokenHash),
+            isNull(passwordResets.usedAt),
+            gt(passwordResets.expiresAt, now),
+          ),
+        )
+        .returning({ userId: passwordResets.userId }),
+    );
+    return row?.userId;
+  }
+
+  // --- WebSocket tickets ---
+
+  /** Stores a ticket, and drops the expired ones (tickets are few and short-lived). */
+  async insertWsTicket(tokenHash: string, principal: string, now: Date, expiresAt: Date): Promise<void> {
+    const { wsTickets } = this.repo.tables;
+    await this.repo.transaction((tx) => [
+      tx.delete(wsTickets).where(lte(wsTickets.expiresAt, now)),
+      tx.insert(wsTickets).values({ tokenHash, principal, expiresAt }),
+    ]);
+  }
+
+  /** Takes the live ticket whose hash is `tokenHash`, once: its principal JSON, or undefined. */
+  async takeWsTicket(tokenHash: string, now: Date): Promise<string | undefined> {
+    const { wsTickets } = this.repo.tables;
+    const [row] = await this.repo.write((db) =>
+      db
+        .delete(wsTickets)
+        .where(and(eq(wsTickets.tokenHash, tokenHash), gt(wsTickets.expiresAt, now)))
+        .returning({ principal: wsTickets.principal }),
+    );
+    return row?.principal;
+  }
+
+  close(): Promise<void> {
+    return this.repo.close();
+  }
+}
+
+/** The scopes column's JSON as a list (an empty list: no narrowing). */
+export function parseScopes(json: string): Permission[] {
+  const value: unknown = JSON.parse(json);
+  return Array.isArray(value) ? (value.filter((s) => typeof s === "string") as Permission[]) : [];
+}
+
+/**
+ * The access store on the server's database (the migrations that create its tables ran when the
+ * server opened its store).
+ *
+ * @example const access = await openAccessStore(ctx.store);
+ */
+export async function openAccessStore(store: Pick<Store, "openRepo">): Promise<AccessStore> {
+  return new AccessStore(await store.openRepo(accessTables, { name: "access", maxConnections: 4 }));
+}

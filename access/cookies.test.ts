@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { ACCESS_COOKIE, clearedCookies, csrfRefusal, readCookie, sessionCookies } from "./cookies.ts";
+
+describe("readCookie", () => {
+  test("finds the cookie by its whole name, not inside another name or value", () => {
+    expect(readCookie("aragora_access=a1", ACCESS_COOKIE)).toBe("a1");
+    expect(readCookie("x=1; aragora_access=a2; y=2", ACCESS_COOKIE)).toBe("a2");
+    expect(readCookie("x=1;aragora_access=a3", ACCESS_COOKIE)).toBe("a3");
+    expect(readCookie("evil_aragora_access=a4", ACCESS_COOKIE)).toBeUndefined();
+    expect(readCookie("x=aragora_access=a5", ACCESS_COOKIE)).toBeUndefined();
+    expect(readCookie("evil_aragora_access=a; aragora_access=a6", ACCESS_COOKIE)).toBe("a6");
+    expect(readCookie("aragora_access=", ACCESS_COOKIE)).toBeUndefined();
+    expect(readCookie(null, ACCESS_COOKIE)).toBeUndefined();
+  });
+});
+
+describe("session cookies", () => {
+  test("tokens are HttpOnly, Secure and SameSite=Strict; the refresh token only goes to /api/auth; the CSRF token is readable", () => {
+    const [access, refresh, csrf] = sessionCookies({
+      access: "A",
+      accessMaxAge: 3600,
+      refresh: "R",
+      refreshMaxAge: 60,
+      csrf: "C",
+    });
+    expect(access).toBe("aragora_access=A; Path=/; Max-Age=3600; Secure; SameSite=Strict; HttpOnly");
+    expect(refresh).toBe("aragora_refresh=R; Path=/api/auth; Max-Age=60; Secure; SameSite=Strict; HttpOnly");
+    expect(csrf).toBe("aragora_csrf=C; Path=/; Max-Age=60; Secure; SameSite=Strict");
+    expect(clearedCookies().every((c) => c.includes("Max-Age=0"))).toBe(true);
+  });
+});
+
+describe("csrfRefusal", () => {
+  const cookies = "aragora_access=t; aragora_csrf=token-1";
+  test("reads need nothing; writes need the header equal to the cookie", () => {
+    expect(csrfRefusal("GET", null, cookies)).toBeUndefined();
+    expect(csrfRefusal("HEAD", null, cookies)).toBeUndefined();
+    for (const method of ["POST", "PUT", "PATCH", "DELETE"]) {
+      expect(csrfRefusal(method, null, cookies)?.status).toBe(403);
+      expect(csrfRefusal(method, "", cookies)?.code).toBe("csrf");
+      expect(csrfRefusal(method, "token-2", cookies)?.code).toBe("csrf");
+      expect(csrfRefusal(method, "token-1", "aragora_access=t")?.code).toBe("csrf");
+      expect(csrfRefusal(method, "token-1", cookies)).toBeUndefined();
+    }
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * The access feature: accounts, organisations, sessions and API keys (the store, the first start,
+ * the /api/auth routes) and the {@link Authenticator} the shell asks who each request is. Started
+ * first: every other feature's routes are behind it.
+ *
+ * The access-token secret is ARAGORA_JWT_SECRET; without one (never in production, which config.ts
+ * refuses) a random secret is made once and kept in `<data dir>/jwt.secret`, mode 0600, so tokens
+ * survive a restart.
+ *
+ * @example
+ * const access = await accessFeature(ctx);
+ * createHttpApp({ ..., authenticator: access.authenticator, routes: [access.routes] });
+ */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { Feature, FeatureContext } from "../runtime/feature.ts";
+import { createTokenSigner } from "../runtime/security/jwt.ts";
+import { createLoginBackoff } from "../runtime/security/login-backoff.ts";
+import { openAccessStore } from "./access-store.ts";
+import { type AccessAuthenticator, createAccessAuthenticator } from "./authenticator.ts";
+import { type OrganisationScope, organisationScopes } from "./organisation-scopes.ts";
+import { accessRoutes } from "./routes.ts";
+import { JWT_SECRET_FILE, loadOrCreateSecretFile } from "./secret-file.ts";
+import { Sessions } from "./sessions.ts";
+import { firstStart } from "./setup.ts";
+
+/** The issuer and audience of Aragora's access tokens. */
+export const TOKEN_ISSUER = "aragora";
+export const TOKEN_AUDIENCE = "aragora-api";
+
+export interface AccessFeature extends Feature {
+  authenticator: AccessAuthenticator;
+  /**
+   * The first organisation and its default workspace: where the operator token acts unless
+   * `X-Org-ID` names another. One object for the process's life.
+   */
+  firstOrganisation: OrganisationScope;
+  /** The scope of `orgId` (synchronous once known), or undefined when there is no such organisation. */
+  organisationScope(orgId: string): OrganisationScope | undefined | Promise<OrganisationScope | undefined>;
+}
+
+/**
+ * The access-token secret: the configured one, else the data directory's (made on first use).
+ *
+ * @example const secret = accessTokenSecret(config, dataDir);
+ */
+export function accessTokenSecret(config: FeatureContext["config"], dataDir: string): string {
+  if (config.jwtSecret !== undefined) return config.jwtSecret;
+  if (config.env === "production") throw new Error("ARAGORA_JWT_SECRET is required when ARAGORA_ENV=production");
+  return loadOrCreateSecretFile(join(dataDir, JWT_SECRET_FILE), () => randomBytes(48).toString("base64url"));
+}
+
+export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature> {
+  const { config, log, dataDir } = ctx;
+  const store = await openAccessStore(ctx.store);
+  try {
+    const signer = createTokenSigner({
+      secret: accessTokenSecret(config, dataDir),
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
+      accessTtlSeconds: config.jwtExpiryHours * 3600,
+    });
+    const first = await firstStart(store, { dataDir, log });
+    const authenticator = createAccessAuthenticator(store, signer, { log });
+    const sessions = new Sessions({ store, signer, refreshTtlSeconds: config.refreshTokenExpiryDays * 86_400 });
+    return {
+      name: "access",
+      authenticator,
+      firstOrganisation: Object.freeze({ orgId: first.orgId, workspaceId: first.workspaceId }),
+      organisationScope: organisationScopes(store),
+      routes: accessRoutes({
+        store,
+        sessions,
+        authenticator,
+        backoff: createLoginBackoff(),
+        setupToken: first.setupToken,
+        config,
+        log,
+      }),
+      stop: () => store.close(),
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

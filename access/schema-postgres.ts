@@ -1,0 +1,142 @@
+/**
+ * Identity tables for PostgreSQL; see ./schema-sqlite.ts for what each holds. Keep the two in
+ * agreement (dialectTables in ./access-store.ts refuses to compile when their row types differ).
+ *
+ * @example
+ * import { users } from "./schema-postgres.ts";
+ * db.select().from(users).where(eq(users.email, "ada@example.com"));
+ */
+import { sql } from "drizzle-orm";
+import {
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+
+const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
+
+export const organisations = pgTable("organisations", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: instant("created_at").notNull(),
+  monthlyCostCapUsd: doublePrecision("monthly_cost_cap_usd"),
+});
+
+export const workspaces = pgTable(
+  "workspaces",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    isDefault: boolean("is_default").notNull(),
+    createdAt: instant("created_at").notNull(),
+  },
+  (t) => [
+    index("workspaces_org_idx").on(t.orgId),
+    uniqueIndex("workspaces_default_idx").on(t.orgId).where(sql`is_default`),
+  ],
+);
+
+export const users = pgTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull().unique(),
+  name: text("name").notNull(),
+  passwordHash: text("password_hash"),
+  isOperator: boolean("is_operator").notNull().default(false),
+  createdAt: instant("created_at").notNull(),
+  deletedAt: instant("deleted_at"),
+});
+
+export const memberships = pgTable(
+  "memberships",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    role: text("role").notNull(),
+    createdAt: instant("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.orgId] }), index("memberships_org_idx").on(t.orgId)],
+);
+
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    id: text("id").primaryKey(),
+    familyId: text("family_id").notNull(),
+    userId: text("user_id").notNull(),
+    orgId: text("org_id").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdAt: instant("created_at").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    usedAt: instant("used_at"),
+    revokedAt: instant("revoked_at"),
+  },
+  (t) => [index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_user_idx").on(t.userId)],
+);
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    createdBy: text("created_by"),
+    name: text("name").notNull(),
+    prefix: text("prefix").notNull(),
+    lastFour: text("last_four").notNull(),
+    keyHash: text("key_hash").notNull().unique(),
+    role: text("role").notNull(),
+    scopes: text("scopes").notNull(),
+    kind: text("kind").notNull(),
+    createdAt: instant("created_at").notNull(),
+    lastUsedAt: instant("last_used_at"),
+    revokedAt: instant("revoked_at"),
+  },
+  (t) => [index("api_keys_org_idx").on(t.orgId)],
+);
+
+export const setup = pgTable("setup", {
+  id: integer("id").primaryKey().default(1),
+  orgId: text("org_id").notNull(),
+  tokenHash: text("token_hash"),
+  createdAt: instant("created_at").notNull(),
+  claimedAt: instant("claimed_at"),
+});
+
+export const passwordResets = pgTable(
+  "password_resets",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdAt: instant("created_at").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    usedAt: instant("used_at"),
+  },
+  (t) => [index("password_resets_user_idx").on(t.userId)],
+);
+
+export const wsTickets = pgTable(
+  "ws_tickets",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    principal: text("principal").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+  },
+  (t) => [index("ws_tickets_expires_idx").on(t.expiresAt)],
+);

@@ -1,0 +1,159 @@
+/**
+ * Identity tables for SQLite: organisations and their workspaces, user accounts and their
+ * memberships (one role per organisation), refresh tokens (one family per session), API keys,
+ * the one-row first-start record `setup`, one-time password reset tokens and single-use WebSocket
+ * tickets. Secrets are stored only as their SHA-256 (runtime/security/secret-token.ts), passwords
+ * only as argon2id hashes. Keep in agreement with ./schema-postgres.ts.
+ *
+ * @example
+ * import { users } from "./schema-sqlite.ts";
+ * db.select().from(users).where(eq(users.email, "ada@example.com"));
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Milliseconds since the epoch, like the other tables: comparable as numbers in the sqlite3 shell.
+const instant = (name: string) => integer(name, { mode: "timestamp_ms" });
+
+export const organisations = sqliteTable("organisations", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: instant("created_at").notNull(),
+  monthlyCostCapUsd: real("monthly_cost_cap_usd"),
+});
+
+export const workspaces = sqliteTable(
+  "workspaces",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull(),
+    createdAt: instant("created_at").notNull(),
+  },
+  // One default workspace per organisation: requests without a workspace act in it.
+  (t) => [
+    index("workspaces_org_idx").on(t.orgId),
+    uniqueIndex("workspaces_default_idx").on(t.orgId).where(sql`is_default = 1`),
+  ],
+);
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  /** Lower-cased on the way in, so one address is one account however it is typed. */
+  email: text("email").notNull().unique(),
+  name: text("name").notNull(),
+  /** Null for an account that cannot sign in with a password. */
+  passwordHash: text("password_hash"),
+  isOperator: integer("is_operator", { mode: "boolean" }).notNull().default(false),
+  createdAt: instant("created_at").notNull(),
+  /** Set instead of deleting the row, so what the account did keeps its author. */
+  deletedAt: instant("deleted_at"),
+});
+
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    /** viewer | member | admin | owner (runtime/security/rbac.ts ORG_ROLES). */
+    role: text("role").notNull(),
+    createdAt: instant("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.orgId] }), index("memberships_org_idx").on(t.orgId)],
+);
+
+/**
+ * One row per refresh token ever issued. Tokens of one session share a family: rotating marks the
+ * old one used and adds the next; a used one presented again revokes the whole family.
+ */
+export const refreshTokens = sqliteTable(
+  "refresh_tokens",
+  {
+    id: text("id").primaryKey(),
+    familyId: text("family_id").notNull(),
+    userId: text("user_id").notNull(),
+    orgId: text("org_id").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdAt: instant("created_at").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    usedAt: instant("used_at"),
+    revokedAt: instant("revoked_at"),
+  },
+  (t) => [index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_user_idx").on(t.userId)],
+);
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    /** The user who made the key; null when the platform operator did. */
+    createdBy: text("created_by"),
+    name: text("name").notNull(),
+    /** The key's first characters (`ara_live_` and four more) and its last four, to recognise it in lists. */
+    prefix: text("prefix").notNull(),
+    lastFour: text("last_four").notNull(),
+    keyHash: text("key_hash").notNull().unique(),
+    role: text("role").notNull(),
+    /** A JSON array of permissions narrowing the role; empty: the role's every permission. */
+    scopes: text("scopes").notNull(),
+    /** user: acts as its creator's delegate; service: may speak for users (X-User-ID, X-User-Roles). */
+    kind: text("kind").notNull(),
+    createdAt: instant("created_at").notNull(),
+    lastUsedAt: instant("last_used_at"),
+    revokedAt: instant("revoked_at"),
+  },
+  (t) => [index("api_keys_org_idx").on(t.orgId)],
+);
+
+/**
+ * The first start, one row (id 1): the first organisation it made, and the one-time token that
+ * claims its owner account. The row's primary key is what lets only one node make that
+ * organisation when several start at once.
+ */
+export const setup = sqliteTable("setup", {
+  id: integer("id").primaryKey().default(1),
+  orgId: text("org_id").notNull(),
+  tokenHash: text("token_hash"),
+  createdAt: instant("created_at").notNull(),
+  claimedAt: instant("claimed_at"),
+});
+
+/** One-time password reset tokens (`aragora users reset-password`), valid for an hour. */
+export const passwordResets = sqliteTable(
+  "password_resets",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdAt: instant("created_at").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    usedAt: instant("used_at"),
+  },
+  (t) => [index("password_resets_user_idx").on(t.userId)],
+);
+
+/**
+ * Single-use tickets for a WebSocket upgrade (a browser cannot set headers on one): the principal
+ * that asked for it, as JSON, valid for 30 s. Kept in the database so any node can take it once.
+ */
+export const wsTickets = sqliteTable(
+  "ws_tickets",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    principal: text("principal").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+  },
+  (t) => [index("ws_tickets_expires_idx").on(t.expiresAt)],
+);
