@@ -31,11 +31,15 @@ describe.each([
 
   const requestsTo = (provider: string) => h.fake.requests.filter((r) => r.provider === provider).length;
 
-  async function turn(provider: string) {
+  async function turn(provider: string, onToken?: (delta: string, seen: number) => void) {
     const tokens: string[] = [];
     const before = requestsTo(provider);
+    const record = (d: string) => {
+      tokens.push(d);
+      onToken?.(d, tokens.length);
+    };
     try {
-      const result = await h.agents.runTurn(AGENTS[provider] as string, h.request({ onToken: (d) => tokens.push(d) }));
+      const result = await h.agents.runTurn(AGENTS[provider] as string, h.request({ onToken: record }));
       return { result, tokens, calls: requestsTo(provider) - before, error: undefined };
     } catch (error) {
       return { result: undefined, tokens, calls: requestsTo(provider) - before, error: error as AgentTurnError };
@@ -123,8 +127,16 @@ describe.each([
     });
 
     test("a connection dropped mid-stream fails the turn without a retry", async () => {
-      h.fake.script({ provider }, { text: TEXT, dropAfterTokens: 2, dropPauseMs: 300 });
-      const { error, tokens, calls } = await turn(provider);
+      // The reset discards tokens the client has not read yet: drop only once both were delivered
+      // (a fixed pause is overtaken on a loaded machine).
+      let delivered = () => {};
+      const both = new Promise<void>((resolve) => {
+        delivered = resolve;
+      });
+      h.fake.script({ provider }, { text: TEXT, dropAfterTokens: 2, dropPauseMs: 0, dropWhen: both });
+      const { error, tokens, calls } = await turn(provider, (_, seen) => {
+        if (seen >= 2) delivered();
+      });
       expect(error?.kind).toBe("provider_error");
       expect(tokens.length).toBe(2);
       expect(calls).toBe(1);

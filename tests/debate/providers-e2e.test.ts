@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeProvider, type FakeReply, startFakeProvider } from "../fake-provider/index.ts";
-import { startTestServer, type TestServer } from "../support/server.ts";
+import { openSocket, startTestServer, type TestServer } from "../support/server.ts";
 import { createDebate, expectTokensReassemble, ofType, type WireEvent, watchDebate } from "./debate-client.ts";
 
 /** A seat: [agent name, fake provider path segment, model]. */
@@ -157,8 +157,25 @@ describe.each(Object.keys(PROTOCOLS))("%s", (protocol) => {
       // A model of its own per fault, so the debates can run side by side.
       const model = `${cModel}-fault${i}`;
       const agent = `${c.slice(0, c.indexOf(":"))}:${model}`;
-      fake.script({ provider: cProvider, model }, ...replies);
+      // A dropped connection resets the socket: tokens the client has not read by then are lost
+      // with it, so the drop waits until a watcher has seen this seat's first token (a fixed pause
+      // was overtaken on a loaded machine, and the seat then failed before its first token).
+      let tokensShown = () => {};
+      const shown = new Promise<void>((resolve) => {
+        tokensShown = resolve;
+      });
+      const drops = replies.some((r) => r.dropAfterTokens !== undefined);
+      const scripted = replies.map((r) => (r.dropAfterTokens === undefined ? r : { ...r, dropWhen: shown }));
+      fake.script({ provider: cProvider, model }, ...scripted);
       const id = await createDebate(server, { question: `${name} on ${protocol}?`, agents: [a, b, agent], rounds: 1 });
+      if (drops) {
+        const watcher = await openSocket(server.ws);
+        watcher.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
+        void watcher
+          .next((m) => m.type === "token" && m.agent === agent, 60_000)
+          .then(tokensShown, tokensShown)
+          .finally(() => watcher.ws.close());
+      }
       const { events, record } = await watchDebate(server, id);
       return { name, kind, calls, message, agent, model, events, record, text };
     });
