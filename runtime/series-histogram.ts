@@ -108,29 +108,69 @@ export class SeriesHistogram<T extends string> extends Histogram<T> {
   /** The registry's scrape path (and, via prom-client's get(), the JSON one): prom-client's own series, then ours in the same shape. */
   async getForPromString(): Promise<ExportedMetric> {
     const data = await (Histogram.prototype as unknown as PromStringSource).getForPromString.call(this);
-    const bucketName = `${data.name}_bucket`;
     for (const level1 of this.tree.values()) {
       for (const level2 of level1.values()) {
-        for (const s of level2.values()) {
-          let acc = 0;
-          for (let i = 0; i < this.bounds.length; i++) {
-            acc += s.counts[i] as number;
-            data.values.push({
-              labels: { le: this.bounds[i] as number },
-              sharedLabels: s.labels,
-              value: acc,
-              metricName: bucketName,
-              exemplar: null,
-            });
-          }
-          data.values.push(
-            { labels: { le: "+Inf" }, sharedLabels: s.labels, value: s.count, metricName: bucketName, exemplar: null },
-            { labels: {}, sharedLabels: s.labels, value: s.sum, metricName: `${data.name}_sum` },
-            { labels: {}, sharedLabels: s.labels, value: s.count, metricName: `${data.name}_count` },
-          );
-        }
+        for (const s of level2.values()) exportSeries(data, s, this.bounds);
       }
     }
+    return data;
+  }
+}
+
+/** Append one series to a scrape's values, as prom-client exports its own (cumulative buckets, +Inf, sum, count). */
+function exportSeries(data: ExportedMetric, s: HistogramSeries, bounds: Float64Array): void {
+  const bucketName = `${data.name}_bucket`;
+  let acc = 0;
+  for (let i = 0; i < bounds.length; i++) {
+    acc += s.counts[i] as number;
+    data.values.push({
+      labels: { le: bounds[i] as number },
+      sharedLabels: s.labels,
+      value: acc,
+      metricName: bucketName,
+      exemplar: null,
+    });
+  }
+  data.values.push(
+    { labels: { le: "+Inf" }, sharedLabels: s.labels, value: s.count, metricName: bucketName, exemplar: null },
+    { labels: {}, sharedLabels: s.labels, value: s.sum, metricName: `${data.name}_sum` },
+    { labels: {}, sharedLabels: s.labels, value: s.count, metricName: `${data.name}_count` },
+  );
+}
+
+/**
+ * A Histogram without labels with the cheap observation path of {@link SeriesHistogram}:
+ * `series.observe(v)` is a few array writes where prom-client's `observe(v)` costs ~0.2 us.
+ * Observe through `series` only (not prom-client's observe()).
+ *
+ * @example
+ * const h = new UnlabelledHistogram({ name: "aragora_check_seconds", help: "x", buckets: [1e-6, 1e-3], registers: [registry] });
+ * h.series.observe(2e-7);
+ */
+export class UnlabelledHistogram extends Histogram {
+  readonly series: HistogramSeries;
+  private readonly bounds: Float64Array;
+
+  constructor(config: HistogramConfiguration<string> & { buckets: number[] }) {
+    super({ ...config, labelNames: [] });
+    this.bounds = Float64Array.from([...config.buckets].sort((a, b) => a - b));
+    this.series = new HistogramSeries({}, this.bounds);
+  }
+
+  override reset(): void {
+    super.reset();
+    // Called by prom-client's constructor too, before the series exists.
+    if (this.series === undefined) return;
+    this.series.counts.fill(0);
+    this.series.sum = 0;
+    this.series.count = 0;
+  }
+
+  async getForPromString(): Promise<ExportedMetric> {
+    const data = await (Histogram.prototype as unknown as PromStringSource).getForPromString.call(this);
+    // prom-client exports an unlabelled histogram's empty series itself: ours replaces it.
+    data.values = [];
+    exportSeries(data, this.series, this.bounds);
     return data;
   }
 }

@@ -63,10 +63,10 @@ const ORG_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
  *
  * @example bearerMatches(request.headers.get("authorization"), config.apiToken) // true or false
  */
-export function bearerMatches(header: string | null, token: string): boolean {
+export function bearerMatches(header: string | null, token: string | Buffer): boolean {
   if (header === null || !header.startsWith("Bearer ")) return false;
   const presented = Buffer.from(header.slice(7));
-  const expected = Buffer.from(token);
+  const expected = typeof token === "string" ? Buffer.from(token) : token;
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
@@ -81,8 +81,9 @@ export function operatorAuthenticator(
   config: Pick<Config, "apiToken">,
   options: OperatorAuthOptions = {},
 ): Authenticator {
-  const { apiToken } = config;
-  const { handoffToken } = options;
+  // Encoded once: every request presenting a bearer token is compared with them.
+  const apiToken = config.apiToken === undefined ? undefined : Buffer.from(config.apiToken);
+  const handoffToken = options.handoffToken === undefined ? undefined : Buffer.from(options.handoffToken);
   const defaultScope = options.defaultScope ?? (() => LEGACY_SCOPE);
   const scopeOf = options.scopeOf ?? ((orgId: string) => ({ orgId, workspaceId: orgId }));
   const principalIn = (scope: OperatorScope): Principal =>

@@ -73,15 +73,15 @@ type Check = (context: { request: Request; route: string }) => void;
  * async: it must not `await`, nor return a call, or every route it guards would pay a promise.
  */
 function checkOf(permission: Permission): Check {
-  const granted = metrics.rbacPermissionChecks.labels(permission, "granted");
-  const denied = metrics.rbacPermissionChecks.labels(permission, "denied");
-  const anonymous = metrics.rbacPermissionChecks.labels(permission, "unauthenticated");
-  const latency = metrics.rbacCheckLatency;
+  const granted = metrics.rbacPermissionChecks.tally({ permission, result: "granted" });
+  const denied = metrics.rbacPermissionChecks.tally({ permission, result: "denied" });
+  const anonymous = metrics.rbacPermissionChecks.tally({ permission, result: "unauthenticated" });
+  const latency = metrics.rbacCheckLatency.series;
   const forbidden = `this route needs the permission ${permission}, which your credentials do not grant`;
   return function checkPermission({ request, route }) {
     const principal = stateOf(request)?.principal;
     if (principal === undefined) {
-      anonymous.inc();
+      anonymous.n++;
       metrics.rbacPermissionDenied.inc({ permission, handler: `${request.method} ${route}` });
       throw unauthorized();
     }
@@ -89,9 +89,9 @@ function checkOf(permission: Permission): Check {
     const isAllowed = allowed(principal, permission);
     latency.observe((performance.now() - start) / 1000);
     if (isAllowed) {
-      granted.inc();
+      granted.n++;
     } else {
-      denied.inc();
+      denied.n++;
       metrics.rbacPermissionDenied.inc({ permission, handler: `${request.method} ${route}` });
       throw new HttpError(403, "forbidden", forbidden, [{ field: "permission", rule: `requires ${permission}` }]);
     }

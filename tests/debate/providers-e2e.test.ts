@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FakeProvider, type FakeReply, startFakeProvider } from "../fake-provider/index.ts";
-import { openSocket, startTestServer, type TestServer } from "../support/server.ts";
+import { startTestServer, type TestServer } from "../support/server.ts";
 import { createDebate, expectTokensReassemble, ofType, type WireEvent, watchDebate } from "./debate-client.ts";
 
 /** A seat: [agent name, fake provider path segment, model]. */
@@ -169,7 +169,7 @@ describe.each(Object.keys(PROTOCOLS))("%s", (protocol) => {
       fake.script({ provider: cProvider, model }, ...scripted);
       const id = await createDebate(server, { question: `${name} on ${protocol}?`, agents: [a, b, agent], rounds: 1 });
       if (drops) {
-        const watcher = await openSocket(server.ws);
+        const watcher = await server.socket(server.ws);
         watcher.ws.send(JSON.stringify({ type: "subscribe", debate_id: id, since_seq: 0 }));
         void watcher
           .next((m) => m.type === "token" && m.agent === agent, 60_000)
