@@ -69,7 +69,14 @@ export function validationDetails(all: readonly ValidationIssue[], on: string): 
         : "";
     // Elysia names the value itself "root" when the whole body (not one of its fields) is wrong.
     const field = path === "" || path === "root" ? on : `${on}.${path}`;
-    let rule = issue.summary ?? issue.message ?? "is invalid";
+    let rule: string;
+    try {
+      rule = issue.summary ?? issue.message ?? "is invalid";
+    } catch {
+      // ArkType's union message groups errors in a plain object keyed by path, and a key such as
+      // "constructor" finds Object.prototype's there and throws: the field is still named.
+      rule = "is invalid: it matches none of the allowed forms";
+    }
     if (path !== "" && rule.startsWith(`${path} `)) rule = rule.slice(path.length + 1);
     if (rule === UNDECLARED && path !== "" && path !== "root") {
       rule = `unknown key ${JSON.stringify(path.slice(path.lastIndexOf(".") + 1))}`;

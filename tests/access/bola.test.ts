@@ -11,8 +11,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 let server: TestServer;
-/** The second organisation (the first is the operator's default). */
-const OTHER = { "x-org-id": "o-bola-other" };
+/** The second organisation (the first is the operator's default), made by a sign-up in beforeAll. */
+let OTHER: Record<string, string>;
+/** A third organisation, with no debates. */
+let EMPTY: Record<string, string>;
 /** A well-formed id no debate has. */
 const MISSING = "d-00000000-0000-7000-8000-000000000000";
 
@@ -43,7 +45,19 @@ async function finished(org: Record<string, string>, id: string): Promise<void> 
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { ARAGORA_DEMO_TOKEN_DELAY_MS: "1" } });
+  server = await startTestServer({ env: { ARAGORA_DEMO_TOKEN_DELAY_MS: "1", ARAGORA_SIGNUP: "open" } });
+  // Each sign-up makes a user and an organisation of their own; the operator names it with X-Org-ID.
+  const organisationOf = async (email: string) => {
+    const res = await fetch(`${server.api}/api/auth/sign-up`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: "correct horse battery staple", name: email }),
+    });
+    expect(res.status).toBe(201);
+    return { "x-org-id": ((await res.json()) as { organisation: { id: string } }).organisation.id };
+  };
+  OTHER = await organisationOf("other@bola.example");
+  EMPTY = await organisationOf("empty@bola.example");
   // The same debate in each organisation: the demo agents always reach a consensus on this question
   // that two of the three hold, so it rates them (as tests/debate/debates-api.test.ts shows).
   const debate = {
@@ -185,8 +199,8 @@ describe("the collections show the caller's organisation only", () => {
     }
   });
 
-  test("an organisation with no debates sees none, and a malformed X-Org-ID is a 400", async () => {
-    const empty = { "x-org-id": "o-bola-empty" };
+  test("an organisation with no debates sees none; a malformed X-Org-ID is a 400, an unknown one a 404", async () => {
+    const empty = EMPTY;
     expect(ids(await (await server.fetch("/api/debates", as(empty))).json())).toEqual([]);
     expect(
       ((await (await server.fetch("/api/leaderboard/rankings", as(empty))).json()) as { agents: [] }).agents,
@@ -194,5 +208,7 @@ describe("the collections show the caller's organisation only", () => {
     const bad = await server.fetch("/api/debates", as({ "x-org-id": "../o-1" }));
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toBe("invalid_org");
+    const unknown = await server.fetch("/api/debates", as({ "x-org-id": "o-nobody-has-this-one" }));
+    expect(unknown.status).toBe(404);
   });
 });

@@ -339,7 +339,10 @@ describe.each(STORES)("on %s", (store) => {
         statuses.set(`${input.cls} ${res.status}`, (statuses.get(`${input.cls} ${res.status}`) ?? 0) + 1);
         if (ms > slowest.ms) slowest = { ms, what };
         const shown = `${what} -> ${res.status} in ${Math.round(ms)} ms: ${text.slice(0, 300)}`;
-        if (res.status >= 500) throw new Error(`5xx: ${shown}`);
+        if (res.status >= 500) {
+          const why = server.logs().filter((l) => l.level === "ERROR").slice(-1);
+          throw new Error(`5xx: ${shown}; the server logged ${JSON.stringify(why)}`);
+        }
         if (ms > SLOW_MS) throw new Error(`slower than ${SLOW_MS} ms: ${shown}`);
         if (STACK.test(text)) throw new Error(`stack trace in the body: ${shown}`);
         if (
