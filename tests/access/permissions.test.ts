@@ -117,7 +117,8 @@ describe("the served OpenAPI document", () => {
       const route = routeOf(op);
       // A public route may refuse on its own terms (a refresh without a refresh token is 401
       // invalid_refresh_token), never with the shell's "sign in first".
-      if (op.permission === "public") expect({ route, error: body.error }).not.toEqual({ route, error: "unauthorized" });
+      if (op.permission === "public")
+        expect({ route, error: body.error }).not.toEqual({ route, error: "unauthorized" });
       else {
         expect({ route, status: res.status }).toEqual({ route, status: 401 });
         expect(res.headers.get("www-authenticate")).toBe('Bearer realm="aragora"');

@@ -340,7 +340,10 @@ describe.each(STORES)("on %s", (store) => {
         if (ms > slowest.ms) slowest = { ms, what };
         const shown = `${what} -> ${res.status} in ${Math.round(ms)} ms: ${text.slice(0, 300)}`;
         if (res.status >= 500) {
-          const why = server.logs().filter((l) => l.level === "ERROR").slice(-1);
+          const why = server
+            .logs()
+            .filter((l) => l.level === "ERROR")
+            .slice(-1);
           throw new Error(`5xx: ${shown}; the server logged ${JSON.stringify(why)}`);
         }
         if (ms > SLOW_MS) throw new Error(`slower than ${SLOW_MS} ms: ${shown}`);
