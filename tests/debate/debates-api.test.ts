@@ -139,9 +139,9 @@ describe("a whole demo debate", () => {
     const summary = record.summary as { agreement: { round: number }[]; agents: Record<string, { turns: number }> };
     expect(summary.agreement[0]?.round).toBe(0);
     expect(summary.agents["demo:bob"]?.turns).toBeGreaterThan(0);
-    // Made by the operator's token, in the operator's default (legacy) organisation.
+    // Made by the operator's token, in the operator's default organisation: the first one.
     expect(record.user_id).toBe("operator");
-    expect(record.org_id).toBe("local");
+    expect(record.org_id).toMatch(/^o-[0-9a-f-]{36}$/);
   });
 
   test("the round-0 baseline and each round's agreement match the answers the agents gave", async () => {
