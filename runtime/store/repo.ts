@@ -14,13 +14,13 @@
  *
  * Every statement runs through `read`, `write`, `transaction` or `snapshot` (reads that must see one
  * state): on PostgreSQL that is the {@link PgPool}'s deadline (and, for `read` and `snapshot`,
- * running it again on a lost connection). A
- * transaction is given as the list of its statements, not as a callback that awaits them: on
- * SQLite the list runs synchronously between BEGIN IMMEDIATE and COMMIT, so the write lock is
- * never held while the event loop runs something else (another connection of this process wanting
- * the lock would spin on busy_timeout, blocking the very loop that would release it). A statement
- * on a hot path is built once with `prepare` and run with each call's values (the ops journal's
- * record: building it with drizzle on every call doubled the interpreter's overhead per step).
+ * running it again on a lost connection). A transaction is given as the list of its statements,
+ * not as a callback that awaits them: on SQLite the list runs synchronously between BEGIN IMMEDIATE
+ * and COMMIT, so the write lock is never held while the event loop runs something else (another
+ * connection of this process wanting the lock would spin on busy_timeout, blocking the very loop
+ * that would release it). A statement on a hot path is built once with `prepare` and run with each
+ * call's values (the ops journal's record: building it with drizzle on every call doubled the
+ * interpreter's overhead per step).
  * Hand-written SQL is only for a measured hot path the builder cannot serve (the debate event log),
  * on the Repo's own connection ({@link Repo.driver}).
  *
@@ -53,7 +53,6 @@
  * }
  * const widgets = new WidgetRepository(await store.openRepo(widgetTables, { name: "widgets" }));
  */
-
 import type { Database } from "bun:sqlite";
 import {
   type Column,
