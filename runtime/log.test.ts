@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { Writable } from "node:stream";
-import { createLogger, redactSecrets } from "./log.ts";
+import { createLogger, redactSecrets, requestLineWriter } from "./log.ts";
 
 /** A logger writing into an array of parsed lines. */
 function capture() {
@@ -51,4 +51,17 @@ test("a record without secrets is passed through without a copy; errors keep the
   const out = redactSecrets({ err, token: "t" });
   expect(out.err).toBe(err);
   expect(out.token).toBe("[redacted]");
+});
+
+test("a request line written directly reads exactly like pino's line for the same fields", async () => {
+  const { log, lines } = capture();
+  const child = log.child({ node: "n-1" });
+  const fields = { request_id: "r-1", method: "GET", path: "/api/x", route: null, status: 200, duration_ms: 0.5 };
+  child.info(fields, "request");
+  requestLineWriter(child)("info", fields);
+  await Bun.sleep(10);
+  expect(lines.length).toBe(2);
+  const [viaPino, direct] = lines.map(({ time, ...rest }) => ({ ...rest, time: typeof time }));
+  expect(direct).toEqual(viaPino as Record<string, unknown>);
+  expect(Object.keys(direct as object)).toEqual(Object.keys(viaPino as object));
 });

@@ -102,3 +102,35 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     destination ?? new LogWriter(1),
   );
 }
+
+/** The fields of one request's log line (runtime/http/app.ts), all the server's own: no secrets. */
+export type RequestLine = Record<string, string | number | null | undefined>;
+
+/**
+ * A writer of request lines in exactly the format of `log`'s lines (level word, ISO time, pid, the
+ * logger's bindings, the fields, `"msg":"request"`), written straight to its destination. Every
+ * request logs one line; through pino's `log.info(fields, msg)` that line cost more than the route
+ * it described (its per-key serialisation, traced through diagnostics_channel, and a redaction pass
+ * these fields never need: bench/http.ts). The caller still asks `log.isLevelEnabled` first, so a
+ * level changed at run time applies.
+ *
+ * @example
+ * const writeRequest = requestLineWriter(log);
+ * if (log.isLevelEnabled("info")) writeRequest("info", { request_id: id, status: 200 });
+ */
+export function requestLineWriter(log: Logger): (level: "debug" | "info", fields: RequestLine) => void {
+  const destination = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
+  const bound = log.bindings();
+  const pid = process.pid;
+  return (level, fields) => {
+    const line = {
+      level: level === "info" ? "INFO" : "DEBUG",
+      time: new Date().toISOString(),
+      pid,
+      ...bound,
+      ...fields,
+      msg: "request",
+    };
+    destination?.write(`${JSON.stringify(line)}\n`);
+  };
+}

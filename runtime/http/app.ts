@@ -12,7 +12,7 @@ import { HealthResponse, MetricsText, WsHealthResponse, WsStatsResponse } from "
 import type { ActorSystem } from "../actor/index.ts";
 import type { Config } from "../config.ts";
 import type { Drain } from "../drain.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, type RequestLine, requestLineWriter } from "../log.ts";
 import { metrics, registry } from "../metrics.ts";
 import {
   STORE_RETRY_AFTER_S,
@@ -91,6 +91,7 @@ export function createHttpApp(deps: HttpAppDeps) {
   checkResponses(config.validateResponses);
   const cors = corsPolicy(config.allowedOrigins);
   const authenticator = deps.authenticator;
+  const writeRequestLine = requestLineWriter(log);
   const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
 
   /**
@@ -114,7 +115,7 @@ export function createHttpApp(deps: HttpAppDeps) {
     const level =
       stream?.kind === "failed" ? "error" : status < 400 && route !== undefined && PROBES.has(route) ? "debug" : "info";
     if (!log.isLevelEnabled(level)) return;
-    const line: Record<string, unknown> = {
+    const line: RequestLine = {
       request_id: state.id,
       method: request.method,
       path,
@@ -129,12 +130,11 @@ export function createHttpApp(deps: HttpAppDeps) {
       line.stream = stream.kind;
       line.bytes = stream.bytes;
       if (stream.kind === "failed") {
-        line.err = stream.error;
-        log.error(line, "request failed mid-stream: the client got a cut-off body");
+        log.error({ ...line, err: stream.error }, "request failed mid-stream: the client got a cut-off body");
         return;
       }
     }
-    log[level](line, "request");
+    writeRequestLine(level === "debug" ? "debug" : "info", line);
   };
   /** onRequest short-circuits skip mapResponse, so they finish the request themselves. */
   const early = (request: Request, response: Response) => {
