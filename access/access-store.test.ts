@@ -276,6 +276,4 @@ if (pg) {
     return openStore(loadConfig({ DATABASE_URL: db.url }), quiet);
   });
   afterAll(async () => db?.drop());
-} else {
-  test.skip("access store on PostgreSQL (PostgreSQL unavailable)", () => {});
 }

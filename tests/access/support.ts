@@ -10,7 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, CLI, childEnv, ROOT, type StartOptions, startTestServer, type TestServer } from "../support/server.ts";
+import { runCli, type StartOptions, startTestServer, type TestServer } from "../support/server.ts";
 
 /** The secret every access test server signs with. */
 export const JWT_SECRET = "access-tests-secret-".padEnd(48, "0123456789");
@@ -104,19 +104,8 @@ export async function usersCli(
   stdin = "",
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn([BUN, CLI, "users", ...args], {
-    cwd: ROOT,
-    env: childEnv({ ARAGORA_DATA_DIR: server.dataDir, ARAGORA_LOG_LEVEL: "WARNING", ...env }),
-    stdin: new Blob([stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, stdout, stderr };
+  const own = { ARAGORA_DATA_DIR: server.dataDir, ARAGORA_LOG_LEVEL: "WARNING", ...env };
+  return runCli(["users", ...args], own, 20_000, stdin);
 }
 
 /**

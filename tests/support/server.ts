@@ -196,11 +196,11 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
 }
 
 /** Run the CLI to completion; returns exit code and output. */
-export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000) {
+export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000, stdin?: string) {
   const proc = Bun.spawn([BUN, CLI, ...args], {
     cwd: ROOT,
     env: childEnv(env),
-    stdin: "ignore",
+    stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
     stdout: "pipe",
     stderr: "pipe",
   });
