@@ -3,7 +3,10 @@
  * owner claimed on one signs in on the other, a key made on one works on the other, and what one
  * node revokes (a key, a session, a password) the other refuses within a second.
  */
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { TestServer } from "../support/server.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
 import {
@@ -37,7 +40,8 @@ describe.skipIf(!pg)("accounts on PostgreSQL, across two nodes", () => {
 
   test("one first organisation and one setup token for both nodes; the owner claimed on one signs in on the other", async () => {
     // Two nodes with their own data dirs: the token was written by the one that made it.
-    const maker = [a, b].find((s) => s.stderr().includes("ara_setup_")) as TestServer;
+    const maker = [a, b].find((s) => existsSync(join(s.dataDir, "setup-token"))) as TestServer;
+    await maker.waitForStderr("ara_setup_");
     expect([a, b].filter((s) => s.stderr().includes("ara_setup_"))).toHaveLength(1);
     owner = await claimOwner(maker);
     const other = maker === a ? b : a;

@@ -32,10 +32,7 @@ describe("first start and the setup token", () => {
       expect(token).toMatch(/^ara_setup_[A-Za-z0-9_-]{43}$/);
       expect(statSync(join(dataDir, "setup-token")).mode & 0o777).toBe(0o600);
       // One console line carries it; no log line does, though one says where it is.
-      const printed = server
-        .stderr()
-        .split("\n")
-        .filter((l) => l.includes(token));
+      const printed = (await server.waitForStderr(token)).split("\n").filter((l) => l.includes(token));
       expect(printed).toHaveLength(1);
       expect(printed[0]).toContain("POST /api/auth/setup");
       expect(server.logs().some((l) => l.file === join(dataDir, "setup-token"))).toBe(true);

@@ -46,6 +46,11 @@ export interface TestServer {
   /** Every JSON log line printed so far. */
   logs(): Record<string, unknown>[];
   stderr(): string;
+  /**
+   * Wait until stderr holds `text`: stderr is its own pipe, read apart from stdout, so a line the
+   * server wrote before it logged "listening" may still be on its way.
+   */
+  waitForStderr(text: string, timeoutMs?: number): Promise<string>;
   /** Wait for a log line matching the predicate. */
   waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   signal(sig: NodeJS.Signals): void;
@@ -105,6 +110,7 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
     resolve: (l: Record<string, unknown>) => void;
   }> = [];
   let stderr = "";
+  const stderrWaiters = new Set<() => void>();
   const pump = async () => {
     const decoder = new TextDecoder();
     let buf = "";
@@ -135,8 +141,26 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
   void pump();
   void (async () => {
     const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr) stderr += decoder.decode(chunk, { stream: true });
+    for await (const chunk of proc.stderr) {
+      stderr += decoder.decode(chunk, { stream: true });
+      for (const wake of [...stderrWaiters]) wake();
+    }
   })();
+  const waitForStderr = (text: string, timeoutMs = 10_000) =>
+    new Promise<string>((resolveText, reject) => {
+      const check = () => {
+        if (!stderr.includes(text)) return;
+        stderrWaiters.delete(check);
+        clearTimeout(timer);
+        resolveText(stderr);
+      };
+      const timer = setTimeout(() => {
+        stderrWaiters.delete(check);
+        reject(new Error(`stderr did not print ${JSON.stringify(text)} within ${timeoutMs} ms; stderr: ${stderr}`));
+      }, timeoutMs);
+      stderrWaiters.add(check);
+      check();
+    });
 
   const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
     const found = lines.find(pred);
@@ -182,6 +206,7 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
     proc,
     logs: () => lines,
     stderr: () => stderr,
+    waitForStderr,
     waitForLog,
     signal: (sig) => proc.kill(sig),
     exited,
