@@ -13,6 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { type AuditRecorder, auditToLog } from "../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { createTokenSigner } from "../runtime/security/jwt.ts";
 import { createLoginBackoff } from "../runtime/security/login-backoff.ts";
@@ -30,6 +31,8 @@ export const TOKEN_AUDIENCE = "aragora-api";
 
 export interface AccessFeature extends Feature {
   authenticator: AccessAuthenticator;
+  /** Where every feature records what the audit log keeps (sign-ins, keys, roles, admin and ops actions). */
+  audit: AuditRecorder;
   /**
    * The first organisation and its default workspace: where the operator token acts unless
    * `X-Org-ID` names another. One object for the process's life.
@@ -60,12 +63,14 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
       audience: TOKEN_AUDIENCE,
       accessTtlSeconds: config.jwtExpiryHours * 3600,
     });
+    const audit = auditToLog(log);
     const first = await firstStart(store, { dataDir, log });
     const authenticator = createAccessAuthenticator(store, signer, { log });
     const sessions = new Sessions({ store, signer, refreshTtlSeconds: config.refreshTokenExpiryDays * 86_400 });
     return {
       name: "access",
       authenticator,
+      audit,
       firstOrganisation: Object.freeze({ orgId: first.orgId, workspaceId: first.workspaceId }),
       organisationScope: organisationScopes(store),
       routes: accessRoutes({

@@ -45,3 +45,15 @@ export interface AuditEvent {
 export interface AuditRecorder {
   record(event: AuditEvent): Promise<void>;
 }
+
+/**
+ * A recorder that writes each event as a structured log line (`audit: {...}`): what a process
+ * without an audit table (a one-off command) records with.
+ *
+ * @example const audit = auditToLog(log); await audit.record(event);
+ */
+export function auditToLog(log: { info(obj: object, msg: string): void }): AuditRecorder {
+  return {
+    record: async (event) => log.info({ audit: event }, `audit: ${event.action} ${event.outcome}`),
+  };
+}
