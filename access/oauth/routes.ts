@@ -108,9 +108,13 @@ const CallbackQuery = type({
   "error_description?": "string <= 4096",
 });
 
-const redirectDoc = (description: string) => ({
-  302: { description, headers: { location: { schema: { type: "string" as const } } } },
-});
+/** The 302s' (empty) bodies: what they document is where the Location header points. */
+const StartRedirect = type("''").describe(
+  "a redirect (Location) to the provider's sign-in page, or to OAUTH_ERROR_URL?error=<code> when its metadata cannot be had",
+);
+const CallbackRedirect = type("''").describe(
+  "a redirect (Location): signed in (session cookies set), to the start's return_to or OAUTH_SUCCESS_URL; refused, to OAUTH_ERROR_URL?error=<code>",
+);
 
 const stateCookie = (state: string, maxAge: number) =>
   // Lax, not Strict: the callback is a top-level navigation from the provider's site, on which a
@@ -209,11 +213,8 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
           summary:
             "Start signing in with a provider (google, oidc): redirects to it; return_to (a path here, or a URL on an allowed host) is where the browser lands after",
           tags: TAGS,
-          responses: redirectDoc(
-            "to the provider's sign-in page (or to OAUTH_ERROR_URL?error=... when it is unreachable)",
-          ),
         },
-        response: responses({ 404: ErrorBody, 422: ErrorBody }),
+        response: responses({ 302: StartRedirect, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .get(
@@ -298,11 +299,8 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
           summary:
             "Where the provider sends the browser back: checks the state (and this browser's cookie), the code and the ID token, signs in (session cookies) and redirects",
           tags: TAGS,
-          responses: redirectDoc(
-            "signed in: to the return_to of the start, or OAUTH_SUCCESS_URL; refused: to OAUTH_ERROR_URL?error=<code>",
-          ),
         },
-        response: responses({ 404: ErrorBody, 422: ErrorBody }),
+        response: responses({ 302: CallbackRedirect, 404: ErrorBody, 422: ErrorBody }),
       },
     );
 }

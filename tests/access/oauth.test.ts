@@ -12,6 +12,7 @@ import { createServer } from "node:net";
 import { createOidcClient } from "../../access/oauth/oidc-client.ts";
 import { type IdpUser, startTestIdp, type TestIdp } from "../support/oidc-idp.ts";
 import type { TestServer } from "../support/server.ts";
+import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
 import { call, claimOwner, noSecretsLogged, PASSWORD, signIn, startAccessServer, usersCli } from "./support.ts";
 
 const CLIENT_ID = "aragora";
@@ -34,12 +35,17 @@ const CAROL: IdpUser = { sub: "carol-5d21", email: "carol@example.com", emailVer
 const BOB: IdpUser = { sub: "bob-19c2", email: "bob@example.com", emailVerified: false, name: "Bob" };
 /** Signs in through the provider in the attacks; its sign-ins would succeed but for the defence tested. */
 const DAN: IdpUser = { sub: "dan-0a4b", email: "dan@example.com", emailVerified: true, name: "Dan" };
+/** Verified email, no account: signs in twice at once, the first time. */
+const EVE: IdpUser = { sub: "eve-66c0", email: "eve@example.com", emailVerified: true, name: "Eve" };
 
 let idp: TestIdp;
 /** Sign-up open; the main server of the suite. */
 let server: TestServer;
 /** Sign-up closed, sign-ins expire after 1 s. */
 let closed: TestServer;
+/** The port kept for the PostgreSQL suite's server, and the variables every server gets. */
+let pgPort: number;
+let oauthEnv: (port: number) => Record<string, string>;
 
 const callbackOf = (port: number) => `http://127.0.0.1:${port}/api/auth/oauth/oidc/callback`;
 
@@ -47,16 +53,17 @@ beforeAll(async () => {
   // The provider must know the servers' callback URLs before either starts, and the servers their
   // issuer: the servers get ports chosen beforehand.
   const [mainPort, closedPort] = await Promise.all([freePort(), freePort()]);
+  pgPort = await freePort();
   idp = await startTestIdp({
     client: {
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
-      redirectUris: [callbackOf(mainPort), callbackOf(closedPort)],
+      redirectUris: [callbackOf(mainPort), callbackOf(closedPort), callbackOf(pgPort)],
     },
     otherClients: [OTHER],
-    users: [ADA, BOB, CAROL, DAN],
+    users: [ADA, BOB, CAROL, DAN, EVE],
   });
-  const oauthEnv = (port: number) => ({
+  oauthEnv = (port: number) => ({
     OIDC_OAUTH_ISSUER: idp.issuer,
     OIDC_OAUTH_CLIENT_ID: CLIENT_ID,
     OIDC_OAUTH_CLIENT_SECRET: CLIENT_SECRET,
@@ -67,6 +74,7 @@ beforeAll(async () => {
   });
   [server, closed] = await Promise.all([
     startAccessServer({
+      timeoutMs: 60_000,
       args: ["--api-port", String(mainPort)],
       env: {
         ...oauthEnv(mainPort),
@@ -77,6 +85,7 @@ beforeAll(async () => {
       },
     }),
     startAccessServer({
+      timeoutMs: 60_000,
       args: ["--api-port", String(closedPort)],
       env: { ...oauthEnv(closedPort), ARAGORA_SIGNUP: "closed", ARAGORA_OAUTH_STATE_TTL_S: "1" },
     }),
@@ -85,7 +94,8 @@ beforeAll(async () => {
   const bob = await usersCli(server, ["create", "--email", BOB.email, "--role", "member"], `${PASSWORD}\n`);
   expect(bob.code).toBe(0);
   await claimOwner(closed, DAN.email);
-}, 30_000);
+  // Two servers starting on a loaded machine (the CI runner shares its cores) can take a while.
+}, 90_000);
 
 afterAll(async () => {
   idp.tamperTokens(undefined);
@@ -285,6 +295,10 @@ describe("signing in", () => {
     expect(done.location.searchParams.has("error_description")).toBe(false);
   });
 
+  test("two first sign-ins of one person at once make one account", async () => {
+    await twoFirstSignIns(server, EVE);
+  });
+
   test("an unknown provider is a 404 naming the configured ones", async () => {
     const res = await call(server, "GET", "/api/auth/oauth/github/start");
     expect(res.status).toBe(404);
@@ -476,6 +490,64 @@ describe("Google", () => {
     expect(errorOf(await browser.callback(fake))).toBe("invalid_state");
   });
 });
+
+describe.skipIf(!(await postgresAvailable()))("on PostgreSQL", () => {
+  let db: TempDatabase;
+  let pgServer: TestServer;
+
+  beforeAll(async () => {
+    db = await createTempPostgresDatabase();
+    pgServer = await startAccessServer({
+      timeoutMs: 60_000,
+      args: ["--api-port", String(pgPort)],
+      env: { ...oauthEnv(pgPort), DATABASE_URL: db.url, ARAGORA_SIGNUP: "open" },
+    });
+    await claimOwner(pgServer, ADA.email);
+  }, 90_000);
+  afterAll(async () => {
+    if (pgServer) {
+      expect(noSecretsLogged(pgServer, [CLIENT_SECRET, ...Browser.secrets])).toEqual([]);
+      expect(await pgServer.stop()).toBe(0);
+    }
+    await db?.drop();
+  });
+
+  test("a verified email links the existing account; a new person gets an account, found again next time", async () => {
+    const owner = await signIn(pgServer, ADA.email);
+    const ada = new Browser(pgServer);
+    await ada.signInAs(ADA);
+    expect((await ada.me()).body.user.id).toBe(owner.user.id);
+
+    const carol = new Browser(pgServer);
+    await carol.signInAs(CAROL);
+    const first = await carol.me();
+    expect(first.body.organisation.name).toBe("Carol's organisation");
+    const again = new Browser(pgServer);
+    await again.signInAs(CAROL);
+    expect((await again.me()).body.user.id).toBe(first.body.user.id);
+  });
+
+  test("an unverified email is refused", async () => {
+    expect(errorOf(await new Browser(pgServer).signInAs(BOB))).toBe("email_not_verified");
+  });
+
+  test("two first sign-ins of one person at once make one account", async () => {
+    await twoFirstSignIns(pgServer, EVE);
+  });
+});
+
+/**
+ * Two browsers of `user` come back from the provider at the same moment, before either has an
+ * account: both are signed in, to one account (the loser of the race signs in to the winner's).
+ */
+async function twoFirstSignIns(target: TestServer, user: IdpUser): Promise<void> {
+  const browsers = [new Browser(target), new Browser(target)];
+  const links = await Promise.all(browsers.map(async (b) => idp.login((await b.start()).location, user.sub)));
+  const hops = await Promise.all(browsers.map((b, i) => b.callback(links[i] as URL)));
+  for (const hop of hops) expect(hop.location.href).toBe(`${target.api}${SUCCESS_URL}`);
+  const ids = await Promise.all(browsers.map(async (b) => (await b.me()).body.user.id));
+  expect(ids[0]).toBe(ids[1] as string);
+}
 
 /** A port free now (bound, then released), for a server that must know it before it starts. */
 async function freePort(): Promise<number> {
