@@ -35,6 +35,8 @@ const CAROL: IdpUser = { sub: "carol-5d21", email: "carol@example.com", emailVer
 const BOB: IdpUser = { sub: "bob-19c2", email: "bob@example.com", emailVerified: false, name: "Bob" };
 /** Signs in through the provider in the attacks; its sign-ins would succeed but for the defence tested. */
 const DAN: IdpUser = { sub: "dan-0a4b", email: "dan@example.com", emailVerified: true, name: "Dan" };
+/** Another person at the same provider asserting Ada's address, verified (an address that changed hands). */
+const ADA_TWIN: IdpUser = { sub: "ada-twin-91d0", email: "ada@example.com", emailVerified: true, name: "Ada?" };
 /** Verified email, no account: signs in twice at once, the first time. */
 const EVE: IdpUser = { sub: "eve-66c0", email: "eve@example.com", emailVerified: true, name: "Eve" };
 
@@ -61,7 +63,7 @@ beforeAll(async () => {
       redirectUris: [callbackOf(mainPort), callbackOf(closedPort), callbackOf(pgPort)],
     },
     otherClients: [OTHER],
-    users: [ADA, BOB, CAROL, DAN, EVE],
+    users: [ADA, ADA_TWIN, BOB, CAROL, DAN, EVE],
   });
   oauthEnv = (port: number) => ({
     OIDC_OAUTH_ISSUER: idp.issuer,
@@ -264,6 +266,18 @@ describe("signing in", () => {
     });
   });
 
+  test("an account linked to one identity is not linked to a second one of the same provider by email", async () => {
+    await new Browser(server).signInAs(ADA);
+    const browser = new Browser(server);
+    const done = await browser.signInAs(ADA_TWIN);
+    expect(errorOf(done)).toBe("account_linked_elsewhere");
+    expect((await browser.me()).status).toBe(401);
+    // Ada herself still signs in.
+    const ada = new Browser(server);
+    await ada.signInAs(ADA);
+    expect((await ada.me()).body.user.email).toBe(ADA.email);
+  });
+
   test("an email the provider has not verified is not linked to the account that has it", async () => {
     const browser = new Browser(server);
     const done = await browser.signInAs(BOB);
@@ -297,6 +311,15 @@ describe("signing in", () => {
 
   test("two first sign-ins of one person at once make one account", async () => {
     await twoFirstSignIns(server, EVE);
+  });
+
+  test("a deleted account is not signed in to through its identity", async () => {
+    await new Browser(server).signInAs(CAROL);
+    const deleted = await usersCli(server, ["delete", "--email", CAROL.email]);
+    expect(deleted.code).toBe(0);
+    const browser = new Browser(server);
+    expect(errorOf(await browser.signInAs(CAROL))).toBe("account_disabled");
+    expect((await browser.me()).status).toBe(401);
   });
 
   test("an unknown provider is a 404 naming the configured ones", async () => {
