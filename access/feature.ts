@@ -19,6 +19,7 @@ import { createTokenSigner } from "../runtime/security/jwt.ts";
 import { createLoginBackoff } from "../runtime/security/login-backoff.ts";
 import { openAccessStore } from "./access-store.ts";
 import { type AccessAuthenticator, createAccessAuthenticator } from "./authenticator.ts";
+import { oauthSignIn } from "./oauth/sign-in.ts";
 import { type OrganisationScope, organisationScopes } from "./organisation-scopes.ts";
 import { accessRoutes } from "./routes.ts";
 import { JWT_SECRET_FILE, loadOrCreateSecretFile } from "./secret-file.ts";
@@ -67,6 +68,7 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
     const first = await firstStart(store, { dataDir, log });
     const authenticator = createAccessAuthenticator(store, signer, { log });
     const sessions = new Sessions({ store, signer, refreshTtlSeconds: config.refreshTokenExpiryDays * 86_400 });
+    const oauth = await oauthSignIn({ config, log, store: ctx.store, accounts: store, sessions, audit });
     return {
       name: "access",
       authenticator,
@@ -81,8 +83,8 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
         setupToken: first.setupToken,
         config,
         log,
-      }),
-      stop: () => store.close(),
+      }).use(oauth.routes),
+      stop: () => oauth.close().finally(() => store.close()),
     };
   } catch (err) {
     await store.close();

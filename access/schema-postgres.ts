@@ -140,3 +140,22 @@ export const wsTickets = pgTable(
   },
   (t) => [index("ws_tickets_expires_idx").on(t.expiresAt)],
 );
+
+export const oauthIdentities = pgTable(
+  "oauth_identities",
+  {
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    provider: text("provider").notNull(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    email: text("email"),
+    createdAt: instant("created_at").notNull(),
+    lastSignInAt: instant("last_sign_in_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.issuer, t.subject] }),
+    uniqueIndex("oauth_identities_user_issuer_idx").on(t.userId, t.issuer),
+  ],
+);

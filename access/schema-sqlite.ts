@@ -157,3 +157,30 @@ export const wsTickets = sqliteTable(
   },
   (t) => [index("ws_tickets_expires_idx").on(t.expiresAt)],
 );
+
+/**
+ * Sign-ins at OpenID Connect providers (access/oauth/): one row per (issuer, subject), the pair a
+ * provider vouches for and never gives to anyone else, linked to one account; an account has at
+ * most one identity per issuer. The provider's access and refresh tokens are not kept: signing in
+ * needs only who the person is.
+ */
+export const oauthIdentities = sqliteTable(
+  "oauth_identities",
+  {
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    /** The provider's name in the routes (`google`, `oidc`) when the identity was linked. */
+    provider: text("provider").notNull(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The email the provider gave when the identity was linked (for support; not used to sign in). */
+    email: text("email"),
+    createdAt: instant("created_at").notNull(),
+    lastSignInAt: instant("last_sign_in_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.issuer, t.subject] }),
+    uniqueIndex("oauth_identities_user_issuer_idx").on(t.userId, t.issuer),
+  ],
+);

@@ -79,6 +79,24 @@ export interface Config {
   maintenanceSchedules: boolean;
   /** Cron patterns replacing a maintenance schedule's default, by schedule name. */
   maintenanceCron: Record<string, string>;
+  // --- OAuth / OpenID Connect sign-in ---
+  /** Google sign-in: set together with the secret and the redirect URI, or not at all. */
+  googleOauthClientId: string | undefined;
+  googleOauthClientSecret: string | undefined;
+  googleOauthRedirectUri: string | undefined;
+  /** Any OpenID Connect provider, by issuer URL: the four are set together, or not at all. */
+  oidcOauthIssuer: string | undefined;
+  oidcOauthClientId: string | undefined;
+  oidcOauthClientSecret: string | undefined;
+  oidcOauthRedirectUri: string | undefined;
+  /** Where a completed sign-in lands when it asked for no page (a path here, or a URL on an allowed host). */
+  oauthSuccessUrl: string;
+  /** Where a failed sign-in lands, with `?error=<code>`. */
+  oauthErrorUrl: string;
+  /** Hosts (`name` or `name:port`) a sign-in may send the browser back to, besides this site's paths. */
+  oauthAllowedRedirectHosts: string[];
+  /** How long a started sign-in may take, in seconds. */
+  oauthStateTtlSeconds: number;
 }
 
 /** One documented variable: its parser, default and the form an operator should write. */
@@ -223,6 +241,60 @@ const fallbackModels = type("string").pipe((raw, ctx) => {
   }
   return map;
 });
+
+/** Loopback hosts, where plain http is acceptable (nothing crosses a network). */
+const isLoopbackHost = (hostname: string) =>
+  hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
+/** An https URL, or http on a loopback host; null when `raw` is neither. */
+function secureUrl(raw: string): URL | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  const secure = url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+  return secure && url.username === "" && url.password === "" ? url : null;
+}
+const oauthIssuer = type("string").pipe((raw, ctx) => {
+  const url = secureUrl(raw.trim());
+  if (url === null || url.search !== "" || url.hash !== "")
+    return ctx.error("an https URL without query or fragment (http only on a loopback host)");
+  // The issuer is compared exactly with the provider's discovery document: keep it as written.
+  return raw.trim();
+});
+/** The callback URL registered with a provider: it must reach this server's callback route. */
+const oauthCallback = (provider: string) =>
+  type("string").pipe((raw, ctx) => {
+    const url = secureUrl(raw.trim());
+    const route = `/api/auth/oauth/${provider}/callback`;
+    if (url === null || url.hash !== "" || !url.pathname.endsWith(route))
+      return ctx.error(`an https URL ending in ${route} (http only on a loopback host)`);
+    return url.href;
+  });
+/** A page to send the browser to: a path on this site, or an https URL (checked against the allowed hosts). */
+const redirectTarget = type("string").pipe((raw, ctx) => {
+  const value = raw.trim();
+  if (value.startsWith("/")) {
+    if (/^\/[/\\]/.test(value) || /[\s\\]/.test(value)) return ctx.error("a path such as /app (not //host)");
+    return value;
+  }
+  const url = secureUrl(value);
+  return url === null ? ctx.error("a path such as /app, or an https URL") : url.href;
+});
+const hostList = type("string").pipe((raw, ctx) => {
+  const hosts = raw
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s.length > 0);
+  const bad = hosts.find((h) => !/^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d{1,5})?$/.test(h));
+  return bad === undefined ? hosts : ctx.error(`host names, each optionally with :port; "${bad}" is not one`);
+});
+/** Whether an absolute URL's host is one of `hosts` (`name` allows any port, `name:port` that one). */
+function hostListed(href: string, hosts: readonly string[]): boolean {
+  const url = new URL(href);
+  return hosts.includes(url.host.toLowerCase()) || hosts.includes(url.hostname.toLowerCase());
+}
 
 /** The table of variables; README's configuration section is this list. */
 export const VARIABLES: VariableSpec[] = [
@@ -684,6 +756,104 @@ export const VARIABLES: VariableSpec[] = [
     default: "",
     parse: maintenanceCron,
   },
+  // --- OAuth / OpenID Connect sign-in (access/oauth/) ---
+  {
+    name: "GOOGLE_OAUTH_CLIENT_ID",
+    key: "googleOauthClientId",
+    description:
+      "Google sign-in (GET /api/auth/oauth/google/start): the OAuth client ID; set with GOOGLE_OAUTH_CLIENT_SECRET and GOOGLE_OAUTH_REDIRECT_URI",
+    expected: "the client ID from the Google Cloud console (...apps.googleusercontent.com)",
+    default: undefined,
+    parse: apiKey,
+  },
+  {
+    name: "GOOGLE_OAUTH_CLIENT_SECRET",
+    key: "googleOauthClientSecret",
+    description: "Google sign-in: the OAuth client secret",
+    expected: "the client secret from the Google Cloud console",
+    default: undefined,
+    secret: true,
+    parse: apiKey,
+  },
+  {
+    name: "GOOGLE_OAUTH_REDIRECT_URI",
+    key: "googleOauthRedirectUri",
+    description:
+      "Google sign-in: the callback URL registered with Google, this server's /api/auth/oauth/google/callback",
+    expected: "https://aragora.example.com/api/auth/oauth/google/callback",
+    default: undefined,
+    parse: oauthCallback("google"),
+  },
+  {
+    name: "OIDC_OAUTH_ISSUER",
+    key: "oidcOauthIssuer",
+    description:
+      "sign-in with any OpenID Connect provider (GET /api/auth/oauth/oidc/start): its issuer URL, read from <issuer>/.well-known/openid-configuration; set with OIDC_OAUTH_CLIENT_ID, OIDC_OAUTH_CLIENT_SECRET and OIDC_OAUTH_REDIRECT_URI",
+    expected: "https://login.example.com (http only on a loopback host)",
+    default: undefined,
+    parse: oauthIssuer,
+  },
+  {
+    name: "OIDC_OAUTH_CLIENT_ID",
+    key: "oidcOauthClientId",
+    description: "OpenID Connect sign-in: the client ID registered with the provider",
+    expected: "the client ID",
+    default: undefined,
+    parse: apiKey,
+  },
+  {
+    name: "OIDC_OAUTH_CLIENT_SECRET",
+    key: "oidcOauthClientSecret",
+    description: "OpenID Connect sign-in: the client secret",
+    expected: "the client secret",
+    default: undefined,
+    secret: true,
+    parse: apiKey,
+  },
+  {
+    name: "OIDC_OAUTH_REDIRECT_URI",
+    key: "oidcOauthRedirectUri",
+    description:
+      "OpenID Connect sign-in: the callback URL registered with the provider, this server's /api/auth/oauth/oidc/callback",
+    expected: "https://aragora.example.com/api/auth/oauth/oidc/callback",
+    default: undefined,
+    parse: oauthCallback("oidc"),
+  },
+  {
+    name: "OAUTH_SUCCESS_URL",
+    key: "oauthSuccessUrl",
+    description:
+      "where a completed OAuth sign-in sends the browser when the start asked for no return_to; a URL's host must be in OAUTH_ALLOWED_REDIRECT_HOSTS",
+    expected: "a path such as /app, or https://app.example.com/welcome",
+    default: "/",
+    parse: redirectTarget,
+  },
+  {
+    name: "OAUTH_ERROR_URL",
+    key: "oauthErrorUrl",
+    description:
+      "where a failed OAuth sign-in sends the browser, with ?error=<code>; a URL's host must be in OAUTH_ALLOWED_REDIRECT_HOSTS",
+    expected: "a path such as /sign-in, or https://app.example.com/sign-in",
+    default: "/",
+    parse: redirectTarget,
+  },
+  {
+    name: "OAUTH_ALLOWED_REDIRECT_HOSTS",
+    key: "oauthAllowedRedirectHosts",
+    description:
+      "hosts an OAuth sign-in may send the browser back to (return_to, OAUTH_SUCCESS_URL, OAUTH_ERROR_URL); paths on this site are always allowed, any other URL falls back to OAUTH_SUCCESS_URL",
+    expected: "app.example.com,admin.example.com:8443",
+    default: "",
+    parse: hostList,
+  },
+  {
+    name: "ARAGORA_OAUTH_STATE_TTL_S",
+    key: "oauthStateTtlSeconds",
+    description: "how long a started OAuth sign-in may take before its state expires (the user starts again)",
+    expected: "a positive integer (seconds)",
+    default: "600",
+    parse: positiveInt,
+  },
 ];
 
 /** Raised when one or more variables are invalid; `problems` has one line per variable. */
@@ -738,9 +908,55 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       "ARAGORA_JWT_SECRET: is required when ARAGORA_ENV=production; expected a string of at least 32 characters",
     );
   }
+  problems.push(...oauthProblems(out as Partial<Config>, problems));
   if (problems.length > 0) throw new ConfigError(problems);
   out.validateResponses ??= out.env !== "production";
   return out as unknown as Config;
+}
+
+/**
+ * The OAuth settings that make sense only together: a provider's variables all set or none, and
+ * the configured landing pages on allowed hosts (so every redirect of a sign-in is on one list).
+ * Variables already reported as bad are not reported again.
+ */
+function oauthProblems(c: Partial<Config>, reported: readonly string[]): string[] {
+  const problems: string[] = [];
+  const isBad = (name: string) => reported.some((p) => p.startsWith(`${name}=`) || p.startsWith(`${name}:`));
+  const groups: Array<Array<[string, unknown]>> = [
+    [
+      ["GOOGLE_OAUTH_CLIENT_ID", c.googleOauthClientId],
+      ["GOOGLE_OAUTH_CLIENT_SECRET", c.googleOauthClientSecret],
+      ["GOOGLE_OAUTH_REDIRECT_URI", c.googleOauthRedirectUri],
+    ],
+    [
+      ["OIDC_OAUTH_ISSUER", c.oidcOauthIssuer],
+      ["OIDC_OAUTH_CLIENT_ID", c.oidcOauthClientId],
+      ["OIDC_OAUTH_CLIENT_SECRET", c.oidcOauthClientSecret],
+      ["OIDC_OAUTH_REDIRECT_URI", c.oidcOauthRedirectUri],
+    ],
+  ];
+  for (const group of groups) {
+    const set = group.filter(([name, value]) => value !== undefined || isBad(name)).map(([name]) => name);
+    const missing = group.filter(([name, value]) => value === undefined && !isBad(name)).map(([name]) => name);
+    if (set.length > 0 && missing.length > 0) {
+      problems.push(
+        `${missing.join(", ")}: ${missing.length === 1 ? "is" : "are"} required with ${set.join(", ")}; expected all of ${group.map(([n]) => n).join(", ")}, or none`,
+      );
+    }
+  }
+  const hosts = c.oauthAllowedRedirectHosts ?? [];
+  for (const [name, value] of [
+    ["OAUTH_SUCCESS_URL", c.oauthSuccessUrl],
+    ["OAUTH_ERROR_URL", c.oauthErrorUrl],
+  ] as const) {
+    if (value === undefined || value.startsWith("/") || isBad("OAUTH_ALLOWED_REDIRECT_HOSTS")) continue;
+    if (!hostListed(value, hosts)) {
+      problems.push(
+        `${name}=${JSON.stringify(value)}: its host is not in OAUTH_ALLOWED_REDIRECT_HOSTS; expected a path on this site, or a URL on one of the allowed hosts (${hosts.join(", ") || "none"})`,
+      );
+    }
+  }
+  return problems;
 }
 
 /**

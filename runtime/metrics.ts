@@ -313,7 +313,7 @@ export const metrics = {
   // Accounts (access/)
   authEvents: new Counter({
     name: "aragora_auth_events_total",
-    help: "Account and session events, by event (sign_in, sign_in_failed, sign_in_locked, sign_up, setup_claimed, refresh, refresh_reused, sign_out, password_changed, password_reset, api_key_created, api_key_revoked)",
+    help: "Account and session events, by event (sign_in, sign_in_failed, sign_in_locked, sign_up, setup_claimed, refresh, refresh_reused, sign_out, password_changed, password_reset, api_key_created, api_key_revoked, oauth_sign_in, oauth_sign_in_failed, oauth_sign_up, oauth_linked)",
     labelNames: ["event"] as const,
     registers: [registry],
   }),

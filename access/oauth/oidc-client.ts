@@ -7,7 +7,8 @@
  * a reason a route can map to a redirect; no library error reaches the caller.
  *
  * The provider's metadata comes from discovery (`<issuer>/.well-known/openid-configuration`),
- * cached per client for `discoveryTtlMs`; a failed discovery is not cached.
+ * cached per client for `discoveryTtlMs`; a failed discovery is not cached. The ID token's signature
+ * is checked against the keys the provider publishes (`jwks_uri`).
  *
  * @example
  * const google = createOidcClient({
@@ -27,6 +28,11 @@ import * as oauth from "oauth4webapi";
 import { sameSecret } from "./same-secret.ts";
 
 export const GOOGLE_ISSUER = "https://accounts.google.com";
+/**
+ * Google's authorization endpoint, as its OpenID Connect documentation gives it: starting a Google
+ * sign-in needs no request to Google (discovery is fetched when the first callback arrives).
+ */
+export const GOOGLE_AUTHORIZATION_ENDPOINT = "https://accounts.google.com/o/oauth2/v2/auth";
 
 const DEFAULT_SCOPES = ["openid", "email", "profile"] as const;
 
@@ -99,8 +105,16 @@ export interface OidcClientOptions {
    * `googleDefaults`, where it overrides https://accounts.google.com (tests point it at their own provider).
    */
   issuer?: string;
-  /** Google: issuer https://accounts.google.com; the default scopes suit it. */
+  /**
+   * Google: issuer https://accounts.google.com and, with that issuer, its documented authorization
+   * endpoint (so `begin` needs no discovery); the default scopes suit it.
+   */
   googleDefaults?: boolean;
+  /**
+   * The provider's authorization endpoint when it is fixed and documented: `begin` uses it instead
+   * of discovering it. Token exchange, keys and userinfo still come from discovery.
+   */
+  authorizationEndpoint?: string;
   clientId: string;
   clientSecret: string;
   /** The callback URL registered with the provider; sent in both the authorization and token requests. */
@@ -176,6 +190,15 @@ export function createOidcClient(options: OidcClientOptions): OidcClient {
     throw new TypeError("createOidcClient: redirectUri must be an absolute URL");
   }
 
+  const knownAuthorizationEndpoint =
+    options.authorizationEndpoint ??
+    (options.googleDefaults && issuer === GOOGLE_ISSUER ? GOOGLE_AUTHORIZATION_ENDPOINT : undefined);
+  if (knownAuthorizationEndpoint !== undefined) {
+    const endpoint = URL.parse(knownAuthorizationEndpoint);
+    const secure = endpoint?.protocol === "https:" || (endpoint?.protocol === "http:" && isLoopback(endpoint.hostname));
+    if (!secure) throw new TypeError("createOidcClient: authorizationEndpoint must be an https URL");
+  }
+
   const timeoutMs = options.timeoutMs ?? 10_000;
   const discoveryTtlMs = options.discoveryTtlMs ?? 3_600_000;
   const now = options.now ?? Date.now;
@@ -233,12 +256,17 @@ export function createOidcClient(options: OidcClientOptions): OidcClient {
     issuer,
 
     async begin(returnTo) {
-      const as = await guard("discovery", discover);
-      if (!as.authorization_endpoint) throw new OidcFailure("invalid_response", "discovery: no authorization_endpoint");
+      let authorizationEndpoint = knownAuthorizationEndpoint;
+      if (authorizationEndpoint === undefined) {
+        const as = await guard("discovery", discover);
+        if (!as.authorization_endpoint)
+          throw new OidcFailure("invalid_response", "discovery: no authorization_endpoint");
+        authorizationEndpoint = as.authorization_endpoint;
+      }
       const codeVerifier = oauth.generateRandomCodeVerifier();
       const state = oauth.generateRandomState();
       const nonce = oauth.generateRandomNonce();
-      const url = new URL(as.authorization_endpoint);
+      const url = new URL(authorizationEndpoint);
       url.searchParams.set("client_id", options.clientId);
       url.searchParams.set("redirect_uri", options.redirectUri);
       url.searchParams.set("response_type", "code");
@@ -281,10 +309,15 @@ export function createOidcClient(options: OidcClientOptions): OidcClient {
           http,
         );
         await failOnServerError(response, "token endpoint");
-        return oauth.processAuthorizationCodeResponse(as, client, response, {
+        const processed = await oauth.processAuthorizationCodeResponse(as, client, response, {
           expectedNonce: pending.nonce,
           requireIdToken: true,
         });
+        // The claims are checked above; the signature too, with the provider's published keys
+        // (jwks_uri, cached per discovery): TLS alone would vouch for the token only where the
+        // connection is TLS, and a plain-http loopback provider or a TLS-terminating proxy is not.
+        await oauth.validateApplicationLevelSignature(as, response, http);
+        return processed;
       });
       const idClaims = parseClaims("id_token", oauth.getValidatedIdTokenClaims(tokens));
 

@@ -25,6 +25,8 @@ export const PUBLIC_ROUTES = [
   "POST /api/auth/setup",
   "POST /api/auth/refresh",
   "POST /api/auth/password/reset",
+  "GET /api/auth/oauth/:provider/start",
+  "GET /api/auth/oauth/:provider/callback",
 ] as const;
 
 /** One entry of {@link PUBLIC_ROUTES}. */

@@ -3,10 +3,12 @@
  * flow over HTTP, and each way it must fail, provoked at the provider rather than simulated.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { generateRandomCodeVerifier, generateRandomState } from "oauth4webapi";
 import {
   createOidcClient,
+  GOOGLE_AUTHORIZATION_ENDPOINT,
   GOOGLE_ISSUER,
   type OidcClientOptions,
   OidcFailure,
@@ -151,7 +153,40 @@ describe("the happy path", () => {
       emailVerified: true,
       name: ADA.name,
     });
-    expect(seen.urls).toEqual(["/.well-known/openid-configuration", "/token"]);
+    // Discovery, the code exchange, and the provider's keys to check the ID token's signature.
+    expect(seen.urls).toEqual(["/.well-known/openid-configuration", "/token", "/jwks"]);
+  });
+
+  test("Google defaults without an issuer override: begin sends the browser to Google's documented endpoint, no request made", async () => {
+    const requests: string[] = [];
+    const google = createOidcClient({
+      googleDefaults: true,
+      clientId: "1234-abc.apps.googleusercontent.com",
+      clientSecret: CLIENT.clientSecret,
+      redirectUri: "https://aragora.example.com/api/auth/oauth/google/callback",
+      fetch: async (url) => {
+        requests.push(url);
+        throw new TypeError("no network in this test");
+      },
+    });
+    const started = await google.begin("/");
+    expect(`${started.url.origin}${started.url.pathname}`).toBe(GOOGLE_AUTHORIZATION_ENDPOINT);
+    expect(started.url.searchParams.get("client_id")).toBe("1234-abc.apps.googleusercontent.com");
+    expect(started.url.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(requests).toEqual([]);
+    // The callback needs the provider's metadata: discovery happens then, at Google's issuer.
+    await failure(google.complete(`https://x.test/cb?state=${started.state}&code=c`, started), "unreachable");
+    expect(requests).toEqual([`${GOOGLE_ISSUER}/.well-known/openid-configuration`]);
+  });
+
+  test("the provider's keys are fetched once and reused across sign-ins", async () => {
+    const seen = recordingFetch();
+    const oidc = client({ fetch: seen.fetch });
+    for (let i = 0; i < 2; i++) {
+      const started = await oidc.begin("/");
+      await oidc.complete(await idp.login(started.url, ADA.sub), started);
+    }
+    expect(seen.urls.filter((p) => p === "/jwks")).toHaveLength(1);
   });
 
   test("discovery is fetched once and reused", async () => {
@@ -323,6 +358,40 @@ describe("the ID token", () => {
     expect(err.detail).toContain("aud");
   });
 
+  test("an ID token with the right claims but signed by another key fails with id_token_invalid", async () => {
+    // Everything an attacker who can rewrite the token response controls: the claims are the
+    // genuine ones (issuer, audience, nonce, subject), the header names the provider's key id.
+    const forger = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    let forged = "";
+    const oidc = client({
+      fetch: recordingFetch(async (url, res) => {
+        if (new URL(url).pathname !== "/token") return res;
+        const body = (await res.json()) as { id_token: string };
+        forged = resign(body.id_token, forger);
+        return Response.json({ ...body, id_token: forged }, { status: res.status, headers: res.headers });
+      }).fetch,
+    });
+    const started = await oidc.begin("/");
+    const err = await failure(oidc.complete(await idp.login(started.url, ADA.sub), started), "id_token_invalid");
+    expect(forged).not.toBe("");
+    expect(err.detail).toContain("signature");
+    expect(err.message).not.toContain(forged);
+  });
+
+  test("an ID token with alg none fails with id_token_invalid", async () => {
+    const oidc = client({
+      fetch: recordingFetch(async (url, res) => {
+        if (new URL(url).pathname !== "/token") return res;
+        const body = (await res.json()) as { id_token: string };
+        const [, payload] = body.id_token.split(".");
+        const unsigned = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${payload}.`;
+        return Response.json({ ...body, id_token: unsigned }, { status: res.status, headers: res.headers });
+      }).fetch,
+    });
+    const started = await oidc.begin("/");
+    await failure(oidc.complete(await idp.login(started.url, ADA.sub), started), "id_token_invalid");
+  });
+
   test("an expired ID token fails with id_token_invalid", async () => {
     // The provider's ID tokens live 10 minutes; this client's clock is two hours ahead.
     const oidc = client({ now: () => Date.now() + 2 * 3_600_000 });
@@ -424,6 +493,13 @@ describe("the test provider itself", () => {
     await expect(idp.login(started.url, ADA.sub)).rejects.toThrow(/redirect_uri/);
   });
 });
+
+/** The same JWT (header and claims unchanged) signed with `key` instead of its issuer's key. */
+function resign(jwt: string, key: KeyObject): string {
+  const [header, payload] = jwt.split(".");
+  const signature = sign("sha256", Buffer.from(`${header}.${payload}`), key).toString("base64url");
+  return `${header}.${payload}.${signature}`;
+}
 
 /** A port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {

@@ -60,6 +60,11 @@ export interface TestIdp {
   deny(authorizationUrl: string | URL): Promise<URL>;
   /** How many requests each path has answered (e.g. `/token`, `/me`). */
   hits(path: string): number;
+  /**
+   * Rewrites the token endpoint's successful answers (the parsed JSON body) until called again with
+   * undefined: a provider, or a network between it and the client, that lies about the tokens.
+   */
+  tamperTokens(rewrite: ((body: Record<string, unknown>) => Record<string, unknown>) | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -126,6 +131,13 @@ export async function startTestIdp(options: StartIdpOptions): Promise<TestIdp> {
       };
     },
   });
+  let tamper: ((body: Record<string, unknown>) => Record<string, unknown>) | undefined;
+  provider.use(async (ctx, next) => {
+    await next();
+    if (tamper && ctx.path === "/token" && ctx.status === 200 && typeof ctx.body === "object" && ctx.body !== null) {
+      ctx.body = tamper(ctx.body as Record<string, unknown>);
+    }
+  });
   const handle = provider.callback();
   server.on("request", (req, res) => {
     const path = new URL(req.url ?? "/", issuer).pathname;
@@ -145,6 +157,9 @@ export async function startTestIdp(options: StartIdpOptions): Promise<TestIdp> {
     },
     deny: (authorizationUrl) => drive(authorizationUrl, "deny"),
     hits: (path) => hits.get(path) ?? 0,
+    tamperTokens(rewrite) {
+      tamper = rewrite;
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -15,5 +15,9 @@ declare module "oidc-provider" {
     readonly issuer: string;
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
     on(event: string, listener: (...args: unknown[]) => void): this;
+    /** Adds Koa middleware around the provider's own (it runs for every request). */
+    use(
+      middleware: (ctx: { path: string; status: number; body: unknown }, next: () => Promise<void>) => Promise<void>,
+    ): this;
   }
 }

@@ -1,0 +1,65 @@
+/**
+ * OAuth / OpenID Connect sign-in as the access feature mounts it: the configured providers
+ * (providers.ts), the started sign-ins waiting for their callback (pending-store.ts, in this
+ * process: with several nodes behind a balancer, the callback must reach the node that started
+ * it), the identity table (identity-store.ts) and the /api/auth/oauth routes (routes.ts).
+ *
+ * @example
+ * const oauth = await oauthSignIn({ config, log, store: ctx.store, accounts, sessions, audit });
+ * app.use(oauth.routes);
+ * await oauth.close(); // at shutdown
+ */
+import type { AuditRecorder } from "../../runtime/audit.ts";
+import type { Logger } from "../../runtime/log.ts";
+import type { Store } from "../../runtime/store/store.ts";
+import type { AccessStore } from "../access-store.ts";
+import type { Sessions } from "../sessions.ts";
+import { openIdentityStore } from "./identity-store.ts";
+import { createPendingStore } from "./pending-store.ts";
+import { configuredProviders, type ProvidersConfig } from "./providers.ts";
+import { type OAuthRoutesDeps, oauthRoutes } from "./routes.ts";
+
+export interface OAuthSignInDeps {
+  config: ProvidersConfig & OAuthRoutesDeps["config"];
+  log: Logger;
+  store: Pick<Store, "openRepo">;
+  accounts: AccessStore;
+  sessions: Sessions;
+  audit: AuditRecorder;
+}
+
+export interface OAuthSignIn {
+  routes: ReturnType<typeof oauthRoutes>;
+  close(): Promise<void>;
+}
+
+/**
+ * Makes the sign-in routes for the configured providers (with none, the routes answer 404 naming
+ * the variables to set).
+ *
+ * @example const oauth = await oauthSignIn(deps);
+ */
+export async function oauthSignIn(deps: OAuthSignInDeps): Promise<OAuthSignIn> {
+  const { config, log } = deps;
+  const providers = configuredProviders(config);
+  const identities = await openIdentityStore(deps.store);
+  if (providers.size > 0) {
+    log.info(
+      { providers: [...providers].map(([name, client]) => ({ name, issuer: client.issuer })) },
+      "OAuth sign-in providers configured",
+    );
+  }
+  return {
+    routes: oauthRoutes({
+      providers,
+      pending: createPendingStore({ ttlMs: config.oauthStateTtlSeconds * 1000 }),
+      identities,
+      accounts: deps.accounts,
+      sessions: deps.sessions,
+      audit: deps.audit,
+      config,
+      log,
+    }),
+    close: () => identities.close(),
+  };
+}
