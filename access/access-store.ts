@@ -82,7 +82,7 @@ export interface KeyRecord {
 /** The outcome of presenting a refresh token. */
 export type RotateResult =
   | { status: "rotated"; previous: RefreshTokenRow }
-  | { status: "reused"; familyId: string; userId: string }
+  | { status: "reused"; familyId: string; userId: string; orgId: string }
   | { status: "expired" | "revoked" | "unknown" };
 
 /** A new session's or a rotation's refresh-token row, as the caller made it. */
@@ -449,7 +449,7 @@ export class AccessStore {
 
   private async reused(row: RefreshTokenRow, now: Date): Promise<RotateResult> {
     await this.revokeSession(row.familyId, now);
-    return { status: "reused", familyId: row.familyId, userId: row.userId };
+    return { status: "reused", familyId: row.familyId, userId: row.userId, orgId: row.orgId };
   }
 
   /** The live refresh token row of `tokenHash` (for sign-out by token), if any. */

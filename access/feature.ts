@@ -13,11 +13,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { type AuditRecorder, auditToLog } from "../runtime/audit.ts";
+import { Elysia } from "elysia";
+import type { AuditRecorder } from "../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { createTokenSigner } from "../runtime/security/jwt.ts";
 import { createLoginBackoff } from "../runtime/security/login-backoff.ts";
 import { openAccessStore } from "./access-store.ts";
+import { openAuditLog, storeRecorder } from "./audit-log.ts";
+import { auditRoutes } from "./audit-routes.ts";
 import { type AccessAuthenticator, createAccessAuthenticator } from "./authenticator.ts";
 import { type OrganisationScope, organisationScopes } from "./organisation-scopes.ts";
 import { accessRoutes } from "./routes.ts";
@@ -56,6 +59,10 @@ export function accessTokenSecret(config: FeatureContext["config"], dataDir: str
 export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature> {
   const { config, log, dataDir } = ctx;
   const store = await openAccessStore(ctx.store);
+  const auditLog = await openAuditLog(ctx.store).catch(async (err) => {
+    await store.close();
+    throw err;
+  });
   try {
     const signer = createTokenSigner({
       secret: accessTokenSecret(config, dataDir),
@@ -63,7 +70,7 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
       audience: TOKEN_AUDIENCE,
       accessTtlSeconds: config.jwtExpiryHours * 3600,
     });
-    const audit = auditToLog(log);
+    const audit = storeRecorder(auditLog, log);
     const first = await firstStart(store, { dataDir, log });
     const authenticator = createAccessAuthenticator(store, signer, { log });
     const sessions = new Sessions({ store, signer, refreshTtlSeconds: config.refreshTokenExpiryDays * 86_400 });
@@ -73,19 +80,26 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
       audit,
       firstOrganisation: Object.freeze({ orgId: first.orgId, workspaceId: first.workspaceId }),
       organisationScope: organisationScopes(store),
-      routes: accessRoutes({
-        store,
-        sessions,
-        authenticator,
-        backoff: createLoginBackoff(),
-        setupToken: first.setupToken,
-        config,
-        log,
-      }),
-      stop: () => store.close(),
+      routes: new Elysia({ name: "aragora-access" })
+        .use(
+          accessRoutes({
+            store,
+            sessions,
+            authenticator,
+            backoff: createLoginBackoff(),
+            setupToken: first.setupToken,
+            config,
+            log,
+            audit,
+          }),
+        )
+        .use(auditRoutes({ auditLog })),
+      stop: async () => {
+        await Promise.all([store.close(), auditLog.close()]);
+      },
     };
   } catch (err) {
-    await store.close();
+    await Promise.all([store.close(), auditLog.close()]);
     throw err;
   }
 }
