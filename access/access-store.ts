@@ -345,6 +345,22 @@ export class AccessStore {
     };
   }
 
+  /**
+   * Gives `userId` the role `role` in `orgId`; the role it had, or undefined when it is no member
+   * there. A running server applies it within a second (the authenticator re-reads memberships).
+   *
+   * @example const before = await access.setRole(user.id, orgId, "admin");
+   */
+  async setRole(userId: string, orgId: string, role: OrgRole): Promise<OrgRole | undefined> {
+    const { memberships } = this.repo.tables;
+    const where = and(eq(memberships.userId, userId), eq(memberships.orgId, orgId));
+    const [[before]] = await this.repo.transaction((tx) => [
+      tx.select({ role: memberships.role }).from(memberships).where(where),
+      tx.update(memberships).set({ role }).where(where),
+    ]);
+    return before?.role as OrgRole | undefined;
+  }
+
   /** Sets a new password hash and ends every session of the account. */
   async setPassword(userId: string, passwordHash: string, now: Date): Promise<void> {
     const { users, refreshTokens } = this.repo.tables;

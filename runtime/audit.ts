@@ -13,6 +13,7 @@
  *   ip, requestId,
  * });
  */
+import { looksSecret, REDACTED } from "./security/secret-patterns.ts";
 
 /** Who did it: a user, a key, the operator token, or the server itself (a scheduler, a playbook). */
 export interface AuditActor {
@@ -79,20 +80,10 @@ export const ANONYMOUS: AuditActor = Object.freeze({ kind: "anonymous", userId: 
 /** The actor of what the server does by itself (a schedule, a command run from the shell). */
 export const SYSTEM: AuditActor = Object.freeze({ kind: "system", userId: null });
 
-/** What a detail value may never look like: Aragora's secret tokens, a JWT, a bearer header, a URL with a password. */
-const SECRET_VALUE = [
-  /\bara_[a-z0-9]+_[A-Za-z0-9_-]{16,}/,
-  /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\./,
-  /\bbearer\s+\S{8,}/i,
-  /\/\/[^/\s:@]+:[^/\s@]+@/,
-];
 /** Detail keys that name a secret, whatever their value. */
 const SECRET_KEY = /pass(word|phrase)?|secret|token|credential|api_?key|authorization|cookie|otp|totp/i;
 /** Longer strings are cut: a detail is a fact, not a document. */
 const MAX_DETAIL_STRING = 256;
-
-/** The value a scrubbed secret is stored as. */
-export const REDACTED = "[redacted]";
 
 /**
  * `detail` as it may be stored: a value under a key that names a secret (`password`, `token`,
@@ -109,7 +100,7 @@ export function scrubDetail(detail: AuditEvent["detail"]): Record<string, string
   for (const [key, value] of Object.entries(detail)) {
     if (typeof value !== "string") {
       out[key] = typeof value === "number" && !Number.isFinite(value) ? null : value;
-    } else if (SECRET_KEY.test(key) || SECRET_VALUE.some((re) => re.test(value))) {
+    } else if (SECRET_KEY.test(key) || looksSecret(value)) {
       out[key] = REDACTED;
     } else {
       out[key] = value.length > MAX_DETAIL_STRING ? `${value.slice(0, MAX_DETAIL_STRING)}...` : value;
