@@ -112,23 +112,24 @@ function parseDetail(text: string | null): unknown {
  * @example chainHash(row.prevHash, hashedEntry(row)) === row.hash // for an untouched row
  */
 export function hashedEntry(row: Omit<AuditEntry, "seq" | "prevHash" | "hash">): Record<string, unknown> {
+  // The event's own shape (runtime/audit.ts), with where and when it was stored.
   return {
     v: 1,
     id: row.id,
     chain: row.chain,
     at: row.at.toISOString(),
-    org_id: row.orgId,
+    orgId: row.orgId,
     action: row.action,
     outcome: row.outcome,
     actor: {
       kind: row.actorKind,
-      user_id: row.actorUserId,
-      key_id: row.actorKeyId,
-      impersonator_id: row.impersonatorId,
+      userId: row.actorUserId,
+      keyId: row.actorKeyId,
+      impersonatorId: row.impersonatorId,
     },
     target: row.targetType === null && row.targetId === null ? null : { type: row.targetType, id: row.targetId },
     ip: row.ip,
-    request_id: row.requestId,
+    requestId: row.requestId,
     detail: parseDetail(row.detail),
   };
 }
