@@ -82,7 +82,7 @@ export interface KeyRecord {
 /** The outcome of presenting a refresh token. */
 export type RotateResult =
   | { status: "rotated"; previous: RefreshTokenRow }
-  | { status: "reused"; familyId: string; userId: string }
+  | { status: "reused"; familyId: string; userId: string; orgId: string }
   | { status: "expired" | "revoked" | "unknown" };
 
 /** A new session's or a rotation's refresh-token row, as the caller made it. */
@@ -345,6 +345,22 @@ export class AccessStore {
     };
   }
 
+  /**
+   * Gives `userId` the role `role` in `orgId`; the role it had, or undefined when it is no member
+   * there. A running server applies it within a second (the authenticator re-reads memberships).
+   *
+   * @example const before = await access.setRole(user.id, orgId, "admin");
+   */
+  async setRole(userId: string, orgId: string, role: OrgRole): Promise<OrgRole | undefined> {
+    const { memberships } = this.repo.tables;
+    const where = and(eq(memberships.userId, userId), eq(memberships.orgId, orgId));
+    const [[before]] = await this.repo.transaction((tx) => [
+      tx.select({ role: memberships.role }).from(memberships).where(where),
+      tx.update(memberships).set({ role }).where(where),
+    ]);
+    return before?.role as OrgRole | undefined;
+  }
+
   /** Sets a new password hash and ends every session of the account. */
   async setPassword(userId: string, passwordHash: string, now: Date): Promise<void> {
     const { users, refreshTokens } = this.repo.tables;
@@ -449,7 +465,7 @@ export class AccessStore {
 
   private async reused(row: RefreshTokenRow, now: Date): Promise<RotateResult> {
     await this.revokeSession(row.familyId, now);
-    return { status: "reused", familyId: row.familyId, userId: row.userId };
+    return { status: "reused", familyId: row.familyId, userId: row.userId, orgId: row.orgId };
   }
 
   /** The live refresh token row of `tokenHash` (for sign-out by token), if any. */

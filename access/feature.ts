@@ -13,11 +13,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { type AuditRecorder, auditToLog } from "../runtime/audit.ts";
+import { Elysia } from "elysia";
+import type { AuditRecorder } from "../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { createTokenSigner } from "../runtime/security/jwt.ts";
 import { createLoginBackoff } from "../runtime/security/login-backoff.ts";
 import { openAccessStore } from "./access-store.ts";
+import { openAuditLog, storeRecorder } from "./audit-log.ts";
+import { auditRoutes } from "./audit-routes.ts";
 import { type AccessAuthenticator, createAccessAuthenticator } from "./authenticator.ts";
 import { oauthSignIn } from "./oauth/sign-in.ts";
 import { type OrganisationScope, organisationScopes } from "./organisation-scopes.ts";
@@ -57,6 +60,10 @@ export function accessTokenSecret(config: FeatureContext["config"], dataDir: str
 export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature> {
   const { config, log, dataDir } = ctx;
   const store = await openAccessStore(ctx.store);
+  const auditLog = await openAuditLog(ctx.store).catch(async (err) => {
+    await store.close();
+    throw err;
+  });
   try {
     const signer = createTokenSigner({
       secret: accessTokenSecret(config, dataDir),
@@ -64,7 +71,7 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
       audience: TOKEN_AUDIENCE,
       accessTtlSeconds: config.jwtExpiryHours * 3600,
     });
-    const audit = auditToLog(log);
+    const audit = storeRecorder(auditLog, log);
     const first = await firstStart(store, { dataDir, log });
     const authenticator = createAccessAuthenticator(store, signer, { log });
     const sessions = new Sessions({ store, signer, refreshTtlSeconds: config.refreshTokenExpiryDays * 86_400 });
@@ -75,19 +82,27 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
       audit,
       firstOrganisation: Object.freeze({ orgId: first.orgId, workspaceId: first.workspaceId }),
       organisationScope: organisationScopes(store),
-      routes: accessRoutes({
-        store,
-        sessions,
-        authenticator,
-        backoff: createLoginBackoff(),
-        setupToken: first.setupToken,
-        config,
-        log,
-      }).use(oauth.routes),
-      stop: () => oauth.close().finally(() => store.close()),
+      routes: new Elysia({ name: "aragora-access" })
+        .use(
+          accessRoutes({
+            store,
+            sessions,
+            authenticator,
+            backoff: createLoginBackoff(),
+            setupToken: first.setupToken,
+            config,
+            log,
+            audit,
+          }),
+        )
+        .use(oauth.routes)
+        .use(auditRoutes({ auditLog })),
+      stop: async () => {
+        await oauth.close().finally(() => Promise.all([store.close(), auditLog.close()]));
+      },
     };
   } catch (err) {
-    await store.close();
+    await Promise.all([store.close(), auditLog.close()]);
     throw err;
   }
 }

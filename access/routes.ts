@@ -9,7 +9,9 @@
  *   localhost:8080/api/auth/sign-in
  */
 import { Elysia } from "elysia";
+import { ANONYMOUS, type AuditRecorder } from "../runtime/audit.ts";
 import type { Config } from "../runtime/config.ts";
+import { auditedRequest, requestOrigin } from "../runtime/http/audit-request.ts";
 import { HttpError } from "../runtime/http/errors.ts";
 import { accessControl, allowed, principalOf } from "../runtime/http/permission.ts";
 import type { Principal } from "../runtime/http/principal.ts";
@@ -78,6 +80,8 @@ export interface AccessRoutesDeps {
   setupToken: SetupToken;
   config: Pick<Config, "signup">;
   log: Logger;
+  /** Where sign-ins, sign-outs, password and key changes are recorded. */
+  audit: AuditRecorder;
   /** Wall-clock epoch milliseconds; defaults to Date.now. */
   clock?: () => number;
 }
@@ -85,6 +89,16 @@ export interface AccessRoutesDeps {
 const TAGS = ["auth"];
 /** What the `server` of an Elysia context offers here: the client's address. */
 type PeerServer = { requestIP(request: Request): { address: string } | null } | null;
+
+const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@]{1,190}$/;
+
+/**
+ * The address a failed sign-in tried, as the audit log keeps it: only when it is shaped like an
+ * address. People type their password in the email field; that attempt must not write it down.
+ */
+function emailTried(email: string): string {
+  return EMAIL_SHAPE.test(email) ? email : "(not an email address)";
+}
 
 function weakPassword(field: string, password: string): HttpError | undefined {
   const problem = checkPasswordPolicy(password);
@@ -129,7 +143,7 @@ function orgRoleOf(roles: readonly string[]): OrgRole {
  * @example app.use(accessRoutes({ store, sessions, authenticator, backoff, setupToken, config, log }));
  */
 export function accessRoutes(deps: AccessRoutesDeps) {
-  const { store, sessions, authenticator, backoff, setupToken, config, log } = deps;
+  const { store, sessions, authenticator, backoff, setupToken, config, log, audit } = deps;
   const clock = deps.clock ?? Date.now;
 
   const ipOf = (request: Request, server: PeerServer): string => server?.requestIP(request)?.address ?? "unknown";
@@ -170,7 +184,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     .use(accessControl)
     .post(
       "/setup",
-      async ({ body, set, status }) => {
+      async ({ body, set, status, request, server }) => {
         const record = await store.setupRecord();
         if (record === undefined || record.claimedAt !== null || record.tokenHash === null) {
           throw new HttpError(
@@ -180,6 +194,15 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           );
         }
         if (!constantTimeEqual(hashSecretToken(body.setup_token), record.tokenHash)) {
+          metrics.authFailures.inc({ reason: "invalid_setup_token" });
+          await audit.record({
+            action: "auth.setup_claimed",
+            outcome: "failure",
+            actor: ANONYMOUS,
+            orgId: record.orgId,
+            ...requestOrigin(request, server),
+            detail: { email: emailTried(body.email), reason: "invalid_setup_token" },
+          });
           throw new HttpError(
             401,
             "invalid_setup_token",
@@ -216,6 +239,15 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         }
         setupToken.consumed();
         metrics.authEvents.inc({ event: "setup_claimed" });
+        await audit.record({
+          action: "auth.setup_claimed",
+          outcome: "success",
+          actor: { kind: "user", userId: user.id },
+          orgId: record.orgId,
+          target: { type: "user", id: user.id },
+          ...requestOrigin(request, server),
+          detail: { email: user.email, role: "owner" },
+        });
         log.info({ user_id: user.id, org_id: record.orgId }, "first-start setup claimed: owner account made");
         const workspaceId = (await store.defaultWorkspace(record.orgId)) as string;
         return status(
@@ -236,7 +268,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/sign-up",
-      async ({ body, set, status }) => {
+      async ({ body, set, status, request, server }) => {
         if (config.signup !== "open") {
           throw new HttpError(
             403,
@@ -264,6 +296,15 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         }
         log.info({ user_id: made.user.id, org_id: made.orgId }, "signed up: account and organisation made");
         metrics.authEvents.inc({ event: "sign_up" });
+        await audit.record({
+          action: "auth.signed_up",
+          outcome: "success",
+          actor: { kind: "user", userId: made.user.id },
+          orgId: made.orgId,
+          target: { type: "user", id: made.user.id },
+          ...requestOrigin(request, server),
+          detail: { email: made.user.email, role: "owner" },
+        });
         const session = await sessions.start(made.user, {
           orgId: made.orgId,
           role: "owner",
@@ -283,9 +324,25 @@ export function accessRoutes(deps: AccessRoutesDeps) {
       "/sign-in",
       async ({ body, set, request, server }) => {
         const email = body.email.trim().toLowerCase();
+        const origin = requestOrigin(request, server);
+        /** Records a refused sign-in: in the account's organisation when there is one, else the platform's. */
+        const refusedSignIn = async (reason: string, account?: UserRow, orgId?: string | null) => {
+          metrics.authFailures.inc({ reason });
+          await audit.record({
+            action: "auth.signed_in",
+            outcome: "failure",
+            actor: ANONYMOUS,
+            orgId: orgId ?? (account ? ((await membershipsOf(account.id))[0]?.orgId ?? null) : null),
+            ...(account ? { target: { type: "user", id: account.id } } : {}),
+            ...origin,
+            detail: { email: emailTried(email), reason },
+          });
+        };
         const gate = backoff.attempt(email, ipOf(request, server as PeerServer));
         if (!gate.allowed) {
           metrics.authEvents.inc({ event: "sign_in_locked" });
+          // No account lookup: a locked-out flood stays cheap to refuse (the platform's chain keeps it).
+          await refusedSignIn("too_many_attempts");
           throw new HttpError(
             429,
             "too_many_attempts",
@@ -301,6 +358,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           : await verifyAgainstDummy(body.password);
         if (!ok || live === undefined) {
           metrics.authEvents.inc({ event: "sign_in_failed" });
+          await refusedSignIn("invalid_credentials", live);
           throw new HttpError(401, "invalid_credentials", "wrong email or password");
         }
         metrics.authEvents.inc({ event: "sign_in" });
@@ -311,13 +369,28 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         const membership =
           body.org_id === undefined ? memberships[0] : memberships.find((m) => m.orgId === body.org_id);
         if (membership === undefined) {
+          await refusedSignIn(
+            body.org_id === undefined ? "no_organisation" : "not_a_member",
+            live,
+            memberships[0]?.orgId ?? null,
+          );
           throw body.org_id === undefined
             ? new HttpError(403, "no_organisation", "this account belongs to no organisation")
             : new HttpError(403, "not_a_member", "this account is not a member of that organisation", [
                 { field: "body.org_id", rule: "must be an organisation the account belongs to" },
               ]);
         }
-        return answer(await sessions.start(live, membership), set);
+        const session = await sessions.start(live, membership);
+        await audit.record({
+          action: "auth.signed_in",
+          outcome: "success",
+          actor: { kind: "user", userId: live.id },
+          orgId: membership.orgId,
+          target: { type: "session", id: session.sessionId },
+          ...origin,
+          detail: { email, role: membership.role },
+        });
+        return answer(session, set);
       },
       {
         permission: "public",
@@ -332,7 +405,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/refresh",
-      async ({ body, set, request }) => {
+      async ({ body, set, request, server }) => {
         let token = body?.refresh_token;
         if (token === undefined) {
           const cookies = request.headers.get("cookie");
@@ -352,10 +425,20 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           metrics.authEvents.inc({ event: "refresh" });
           return await answer(rotated, set);
         } catch (err) {
+          if (err instanceof HttpError) metrics.authFailures.inc({ reason: err.code });
           if (err instanceof ReusedRefreshToken) {
             metrics.authEvents.inc({ event: "refresh_reused" });
             authenticator.forgetUser(err.userId);
             log.warn({ user_id: err.userId }, "a used refresh token was presented again: its session is revoked");
+            await audit.record({
+              action: "auth.refresh_token_reused",
+              outcome: "failure",
+              actor: ANONYMOUS,
+              orgId: err.orgId,
+              target: { type: "session", id: err.sessionId },
+              ...requestOrigin(request, server),
+              detail: { user_id: err.userId, session_revoked: true },
+            });
           }
           throw err;
         }
@@ -373,13 +456,22 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/password/reset",
-      async ({ body }) => {
+      async ({ body, request, server }) => {
         const weak = weakPassword("body.new_password", body.new_password);
         if (weak) throw weak;
         const now = new Date(clock());
         const userId = await store.takePasswordReset(hashSecretToken(body.reset_token), now);
         const user = userId === undefined ? undefined : await store.user(userId);
         if (user === undefined || user.deletedAt !== null) {
+          metrics.authFailures.inc({ reason: "invalid_reset_token" });
+          await audit.record({
+            action: "auth.password_reset",
+            outcome: "failure",
+            actor: ANONYMOUS,
+            orgId: null,
+            ...requestOrigin(request, server),
+            detail: { reason: "invalid_reset_token" },
+          });
           throw new HttpError(
             401,
             "invalid_reset_token",
@@ -390,6 +482,15 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         authenticator.forgetUser(user.id);
         log.info({ user_id: user.id }, "password reset: every session of the account ended");
         metrics.authEvents.inc({ event: "password_reset" });
+        await audit.record({
+          action: "auth.password_reset",
+          outcome: "success",
+          actor: { kind: "user", userId: user.id },
+          orgId: (await membershipsOf(user.id))[0]?.orgId ?? null,
+          target: { type: "user", id: user.id },
+          ...requestOrigin(request, server),
+          detail: { sessions_ended: true },
+        });
         return { reset: true as const };
       },
       {
@@ -438,7 +539,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/sign-out",
-      async ({ body, request, set }) => {
+      async ({ body, request, set, server }) => {
         const p = principalOf(request);
         const now = new Date(clock());
         const sessionIds = new Set<string>();
@@ -459,6 +560,14 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         for (const id of sessionIds) await store.revokeSession(id, now);
         if (p.userId !== null) authenticator.forgetUser(p.userId);
         metrics.authEvents.inc({ event: "sign_out" });
+        for (const id of sessionIds) {
+          await audit.record({
+            action: "auth.signed_out",
+            outcome: "success",
+            ...auditedRequest(request, server),
+            target: { type: "session", id },
+          });
+        }
         set.headers["set-cookie"] = clearedCookies();
         return { signed_out: true as const };
       },
@@ -501,6 +610,14 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           user.passwordHash === null ||
           !(await verifyPassword(body.current_password, user.passwordHash))
         ) {
+          metrics.authFailures.inc({ reason: "wrong_password" });
+          await audit.record({
+            action: "auth.password_changed",
+            outcome: "failure",
+            ...auditedRequest(request, server),
+            target: { type: "user", id: p.userId },
+            detail: { reason: "wrong_password" },
+          });
           throw new HttpError(403, "wrong_password", "current_password is not this account's password", [
             { field: "body.current_password", rule: "must be the account's current password" },
           ]);
@@ -512,6 +629,13 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         authenticator.forgetUser(user.id);
         log.info({ user_id: user.id }, "password changed: every other session of the account ended");
         metrics.authEvents.inc({ event: "password_changed" });
+        await audit.record({
+          action: "auth.password_changed",
+          outcome: "success",
+          ...auditedRequest(request, server),
+          target: { type: "user", id: user.id },
+          detail: { sessions_ended: true },
+        });
         const membership = (await membershipsOf(user.id)).find((m) => m.orgId === p.orgId);
         if (membership === undefined)
           throw new HttpError(403, "not_a_member", "the account is no longer a member of this organisation");
@@ -554,7 +678,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     .use(accessControl)
     .post(
       "/api-key",
-      async ({ body, request, set, status }) => {
+      async ({ body, request, set, status, server }) => {
         const p = principalOf(request);
         const role = body.role ?? orgRoleOf(p.roles);
         if (!canGrantRole(p.roles, role)) {
@@ -607,6 +731,13 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         await store.insertApiKey(row);
         log.info({ key_id: row.id, org_id: row.orgId, role, kind, created_by: p.userId }, "API key made");
         metrics.authEvents.inc({ event: "api_key_created" });
+        await audit.record({
+          action: "key.created",
+          outcome: "success",
+          ...auditedRequest(request, server),
+          target: { type: "api_key", id: row.id },
+          detail: { name: row.name, prefix: row.prefix, role, kind, scopes: scopes.join(",") },
+        });
         set.headers["cache-control"] = "no-store";
         return status(201, { ...keyBody(row), key: secret.token });
       },
@@ -620,7 +751,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .delete(
       "/api-key",
-      async ({ request }) => {
+      async ({ request, server }) => {
         const p = principalOf(request);
         if (p.keyId === undefined) {
           throw new HttpError(
@@ -633,6 +764,13 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         if (hash !== undefined) authenticator.forgetKey(hash);
         log.info({ key_id: p.keyId, org_id: p.orgId }, "API key revoked by itself");
         metrics.authEvents.inc({ event: "api_key_revoked" });
+        await audit.record({
+          action: "key.revoked",
+          outcome: "success",
+          ...auditedRequest(request, server),
+          target: { type: "api_key", id: p.keyId },
+          detail: { by: "itself" },
+        });
         return { id: p.keyId, revoked: true as const };
       },
       {
@@ -643,7 +781,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .delete(
       "/api-keys/:id",
-      async ({ params, request }) => {
+      async ({ params, request, server }) => {
         const p = principalOf(request);
         const hash = await store.revokeApiKey(params.id, p.orgId, new Date(clock()));
         // Another organisation's key answers as a missing one does.
@@ -651,6 +789,12 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         authenticator.forgetKey(hash);
         log.info({ key_id: params.id, org_id: p.orgId, revoked_by: p.userId }, "API key revoked");
         metrics.authEvents.inc({ event: "api_key_revoked" });
+        await audit.record({
+          action: "key.revoked",
+          outcome: "success",
+          ...auditedRequest(request, server),
+          target: { type: "api_key", id: params.id },
+        });
         return { id: params.id, revoked: true as const };
       },
       {

@@ -159,3 +159,34 @@ export const oauthIdentities = pgTable(
     uniqueIndex("oauth_identities_user_issuer_idx").on(t.userId, t.issuer),
   ],
 );
+
+/**
+/** The audit log; see ./schema-sqlite.ts. */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    chain: text("chain").notNull(),
+    seq: integer("seq").notNull(),
+    at: instant("at").notNull(),
+    orgId: text("org_id"),
+    action: text("action").notNull(),
+    outcome: text("outcome").notNull(),
+    actorKind: text("actor_kind").notNull(),
+    actorUserId: text("actor_user_id"),
+    actorKeyId: text("actor_key_id"),
+    impersonatorId: text("impersonator_id"),
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    ip: text("ip"),
+    requestId: text("request_id"),
+    detail: text("detail"),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [
+    uniqueIndex("audit_log_chain_seq_idx").on(t.chain, t.seq),
+    index("audit_log_chain_id_idx").on(t.chain, t.id),
+    index("audit_log_actor_idx").on(t.actorUserId),
+  ],
+);

@@ -184,3 +184,45 @@ export const oauthIdentities = sqliteTable(
     uniqueIndex("oauth_identities_user_issuer_idx").on(t.userId, t.issuer),
   ],
 );
+
+/**
+ * The audit log (access/audit-log.ts): one hash chain per organisation (`chain` = its id) and one
+ * for the platform (`chain` = "platform", `org_id` null). `seq` numbers a chain's entries from 1;
+ * the unique (chain, seq) index is what keeps a chain linear when two processes append at once:
+ * of two entries claiming the same place, the second insert fails and is retried after the first.
+ * `hash` covers `prev_hash` and the entry's canonical JSON (runtime/security/audit-chain.ts), so
+ * an entry edited, removed or put in is found by verifying the chain. No foreign keys: an entry
+ * outlives the account, key or organisation it names.
+ */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    chain: text("chain").notNull(),
+    seq: integer("seq").notNull(),
+    at: instant("at").notNull(),
+    orgId: text("org_id"),
+    /** `<resource>.<verb>` in the past tense (runtime/audit.ts). */
+    action: text("action").notNull(),
+    /** success | failure */
+    outcome: text("outcome").notNull(),
+    /** user | api_key | service | operator | system | anonymous */
+    actorKind: text("actor_kind").notNull(),
+    actorUserId: text("actor_user_id"),
+    actorKeyId: text("actor_key_id"),
+    impersonatorId: text("impersonator_id"),
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    ip: text("ip"),
+    requestId: text("request_id"),
+    /** A JSON object of small, non-secret facts, or null. */
+    detail: text("detail"),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [
+    uniqueIndex("audit_log_chain_seq_idx").on(t.chain, t.seq),
+    index("audit_log_chain_id_idx").on(t.chain, t.id),
+    index("audit_log_actor_idx").on(t.actorUserId),
+  ],
+);

@@ -93,7 +93,7 @@ export class Sessions {
     });
     switch (result.status) {
       case "reused":
-        throw new ReusedRefreshToken(result.userId);
+        throw new ReusedRefreshToken(result.userId, result.familyId, result.orgId);
       case "expired":
         throw refused("invalid_refresh_token", "the refresh token expired: sign in again");
       case "revoked":
@@ -139,7 +139,13 @@ export class Sessions {
 
 /** A used refresh token came back: its session is revoked; the caller forgets the user's cached state. */
 export class ReusedRefreshToken extends HttpError {
-  constructor(readonly userId: string) {
+  constructor(
+    readonly userId: string,
+    /** The session (refresh-token family) that was revoked. */
+    readonly sessionId: string,
+    /** The organisation the session acted in. */
+    readonly orgId: string,
+  ) {
     super(
       401,
       "refresh_token_reused",

@@ -10,6 +10,7 @@
  * aragora users reset-password --email ada@example.com   # prints a one-time token, valid 1 h
  */
 import pino from "pino";
+import type { AuditActor, AuditEvent, AuditRecorder } from "../runtime/audit.ts";
 import { type Command, EXIT, UsageError } from "../runtime/command.ts";
 import { createLogger } from "../runtime/log.ts";
 import { checkPasswordPolicy, hashPassword } from "../runtime/security/password.ts";
@@ -18,14 +19,26 @@ import { newSecretToken } from "../runtime/security/secret-token.ts";
 import { openStore } from "../runtime/store/open.ts";
 import type { Store } from "../runtime/store/store.ts";
 import { type AccessStore, isUniqueViolation, openAccessStore } from "./access-store.ts";
+import { openAuditLog, storeRecorder } from "./audit-log.ts";
 
 /** The prefix of password reset tokens. */
 export const RESET_TOKEN_PREFIX = "ara_reset_";
 const RESET_TTL_MS = 3_600_000;
-const ACTIONS = ["create", "list", "reset-password", "delete"] as const;
+const ACTIONS = ["create", "list", "set-role", "reset-password", "delete"] as const;
 type Action = (typeof ACTIONS)[number];
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Whoever runs the command: the platform's operator, at the shell (no request, no address). */
+const SHELL: AuditActor = { kind: "operator", userId: null };
+
+/** Records what a command did, in the organisation it did it in. */
+type RecordChange = (event: Omit<AuditEvent, "actor" | "outcome">) => Promise<void>;
+
+function recorderOf(audit: AuditRecorder): RecordChange {
+  return (event) =>
+    audit.record({ ...event, actor: SHELL, outcome: "success", detail: { ...event.detail, via: "cli" } });
+}
 
 /**
  * The password on standard input: the first line (a terminal, or a pipe such as
@@ -45,12 +58,16 @@ function requireEmail(value: unknown): string {
   return value.trim().toLowerCase();
 }
 
-async function create(access: AccessStore, values: Record<string, unknown>): Promise<number> {
-  const email = requireEmail(values.email);
-  const role = values.role;
-  if (typeof role !== "string" || !(ORG_ROLES as readonly string[]).includes(role)) {
+function requireRole(value: unknown): OrgRole {
+  if (typeof value !== "string" || !(ORG_ROLES as readonly string[]).includes(value)) {
     throw new UsageError(`--role is required: one of ${ORG_ROLES.join(", ")}`);
   }
+  return value as OrgRole;
+}
+
+async function create(access: AccessStore, values: Record<string, unknown>, record: RecordChange): Promise<number> {
+  const email = requireEmail(values.email);
+  const role = requireRole(values.role);
   const now = new Date();
   const first = await access.ensureFirstOrganisation(now);
   const orgId = typeof values.org === "string" ? values.org : first.orgId;
@@ -70,9 +87,15 @@ async function create(access: AccessStore, values: Record<string, unknown>): Pro
     const user = await access.createUser(
       { email, name, passwordHash: await hashPassword(password), isOperator: values.operator === true },
       orgId,
-      role as OrgRole,
+      role,
       now,
     );
+    await record({
+      action: "member.added",
+      orgId,
+      target: { type: "user", id: user.id },
+      detail: { email, role, operator: user.isOperator },
+    });
     process.stdout.write(`${user.id}\n`);
     return EXIT.ok;
   } catch (err) {
@@ -125,7 +148,40 @@ async function list(access: AccessStore, json: boolean): Promise<number> {
   return EXIT.ok;
 }
 
-async function resetPassword(access: AccessStore, values: Record<string, unknown>): Promise<number> {
+async function setRole(access: AccessStore, values: Record<string, unknown>, record: RecordChange): Promise<number> {
+  const email = requireEmail(values.email);
+  const role = requireRole(values.role);
+  const user = await access.userByEmail(email);
+  if (user === undefined || user.deletedAt !== null) {
+    process.stderr.write(`aragora users set-role: no account with email ${email}\n`);
+    return EXIT.failure;
+  }
+  const orgId = typeof values.org === "string" ? values.org : (await access.ensureFirstOrganisation(new Date())).orgId;
+  const before = await access.setRole(user.id, orgId, role);
+  if (before === undefined) {
+    process.stderr.write(`aragora users set-role: ${email} is not a member of ${orgId}\n`);
+    return EXIT.failure;
+  }
+  await record({
+    action: "member.role_changed",
+    orgId,
+    target: { type: "user", id: user.id },
+    detail: { email, from: before, to: role },
+  });
+  process.stdout.write(`${user.id} ${before} -> ${role}\n`);
+  return EXIT.ok;
+}
+
+/** The organisations `userId` belongs to (where what happens to the account is recorded). */
+async function orgsOf(access: AccessStore, userId: string): Promise<string[]> {
+  return (await access.userState(userId, new Date(), 0)).memberships.map((m) => m.orgId);
+}
+
+async function resetPassword(
+  access: AccessStore,
+  values: Record<string, unknown>,
+  record: RecordChange,
+): Promise<number> {
   const email = requireEmail(values.email);
   const user = await access.userByEmail(email);
   if (user === undefined || user.deletedAt !== null) {
@@ -135,6 +191,14 @@ async function resetPassword(access: AccessStore, values: Record<string, unknown
   const token = newSecretToken(RESET_TOKEN_PREFIX);
   const now = new Date();
   await access.insertPasswordReset(user.id, token.hash, now, new Date(now.getTime() + RESET_TTL_MS));
+  for (const orgId of await orgsOf(access, user.id)) {
+    await record({
+      action: "auth.password_reset_issued",
+      orgId,
+      target: { type: "user", id: user.id },
+      detail: { email },
+    });
+  }
   process.stdout.write(`${token.token}\n`);
   process.stderr.write(
     "one-time reset token for the account, valid 1 hour: POST /api/auth/password/reset {reset_token, new_password}\n",
@@ -142,12 +206,21 @@ async function resetPassword(access: AccessStore, values: Record<string, unknown
   return EXIT.ok;
 }
 
-async function remove(access: AccessStore, values: Record<string, unknown>): Promise<number> {
+async function remove(access: AccessStore, values: Record<string, unknown>, record: RecordChange): Promise<number> {
   const email = requireEmail(values.email);
   const user = await access.userByEmail(email);
+  const orgs = user === undefined ? [] : await orgsOf(access, user.id);
   if (user === undefined || !(await access.deleteUser(user.id, new Date()))) {
     process.stderr.write(`aragora users delete: no account with email ${email}\n`);
     return EXIT.failure;
+  }
+  for (const orgId of orgs) {
+    await record({
+      action: "member.removed",
+      orgId,
+      target: { type: "user", id: user.id },
+      detail: { email, account_deleted: true },
+    });
   }
   process.stdout.write(`${user.id}\n`);
   return EXIT.ok;
@@ -155,12 +228,15 @@ async function remove(access: AccessStore, values: Record<string, unknown>): Pro
 
 export const usersCommand: Command = {
   name: "users",
-  summary: "create, list and delete accounts; make password reset tokens",
-  usage: "aragora users create|list|reset-password|delete [options]",
+  summary: "create, list and delete accounts, change roles; make password reset tokens",
+  usage: "aragora users create|list|set-role|reset-password|delete [options]",
   options: {
     email: { type: "string", description: "the account's email address" },
-    role: { type: "string", description: `create: the role in the organisation (${ORG_ROLES.join(", ")})` },
-    org: { type: "string", description: "create: the organisation id (default: the first organisation)" },
+    role: {
+      type: "string",
+      description: `create, set-role: the role in the organisation (${ORG_ROLES.join(", ")})`,
+    },
+    org: { type: "string", description: "create, set-role: the organisation id (default: the first organisation)" },
     name: { type: "string", description: "create: the display name (default: the email's local part)" },
     operator: { type: "boolean", description: "create: the account is also the platform operator" },
     json: { type: "boolean", description: "list: print machine-readable JSON on stdout" },
@@ -170,10 +246,12 @@ export const usersCommand: Command = {
     "  create          --email E --role R [--org ID] [--name N] [--operator]; the password is read from",
     "                  standard input (first line); prints the new account's id",
     "  list            every account with its memberships [--json]",
+    "  set-role        --email E --role R [--org ID]; the account's role there (applied within a second)",
     "  reset-password  --email E; prints a one-time token, valid 1 hour, for POST /api/auth/password/reset",
     "  delete          --email E; the account can no longer sign in and its sessions end within a second",
     "",
     "The store is SQLite at $ARAGORA_DATA_DIR/core.db, or PostgreSQL when DATABASE_URL is set.",
+    "What changes is recorded in the audit log (GET /api/admin/audit) as done by the operator at the shell.",
   ].join("\n"),
   async run({ values, positionals, config }) {
     const [action, ...extra] = positionals;
@@ -192,16 +270,20 @@ export const usersCommand: Command = {
       return EXIT.failure;
     }
     const access = await openAccessStore(store);
+    const auditLog = await openAuditLog(store);
+    const record = recorderOf(storeRecorder(auditLog, log));
     try {
       switch (action as Action) {
         case "create":
-          return await create(access, values);
+          return await create(access, values, record);
         case "list":
           return await list(access, values.json === true);
+        case "set-role":
+          return await setRole(access, values, record);
         case "reset-password":
-          return await resetPassword(access, values);
+          return await resetPassword(access, values, record);
         case "delete":
-          return await remove(access, values);
+          return await remove(access, values, record);
       }
     } catch (err) {
       if (err instanceof UsageError) throw err;
@@ -209,6 +291,7 @@ export const usersCommand: Command = {
       return EXIT.failure;
     } finally {
       await access.close();
+      await auditLog.close();
       await store.close();
     }
   },

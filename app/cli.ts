@@ -38,6 +38,10 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import("../access/users-command.ts")).usersCommand,
   },
   {
+    name: "audit",
+    load: async () => (await import("../access/audit-command.ts")).auditCommand,
+  },
+  {
     name: "receipt",
     load: async () => (await import("../actors/debate/receipt-command.ts")).receiptCommand,
   },

@@ -13,6 +13,7 @@ import { agentsFeature } from "../actors/agent/feature.ts";
 import { debatesFeature } from "../actors/debate/index.ts";
 import { runbooksFeature } from "../actors/runbook/feature.ts";
 import { schedulersFeature } from "../actors/scheduler/feature.ts";
+import type { AuditRecorder } from "../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { firstOf } from "../runtime/http/authenticators.ts";
 import { adminApiOff, operatorAuthenticator } from "../runtime/http/operator-auth.ts";
@@ -23,6 +24,8 @@ export interface MadeFeatures {
   features: Feature[];
   /** Who is calling, for every HTTP request and WebSocket upgrade. */
   authenticator: Authenticator;
+  /** Where the shell's own admin actions are recorded (the access feature's audit log). */
+  audit: AuditRecorder;
 }
 
 /** Make every feature; `made` receives each as it is made, so a failure part-way can stop those. */
@@ -35,9 +38,11 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
   made.push(agents);
   const debates = await debatesFeature(ctx, { agents: agents.agents, legacyOwner: access.firstOrganisation });
   made.push(debates);
-  const runbooks = await runbooksFeature(ctx);
+  const runbooks = await runbooksFeature(ctx, { audit: access.audit });
   made.push(runbooks);
-  made.push(await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts }));
+  made.push(
+    await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts, audit: access.audit }),
+  );
   const authenticator = firstOf([
     operatorAuthenticator(ctx.config, {
       handoffToken: runbooks.handoffToken,
@@ -47,5 +52,5 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
     ...made.flatMap((f) => (f.authenticator ? [f.authenticator] : [])),
     adminApiOff(ctx.config),
   ]);
-  return { features: made, authenticator };
+  return { features: made, authenticator, audit: access.audit };
 }

@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { nodeHeartbeat } from "../actors/node/heartbeat-actor.ts";
 import pkg from "../package.json" with { type: "json" };
 import { ActorSystem } from "../runtime/actor/index.ts";
+import type { AuditRecorder } from "../runtime/audit.ts";
 import type { Config } from "../runtime/config.ts";
 import { withDeadline } from "../runtime/deadline.ts";
 import { Drain } from "../runtime/drain.ts";
@@ -100,8 +101,9 @@ export async function startServer({ config, log }: { config: Config; log: Logger
   };
   const features: Feature[] = [];
   let authenticator: Authenticator;
+  let audit: AuditRecorder;
   try {
-    ({ authenticator } = await makeFeatures(featureContext, features));
+    ({ authenticator, audit } = await makeFeatures(featureContext, features));
   } catch (err) {
     await system.shutdown();
     await store.close();
@@ -119,6 +121,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     startedAt,
     routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
     authenticator,
+    audit,
   });
   const wsApp = createWsApp({ config, gateway, authenticator, log });
 

@@ -317,4 +317,19 @@ export const metrics = {
     labelNames: ["event"] as const,
     registers: [registry],
   }),
+  auditEntries: new Counter({
+    name: "aragora_audit_entries_total",
+    help: "Entries appended to the audit log by this process",
+    registers: [registry],
+  }),
+  auditWriteFailures: new Counter({
+    name: "aragora_audit_write_failures_total",
+    help: "Audit events that could not be stored (each is logged at ERROR instead); alert on any",
+    registers: [registry],
+  }),
+  auditAppendConflicts: new Counter({
+    name: "aragora_audit_append_conflicts_total",
+    help: "Audit appends that lost their place in a chain to another process and were re-chained",
+    registers: [registry],
+  }),
 };

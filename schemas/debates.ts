@@ -52,7 +52,7 @@ export const DebateIdParams = type({ id: /^d-[0-9a-z-]{1,64}$/ });
 /** A calendar date or a date-time with its zone, as ISO 8601 writes them; `-1` or `tomorrow` are not. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
 
-const isoInstant = type("string").narrow(
+export const isoInstant = type("string").narrow(
   (s, ctx) =>
     (ISO_INSTANT.test(s) && !Number.isNaN(Date.parse(s))) ||
     ctx.mustBe("an ISO-8601 date or date-time with its zone, e.g. 2026-01-31 or 2026-01-31T12:00:00Z"),

@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs";
 import { removeOpsToken, writeOpsToken } from "../../ops/handoff.ts";
 import type { RunEvent } from "../../ops/journal.ts";
 import { openOpsJournal } from "../../ops/journal-sql.ts";
+import type { AuditRecorder } from "../../runtime/audit.ts";
 import { environmentSnapshot } from "../../runtime/config.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { Connection } from "../../runtime/http/ws-gateway.ts";
@@ -28,8 +29,14 @@ const COMPILER_WARMUP_MS = 1000;
 
 const TOPIC = /^ops:(r-[0-9]{8}-[0-9a-f]{8})$/;
 
+export interface RunbooksFeatureDeps {
+  /** Where runs started, approved, resumed and cancelled over HTTP are recorded. */
+  audit: AuditRecorder;
+}
+
 export async function runbooksFeature(
   ctx: FeatureContext,
+  { audit }: RunbooksFeatureDeps,
 ): Promise<Feature & { runbooks: RunbookService; handoffToken: string }> {
   const { config, log, gateway, system, store, dataDir, drain } = ctx;
   const journal = await openOpsJournal(store);
@@ -91,7 +98,7 @@ export async function runbooksFeature(
     name: "runbooks",
     runbooks: service,
     handoffToken: opsToken,
-    routes: opsRoutes({ service }),
+    routes: opsRoutes({ service, audit }),
     async start() {
       // The real port (maybe picked by the OS) is in server.json once the listeners are up.
       const lock = JSON.parse(readFileSync(lockPath(dataDir), "utf8")) as { api_port: number };

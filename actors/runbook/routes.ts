@@ -15,6 +15,8 @@ import { Elysia } from "elysia";
 import type { JournalEntry, RunEvent, RunRecord, StepRecord } from "../../ops/journal.ts";
 import { FINISHED } from "../../ops/journal.ts";
 import { shippedPlaybookFiles, shippedPlaybookPath } from "../../ops/shipped.ts";
+import type { AuditEvent, AuditRecorder } from "../../runtime/audit.ts";
+import { auditedRequest } from "../../runtime/http/audit-request.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
 import { accessControl } from "../../runtime/http/permission.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
@@ -73,17 +75,36 @@ export const journalLine = (e: JournalEntry) => ({
   data: e.data,
 });
 
-export function opsRoutes(deps: { service: RunbookService }) {
-  const { service } = deps;
+export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder }) {
+  const { service, audit } = deps;
   const guard = { detail: { tags: ["ops"] } };
+  /** The service's refusal's code, as the one error mapper answers it. */
+  const codeOf = (err: RunRequestError) =>
+    err.status === 404 ? "not_found" : err.status === 409 ? "conflict" : "invalid_run";
   /** The service's refusals, as the one error mapper answers them. */
   const refused = (err: unknown): never => {
-    if (err instanceof RunRequestError) {
-      const code = err.status === 404 ? "not_found" : err.status === 409 ? "conflict" : "invalid_run";
-      throw new HttpError(err.status, code, err.message);
-    }
+    if (err instanceof RunRequestError) throw new HttpError(err.status, codeOf(err), err.message);
     throw err;
   };
+  /**
+   * Records an ops action on the platform's chain (runs belong to no organisation): a success, or
+   * a failure with the refusal's code (or `error` when the action failed otherwise).
+   */
+  const recordOps = (
+    request: Request,
+    server: unknown,
+    event: Pick<AuditEvent, "action" | "target" | "detail">,
+    err?: unknown,
+  ) =>
+    audit.record({
+      ...event,
+      outcome: err === undefined ? "success" : "failure",
+      ...auditedRequest(request, server),
+      orgId: null,
+      ...(err === undefined
+        ? {}
+        : { detail: { ...event.detail, reason: err instanceof RunRequestError ? codeOf(err) : "error" } }),
+    });
   return new Elysia({ name: "aragora-ops", prefix: "/api/ops" })
     .use(accessControl)
     .get("/runs", async ({ query }) => ({ runs: (await service.listRuns(query.limit ?? 50)).map(runSummary) }), {
@@ -113,7 +134,7 @@ export function opsRoutes(deps: { service: RunbookService }) {
     )
     .post(
       "/runs",
-      async ({ body, set }) => {
+      async ({ body, set, request, server }) => {
         let source: string;
         let file: string;
         if ("source" in body.playbook) {
@@ -140,6 +161,12 @@ export function opsRoutes(deps: { service: RunbookService }) {
           const details = loaded.diagnostics.map((d) => ({ field: `${d.file}:${d.line}:${d.col}`, rule: d.message }));
           throw new HttpError(422, "invalid_playbook", loaded.diagnostics.map(formatDiagnostic).join("\n"), details);
         }
+        const what = {
+          playbook: loaded.playbook.name,
+          file,
+          dry_run: body.dry_run ?? false,
+          started_by: body.started_by ?? "api",
+        };
         try {
           const started = await service.start({
             playbook: loaded.playbook,
@@ -149,9 +176,15 @@ export function opsRoutes(deps: { service: RunbookService }) {
             dryRun: body.dry_run ?? false,
           });
           set.status = 202;
+          await recordOps(request, server, {
+            action: "ops.run_started",
+            target: { type: "ops_run", id: started.runId },
+            detail: what,
+          });
           const run = await service.journalOf(started.runId).getRun(started.runId);
           return { run_id: started.runId, status: run?.status ?? "running" };
         } catch (err) {
+          await recordOps(request, server, { action: "ops.run_started", detail: what }, err);
           return refused(err);
         }
       },
@@ -220,12 +253,19 @@ export function opsRoutes(deps: { service: RunbookService }) {
     )
     .post(
       "/runs/:id/steps/:step/approve",
-      async ({ params, body }) => {
+      async ({ params, body, request, server }) => {
+        const approver = body.approver ?? "api";
+        const event = {
+          action: "ops.step_approved",
+          target: { type: "ops_run", id: params.id },
+          detail: { step: params.step, approver, roles: (body.roles ?? ["admin"]).join(",") },
+        };
         try {
-          const approver = body.approver ?? "api";
           const added = await service.approve(params.id, params.step, approver, body.roles ?? ["admin"]);
+          await recordOps(request, server, { ...event, detail: { ...event.detail, added } });
           return { run_id: params.id, step: params.step, approver, added };
         } catch (err) {
+          await recordOps(request, server, event, err);
           return refused(err);
         }
       },
@@ -246,7 +286,12 @@ export function opsRoutes(deps: { service: RunbookService }) {
     )
     .post(
       "/runs/:id/resume",
-      async ({ params, body, set }) => {
+      async ({ params, body, set, request, server }) => {
+        const event = {
+          action: "ops.run_resumed",
+          target: { type: "ops_run", id: params.id },
+          detail: { decision: body.decision ?? null },
+        };
         try {
           const started = await service.resume(params.id, {
             env: body.env ?? {},
@@ -254,8 +299,10 @@ export function opsRoutes(deps: { service: RunbookService }) {
             decision: body.decision,
           });
           set.status = 202;
+          await recordOps(request, server, event);
           return { run_id: started.runId, status: "running" };
         } catch (err) {
+          await recordOps(request, server, event, err);
           return refused(err);
         }
       },
@@ -273,10 +320,14 @@ export function opsRoutes(deps: { service: RunbookService }) {
     )
     .post(
       "/runs/:id/cancel",
-      async ({ params }) => {
+      async ({ params, request, server }) => {
+        const event = { action: "ops.run_cancelled", target: { type: "ops_run", id: params.id } };
         try {
-          return { run_id: params.id, status: await service.cancel(params.id) };
+          const status = await service.cancel(params.id);
+          await recordOps(request, server, { ...event, detail: { status } });
+          return { run_id: params.id, status };
         } catch (err) {
+          await recordOps(request, server, event, err);
           return refused(err);
         }
       },

@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ActorRef, supervisor } from "../../runtime/actor/index.ts";
+import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import { PROJECT_ROOT } from "../../runtime/paths.ts";
 import type { DebateStore } from "../debate/debate-store.ts";
@@ -46,11 +47,13 @@ export interface SchedulersFeatureDeps {
   runbooks: Pick<RunbookService, "start" | "cancel">;
   /** The debate store: the receipt retention schedule prunes receipts through it. */
   receipts: Pick<DebateStore, "deleteReceiptsBefore">;
+  /** Where runs started by hand over HTTP are recorded. */
+  audit: AuditRecorder;
 }
 
 export async function schedulersFeature(
   ctx: FeatureContext,
-  { runbooks, receipts }: SchedulersFeatureDeps,
+  { runbooks, receipts, audit }: SchedulersFeatureDeps,
 ): Promise<Feature> {
   const { config, log, system, drain } = ctx;
   const store = await openScheduleStore(ctx.store);
@@ -82,7 +85,7 @@ export async function schedulersFeature(
 
   return {
     name: "schedulers",
-    routes: schedulerRoutes({ config, schedules: () => refs }),
+    routes: schedulerRoutes({ config, schedules: () => refs, audit }),
     async start() {
       const parent = system.spawn(supervisor(), {
         name: "schedulers",

@@ -12,7 +12,9 @@
  */
 import { Elysia } from "elysia";
 import type { ActorRef } from "../../runtime/actor/index.ts";
+import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Config } from "../../runtime/config.ts";
+import { auditedRequest } from "../../runtime/http/audit-request.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
 import { accessControl } from "../../runtime/http/permission.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
@@ -31,6 +33,8 @@ export interface SchedulerRoutesDeps {
   config: Config;
   /** The running schedules by name. */
   schedules: () => ReadonlyMap<string, ActorRef<SchedulerMsg>>;
+  /** Where runs started by hand are recorded (on the platform's chain). */
+  audit: AuditRecorder;
 }
 
 const STATUS_TIMEOUT_MS = 5_000;
@@ -38,7 +42,17 @@ const STATUS_TIMEOUT_MS = 5_000;
 const CLEANUP_TIMEOUT_MS = 3_600_000;
 
 export function schedulerRoutes(deps: SchedulerRoutesDeps) {
-  const { config } = deps;
+  const { config, audit } = deps;
+  /** Records a run started by hand: what the operator asked, and whether the schedule took it. */
+  const recordRun = (request: Request, server: unknown, name: string, started: boolean, detail = {}) =>
+    audit.record({
+      action: "admin.schedule_run_started",
+      outcome: started ? "success" : "failure",
+      ...auditedRequest(request, server),
+      orgId: null,
+      target: { type: "schedule", id: name },
+      detail,
+    });
   const status = async (ref: ActorRef<SchedulerMsg>) =>
     ref.ask<ScheduleStatus>({ type: "status" }, { timeoutMs: STATUS_TIMEOUT_MS });
 
@@ -72,10 +86,16 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
     )
     .post(
       "/receipt-retention/cleanup",
-      async () => {
+      async ({ request, server }) => {
         const ref = deps.schedules().get(RECEIPT_RETENTION);
         if (!ref) throw new HttpError(503, "scheduler_unavailable", "the receipt retention scheduler is not running");
         const reply = await ref.ask<RunNowReply>({ type: "run_now", wait: true }, { timeoutMs: CLEANUP_TIMEOUT_MS });
+        await recordRun(request, server, RECEIPT_RETENTION, reply.started, {
+          wait: true,
+          ...(reply.started
+            ? { outcome: reply.outcome ?? null, receipts_deleted: reply.result?.items ?? 0 }
+            : { reason: "already_running" }),
+        });
         if (!reply.started) throw new HttpError(409, "already_running", reply.reason ?? "a run is in progress");
         return {
           status: reply.outcome === "succeeded" ? ("completed" as const) : ("failed" as const),
@@ -100,10 +120,17 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
     )
     .post(
       "/:name/run",
-      async ({ params, set }) => {
+      async ({ params, set, request, server }) => {
         const ref = deps.schedules().get(params.name);
         if (!ref) throw new HttpError(404, "not_found", `no schedule "${params.name}"`);
         const reply = await ref.ask<RunNowReply>({ type: "run_now" }, { timeoutMs: STATUS_TIMEOUT_MS });
+        await recordRun(
+          request,
+          server,
+          params.name,
+          reply.started,
+          reply.started ? {} : { reason: "already_running" },
+        );
         if (!reply.started) throw new HttpError(409, "already_running", reply.reason ?? "a run is in progress");
         set.status = 202;
         return reply;

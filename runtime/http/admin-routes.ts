@@ -13,8 +13,10 @@ import { Elysia } from "elysia";
 import { ActorsResponse } from "../../schemas/actors.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import type { ActorSystem } from "../actor/index.ts";
+import type { AuditRecorder } from "../audit.ts";
 import type { LogLevel } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { auditedRequest } from "./audit-request.ts";
 import { accessControl } from "./permission.ts";
 import { stateOf } from "./request-state.ts";
 import { responses, validated } from "./route-schemas.ts";
@@ -26,8 +28,8 @@ const LogLevelResponse = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" 
 const TO_PINO: Record<LogLevel, string> = { DEBUG: "debug", INFO: "info", WARNING: "warn", ERROR: "error" };
 const FROM_PINO: Record<string, LogLevel> = { debug: "DEBUG", info: "INFO", warn: "WARNING", error: "ERROR" };
 
-export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
-  const { log, system } = deps;
+export function adminRoutes(deps: { log: Logger; system: ActorSystem; audit: AuditRecorder }) {
+  const { log, system, audit } = deps;
   return new Elysia({ name: "aragora-admin", prefix: "/api/admin" })
     .use(accessControl)
     .get("/log-level", () => ({ level: FROM_PINO[log.level] ?? "INFO" }), {
@@ -62,10 +64,18 @@ export function adminRoutes(deps: { log: Logger; system: ActorSystem }) {
     )
     .put(
       "/log-level",
-      ({ body, request }) => {
+      async ({ body, request, server }) => {
         const previous = FROM_PINO[log.level] ?? "INFO";
         log.level = TO_PINO[body.level] as string;
         log.warn({ request_id: stateOf(request)?.id, from: previous, to: body.level }, "log level changed");
+        await audit.record({
+          action: "admin.log_level_changed",
+          outcome: "success",
+          ...auditedRequest(request, server),
+          // The platform's setting, not an organisation's.
+          orgId: null,
+          detail: { from: previous, to: body.level },
+        });
         return { level: body.level };
       },
       {

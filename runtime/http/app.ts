@@ -10,6 +10,7 @@
 import { type AnyElysia, Elysia } from "elysia";
 import { HealthResponse, MetricsText, WsHealthResponse, WsStatsResponse } from "../../schemas/health.ts";
 import type { ActorSystem } from "../actor/index.ts";
+import { type AuditRecorder, auditToLog } from "../audit.ts";
 import type { Config } from "../config.ts";
 import type { Drain } from "../drain.ts";
 import { type Logger, type RequestLine, requestLineWriter } from "../log.ts";
@@ -28,6 +29,8 @@ import { BodyRejected, readJsonBody } from "./json-body.ts";
 import { accessControl, BEARER_CHALLENGE } from "./permission.ts";
 import type { Authenticator, Principal } from "./principal.ts";
 import { isPublicRoute, pathOf } from "./public-routes.ts";
+import { RecentErrors } from "./recent-errors.ts";
+import { recentErrorsRoutes } from "./recent-errors-routes.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { bindState, RequestState, stateOf } from "./request-state.ts";
 import { checkResponses, responses } from "./route-schemas.ts";
@@ -53,6 +56,10 @@ export interface HttpAppDeps {
    * can prove an identity: only the public routes answer.
    */
   authenticator?: Authenticator;
+  /** Where the shell's admin actions (the log level) are recorded; default: log lines. */
+  audit?: AuditRecorder;
+  /** The ring of recent server errors GET /api/system/errors shows; default: a new one of 200. */
+  recentErrors?: RecentErrors;
 }
 
 /** What opening a request gives: the headers of its response, or the Response that ends it early. */
@@ -93,6 +100,8 @@ export function createHttpApp(deps: HttpAppDeps) {
   const authenticator = deps.authenticator;
   const writeRequestLine = requestLineWriter(log);
   const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
+  const recentErrors = deps.recentErrors ?? new RecentErrors();
+  const audit = deps.audit ?? auditToLog(log);
 
   /**
    * Close the books on one request: release the drain slot, observe the histogram, log one line.
@@ -172,13 +181,16 @@ export function createHttpApp(deps: HttpAppDeps) {
   /** An authenticator that threw (a store it reads cannot answer, a bug): 503 or 500, never a pass. */
   const authenticatorFailed = (request: Request, error: unknown, id: string, corsHeaders: Record<string, string>) => {
     const reason = storeFailureReason(error);
+    const route = pathOf(request.url);
     if (reason !== null) {
+      recentErrors.add({ requestId: id, method: request.method, route, status: 503, code: "store_unavailable", error });
       (stateOf(request)?.log ?? log).warn({ err: error, reason }, "authentication refused: the store cannot answer");
       const message = `the server cannot check credentials now (${reason}); retry later`;
       const headers = { ...corsHeaders, "retry-after": String(STORE_RETRY_AFTER_S) };
       return early(request, errorResponse(503, "store_unavailable", message, id, undefined, headers));
     }
     (stateOf(request)?.log ?? log).error({ err: error }, "authentication failed");
+    recentErrors.add({ requestId: id, method: request.method, route, status: 500, code: "internal_error", error });
     const message = "the server failed to handle this request; quote the request_id when reporting it";
     return early(request, errorResponse(500, "internal_error", message, id, undefined, corsHeaders));
   };
@@ -388,9 +400,19 @@ export function createHttpApp(deps: HttpAppDeps) {
     // before parsing; routes' own `parse: "json"` only documents the media type in OpenAPI, since
     // Elysia skips the named parser once a parse hook returned a value.
     .onParse(({ request }) => readJsonBody(request, config.maxBodyBytes))
-    .onError(({ code, error, request, path, set }) => {
+    .onError(({ code, error, request, path, set, route }) => {
       const state = stateOf(request);
       const id = state?.id ?? requestIdFrom(request.headers);
+      /** A 5xx answer goes to the recent errors (GET /api/system/errors) as well as the log. */
+      const serverError = (status: number, errorCode: string) =>
+        recentErrors.add({
+          requestId: id,
+          method: request.method,
+          route: route || path,
+          status,
+          code: errorCode,
+          error,
+        });
       const extra = cors.headersFor(request.headers.get("origin"));
       switch (code) {
         case "VALIDATION": {
@@ -430,6 +452,7 @@ export function createHttpApp(deps: HttpAppDeps) {
           return errorResponse(400, "bad_cookie", "a signed cookie failed verification", id, undefined, extra);
         default: {
           if (error instanceof HttpError) {
+            if (error.status >= 500) serverError(error.status, error.code);
             set.status = error.status;
             return errorResponse(error.status, error.code, error.message, id, error.details, {
               ...extra,
@@ -445,6 +468,7 @@ export function createHttpApp(deps: HttpAppDeps) {
           if (storeReason !== null) {
             const part = error instanceof StoreUnavailableError ? error.part : "core";
             if (!(error instanceof StoreUnavailableError)) storeHealth?.failed(part, error);
+            serverError(503, "store_unavailable");
             (state?.log ?? log).warn(
               { err: error, path, method: request.method, reason: storeReason, part },
               "request refused: the store cannot write",
@@ -476,6 +500,7 @@ export function createHttpApp(deps: HttpAppDeps) {
             { err: error, path, method: request.method, debate_id: debateIdOf(path, undefined) },
             "request failed",
           );
+          serverError(500, "internal_error");
           set.status = 500;
           return errorResponse(
             500,
@@ -513,7 +538,8 @@ export function createHttpApp(deps: HttpAppDeps) {
     .use(healthRoutes)
     .use(observabilityRoutes)
     .use(metricsAlias)
-    .use(adminRoutes({ log, system }))
+    .use(adminRoutes({ log, system, audit }))
+    .use(recentErrorsRoutes(recentErrors))
     .ws("/ws", { ...gateway.routeHandlers(), detail: { hide: true } });
   for (const routes of deps.routes ?? []) app.use(routes);
   return app;
