@@ -194,12 +194,24 @@ function errorOf(hop: Hop): string | null {
   return hop.location.searchParams.get("error");
 }
 
-/** The audit events the server recorded (the access feature's recorder writes them to the log). */
-function auditEvents(target: TestServer) {
-  return target
-    .logs()
-    .map((l) => l.audit as Record<string, unknown> | undefined)
-    .filter((a): a is Record<string, unknown> => a !== undefined);
+/**
+ * The audit entries the server recorded, oldest first, as the operator reads them from
+ * GET /api/admin/audit (every organisation's chain and the platform's).
+ */
+async function auditEvents(target: TestServer) {
+  const res = await target.fetch("/api/admin/audit?limit=500");
+  expect(res.status).toBe(200);
+  const page = (await res.json()) as {
+    entries: Array<
+      { at: string; seq: number; org_id: string | null; actor: { kind: string; user_id: string | null } } & Record<
+        string,
+        unknown
+      >
+    >;
+  };
+  return page.entries
+    .map((e) => ({ ...e, orgId: e.org_id, actor: { kind: e.actor.kind, userId: e.actor.user_id } }))
+    .sort((a, b) => a.at.localeCompare(b.at) || a.seq - b.seq);
 }
 
 describe("signing in", () => {
@@ -240,7 +252,7 @@ describe("signing in", () => {
     await again.signInAs(CAROL);
     expect((await again.me()).body.user.id).toBe(me.body.user.id);
 
-    const made = auditEvents(server).find(
+    const made = (await auditEvents(server)).find(
       (e) => e.outcome === "success" && (e.actor as { userId: string }).userId === me.body.user.id,
     );
     expect(made).toMatchObject({
@@ -259,7 +271,7 @@ describe("signing in", () => {
     expect(me.body.user.id).toBe(password.user.id);
     expect(me.body.organisation.id).toBe(password.organisation.id);
     expect(me.body.roles).toEqual(["owner"]);
-    expect(auditEvents(server).at(-1)).toMatchObject({
+    expect((await auditEvents(server)).at(-1)).toMatchObject({
       action: "auth.signed_in",
       outcome: "success",
       detail: { method: "oauth", provider: "oidc", account: "linked" },
@@ -284,7 +296,7 @@ describe("signing in", () => {
     expect(errorOf(done)).toBe("email_not_verified");
     expect(done.cookies.has("aragora_access")).toBe(false);
     expect((await browser.me()).status).toBe(401);
-    expect(auditEvents(server).at(-1)).toMatchObject({
+    expect((await auditEvents(server)).at(-1)).toMatchObject({
       action: "auth.signed_in",
       outcome: "failure",
       actor: { kind: "anonymous", userId: null },
