@@ -202,12 +202,15 @@ async function auditEvents(target: TestServer) {
   const res = await target.fetch("/api/admin/audit?limit=500");
   expect(res.status).toBe(200);
   const page = (await res.json()) as {
-    entries: Array<
-      { at: string; seq: number; org_id: string | null; actor: { kind: string; user_id: string | null } } & Record<
-        string,
-        unknown
-      >
-    >;
+    entries: Array<{
+      at: string;
+      seq: number;
+      org_id: string | null;
+      action: string;
+      outcome: string;
+      detail: Record<string, unknown> | null;
+      actor: { kind: string; user_id: string | null };
+    }>;
   };
   return page.entries
     .map((e) => ({ ...e, orgId: e.org_id, actor: { kind: e.actor.kind, userId: e.actor.user_id } }))
