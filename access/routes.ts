@@ -10,6 +10,7 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "../runtime/config.ts";
+import { clientIpOf } from "../runtime/http/client-ip.ts";
 import { HttpError } from "../runtime/http/errors.ts";
 import { accessControl, allowed, principalOf } from "../runtime/http/permission.ts";
 import type { Principal } from "../runtime/http/principal.ts";
@@ -83,8 +84,6 @@ export interface AccessRoutesDeps {
 }
 
 const TAGS = ["auth"];
-/** What the `server` of an Elysia context offers here: the client's address. */
-type PeerServer = { requestIP(request: Request): { address: string } | null } | null;
 
 function weakPassword(field: string, password: string): HttpError | undefined {
   const problem = checkPasswordPolicy(password);
@@ -131,8 +130,6 @@ function orgRoleOf(roles: readonly string[]): OrgRole {
 export function accessRoutes(deps: AccessRoutesDeps) {
   const { store, sessions, authenticator, backoff, setupToken, config, log } = deps;
   const clock = deps.clock ?? Date.now;
-
-  const ipOf = (request: Request, server: PeerServer): string => server?.requestIP(request)?.address ?? "unknown";
 
   /** The JSON body and cookies of a new or rotated session. */
   const answer = async (session: IssuedSession, set: { headers: Record<string, unknown> }) => {
@@ -281,9 +278,9 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/sign-in",
-      async ({ body, set, request, server }) => {
+      async ({ body, set, request }) => {
         const email = body.email.trim().toLowerCase();
-        const gate = backoff.attempt(email, ipOf(request, server as PeerServer));
+        const gate = backoff.attempt(email, clientIpOf(request));
         if (!gate.allowed) {
           metrics.authEvents.inc({ event: "sign_in_locked" });
           throw new HttpError(
@@ -304,7 +301,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           throw new HttpError(401, "invalid_credentials", "wrong email or password");
         }
         metrics.authEvents.inc({ event: "sign_in" });
-        backoff.recordSuccess(email, ipOf(request, server as PeerServer));
+        backoff.recordSuccess(email, clientIpOf(request));
         if (needsRehash(live.passwordHash as string))
           await store.rehashPassword(live.id, await hashPassword(body.password));
         const memberships = await membershipsOf(live.id);
@@ -475,7 +472,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/password",
-      async ({ body, request, set, server }) => {
+      async ({ body, request, set }) => {
         const p = principalOf(request);
         if (p.kind !== "user" || p.userId === null) {
           throw new HttpError(
@@ -484,7 +481,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
             "only a signed-in user changes their password (not an API key or the operator token)",
           );
         }
-        const ip = ipOf(request, server as PeerServer);
+        const ip = clientIpOf(request);
         const gate = backoff.attempt(`password:${p.userId}`, ip);
         if (!gate.allowed) {
           throw new HttpError(

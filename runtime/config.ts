@@ -41,6 +41,8 @@ export interface Config {
   trustedProxies: string[];
   /** Redis for state shared between nodes (the rate limits' buckets); unset: in-process. */
   redisUrl: string | undefined;
+  /** Prefix of every key Aragora writes in Redis, so deployments can share one. */
+  redisKeyPrefix: string;
   /** Monthly debate cost cap of an organisation that has not set its own, in USD; undefined: none. */
   defaultMonthlyCostCapUsd: number | undefined;
   maxBodyBytes: number;
@@ -158,14 +160,15 @@ export interface RateLimitSetting {
   perSeconds: number;
 }
 /** "600/60" -> 600 requests per 60 s (a burst of 600, refilled at 10/s); "off" -> null. */
-const rateLimit = type("string").pipe((raw, ctx): RateLimitSetting | null => {
+const rateLimit = type("string").pipe((raw, ctx) => {
   const text = raw.trim();
   if (text === "off") return null;
   const m = /^(\d{1,9})\s*\/\s*(\d{1,7})$/.exec(text);
   const requests = Number(m?.[1]);
   const perSeconds = Number(m?.[2]);
   if (!m || requests < 1 || perSeconds < 1) return ctx.error("<requests>/<seconds> with both at least 1, or off");
-  return { requests, perSeconds };
+  const setting: RateLimitSetting = { requests, perSeconds };
+  return setting;
 });
 /** IPv4/IPv6 addresses and CIDR ranges, comma-separated. */
 const addressList = type("string").pipe((raw, ctx) => {
@@ -418,6 +421,14 @@ export const VARIABLES: VariableSpec[] = [
     default: undefined,
     secret: true,
     parse: redisUrl,
+  },
+  {
+    name: "ARAGORA_REDIS_KEY_PREFIX",
+    key: "redisKeyPrefix",
+    description: "prefix of every key Aragora writes in Redis, so several deployments can share one server",
+    expected: "letters, digits and : _ - . (up to 64)",
+    default: "aragora:",
+    parse: type(/^[A-Za-z0-9:_.-]{1,64}$/).describe("letters, digits and : _ - . (up to 64)"),
   },
   {
     name: "ARAGORA_MONTHLY_COST_CAP_USD",

@@ -183,17 +183,21 @@ export function createTokenBucketLimiter(options: TokenBucketOptions): LocalRate
   };
 }
 
+/** The in-process {@link RateLimitStore}: its limiters answer synchronously. */
+export interface LocalRateLimitStore extends RateLimitStore {
+  limiter(policy: RateLimitPolicy): LocalRateLimiter;
+}
+
 /**
  * A store keeping every policy's buckets in this process: each node counts on its own.
  *
  * @example const store = memoryRateLimitStore(); const perKey = store.limiter({ name: "api", capacity: 600, refillPerSecond: 10 });
  */
-export function memoryRateLimitStore(options: Pick<TokenBucketOptions, "now" | "maxKeys"> = {}): RateLimitStore & {
-  limiter(policy: RateLimitPolicy): LocalRateLimiter;
-} {
+export function memoryRateLimitStore(options: Pick<TokenBucketOptions, "now" | "maxKeys"> = {}): LocalRateLimitStore {
   return {
     kind: "memory",
-    limiter: (policy) => createTokenBucketLimiter({ ...options, capacity: policy.capacity, refillPerSecond: policy.refillPerSecond }),
+    limiter: (policy) =>
+      createTokenBucketLimiter({ ...options, capacity: policy.capacity, refillPerSecond: policy.refillPerSecond }),
     close: async () => {},
   };
 }
