@@ -475,10 +475,15 @@ export function createHttpApp(deps: HttpAppDeps) {
         default: {
           if (error instanceof HttpError) {
             set.status = error.status;
-            return errorResponse(error.status, error.code, error.message, id, error.details, {
-              ...extra,
-              ...error.headers,
-            });
+            return errorResponse(
+              error.status,
+              error.code,
+              error.message,
+              id,
+              error.details,
+              { ...extra, ...error.headers },
+              error.fields,
+            );
           }
           if (error instanceof PayloadTooLargeError) {
             set.status = 413;
