@@ -93,6 +93,11 @@ export const metrics = {
     help: "Rate-limit takes the shared store (Redis) did not answer; each was decided by this process's own buckets instead",
     registers: [registry],
   }),
+  costCapRefusals: new Counter({
+    name: "aragora_cost_cap_refusals_total",
+    help: "New debates refused with 402 cost_cap_reached: the organisation's debates of the month cost its cap or more",
+    registers: [registry],
+  }),
   // Counted and observed on every request: tallies and a cheap series (their docs) keep each to a
   // property write or two.
   rbacPermissionChecks: new TallyCounter({

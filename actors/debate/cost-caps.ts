@@ -18,6 +18,7 @@
  * await caps.admit(principal.orgId); // throws the 402 when the month's cost is at or over the cap
  */
 import { HttpError } from "../../runtime/http/errors.ts";
+import { metrics } from "../../runtime/metrics.ts";
 import type { DebateStore } from "./debate-store.ts";
 import { costOf, debateUsages } from "./usage.ts";
 
@@ -168,6 +169,7 @@ export class CostCaps {
 function refuseOver(entry: CapState): void {
   const { capUsd, costUsd, month } = entry;
   if (capUsd === null || costUsd === undefined || costUsd < capUsd) return;
+  metrics.costCapRefusals.inc();
   throw new HttpError(
     402,
     "cost_cap_reached",

@@ -101,5 +101,7 @@ describe.skipIf(!available)("Redis rate limit store", () => {
     const answers = [await limiter.take("k"), await limiter.take("k"), await limiter.take("k")];
     expect(answers.map((r) => r.allowed)).toEqual([true, true, false]);
     expect(errors.length).toBe(3);
+    expect(await limiter.nearest(5)).toEqual([{ key: "k", remaining: 0, limit: 2 }]);
+    expect(errors.length).toBe(4);
   });
 });

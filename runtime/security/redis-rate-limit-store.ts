@@ -12,6 +12,7 @@
  * When Redis does not answer (down, or slower than the client's command timeout), a take falls
  * back to an in-process limiter of the same policy (`fallback`): each node then limits on its own
  * until Redis answers again, which is better than refusing everyone or letting everyone through.
+ * `nearest` then lists this node's own buckets.
  *
  * @example
  * const store = redisRateLimitStore({ redis: await connectRedis(url, log, "rate-limits"), onError });
@@ -140,7 +141,14 @@ export function redisRateLimitStore(options: RedisRateLimitOptions): RateLimitSt
         },
         async nearest(n) {
           if (n <= 0) return [];
-          const reply = await redis.aragoraRateLimitNearest(key, Math.floor(n));
+          let reply: string[];
+          try {
+            reply = await redis.aragoraRateLimitNearest(key, Math.floor(n));
+          } catch (err) {
+            // What this node decided on its own while Redis did not answer.
+            onError(err);
+            return local.nearest(n);
+          }
           const now = Number(reply[0]);
           const usage: RateLimitUsage[] = [];
           for (let i = 1; i + 1 < reply.length; i += 2) {
