@@ -255,6 +255,7 @@ export function createAccessAuthenticator(
       workspaceId: record.workspaceId,
       roles: [key.role as OrgRole],
       keyId: key.id,
+      keyHint: `${key.prefix}…${key.lastFour}`,
       ...(scopes.length > 0 ? { scopes } : {}),
       via: "api_key",
     };

@@ -12,6 +12,7 @@ import { Elysia } from "elysia";
 import { ANONYMOUS, type AuditRecorder } from "../runtime/audit.ts";
 import type { Config } from "../runtime/config.ts";
 import { auditedRequest, requestOrigin } from "../runtime/http/audit-request.ts";
+import { clientIpOf } from "../runtime/http/client-ip.ts";
 import { HttpError } from "../runtime/http/errors.ts";
 import { accessControl, allowed, principalOf } from "../runtime/http/permission.ts";
 import type { Principal } from "../runtime/http/principal.ts";
@@ -87,8 +88,6 @@ export interface AccessRoutesDeps {
 }
 
 const TAGS = ["auth"];
-/** What the `server` of an Elysia context offers here: the client's address. */
-type PeerServer = { requestIP(request: Request): { address: string } | null } | null;
 
 const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@]{1,190}$/;
 
@@ -146,8 +145,6 @@ export function accessRoutes(deps: AccessRoutesDeps) {
   const { store, sessions, authenticator, backoff, setupToken, config, log, audit } = deps;
   const clock = deps.clock ?? Date.now;
 
-  const ipOf = (request: Request, server: PeerServer): string => server?.requestIP(request)?.address ?? "unknown";
-
   /** The JSON body and cookies of a new or rotated session. */
   const answer = async (session: IssuedSession, set: { headers: Record<string, unknown> }) => {
     const [organisation, workspace] = await Promise.all([
@@ -184,7 +181,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     .use(accessControl)
     .post(
       "/setup",
-      async ({ body, set, status, request, server }) => {
+      async ({ body, set, status, request }) => {
         const record = await store.setupRecord();
         if (record === undefined || record.claimedAt !== null || record.tokenHash === null) {
           throw new HttpError(
@@ -200,7 +197,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
             outcome: "failure",
             actor: ANONYMOUS,
             orgId: record.orgId,
-            ...requestOrigin(request, server),
+            ...requestOrigin(request),
             detail: { email: emailTried(body.email), reason: "invalid_setup_token" },
           });
           throw new HttpError(
@@ -245,7 +242,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           actor: { kind: "user", userId: user.id },
           orgId: record.orgId,
           target: { type: "user", id: user.id },
-          ...requestOrigin(request, server),
+          ...requestOrigin(request),
           detail: { email: user.email, role: "owner" },
         });
         log.info({ user_id: user.id, org_id: record.orgId }, "first-start setup claimed: owner account made");
@@ -268,7 +265,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/sign-up",
-      async ({ body, set, status, request, server }) => {
+      async ({ body, set, status, request }) => {
         if (config.signup !== "open") {
           throw new HttpError(
             403,
@@ -302,7 +299,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           actor: { kind: "user", userId: made.user.id },
           orgId: made.orgId,
           target: { type: "user", id: made.user.id },
-          ...requestOrigin(request, server),
+          ...requestOrigin(request),
           detail: { email: made.user.email, role: "owner" },
         });
         const session = await sessions.start(made.user, {
@@ -322,9 +319,9 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/sign-in",
-      async ({ body, set, request, server }) => {
+      async ({ body, set, request }) => {
         const email = body.email.trim().toLowerCase();
-        const origin = requestOrigin(request, server);
+        const origin = requestOrigin(request);
         /** Records a refused sign-in: in the account's organisation when there is one, else the platform's. */
         const refusedSignIn = async (reason: string, account?: UserRow, orgId?: string | null) => {
           metrics.authFailures.inc({ reason });
@@ -338,7 +335,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
             detail: { email: emailTried(email), reason },
           });
         };
-        const gate = backoff.attempt(email, ipOf(request, server as PeerServer));
+        const gate = backoff.attempt(email, clientIpOf(request));
         if (!gate.allowed) {
           metrics.authEvents.inc({ event: "sign_in_locked" });
           // No account lookup: a locked-out flood stays cheap to refuse (the platform's chain keeps it).
@@ -362,7 +359,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           throw new HttpError(401, "invalid_credentials", "wrong email or password");
         }
         metrics.authEvents.inc({ event: "sign_in" });
-        backoff.recordSuccess(email, ipOf(request, server as PeerServer));
+        backoff.recordSuccess(email, clientIpOf(request));
         if (needsRehash(live.passwordHash as string))
           await store.rehashPassword(live.id, await hashPassword(body.password));
         const memberships = await membershipsOf(live.id);
@@ -405,7 +402,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/refresh",
-      async ({ body, set, request, server }) => {
+      async ({ body, set, request }) => {
         let token = body?.refresh_token;
         if (token === undefined) {
           const cookies = request.headers.get("cookie");
@@ -436,7 +433,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
               actor: ANONYMOUS,
               orgId: err.orgId,
               target: { type: "session", id: err.sessionId },
-              ...requestOrigin(request, server),
+              ...requestOrigin(request),
               detail: { user_id: err.userId, session_revoked: true },
             });
           }
@@ -456,7 +453,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/password/reset",
-      async ({ body, request, server }) => {
+      async ({ body, request }) => {
         const weak = weakPassword("body.new_password", body.new_password);
         if (weak) throw weak;
         const now = new Date(clock());
@@ -469,7 +466,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
             outcome: "failure",
             actor: ANONYMOUS,
             orgId: null,
-            ...requestOrigin(request, server),
+            ...requestOrigin(request),
             detail: { reason: "invalid_reset_token" },
           });
           throw new HttpError(
@@ -488,7 +485,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           actor: { kind: "user", userId: user.id },
           orgId: (await membershipsOf(user.id))[0]?.orgId ?? null,
           target: { type: "user", id: user.id },
-          ...requestOrigin(request, server),
+          ...requestOrigin(request),
           detail: { sessions_ended: true },
         });
         return { reset: true as const };
@@ -539,7 +536,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/sign-out",
-      async ({ body, request, set, server }) => {
+      async ({ body, request, set }) => {
         const p = principalOf(request);
         const now = new Date(clock());
         const sessionIds = new Set<string>();
@@ -564,7 +561,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           await audit.record({
             action: "auth.signed_out",
             outcome: "success",
-            ...auditedRequest(request, server),
+            ...auditedRequest(request),
             target: { type: "session", id },
           });
         }
@@ -584,7 +581,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/password",
-      async ({ body, request, set, server }) => {
+      async ({ body, request, set }) => {
         const p = principalOf(request);
         if (p.kind !== "user" || p.userId === null) {
           throw new HttpError(
@@ -593,7 +590,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
             "only a signed-in user changes their password (not an API key or the operator token)",
           );
         }
-        const ip = ipOf(request, server as PeerServer);
+        const ip = clientIpOf(request);
         const gate = backoff.attempt(`password:${p.userId}`, ip);
         if (!gate.allowed) {
           throw new HttpError(
@@ -614,7 +611,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           await audit.record({
             action: "auth.password_changed",
             outcome: "failure",
-            ...auditedRequest(request, server),
+            ...auditedRequest(request),
             target: { type: "user", id: p.userId },
             detail: { reason: "wrong_password" },
           });
@@ -632,7 +629,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         await audit.record({
           action: "auth.password_changed",
           outcome: "success",
-          ...auditedRequest(request, server),
+          ...auditedRequest(request),
           target: { type: "user", id: user.id },
           detail: { sessions_ended: true },
         });
@@ -678,7 +675,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     .use(accessControl)
     .post(
       "/api-key",
-      async ({ body, request, set, status, server }) => {
+      async ({ body, request, set, status }) => {
         const p = principalOf(request);
         const role = body.role ?? orgRoleOf(p.roles);
         if (!canGrantRole(p.roles, role)) {
@@ -734,7 +731,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         await audit.record({
           action: "key.created",
           outcome: "success",
-          ...auditedRequest(request, server),
+          ...auditedRequest(request),
           target: { type: "api_key", id: row.id },
           detail: { name: row.name, prefix: row.prefix, role, kind, scopes: scopes.join(",") },
         });
@@ -751,7 +748,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .delete(
       "/api-key",
-      async ({ request, server }) => {
+      async ({ request }) => {
         const p = principalOf(request);
         if (p.keyId === undefined) {
           throw new HttpError(
@@ -767,7 +764,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         await audit.record({
           action: "key.revoked",
           outcome: "success",
-          ...auditedRequest(request, server),
+          ...auditedRequest(request),
           target: { type: "api_key", id: p.keyId },
           detail: { by: "itself" },
         });
@@ -781,7 +778,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .delete(
       "/api-keys/:id",
-      async ({ params, request, server }) => {
+      async ({ params, request }) => {
         const p = principalOf(request);
         const hash = await store.revokeApiKey(params.id, p.orgId, new Date(clock()));
         // Another organisation's key answers as a missing one does.
@@ -792,7 +789,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         await audit.record({
           action: "key.revoked",
           outcome: "success",
-          ...auditedRequest(request, server),
+          ...auditedRequest(request),
           target: { type: "api_key", id: params.id },
         });
         return { id: params.id, revoked: true as const };

@@ -19,6 +19,8 @@ import { Drain } from "../runtime/drain.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { createHttpApp, createWsApp } from "../runtime/http/app.ts";
 import type { Authenticator } from "../runtime/http/principal.ts";
+import { openRateLimitGuard, type RateLimitGuard } from "../runtime/http/rate-limit.ts";
+import { rateLimitRoutes } from "../runtime/http/rate-limit-routes.ts";
 import { WsGateway } from "../runtime/http/ws-gateway.ts";
 import type { Logger } from "../runtime/log.ts";
 import { acquireServerLock } from "../runtime/server-lock.ts";
@@ -102,8 +104,10 @@ export async function startServer({ config, log }: { config: Config; log: Logger
   const features: Feature[] = [];
   let authenticator: Authenticator;
   let audit: AuditRecorder;
+  let rateLimits: RateLimitGuard | undefined;
   try {
     ({ authenticator, audit } = await makeFeatures(featureContext, features));
+    rateLimits = await openRateLimitGuard(config, log);
   } catch (err) {
     await system.shutdown();
     await store.close();
@@ -119,9 +123,10 @@ export async function startServer({ config, log }: { config: Config; log: Logger
     storeHealth,
     version: VERSION,
     startedAt,
-    routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
+    routes: [...features.flatMap((f) => (f.routes ? [f.routes] : [])), rateLimitRoutes(rateLimits)],
     authenticator,
     audit,
+    rateLimits,
   });
   const wsApp = createWsApp({ config, gateway, authenticator, log });
 
@@ -194,6 +199,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
       // Close frames are queued on the sockets; give them one turn of the loop to flush.
       await Bun.sleep(20);
       await Promise.allSettled([app.stop(true), wsApp.stop(true)]);
+      await rateLimits.close().catch((err: unknown) => log.warn({ err }, "closing the rate limits' store failed"));
       for (const feature of [...features].reverse()) {
         try {
           await feature.stop?.();

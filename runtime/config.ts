@@ -9,6 +9,7 @@
  * const config = loadConfig({ ARAGORA_API_PORT: "9000" });
  * config.apiPort; // 9000
  */
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { type Type, type } from "arktype";
 import { Cron } from "croner";
@@ -32,6 +33,18 @@ export interface Config {
   refreshTokenExpiryDays: number;
   /** Whether anyone may create an account and organisation (POST /api/auth/sign-up). */
   signup: "closed" | "open";
+  /** Requests per API key or user (the token bucket of every authenticated route); null: no limit. */
+  rateLimitApi: RateLimitSetting | null;
+  /** Requests per client address to the sign-in routes (/api/auth/*); null: no limit. */
+  rateLimitAuth: RateLimitSetting | null;
+  /** Peers whose X-Forwarded-For names the client (addresses and CIDR ranges); empty: none. */
+  trustedProxies: string[];
+  /** Redis for state shared between nodes (the rate limits' buckets); unset: in-process. */
+  redisUrl: string | undefined;
+  /** Prefix of every key Aragora writes in Redis, so deployments can share one. */
+  redisKeyPrefix: string;
+  /** Monthly debate cost cap of an organisation that has not set its own, in USD; undefined: none. */
+  defaultMonthlyCostCapUsd: number | undefined;
   maxBodyBytes: number;
   wsMaxMessageSize: number;
   wsHeartbeatSeconds: number;
@@ -158,6 +171,43 @@ const maintenanceCron = type("string").pipe((raw, ctx) => {
   }
   return out;
 });
+
+/** A token bucket: `requests` at once, refilled at `requests` per `perSeconds` (ARAGORA_RATE_LIMIT_*). */
+export interface RateLimitSetting {
+  requests: number;
+  perSeconds: number;
+}
+/** "600/60" -> 600 requests per 60 s (a burst of 600, refilled at 10/s); "off" -> null. */
+const rateLimit = type("string").pipe((raw, ctx) => {
+  const text = raw.trim();
+  if (text === "off") return null;
+  const m = /^(\d{1,9})\s*\/\s*(\d{1,7})$/.exec(text);
+  const requests = Number(m?.[1]);
+  const perSeconds = Number(m?.[2]);
+  if (!m || requests < 1 || perSeconds < 1) return ctx.error("<requests>/<seconds> with both at least 1, or off");
+  const setting: RateLimitSetting = { requests, perSeconds };
+  return setting;
+});
+/** IPv4/IPv6 addresses and CIDR ranges, comma-separated. */
+const addressList = type("string").pipe((raw, ctx) => {
+  const list = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const item of list) {
+    const slash = item.indexOf("/");
+    const address = slash < 0 ? item : item.slice(0, slash);
+    const family = isIP(address);
+    const bits = slash < 0 ? undefined : item.slice(slash + 1);
+    const maxBits = family === 6 ? 128 : 32;
+    if (family === 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) {
+      return ctx.error(`IP addresses or CIDR ranges; "${item}" is not one`);
+    }
+  }
+  return list;
+});
+const redisUrl = type(/^rediss?:\/\/.+/).describe("a redis:// or rediss:// URL");
+const positiveUsd = type("string.numeric.parse").pipe(type("0 < number <= 1000000000"));
 
 /** An OpenAI-compatible model server declared in ARAGORA_LOCAL_MODELS. */
 export interface LocalModelServer {
@@ -406,6 +456,60 @@ export const VARIABLES: VariableSpec[] = [
     expected: "closed | open",
     default: "closed",
     parse: type("'closed' | 'open'"),
+  },
+  {
+    name: "ARAGORA_RATE_LIMIT_API",
+    key: "rateLimitApi",
+    description:
+      "requests per API key or signed-in user on every authenticated route: a burst of <requests>, refilled at <requests> per <seconds>; off: no limit. The operator token is not limited",
+    expected: "<requests>/<seconds> (e.g. 600/60) or off",
+    default: "600/60",
+    parse: rateLimit,
+  },
+  {
+    name: "ARAGORA_RATE_LIMIT_AUTH",
+    key: "rateLimitAuth",
+    description:
+      "requests per client address to the sign-in routes (/api/auth/*: setup, sign-up, sign-in, refresh, password reset, WebSocket tickets, ...), whatever the account; off: no limit",
+    expected: "<requests>/<seconds> (e.g. 60/60) or off",
+    default: "60/60",
+    parse: rateLimit,
+  },
+  {
+    name: "ARAGORA_TRUSTED_PROXIES",
+    key: "trustedProxies",
+    description:
+      "reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client; from any other peer the header is ignored",
+    expected: "10.0.0.0/8,192.0.2.7,::1",
+    default: "",
+    parse: addressList,
+  },
+  {
+    name: "ARAGORA_REDIS_URL",
+    key: "redisUrl",
+    description:
+      "Redis for state shared by every node: the rate limits' buckets (one budget across nodes); unset: each process keeps its own",
+    expected: "redis://host:6379 (rediss:// for TLS)",
+    default: undefined,
+    secret: true,
+    parse: redisUrl,
+  },
+  {
+    name: "ARAGORA_REDIS_KEY_PREFIX",
+    key: "redisKeyPrefix",
+    description: "prefix of every key Aragora writes in Redis, so several deployments can share one server",
+    expected: "letters, digits and : _ - . (up to 64)",
+    default: "aragora:",
+    parse: type(/^[A-Za-z0-9:_.-]{1,64}$/).describe("letters, digits and : _ - . (up to 64)"),
+  },
+  {
+    name: "ARAGORA_MONTHLY_COST_CAP_USD",
+    key: "defaultMonthlyCostCapUsd",
+    description:
+      "monthly debate cost cap of an organisation that has not set its own (PUT /api/billing/cap): once its debates of the month cost this much, a new debate gets 402",
+    expected: "a positive number of US dollars",
+    default: undefined,
+    parse: positiveUsd,
   },
   {
     name: "ARAGORA_MAX_BODY_BYTES",

@@ -81,6 +81,23 @@ export const metrics = {
     labelNames: ["reason"] as const,
     registers: [registry],
   }),
+  // Counted on every limited request: a tally is a property write.
+  rateLimitRequests: new TallyCounter({
+    name: "aragora_rate_limit_requests_total",
+    help: "Requests checked against a rate limit, by policy (api: per API key or user; auth: per client address on /api/auth/*) and result (allowed, limited: answered 429)",
+    labelNames: ["policy", "result"] as const,
+    registers: [registry],
+  }),
+  rateLimitStoreErrors: new Counter({
+    name: "aragora_rate_limit_store_errors_total",
+    help: "Rate-limit takes the shared store (Redis) did not answer; each was decided by this process's own buckets instead",
+    registers: [registry],
+  }),
+  costCapRefusals: new Counter({
+    name: "aragora_cost_cap_refusals_total",
+    help: "New debates refused with 402 cost_cap_reached: the organisation's debates of the month cost its cap or more",
+    registers: [registry],
+  }),
   // Counted and observed on every request: tallies and a cheap series (their docs) keep each to a
   // property write or two.
   rbacPermissionChecks: new TallyCounter({

@@ -26,6 +26,7 @@ import { type } from "arktype";
 import { Elysia } from "elysia";
 import type { AuditEvent, AuditRecorder } from "../../runtime/audit.ts";
 import type { Config } from "../../runtime/config.ts";
+import { requestOrigin } from "../../runtime/http/audit-request.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
 import { accessControl } from "../../runtime/http/permission.ts";
 import { stateOf } from "../../runtime/http/request-state.ts";
@@ -94,7 +95,6 @@ export interface OAuthRoutesDeps {
 }
 
 const TAGS = ["auth"];
-type PeerServer = { requestIP(request: Request): { address: string } | null } | null;
 type SetContext = { status?: unknown; headers: Record<string, unknown> };
 
 const ProviderParams = type({ provider: "/^[a-z][a-z0-9_-]{0,31}$/" });
@@ -159,16 +159,10 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
     return "";
   };
 
-  /** Where the request came from, for the audit log. */
-  const origin = (request: Request, server: PeerServer) => ({
-    ip: server?.requestIP(request)?.address ?? null,
-    requestId: stateOf(request)?.id ?? null,
-  });
-
   /** Sends the browser to OAUTH_ERROR_URL with `code`, after logging and recording why. */
   const refuse = async (
     failure: { provider: string; code: OAuthErrorCode; why: string; userId?: string | null; email?: string | null },
-    context: { set: SetContext; request: Request; server: PeerServer; cookies: string[] },
+    context: { set: SetContext; request: Request; cookies: string[] },
   ) => {
     const { provider, code, why } = failure;
     metrics.authEvents.inc({ event: "oauth_sign_in_failed" });
@@ -181,7 +175,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
       outcome: "failure",
       actor: { kind: failure.userId ? "user" : "anonymous", userId: failure.userId ?? null },
       orgId: null,
-      ...origin(context.request, context.server),
+      ...requestOrigin(context.request),
       detail: { method: "oauth", provider, reason: code, ...(failure.email ? { email: failure.email } : {}) },
     };
     await audit.record(event);
@@ -192,7 +186,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
     .use(accessControl)
     .get(
       "/:provider/start",
-      async ({ params, query, set, request, server }) => {
+      async ({ params, query, set, request }) => {
         const client = clientOf(params.provider);
         const returnTo = safeReturnTo(query.return_to, returnPolicy);
         try {
@@ -201,7 +195,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
           return redirect(set, started.url.href, [stateCookie(started.state, config.oauthStateTtlSeconds)]);
         } catch (err) {
           if (!(err instanceof OidcFailure)) throw err;
-          const context = { set, request, server: server as PeerServer, cookies: [] };
+          const context = { set, request, cookies: [] };
           return refuse({ provider: params.provider, code: FAILURE_CODES[err.reason], why: err.detail }, context);
         }
       },
@@ -219,13 +213,13 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
     )
     .get(
       "/:provider/callback",
-      async ({ params, set, request, server }) => {
+      async ({ params, set, request }) => {
         const provider = params.provider;
         const client = clientOf(provider);
         const url = new URL(request.url);
         // Whatever happens, the browser's state cookie has done its one job.
         const cookies = [stateCookie("", 0)];
-        const context = { set, request, server: server as PeerServer, cookies };
+        const context = { set, request, cookies };
 
         const flow = pending.take(
           provider,
@@ -277,7 +271,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
           actor: { kind: "user", userId: user.id },
           orgId: membership.orgId,
           target: { type: "user", id: user.id },
-          ...origin(request, server as PeerServer),
+          ...requestOrigin(request),
           detail: { method: "oauth", provider, account: how },
         });
         cookies.push(

@@ -17,6 +17,7 @@ import { HttpError } from "../../runtime/http/errors.ts";
 import { accessControl, principalOf } from "../../runtime/http/permission.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import { streamedResponse } from "../../runtime/http/streamed-response.ts";
+import { CostCapErrorBody } from "../../schemas/billing.ts";
 import {
   CancelResponse,
   CreateDebateBody,
@@ -35,6 +36,7 @@ import {
   SingleExportQuery,
 } from "../../schemas/debates.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
+import type { CostCaps } from "./cost-caps.ts";
 import { debateRecord, debateSummary, EXPORT_TYPES, exportDebate, exportDebates } from "./debate-export.ts";
 import { creatorOf, type DebateStore, decodeCursor, encodeCursor } from "./debate-store.ts";
 import { topicOf } from "./debate-streams.ts";
@@ -47,12 +49,14 @@ export interface DebateRoutesDeps {
   /** Undefined when no agent directory is configured: creating debates answers 503. */
   debates: DebateSupervisor | undefined;
   key: ReceiptKey;
+  /** Monthly cost caps: a new debate of an organisation over its cap answers 402. */
+  caps?: CostCaps;
 }
 
 const parseEvents = (payloads: { payload: string }[]) =>
   payloads.map((p) => JSON.parse(p.payload) as DebateEventEnvelope);
 
-export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
+export function debateRoutes({ store, debates, key, caps }: DebateRoutesDeps) {
   /** The debate `id` of the caller's organisation, or the 404 a missing one gets. */
   const debateOf = async (request: Request, id: string) => {
     const row = await store.get(id, principalOf(request).orgId);
@@ -74,8 +78,12 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
             "retry-after": "5",
           });
         }
+        const principal = principalOf(request);
+        const admitted = caps?.admit(principal.orgId);
+        if (admitted) await admitted;
         try {
-          const debateId = await debates.create(body, creatorOf(principalOf(request)));
+          const debateId = await debates.create(body, creatorOf(principal));
+          caps?.started(debateId, principal.orgId);
           return status(201, { debate_id: debateId, status: "running", ws_topic: topicOf(debateId) });
         } catch (err) {
           if (err instanceof DebateRequestError) {
@@ -92,6 +100,7 @@ export function debateRoutes({ store, debates, key }: DebateRoutesDeps) {
         response: responses({
           201: CreateDebateResponse,
           400: ErrorBody,
+          402: CostCapErrorBody,
           413: ErrorBody,
           422: ErrorBody,
           503: ErrorBody,

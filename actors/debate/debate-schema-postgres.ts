@@ -1,6 +1,6 @@
 /**
  * Debate tables for PostgreSQL: `debates`, `debate_participants`, `debate_event_chunks` (the event
- * log), `debate_receipts` and `elo_ratings`, and the view `debate_events` (one row per event, for
+ * log), `debate_receipts`, `elo_ratings` and `organisation_cost_caps`, and the view `debate_events` (one row per event, for
  * ad-hoc SQL). Keep in agreement with ./debate-schema-sqlite.ts.
  *
  * @example
@@ -135,3 +135,14 @@ export const eloRatings = pgTable(
   },
   (t) => [primaryKey({ columns: [t.orgId, t.name] })],
 );
+
+/**
+ * An organisation's own monthly cost cap (PUT /api/billing/cap); without a row, the configured
+ * default (ARAGORA_MONTHLY_COST_CAP_USD) applies, or none.
+ */
+export const organisationCostCaps = pgTable("organisation_cost_caps", {
+  orgId: text("org_id").primaryKey(),
+  monthlyCostCapUsd: doublePrecision("monthly_cost_cap_usd").notNull(),
+  updatedBy: text("updated_by").notNull(),
+  updatedAt: instant("updated_at").notNull(),
+});

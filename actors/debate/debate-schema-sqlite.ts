@@ -2,7 +2,8 @@
  * Debate tables for SQLite: `debates` (one row per debate, in an organisation, made by a user),
  * `debate_participants` (the seats, for the agent filter), `debate_event_chunks` (the append-only
  * event log, the source of truth a restarted node resumes from), `debate_receipts` (signed decision
- * receipts) and `elo_ratings` (each organisation's leaderboard); and the view `debate_events`, one row per event,
+ * receipts), `elo_ratings` (each organisation's leaderboard) and `organisation_cost_caps` (what an
+ * organisation's debates may cost a month); and the view `debate_events`, one row per event,
  * for ad-hoc SQL. Keep in agreement with ./debate-schema-postgres.ts.
  *
  * @example
@@ -119,3 +120,14 @@ export const eloRatings = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.orgId, t.name] })],
 );
+
+/**
+ * An organisation's own monthly cost cap (PUT /api/billing/cap); without a row, the configured
+ * default (ARAGORA_MONTHLY_COST_CAP_USD) applies, or none.
+ */
+export const organisationCostCaps = sqliteTable("organisation_cost_caps", {
+  orgId: text("org_id").primaryKey(),
+  monthlyCostCapUsd: real("monthly_cost_cap_usd").notNull(),
+  updatedBy: text("updated_by").notNull(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});

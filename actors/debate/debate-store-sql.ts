@@ -14,7 +14,16 @@ import { and, desc, eq, gte, inArray, lt, max, notInArray, or, type SQL, sql } f
 import { dialectTables, type Prepared, type Repo, type RepoDb } from "../../runtime/store/repo.ts";
 import * as postgres from "./debate-schema-postgres.ts";
 import * as sqlite from "./debate-schema-sqlite.ts";
-import type { DebateFinish, DebateListFilter, DebateRow, DebateStore, NewDebate, StoredEvent } from "./debate-store.ts";
+import type {
+  CostCapRow,
+  DebateFinish,
+  DebateListFilter,
+  DebateRow,
+  DebateStore,
+  NewDebate,
+  StoredEvent,
+  UsageRow,
+} from "./debate-store.ts";
 import type { Rating } from "./elo.ts";
 import type { DebateStatus } from "./types.ts";
 
@@ -29,6 +38,7 @@ export const debateTables = dialectTables({
     chunks: sqlite.debateEventChunks,
     receipts: sqlite.debateReceipts,
     ratings: sqlite.eloRatings,
+    costCaps: sqlite.organisationCostCaps,
   },
   postgres: {
     debates: postgres.debates,
@@ -36,6 +46,7 @@ export const debateTables = dialectTables({
     chunks: postgres.debateEventChunks,
     receipts: postgres.debateReceipts,
     ratings: postgres.eloRatings,
+    costCaps: postgres.organisationCostCaps,
   },
 });
 
@@ -212,6 +223,52 @@ export class SqlDebateStore implements DebateStore {
         .where(and(eq(ratings.orgId, LEGACY_ORG), notInArray(ratings.name, rated)));
       return moved.length;
     });
+  }
+
+  async usage(orgId: string, from: Date, to: Date): Promise<UsageRow[]> {
+    const { debates } = this.repo.tables;
+    // Only the columns a report needs: the config, question and outcome are most of a row.
+    const rows = await this.repo.read((db) =>
+      db
+        .select({
+          id: debates.id,
+          userId: debates.userId,
+          status: debates.status,
+          createdAt: debates.createdAt,
+          summary: debates.summary,
+        })
+        .from(debates)
+        .where(and(eq(debates.orgId, orgId), gte(debates.createdAt, from), lt(debates.createdAt, to)))
+        .orderBy(debates.createdAt, debates.id),
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      userId: r.userId,
+      status: r.status as DebateStatus,
+      createdAt: r.createdAt,
+      summary: parseOrNull(r.summary),
+    }));
+  }
+
+  async costCap(orgId: string): Promise<CostCapRow | null> {
+    const { costCaps } = this.repo.tables;
+    const [row] = await this.repo.read((db) => db.select().from(costCaps).where(eq(costCaps.orgId, orgId)));
+    return row ?? null;
+  }
+
+  async setCostCap(orgId: string, capUsd: number | null, by: string, at: Date): Promise<void> {
+    const { costCaps } = this.repo.tables;
+    await this.repo.write((db) =>
+      capUsd === null
+        ? db.delete(costCaps).where(eq(costCaps.orgId, orgId))
+        : db
+            .insert(costCaps)
+            .values({ orgId, monthlyCostCapUsd: capUsd, updatedBy: by, updatedAt: at })
+            .onConflictDoUpdate({
+              target: costCaps.orgId,
+              set: { monthlyCostCapUsd: capUsd, updatedBy: by, updatedAt: at },
+            }),
+    );
   }
 
   async probeWrite(): Promise<void> {

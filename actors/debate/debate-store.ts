@@ -103,6 +103,24 @@ export interface DebateFinish {
   events?: StoredEvent[];
 }
 
+/** What a debate recorded of its spending, for usage reports and cost caps (./usage.ts). */
+export interface UsageRow {
+  id: string;
+  userId: string;
+  status: DebateStatus;
+  createdAt: Date;
+  /** Per-agent usage and cost, recorded when the debate finished (null while it runs, and for some that stopped). */
+  summary: DebateSummaryData | null;
+}
+
+/** An organisation's own monthly cost cap. */
+export interface CostCapRow {
+  orgId: string;
+  monthlyCostCapUsd: number;
+  updatedBy: string;
+  updatedAt: Date;
+}
+
 export interface DebateStore {
   create(debate: NewDebate): Promise<void>;
   /** The debate, if it is the organisation's (another organisation's answers null, as a missing one). */
@@ -137,6 +155,12 @@ export interface DebateStore {
    * safe on every start (a second run finds none). Returns how many debates moved.
    */
   adoptLegacy(orgId: string): Promise<number>;
+  /** The organisation's debates created in [from, to), oldest first, with what each recorded of its usage. */
+  usage(orgId: string, from: Date, to: Date): Promise<UsageRow[]>;
+  /** The organisation's own monthly cost cap, or null (then the configured default applies). */
+  costCap(orgId: string): Promise<CostCapRow | null>;
+  /** Set the organisation's own monthly cost cap; null removes it. */
+  setCostCap(orgId: string, capUsd: number | null, by: string, at: Date): Promise<void>;
   /**
    * A cheap real write through the paths debates write by (the debates and event-log tables),
    * changing nothing a reader sees: StoreHealth's probe while the store cannot write.
@@ -198,7 +222,7 @@ const PART_OF: Record<string, string> = { appendEvents: "event_log", events: "ev
  * @example const debates = reportingHealth(await openDebateStore(ctx.store, config), health);
  */
 export function reportingHealth(store: DebateStore, health: StoreHealth): DebateStore {
-  const writes = new Set(["create", "appendEvents", "finish", "probeWrite"]);
+  const writes = new Set(["create", "appendEvents", "finish", "probeWrite", "setCostCap"]);
   // The wrappers are made once, here: the store is on every request's and every batch's path.
   const reporting = Object.create(store) as Record<string, unknown>;
   for (const key of methodNames(store)) {

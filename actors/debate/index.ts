@@ -6,10 +6,13 @@
  * @example
  * const debates = await debatesFeature(ctx, { agents: agentsFeature(ctx).agents });
  */
+import { Elysia } from "elysia";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import { metrics } from "../../runtime/metrics.ts";
 import { EVENT_FLUSH_GRACE_MS } from "../../runtime/store/store-health.ts";
 import type { AgentDirectory } from "../agent/turn.ts";
+import { billingRoutes } from "./billing-routes.ts";
+import { CostCaps } from "./cost-caps.ts";
 import { debateRoutes } from "./debate-routes.ts";
 import { type DebateStore, openDebateStore, reportingHealth } from "./debate-store.ts";
 import { DebateStreams } from "./debate-streams.ts";
@@ -72,6 +75,7 @@ export async function debatesFeature(
   });
   health.countUnwritten(() => writer.unwritten());
   if (!agents) log.warn("no agent directory: debates can be read but not started");
+  const caps = new CostCaps({ store, defaultCapUsd: config.defaultMonthlyCostCapUsd });
   const debates = agents
     ? new DebateSupervisor({
         system: ctx.system,
@@ -91,7 +95,8 @@ export async function debatesFeature(
           metrics.debatesTotal.inc();
           metrics.debatesActive.inc();
         },
-        onFinished: (_id, status) => {
+        onFinished: (id, status) => {
+          caps.finished(id);
           metrics.debatesActive.dec();
           if (status === "completed") metrics.debatesCompleted.inc();
           if (status === "failed") metrics.debatesFailed.inc();
@@ -107,7 +112,9 @@ export async function debatesFeature(
     name: "debates",
     // The schedulers' receipt retention prunes through it: only this feature writes its tables.
     receipts: store,
-    routes: debateRoutes({ store, debates, key }),
+    routes: new Elysia({ name: "aragora-debates-and-billing" })
+      .use(debateRoutes({ store, debates, key, caps }))
+      .use(billingRoutes({ store, caps, log })),
     async start() {
       const resumed = (await debates?.resumeUnfinished()) ?? 0;
       metrics.debatesActive.inc(resumed);

@@ -90,16 +90,11 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
    * Records an ops action on the platform's chain (runs belong to no organisation): a success, or
    * a failure with the refusal's code (or `error` when the action failed otherwise).
    */
-  const recordOps = (
-    request: Request,
-    server: unknown,
-    event: Pick<AuditEvent, "action" | "target" | "detail">,
-    err?: unknown,
-  ) =>
+  const recordOps = (request: Request, event: Pick<AuditEvent, "action" | "target" | "detail">, err?: unknown) =>
     audit.record({
       ...event,
       outcome: err === undefined ? "success" : "failure",
-      ...auditedRequest(request, server),
+      ...auditedRequest(request),
       orgId: null,
       ...(err === undefined
         ? {}
@@ -134,7 +129,7 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
     )
     .post(
       "/runs",
-      async ({ body, set, request, server }) => {
+      async ({ body, set, request }) => {
         let source: string;
         let file: string;
         if ("source" in body.playbook) {
@@ -176,7 +171,7 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
             dryRun: body.dry_run ?? false,
           });
           set.status = 202;
-          await recordOps(request, server, {
+          await recordOps(request, {
             action: "ops.run_started",
             target: { type: "ops_run", id: started.runId },
             detail: what,
@@ -184,7 +179,7 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
           const run = await service.journalOf(started.runId).getRun(started.runId);
           return { run_id: started.runId, status: run?.status ?? "running" };
         } catch (err) {
-          await recordOps(request, server, { action: "ops.run_started", detail: what }, err);
+          await recordOps(request, { action: "ops.run_started", detail: what }, err);
           return refused(err);
         }
       },
@@ -253,7 +248,7 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
     )
     .post(
       "/runs/:id/steps/:step/approve",
-      async ({ params, body, request, server }) => {
+      async ({ params, body, request }) => {
         const approver = body.approver ?? "api";
         const event = {
           action: "ops.step_approved",
@@ -262,10 +257,10 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
         };
         try {
           const added = await service.approve(params.id, params.step, approver, body.roles ?? ["admin"]);
-          await recordOps(request, server, { ...event, detail: { ...event.detail, added } });
+          await recordOps(request, { ...event, detail: { ...event.detail, added } });
           return { run_id: params.id, step: params.step, approver, added };
         } catch (err) {
-          await recordOps(request, server, event, err);
+          await recordOps(request, event, err);
           return refused(err);
         }
       },
@@ -286,7 +281,7 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
     )
     .post(
       "/runs/:id/resume",
-      async ({ params, body, set, request, server }) => {
+      async ({ params, body, set, request }) => {
         const event = {
           action: "ops.run_resumed",
           target: { type: "ops_run", id: params.id },
@@ -299,10 +294,10 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
             decision: body.decision,
           });
           set.status = 202;
-          await recordOps(request, server, event);
+          await recordOps(request, event);
           return { run_id: started.runId, status: "running" };
         } catch (err) {
-          await recordOps(request, server, event, err);
+          await recordOps(request, event, err);
           return refused(err);
         }
       },
@@ -320,14 +315,14 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
     )
     .post(
       "/runs/:id/cancel",
-      async ({ params, request, server }) => {
+      async ({ params, request }) => {
         const event = { action: "ops.run_cancelled", target: { type: "ops_run", id: params.id } };
         try {
           const status = await service.cancel(params.id);
-          await recordOps(request, server, { ...event, detail: { status } });
+          await recordOps(request, { ...event, detail: { status } });
           return { run_id: params.id, status };
         } catch (err) {
-          await recordOps(request, server, event, err);
+          await recordOps(request, event, err);
           return refused(err);
         }
       },

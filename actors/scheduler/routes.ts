@@ -44,11 +44,11 @@ const CLEANUP_TIMEOUT_MS = 3_600_000;
 export function schedulerRoutes(deps: SchedulerRoutesDeps) {
   const { config, audit } = deps;
   /** Records a run started by hand: what the operator asked, and whether the schedule took it. */
-  const recordRun = (request: Request, server: unknown, name: string, started: boolean, detail = {}) =>
+  const recordRun = (request: Request, name: string, started: boolean, detail = {}) =>
     audit.record({
       action: "admin.schedule_run_started",
       outcome: started ? "success" : "failure",
-      ...auditedRequest(request, server),
+      ...auditedRequest(request),
       orgId: null,
       target: { type: "schedule", id: name },
       detail,
@@ -86,11 +86,11 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
     )
     .post(
       "/receipt-retention/cleanup",
-      async ({ request, server }) => {
+      async ({ request }) => {
         const ref = deps.schedules().get(RECEIPT_RETENTION);
         if (!ref) throw new HttpError(503, "scheduler_unavailable", "the receipt retention scheduler is not running");
         const reply = await ref.ask<RunNowReply>({ type: "run_now", wait: true }, { timeoutMs: CLEANUP_TIMEOUT_MS });
-        await recordRun(request, server, RECEIPT_RETENTION, reply.started, {
+        await recordRun(request, RECEIPT_RETENTION, reply.started, {
           wait: true,
           ...(reply.started
             ? { outcome: reply.outcome ?? null, receipts_deleted: reply.result?.items ?? 0 }
@@ -120,17 +120,11 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps) {
     )
     .post(
       "/:name/run",
-      async ({ params, set, request, server }) => {
+      async ({ params, set, request }) => {
         const ref = deps.schedules().get(params.name);
         if (!ref) throw new HttpError(404, "not_found", `no schedule "${params.name}"`);
         const reply = await ref.ask<RunNowReply>({ type: "run_now" }, { timeoutMs: STATUS_TIMEOUT_MS });
-        await recordRun(
-          request,
-          server,
-          params.name,
-          reply.started,
-          reply.started ? {} : { reason: "already_running" },
-        );
+        await recordRun(request, params.name, reply.started, reply.started ? {} : { reason: "already_running" });
         if (!reply.started) throw new HttpError(409, "already_running", reply.reason ?? "a run is in progress");
         set.status = 202;
         return reply;

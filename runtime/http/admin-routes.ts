@@ -64,14 +64,14 @@ export function adminRoutes(deps: { log: Logger; system: ActorSystem; audit: Aud
     )
     .put(
       "/log-level",
-      async ({ body, request, server }) => {
+      async ({ body, request }) => {
         const previous = FROM_PINO[log.level] ?? "INFO";
         log.level = TO_PINO[body.level] as string;
         log.warn({ request_id: stateOf(request)?.id, from: previous, to: body.level }, "log level changed");
         await audit.record({
           action: "admin.log_level_changed",
           outcome: "success",
-          ...auditedRequest(request, server),
+          ...auditedRequest(request),
           // The platform's setting, not an organisation's.
           orgId: null,
           detail: { from: previous, to: body.level },

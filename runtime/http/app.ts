@@ -23,12 +23,14 @@ import {
 } from "../store/store-health.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { carriesCredentials } from "./authenticators.ts";
+import { clientAddressResolver } from "./client-ip.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
 import { errorResponse, HttpError, PayloadTooLargeError, validationDetails } from "./errors.ts";
 import { BodyRejected, readJsonBody } from "./json-body.ts";
 import { accessControl, BEARER_CHALLENGE } from "./permission.ts";
 import type { Authenticator, Principal } from "./principal.ts";
 import { isPublicRoute, pathOf } from "./public-routes.ts";
+import type { RateLimitGuard, RateLimitVerdict } from "./rate-limit.ts";
 import { RecentErrors } from "./recent-errors.ts";
 import { recentErrorsRoutes } from "./recent-errors-routes.ts";
 import { requestIdFrom } from "./request-id.ts";
@@ -60,6 +62,8 @@ export interface HttpAppDeps {
   audit?: AuditRecorder;
   /** The ring of recent server errors GET /api/system/errors shows; default: a new one of 200. */
   recentErrors?: RecentErrors;
+  /** The rate limits, checked once a request is authenticated (rate-limit.ts); absent: none. */
+  rateLimits?: RateLimitGuard;
 }
 
 /** What opening a request gives: the headers of its response, or the Response that ends it early. */
@@ -98,6 +102,11 @@ export function createHttpApp(deps: HttpAppDeps) {
   checkResponses(config.validateResponses);
   const cors = corsPolicy(config.allowedOrigins);
   const authenticator = deps.authenticator;
+  const rateLimits = deps.rateLimits;
+  const resolveAddress = clientAddressResolver(config.trustedProxies);
+  /** The client's address (client-ip.ts), asked for only by what needs it: the per-address limits, sign-in. */
+  const addressOf = (request: Request): string =>
+    resolveAddress(app.server?.requestIP(request)?.address, request.headers.get("x-forwarded-for"));
   const writeRequestLine = requestLineWriter(log);
   const uptime = () => Math.floor((Date.now() - startedAt) / 1000);
   const recentErrors = deps.recentErrors ?? new RecentErrors();
@@ -209,7 +218,7 @@ export function createHttpApp(deps: HttpAppDeps) {
     // every header of the request, so keep the one object it gives.
     const headers = request.headers;
     const id = requestIdFrom(headers);
-    const state = new RequestState(id, performance.now(), log, drain);
+    const state = new RequestState(id, performance.now(), log, drain, addressOf);
     bindState(request, state);
     const origin = headers.get("origin");
     const corsHeaders = cors.headersFor(origin);
@@ -225,7 +234,8 @@ export function createHttpApp(deps: HttpAppDeps) {
     }
     // Authentication comes first: a route that needs a principal tells a caller without one
     // nothing else, not even that its body is too large or malformed, or that it does not exist.
-    if (!isPublicRoute(method, pathOf(request.url))) {
+    const path = pathOf(request.url);
+    if (!isPublicRoute(method, path)) {
       let found: ReturnType<Authenticator["authenticate"]>;
       try {
         found = authenticator?.authenticate(request, headers);
@@ -234,23 +244,25 @@ export function createHttpApp(deps: HttpAppDeps) {
       }
       if (found instanceof Promise) {
         return found.then(
-          (resolved) => admit(request, resolved, id, corsHeaders) ?? admitted(request, state, headers, corsHeaders),
+          (resolved) =>
+            admit(request, resolved, id, corsHeaders) ?? admitted(request, state, headers, corsHeaders, path),
           (error: unknown) => authenticatorFailed(request, error, id, corsHeaders),
         );
       }
       const refused = admit(request, found, id, corsHeaders);
       if (refused) return refused;
     }
-    return admitted(request, state, headers, corsHeaders);
+    return admitted(request, state, headers, corsHeaders, path);
   };
 
-  /** The checks after authentication: the URL, the declared size, the drain. */
+  /** The checks after authentication: the URL, the declared size, the drain, the rate limits. */
   const admitted = (
     request: Request,
     state: RequestState,
     headers: Headers,
     corsHeaders: Record<string, string>,
-  ): Opened => {
+    path: string,
+  ): Opened | Promise<Opened> => {
     const id = state.id;
     const badUrl = urlProblem(request.url);
     if (badUrl) return early(request, errorResponse(400, "malformed_url", badUrl, id, undefined, corsHeaders));
@@ -271,6 +283,38 @@ export function createHttpApp(deps: HttpAppDeps) {
     const opened: Record<string, string> =
       corsHeaders === VARY_ONLY ? { vary: "Origin", "x-request-id": id } : { ...corsHeaders, "x-request-id": id };
     state.responseHeaders = opened;
+    if (rateLimits === undefined) return opened;
+    const verdict = rateLimits.check(request, request.method, path, state.principal);
+    if (verdict === undefined) return opened;
+    if (verdict instanceof Promise) {
+      return verdict.then(
+        (v) => limited(request, opened, v, corsHeaders),
+        (error: unknown) => {
+          // The limit could not be checked: the request goes on rather than failing for it.
+          state.log.error({ err: error }, "rate limit check failed; request let through");
+          return opened;
+        },
+      );
+    }
+    return limited(request, opened, verdict, corsHeaders);
+  };
+
+  /** A rate limit's verdict applied: its headers on the answer, or the 429 that ends the request. */
+  const limited = (
+    request: Request,
+    opened: Record<string, string>,
+    verdict: RateLimitVerdict,
+    corsHeaders: Record<string, string>,
+  ): Opened => {
+    if (verdict === undefined) return opened;
+    if (verdict instanceof HttpError) {
+      const { status, code, message, details, headers } = verdict;
+      return early(
+        request,
+        errorResponse(status, code, message, opened["x-request-id"] as string, details, { ...corsHeaders, ...headers }),
+      );
+    }
+    Object.assign(opened, verdict);
     return opened;
   };
 
@@ -454,10 +498,15 @@ export function createHttpApp(deps: HttpAppDeps) {
           if (error instanceof HttpError) {
             if (error.status >= 500) serverError(error.status, error.code);
             set.status = error.status;
-            return errorResponse(error.status, error.code, error.message, id, error.details, {
-              ...extra,
-              ...error.headers,
-            });
+            return errorResponse(
+              error.status,
+              error.code,
+              error.message,
+              id,
+              error.details,
+              { ...extra, ...error.headers },
+              error.fields,
+            );
           }
           if (error instanceof PayloadTooLargeError) {
             set.status = 413;

@@ -8,7 +8,10 @@
  */
 import type { ErrorBody } from "../../schemas/errors.ts";
 
-/** Build the JSON response for an error body. */
+/** Facts a client acts on, beside the error code (a 402's cap and spend): scalars only, never a secret. */
+export type ErrorFields = Readonly<Record<string, string | number | boolean | null>>;
+
+/** Build the JSON response for an error body (`fields` first: they never replace the standard keys). */
 export function errorResponse(
   status: number,
   error: string,
@@ -16,8 +19,9 @@ export function errorResponse(
   requestId: string,
   details?: ErrorBody["details"],
   headers: Record<string, string> = {},
+  fields?: ErrorFields,
 ): Response {
-  const body: ErrorBody = { error, message, request_id: requestId, ...(details ? { details } : {}) };
+  const body: ErrorBody = { ...fields, error, message, request_id: requestId, ...(details ? { details } : {}) };
   return new Response(JSON.stringify(body), {
     status,
     headers: { "content-type": "application/json; charset=utf-8", "x-request-id": requestId, ...headers },
@@ -31,6 +35,7 @@ export function errorResponse(
  * @example
  * if (!row) throw new HttpError(404, "not_found", `no debate ${id}`);
  * throw new HttpError(503, "draining", "the server is shutting down", undefined, { "retry-after": "5" });
+ * throw new HttpError(402, "cost_cap_reached", "...", undefined, {}, { monthly_cost_cap_usd: 5, month_cost_usd: 5.2 });
  */
 export class HttpError extends Error {
   override name = "HttpError";
@@ -40,6 +45,8 @@ export class HttpError extends Error {
     message: string,
     readonly details?: ErrorBody["details"],
     readonly headers: Record<string, string> = {},
+    /** Facts for the body beside the code (see {@link ErrorFields}). */
+    readonly fields?: ErrorFields,
   ) {
     super(message);
   }

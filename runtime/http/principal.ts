@@ -29,6 +29,8 @@ export interface Principal {
   readonly roles: readonly Role[];
   /** The API key used, when one was. */
   readonly keyId?: string;
+  /** That key as it may be shown (its prefix and last four, `ara_live_ab12…wxyz`): never the secret. */
+  readonly keyHint?: string;
   /** The permissions an API key was narrowed to; absent: everything its roles grant. */
   readonly scopes?: readonly Permission[];
   /** The session (refresh-token family) a user's access token belongs to: what signing out ends. */

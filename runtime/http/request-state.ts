@@ -13,6 +13,7 @@ import type { Principal } from "./principal.ts";
 export class RequestState {
   private child: Logger | undefined;
   private ended = false;
+  private ip: string | undefined;
   /** Who is calling, once the shell's authentication step has found out (principal.ts). */
   principal: Principal | undefined;
   /** The headers every response to this request carries (request id, CORS), set when it is admitted. */
@@ -23,8 +24,16 @@ export class RequestState {
     readonly start: number,
     private readonly root: Logger,
     private readonly drain: Drain,
+    /** Works out the client's address (client-ip.ts); absent, every address is "unknown". */
+    private readonly addressOf?: (request: Request) => string,
   ) {
     drain.enter();
+  }
+
+  /** The client's address (client-ip.ts), worked out on first use: most requests never need it. */
+  clientIp(request: Request): string {
+    this.ip ??= this.addressOf?.(request) ?? "unknown";
+    return this.ip;
   }
 
   /** Logger bound to this request's id, made on first use: most requests never need one. */

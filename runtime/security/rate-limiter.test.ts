@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { SimulatedClock } from "../actor/clock.ts";
-import { createTokenBucketLimiter, rateLimitHeaders, type TokenBucketOptions } from "./rate-limiter.ts";
+import {
+  createTokenBucketLimiter,
+  memoryRateLimitStore,
+  policyField,
+  rateLimitHeaders,
+  type TokenBucketOptions,
+} from "./rate-limiter.ts";
 
 function setup(options: Partial<TokenBucketOptions> = {}) {
   const clock = new SimulatedClock(1_000_000);
@@ -150,18 +156,34 @@ describe("nearest", () => {
 });
 
 describe("rateLimitHeaders", () => {
-  test("RateLimit-* on every answer; Retry-After only on a refusal", () => {
+  test("RateLimit-Policy and RateLimit on every answer; Retry-After only on a refusal", () => {
     const { limiter } = setup({ capacity: 1 });
-    expect(rateLimitHeaders(limiter.take("k"))).toEqual({
-      "RateLimit-Limit": "1",
-      "RateLimit-Remaining": "0",
-      "RateLimit-Reset": "1",
+    const policy = { name: "auth", capacity: 1, refillPerSecond: 1 };
+    expect(rateLimitHeaders(policy, limiter.take("k"))).toEqual({
+      "ratelimit-policy": '"auth";q=1;w=1',
+      ratelimit: '"auth";r=0;t=1',
     });
-    expect(rateLimitHeaders(limiter.take("k"))).toEqual({
-      "RateLimit-Limit": "1",
-      "RateLimit-Remaining": "0",
-      "RateLimit-Reset": "1",
-      "Retry-After": "1",
+    expect(rateLimitHeaders(policy, limiter.take("k"))).toEqual({
+      "ratelimit-policy": '"auth";q=1;w=1',
+      ratelimit: '"auth";r=0;t=1',
+      "retry-after": "1",
     });
+  });
+
+  test("the window is the time a drained bucket takes to refill", () => {
+    expect(policyField({ name: "api", capacity: 600, refillPerSecond: 10 })).toBe('"api";q=600;w=60');
+    expect(policyField({ name: "api", capacity: 5, refillPerSecond: 50 })).toBe('"api";q=5;w=1');
+  });
+});
+
+describe("memoryRateLimitStore", () => {
+  test("one independent limiter per policy", () => {
+    const store = memoryRateLimitStore();
+    const a = store.limiter({ name: "a", capacity: 1, refillPerSecond: 1 });
+    const b = store.limiter({ name: "b", capacity: 1, refillPerSecond: 1 });
+    expect(a.take("k").allowed).toBe(true);
+    expect(a.take("k").allowed).toBe(false);
+    expect(b.take("k").allowed).toBe(true);
+    expect(store.kind).toBe("memory");
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Rate limiting: the {@link RateLimiter} interface the HTTP guard depends on, an in-process
- * token-bucket implementation of it, and the response headers of the IETF RateLimit header fields
- * draft. A bucket holds up to `capacity` tokens and refills continuously at `refillPerSecond`; a
+ * Rate limiting: the {@link RateLimiter} interface the HTTP guard depends on, the
+ * {@link RateLimitStore} that makes one per policy (in process here; shared by every node in
+ * ./redis-rate-limit-store.ts), an in-process token-bucket implementation, and the response headers
+ * of the IETF RateLimit header fields draft (`RateLimit-Policy`, `RateLimit`). A bucket holds up to `capacity` tokens and refills continuously at `refillPerSecond`; a
  * request takes `cost` tokens or is refused without taking any.
  *
  * Memory is bounded: a bucket that has refilled to full is the same as no bucket and is dropped,
@@ -9,6 +10,16 @@
  * that key's debt, so `maxKeys` should sit well above the number of keys active at once.
  */
 import { LruMap } from "./lru-map.ts";
+
+/** A named token bucket: what the RateLimit header fields call a quota policy. */
+export interface RateLimitPolicy {
+  /** Its name in the RateLimit and RateLimit-Policy fields (`api`, `auth`). */
+  readonly name: string;
+  /** Most tokens a bucket holds: the burst allowed. */
+  readonly capacity: number;
+  /** Tokens added per second: the sustained rate. */
+  readonly refillPerSecond: number;
+}
 
 /** The outcome of one {@link RateLimiter.take}. */
 export interface RateLimitResult {
@@ -30,23 +41,49 @@ export interface RateLimitUsage {
   limit: number;
 }
 
-/** What the HTTP guard needs from a rate limiter, whatever stores the counts. */
+/**
+ * What the HTTP guard needs from a rate limiter, whatever stores the counts: synchronous in
+ * process, a Promise from a shared store (Redis), so the in-process one costs no turn of the loop.
+ */
 export interface RateLimiter {
   /**
    * Takes `cost` (default 1) from `key`'s allowance, or refuses and takes nothing.
    *
    * @example
-   * const r = limiter.take(`ip:${ip}`);
-   * if (!r.allowed) throw new HttpError(429, "rate_limited", "too many requests", rateLimitHeaders(r));
+   * const r = limiter.take(`ip|${ip}`);
+   * if (!r.allowed) throw new HttpError(429, "rate_limited", "too many requests", rateLimitHeaders(policy, r));
    */
-  take(key: string, cost?: number): RateLimitResult;
+  take(key: string, cost?: number): RateLimitResult | Promise<RateLimitResult>;
   /**
    * The `n` keys with the least allowance left, lowest first.
    *
    * @example
-   * limiter.nearest(5); // [{ key: "ip:203.0.113.9", remaining: 0, limit: 60 }, ...]
+   * await limiter.nearest(5); // [{ key: "ip|203.0.113.9", remaining: 0, limit: 60 }, ...]
    */
+  nearest(n: number): RateLimitUsage[] | Promise<RateLimitUsage[]>;
+}
+
+/** The in-process {@link RateLimiter}: every answer synchronous. */
+export interface LocalRateLimiter extends RateLimiter {
+  take(key: string, cost?: number): RateLimitResult;
   nearest(n: number): RateLimitUsage[];
+  /** Buckets kept (those not full). */
+  readonly size: number;
+}
+
+/**
+ * Where the buckets of every policy are kept: in this process ({@link memoryRateLimitStore}), or
+ * shared by every node (runtime/security/redis-rate-limit-store.ts), chosen by configuration.
+ */
+export interface RateLimitStore {
+  readonly kind: "memory" | "redis";
+  /**
+   * The limiter of one policy (made once per policy, at start).
+   *
+   * @example const perIp = store.limiter({ name: "auth", capacity: 60, refillPerSecond: 1 });
+   */
+  limiter(policy: RateLimitPolicy): RateLimiter;
+  close(): Promise<void>;
 }
 
 /** Options of {@link createTokenBucketLimiter}. */
@@ -77,7 +114,7 @@ const SWEEP_PER_TAKE = 2;
  * const clock = new SimulatedClock();
  * const limiter = createTokenBucketLimiter({ capacity: 5, refillPerSecond: 0.5, now: () => clock.now() });
  */
-export function createTokenBucketLimiter(options: TokenBucketOptions): RateLimiter & { readonly size: number } {
+export function createTokenBucketLimiter(options: TokenBucketOptions): LocalRateLimiter {
   const { capacity, refillPerSecond } = options;
   const now = options.now ?? (() => performance.now());
   const maxKeys = options.maxKeys ?? 100_000;
@@ -146,21 +183,58 @@ export function createTokenBucketLimiter(options: TokenBucketOptions): RateLimit
   };
 }
 
+/** The in-process {@link RateLimitStore}: its limiters answer synchronously. */
+export interface LocalRateLimitStore extends RateLimitStore {
+  limiter(policy: RateLimitPolicy): LocalRateLimiter;
+}
+
 /**
- * The response headers for `result`: `RateLimit-Limit`, `RateLimit-Remaining` and
- * `RateLimit-Reset` (delta seconds) as in the IETF RateLimit header fields draft, and
- * `Retry-After` (RFC 9110) on a refusal.
+ * A store keeping every policy's buckets in this process: each node counts on its own.
+ *
+ * @example const store = memoryRateLimitStore(); const perKey = store.limiter({ name: "api", capacity: 600, refillPerSecond: 10 });
+ */
+export function memoryRateLimitStore(options: Pick<TokenBucketOptions, "now" | "maxKeys"> = {}): LocalRateLimitStore {
+  return {
+    kind: "memory",
+    limiter: (policy) =>
+      createTokenBucketLimiter({ ...options, capacity: policy.capacity, refillPerSecond: policy.refillPerSecond }),
+    close: async () => {},
+  };
+}
+
+/**
+ * A policy's `RateLimit-Policy` member (draft-ietf-httpapi-ratelimit-headers): its name, quota
+ * `q` (the capacity) and window `w` (the seconds a drained bucket takes to refill).
+ *
+ * @example policyField({ name: "api", capacity: 600, refillPerSecond: 10 }); // '"api";q=600;w=60'
+ */
+export function policyField(policy: RateLimitPolicy): string {
+  return `"${policy.name}";q=${policy.capacity};w=${Math.max(1, Math.round(policy.capacity / policy.refillPerSecond))}`;
+}
+
+/**
+ * A result's `RateLimit` member: the policy's name, the tokens remaining `r` and the seconds
+ * until the bucket is full again `t`.
+ *
+ * @example limitField("api", { allowed: true, limit: 600, remaining: 599, resetSeconds: 1, retryAfterSeconds: 0 }); // '"api";r=599;t=1'
+ */
+export function limitField(name: string, result: RateLimitResult): string {
+  return `"${name}";r=${result.remaining};t=${result.resetSeconds}`;
+}
+
+/**
+ * The response headers for one policy's `result`: `RateLimit-Policy` and `RateLimit` as in the
+ * IETF RateLimit header fields draft, and `Retry-After` (RFC 9110) on a refusal.
  *
  * @example
- * rateLimitHeaders({ allowed: false, limit: 60, remaining: 0, resetSeconds: 60, retryAfterSeconds: 1 });
- * // { "RateLimit-Limit": "60", "RateLimit-Remaining": "0", "RateLimit-Reset": "60", "Retry-After": "1" }
+ * rateLimitHeaders({ name: "auth", capacity: 60, refillPerSecond: 1 }, refused);
+ * // { "ratelimit-policy": '"auth";q=60;w=60', ratelimit: '"auth";r=0;t=60', "retry-after": "1" }
  */
-export function rateLimitHeaders(result: RateLimitResult): Record<string, string> {
+export function rateLimitHeaders(policy: RateLimitPolicy, result: RateLimitResult): Record<string, string> {
   const headers: Record<string, string> = {
-    "RateLimit-Limit": String(result.limit),
-    "RateLimit-Remaining": String(result.remaining),
-    "RateLimit-Reset": String(result.resetSeconds),
+    "ratelimit-policy": policyField(policy),
+    ratelimit: limitField(policy.name, result),
   };
-  if (!result.allowed) headers["Retry-After"] = String(result.retryAfterSeconds);
+  if (!result.allowed) headers["retry-after"] = String(result.retryAfterSeconds);
   return headers;
 }

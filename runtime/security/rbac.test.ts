@@ -51,7 +51,7 @@ describe("the default policy", () => {
 
   test("an owner adds the organisation and billing", () => {
     const added = policy.permissionsOf(["owner"]).filter((p) => !policy.can(["admin"], p));
-    expect(added).toEqual(["billing.read", "org.manage"]);
+    expect(added).toEqual(["billing.manage", "billing.read", "org.manage"]);
   });
 
   test("no organisation role, not even owner, holds a platform permission (admin.*, ops.*, system.*, metrics.*)", () => {

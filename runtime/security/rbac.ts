@@ -30,6 +30,7 @@ export const PERMISSIONS = [
   "members.manage",
   "org.manage",
   "billing.read",
+  "billing.manage",
   "usage.read",
   "webhooks.manage",
   "integrations.manage",
@@ -85,7 +86,7 @@ export type PolicyTable = Readonly<Record<Role, RoleGrant>>;
  * Aragora's policy. Every role acts on its own account (`account.self`: who am I, sign out,
  * change my password, WebSocket tickets). A viewer reads; a member also starts, cancels and exports debates and runs
  * workflows; an admin also manages keys, members, webhooks, integrations and workflows, and reads
- * usage and the audit log; an owner also manages the organisation and reads billing. `admin.*`,
+ * usage and the audit log; an owner also manages the organisation, reads billing and sets its cost cap. `admin.*`,
  * `ops.*`, `system.*` and `metrics.*` are the platform's, so only the operator holds them.
  *
  * @example
@@ -113,7 +114,7 @@ export const DEFAULT_POLICY_TABLE: PolicyTable = {
   },
   owner: {
     inherits: "admin",
-    grants: ["org.manage", "billing.read"],
+    grants: ["org.manage", "billing.read", "billing.manage"],
   },
   operator: {
     grants: ["*"],

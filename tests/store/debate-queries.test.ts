@@ -4,7 +4,7 @@
  * read back whole (JSON columns parsed, times and the ELO flag typed), every read a client can reach
  * scoped by its organisation (a colleague reads a debate, another organisation does not), the list's
  * filters and its cursor paging, the debates still running, each organisation's leaderboard and its
- * order, receipt pruning's count, and the health probe, which writes (SQLite: a page)
+ * order, the usage rows of a time range, each organisation's cost cap, receipt pruning's count, and the health probe, which writes (SQLite: a page)
  * and changes nothing a reader sees; and store health wraps every method (on a store opened
  * read-only: reads answer, writes are refused as 503 read_only and reported).
  */
@@ -84,6 +84,9 @@ const METHODS = {
   deleteReceiptsBefore: true,
   probeWrite: true,
   adoptLegacy: true,
+  usage: true,
+  costCap: true,
+  setCostCap: true,
   close: true,
 } satisfies Record<keyof DebateStore, true>;
 
@@ -175,6 +178,42 @@ function queries(config: () => Config) {
     const elos = board.map((r) => r.elo);
     expect(elos).toEqual([...elos].sort((a, b) => b - a));
     expect(typeof elos[0]).toBe("number");
+  });
+
+  test("usage: the organisation's debates created in [from, to), oldest first, with their owners and summaries", async () => {
+    const rows = await store.usage("acme", new Date(T0 + 2000), new Date(T0 + 3001));
+    expect(rows.map((r) => [r.id, r.userId, r.status])).toEqual([
+      ["d-q2", "alice", "completed"],
+      ["d-q3", "alice", "running"],
+      ["d-q4", "bob", "running"],
+    ]);
+    expect(rows[0]).toEqual({
+      id: "d-q2",
+      userId: "alice",
+      status: "completed",
+      createdAt: new Date(T0 + 2000),
+      summary: null,
+    });
+    expect((await store.usage("acme", new Date(T0), new Date(T0 + 2000))).map((r) => r.id)).toEqual(["d-q1"]);
+    expect((await store.usage("umbrella", new Date(T0), new Date(T0 + 10_000))).map((r) => r.id)).toEqual(["d-q5"]);
+    expect(await store.usage("other", new Date(T0), new Date(T0 + 10_000))).toEqual([]);
+  });
+
+  test("cost caps: each organisation's own, replaced and removed", async () => {
+    expect(await store.costCap("acme")).toBeNull();
+    await store.setCostCap("acme", 12.5, "alice", new Date(T0));
+    await store.setCostCap("umbrella", 3, "mallory", new Date(T0));
+    expect(await store.costCap("acme")).toEqual({
+      orgId: "acme",
+      monthlyCostCapUsd: 12.5,
+      updatedBy: "alice",
+      updatedAt: new Date(T0),
+    });
+    await store.setCostCap("acme", 20.25, "bob", new Date(T0 + 1));
+    expect(await store.costCap("acme")).toMatchObject({ monthlyCostCapUsd: 20.25, updatedBy: "bob" });
+    await store.setCostCap("acme", null, "bob", new Date(T0 + 2));
+    expect(await store.costCap("acme")).toBeNull();
+    expect(await store.costCap("umbrella")).toMatchObject({ monthlyCostCapUsd: 3 });
   });
 
   test("the probe changes nothing a reader sees; on SQLite it still writes a page (a no-op commit would pass on a full disk)", async () => {
