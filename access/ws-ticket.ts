@@ -25,6 +25,7 @@ const Stored = type({
   "scopes?": type.enumerated(...PERMISSIONS).array(),
   "sessionId?": "string",
   "actor?": { userId: "string" },
+  "mfa?": "boolean",
 });
 
 /**
@@ -43,6 +44,7 @@ export function ticketPrincipalJson(p: Principal): string {
     ...(p.scopes === undefined ? {} : { scopes: p.scopes }),
     ...(p.sessionId === undefined ? {} : { sessionId: p.sessionId }),
     ...(p.actor === undefined ? {} : { actor: { userId: p.actor.userId } }),
+    ...(p.mfa === undefined ? {} : { mfa: p.mfa }),
   });
 }
 

@@ -32,6 +32,7 @@ import { metrics } from "../metrics.ts";
 import { type Permission, policy } from "../security/rbac.ts";
 import { carriesCredentials } from "./authenticators.ts";
 import { HttpError } from "./errors.ts";
+import { adminRefusal } from "./admin-gate.ts";
 import { unauthorized } from "./permission.ts";
 import type { Authenticator, Principal } from "./principal.ts";
 import { stateOf } from "./request-state.ts";
@@ -401,8 +402,16 @@ export class WsGateway {
   private permits(conn: Connection, permission: Permission, type: string): boolean {
     const principal = conn.principal;
     if (principal !== undefined && policy.can(principal.roles, permission)) {
-      metrics.rbacPermissionChecks.inc({ permission, result: "granted" });
-      return true;
+      // An admin topic (ops:) asks a person for a second factor, as an admin route does.
+      const refusal = adminRefusal(principal, permission);
+      if (refusal === undefined) {
+        metrics.rbacPermissionChecks.inc({ permission, result: "granted" });
+        return true;
+      }
+      metrics.rbacPermissionChecks.inc({ permission, result: "denied" });
+      metrics.rbacPermissionDenied.inc({ permission, handler: `WS ${type}` });
+      this.sendError(conn, refusal.code as WsErrorCode, refusal.message);
+      return false;
     }
     metrics.rbacPermissionChecks.inc({ permission, result: principal === undefined ? "unauthenticated" : "denied" });
     metrics.rbacPermissionDenied.inc({ permission, handler: `WS ${type}` });
