@@ -216,10 +216,9 @@ export function createAccessAuthenticator(
     // An impersonation token: the operator behind it is checked as often as the user it acts as.
     const actor = freshUser(actorId);
     if (state !== undefined && actor.state !== undefined) return impersonated(entry, state, actor.state, via);
-    return Promise.all([
-      state ?? loadUser(claims.sub, userEntry),
-      actor.state ?? loadUser(actorId, actor.entry),
-    ]).then(([loaded, actorState]) => impersonated(entry, loaded, actorState, via));
+    return Promise.all([state ?? loadUser(claims.sub, userEntry), actor.state ?? loadUser(actorId, actor.entry)]).then(
+      ([loaded, actorState]) => impersonated(entry, loaded, actorState, via),
+    );
   };
 
   /** The principal of an impersonation token while its operator still is one and its user is not. */

@@ -19,6 +19,7 @@ import { createTokenSigner } from "../runtime/security/jwt.ts";
 import { createLoginBackoff } from "../runtime/security/login-backoff.ts";
 import { openAccessStore } from "./access-store.ts";
 import { type AccessAuthenticator, createAccessAuthenticator } from "./authenticator.ts";
+import { mfaAndImpersonation } from "./mfa-and-impersonation.ts";
 import { type OrganisationScope, organisationScopes } from "./organisation-scopes.ts";
 import { accessRoutes } from "./routes.ts";
 import { JWT_SECRET_FILE, loadOrCreateSecretFile } from "./secret-file.ts";
@@ -67,6 +68,16 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
     const first = await firstStart(store, { dataDir, log });
     const authenticator = createAccessAuthenticator(store, signer, { log });
     const sessions = new Sessions({ store, signer, refreshTtlSeconds: config.refreshTokenExpiryDays * 86_400 });
+    const backoff = createLoginBackoff();
+    const secondFactor = await mfaAndImpersonation({
+      store: ctx.store,
+      accounts: store,
+      sessions,
+      signer,
+      backoff,
+      audit,
+      log,
+    });
     return {
       name: "access",
       authenticator,
@@ -77,12 +88,16 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
         store,
         sessions,
         authenticator,
-        backoff: createLoginBackoff(),
+        backoff,
         setupToken: first.setupToken,
+        secondFactor: secondFactor.mfa,
         config,
         log,
-      }),
-      stop: () => store.close(),
+      }).use(secondFactor.routes),
+      stop: async () => {
+        await secondFactor.close();
+        await store.close();
+      },
     };
   } catch (err) {
     await store.close();

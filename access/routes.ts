@@ -13,6 +13,7 @@ import type { Config } from "../runtime/config.ts";
 import { HttpError } from "../runtime/http/errors.ts";
 import { accessControl, allowed, principalOf } from "../runtime/http/permission.ts";
 import type { Principal } from "../runtime/http/principal.ts";
+import { stateOf } from "../runtime/http/request-state.ts";
 import { responses, validated } from "../runtime/http/route-schemas.ts";
 import type { Logger } from "../runtime/log.ts";
 import { metrics } from "../runtime/metrics.ts";
@@ -46,7 +47,10 @@ import {
   type UserRow,
 } from "./access-store.ts";
 import type { AccessAuthenticator } from "./authenticator.ts";
-import { CSRF_HEADER, clearedCookies, csrfRefusal, REFRESH_COOKIE, readCookie, sessionCookies } from "./cookies.ts";
+import { CSRF_HEADER, clearedCookies, csrfRefusal, REFRESH_COOKIE, readCookie } from "./cookies.ts";
+import { impersonationRefused } from "./impersonation.ts";
+import type { SecondFactor } from "./mfa.ts";
+import { MfaChallengeResponse } from "./mfa-schemas.ts";
 import {
   ApiKeyIdParams,
   ApiKeyListResponse,
@@ -66,7 +70,8 @@ import {
   SignUpBody,
   WsTicketResponse,
 } from "./schemas.ts";
-import { type IssuedSession, ReusedRefreshToken, type Sessions } from "./sessions.ts";
+import { sessionAnswer, userBody } from "./session-answer.ts";
+import { ReusedRefreshToken, type Sessions } from "./sessions.ts";
 import type { SetupToken } from "./setup.ts";
 import { ticketPrincipalJson, WS_TICKET_PREFIX, WS_TICKET_TTL_SECONDS } from "./ws-ticket.ts";
 
@@ -76,6 +81,8 @@ export interface AccessRoutesDeps {
   authenticator: AccessAuthenticator;
   backoff: LoginBackoff;
   setupToken: SetupToken;
+  /** The second factor: a sign-in of an account with MFA answers its challenge instead of a session. */
+  secondFactor: Pick<SecondFactor, "challengeFor" | "status">;
   config: Pick<Config, "signup">;
   log: Logger;
   /** Wall-clock epoch milliseconds; defaults to Date.now. */
@@ -90,10 +97,6 @@ function weakPassword(field: string, password: string): HttpError | undefined {
   const problem = checkPasswordPolicy(password);
   if (problem === undefined) return undefined;
   return new HttpError(422, "weak_password", `${field}: ${problem}`, [{ field, rule: problem }]);
-}
-
-function userBody(u: UserRow) {
-  return { id: u.id, email: u.email, name: u.name, is_operator: u.isOperator, created_at: u.createdAt.toISOString() };
 }
 
 function keyBody(k: ApiKeyRow) {
@@ -129,39 +132,13 @@ function orgRoleOf(roles: readonly string[]): OrgRole {
  * @example app.use(accessRoutes({ store, sessions, authenticator, backoff, setupToken, config, log }));
  */
 export function accessRoutes(deps: AccessRoutesDeps) {
-  const { store, sessions, authenticator, backoff, setupToken, config, log } = deps;
+  const { store, sessions, authenticator, backoff, setupToken, secondFactor, config, log } = deps;
   const clock = deps.clock ?? Date.now;
 
   const ipOf = (request: Request, server: PeerServer): string => server?.requestIP(request)?.address ?? "unknown";
 
   /** The JSON body and cookies of a new or rotated session. */
-  const answer = async (session: IssuedSession, set: { headers: Record<string, unknown> }) => {
-    const [organisation, workspace] = await Promise.all([
-      store.organisation(session.membership.orgId),
-      store.workspace(session.membership.workspaceId),
-    ]);
-    set.headers["set-cookie"] = sessionCookies({
-      access: session.accessToken,
-      accessMaxAge: session.expiresIn,
-      refresh: session.refreshToken,
-      refreshMaxAge: session.refreshExpiresIn,
-      csrf: session.csrfToken,
-    });
-    // Tokens must never be stored by a cache on the way.
-    set.headers["cache-control"] = "no-store";
-    return {
-      access_token: session.accessToken,
-      token_type: "Bearer" as const,
-      expires_in: session.expiresIn,
-      refresh_token: session.refreshToken,
-      refresh_expires_in: session.refreshExpiresIn,
-      csrf_token: session.csrfToken,
-      user: userBody(session.user),
-      organisation: { id: session.membership.orgId, name: organisation?.name ?? "" },
-      workspace: { id: session.membership.workspaceId, name: workspace?.name ?? "" },
-      role: session.membership.role,
-    };
-  };
+  const answer = sessionAnswer(store);
 
   const membershipsOf = async (userId: string): Promise<Membership[]> =>
     (await store.userState(userId, new Date(clock()), 0)).memberships;
@@ -281,7 +258,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/sign-in",
-      async ({ body, set, request, server }) => {
+      async ({ body, set, request, server, status }) => {
         const email = body.email.trim().toLowerCase();
         const gate = backoff.attempt(email, ipOf(request, server as PeerServer));
         if (!gate.allowed) {
@@ -317,6 +294,12 @@ export function accessRoutes(deps: AccessRoutesDeps) {
                 { field: "body.org_id", rule: "must be an organisation the account belongs to" },
               ]);
         }
+        const call = { ip: ipOf(request, server as PeerServer), requestId: stateOf(request)?.id ?? null, orgId: null };
+        const challenge = await secondFactor.challengeFor(live, membership, call);
+        if (challenge !== undefined) {
+          set.headers["cache-control"] = "no-store";
+          return status(202, challenge);
+        }
         return answer(await sessions.start(live, membership), set);
       },
       {
@@ -324,10 +307,18 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         body: validated(SignInBody, "body"),
         parse: "json",
         detail: {
-          summary: "Sign in with email and password: an access token, a refresh token, and the same as cookies",
+          summary:
+            "Sign in with email and password: an access token, a refresh token, and the same as cookies; with MFA on, 202 and a challenge for POST /api/auth/mfa/verify",
           tags: TAGS,
         },
-        response: responses({ 200: SessionResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody, 429: ErrorBody }),
+        response: responses({
+          200: SessionResponse,
+          202: MfaChallengeResponse,
+          401: ErrorBody,
+          403: ErrorBody,
+          422: ErrorBody,
+          429: ErrorBody,
+        }),
       },
     )
     .post(
@@ -416,6 +407,10 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           store.workspace(p.workspaceId),
         ]);
         const permissions = policy.permissionsOf(p.roles).filter((x) => allowed(p, x));
+        const mfa =
+          p.kind === "user" && user !== undefined
+            ? { enabled: (await secondFactor.status(user.id)).enabled, session_verified: p.mfa === true }
+            : undefined;
         return {
           user: user === undefined ? null : userBody(user),
           organisation: { id: p.orgId, name: organisation?.name ?? "" },
@@ -425,6 +420,8 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           via: p.via,
           ...(p.keyId === undefined ? {} : { key_id: p.keyId }),
           ...(p.scopes === undefined ? {} : { scopes: [...p.scopes] }),
+          ...(mfa === undefined ? {} : { mfa }),
+          ...(p.actor === undefined ? {} : { impersonated_by: { user_id: p.actor.userId } }),
         };
       },
       {
@@ -556,6 +553,8 @@ export function accessRoutes(deps: AccessRoutesDeps) {
       "/api-key",
       async ({ body, request, set, status }) => {
         const p = principalOf(request);
+        // A key outlives an impersonation: acting as a user never mints the user's credentials.
+        if (p.actor !== undefined) throw impersonationRefused("make API keys");
         const role = body.role ?? orgRoleOf(p.roles);
         if (!canGrantRole(p.roles, role)) {
           throw new HttpError(

@@ -70,11 +70,7 @@ export class Sessions {
    *
    * @example const session = await sessions.start(user, { orgId, role: "owner", workspaceId });
    */
-  async start(
-    user: UserRow,
-    membership: Membership,
-    amr: readonly string[] = [AMR.password],
-  ): Promise<IssuedSession> {
+  async start(user: UserRow, membership: Membership, amr: readonly string[] = [AMR.password]): Promise<IssuedSession> {
     const now = new Date(this.clock());
     const sessionId = newId.session();
     const refresh = newSecretToken(TOKEN_PREFIX.refresh);

@@ -25,6 +25,7 @@ export const PUBLIC_ROUTES = [
   "POST /api/auth/setup",
   "POST /api/auth/refresh",
   "POST /api/auth/password/reset",
+  "POST /api/auth/mfa/verify",
 ] as const;
 
 /** One entry of {@link PUBLIC_ROUTES}. */
