@@ -15,7 +15,7 @@
  * logged or recorded.
  *
  * @example
- * const challenge = await mfa.challengeFor(user, membership, call);
+ * const challenge = await mfa.challengeFor(user, membership);
  * if (challenge) return status(202, challenge);           // the client sends a code next
  * const session = await mfa.finish(token, { code: "123456" }, call); // POST /api/auth/mfa/verify
  */
@@ -206,7 +206,7 @@ export class SecondFactor {
     const codes = await this.newRecoveryCodes(userId, now);
     metrics.authEvents.inc({ event: "mfa_enabled" });
     this.deps.log.info({ user_id: userId }, "MFA enabled: TOTP authenticator confirmed, recovery codes made");
-    await this.record(userId, "mfa.enabled", "success", call, { recovery_codes: codes.length });
+    await this.record(userId, "mfa.enabled", "success", call, { codes_made: codes.length });
     return codes;
   }
 
@@ -243,7 +243,7 @@ export class SecondFactor {
     }
     const codes = await this.newRecoveryCodes(userId, new Date(this.clock()));
     metrics.authEvents.inc({ event: "mfa_recovery_codes_regenerated" });
-    await this.record(userId, "mfa.recovery_codes_regenerated", "success", call, { recovery_codes: codes.length });
+    await this.record(userId, "mfa.recovery_codes_regenerated", "success", call, { codes_made: codes.length });
     return codes;
   }
 
@@ -252,10 +252,10 @@ export class SecondFactor {
    * when MFA is off: the sign-in makes its session at once).
    *
    * @example
-   * const challenge = await mfa.challengeFor(user, membership, call);
+   * const challenge = await mfa.challengeFor(user, membership);
    * if (challenge) return status(202, challenge);
    */
-  async challengeFor(user: UserRow, membership: Membership, call: CallContext): Promise<MfaChallenge | undefined> {
+  async challengeFor(user: UserRow, membership: Membership): Promise<MfaChallenge | undefined> {
     const totp = await this.deps.store.totpOf(user.id);
     if (totp?.enabledAt == null) return undefined;
     const token = newSecretToken(MFA_CHALLENGE_PREFIX);

@@ -13,7 +13,6 @@ import type { Config } from "../runtime/config.ts";
 import { HttpError } from "../runtime/http/errors.ts";
 import { accessControl, allowed, principalOf } from "../runtime/http/permission.ts";
 import type { Principal } from "../runtime/http/principal.ts";
-import { stateOf } from "../runtime/http/request-state.ts";
 import { responses, validated } from "../runtime/http/route-schemas.ts";
 import type { Logger } from "../runtime/log.ts";
 import { metrics } from "../runtime/metrics.ts";
@@ -294,8 +293,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
                 { field: "body.org_id", rule: "must be an organisation the account belongs to" },
               ]);
         }
-        const call = { ip: ipOf(request, server as PeerServer), requestId: stateOf(request)?.id ?? null, orgId: null };
-        const challenge = await secondFactor.challengeFor(live, membership, call);
+        const challenge = await secondFactor.challengeFor(live, membership);
         if (challenge !== undefined) {
           set.headers["cache-control"] = "no-store";
           return status(202, challenge);
