@@ -26,6 +26,7 @@ import {
   seenSecrets,
   signIn,
   startAccessServer,
+  usersCli,
   userWithRole,
 } from "./support.ts";
 
@@ -322,6 +323,20 @@ describe("disabling and recovery codes", () => {
     expect(old.status).toBe(401);
     const signedIn = await signInWithMfa(server, session.user.email, { recovery_code: fresh.body.recovery_codes[0] });
     expect(claimsOf(signedIn.access_token).amr).toEqual(["pwd", "otp"]);
+  });
+});
+
+describe("aragora users reset-mfa", () => {
+  test("turns a locked-out person's MFA off from the shell: the password alone signs in again", async () => {
+    const { session } = await enrolledUser("member");
+    await passwordStep(server, session.user.email);
+    const reset = await usersCli(server, ["reset-mfa", "--email", session.user.email]);
+    expect(reset.code).toBe(0);
+    expect(reset.stdout.trim()).toBe(session.user.id);
+    expect((await signIn(server, session.user.email)).access_token).toBeString();
+    const again = await usersCli(server, ["reset-mfa", "--email", session.user.email]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain("has no MFA");
   });
 });
 
