@@ -92,6 +92,8 @@ export interface NewRefreshToken {
   orgId: string;
   tokenHash: string;
   expiresAt: Date;
+  /** How the session was authenticated (RFC 8176 words; default `["pwd"]`); rotations keep it. */
+  amr?: readonly string[];
 }
 
 /** A new user, and the organisation and role they join. */
@@ -409,6 +411,7 @@ export class AccessStore {
         tokenHash: token.tokenHash,
         expiresAt: token.expiresAt,
         createdAt: now,
+        amr: JSON.stringify(token.amr ?? ["pwd"]),
       }),
     );
   }
@@ -455,6 +458,7 @@ export class AccessStore {
         tokenHash: next.tokenHash,
         expiresAt: next.expiresAt,
         createdAt: now,
+        amr: row.amr,
       }),
     ]);
     const previous = taken[0];
@@ -594,6 +598,12 @@ export class AccessStore {
   close(): Promise<void> {
     return this.repo.close();
   }
+}
+
+/** A session's authentication methods from its refresh token's `amr` column (JSON). */
+export function parseAmr(json: string): string[] {
+  const value: unknown = JSON.parse(json);
+  return Array.isArray(value) ? value.filter((m): m is string => typeof m === "string") : [];
 }
 
 /** The scopes column's JSON as a list (an empty list: no narrowing). */

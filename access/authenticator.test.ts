@@ -130,12 +130,74 @@ describe("access tokens", () => {
       workspaceId,
       roles: ["admin"],
       sessionId: sid,
+      mfa: false,
       via: "bearer",
     });
     const second = h.authenticator.authenticate(...request({ authorization: `Bearer ${token}` }));
     expect(second).not.toBeInstanceOf(Promise);
     expect(second).toBe(first as Principal);
     expect(h.counts).toMatchObject({ verify: 1, userState: 1 });
+  });
+
+  test("a session that passed a second factor (amr otp) is an MFA principal; a password alone is not", async () => {
+    const user = await newUser("owner");
+    const sign = (amr: string[]) => h.signer.signAccess({ sub: user.id, org: orgId, roles: ["owner"], amr });
+    const withOtp = await h.authenticator.authenticate(
+      ...request({ authorization: `Bearer ${await sign(["pwd", "otp"])}` }),
+    );
+    expect((withOtp as Principal).mfa).toBe(true);
+    const pwd = await h.authenticator.authenticate(...request({ authorization: `Bearer ${await sign(["pwd"])}` }));
+    expect((pwd as Principal).mfa).toBe(false);
+  });
+
+  test("an impersonation token names its operator, and stops once the operator no longer is one or its user becomes one", async () => {
+    const operator = await access.createUser(
+      { email: `${crypto.randomUUID()}@example.com`, name: "Op", passwordHash: null, isOperator: true },
+      orgId,
+      "admin",
+      new Date(),
+    );
+    const user = await newUser("member");
+    const token = await h.signer.signAccess({ sub: user.id, org: orgId, roles: ["member"], act: { sub: operator.id } });
+    const asUser = await h.authenticator.authenticate(...request({ authorization: `Bearer ${token}` }));
+    expect(asUser).toMatchObject({ kind: "user", userId: user.id, actor: { userId: operator.id }, mfa: false });
+
+    await access.deleteUser(operator.id, new Date());
+    h.clocks.mono += 1500;
+    const gone = await h.authenticator.authenticate(...request({ authorization: `Bearer ${token}` }));
+    expect(gone).toBeInstanceOf(HttpError);
+    expect((gone as HttpError).message).toContain("can no longer act as one");
+
+    const nonOperator = await newUser("admin");
+    const byNobody = await h.signer.signAccess({
+      sub: user.id,
+      org: orgId,
+      roles: ["member"],
+      act: { sub: nonOperator.id },
+    });
+    const refused = await h.authenticator.authenticate(...request({ authorization: `Bearer ${byNobody}` }));
+    expect((refused as HttpError).status).toBe(401);
+
+    const live = await access.createUser(
+      { email: `${crypto.randomUUID()}@example.com`, name: "Op2", passwordHash: null, isOperator: true },
+      orgId,
+      "admin",
+      new Date(),
+    );
+    const otherOperator = await access.createUser(
+      { email: `${crypto.randomUUID()}@example.com`, name: "Op3", passwordHash: null, isOperator: true },
+      orgId,
+      "member",
+      new Date(),
+    );
+    const ofOperator = await h.signer.signAccess({
+      sub: otherOperator.id,
+      org: orgId,
+      roles: ["member"],
+      act: { sub: live.id },
+    });
+    const operatorTarget = await h.authenticator.authenticate(...request({ authorization: `Bearer ${ofOperator}` }));
+    expect((operatorTarget as HttpError).message).toContain("an operator cannot be impersonated");
   });
 
   test("a deleted account stops within the freshness period, and the state is read ahead while fresh", async () => {

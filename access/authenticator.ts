@@ -34,6 +34,7 @@ import { ORG_ROLES, type OrgRole, type Role, roleRank } from "../runtime/securit
 import { hashSecretToken, isSecretToken, TOKEN_PREFIX } from "../runtime/security/secret-token.ts";
 import { type AccessStore, type KeyRecord, parseScopes, type UserState } from "./access-store.ts";
 import { ACCESS_COOKIE, CSRF_HEADER, csrfRefusal, readCookie } from "./cookies.ts";
+import { passedSecondFactor } from "./sessions.ts";
 import { parseTicketPrincipal, WS_TICKET_PREFIX } from "./ws-ticket.ts";
 
 /** What the authenticator reads from the store. */
@@ -198,6 +199,8 @@ export function createAccessAuthenticator(
       workspaceId: membership.workspaceId,
       roles,
       ...(claims.sid === undefined ? {} : { sessionId: claims.sid }),
+      ...(claims.act === undefined ? {} : { actor: { userId: claims.act.sub } }),
+      mfa: passedSecondFactor(claims.amr),
       via,
     };
   };
@@ -205,8 +208,27 @@ export function createAccessAuthenticator(
   const fromClaims = (entry: TokenEntry, via: Principal["via"]): Outcome | Promise<Outcome> => {
     const { claims } = entry;
     const { entry: userEntry, state } = freshUser(claims.sub);
-    if (state !== undefined) return madeFrom(entry, state, via);
-    return loadUser(claims.sub, userEntry).then((loaded) => madeFrom(entry, loaded, via));
+    const actorId = claims.act?.sub;
+    if (actorId === undefined) {
+      if (state !== undefined) return madeFrom(entry, state, via);
+      return loadUser(claims.sub, userEntry).then((loaded) => madeFrom(entry, loaded, via));
+    }
+    // An impersonation token: the operator behind it is checked as often as the user it acts as.
+    const actor = freshUser(actorId);
+    if (state !== undefined && actor.state !== undefined) return impersonated(entry, state, actor.state, via);
+    return Promise.all([state ?? loadUser(claims.sub, userEntry), actor.state ?? loadUser(actorId, actor.entry)]).then(
+      ([loaded, actorState]) => impersonated(entry, loaded, actorState, via),
+    );
+  };
+
+  /** The principal of an impersonation token while its operator still is one and its user is not. */
+  const impersonated = (entry: TokenEntry, state: UserState, actorState: UserState, via: Principal["via"]): Outcome => {
+    const actor = actorState.user;
+    if (actor === undefined || actor.deletedAt !== null || !actor.isOperator) {
+      return invalidToken("the operator who started this impersonation can no longer act as one");
+    }
+    if (state.user?.isOperator === true) return invalidToken("an operator cannot be impersonated");
+    return madeFrom(entry, state, via);
   };
 
   /** The principal of a token entry and a user state, made once per state (states are replaced, not changed). */

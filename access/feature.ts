@@ -22,6 +22,7 @@ import { openAccessStore } from "./access-store.ts";
 import { openAuditLog, storeRecorder } from "./audit-log.ts";
 import { auditRoutes } from "./audit-routes.ts";
 import { type AccessAuthenticator, createAccessAuthenticator } from "./authenticator.ts";
+import { mfaAndImpersonation } from "./mfa-and-impersonation.ts";
 import { oauthSignIn } from "./oauth/sign-in.ts";
 import { type OrganisationScope, organisationScopes } from "./organisation-scopes.ts";
 import { accessRoutes } from "./routes.ts";
@@ -75,7 +76,22 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
     const first = await firstStart(store, { dataDir, log });
     const authenticator = createAccessAuthenticator(store, signer, { log });
     const sessions = new Sessions({ store, signer, refreshTtlSeconds: config.refreshTokenExpiryDays * 86_400 });
-    const oauth = await oauthSignIn({ config, log, store: ctx.store, accounts: store, sessions, audit });
+    const backoff = createLoginBackoff();
+    const secondFactor = await mfaAndImpersonation({
+      store: ctx.store,
+      accounts: store,
+      sessions,
+      signer,
+      backoff,
+      audit,
+      log,
+    });
+    const oauth = await oauthSignIn({ config, log, store: ctx.store, accounts: store, sessions, audit }).catch(
+      async (err) => {
+        await secondFactor.close();
+        throw err;
+      },
+    );
     return {
       name: "access",
       authenticator,
@@ -88,17 +104,20 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
             store,
             sessions,
             authenticator,
-            backoff: createLoginBackoff(),
+            backoff,
             setupToken: first.setupToken,
+            secondFactor: secondFactor.mfa,
             config,
             log,
             audit,
           }),
         )
+        .use(secondFactor.routes)
         .use(oauth.routes)
         .use(auditRoutes({ auditLog })),
       stop: async () => {
-        await oauth.close().finally(() => Promise.all([store.close(), auditLog.close()]));
+        await Promise.allSettled([oauth.close(), secondFactor.close()]);
+        await Promise.all([store.close(), auditLog.close()]);
       },
     };
   } catch (err) {

@@ -49,7 +49,10 @@ import {
   type UserRow,
 } from "./access-store.ts";
 import type { AccessAuthenticator } from "./authenticator.ts";
-import { CSRF_HEADER, clearedCookies, csrfRefusal, REFRESH_COOKIE, readCookie, sessionCookies } from "./cookies.ts";
+import { CSRF_HEADER, clearedCookies, csrfRefusal, REFRESH_COOKIE, readCookie } from "./cookies.ts";
+import { impersonationRefused } from "./impersonation.ts";
+import type { SecondFactor } from "./mfa.ts";
+import { MfaChallengeResponse } from "./mfa-schemas.ts";
 import {
   ApiKeyIdParams,
   ApiKeyListResponse,
@@ -69,7 +72,8 @@ import {
   SignUpBody,
   WsTicketResponse,
 } from "./schemas.ts";
-import { type IssuedSession, ReusedRefreshToken, type Sessions } from "./sessions.ts";
+import { sessionAnswer, userBody } from "./session-answer.ts";
+import { ReusedRefreshToken, type Sessions } from "./sessions.ts";
 import type { SetupToken } from "./setup.ts";
 import { ticketPrincipalJson, WS_TICKET_PREFIX, WS_TICKET_TTL_SECONDS } from "./ws-ticket.ts";
 
@@ -79,6 +83,8 @@ export interface AccessRoutesDeps {
   authenticator: AccessAuthenticator;
   backoff: LoginBackoff;
   setupToken: SetupToken;
+  /** The second factor: a sign-in of an account with MFA answers its challenge instead of a session. */
+  secondFactor: Pick<SecondFactor, "challengeFor" | "status">;
   config: Pick<Config, "signup">;
   log: Logger;
   /** Where sign-ins, sign-outs, password and key changes are recorded. */
@@ -103,10 +109,6 @@ function weakPassword(field: string, password: string): HttpError | undefined {
   const problem = checkPasswordPolicy(password);
   if (problem === undefined) return undefined;
   return new HttpError(422, "weak_password", `${field}: ${problem}`, [{ field, rule: problem }]);
-}
-
-function userBody(u: UserRow) {
-  return { id: u.id, email: u.email, name: u.name, is_operator: u.isOperator, created_at: u.createdAt.toISOString() };
 }
 
 function keyBody(k: ApiKeyRow) {
@@ -142,37 +144,11 @@ function orgRoleOf(roles: readonly string[]): OrgRole {
  * @example app.use(accessRoutes({ store, sessions, authenticator, backoff, setupToken, config, log }));
  */
 export function accessRoutes(deps: AccessRoutesDeps) {
-  const { store, sessions, authenticator, backoff, setupToken, config, log, audit } = deps;
+  const { store, sessions, authenticator, backoff, setupToken, secondFactor, config, log, audit } = deps;
   const clock = deps.clock ?? Date.now;
 
   /** The JSON body and cookies of a new or rotated session. */
-  const answer = async (session: IssuedSession, set: { headers: Record<string, unknown> }) => {
-    const [organisation, workspace] = await Promise.all([
-      store.organisation(session.membership.orgId),
-      store.workspace(session.membership.workspaceId),
-    ]);
-    set.headers["set-cookie"] = sessionCookies({
-      access: session.accessToken,
-      accessMaxAge: session.expiresIn,
-      refresh: session.refreshToken,
-      refreshMaxAge: session.refreshExpiresIn,
-      csrf: session.csrfToken,
-    });
-    // Tokens must never be stored by a cache on the way.
-    set.headers["cache-control"] = "no-store";
-    return {
-      access_token: session.accessToken,
-      token_type: "Bearer" as const,
-      expires_in: session.expiresIn,
-      refresh_token: session.refreshToken,
-      refresh_expires_in: session.refreshExpiresIn,
-      csrf_token: session.csrfToken,
-      user: userBody(session.user),
-      organisation: { id: session.membership.orgId, name: organisation?.name ?? "" },
-      workspace: { id: session.membership.workspaceId, name: workspace?.name ?? "" },
-      role: session.membership.role,
-    };
-  };
+  const answer = sessionAnswer(store);
 
   const membershipsOf = async (userId: string): Promise<Membership[]> =>
     (await store.userState(userId, new Date(clock()), 0)).memberships;
@@ -319,7 +295,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     )
     .post(
       "/sign-in",
-      async ({ body, set, request }) => {
+      async ({ body, set, request, status }) => {
         const email = body.email.trim().toLowerCase();
         const origin = requestOrigin(request);
         /** Records a refused sign-in: in the account's organisation when there is one, else the platform's. */
@@ -377,6 +353,11 @@ export function accessRoutes(deps: AccessRoutesDeps) {
                 { field: "body.org_id", rule: "must be an organisation the account belongs to" },
               ]);
         }
+        const challenge = await secondFactor.challengeFor(live, membership);
+        if (challenge !== undefined) {
+          set.headers["cache-control"] = "no-store";
+          return status(202, challenge);
+        }
         const session = await sessions.start(live, membership);
         await audit.record({
           action: "auth.signed_in",
@@ -394,10 +375,18 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         body: validated(SignInBody, "body"),
         parse: "json",
         detail: {
-          summary: "Sign in with email and password: an access token, a refresh token, and the same as cookies",
+          summary:
+            "Sign in with email and password: an access token, a refresh token, and the same as cookies; with MFA on, 202 and a challenge for POST /api/auth/mfa/verify",
           tags: TAGS,
         },
-        response: responses({ 200: SessionResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody, 429: ErrorBody }),
+        response: responses({
+          200: SessionResponse,
+          202: MfaChallengeResponse,
+          401: ErrorBody,
+          403: ErrorBody,
+          422: ErrorBody,
+          429: ErrorBody,
+        }),
       },
     )
     .post(
@@ -514,6 +503,10 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           store.workspace(p.workspaceId),
         ]);
         const permissions = policy.permissionsOf(p.roles).filter((x) => allowed(p, x));
+        const mfa =
+          p.kind === "user" && user !== undefined
+            ? { enabled: (await secondFactor.status(user.id)).enabled, session_verified: p.mfa === true }
+            : undefined;
         return {
           user: user === undefined ? null : userBody(user),
           organisation: { id: p.orgId, name: organisation?.name ?? "" },
@@ -523,6 +516,8 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           via: p.via,
           ...(p.keyId === undefined ? {} : { key_id: p.keyId }),
           ...(p.scopes === undefined ? {} : { scopes: [...p.scopes] }),
+          ...(mfa === undefined ? {} : { mfa }),
+          ...(p.actor === undefined ? {} : { impersonated_by: { user_id: p.actor.userId } }),
         };
       },
       {
@@ -677,6 +672,8 @@ export function accessRoutes(deps: AccessRoutesDeps) {
       "/api-key",
       async ({ body, request, set, status }) => {
         const p = principalOf(request);
+        // A key outlives an impersonation: acting as a user never mints the user's credentials.
+        if (p.actor !== undefined) throw impersonationRefused("make API keys");
         const role = body.role ?? orgRoleOf(p.roles);
         if (!canGrantRole(p.roles, role)) {
           throw new HttpError(

@@ -82,6 +82,7 @@ export const refreshTokens = pgTable(
     expiresAt: instant("expires_at").notNull(),
     usedAt: instant("used_at"),
     revokedAt: instant("revoked_at"),
+    amr: text("amr").notNull().default('["pwd"]'),
   },
   (t) => [index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_user_idx").on(t.userId)],
 );
@@ -189,4 +190,41 @@ export const auditLog = pgTable(
     index("audit_log_chain_id_idx").on(t.chain, t.id),
     index("audit_log_actor_idx").on(t.actorUserId),
   ],
+);
+
+export const mfaTotp = pgTable("mfa_totp", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  secret: text("secret").notNull(),
+  createdAt: instant("created_at").notNull(),
+  enabledAt: instant("enabled_at"),
+  lastStep: integer("last_step"),
+});
+
+export const mfaRecoveryCodes = pgTable(
+  "mfa_recovery_codes",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    createdAt: instant("created_at").notNull(),
+    usedAt: instant("used_at"),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
+);
+
+export const mfaChallenges = pgTable(
+  "mfa_challenges",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    orgId: text("org_id").notNull(),
+    failures: integer("failures").notNull().default(0),
+    expiresAt: instant("expires_at").notNull(),
+  },
+  (t) => [index("mfa_challenges_expires_idx").on(t.expiresAt)],
 );

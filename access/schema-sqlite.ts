@@ -1,9 +1,11 @@
 /**
  * Identity tables for SQLite: organisations and their workspaces, user accounts and their
  * memberships (one role per organisation), refresh tokens (one family per session), API keys,
- * the one-row first-start record `setup`, one-time password reset tokens and single-use WebSocket
- * tickets. Secrets are stored only as their SHA-256 (runtime/security/secret-token.ts), passwords
- * only as argon2id hashes. Keep in agreement with ./schema-postgres.ts.
+ * the one-row first-start record `setup`, one-time password reset tokens, single-use WebSocket
+ * tickets, and the second factor (TOTP authenticators, recovery codes, sign-in challenges).
+ * Secrets are stored only as their SHA-256 (runtime/security/secret-token.ts), passwords only as
+ * argon2id hashes; the TOTP secret, which must be read back, is the exception (mfaTotp). Keep in
+ * agreement with ./schema-postgres.ts.
  *
  * @example
  * import { users } from "./schema-sqlite.ts";
@@ -85,6 +87,8 @@ export const refreshTokens = sqliteTable(
     expiresAt: instant("expires_at").notNull(),
     usedAt: instant("used_at"),
     revokedAt: instant("revoked_at"),
+    /** How the session was authenticated, a JSON array of RFC 8176 words (`["pwd","otp"]`); every token of the family carries it. */
+    amr: text("amr").notNull().default('["pwd"]'),
   },
   (t) => [index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_user_idx").on(t.userId)],
 );
@@ -225,4 +229,52 @@ export const auditLog = sqliteTable(
     index("audit_log_chain_id_idx").on(t.chain, t.id),
     index("audit_log_actor_idx").on(t.actorUserId),
   ],
+);
+
+/**
+ * A user's TOTP authenticator (access/mfa-store.ts): pending until a first code confirms it
+ * (`enabled_at`), and the time step of the last code accepted, so no code works twice. `secret` is
+ * the base32 shared secret, read and written only by MfaStore's `totpOf` and `startTotp`, the one
+ * place that will encrypt it at rest.
+ */
+export const mfaTotp = sqliteTable("mfa_totp", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  secret: text("secret").notNull(),
+  createdAt: instant("created_at").notNull(),
+  enabledAt: instant("enabled_at"),
+  lastStep: integer("last_step"),
+});
+
+/** Single-use recovery codes, stored only as SHA-256 of their canonical form (runtime/security/totp.ts). */
+export const mfaRecoveryCodes = sqliteTable(
+  "mfa_recovery_codes",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    createdAt: instant("created_at").notNull(),
+    usedAt: instant("used_at"),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
+);
+
+/**
+ * The second step of a sign-in with MFA: a password that was right gives a challenge (only its
+ * SHA-256 is kept), which a code or a recovery code turns into a session within 5 minutes.
+ */
+export const mfaChallenges = sqliteTable(
+  "mfa_challenges",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    orgId: text("org_id").notNull(),
+    failures: integer("failures").notNull().default(0),
+    expiresAt: instant("expires_at").notNull(),
+  },
+  (t) => [index("mfa_challenges_expires_idx").on(t.expiresAt)],
 );

@@ -5,6 +5,7 @@
  */
 import { type } from "arktype";
 import { ORG_ROLES, PERMISSIONS, ROLES } from "../runtime/security/rbac.ts";
+import { MeMfaBody } from "./mfa-schemas.ts";
 
 const email = type("string.email").and("string <= 254").describe("an email address");
 // The policy (12+ characters, at most 256 bytes) is checked by the route, naming the rule; this
@@ -100,6 +101,8 @@ export const MeResponse = type({
   via: "'bearer' | 'cookie' | 'api_key' | 'ticket' | 'operator_token'",
   "key_id?": "string",
   "scopes?": type.enumerated(...PERMISSIONS).array(),
+  "mfa?": MeMfaBody,
+  "impersonated_by?": type({ user_id: "string" }).describe("the operator acting as this user (an impersonation token)"),
 }).describe("who the request is authenticated as, and what it may do");
 
 export const SignedOutResponse = type({ signed_out: "true" });

@@ -13,7 +13,19 @@ import { HttpError } from "../runtime/http/errors.ts";
 import type { TokenSigner } from "../runtime/security/jwt.ts";
 import type { OrgRole, Role } from "../runtime/security/rbac.ts";
 import { hashSecretToken, isSecretToken, newSecretToken, TOKEN_PREFIX } from "../runtime/security/secret-token.ts";
-import { type AccessStore, type Membership, newId, type UserRow } from "./access-store.ts";
+import { type AccessStore, type Membership, newId, parseAmr, type UserRow } from "./access-store.ts";
+
+/** RFC 8176 authentication methods a session records: a password, and a one-time code (TOTP or a recovery code). */
+export const AMR = { password: "pwd", otp: "otp" } as const;
+
+/**
+ * Whether a session authenticated by `amr` passed a second factor (what admin routes ask of a person).
+ *
+ * @example passedSecondFactor(["pwd", "otp"]); // true
+ */
+export function passedSecondFactor(amr: readonly string[] | undefined): boolean {
+  return amr?.includes(AMR.otp) === true;
+}
 
 /** What a started or rotated session hands the client. */
 export interface IssuedSession {
@@ -52,11 +64,13 @@ export class Sessions {
   }
 
   /**
-   * A new session for `user` acting in `membership`'s organisation.
+   * A new session for `user` acting in `membership`'s organisation, authenticated by `amr`
+   * (RFC 8176: `["pwd"]` for a password, `["pwd", "otp"]` with a second factor), which every
+   * access token of the session carries.
    *
    * @example const session = await sessions.start(user, { orgId, role: "owner", workspaceId });
    */
-  async start(user: UserRow, membership: Membership): Promise<IssuedSession> {
+  async start(user: UserRow, membership: Membership, amr: readonly string[] = [AMR.password]): Promise<IssuedSession> {
     const now = new Date(this.clock());
     const sessionId = newId.session();
     const refresh = newSecretToken(TOKEN_PREFIX.refresh);
@@ -67,10 +81,11 @@ export class Sessions {
         orgId: membership.orgId,
         tokenHash: refresh.hash,
         expiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
+        amr,
       },
       now,
     );
-    return this.issue(user, membership, sessionId, refresh.token);
+    return this.issue(user, membership, sessionId, refresh.token, amr);
   }
 
   /**
@@ -108,7 +123,8 @@ export class Sessions {
       await store.revokeSession(previous.familyId, now);
       throw refused("invalid_refresh_token", "the account can no longer act in this session's organisation");
     }
-    return this.issue(state.user, membership, previous.familyId, next.token);
+    // The session's second factor was checked when it started: its refreshed tokens still say so.
+    return this.issue(state.user, membership, previous.familyId, next.token, parseAmr(previous.amr));
   }
 
   private async issue(
@@ -116,6 +132,7 @@ export class Sessions {
     membership: Membership,
     sessionId: string,
     refreshToken: string,
+    amr: readonly string[],
   ): Promise<IssuedSession> {
     const roles: Role[] = user.isOperator ? [membership.role as OrgRole, "operator"] : [membership.role];
     const accessToken = await this.options.signer.signAccess({
@@ -123,6 +140,7 @@ export class Sessions {
       org: membership.orgId,
       roles,
       sid: sessionId,
+      amr,
     });
     return {
       accessToken,

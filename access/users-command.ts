@@ -20,11 +20,12 @@ import { openStore } from "../runtime/store/open.ts";
 import type { Store } from "../runtime/store/store.ts";
 import { type AccessStore, isUniqueViolation, openAccessStore } from "./access-store.ts";
 import { openAuditLog, storeRecorder } from "./audit-log.ts";
+import { openMfaStore } from "./mfa-store.ts";
 
 /** The prefix of password reset tokens. */
 export const RESET_TOKEN_PREFIX = "ara_reset_";
 const RESET_TTL_MS = 3_600_000;
-const ACTIONS = ["create", "list", "set-role", "reset-password", "delete"] as const;
+const ACTIONS = ["create", "list", "set-role", "reset-password", "reset-mfa", "delete"] as const;
 type Action = (typeof ACTIONS)[number];
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -226,10 +227,44 @@ async function remove(access: AccessStore, values: Record<string, unknown>, reco
   return EXIT.ok;
 }
 
+/**
+ * Turns a person's MFA off from the shell, for one who lost both the authenticator and the
+ * recovery codes (the operator checks who asks, out of band): the authenticator, the recovery
+ * codes and waiting sign-in challenges go; the password alone signs in until they enrol again.
+ */
+async function resetMfa(
+  access: AccessStore,
+  store: Store,
+  values: Record<string, unknown>,
+  record: RecordChange,
+): Promise<number> {
+  const email = requireEmail(values.email);
+  const user = await access.userByEmail(email);
+  if (user === undefined || user.deletedAt !== null) {
+    process.stderr.write(`aragora users reset-mfa: no account with email ${email}\n`);
+    return EXIT.failure;
+  }
+  const mfa = await openMfaStore(store);
+  try {
+    if (!(await mfa.disable(user.id))) {
+      process.stderr.write(`aragora users reset-mfa: the account ${email} has no MFA\n`);
+      return EXIT.failure;
+    }
+  } finally {
+    await mfa.close();
+  }
+  for (const orgId of await orgsOf(access, user.id)) {
+    await record({ action: "mfa.reset", orgId, target: { type: "user", id: user.id }, detail: { email } });
+  }
+  process.stdout.write(`${user.id}\n`);
+  process.stderr.write("MFA is off for the account: its password alone signs in until it enrols again\n");
+  return EXIT.ok;
+}
+
 export const usersCommand: Command = {
   name: "users",
-  summary: "create, list and delete accounts, change roles; make password reset tokens",
-  usage: "aragora users create|list|set-role|reset-password|delete [options]",
+  summary: "create, list and delete accounts, change roles; make password reset tokens; turn MFA off",
+  usage: "aragora users create|list|set-role|reset-password|reset-mfa|delete [options]",
   options: {
     email: { type: "string", description: "the account's email address" },
     role: {
@@ -248,6 +283,7 @@ export const usersCommand: Command = {
     "  list            every account with its memberships [--json]",
     "  set-role        --email E --role R [--org ID]; the account's role there (applied within a second)",
     "  reset-password  --email E; prints a one-time token, valid 1 hour, for POST /api/auth/password/reset",
+    "  reset-mfa       --email E; turns the account's MFA off (a lost authenticator and recovery codes)",
     "  delete          --email E; the account can no longer sign in and its sessions end within a second",
     "",
     "The store is SQLite at $ARAGORA_DATA_DIR/core.db, or PostgreSQL when DATABASE_URL is set.",
@@ -282,6 +318,8 @@ export const usersCommand: Command = {
           return await setRole(access, values, record);
         case "reset-password":
           return await resetPassword(access, values, record);
+        case "reset-mfa":
+          return await resetMfa(access, store, values, record);
         case "delete":
           return await remove(access, values, record);
       }

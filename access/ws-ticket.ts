@@ -26,6 +26,7 @@ const Stored = type({
   "scopes?": type.enumerated(...PERMISSIONS).array(),
   "sessionId?": "string",
   "actor?": { userId: "string" },
+  "mfa?": "boolean",
 });
 
 /**
@@ -45,6 +46,7 @@ export function ticketPrincipalJson(p: Principal): string {
     ...(p.scopes === undefined ? {} : { scopes: p.scopes }),
     ...(p.sessionId === undefined ? {} : { sessionId: p.sessionId }),
     ...(p.actor === undefined ? {} : { actor: { userId: p.actor.userId } }),
+    ...(p.mfa === undefined ? {} : { mfa: p.mfa }),
   });
 }
 

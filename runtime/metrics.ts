@@ -330,7 +330,7 @@ export const metrics = {
   // Accounts (access/)
   authEvents: new Counter({
     name: "aragora_auth_events_total",
-    help: "Account and session events, by event (sign_in, sign_in_failed, sign_in_locked, sign_up, setup_claimed, refresh, refresh_reused, sign_out, password_changed, password_reset, api_key_created, api_key_revoked, oauth_sign_in, oauth_sign_in_failed, oauth_sign_up, oauth_linked)",
+    help: "Account and session events, by event (sign_in, sign_in_failed, sign_in_locked, sign_up, setup_claimed, refresh, refresh_reused, sign_out, password_changed, password_reset, api_key_created, api_key_revoked, oauth_sign_in, oauth_sign_in_failed, oauth_sign_up, oauth_linked, mfa_enabled, mfa_disabled, mfa_challenge, mfa_verified, mfa_failed, mfa_locked, mfa_recovery_code_used, mfa_recovery_codes_regenerated)",
     labelNames: ["event"] as const,
     registers: [registry],
   }),
@@ -347,6 +347,13 @@ export const metrics = {
   auditAppendConflicts: new Counter({
     name: "aragora_audit_append_conflicts_total",
     help: "Audit appends that lost their place in a chain to another process and were re-chained",
+    registers: [registry],
+  }),
+  // The runbook alerts on any increase: every impersonation is reviewed in the audit log.
+  adminImpersonate: new Counter({
+    name: "aragora_admin_impersonate_total",
+    help: "Impersonations an operator asked for, by outcome (success: a token was issued; failure: refused)",
+    labelNames: ["outcome"] as const,
     registers: [registry],
   }),
 };

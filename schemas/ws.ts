@@ -25,4 +25,6 @@ export type WsErrorCode =
   | "unknown_type"
   | "internal_error"
   | "unauthorized"
-  | "forbidden";
+  | "forbidden"
+  | "mfa_required"
+  | "impersonation_forbidden";

@@ -143,6 +143,12 @@ export function createHttpApp(deps: HttpAppDeps) {
     };
     const debateId = debateIdOf(path, created);
     if (debateId !== undefined) line.debate_id = debateId;
+    // A request made while impersonating says who really made it.
+    const actor = state.principal?.actor;
+    if (actor !== undefined) {
+      line.user_id = state.principal?.userId;
+      line.impersonator_id = actor.userId;
+    }
     if (stream) {
       // The status was sent before the body was made: the line says whether the body arrived whole.
       line.stream = stream.kind;

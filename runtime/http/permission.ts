@@ -8,7 +8,8 @@
  * - is checked in a `transform` hook, after the body gate and before validation, so a caller who
  *   may not use a route learns nothing of its schema: no principal on the request is 401
  *   `unauthorized` (the shell's authentication normally refuses it first), a principal whose roles
- *   do not grant the permission is 403 `forbidden` naming it;
+ *   do not grant the permission is 403 `forbidden` naming it, and on an admin route a person
+ *   without a second factor, an API key or an impersonation token is refused as admin-gate.ts says;
  * - is counted: aragora_rbac_permission_checks_total{permission,result},
  *   aragora_rbac_permission_denied_total{permission,handler} and aragora_rbac_check_latency_seconds.
  *
@@ -20,6 +21,7 @@
 import { type DocumentDecoration, Elysia } from "elysia";
 import { metrics } from "../metrics.ts";
 import { type Permission, policy } from "../security/rbac.ts";
+import { adminRefusal } from "./admin-gate.ts";
 import { HttpError } from "./errors.ts";
 import type { Principal } from "./principal.ts";
 import { stateOf } from "./request-state.ts";
@@ -88,13 +90,19 @@ function checkOf(permission: Permission): Check {
     const start = performance.now();
     const isAllowed = allowed(principal, permission);
     latency.observe((performance.now() - start) / 1000);
-    if (isAllowed) {
-      granted.n++;
-    } else {
+    if (!isAllowed) {
       denied.n++;
       metrics.rbacPermissionDenied.inc({ permission, handler: `${request.method} ${route}` });
       throw new HttpError(403, "forbidden", forbidden, [{ field: "permission", rule: `requires ${permission}` }]);
     }
+    // Granted; an admin route also asks a person for a second factor (admin-gate.ts).
+    const refusal = principal.kind === "operator" ? undefined : adminRefusal(principal, permission, route);
+    if (refusal !== undefined) {
+      denied.n++;
+      metrics.rbacPermissionDenied.inc({ permission, handler: `${request.method} ${route}` });
+      throw refusal;
+    }
+    granted.n++;
   };
 }
 

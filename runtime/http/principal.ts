@@ -37,6 +37,11 @@ export interface Principal {
   readonly sessionId?: string;
   /** The real actor when an operator acts as this user (impersonation). */
   readonly actor?: { readonly userId: string };
+  /**
+   * A person's session passed a second factor (its token's `amr` names one): what admin routes
+   * ask of a person (admin-gate.ts). Never set for keys or the operator token.
+   */
+  readonly mfa?: boolean;
   readonly via: CredentialKind;
 }
 

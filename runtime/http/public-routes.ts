@@ -27,6 +27,7 @@ export const PUBLIC_ROUTES = [
   "POST /api/auth/password/reset",
   "GET /api/auth/oauth/:provider/start",
   "GET /api/auth/oauth/:provider/callback",
+  "POST /api/auth/mfa/verify",
 ] as const;
 
 /** One entry of {@link PUBLIC_ROUTES}. */

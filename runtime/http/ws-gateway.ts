@@ -30,6 +30,7 @@ import { jsonValueProblems, MAX_JSON_DEPTH } from "../json-limits.ts";
 import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
 import { type Permission, policy } from "../security/rbac.ts";
+import { adminRefusal } from "./admin-gate.ts";
 import { carriesCredentials } from "./authenticators.ts";
 import { HttpError } from "./errors.ts";
 import { unauthorized } from "./permission.ts";
@@ -401,8 +402,16 @@ export class WsGateway {
   private permits(conn: Connection, permission: Permission, type: string): boolean {
     const principal = conn.principal;
     if (principal !== undefined && policy.can(principal.roles, permission)) {
-      metrics.rbacPermissionChecks.inc({ permission, result: "granted" });
-      return true;
+      // An admin topic (ops:) asks a person for a second factor, as an admin route does.
+      const refusal = adminRefusal(principal, permission);
+      if (refusal === undefined) {
+        metrics.rbacPermissionChecks.inc({ permission, result: "granted" });
+        return true;
+      }
+      metrics.rbacPermissionChecks.inc({ permission, result: "denied" });
+      metrics.rbacPermissionDenied.inc({ permission, handler: `WS ${type}` });
+      this.sendError(conn, refusal.code as WsErrorCode, refusal.message);
+      return false;
     }
     metrics.rbacPermissionChecks.inc({ permission, result: principal === undefined ? "unauthenticated" : "denied" });
     metrics.rbacPermissionDenied.inc({ permission, handler: `WS ${type}` });

@@ -35,7 +35,13 @@ const hs256 = (payload: Record<string, unknown>, header: Record<string, unknown>
 describe("signAccess / verifyAccess", () => {
   test("a token round-trips with typ at+jwt, HS256, iss, aud, iat, nbf, exp and a random jti", async () => {
     const { signer } = setup();
-    const token = await signer.signAccess({ ...WHO, sid: "ses_1", act: { sub: "acc_op" }, scope: "debates" });
+    const token = await signer.signAccess({
+      ...WHO,
+      sid: "ses_1",
+      act: { sub: "acc_op" },
+      scope: "debates",
+      amr: ["pwd", "otp"],
+    });
     expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: "at+jwt" });
     const result = await signer.verifyAccess(token);
     const iat = T0 / 1000;
@@ -50,6 +56,7 @@ describe("signAccess / verifyAccess", () => {
         sid: "ses_1",
         act: { sub: "acc_op" },
         scope: "debates",
+        amr: ["pwd", "otp"],
         iat,
         nbf: iat,
         exp: iat + TTL,
@@ -70,9 +77,31 @@ describe("signAccess / verifyAccess", () => {
     expect(payload.extra).toBeUndefined();
   });
 
+  test("a shorter ttlSeconds shortens exp; a longer one is capped at the signer's TTL", async () => {
+    const { signer } = setup();
+    const payloadOf = (token: string) =>
+      JSON.parse(new TextDecoder().decode(base64url.decode(token.split(".")[1] as string))) as { exp: number };
+    expect(payloadOf(await signer.signAccess(WHO, { ttlSeconds: 60 })).exp).toBe(T0 / 1000 + 60);
+    expect(payloadOf(await signer.signAccess(WHO, { ttlSeconds: TTL * 10 })).exp).toBe(T0 / 1000 + TTL);
+    await expect(signer.signAccess(WHO, { ttlSeconds: 0 })).rejects.toThrow(/ttlSeconds/);
+  });
+
+  test("amr is a short list of method words: anything else is refused at signing and at verification", async () => {
+    const { signer } = setup();
+    await expect(signer.signAccess({ ...WHO, amr: ["pwd", "OTP; drop"] })).rejects.toThrow(/amr/);
+    expect(await signer.verifyAccess(await hs256(claimsAt(T0, { amr: "otp" })))).toEqual({
+      ok: false,
+      reason: "malformed",
+    });
+    expect(await signer.verifyAccess(await hs256(claimsAt(T0, { amr: Array(9).fill("otp") })))).toEqual({
+      ok: false,
+      reason: "malformed",
+    });
+  });
+
   test("optional claims passed as undefined are left out", async () => {
     const { signer } = setup();
-    const token = await signer.signAccess({ ...WHO, sid: undefined, act: undefined, scope: undefined });
+    const token = await signer.signAccess({ ...WHO, sid: undefined, act: undefined, scope: undefined, amr: undefined });
     const result = await signer.verifyAccess(token);
     expect(result.ok && Object.keys(result.claims).sort()).toEqual(
       ["aud", "exp", "iat", "iss", "jti", "nbf", "org", "roles", "sub"].sort(),

@@ -32,6 +32,11 @@ export interface AccessTokenInput {
   act?: { sub: string };
   /** Space-separated scopes (RFC 8693 §4.2), narrowing what the roles allow. */
   scope?: string;
+  /**
+   * How the session was authenticated (RFC 8176 values): `["pwd"]` after a password, `["pwd", "otp"]`
+   * once a second factor was also checked. Carried by every token of the session.
+   */
+  amr?: readonly string[];
 }
 
 /** A verified access token's claims: the input plus the registered claims the signer adds. */
@@ -76,12 +81,14 @@ export interface TokenSignerOptions {
 /** Signs and verifies access tokens for one issuer and audience. */
 export interface TokenSigner {
   /**
-   * A compact JWS for `claims`, valid from now for `accessTtlSeconds`.
+   * A compact JWS for `claims`, valid from now for `accessTtlSeconds`, or for `ttlSeconds` when
+   * that is shorter (an impersonation token lives minutes, not the session's hour).
    *
    * @example
    * const token = await signer.signAccess({ sub: "acc_1", org: "org_1", roles: ["member"], sid: "ses_1" });
+   * const brief = await signer.signAccess({ sub: "acc_1", org: "org_1", roles: ["member"] }, { ttlSeconds: 900 });
    */
-  signAccess(claims: AccessTokenInput): Promise<string>;
+  signAccess(claims: AccessTokenInput, options?: { ttlSeconds?: number }): Promise<string>;
   /**
    * The claims of a valid token, or why it is not one. Never throws for any input.
    *
@@ -94,6 +101,8 @@ export interface TokenSigner {
 }
 
 const roles = type.enumerated(...ROLES).array();
+// RFC 8176 method names are short words; a bound keeps a forged claim from growing the token cache.
+const amr = type("/^[a-z]{2,16}$/").array().atMostLength(8);
 
 // Optional claims may be passed as `undefined` (as TypeScript allows); they are then left out.
 const Input = type({
@@ -103,6 +112,7 @@ const Input = type({
   "sid?": "string > 0 | undefined",
   "act?": type({ sub: "string > 0" }).or("undefined"),
   "scope?": "string | undefined",
+  "amr?": amr.or("undefined"),
 });
 
 const Claims = type({
@@ -112,6 +122,7 @@ const Claims = type({
   "sid?": "string > 0",
   "act?": { sub: "string > 0" },
   "scope?": "string",
+  "amr?": amr,
   iss: "string",
   aud: "string",
   iat: "number.integer",
@@ -191,9 +202,11 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
   return {
     accessTtlSeconds,
 
-    async signAccess(claims) {
+    async signAccess(claims, signOptions) {
       const input = Input(claims);
       if (input instanceof type.errors) throw new TypeError(`access token claims: ${input.summary}`);
+      const ttl = Math.min(accessTtlSeconds, signOptions?.ttlSeconds ?? accessTtlSeconds);
+      if (!Number.isInteger(ttl) || ttl <= 0) throw new RangeError(`ttlSeconds must be a positive integer, got ${ttl}`);
       const iat = Math.floor(clock() / 1000);
       // Built field by field so a caller's object can never override a registered claim.
       const payload: AccessClaims = {
@@ -205,9 +218,10 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
         ...(input.sid === undefined ? {} : { sid: input.sid }),
         ...(input.act === undefined ? {} : { act: { sub: input.act.sub } }),
         ...(input.scope === undefined ? {} : { scope: input.scope }),
+        ...(input.amr === undefined ? {} : { amr: [...input.amr] }),
         iat,
         nbf: iat,
-        exp: iat + accessTtlSeconds,
+        exp: iat + ttl,
         jti: randomBytes(16).toString("base64url"),
       };
       return new SignJWT({ ...payload }).setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE }).sign(await key);
@@ -244,6 +258,7 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
           ...(claims.sid === undefined ? {} : { sid: claims.sid }),
           ...(claims.act === undefined ? {} : { act: { sub: claims.act.sub } }),
           ...(claims.scope === undefined ? {} : { scope: claims.scope }),
+          ...(claims.amr === undefined ? {} : { amr: claims.amr }),
           iat: claims.iat,
           nbf: claims.nbf,
           exp: claims.exp,

@@ -136,8 +136,27 @@ describe("the served OpenAPI document", () => {
   });
 });
 
-/** The principal of a role, as an access token of that role would give it. */
-function principalOf(role: Role): Principal {
+/**
+ * The principal of a role, as an access token of that role would give it; `operator` is the
+ * operator's token, `operator+pwd` and `operator+mfa` a person granted operator whose session
+ * did not or did pass a second factor.
+ */
+function principalOf(role: Role | "operator+pwd" | "operator+mfa"): Principal {
+  if (role === "operator") {
+    return { kind: "operator", userId: null, orgId: "o-1", workspaceId: "w-1", roles: [role], via: "operator_token" };
+  }
+  if (role === "operator+pwd" || role === "operator+mfa") {
+    const roles: Role[] = ["admin", "operator"];
+    return {
+      kind: "user",
+      userId: "u-op",
+      orgId: "o-1",
+      workspaceId: "w-1",
+      roles,
+      mfa: role === "operator+mfa",
+      via: "bearer",
+    };
+  }
   return { kind: "user", userId: `u-${role}`, orgId: "o-1", workspaceId: "w-1", roles: [role], via: "bearer" };
 }
 
@@ -154,7 +173,9 @@ const fakeAuthenticator: Authenticator = {
       const role = header.slice(13) as Role;
       return Bun.sleep(5).then(() => principalOf(role));
     }
-    const role = header?.startsWith("Bearer role:") ? (header.slice(12) as Role) : undefined;
+    const role = header?.startsWith("Bearer role:")
+      ? (header.slice(12) as Parameters<typeof principalOf>[0])
+      : undefined;
     return role ? principalOf(role) : undefined;
   },
 };
@@ -281,6 +302,20 @@ describe("the permission check (accessControl on a small app, a fake authenticat
     expect((await call("GET", "/api/things/admin", "Bearer role:operator")).status).toBe(200);
   });
 
+  test("a person granted operator needs a session that passed MFA on an admin route (SOC 2 CC5-01); the operator's token does not", async () => {
+    const pwd = await call("GET", "/api/things/admin", "Bearer role:operator+pwd");
+    expect(pwd.status).toBe(403);
+    const body = (await pwd.json()) as { error: string; message: string };
+    expect(body.error).toBe("mfa_required");
+    expect(body.message).toContain("POST /api/auth/mfa/totp/enroll");
+    expect((await call("GET", "/api/things/admin", "Bearer role:operator+mfa")).status).toBe(200);
+    // Not an admin route: a password is enough.
+    expect((await call("GET", "/api/things", "Bearer role:operator+pwd")).status).toBe(200);
+    expect(
+      await metric('aragora_rbac_permission_denied_total{permission="admin.read",handler="GET /api/things/admin"}'),
+    ).toBeGreaterThan(1);
+  });
+
   test("no credentials: 401 with the Bearer challenge; the authenticator's own refusal is answered as it is", async () => {
     const anonymous = await call("POST", "/api/things", undefined, '{"question":"x"}');
     expect(anonymous.status).toBe(401);
@@ -345,6 +380,8 @@ describe("WebSocket message types are guarded by the gateway", () => {
       [principalOf("viewer"), "forbidden"],
       [principalOf("owner"), "forbidden"],
       [undefined, "unauthorized"],
+      [principalOf("operator+pwd"), "mfa_required"],
+      [principalOf("operator+mfa"), undefined],
       [principalOf("operator"), undefined],
     ];
     for (const [principal, code] of cases) {
@@ -354,6 +391,6 @@ describe("WebSocket message types are guarded by the gateway", () => {
       expect(sent[0]?.code).toBe(code);
       if (code === "forbidden") expect(String(sent[0]?.message)).toContain("admin.read");
     }
-    expect(reached).toEqual(["operator"]);
+    expect(reached).toEqual(["admin,operator", "operator"]);
   });
 });

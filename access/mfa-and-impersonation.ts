@@ -1,0 +1,48 @@
+/**
+ * The access feature's second factor and impersonation, made together from what the feature
+ * already has: the MFA store on the server's database, the {@link SecondFactor} the sign-in asks,
+ * and their routes (/api/auth/mfa/*, POST /api/admin/impersonate).
+ *
+ * @example
+ * const extra = await mfaAndImpersonation({ store: ctx.store, accounts, sessions, signer, backoff, audit, log });
+ * app.use(accessRoutes({ ..., secondFactor: extra.mfa }).use(extra.routes));
+ * await extra.close(); // at stop
+ */
+import { Elysia } from "elysia";
+import type { AuditRecorder } from "../runtime/audit.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { TokenSigner } from "../runtime/security/jwt.ts";
+import type { LoginBackoff } from "../runtime/security/login-backoff.ts";
+import type { Store } from "../runtime/store/store.ts";
+import type { AccessStore } from "./access-store.ts";
+import { impersonationRoutes } from "./impersonation-routes.ts";
+import { SecondFactor } from "./mfa.ts";
+import { mfaRoutes } from "./mfa-routes.ts";
+import { openMfaStore } from "./mfa-store.ts";
+import { sessionAnswer } from "./session-answer.ts";
+import type { Sessions } from "./sessions.ts";
+
+export interface MfaAndImpersonationDeps {
+  store: Pick<Store, "openRepo">;
+  accounts: AccessStore;
+  sessions: Sessions;
+  signer: TokenSigner;
+  backoff: LoginBackoff;
+  audit: AuditRecorder;
+  log: Logger;
+}
+
+/**
+ * The second factor, its routes and the impersonation route.
+ *
+ * @example const { mfa, routes, close } = await mfaAndImpersonation(deps);
+ */
+export async function mfaAndImpersonation(deps: MfaAndImpersonationDeps) {
+  const { accounts, sessions, signer, backoff, audit, log } = deps;
+  const store = await openMfaStore(deps.store);
+  const mfa = new SecondFactor({ store, accounts, sessions, backoff, audit, log });
+  const routes = new Elysia({ name: "aragora-mfa-and-impersonation" })
+    .use(mfaRoutes({ mfa, accounts, answer: sessionAnswer(accounts) }))
+    .use(impersonationRoutes({ accounts, signer, audit, log }));
+  return { mfa, routes, close: () => store.close() };
+}

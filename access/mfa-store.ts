@@ -1,0 +1,220 @@
+/**
+ * Where the second factor lives: each user's TOTP authenticator (pending until confirmed), their
+ * recovery codes (hashes only) and the challenges of sign-ins waiting for a code. One repository
+ * for both dialects, like access-store.ts, on its own Repo.
+ *
+ * Every use that must happen once is one conditional statement: a time step is accepted only if
+ * it is later than the last one (`... WHERE last_step < step RETURNING`), a recovery code only while
+ * unused, a challenge taken by deleting it; so two requests racing with the same code see one winner.
+ *
+ * The TOTP secret must be read back to check codes, so it cannot be hashed: it is read only by
+ * {@link MfaStore.totpOf} and written only by {@link MfaStore.startTotp}, the one place where
+ * encryption at rest goes.
+ *
+ * @example
+ * const mfa = await openMfaStore(ctx.store);
+ * await mfa.startTotp(user.id, secret, new Date());
+ * const totp = await mfa.totpOf(user.id); // { secret, enabledAt: null, ... }
+ */
+import { and, eq, gt, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { dialectTables, type Repo } from "../runtime/store/repo.ts";
+import type { Store } from "../runtime/store/store.ts";
+import { isUniqueViolation } from "./access-store.ts";
+import * as pg from "./schema-postgres.ts";
+import * as lite from "./schema-sqlite.ts";
+
+export const mfaTables = dialectTables({
+  sqlite: { mfaTotp: lite.mfaTotp, mfaRecoveryCodes: lite.mfaRecoveryCodes, mfaChallenges: lite.mfaChallenges },
+  postgres: { mfaTotp: pg.mfaTotp, mfaRecoveryCodes: pg.mfaRecoveryCodes, mfaChallenges: pg.mfaChallenges },
+});
+
+type Tables = typeof mfaTables.postgres;
+/** A user's authenticator: `enabledAt` null while the enrolment waits for its first code. */
+export type TotpRow = Tables["mfaTotp"]["$inferSelect"];
+export type ChallengeRow = Tables["mfaChallenges"]["$inferSelect"];
+
+export class MfaStore {
+  constructor(private readonly repo: Repo<Tables>) {}
+
+  // --- the authenticator ---
+
+  /** The user's authenticator, pending or enabled, secret included; undefined when there is none. */
+  async totpOf(userId: string): Promise<TotpRow | undefined> {
+    const { mfaTotp } = this.repo.tables;
+    const [row] = await this.repo.read((db) => db.select().from(mfaTotp).where(eq(mfaTotp.userId, userId)));
+    return row;
+  }
+
+  /**
+   * A pending enrolment with `secret`, replacing a pending one; false when an enabled authenticator
+   * is there (it must be disabled first).
+   */
+  async startTotp(userId: string, secret: string, now: Date): Promise<boolean> {
+    const { mfaTotp } = this.repo.tables;
+    try {
+      await this.repo.transaction((tx) => [
+        tx.delete(mfaTotp).where(and(eq(mfaTotp.userId, userId), isNull(mfaTotp.enabledAt))),
+        tx.insert(mfaTotp).values({ userId, secret, createdAt: now, enabledAt: null, lastStep: null }),
+      ]);
+      return true;
+    } catch (err) {
+      // The row left is an enabled one (the delete spares those).
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Enables the pending authenticator made at `createdAt` (so a newer enrolment, started meanwhile,
+   * is not the one enabled), recording the step of the code that confirmed it; false when there is
+   * no such pending one.
+   */
+  async enableTotp(userId: string, createdAt: Date, step: number, now: Date): Promise<boolean> {
+    const { mfaTotp } = this.repo.tables;
+    const rows = await this.repo.write((db) =>
+      db
+        .update(mfaTotp)
+        .set({ enabledAt: now, lastStep: step })
+        .where(and(eq(mfaTotp.userId, userId), isNull(mfaTotp.enabledAt), eq(mfaTotp.createdAt, createdAt)))
+        .returning({ userId: mfaTotp.userId }),
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Accepts a code of time step `step` for the user's enabled authenticator: true only when no code
+   * of this step or a later one was accepted before (RFC 6238 §5.2), so each code works once.
+   */
+  async acceptStep(userId: string, step: number): Promise<boolean> {
+    const { mfaTotp } = this.repo.tables;
+    const rows = await this.repo.write((db) =>
+      db
+        .update(mfaTotp)
+        .set({ lastStep: step })
+        .where(
+          and(
+            eq(mfaTotp.userId, userId),
+            isNotNull(mfaTotp.enabledAt),
+            or(isNull(mfaTotp.lastStep), lt(mfaTotp.lastStep, step)),
+          ),
+        )
+        .returning({ userId: mfaTotp.userId }),
+    );
+    return rows.length > 0;
+  }
+
+  /** Removes the authenticator, the recovery codes and pending sign-in challenges; false when there was no authenticator. */
+  async disable(userId: string): Promise<boolean> {
+    const { mfaTotp, mfaRecoveryCodes, mfaChallenges } = this.repo.tables;
+    const [removed] = await this.repo.transaction((tx) => [
+      tx.delete(mfaTotp).where(eq(mfaTotp.userId, userId)).returning({ userId: mfaTotp.userId }),
+      tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, userId)),
+      tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId)),
+    ]);
+    return removed.length > 0;
+  }
+
+  // --- recovery codes ---
+
+  /** Replaces every recovery code of the user with `hashes` (all unused). */
+  async replaceRecoveryCodes(userId: string, hashes: readonly string[], now: Date): Promise<void> {
+    const { mfaRecoveryCodes } = this.repo.tables;
+    await this.repo.transaction((tx) => [
+      tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, userId)),
+      tx.insert(mfaRecoveryCodes).values(hashes.map((codeHash) => ({ userId, codeHash, createdAt: now }))),
+    ]);
+  }
+
+  /** The hashes of the user's unused recovery codes. */
+  async unusedRecoveryCodes(userId: string): Promise<string[]> {
+    const { mfaRecoveryCodes } = this.repo.tables;
+    const rows = await this.repo.read((db) =>
+      db
+        .select({ codeHash: mfaRecoveryCodes.codeHash })
+        .from(mfaRecoveryCodes)
+        .where(and(eq(mfaRecoveryCodes.userId, userId), isNull(mfaRecoveryCodes.usedAt))),
+    );
+    return rows.map((r) => r.codeHash);
+  }
+
+  /** Uses the recovery code whose hash is `codeHash`, once: false when it was used already (or is not the user's). */
+  async useRecoveryCode(userId: string, codeHash: string, now: Date): Promise<boolean> {
+    const { mfaRecoveryCodes } = this.repo.tables;
+    const rows = await this.repo.write((db) =>
+      db
+        .update(mfaRecoveryCodes)
+        .set({ usedAt: now })
+        .where(
+          and(
+            eq(mfaRecoveryCodes.userId, userId),
+            eq(mfaRecoveryCodes.codeHash, codeHash),
+            isNull(mfaRecoveryCodes.usedAt),
+          ),
+        )
+        .returning({ userId: mfaRecoveryCodes.userId }),
+    );
+    return rows.length > 0;
+  }
+
+  // --- sign-in challenges ---
+
+  /** Stores a challenge, and drops expired ones (they are few and short-lived). */
+  async insertChallenge(row: Omit<ChallengeRow, "failures">, now: Date): Promise<void> {
+    const { mfaChallenges } = this.repo.tables;
+    await this.repo.transaction((tx) => [
+      tx.delete(mfaChallenges).where(lte(mfaChallenges.expiresAt, now)),
+      tx.insert(mfaChallenges).values({ ...row, failures: 0 }),
+    ]);
+  }
+
+  /** The live challenge whose hash is `tokenHash`, if any. */
+  async challenge(tokenHash: string, now: Date): Promise<ChallengeRow | undefined> {
+    const { mfaChallenges } = this.repo.tables;
+    const [row] = await this.repo.read((db) =>
+      db
+        .select()
+        .from(mfaChallenges)
+        .where(and(eq(mfaChallenges.tokenHash, tokenHash), gt(mfaChallenges.expiresAt, now))),
+    );
+    return row;
+  }
+
+  /** Counts a wrong code against a challenge; at `maxFailures` the challenge is gone (sign in again). */
+  async failChallenge(tokenHash: string, maxFailures: number): Promise<void> {
+    const { mfaChallenges } = this.repo.tables;
+    await this.repo.transaction((tx) => [
+      tx
+        .update(mfaChallenges)
+        .set({ failures: sql`${mfaChallenges.failures} + 1` })
+        .where(eq(mfaChallenges.tokenHash, tokenHash)),
+      tx
+        .delete(mfaChallenges)
+        .where(and(eq(mfaChallenges.tokenHash, tokenHash), sql`${mfaChallenges.failures} >= ${maxFailures}`)),
+    ]);
+  }
+
+  /** Takes the live challenge, once: its row, or undefined when it expired or another request took it. */
+  async takeChallenge(tokenHash: string, now: Date): Promise<ChallengeRow | undefined> {
+    const { mfaChallenges } = this.repo.tables;
+    const [row] = await this.repo.write((db) =>
+      db
+        .delete(mfaChallenges)
+        .where(and(eq(mfaChallenges.tokenHash, tokenHash), gt(mfaChallenges.expiresAt, now)))
+        .returning(),
+    );
+    return row;
+  }
+
+  close(): Promise<void> {
+    return this.repo.close();
+  }
+}
+
+/**
+ * The MFA store on the server's database (its tables are made by the migrations the server ran).
+ *
+ * @example const mfa = await openMfaStore(ctx.store);
+ */
+export async function openMfaStore(store: Pick<Store, "openRepo">): Promise<MfaStore> {
+  return new MfaStore(await store.openRepo(mfaTables, { name: "mfa", maxConnections: 2 }));
+}
