@@ -16,13 +16,14 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, rmSync } from "node:fs";
+import { cpSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { type AuditEntry, hashedEntry } from "../../access/audit-log.ts";
 import { chainHash } from "../../runtime/security/audit-chain.ts";
 import { runCli, type TestServer, tempDir } from "../support/server.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
+import { enrolMfa, signInWithMfa, totpCode } from "./mfa-support.ts";
 import {
   call,
   claimOwner,
@@ -66,6 +67,15 @@ const LOOPBACK = /^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/;
 const NEW_PASSWORD = "a brand new passphrase 42";
 const RESET_PASSWORD = "the reset passphrase 4242";
 
+/**
+ * `session`'s person with MFA enrolled, signed in again through the second factor: what a person
+ * needs on an admin route such as the audit log (SOC 2 CC5-01).
+ */
+async function withMfa(server: TestServer, session: Session): Promise<Session> {
+  const { secret } = await enrolMfa(server, session);
+  return signInWithMfa(server, session.user.email, { code: totpCode(secret, 1) });
+}
+
 /** A request id naming what a test did, to find its entry by. */
 const rid = (what: string) => `audit-${what}-${crypto.randomUUID().slice(0, 8)}`;
 
@@ -106,7 +116,8 @@ describe("the audit log, through a real server on SQLite", () => {
   beforeAll(async () => {
     server = await startAccessServer({ env: { ARAGORA_SIGNUP: "open" } });
     seenSecrets.add(setupTokenOf(server));
-    owner = await claimOwner(server);
+    // The audit log is an admin route: a person reads it with a session that passed MFA.
+    owner = await withMfa(server, await claimOwner(server));
     orgId = owner.organisation.id;
   });
   afterAll(async () => {
@@ -123,9 +134,11 @@ describe("the audit log, through a real server on SQLite", () => {
       target: { type: "user", id: owner.user.id },
     });
 
+    // A person without MFA: the password alone is the sign-in (the owner's asks for a code).
+    const plain = await userWithRole(server, "member");
     const ok = rid("sign-in");
     const session = await call<Session>(server, "POST", "/api/auth/sign-in", {
-      body: { email: "owner@example.com", password: PASSWORD },
+      body: { email: plain.user.email, password: PASSWORD },
       headers: { "x-request-id": ok },
     });
     expect(session.status).toBe(200);
@@ -134,9 +147,9 @@ describe("the audit log, through a real server on SQLite", () => {
       action: "auth.signed_in",
       outcome: "success",
       org_id: orgId,
-      actor: { kind: "user", user_id: owner.user.id, key_id: null, impersonator_id: null },
+      actor: { kind: "user", user_id: plain.user.id, key_id: null, impersonator_id: null },
       target: { type: "session", id: claimsOf(session.body.access_token).sid },
-      detail: { email: "owner@example.com", role: "owner" },
+      detail: { email: plain.user.email, role: "member" },
     });
     expect(signedIn.ip).toMatch(LOOPBACK);
     expect(Date.parse(signedIn.at)).toBeGreaterThan(Date.now() - 60_000);
@@ -464,18 +477,21 @@ describe("the audit log, through a real server on SQLite", () => {
     });
     expect(other.status).toBe(201);
     const otherOrg = other.body.organisation.id;
+    const rival = await withMfa(server, other.body);
 
     const theirs = await call<AuditPage>(server, "GET", "/api/admin/audit?limit=500", {
-      token: other.body.access_token,
+      token: rival.access_token,
     });
     expect(theirs.status).toBe(200);
-    expect(theirs.body.entries.map((e) => e.action)).toEqual(["auth.signed_up"]);
+    // Their sign-up and what they did since (MFA, the sign-in that passed it): nothing of ours.
+    expect(theirs.body.entries.map((e) => e.action).at(-1)).toBe("auth.signed_up");
     expect(theirs.body.entries.every((e) => e.chain === otherOrg && e.org_id === otherOrg)).toBe(true);
+    expect(theirs.body.entries.every((e) => e.actor.user_id === rival.user.id)).toBe(true);
     expect(theirs.body.chains.map((c) => c.chain)).toEqual([otherOrg]);
-    expect(theirs.body.chain).toMatchObject({ chain: otherOrg, ok: true, length: 1 });
+    expect(theirs.body.chain).toMatchObject({ chain: otherOrg, ok: true, length: theirs.body.entries.length });
     // Asking for another organisation's log by id: refused, naming the field.
     const asked = await call<{ error: string; details: unknown }>(server, "GET", `/api/admin/audit?org_id=${orgId}`, {
-      token: other.body.access_token,
+      token: rival.access_token,
     });
     expect(asked.status).toBe(403);
     expect(asked.body.details).toEqual([{ field: "query.org_id", rule: "must be your own organisation" }]);
@@ -554,6 +570,7 @@ describe("the audit log, through a real server on SQLite", () => {
   });
 
   test("an append the store refuses: the sign-in still answers; the event is logged at ERROR and counted", async () => {
+    const plain = await userWithRole(server, "member");
     const before = await metricValue(server, "aragora_audit_write_failures_total");
     const db = openCore(server.dataDir);
     db.run(
@@ -562,7 +579,7 @@ describe("the audit log, through a real server on SQLite", () => {
     const lost = rid("lost");
     try {
       const res = await call(server, "POST", "/api/auth/sign-in", {
-        body: { email: "owner@example.com", password: PASSWORD },
+        body: { email: plain.user.email, password: PASSWORD },
         headers: { "x-request-id": lost },
       });
       expect(res.status).toBe(200);
@@ -579,7 +596,7 @@ describe("the audit log, through a real server on SQLite", () => {
     // The store writes again: the next entry is stored and the chain is whole.
     const after = rid("after");
     await call(server, "POST", "/api/auth/sign-in", {
-      body: { email: "owner@example.com", password: PASSWORD },
+      body: { email: plain.user.email, password: PASSWORD },
       headers: { "x-request-id": after },
     });
     expect((await entryFor(after)).action).toBe("auth.signed_in");
@@ -802,9 +819,8 @@ describe.skipIf(!pg)("the audit log on PostgreSQL, two server processes appendin
     db = await createTempPostgresDatabase();
     a = await startAccessServer({ env: { DATABASE_URL: db.url } });
     b = await startAccessServer({ env: { DATABASE_URL: db.url } });
-    const maker = [a, b].find((s) => s.stderr().includes("ara_setup_")) ?? a;
-    await maker.waitForStderr("ara_setup_");
-    owner = await claimOwner(maker);
+    const maker = [a, b].find((s) => existsSync(join(s.dataDir, "setup-token"))) ?? a;
+    owner = await withMfa(maker, await claimOwner(maker));
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

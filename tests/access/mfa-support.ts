@@ -125,10 +125,44 @@ export async function metricValue(server: TestServer, series: string): Promise<n
  * @example expect((await auditTrail(server)).some((e) => e.action === "mfa.enabled")).toBe(true);
  */
 export async function auditTrail(server: TestServer): Promise<AuditEvent[]> {
-  return server
-    .logs()
-    .filter((l) => typeof l.audit === "object" && l.audit !== null)
-    .map((l) => l.audit as AuditEvent);
+  const res = await fetch(`${server.api}/api/admin/audit?limit=500`, { headers: OPERATOR_AUTH });
+  expect(res.status).toBe(200);
+  const page = (await res.json()) as { entries: AuditEntry[] };
+  // The route answers newest first, in its own (snake_case) words: back to what was recorded.
+  return page.entries.reverse().map((e) => ({
+    action: e.action,
+    outcome: e.outcome,
+    actor: {
+      kind: e.actor.kind,
+      userId: e.actor.user_id,
+      ...(e.actor.key_id === null ? {} : { keyId: e.actor.key_id }),
+      ...(e.actor.impersonator_id === null ? {} : { impersonatorId: e.actor.impersonator_id }),
+    },
+    orgId: e.org_id,
+    ...(e.target === null || e.target.type === null
+      ? {}
+      : { target: { type: e.target.type, id: e.target.id as string } }),
+    ip: e.ip,
+    requestId: e.request_id,
+    ...(e.detail === null ? {} : { detail: e.detail }),
+  }));
+}
+
+/** One entry as GET /api/admin/audit answers it. */
+interface AuditEntry {
+  org_id: string | null;
+  action: string;
+  outcome: AuditEvent["outcome"];
+  actor: {
+    kind: AuditEvent["actor"]["kind"];
+    user_id: string | null;
+    key_id: string | null;
+    impersonator_id: string | null;
+  };
+  target: { type: string | null; id: string | null } | null;
+  ip: string | null;
+  request_id: string | null;
+  detail: Record<string, string | number | boolean | null> | null;
 }
 
 /**

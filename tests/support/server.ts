@@ -99,7 +99,9 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
   const tokenEnv: Record<string, string> = operatorToken === undefined ? {} : { ARAGORA_API_TOKEN: operatorToken };
   const proc = Bun.spawn([...command, "serve", "--api-port", "0", "--ws-port", "0", ...(options.args ?? [])], {
     cwd: ROOT,
-    env: childEnv({ ARAGORA_DATA_DIR: dataDir, ...tokenEnv, ...options.env }),
+    // Every test's callers share 127.0.0.1, so the per-address budget of the ways in (60 a minute)
+    // would tie one suite's sign-ins to the next; the rate-limit suites set their own.
+    env: childEnv({ ARAGORA_DATA_DIR: dataDir, ARAGORA_RATE_LIMIT_AUTH: "100000/60", ...tokenEnv, ...options.env }),
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
