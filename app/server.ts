@@ -49,7 +49,18 @@ export interface RunningServer {
 
 const HEARTBEAT_MS = 15_000;
 
-export async function startServer({ config, log }: { config: Config; log: Logger }): Promise<RunningServer> {
+export interface ServerOptions {
+  config: Config;
+  log: Logger;
+  /**
+   * Who is calling, in place of the authenticator app/features.ts composes. Only bench/http.ts
+   * passes one: the same server with authentication off (a fixed principal) is the floor that
+   * shows what finding the caller from a token or key costs. `aragora serve` never does.
+   */
+  authenticator?: Authenticator;
+}
+
+export async function startServer({ config, log, authenticator: replacement }: ServerOptions): Promise<RunningServer> {
   const startedAt = Date.now();
   const nodeId = crypto.randomUUID();
   const dataDir = resolve(config.dataDir);
@@ -108,6 +119,7 @@ export async function startServer({ config, log }: { config: Config; log: Logger
   try {
     ({ authenticator, audit } = await makeFeatures(featureContext, features));
     rateLimits = await openRateLimitGuard(config, log);
+    if (replacement !== undefined) authenticator = replacement;
   } catch (err) {
     await system.shutdown();
     await store.close();

@@ -58,7 +58,11 @@ export const isoInstant = type("string").narrow(
     ctx.mustBe("an ISO-8601 date or date-time with its zone, e.g. 2026-01-31 or 2026-01-31T12:00:00Z"),
 );
 
+/** A workspace of the caller's organisation (`w-...`); the list and export read only its debates. */
+const WorkspaceFilter = type("1 <= string <= 128").describe("a workspace id of your organisation (w-...)");
+
 export const ListDebatesQuery = type({
+  "workspace_id?": WorkspaceFilter,
   "status?": "'running' | 'completed' | 'failed' | 'cancelled'",
   "agent?": "string > 0",
   "since?": isoInstant,
@@ -68,6 +72,7 @@ export const ListDebatesQuery = type({
 
 export const ExportQuery = type({
   "format?": "'json' | 'jsonl' | 'csv' | 'md'",
+  "workspace_id?": WorkspaceFilter,
   "status?": "'running' | 'completed' | 'failed' | 'cancelled'",
   "agent?": "string > 0",
   "since?": isoInstant,
@@ -140,6 +145,7 @@ export const DebateRecord = DebateSummary.and({
   ws_topic: "string",
   user_id: "string",
   org_id: "string",
+  workspace_id: "string",
 });
 
 export const ListDebatesResponse = type({ debates: DebateSummary.array(), next_cursor: "string | null" });

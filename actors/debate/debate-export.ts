@@ -132,6 +132,7 @@ export function debateRecord(row: DebateRow) {
     ws_topic: `debate:${row.id}`,
     user_id: row.owner.userId,
     org_id: row.owner.orgId,
+    workspace_id: row.owner.workspaceId,
   };
 }
 

@@ -117,6 +117,7 @@ export function debateRoutes({ store, debates, key, caps }: DebateRoutesDeps) {
         }
         const limit = query.limit ?? 50;
         const rows = await store.list(principalOf(request).orgId, {
+          workspaceId: query.workspace_id,
           status: query.status,
           agent: query.agent,
           since: query.since ? new Date(query.since) : undefined,
@@ -135,7 +136,7 @@ export function debateRoutes({ store, debates, key, caps }: DebateRoutesDeps) {
         query: validated(ListDebatesQuery, "query"),
         permission: "debates.read",
         detail: {
-          summary: "List debates, newest first (filters status, agent, since; cursor pagination)",
+          summary: "List debates, newest first (filters workspace_id, status, agent, since; cursor pagination)",
           tags: ["debates"],
         },
         response: responses({ 200: ListDebatesResponse, 422: ErrorBody }),
@@ -148,7 +149,12 @@ export function debateRoutes({ store, debates, key, caps }: DebateRoutesDeps) {
         const body = exportDebates(
           store,
           principalOf(request).orgId,
-          { status: query.status, agent: query.agent, since: query.since ? new Date(query.since) : undefined },
+          {
+            workspaceId: query.workspace_id,
+            status: query.status,
+            agent: query.agent,
+            since: query.since ? new Date(query.since) : undefined,
+          },
           format,
         );
         return streamedResponse(body, {

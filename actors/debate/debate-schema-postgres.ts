@@ -29,6 +29,10 @@ export const debates = pgTable(
     id: text("id").primaryKey(),
     userId: text("user_id").notNull(),
     orgId: text("org_id").notNull(),
+    // The workspace inside the organisation (its default one unless the principal chose another);
+    // a debate made before workspaces existed gets its organisation's default (the migration, or
+    // the legacy adoption at start).
+    workspaceId: text("workspace_id").notNull(),
     question: text("question").notNull(),
     config: text("config").notNull(),
     metadata: text("metadata").notNull(),

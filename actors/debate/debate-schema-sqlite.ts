@@ -1,5 +1,5 @@
 /**
- * Debate tables for SQLite: `debates` (one row per debate, in an organisation, made by a user),
+ * Debate tables for SQLite: `debates` (one row per debate, in a workspace of an organisation, made by a user),
  * `debate_participants` (the seats, for the agent filter), `debate_event_chunks` (the append-only
  * event log, the source of truth a restarted node resumes from), `debate_receipts` (signed decision
  * receipts), `elo_ratings` (each organisation's leaderboard) and `organisation_cost_caps` (what an
@@ -19,6 +19,10 @@ export const debates = sqliteTable(
     id: text("id").primaryKey(),
     userId: text("user_id").notNull(),
     orgId: text("org_id").notNull(),
+    // The workspace inside the organisation (its default one unless the principal chose another);
+    // a debate made before workspaces existed gets its organisation's default (the migration, or
+    // the legacy adoption at start).
+    workspaceId: text("workspace_id").notNull(),
     question: text("question").notNull(),
     // JSON documents: the validated configuration, the outcome and the per-round/per-agent figures.
     config: text("config").notNull(),

@@ -68,7 +68,7 @@ export function debateFromRow(r: DebateColumns): DebateRow {
   // Field by field, not a rest and a spread: every page view and subscription maps a row.
   return {
     id: r.id,
-    owner: { userId: r.userId, orgId: r.orgId },
+    owner: { userId: r.userId, orgId: r.orgId, workspaceId: r.workspaceId },
     question: r.question,
     config: JSON.parse(r.config),
     metadata: JSON.parse(r.metadata),
@@ -90,6 +90,7 @@ export function debateFromRow(r: DebateColumns): DebateRow {
 function listConditions(db: RepoDb, tables: DebateTables, orgId: string, f: DebateListFilter): SQL[] {
   const { debates, participants } = tables;
   const where: SQL[] = [eq(debates.orgId, orgId)];
+  if (f.workspaceId) where.push(eq(debates.workspaceId, f.workspaceId));
   if (f.status) where.push(eq(debates.status, f.status));
   if (f.agent) {
     const seated = db.select({ id: participants.debateId }).from(participants).where(eq(participants.agent, f.agent));
@@ -207,12 +208,12 @@ export class SqlDebateStore implements DebateStore {
     return deleted.length;
   }
 
-  async adoptLegacy(orgId: string): Promise<number> {
+  async adoptLegacy({ orgId, workspaceId }: { orgId: string; workspaceId: string }): Promise<number> {
     const { debates, ratings } = this.repo.tables;
     return this.repo.write(async (db) => {
       const moved = await db
         .update(debates)
-        .set({ orgId })
+        .set({ orgId, workspaceId })
         .where(eq(debates.orgId, LEGACY_ORG))
         .returning({ id: debates.id });
       // An agent the organisation already rates keeps its rating there; its legacy row stays.

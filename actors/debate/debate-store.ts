@@ -17,29 +17,31 @@ import { debateTables, type EventLogSql, SqlDebateStore } from "./debate-store-s
 import type { Rating } from "./elo.ts";
 import type { Baseline, ConsensusOutcome, DebateConfig, DebateStatus, DebateSummaryData } from "./types.ts";
 
-/** Who a debate belongs to: its organisation, and the user who made it. */
+/** Who a debate belongs to: its organisation, the workspace inside it, and the user who made it. */
 export interface Owner {
   userId: string;
   orgId: string;
+  workspaceId: string;
 }
 
 /**
  * The owner of every debate made before accounts existed (and of the server's own, in tests and
- * benchmarks): the legacy organisation `local`, which the operator acts in by default.
+ * benchmarks): the legacy organisation `local` and its workspace `local`, which the operator acts in
+ * by default.
  */
-export const LOCAL_OWNER: Owner = { userId: "local", orgId: "local" };
+export const LOCAL_OWNER: Owner = { userId: "local", orgId: "local", workspaceId: "local" };
 
 /** The user id a debate records for a principal without one (the operator's token). */
 export const OPERATOR_CREATOR = "operator";
 
 /**
- * The owner of a debate a principal makes: its organisation, and its user (or the key's creator;
- * {@link OPERATOR_CREATOR} for the operator's token).
+ * The owner of a debate a principal makes: its organisation and workspace, and its user (or the
+ * key's creator; {@link OPERATOR_CREATOR} for the operator's token).
  *
  * @example await debates.create(body, creatorOf(principalOf(request)));
  */
-export function creatorOf(principal: Pick<Principal, "userId" | "orgId">): Owner {
-  return { userId: principal.userId ?? OPERATOR_CREATOR, orgId: principal.orgId };
+export function creatorOf(principal: Pick<Principal, "userId" | "orgId" | "workspaceId">): Owner {
+  return { userId: principal.userId ?? OPERATOR_CREATOR, orgId: principal.orgId, workspaceId: principal.workspaceId };
 }
 
 export interface NewDebate {
@@ -57,7 +59,7 @@ export interface NewDebate {
  */
 export type DebateRow = Omit<
   typeof debates.$inferSelect,
-  "userId" | "orgId" | "config" | "metadata" | "status" | "consensus" | "baseline" | "summary"
+  "userId" | "orgId" | "workspaceId" | "config" | "metadata" | "status" | "consensus" | "baseline" | "summary"
 > &
   Pick<NewDebate, "owner" | "config" | "metadata"> & {
     status: DebateStatus;
@@ -79,6 +81,8 @@ export interface StoredEvent {
 }
 
 export interface DebateListFilter {
+  /** One workspace of the organisation; absent: all of them. */
+  workspaceId?: string;
   status?: DebateStatus;
   agent?: string;
   since?: Date;
@@ -151,10 +155,11 @@ export interface DebateStore {
   /** Delete the decision receipts created before `cutoff` (the receipt retention schedule); returns how many. */
   deleteReceiptsBefore(cutoff: Date): Promise<number>;
   /**
-   * Give the debates and ratings made before organisations existed (owner `local`) to `orgId`;
-   * safe on every start (a second run finds none). Returns how many debates moved.
+   * Give the debates and ratings made before organisations existed (owner `local`) to the
+   * organisation of `scope`, the debates in its workspace; safe on every start (a second run finds
+   * none). Returns how many debates moved.
    */
-  adoptLegacy(orgId: string): Promise<number>;
+  adoptLegacy(scope: { orgId: string; workspaceId: string }): Promise<number>;
   /** The organisation's debates created in [from, to), oldest first, with what each recorded of its usage. */
   usage(orgId: string, from: Date, to: Date): Promise<UsageRow[]>;
   /** The organisation's own monthly cost cap, or null (then the configured default applies). */

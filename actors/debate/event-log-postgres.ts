@@ -49,8 +49,8 @@ export class PostgresEventLog implements EventLogSql {
     const at = d.createdAt.toISOString();
     await this.pool.run((sql) =>
       sql.begin(async (tx) => {
-        await tx`INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at)
-        VALUES (${d.id}, ${d.owner.userId}, ${d.owner.orgId}, ${d.question}, ${JSON.stringify(d.config)},
+        await tx`INSERT INTO debates (id, user_id, org_id, workspace_id, question, config, metadata, status, created_at, updated_at)
+        VALUES (${d.id}, ${d.owner.userId}, ${d.owner.orgId}, ${d.owner.workspaceId}, ${d.question}, ${JSON.stringify(d.config)},
                 ${JSON.stringify(d.metadata)}, 'running', ${at}, ${at})`;
         const seats = d.config.agents.map((agent, seat) => ({ debate_id: d.id, seat, agent }));
         await tx`INSERT INTO debate_participants ${tx(seats)}`;

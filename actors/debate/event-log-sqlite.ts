@@ -158,12 +158,13 @@ export class SqliteEventLog implements EventLogSql {
     await this.write(() => {
       this.db
         .query(
-          "INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+          "INSERT INTO debates (id, user_id, org_id, workspace_id, question, config, metadata, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
         )
         .run(
           d.id,
           d.owner.userId,
           d.owner.orgId,
+          d.owner.workspaceId,
           d.question,
           JSON.stringify(d.config),
           JSON.stringify(d.metadata),

@@ -23,8 +23,11 @@ import { loadOrCreateReceiptKey } from "./receipt.ts";
 export interface DebatesFeatureDeps {
   /** Where turns run; without one, debates can be read but not started (503). */
   agents: AgentDirectory | undefined;
-  /** The organisation that receives the debates made before organisations existed (the first one). */
-  legacyOwner: { orgId: string };
+  /**
+   * The organisation (and its default workspace) that receives the debates made before
+   * organisations existed: the first one.
+   */
+  legacyOwner: { orgId: string; workspaceId: string };
 }
 
 export async function debatesFeature(
@@ -35,10 +38,10 @@ export async function debatesFeature(
   const health = ctx.storeHealth;
   const store = reportingHealth(await openDebateStore(ctx.store, config), health);
   health.addProbe("debates", () => store.probeWrite());
-  const adopted = await store.adoptLegacy(legacyOwner.orgId);
+  const adopted = await store.adoptLegacy(legacyOwner);
   if (adopted > 0) {
     log.info(
-      { org_id: legacyOwner.orgId, debates: adopted },
+      { org_id: legacyOwner.orgId, workspace_id: legacyOwner.workspaceId, debates: adopted },
       "debates made before organisations existed now belong to the first one",
     );
   }

@@ -65,8 +65,12 @@ const ORG_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
  */
 export function bearerMatches(header: string | null, token: string | Buffer): boolean {
   if (header === null || !header.startsWith("Bearer ")) return false;
-  const presented = Buffer.from(header.slice(7));
   const expected = typeof token === "string" ? Buffer.from(token) : token;
+  // UTF-8 takes at least one byte per UTF-16 unit, so a longer credential cannot match: refused
+  // without copying it. Every request with an access token or API key passes here first, and
+  // those are longer than any operator token in practice.
+  if (header.length - 7 > expected.length) return false;
+  const presented = Buffer.from(header.slice(7));
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 

@@ -2,9 +2,9 @@
  * OpenAPI 3.1 at /swagger/json and Swagger UI at /swagger, with the UI's assets served
  * from the local swagger-ui-dist package so the page works on an air-gapped host.
  *
- * The document declares the three ways to prove who you are (`bearer`: an access token;
- * `apiKey`: an API key, sent as a bearer token or in X-API-Key; `cookie`: the browser session's
- * `aragora_access`); every protected operation requires any one of them (permission.ts), and
+ * The document declares the three ways to prove who you are (`bearer`: an access token, or any
+ * other bearer credential; `apiKey`: an API key in the X-API-Key header, which is accepted as a
+ * bearer token too; `cookie`: the browser session's `aragora_access`); every protected operation requires any one of them (permission.ts), and
  * Swagger UI's Authorize button takes a token and keeps it across reloads.
  *
  * @example
@@ -57,9 +57,11 @@ export function swagger(version: string) {
                 description: "An access token from POST /api/auth/sign-in (or the operator's ARAGORA_API_TOKEN)",
               },
               apiKey: {
-                type: "http",
-                scheme: "bearer",
-                description: "An API key (ara_live_...) as a bearer token; the X-API-Key header is accepted too",
+                type: "apiKey",
+                in: "header",
+                name: "X-API-Key",
+                description:
+                  "An API key (ara_live_...) from POST /api/auth/api-key; it is accepted as a bearer token too",
               },
               cookie: {
                 type: "apiKey",

@@ -72,7 +72,7 @@ describe("the served OpenAPI document", () => {
   test("declares the three ways to prove who you are", () => {
     expect(doc.components.securitySchemes).toMatchObject({
       bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
-      apiKey: { type: "http", scheme: "bearer" },
+      apiKey: { type: "apiKey", in: "header", name: "X-API-Key" },
       cookie: { type: "apiKey", in: "cookie", name: "aragora_access" },
     });
   });

@@ -2,7 +2,7 @@
  * The first start through a real server process: the setup token is printed once (stderr) and
  * written to a 0600 file, never logged; a wrong token is 401, the right one makes the owner and
  * answers like a sign-in, and after that setup is 410 for good. Debates of the legacy `local`
- * owner move to the first organisation on start.
+ * owner move to the first organisation, in its default workspace, on start.
  */
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
@@ -117,17 +117,24 @@ describe("debates made before accounts existed", () => {
     const insert = (id: string) => {
       const db = new Database(file);
       db.run(
-        "INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at) VALUES (?, 'local', 'local', 'Old question?', '{}', '{}', 'completed', 1, 1)",
+        "INSERT INTO debates (id, user_id, org_id, workspace_id, question, config, metadata, status, created_at, updated_at) VALUES (?, 'local', 'local', 'local', 'Old question?', '{}', '{}', 'completed', 1, 1)",
         [id],
       );
       db.close();
     };
     const orgOf = (id: string) => {
       const db = new Database(file, { readonly: true });
-      const row = db.query<{ org_id: string }, [string]>("SELECT org_id FROM debates WHERE id = ?").get(id);
+      const row = db
+        .query<{ org_id: string; workspace_id: string }, [string]>(
+          "SELECT org_id, workspace_id FROM debates WHERE id = ?",
+        )
+        .get(id);
       const first = db.query<{ org_id: string }, []>("SELECT org_id FROM setup").get();
+      const workspace = db
+        .query<{ id: string }, [string]>("SELECT id FROM workspaces WHERE org_id = ? AND is_default = 1")
+        .get(first?.org_id ?? "");
       db.close();
-      return { debate: row?.org_id, first: first?.org_id };
+      return { debate: row?.org_id, first: first?.org_id, workspace: row?.workspace_id, default: workspace?.id };
     };
     insert("d-legacy-1");
     const server = await startAccessServer({ dataDir });
@@ -135,11 +142,14 @@ describe("debates made before accounts existed", () => {
     const after = orgOf("d-legacy-1");
     expect(after.first).toMatch(/^o-/);
     expect(after.debate).toBe(after.first);
+    // In the organisation's default workspace.
+    expect(after.default).toMatch(/^w-/);
+    expect(after.workspace).toBe(after.default);
 
     insert("d-legacy-2");
     const again = await startAccessServer({ dataDir });
     await again.stop();
-    expect(orgOf("d-legacy-2").debate).toBe(after.first);
+    expect(orgOf("d-legacy-2")).toMatchObject({ debate: after.first, workspace: after.default });
     expect(orgOf("d-legacy-1").debate).toBe(after.first);
   });
 });

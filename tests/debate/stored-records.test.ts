@@ -99,7 +99,7 @@ test("an export that breaks off mid-stream: the client sees a cut-off body, the 
   // the first page goes out, then reading the second fails.
   withDatabase((db) => {
     const insert = db.prepare(
-      "INSERT INTO debates SELECT ?, user_id, org_id, question, config, metadata, status, stop_reason, error, consensus, baseline, summary, last_seq, elo_applied, created_at - ?, updated_at, finished_at FROM debates WHERE id = ?",
+      "INSERT INTO debates (id, user_id, org_id, workspace_id, question, config, metadata, status, stop_reason, error, consensus, baseline, summary, last_seq, elo_applied, created_at, updated_at, finished_at) SELECT ?, user_id, org_id, workspace_id, question, config, metadata, status, stop_reason, error, consensus, baseline, summary, last_seq, elo_applied, created_at - ?, updated_at, finished_at FROM debates WHERE id = ?",
     );
     db.transaction(() => {
       for (let i = 1; i <= 300; i++) insert.run(`d-copy-${String(i).padStart(3, "0")}`, i * 1000, plain);

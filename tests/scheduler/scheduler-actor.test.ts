@@ -362,8 +362,8 @@ async function insertReceipts(config: Config, dataDir: string, rows: { id: strin
     await rawSql(
       config,
       dataDir,
-      "INSERT INTO debates (id, user_id, org_id, question, config, metadata, status, created_at, updated_at) " +
-        "VALUES ($1, 'u-1', 'o-1', 'q', '{}', '{}', 'completed', $2, $2)",
+      "INSERT INTO debates (id, user_id, org_id, workspace_id, question, config, metadata, status, created_at, updated_at) " +
+        "VALUES ($1, 'u-1', 'o-1', 'w-1', 'q', '{}', '{}', 'completed', $2, $2)",
       [id, createdAt],
     );
     await rawSql(

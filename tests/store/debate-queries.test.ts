@@ -3,8 +3,10 @@
  * alike on SQLite and on PostgreSQL, through the DebateStore interface on a real store: a debate
  * read back whole (JSON columns parsed, times and the ELO flag typed), every read a client can reach
  * scoped by its organisation (a colleague reads a debate, another organisation does not), the list's
- * filters and its cursor paging, the debates still running, each organisation's leaderboard and its
- * order, the usage rows of a time range, each organisation's cost cap, receipt pruning's count, and the health probe, which writes (SQLite: a page)
+ * filters (a workspace among them) and its cursor paging, the legacy owner's debates adopted into
+ * an organisation's workspace, the debates still running, each organisation's leaderboard and its
+ * order, the usage rows of a time range, each organisation's cost cap, receipt pruning's count, and
+ * the health probe, which writes (SQLite: a page)
  * and changes nothing a reader sees; and store health wraps every method (on a store opened
  * read-only: reads answer, writes are refused as 503 read_only and reported).
  */
@@ -14,6 +16,7 @@ import { Writable } from "node:stream";
 import {
   type DebateRow,
   type DebateStore,
+  LOCAL_OWNER,
   type Owner,
   openDebateStore,
   reportingHealth,
@@ -27,11 +30,11 @@ import { debateConfig } from "../debate/in-process-agents.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase, tempDataDir } from "../support/services.ts";
 
 const quiet = createLogger("ERROR", new Writable({ write: (_c, _e, cb) => cb() }));
-const ALICE: Owner = { userId: "alice", orgId: "acme" };
-/** Alice's colleague. */
-const BOB: Owner = { userId: "bob", orgId: "acme" };
+const ALICE: Owner = { userId: "alice", orgId: "acme", workspaceId: "w-acme" };
+/** Alice's colleague, in another workspace of the organisation. */
+const BOB: Owner = { userId: "bob", orgId: "acme", workspaceId: "w-acme-lab" };
 /** Of another organisation. */
-const MALLORY: Owner = { userId: "mallory", orgId: "umbrella" };
+const MALLORY: Owner = { userId: "mallory", orgId: "umbrella", workspaceId: "w-umbrella" };
 const T0 = 1_900_000_000_000;
 
 /** Debates of acme (alice's, one of bob's) and one of umbrella's at known instants, some finished with receipts and ratings. */
@@ -142,6 +145,11 @@ function queries(config: () => Config) {
     expect(ids(await store.list("acme", { ...all, agent: "t:a" }))).toEqual(["d-q3", "d-q1"]);
     expect(ids(await store.list("acme", { ...all, agent: "t:b", status: "completed" }))).toEqual(["d-q2", "d-q1"]);
     expect(ids(await store.list("acme", { ...all, since: new Date(T0 + 2000) }))).toEqual(["d-q4", "d-q3", "d-q2"]);
+    // A workspace: its organisation's debates in it only (another organisation's workspace id finds none).
+    expect(ids(await store.list("acme", { ...all, workspaceId: "w-acme" }))).toEqual(["d-q3", "d-q2", "d-q1"]);
+    expect(ids(await store.list("acme", { ...all, workspaceId: "w-acme-lab" }))).toEqual(["d-q4"]);
+    expect(ids(await store.list("acme", { ...all, workspaceId: "w-umbrella" }))).toEqual([]);
+    expect(ids(await store.list("acme", { ...all, workspaceId: "w-acme", status: "running" }))).toEqual(["d-q3"]);
     const pages: string[][] = [];
     let after: { createdAt: number; id: string } | undefined;
     for (;;) {
@@ -252,6 +260,27 @@ function queries(config: () => Config) {
       await wrapped.close();
       await readOnly.close();
     }
+  });
+
+  test("the legacy owner's debates move into the adopting organisation's workspace, once", async () => {
+    await store.create({
+      id: "d-legacy",
+      owner: LOCAL_OWNER,
+      question: "Old?",
+      config: debateConfig({ agents: ["t:a", "t:b"] }),
+      metadata: {},
+      createdAt: new Date(T0 + 5000),
+    });
+    expect(await store.get("d-legacy", "initech")).toBeNull();
+    expect(await store.adoptLegacy({ orgId: "initech", workspaceId: "w-initech" })).toBe(1);
+    expect((await store.get("d-legacy", "initech"))?.owner).toEqual({
+      userId: "local",
+      orgId: "initech",
+      workspaceId: "w-initech",
+    });
+    expect(ids(await store.list("initech", { limit: 10, workspaceId: "w-initech" }))).toEqual(["d-legacy"]);
+    expect(await store.adoptLegacy({ orgId: "acme", workspaceId: "w-acme" })).toBe(0);
+    expect(ids(await store.list("acme", { limit: 10, workspaceId: "w-acme" }))).toEqual(["d-q3", "d-q2", "d-q1"]);
   });
 
   test("receipt pruning deletes the receipts created before the cutoff and counts them", async () => {
