@@ -350,6 +350,8 @@ describe("API keys", () => {
       workspaceId,
       roles: ["member"],
       keyId: key.id,
+      // What the rate-limit view shows of the key: its prefix and last four, never the rest.
+      keyHint: `${key.token.slice(0, 13)}…${key.token.slice(-4)}`,
       scopes: ["debates.read"],
       via: "api_key",
     });
