@@ -91,10 +91,14 @@ export const DebateEventSchemas = {
   consensus: type({
     method: "string",
     reached: "boolean",
-    answer: "string | null",
-    winner: "string | null",
-    supporters: "string[]",
-    support: "number",
+    answer: type("string | null").describe(
+      "the answer the votes chose (most votes, most confidence for confidence_weighted, the judge's pick); when not reached, the leading one",
+    ),
+    winner: type("string | null").describe(
+      "the first seat, in the order of the debate's agents, whose final answer is `answer`: votes count for answers, so this is not the seat with the most votes",
+    ),
+    supporters: type("string[]").describe("every seat whose final answer is `answer`; empty when not reached"),
+    support: type("number").describe("share of the votes (of the confidence for confidence_weighted) for `answer`"),
     baseline_answer: "string | null",
     same_as_baseline: "boolean",
     "synthesis?": "string",

@@ -97,7 +97,9 @@ export const DebateSummary = type({
   agents: "string[]",
   created_at: "string",
   finished_at: "string | null",
-  consensus: "Record<string, unknown> | null",
+  consensus: type("Record<string, unknown> | null").describe(
+    "the decision: the consensus event's method, reached, answer, winner (the first seat holding the answer, not the seat with the most votes), supporters and support, with the votes; null when there is none",
+  ),
 });
 
 /** A debate's configuration in the record: the POST body's names, every field resolved. */

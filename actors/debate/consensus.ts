@@ -157,9 +157,13 @@ const THRESHOLDS: Record<Exclude<ConsensusMethod, "confidence_weighted" | "judge
  * Decide the outcome from the votes over the seats' final answers. Votes go to the voted seat's
  * answer cluster; abstentions count for nobody. majority needs more than half of the votes cast,
  * supermajority two thirds, unanimous all active voters, confidence_weighted more than half of the
- * confidence weight; judge takes the judge's single vote.
+ * confidence weight; judge takes the judge's single vote. `winner` is the first seat (seat order)
+ * holding the leading answer, whichever of its seats the votes named; `supporters` all of them, and
+ * none when the consensus is not reached (answer and winner still name the leading answer).
  *
- * @example decideConsensus("majority", seats, votes)
+ * @example
+ * // a and c both answer "yes"; b and c vote c, a votes a: winner "a", supporters ["a", "c"]
+ * decideConsensus("majority", seats, votes)
  */
 export function decideConsensus(method: ConsensusMethod | "answers", seats: Seat[], votes: Vote[]): ConsensusOutcome {
   const active = seats.filter((s) => !s.failed);

@@ -55,12 +55,16 @@ export interface Vote {
 export interface ConsensusOutcome {
   method: ConsensusMethod | "answers";
   reached: boolean;
-  /** The winning answer (short form) and the seat that first gave it. */
+  /** The winning answer (short form): the most votes, confidence or the judge's pick; when not reached, the leading one. */
   answer: string | null;
+  /**
+   * The first seat, in seat order, whose final answer is `answer`: it names the answer, it is not the
+   * seat with the most votes (votes count for answers) nor necessarily the one that proposed it first.
+   */
   winner: string | null;
-  /** Seats whose final answer matched the consensus answer. */
+  /** Seats whose final answer matched the consensus answer; none when it was not reached. */
   supporters: string[];
-  /** Share of the vote weight behind the winner. */
+  /** Share of the votes (confidence weight for confidence_weighted) behind the answer. */
   support: number;
   votes: Vote[];
   synthesis?: string;

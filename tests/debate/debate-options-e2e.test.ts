@@ -228,7 +228,14 @@ describe("consensus methods", () => {
     expect(majority.consensus.support).toBeCloseTo(2 / 3, 3);
     expect(majority.consensus.supporters).toEqual(majority.seats.slice(0, 2));
     expect(supermajority.consensus).toMatchObject({ method: "supermajority", reached: true, answer: "plan alpha" });
-    expect(unanimous.consensus).toMatchObject({ method: "unanimous", reached: false, supporters: [] });
+    // Not reached: answer and winner still name the leading answer; nobody is a supporter.
+    expect(unanimous.consensus).toMatchObject({
+      method: "unanimous",
+      reached: false,
+      answer: "plan alpha",
+      winner: unanimous.seats[0],
+      supporters: [],
+    });
     expect(allAgree.consensus).toMatchObject({ method: "unanimous", reached: true, answer: "plan alpha" });
     // The synthesiser speaks only when a consensus was reached.
     expect(turnStarts(majority.events, "synthesis").map((e) => e.agent)).toEqual([majority.seats[0] as string]);
@@ -300,6 +307,38 @@ describe("consensus methods", () => {
     expect(requestsOf(a)).toHaveLength(3);
     expect(requestsOf(b)).toHaveLength(3);
     expect(messagesOf(requestsOf(c)[3] as RecordedRequest).system).toContain("impartial judge");
+  }, 20_000);
+
+  test("winner names the answer by its first seat: not the seat with the most votes, nor its first proposer", async () => {
+    // The README Quick start case: a and c end on one answer, two votes name c and one names a.
+    // c proposed it in round 0 and a adopted it in round 1; b holds out.
+    const seats = seatsFor("c-winner");
+    const [a, b, c] = seats as [string, string, string];
+    script(a, proposal(a, "plan beta"), critique(a), proposal(a, "plan alpha"), vote(c, 0.8));
+    script(b, proposal(b, "plan gamma"), critique(b), proposal(b, "plan gamma"), vote(c, 0.8));
+    script(c, proposal(c, "plan alpha"), critique(c), proposal(c, "plan alpha"), vote(a, 0.8));
+    const { record, events } = await runDebate({ question: "Who wins?", agents: seats, rounds: 1 });
+    expect(record.status).toBe("completed");
+    expect(ofType(events, "vote").map((e) => [e.agent, e.data.choice])).toEqual(
+      expect.arrayContaining([
+        [a, c],
+        [b, c],
+        [c, a],
+      ]),
+    );
+    // Every vote counts for "plan alpha"; the first seat holding it (a) names it, though c has
+    // two of the votes and proposed it first.
+    const decided = {
+      method: "majority",
+      reached: true,
+      answer: "plan alpha",
+      winner: a,
+      supporters: [a, c],
+      support: 1,
+    };
+    expect(record.consensus).toMatchObject(decided);
+    expect(ofType(events, "consensus")[0]?.data).toMatchObject(decided);
+    expect(record.summary?.final_answers).toEqual({ [a]: "plan alpha", [b]: "plan gamma", [c]: "plan alpha" });
   }, 20_000);
 });
 
