@@ -1,5 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { ACCESS_COOKIE, clearedCookies, csrfRefusal, readCookie, sessionCookies } from "./cookies.ts";
+import {
+  ACCESS_COOKIE,
+  clearedCookies,
+  csrfRefusal,
+  MFA_CHALLENGE_COOKIE,
+  mfaChallengeCookie,
+  readCookie,
+  sessionCookies,
+} from "./cookies.ts";
 
 describe("readCookie", () => {
   test("finds the cookie by its whole name, not inside another name or value", () => {
@@ -11,6 +19,16 @@ describe("readCookie", () => {
     expect(readCookie("evil_aragora_access=a; aragora_access=a6", ACCESS_COOKIE)).toBe("a6");
     expect(readCookie("aragora_access=", ACCESS_COOKIE)).toBeUndefined();
     expect(readCookie(null, ACCESS_COOKIE)).toBeUndefined();
+  });
+});
+
+describe("the sign-in challenge cookie", () => {
+  test("is HttpOnly, Secure, SameSite=Strict, only sent to /api/auth/mfa, and lives as long as the challenge", () => {
+    expect(mfaChallengeCookie("ara_mfa_x", 300)).toBe(
+      "aragora_mfa_challenge=ara_mfa_x; Path=/api/auth/mfa; Max-Age=300; Secure; SameSite=Strict; HttpOnly",
+    );
+    expect(mfaChallengeCookie("", 0)).toContain("Max-Age=0");
+    expect(readCookie(`${MFA_CHALLENGE_COOKIE}=ara_mfa_y; aragora_csrf=c`, MFA_CHALLENGE_COOKIE)).toBe("ara_mfa_y");
   });
 });
 

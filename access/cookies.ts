@@ -19,6 +19,12 @@ export const ACCESS_COOKIE = "aragora_access";
 export const REFRESH_COOKIE = "aragora_refresh";
 export const CSRF_COOKIE = "aragora_csrf";
 export const CSRF_HEADER = "x-csrf-token";
+/**
+ * The pending second factor of a browser sign-in (OAuth with MFA on): the challenge token, kept
+ * out of URLs and scripts, sent only to /api/auth/mfa, where POST /verify finishes it with a code.
+ */
+export const MFA_CHALLENGE_COOKIE = "aragora_mfa_challenge";
+const MFA_CHALLENGE_PATH = "/api/auth/mfa";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -83,6 +89,17 @@ export function clearedCookies(): string[] {
     cookie(REFRESH_COOKIE, "", "/api/auth", 0, true),
     cookie(CSRF_COOKIE, "", "/", 0, false),
   ];
+}
+
+/**
+ * The Set-Cookie value that hands the browser a sign-in challenge for `maxAge` seconds (its
+ * lifetime); `mfaChallengeCookie("", 0)` clears it. HttpOnly (no script reads it), Secure, and
+ * SameSite=Strict: another site cannot make the browser send it with a code of its own.
+ *
+ * @example set.headers["set-cookie"] = [mfaChallengeCookie(challenge.challenge_token, challenge.expires_in)];
+ */
+export function mfaChallengeCookie(token: string, maxAge: number): string {
+  return cookie(MFA_CHALLENGE_COOKIE, token, MFA_CHALLENGE_PATH, maxAge, true);
 }
 
 /**

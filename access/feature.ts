@@ -86,12 +86,18 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
       audit,
       log,
     });
-    const oauth = await oauthSignIn({ config, log, store: ctx.store, accounts: store, sessions, audit }).catch(
-      async (err) => {
-        await secondFactor.close();
-        throw err;
-      },
-    );
+    const oauth = await oauthSignIn({
+      config,
+      log,
+      store: ctx.store,
+      accounts: store,
+      sessions,
+      secondFactor: secondFactor.mfa,
+      audit,
+    }).catch(async (err) => {
+      await secondFactor.close();
+      throw err;
+    });
     return {
       name: "access",
       authenticator,

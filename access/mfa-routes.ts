@@ -2,7 +2,8 @@
  * /api/auth/mfa: a person's second factor (mfa.ts). Enrol a TOTP authenticator (the password
  * again, then a first code), see whether MFA is on, disable it (the password and a code or a
  * recovery code), make new recovery codes (a code), and finish a sign-in with a code
- * (`POST /api/auth/mfa/verify`, public: the sign-in's challenge is the credential).
+ * (`POST /api/auth/mfa/verify`, public: the sign-in's challenge is the credential, from the body's
+ * `challenge_token` or, for an OAuth sign-in, from the `aragora_mfa_challenge` cookie).
  *
  * Only a person's own session manages its second factor: not an API key, not the operator token,
  * not an impersonation token.
@@ -21,6 +22,7 @@ import { stateOf } from "../runtime/http/request-state.ts";
 import { responses, validated } from "../runtime/http/route-schemas.ts";
 import { ErrorBody } from "../schemas/errors.ts";
 import type { AccessStore, UserRow } from "./access-store.ts";
+import { MFA_CHALLENGE_COOKIE, mfaChallengeCookie, readCookie } from "./cookies.ts";
 import { impersonationRefused } from "./impersonation.ts";
 import type { CallContext, Proof, SecondFactor } from "./mfa.ts";
 import {
@@ -218,8 +220,21 @@ export function mfaRoutes(deps: MfaRoutesDeps) {
       "/verify",
       async ({ body, request, set }) => {
         const proof = proofOf(body);
-        const session = await mfa.finish(body.challenge_token, proof, callOf(request, null));
-        return answer(session, set);
+        const call = callOf(request, null);
+        if (body.challenge_token !== undefined) return answer(await mfa.finish(body.challenge_token, proof, call), set);
+        const fromCookie = readCookie(request.headers.get("cookie"), MFA_CHALLENGE_COOKIE);
+        if (fromCookie === undefined) {
+          throw new HttpError(
+            422,
+            "validation_failed",
+            `body.challenge_token: give the challenge_token a sign-in answered (or send the ${MFA_CHALLENGE_COOKIE} cookie an OAuth sign-in set)`,
+            [{ field: "body.challenge_token", rule: `is required without the ${MFA_CHALLENGE_COOKIE} cookie` }],
+          );
+        }
+        const answered = await answer(await mfa.finish(fromCookie, proof, call, "cookie"), set);
+        // A cookie sign-in: its challenge has done its one job; the session cookies take its place.
+        set.headers["set-cookie"] = [...(set.headers["set-cookie"] as string[]), mfaChallengeCookie("", 0)];
+        return answered;
       },
       {
         permission: "public",
@@ -227,7 +242,7 @@ export function mfaRoutes(deps: MfaRoutesDeps) {
         parse: "json",
         detail: {
           summary:
-            "Finish a sign-in of an account with MFA: the challenge and a code (or a recovery code, used up) answer the session",
+            "Finish a sign-in of an account with MFA: the challenge (challenge_token, or the aragora_mfa_challenge cookie of an OAuth sign-in) and a code (or a recovery code, used up) answer the session",
           tags: TAGS,
         },
         response: responses({ 200: SessionResponse, 401: ErrorBody, 422: ErrorBody, 429: ErrorBody }),

@@ -20,11 +20,15 @@ export const MfaDisableBody = type({
 }).describe("the password, and a current code or a recovery code");
 
 export const MfaVerifyBody = type({
-  challenge_token: type("1 <= string <= 256").describe("the challenge_token a sign-in answered"),
+  "challenge_token?": type("1 <= string <= 256").describe(
+    "the challenge_token a password sign-in answered; leave it out to use the aragora_mfa_challenge cookie an OAuth sign-in set (the body wins when both are there)",
+  ),
   "code?": code,
   "recovery_code?": recoveryCode,
   "+": "reject",
-}).describe("the sign-in's challenge, and a current code or a recovery code (used up)");
+}).describe(
+  "the sign-in's challenge (here, or in the aragora_mfa_challenge cookie), and a current code or a recovery code (used up)",
+);
 
 export const MfaStatusResponse = type({
   enabled: "boolean",

@@ -4,8 +4,8 @@
  * - Enrolment: {@link SecondFactor.startEnrolment} makes a secret, pending until
  *   {@link SecondFactor.confirm} sees a valid code from it; then the authenticator is enabled and
  *   ten recovery codes are shown once (only their hashes are kept).
- * - Sign-in: a right password for an account with MFA answers a challenge, not a session
- *   ({@link SecondFactor.challengeFor}); {@link SecondFactor.finish} turns it, with a code or a
+ * - Sign-in: a right password (or an OAuth sign-in) for an account with MFA answers a challenge,
+ *   not a session ({@link SecondFactor.challengeFor}); {@link SecondFactor.finish} turns it, with a code or a
  *   recovery code (then used up), into a session whose tokens say `amr: ["pwd", "otp"]`.
  * - A code is accepted once: its time step must be later than the last accepted one; ±1 step of
  *   clock drift is allowed. Wrong codes are counted per account and per address by the login
@@ -28,6 +28,7 @@ import { verifyPassword } from "../runtime/security/password.ts";
 import { hashSecretToken, isSecretToken, newSecretToken } from "../runtime/security/secret-token.ts";
 import { matchRecoveryCode, newRecoveryCodes, newTotpSecret, verifyTotp } from "../runtime/security/totp.ts";
 import type { AccessStore, Membership, UserRow } from "./access-store.ts";
+import { MFA_CHALLENGE_COOKIE } from "./cookies.ts";
 import type { MfaStore, TotpRow } from "./mfa-store.ts";
 import { AMR, type IssuedSession, type Sessions } from "./sessions.ts";
 
@@ -248,8 +249,9 @@ export class SecondFactor {
   }
 
   /**
-   * What a right password answers for an account with MFA on: a challenge for its code (undefined
-   * when MFA is off: the sign-in makes its session at once).
+   * What a first factor (a right password, or an OAuth sign-in the provider vouched for) answers
+   * for an account with MFA on: a challenge for its code (undefined when MFA is off: the sign-in
+   * makes its session at once).
    *
    * @example
    * const challenge = await mfa.challengeFor(user, membership);
@@ -281,17 +283,26 @@ export class SecondFactor {
   /**
    * The session a challenge and its code (or a recovery code, then used up) make; 401 for an
    * unknown, expired or used challenge and for a wrong or reused code, 429 while backing off.
+   * `from` is where the challenge came (the body's challenge_token, or the cookie an OAuth sign-in
+   * set), so a refusal names it.
    *
    * @example const session = await mfa.finish(body.challenge_token, { code: body.code }, call);
    */
-  async finish(challengeToken: string, proof: Proof, call: CallContext): Promise<IssuedSession> {
+  async finish(
+    challengeToken: string,
+    proof: Proof,
+    call: CallContext,
+    from: "body" | "cookie" = "body",
+  ): Promise<IssuedSession> {
     const gone = () =>
-      new HttpError(
-        401,
-        "invalid_mfa_challenge",
-        "unknown, expired or used sign-in challenge: sign in with your password again",
-        [{ field: "body.challenge_token", rule: "must be the challenge_token of a sign-in of the last 5 minutes" }],
-      );
+      new HttpError(401, "invalid_mfa_challenge", "unknown, expired or used sign-in challenge: sign in again", [
+        from === "body"
+          ? { field: "body.challenge_token", rule: "must be the challenge_token of a sign-in of the last 5 minutes" }
+          : {
+              field: `cookies.${MFA_CHALLENGE_COOKIE}`,
+              rule: "must be the challenge an OAuth sign-in of the last 5 minutes set",
+            },
+      ]);
     if (!isSecretToken(challengeToken, MFA_CHALLENGE_PREFIX)) throw gone();
     const tokenHash = hashSecretToken(challengeToken);
     const challenge = await this.deps.store.challenge(tokenHash, new Date(this.clock()));

@@ -29,6 +29,12 @@ import { sameSecret } from "./same-secret.ts";
 
 export const GOOGLE_ISSUER = "https://accounts.google.com";
 /**
+ * The other `iss` Google's ID tokens may carry: its documentation says "The value of iss in the ID
+ * token is equal to https://accounts.google.com or accounts.google.com". Accepted for Google only
+ * (googleDefaults at Google's own issuer); every other provider's tokens must name its issuer exactly.
+ */
+export const GOOGLE_ISSUER_ALIAS = "accounts.google.com";
+/**
  * Google's authorization endpoint, as its OpenID Connect documentation gives it: starting a Google
  * sign-in needs no request to Google (discovery is fetched when the first callback arrives).
  */
@@ -107,7 +113,8 @@ export interface OidcClientOptions {
   issuer?: string;
   /**
    * Google: issuer https://accounts.google.com and, with that issuer, its documented authorization
-   * endpoint (so `begin` needs no discovery); the default scopes suit it.
+   * endpoint (so `begin` needs no discovery) and ID tokens whose `iss` is `accounts.google.com`
+   * (its documented alias); the default scopes suit it.
    */
   googleDefaults?: boolean;
   /**
@@ -197,6 +204,25 @@ export function createOidcClient(options: OidcClientOptions): OidcClient {
     const endpoint = URL.parse(knownAuthorizationEndpoint);
     const secure = endpoint?.protocol === "https:" || (endpoint?.protocol === "http:" && isLoopback(endpoint.hostname));
     if (!secure) throw new TypeError("createOidcClient: authorizationEndpoint must be an https URL");
+  }
+
+  // The one other issuer an ID token may name, for Google at its own issuer only.
+  const issuerAlias = options.googleDefaults && issuer === GOOGLE_ISSUER ? GOOGLE_ISSUER_ALIAS : undefined;
+  const aliased = new WeakMap<oauth.AuthorizationServer, oauth.AuthorizationServer>();
+
+  /**
+   * The metadata the ID token's `iss` is checked against: the discovered one, or the same under the
+   * alias when the token names it (read unverified here only to pick which of the two accepted
+   * names the library compares; the signature, audience, nonce and expiry checks are unchanged).
+   */
+  async function issuerFor(as: oauth.AuthorizationServer, response: Response): Promise<oauth.AuthorizationServer> {
+    if (issuerAlias === undefined || unverifiedIdTokenIssuer(await response.clone().text()) !== issuerAlias) return as;
+    let other = aliased.get(as);
+    if (other === undefined) {
+      other = { ...as, issuer: issuerAlias };
+      aliased.set(as, other);
+    }
+    return other;
   }
 
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -309,10 +335,15 @@ export function createOidcClient(options: OidcClientOptions): OidcClient {
           http,
         );
         await failOnServerError(response, "token endpoint");
-        const processed = await oauth.processAuthorizationCodeResponse(as, client, response, {
-          expectedNonce: pending.nonce,
-          requireIdToken: true,
-        });
+        const processed = await oauth.processAuthorizationCodeResponse(
+          await issuerFor(as, response),
+          client,
+          response,
+          {
+            expectedNonce: pending.nonce,
+            requireIdToken: true,
+          },
+        );
         // The claims are checked above; the signature too, with the provider's published keys
         // (jwks_uri, cached per discovery): TLS alone would vouch for the token only where the
         // connection is TLS, and a plain-http loopback provider or a TLS-terminating proxy is not.
@@ -335,6 +366,7 @@ export function createOidcClient(options: OidcClientOptions): OidcClient {
       }
       const email = claims.email ?? null;
       return {
+        // The discovered issuer, whichever name the token used: identities are kept under one.
         issuer: as.issuer,
         subject: idClaims.sub,
         email,
@@ -343,6 +375,20 @@ export function createOidcClient(options: OidcClientOptions): OidcClient {
       };
     },
   };
+}
+
+/** The `iss` of a token response's ID token, unverified; undefined when there is none to read. */
+function unverifiedIdTokenIssuer(body: string): string | undefined {
+  try {
+    const idToken = (JSON.parse(body) as { id_token?: unknown }).id_token;
+    if (typeof idToken !== "string") return undefined;
+    const payload = JSON.parse(Buffer.from(idToken.split(".")[1] ?? "", "base64url").toString("utf8")) as {
+      iss?: unknown;
+    };
+    return typeof payload.iss === "string" ? payload.iss : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A provider answering 5xx is down for now, like one that does not answer: `unreachable`. */

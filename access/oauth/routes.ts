@@ -14,12 +14,19 @@
  *   starts the same session a password sign-in does (cookies.ts) and redirects to the `return_to`
  *   kept at the start. Any failure redirects to OAUTH_ERROR_URL with `?error=<code>` and nothing
  *   else: the provider's own words go to the log, not into a URL.
+ * - An account with MFA on is not signed in by the provider alone: the callback sets no session
+ *   cookie but the sign-in challenge's (`aragora_mfa_challenge`: HttpOnly, SameSite=Strict, sent
+ *   only to /api/auth/mfa, as long as the challenge lives), and redirects to the `return_to` with
+ *   `mfa=required` added, so the page asks for the code and finishes with
+ *   `POST /api/auth/mfa/verify {code}`. The challenge token itself never goes into a URL.
  *
  * The provider's access and refresh tokens are used for the userinfo call at most and never stored.
- * Every outcome is recorded in the audit log (`auth.signed_in`, method `oauth`).
+ * Every outcome is recorded in the audit log (`auth.signed_in`, method `oauth`); a sign-in whose
+ * second factor is pending is `auth.mfa_challenged` (method `oauth`, `mfa: "pending"`), and it is
+ * signed in when `mfa.verified` is recorded, as a password sign-in with MFA is.
  *
  * @example
- * app.use(oauthRoutes({ providers, pending, identities, accounts, sessions, audit, config, log }));
+ * app.use(oauthRoutes({ providers, pending, identities, accounts, sessions, secondFactor, audit, config, log }));
  * // browser: GET /api/auth/oauth/google/start?return_to=/debates -> 302 accounts.google.com ...
  */
 import { type } from "arktype";
@@ -35,7 +42,8 @@ import type { Logger } from "../../runtime/log.ts";
 import { metrics } from "../../runtime/metrics.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import type { AccessStore } from "../access-store.ts";
-import { readCookie, sessionCookies } from "../cookies.ts";
+import { mfaChallengeCookie, readCookie, sessionCookies } from "../cookies.ts";
+import type { SecondFactor } from "../mfa.ts";
 import type { Sessions } from "../sessions.ts";
 import { type AccountRefusal, accountFor, SignInRefused } from "./accounts.ts";
 import type { IdentityStore } from "./identity-store.ts";
@@ -84,6 +92,8 @@ export interface OAuthRoutesDeps {
   identities: IdentityStore;
   accounts: AccessStore;
   sessions: Sessions;
+  /** The second factor: an account with MFA on gets its challenge, not a session. */
+  secondFactor: Pick<SecondFactor, "challengeFor">;
   audit: AuditRecorder;
   config: Pick<
     Config,
@@ -113,7 +123,7 @@ const StartRedirect = type("''").describe(
   "a redirect (Location) to the provider's sign-in page, or to OAUTH_ERROR_URL?error=<code> when its metadata cannot be had",
 );
 const CallbackRedirect = type("''").describe(
-  "a redirect (Location): signed in (session cookies set), to the start's return_to or OAUTH_SUCCESS_URL; refused, to OAUTH_ERROR_URL?error=<code>",
+  "a redirect (Location): signed in (session cookies set), to the start's return_to or OAUTH_SUCCESS_URL; the account has MFA (no session yet: the aragora_mfa_challenge cookie for POST /api/auth/mfa/verify), to the same with mfa=required added; refused, to OAUTH_ERROR_URL?error=<code>",
 );
 
 const stateCookie = (state: string, maxAge: number) =>
@@ -121,13 +131,16 @@ const stateCookie = (state: string, maxAge: number) =>
   // Strict cookie would not be sent.
   `${STATE_COOKIE}=${state}; Path=${STATE_COOKIE_PATH}; Max-Age=${maxAge}; Secure; HttpOnly; SameSite=Lax`;
 
-/** `target` (a path or an absolute URL) with `?error=<code>` added to its query. */
-function withError(target: string, code: OAuthErrorCode): string {
+/** `target` (a path or an absolute URL) with `name=value` added to its query. */
+function withParam(target: string, name: string, value: string): string {
   const relative = target.startsWith("/");
-  const url = new URL(target, "https://error-url.invalid");
-  url.searchParams.set("error", code);
+  const url = new URL(target, "https://relative-target.invalid");
+  url.searchParams.set(name, value);
   return relative ? `${url.pathname}${url.search}${url.hash}` : url.href;
 }
+
+/** `target` with `?error=<code>` added to its query. */
+const withError = (target: string, code: OAuthErrorCode): string => withParam(target, "error", code);
 
 /**
  * The /api/auth/oauth routes.
@@ -135,7 +148,7 @@ function withError(target: string, code: OAuthErrorCode): string {
  * @example app.use(oauthRoutes(deps));
  */
 export function oauthRoutes(deps: OAuthRoutesDeps) {
-  const { providers, pending, identities, accounts, sessions, audit, config, log } = deps;
+  const { providers, pending, identities, accounts, sessions, secondFactor, audit, config, log } = deps;
   const clock = deps.clock ?? Date.now;
   const returnPolicy = { allowedHosts: config.oauthAllowedRedirectHosts, fallback: config.oauthSuccessUrl };
 
@@ -257,14 +270,36 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
           return refuse({ ...failure, userId: user.id, email: identity.email }, context);
         }
 
-        const session = await sessions.start(user, membership);
         metrics.authEvents.inc({ event: "oauth_sign_in" });
         if (how === "created") metrics.authEvents.inc({ event: "oauth_sign_up" });
         if (how === "linked") metrics.authEvents.inc({ event: "oauth_linked" });
+        // The provider is one factor: an account with MFA on still owes its code, as after a password.
+        const challenge = await secondFactor.challengeFor(user, membership);
         (stateOf(request)?.log ?? log).info(
-          { provider, user_id: user.id, org_id: membership.orgId, account: how },
+          {
+            provider,
+            user_id: user.id,
+            org_id: membership.orgId,
+            account: how,
+            ...(challenge ? { mfa: "pending" } : {}),
+          },
           how === "created" ? "OAuth sign-in: account and organisation made" : "OAuth sign-in",
         );
+        if (challenge !== undefined) {
+          await audit.record({
+            action: "auth.mfa_challenged",
+            outcome: "success",
+            actor: { kind: "user", userId: user.id },
+            orgId: membership.orgId,
+            target: { type: "user", id: user.id },
+            ...requestOrigin(request),
+            detail: { method: "oauth", provider, account: how, mfa: "pending" },
+          });
+          // No session: the challenge goes in a cookie only /api/auth/mfa reads, never in the URL.
+          cookies.push(mfaChallengeCookie(challenge.challenge_token, challenge.expires_in));
+          return redirect(set, withParam(flow.returnTo, "mfa", "required"), cookies);
+        }
+        const session = await sessions.start(user, membership);
         await audit.record({
           action: "auth.signed_in",
           outcome: "success",
@@ -291,7 +326,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
         query: validated(CallbackQuery, "query"),
         detail: {
           summary:
-            "Where the provider sends the browser back: checks the state (and this browser's cookie), the code and the ID token, signs in (session cookies) and redirects",
+            "Where the provider sends the browser back: checks the state (and this browser's cookie), the code and the ID token, signs in (session cookies) and redirects; an account with MFA gets the aragora_mfa_challenge cookie instead and lands with mfa=required",
           tags: TAGS,
         },
         response: responses({ 302: CallbackRedirect, 404: ErrorBody, 422: ErrorBody }),

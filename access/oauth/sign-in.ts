@@ -5,7 +5,7 @@
  * it), the identity table (identity-store.ts) and the /api/auth/oauth routes (routes.ts).
  *
  * @example
- * const oauth = await oauthSignIn({ config, log, store: ctx.store, accounts, sessions, audit });
+ * const oauth = await oauthSignIn({ config, log, store: ctx.store, accounts, sessions, secondFactor: mfa, audit });
  * app.use(oauth.routes);
  * await oauth.close(); // at shutdown
  */
@@ -13,6 +13,7 @@ import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { Store } from "../../runtime/store/store.ts";
 import type { AccessStore } from "../access-store.ts";
+import type { SecondFactor } from "../mfa.ts";
 import type { Sessions } from "../sessions.ts";
 import { openIdentityStore } from "./identity-store.ts";
 import { createPendingStore } from "./pending-store.ts";
@@ -25,6 +26,8 @@ export interface OAuthSignInDeps {
   store: Pick<Store, "openRepo">;
   accounts: AccessStore;
   sessions: Sessions;
+  /** Asked after the account is found: with MFA on, the sign-in waits for its code. */
+  secondFactor: Pick<SecondFactor, "challengeFor">;
   audit: AuditRecorder;
 }
 
@@ -56,6 +59,7 @@ export async function oauthSignIn(deps: OAuthSignInDeps): Promise<OAuthSignIn> {
       identities,
       accounts: deps.accounts,
       sessions: deps.sessions,
+      secondFactor: deps.secondFactor,
       audit: deps.audit,
       config,
       log,

@@ -264,6 +264,18 @@ describe("sign-in with MFA", () => {
       body: { challenge_token: "x", code: "123456", amr: ["otp"] },
     });
     expect(extra.status).toBe(422);
+    // No challenge at all (neither in the body nor in an OAuth sign-in's cookie): 422 naming the field.
+    const none = await call(server, "POST", "/api/auth/mfa/verify", { body: { code: "123456" } });
+    expect(none.status).toBe(422);
+    expect(none.body.details).toEqual([{ field: "body.challenge_token", rule: expect.any(String) }]);
+    // A cookie that is no challenge is refused like a body that is none, and named as the cookie.
+    const junkCookie = await call(server, "POST", "/api/auth/mfa/verify", {
+      body: { code: "123456" },
+      headers: { cookie: "aragora_mfa_challenge=ara_mfa_nope" },
+    });
+    expect(junkCookie.status).toBe(401);
+    expect(junkCookie.body.error).toBe("invalid_mfa_challenge");
+    expect(junkCookie.body.details).toEqual([{ field: "cookies.aragora_mfa_challenge", rule: expect.any(String) }]);
   });
 });
 

@@ -5,6 +5,8 @@
  * defence has a test that would pass the attack through if the defence were gone: the state bound
  * to the browser's cookie and used once, its expiry, PKCE, the nonce, the ID token's audience and
  * signature, the return URL's allowed hosts, and linking only on an email the provider verified.
+ * An account with MFA on gets no session from the provider alone: the second factor is asked
+ * through the challenge cookie, and only then is the browser signed in.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeyPairSync, sign } from "node:crypto";
@@ -13,7 +15,17 @@ import { createOidcClient } from "../../access/oauth/oidc-client.ts";
 import { type IdpUser, startTestIdp, type TestIdp } from "../support/oidc-idp.ts";
 import type { TestServer } from "../support/server.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
-import { call, claimOwner, noSecretsLogged, PASSWORD, signIn, startAccessServer, usersCli } from "./support.ts";
+import { claimsOf, type Enrolled, enrolMfa, totpCode, wrongCode } from "./mfa-support.ts";
+import {
+  call,
+  claimOwner,
+  noSecretsLogged,
+  PASSWORD,
+  seenSecrets,
+  signIn,
+  startAccessServer,
+  usersCli,
+} from "./support.ts";
 
 const CLIENT_ID = "aragora";
 const CLIENT_SECRET = "aragora-oidc-client-secret-5c1e9b";
@@ -39,6 +51,8 @@ const DAN: IdpUser = { sub: "dan-0a4b", email: "dan@example.com", emailVerified:
 const ADA_TWIN: IdpUser = { sub: "ada-twin-91d0", email: "ada@example.com", emailVerified: true, name: "Ada?" };
 /** Verified email, no account: signs in twice at once, the first time. */
 const EVE: IdpUser = { sub: "eve-66c0", email: "eve@example.com", emailVerified: true, name: "Eve" };
+/** Verified email; has a password account with MFA on before signing in with the provider. */
+const FAY: IdpUser = { sub: "fay-2b8e", email: "fay@example.com", emailVerified: true, name: "Fay" };
 
 let idp: TestIdp;
 /** Sign-up open; the main server of the suite. */
@@ -63,7 +77,7 @@ beforeAll(async () => {
       redirectUris: [callbackOf(mainPort), callbackOf(closedPort), callbackOf(pgPort)],
     },
     otherClients: [OTHER],
-    users: [ADA, ADA_TWIN, BOB, CAROL, DAN, EVE],
+    users: [ADA, ADA_TWIN, BOB, CAROL, DAN, EVE, FAY],
   });
   oauthEnv = (port: number) => ({
     OIDC_OAUTH_ISSUER: idp.issuer,
@@ -101,7 +115,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   idp.tamperTokens(undefined);
-  const secrets = [CLIENT_SECRET, OTHER.clientSecret, GOOGLE_SECRET, PASSWORD, ...Browser.secrets];
+  const secrets = [CLIENT_SECRET, OTHER.clientSecret, GOOGLE_SECRET, PASSWORD, ...Browser.secrets, ...seenSecrets];
   for (const s of [server, closed]) {
     if (!s) continue;
     expect(noSecretsLogged(s, secrets)).toEqual([]);
@@ -118,6 +132,14 @@ interface Hop {
   setCookie: string[];
 }
 
+/** A JSON answer to the browser, and the cookies it set (as in {@link Hop}). */
+interface Posted {
+  status: number;
+  body: Record<string, unknown>;
+  cookies: Map<string, string>;
+  setCookie: string[];
+}
+
 /**
  * One browser: its cookies for the Aragora server, kept and sent as a browser would (the provider's
  * pages keep theirs inside `idp.login`). Every hop is one request, redirects not followed.
@@ -130,10 +152,40 @@ class Browser {
   constructor(private readonly target: TestServer) {}
 
   async get(url: string | URL, extraCookies: Record<string, string> = {}): Promise<Hop> {
-    const cookies = new Map([...this.jar, ...Object.entries(extraCookies)]);
-    const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-    const res = await fetch(url, { redirect: "manual", headers: cookie ? { cookie } : {} });
+    const res = await fetch(url, { redirect: "manual", headers: this.cookieHeader(extraCookies) });
     const setCookie = res.headers.getSetCookie();
+    const set = this.keep(setCookie);
+    const location = res.headers.get("location");
+    await res.body?.cancel();
+    if (location === null) throw new Error(`${res.status} without a Location from ${url}`);
+    return { status: res.status, location: new URL(location, this.target.api), cookies: set, setCookie };
+  }
+
+  /** A JSON POST from this browser's page, with its cookies (a script cannot read HttpOnly ones, the browser sends them). */
+  async post(path: string, body: unknown, extraCookies: Record<string, string> = {}): Promise<Posted> {
+    const res = await fetch(`${this.target.api}${path}`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/json", ...this.cookieHeader(extraCookies) },
+      body: JSON.stringify(body),
+    });
+    const setCookie = res.headers.getSetCookie();
+    const cookies = this.keep(setCookie);
+    const answer = (await res.json()) as Record<string, unknown>;
+    for (const key of ["access_token", "refresh_token", "csrf_token"]) {
+      if (typeof answer[key] === "string") Browser.secrets.add(answer[key]);
+    }
+    return { status: res.status, body: answer, cookies, setCookie };
+  }
+
+  private cookieHeader(extra: Record<string, string>): Record<string, string> {
+    const cookies = new Map([...this.jar, ...Object.entries(extra)]);
+    const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    return cookie ? { cookie } : {};
+  }
+
+  /** Keeps what Set-Cookie lines set (drops what they clear); the cookies they named. */
+  private keep(setCookie: string[]): Map<string, string> {
     const set = new Map<string, string>();
     for (const line of setCookie) {
       const [pair = ""] = line.split(";");
@@ -145,10 +197,7 @@ class Browser {
       else this.jar.set(name, value);
       if (value.length >= 16) Browser.secrets.add(value);
     }
-    const location = res.headers.get("location");
-    await res.body?.cancel();
-    if (location === null) throw new Error(`${res.status} without a Location from ${url}`);
-    return { status: res.status, location: new URL(location, this.target.api), cookies: set, setCookie };
+    return set;
   }
 
   /** GET .../start: the provider's authorization URL. */
@@ -178,12 +227,12 @@ class Browser {
   /** GET /api/auth/me with the session cookie. */
   me() {
     const access = this.jar.get("aragora_access");
-    return call<{ user: { id: string; email: string }; organisation: { id: string; name: string }; roles: string[] }>(
-      this.target,
-      "GET",
-      "/api/auth/me",
-      { headers: access ? { cookie: `aragora_access=${access}` } : {} },
-    );
+    return call<{
+      user: { id: string; email: string };
+      organisation: { id: string; name: string };
+      roles: string[];
+      mfa: { enabled: boolean; session_verified: boolean };
+    }>(this.target, "GET", "/api/auth/me", { headers: access ? { cookie: `aragora_access=${access}` } : {} });
   }
 }
 
@@ -477,6 +526,115 @@ describe("the code and the ID token", () => {
       idp.tamperTokens(undefined);
     }
     expect((await browser.me()).status).toBe(401);
+  });
+});
+
+describe("an account with MFA on", () => {
+  const SESSION_COOKIES = ["aragora_access", "aragora_refresh", "aragora_csrf"];
+  let fay: { id: string } & Enrolled;
+
+  beforeAll(async () => {
+    const made = await usersCli(server, ["create", "--email", FAY.email, "--role", "member"], `${PASSWORD}\n`);
+    expect(made.code).toBe(0);
+    const session = await signIn(server, FAY.email);
+    fay = { id: session.user.id, ...(await enrolMfa(server, session)) };
+  });
+
+  /** Fay signs in at the provider: the callback's hop, checked to be the pending second factor's. */
+  async function pendingSignIn(browser: Browser, query = "") {
+    const hop = await browser.signInAs(FAY, query);
+    for (const name of SESSION_COOKIES) expect(hop.cookies.has(name)).toBe(false);
+    const line = hop.setCookie.find((c) => c.startsWith("aragora_mfa_challenge=")) as string;
+    expect(line).toMatch(
+      /^aragora_mfa_challenge=ara_mfa_[^;]+; Path=\/api\/auth\/mfa; Max-Age=300; Secure; SameSite=Strict; HttpOnly$/,
+    );
+    const challenge = hop.cookies.get("aragora_mfa_challenge") as string;
+    seenSecrets.add(challenge);
+    // The challenge is never in a URL.
+    expect(hop.location.href).not.toContain(challenge);
+    expect(hop.location.href).not.toContain("ara_mfa_");
+    return { hop, challenge };
+  }
+
+  test("the provider alone gives no session: the browser lands on return_to with mfa=required and the challenge cookie; a code finishes it", async () => {
+    const browser = new Browser(server);
+    const { hop, challenge } = await pendingSignIn(browser, `?return_to=${encodeURIComponent("/debates/7?tab=votes")}`);
+    expect(hop.location.href).toBe(`${server.api}/debates/7?tab=votes&mfa=required`);
+    expect(hop.cookies.get("aragora_oauth_state")).toBe("");
+    expect((await browser.me()).status).toBe(401);
+    // Neither is the challenge a credential of its own.
+    expect((await call(server, "GET", "/api/auth/me", { token: challenge })).status).toBe(401);
+
+    const trail = (await auditEvents(server)).filter((e) => e.actor.userId === fay.id);
+    expect(trail.at(-1)).toMatchObject({
+      action: "auth.mfa_challenged",
+      outcome: "success",
+      detail: { method: "oauth", provider: "oidc", account: "linked", mfa: "pending" },
+    });
+    // Not signed in yet: no OAuth auth.signed_in success (her password sign-in before enrolling is one).
+    const signedIn = trail.filter((e) => e.action === "auth.signed_in" && e.outcome === "success");
+    expect(signedIn.map((e) => e.detail?.method ?? "password")).toEqual(["password"]);
+
+    // A wrong code is refused, and signs nobody in; the challenge waits for the right one.
+    const wrong = await browser.post("/api/auth/mfa/verify", { code: wrongCode(fay.secret) });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error).toBe("invalid_mfa_code");
+    for (const name of SESSION_COOKIES) expect(wrong.cookies.has(name)).toBe(false);
+    expect((await browser.me()).status).toBe(401);
+
+    // The right code, the challenge from the cookie: signed in as a cookie sign-in is.
+    const done = await browser.post("/api/auth/mfa/verify", { code: totpCode(fay.secret, 1) });
+    expect(done.status).toBe(200);
+    for (const name of SESSION_COOKIES) expect(done.cookies.get(name)).toBeTruthy();
+    const cleared = done.setCookie.find((c) => c.startsWith("aragora_mfa_challenge=")) as string;
+    expect(cleared).toMatch(/^aragora_mfa_challenge=; Path=\/api\/auth\/mfa; Max-Age=0;/);
+    expect(browser.jar.has("aragora_mfa_challenge")).toBe(false);
+    // The JSON answer is there too, the same session.
+    expect(done.body.access_token).toBe(done.cookies.get("aragora_access"));
+    expect(claimsOf(done.body.access_token as string).amr).toContain("otp");
+    const me = await browser.me();
+    expect(me.status).toBe(200);
+    expect(me.body.user.id).toBe(fay.id);
+    expect(me.body.mfa).toEqual({ enabled: true, session_verified: true });
+    const verified = (await auditEvents(server)).filter((e) => e.actor.userId === fay.id).at(-1);
+    expect(verified).toMatchObject({ action: "mfa.verified", outcome: "success", detail: { method: "totp" } });
+
+    // The cookie worked once: sent again (even with a good recovery code), the challenge is gone.
+    const again = await new Browser(server).post(
+      "/api/auth/mfa/verify",
+      { recovery_code: fay.recoveryCodes[0] },
+      { aragora_mfa_challenge: challenge },
+    );
+    expect(again.status).toBe(401);
+    expect(again.body.error).toBe("invalid_mfa_challenge");
+    expect(again.body.details).toEqual([
+      { field: "cookies.aragora_mfa_challenge", rule: expect.stringContaining("OAuth sign-in") },
+    ]);
+    for (const name of SESSION_COOKIES) expect(again.cookies.has(name)).toBe(false);
+  });
+
+  test("the body's challenge_token wins over the cookie; without either, 422 names the field", async () => {
+    const browser = new Browser(server);
+    const { challenge } = await pendingSignIn(browser);
+    const junk = await browser.post("/api/auth/mfa/verify", {
+      challenge_token: "ara_mfa_not-this-one",
+      recovery_code: fay.recoveryCodes[1],
+    });
+    expect(junk.status).toBe(401);
+    expect(junk.body.error).toBe("invalid_mfa_challenge");
+    expect(junk.body.details).toEqual([{ field: "body.challenge_token", rule: expect.any(String) }]);
+
+    const neither = await new Browser(server).post("/api/auth/mfa/verify", { code: "123456" });
+    expect(neither.status).toBe(422);
+    expect(neither.body.details).toEqual([{ field: "body.challenge_token", rule: expect.any(String) }]);
+    const both = await browser.post("/api/auth/mfa/verify", { code: "123456", recovery_code: "AAAA-BBBB-CCCC-DDDD" });
+    expect(both.status).toBe(422);
+
+    // The cookie's challenge was untouched by all that: a recovery code finishes it.
+    const done = await browser.post("/api/auth/mfa/verify", { recovery_code: fay.recoveryCodes[1] });
+    expect(done.status).toBe(200);
+    expect((await browser.me()).body.user.id).toBe(fay.id);
+    expect(challenge).toStartWith("ara_mfa_");
   });
 });
 

@@ -10,6 +10,7 @@ import {
   createOidcClient,
   GOOGLE_AUTHORIZATION_ENDPOINT,
   GOOGLE_ISSUER,
+  GOOGLE_ISSUER_ALIAS,
   type OidcClientOptions,
   OidcFailure,
   type OidcFailureReason,
@@ -478,6 +479,88 @@ describe("configuration", () => {
   });
 });
 
+describe("Google's two issuer names", () => {
+  // Google documents that its ID tokens' iss is "https://accounts.google.com" or
+  // "accounts.google.com". Its real endpoints are not reachable from a test: a provider speaking
+  // for Google's issuer answers through the client's fetch, with its own keys and real signatures.
+  const GOOGLE_CALLBACK = "https://aragora.example.com/api/auth/oauth/google/callback";
+
+  function google(overrides: Partial<OidcClientOptions> = {}) {
+    const provider = fakeProvider(overrides.issuer ?? GOOGLE_ISSUER);
+    const oidc = createOidcClient({
+      googleDefaults: true,
+      clientId: "1234-abc.apps.googleusercontent.com",
+      clientSecret: CLIENT.clientSecret,
+      redirectUri: GOOGLE_CALLBACK,
+      fetch: provider.fetch,
+      ...overrides,
+    });
+    return { oidc, provider };
+  }
+
+  /** A whole sign-in whose ID token says `iss` (and is signed by `signer`, default the provider's key). */
+  async function signInWith(
+    { oidc, provider }: ReturnType<typeof google>,
+    iss: string,
+    signer?: KeyObject,
+  ): Promise<unknown> {
+    const started = await oidc.begin("/");
+    provider.next = { iss, nonce: started.nonce, ...(signer ? { signer } : {}) };
+    return oidc.complete(`${GOOGLE_CALLBACK}?state=${started.state}&code=4%2F0A-code`, started);
+  }
+
+  test("an ID token whose iss is accounts.google.com or https://accounts.google.com signs in, under the one issuer", async () => {
+    const client = google();
+    for (const iss of [GOOGLE_ISSUER_ALIAS, GOOGLE_ISSUER]) {
+      expect(await signInWith(client, iss)).toEqual({
+        issuer: GOOGLE_ISSUER,
+        subject: "1098765432",
+        email: "ada@gmail.com",
+        emailVerified: true,
+        name: "Ada",
+      });
+    }
+    // The alias changes which name is compared, not whether the token is Google's: a forged one fails.
+    const forger = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const err = await failure(signInWith(client, GOOGLE_ISSUER_ALIAS, forger), "id_token_invalid");
+    expect(err.detail).toContain("signature");
+  });
+
+  test.each([
+    "http://accounts.google.com",
+    "https://accounts.google.com/",
+    "accounts.google.com.evil.example",
+    "evil.example",
+    "ACCOUNTS.GOOGLE.COM",
+  ])("Google refuses an ID token whose iss is %p", async (iss) => {
+    const err = await failure(signInWith(google(), iss), "id_token_invalid");
+    expect(err.detail).toContain("iss");
+  });
+
+  test("another provider's issuer has no alias: its scheme-less name, or Google's, is refused", async () => {
+    const other = fakeProvider("https://login.example.com");
+    const oidc = createOidcClient({
+      issuer: "https://login.example.com",
+      clientId: "1234-abc.apps.googleusercontent.com",
+      clientSecret: CLIENT.clientSecret,
+      redirectUri: GOOGLE_CALLBACK,
+      fetch: other.fetch,
+    });
+    expect(await signInWith({ oidc, provider: other }, "https://login.example.com")).toMatchObject({
+      issuer: "https://login.example.com",
+    });
+    for (const iss of ["login.example.com", GOOGLE_ISSUER_ALIAS]) {
+      await failure(signInWith({ oidc, provider: other }, iss), "id_token_invalid");
+    }
+    // Google's defaults pointed at another issuer (as the suites do) take no alias either.
+    const elsewhere = google({ issuer: "https://login.example.com" });
+    expect(await signInWith(elsewhere, "https://login.example.com")).toMatchObject({ subject: "1098765432" });
+    for (const iss of ["login.example.com", GOOGLE_ISSUER_ALIAS]) {
+      await failure(signInWith(elsewhere, iss), "id_token_invalid");
+    }
+  });
+});
+
 describe("the test provider itself", () => {
   test("it requires PKCE: an authorization request without a challenge comes back with an error", async () => {
     const started = await client().begin("/");
@@ -493,6 +576,68 @@ describe("the test provider itself", () => {
     await expect(idp.login(started.url, ADA.sub)).rejects.toThrow(/redirect_uri/);
   });
 });
+
+/**
+ * A provider for `issuer` answered through a client's fetch: discovery, its keys, and a token
+ * endpoint whose ID token (RS256, its own key) carries the `iss` and nonce set in `next`.
+ */
+function fakeProvider(issuer: string) {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid: "k1", alg: "RS256", use: "sig" };
+  const base = new URL(issuer).origin;
+  const state = { next: { iss: issuer, nonce: "", signer: undefined as KeyObject | undefined } };
+  const fetchFn = async (url: string, init: RequestInit): Promise<Response> => {
+    const path = new URL(url).pathname;
+    if (url === `${issuer}/.well-known/openid-configuration`) {
+      return Response.json({
+        issuer,
+        authorization_endpoint: `${base}/o/oauth2/v2/auth`,
+        token_endpoint: `${base}/token`,
+        jwks_uri: `${base}/certs`,
+        response_types_supported: ["code"],
+        subject_types_supported: ["public"],
+        id_token_signing_alg_values_supported: ["RS256"],
+        token_endpoint_auth_methods_supported: ["client_secret_post", "client_secret_basic"],
+      });
+    }
+    if (path === "/certs") return Response.json({ keys: [jwk] });
+    if (path === "/token" && init.method === "POST") {
+      const clientId = decodeURIComponent(
+        Buffer.from(String(new Headers(init.headers).get("authorization")).slice(6), "base64")
+          .toString()
+          .split(":")[0] ?? "",
+      );
+      const now = Math.floor(Date.now() / 1000);
+      const claims = {
+        iss: state.next.iss,
+        aud: clientId,
+        sub: "1098765432",
+        iat: now,
+        exp: now + 3600,
+        nonce: state.next.nonce,
+        email: "ada@gmail.com",
+        email_verified: true,
+        name: "Ada",
+      };
+      const encode = (v: object) => Buffer.from(JSON.stringify(v)).toString("base64url");
+      const unsigned = `${encode({ alg: "RS256", kid: "k1", typ: "JWT" })}.${encode(claims)}`;
+      const signature = sign("sha256", Buffer.from(unsigned), state.next.signer ?? privateKey).toString("base64url");
+      return Response.json({
+        access_token: "ya29.fake-access-token",
+        token_type: "Bearer",
+        expires_in: 3599,
+        id_token: `${unsigned}.${signature}`,
+      });
+    }
+    return new Response("not found", { status: 404 });
+  };
+  return {
+    fetch: fetchFn,
+    set next(value: { iss: string; nonce: string; signer?: KeyObject }) {
+      state.next = { signer: undefined, ...value };
+    },
+  };
+}
 
 /** The same JWT (header and claims unchanged) signed with `key` instead of its issuer's key. */
 function resign(jwt: string, key: KeyObject): string {
