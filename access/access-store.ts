@@ -755,6 +755,12 @@ export class AccessStore {
     );
   }
 
+  /** Names the account a taken invitation made (taken before the account existed). */
+  async setInvitationAcceptor(id: string, userId: string): Promise<void> {
+    const { invitations } = this.repo.tables;
+    await this.repo.write((db) => db.update(invitations).set({ acceptedBy: userId }).where(eq(invitations.id, id)));
+  }
+
   /** Revokes the pending invitation `id` of `orgId`: its row, or undefined when there is no such pending one there. */
   async revokeInvitation(id: string, orgId: string, now: Date): Promise<InvitationRow | undefined> {
     const { invitations } = this.repo.tables;
