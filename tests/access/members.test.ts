@@ -17,7 +17,6 @@ import {
   PASSWORD,
   type Session,
   seenSecrets,
-  signIn,
   startAccessServer,
   userWithRole,
 } from "./support.ts";
@@ -29,7 +28,7 @@ let admin: Session;
 const invitationTokens = new Set<string>();
 
 async function invite(by: Session, email: string, role: string) {
-  const res = await call<{ id: string; invitation_token: string; role: string }>(
+  const res = await call<{ id: string; invitation_token: string; role: string; error?: string }>(
     server,
     "POST",
     "/api/org/invitations",
