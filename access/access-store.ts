@@ -13,7 +13,7 @@
  * const first = await access.ensureFirstOrganisation(new Date());
  * const user = await access.userByEmail("ada@example.com");
  */
-import { and, asc, eq, gt, isNull, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, lte, ne, or, sql } from "drizzle-orm";
 import type { OrgRole, Permission } from "../runtime/security/rbac.ts";
 import { dialectTables, type Repo } from "../runtime/store/repo.ts";
 import type { Store } from "../runtime/store/store.ts";
@@ -32,6 +32,7 @@ export const accessTables = dialectTables({
     setup: lite.setup,
     passwordResets: lite.passwordResets,
     wsTickets: lite.wsTickets,
+    invitations: lite.invitations,
   },
   postgres: {
     organisations: pg.organisations,
@@ -43,6 +44,7 @@ export const accessTables = dialectTables({
     setup: pg.setup,
     passwordResets: pg.passwordResets,
     wsTickets: pg.wsTickets,
+    invitations: pg.invitations,
   },
 });
 
@@ -53,6 +55,16 @@ export type UserRow = Tables["users"]["$inferSelect"];
 export type RefreshTokenRow = Tables["refreshTokens"]["$inferSelect"];
 export type ApiKeyRow = Tables["apiKeys"]["$inferSelect"];
 export type SetupRow = Tables["setup"]["$inferSelect"];
+export type InvitationRow = Tables["invitations"]["$inferSelect"];
+
+/** A member of an organisation as its owners and admins see one. */
+export interface MemberRow {
+  userId: string;
+  email: string;
+  name: string;
+  role: OrgRole;
+  joinedAt: Date;
+}
 
 /** What kind of API key: a user's delegate, or a service that may speak for users. */
 export type ApiKeyKind = "user" | "service";
@@ -113,6 +125,7 @@ export const newId = {
   refreshToken: () => `rt-${Bun.randomUUIDv7()}`,
   session: () => `s-${Bun.randomUUIDv7()}`,
   passwordReset: () => `pr-${Bun.randomUUIDv7()}`,
+  invitation: () => `inv-${Bun.randomUUIDv7()}`,
 };
 
 const SETUP_ROW = 1;
@@ -570,6 +583,202 @@ export class AccessStore {
         .returning({ userId: passwordResets.userId }),
     );
     return row?.userId;
+  }
+
+  // --- members of an organisation ---
+
+  /** The live accounts that are members of `orgId`, with their roles, first joined first. */
+  async members(orgId: string): Promise<MemberRow[]> {
+    const { users, memberships } = this.repo.tables;
+    const rows = await this.repo.read((db) =>
+      db
+        .select({
+          userId: users.id,
+          email: users.email,
+          name: users.name,
+          role: memberships.role,
+          joinedAt: memberships.createdAt,
+        })
+        .from(memberships)
+        .innerJoin(users, eq(users.id, memberships.userId))
+        .where(and(eq(memberships.orgId, orgId), isNull(users.deletedAt)))
+        .orderBy(asc(memberships.createdAt), asc(users.id)),
+    );
+    return rows.map((r) => ({ ...r, role: r.role as OrgRole }));
+  }
+
+  /** The role of live account `userId` in `orgId`, or undefined when it is no member there. */
+  async memberRole(userId: string, orgId: string): Promise<OrgRole | undefined> {
+    const { users, memberships } = this.repo.tables;
+    const [row] = await this.repo.read((db) =>
+      db
+        .select({ role: memberships.role })
+        .from(memberships)
+        .innerJoin(users, eq(users.id, memberships.userId))
+        .where(and(eq(memberships.userId, userId), eq(memberships.orgId, orgId), isNull(users.deletedAt))),
+    );
+    return row?.role as OrgRole | undefined;
+  }
+
+  /** Makes `userId` a member of `orgId` with `role`; false when it is one already. */
+  async addMembership(userId: string, orgId: string, role: OrgRole, now: Date): Promise<boolean> {
+    const { memberships } = this.repo.tables;
+    const rows = await this.repo.write((db) =>
+      db
+        .insert(memberships)
+        .values({ userId, orgId, role, createdAt: now })
+        .onConflictDoNothing()
+        .returning({ userId: memberships.userId }),
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * The condition that keeps an organisation owned: the membership is not an owner's, or another
+   * owner remains. Part of the one statement that changes or removes it, so the check and the
+   * change cannot be told apart by a concurrent request on SQLite (one writer).
+   */
+  private notTheLastOwner(orgId: string) {
+    const { memberships } = this.repo.tables;
+    return or(
+      ne(memberships.role, "owner"),
+      sql`(SELECT count(*) FROM ${memberships} AS m WHERE m.org_id = ${orgId} AND m.role = 'owner') > 1`,
+    );
+  }
+
+  /**
+   * Gives member `userId` of `orgId` the role `role`, unless that would leave the organisation
+   * without an owner; false when nothing changed (no such member, or the last owner).
+   *
+   * @example if (!(await access.changeMemberRole(id, orgId, "member"))) throw lastOwner;
+   */
+  async changeMemberRole(userId: string, orgId: string, role: OrgRole): Promise<boolean> {
+    const { memberships } = this.repo.tables;
+    const mine = and(eq(memberships.userId, userId), eq(memberships.orgId, orgId));
+    const rows = await this.repo.write((db) =>
+      db
+        .update(memberships)
+        .set({ role })
+        .where(role === "owner" ? mine : and(mine, this.notTheLastOwner(orgId)))
+        .returning({ userId: memberships.userId }),
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Ends `userId`'s membership of `orgId` and its sessions there, unless it is the last owner;
+   * false when nothing changed (no such member, or the last owner).
+   *
+   * @example await access.removeMember(id, orgId, new Date());
+   */
+  async removeMember(userId: string, orgId: string, now: Date): Promise<boolean> {
+    const { memberships, refreshTokens } = this.repo.tables;
+    const rows = await this.repo.write((db) =>
+      db
+        .delete(memberships)
+        .where(and(eq(memberships.userId, userId), eq(memberships.orgId, orgId), this.notTheLastOwner(orgId)))
+        .returning({ userId: memberships.userId }),
+    );
+    if (rows.length === 0) return false;
+    await this.repo.write((db) =>
+      db
+        .update(refreshTokens)
+        .set({ revokedAt: now })
+        .where(and(eq(refreshTokens.userId, userId), eq(refreshTokens.orgId, orgId), isNull(refreshTokens.revokedAt))),
+    );
+    return true;
+  }
+
+  // --- invitations ---
+
+  async insertInvitation(row: InvitationRow): Promise<void> {
+    const { invitations } = this.repo.tables;
+    await this.repo.write((db) => db.insert(invitations).values(row));
+  }
+
+  /** The invitation whose token hashes to `tokenHash`, in whatever state. */
+  async invitationByHash(tokenHash: string): Promise<InvitationRow | undefined> {
+    const { invitations } = this.repo.tables;
+    const [row] = await this.repo.read((db) =>
+      db.select().from(invitations).where(eq(invitations.tokenHash, tokenHash)),
+    );
+    return row;
+  }
+
+  /** `orgId`'s invitations that can still be accepted, newest first. */
+  async pendingInvitations(orgId: string, now: Date): Promise<InvitationRow[]> {
+    const { invitations } = this.repo.tables;
+    return this.repo.read((db) =>
+      db
+        .select()
+        .from(invitations)
+        .where(
+          and(
+            eq(invitations.orgId, orgId),
+            isNull(invitations.acceptedAt),
+            isNull(invitations.revokedAt),
+            gt(invitations.expiresAt, now),
+          ),
+        )
+        .orderBy(sql`${invitations.createdAt} desc`, sql`${invitations.id} desc`),
+    );
+  }
+
+  /**
+   * Takes the pending invitation `id` for `userId`, once: true for the one request that wins (a
+   * second acceptance, a revoked or expired invitation: false).
+   */
+  async takeInvitation(id: string, userId: string, now: Date): Promise<boolean> {
+    const { invitations } = this.repo.tables;
+    const rows = await this.repo.write((db) =>
+      db
+        .update(invitations)
+        .set({ acceptedAt: now, acceptedBy: userId })
+        .where(
+          and(
+            eq(invitations.id, id),
+            isNull(invitations.acceptedAt),
+            isNull(invitations.revokedAt),
+            gt(invitations.expiresAt, now),
+          ),
+        )
+        .returning({ id: invitations.id }),
+    );
+    return rows.length > 0;
+  }
+
+  /** Puts back an invitation taken for an account that could not be made or joined. */
+  async untakeInvitation(id: string): Promise<void> {
+    const { invitations } = this.repo.tables;
+    await this.repo.write((db) =>
+      db.update(invitations).set({ acceptedAt: null, acceptedBy: null }).where(eq(invitations.id, id)),
+    );
+  }
+
+  /** Names the account a taken invitation made (taken before the account existed). */
+  async setInvitationAcceptor(id: string, userId: string): Promise<void> {
+    const { invitations } = this.repo.tables;
+    await this.repo.write((db) => db.update(invitations).set({ acceptedBy: userId }).where(eq(invitations.id, id)));
+  }
+
+  /** Revokes the pending invitation `id` of `orgId`: its row, or undefined when there is no such pending one there. */
+  async revokeInvitation(id: string, orgId: string, now: Date): Promise<InvitationRow | undefined> {
+    const { invitations } = this.repo.tables;
+    const [row] = await this.repo.write((db) =>
+      db
+        .update(invitations)
+        .set({ revokedAt: now })
+        .where(
+          and(
+            eq(invitations.id, id),
+            eq(invitations.orgId, orgId),
+            isNull(invitations.acceptedAt),
+            isNull(invitations.revokedAt),
+          ),
+        )
+        .returning(),
+    );
+    return row;
   }
 
   // --- WebSocket tickets ---

@@ -1,6 +1,6 @@
 /**
  * The access feature: accounts, organisations, sessions and API keys (the store, the first start,
- * the /api/auth routes) and the {@link Authenticator} the shell asks who each request is. Started
+ * the /api/auth routes, an organisation's members and invitations under /api/org) and the {@link Authenticator} the shell asks who each request is. Started
  * first: every other feature's routes are behind it.
  *
  * The access-token secret is ARAGORA_JWT_SECRET; without one (never in production, which config.ts
@@ -22,6 +22,8 @@ import { openAccessStore } from "./access-store.ts";
 import { openAuditLog, storeRecorder } from "./audit-log.ts";
 import { auditRoutes } from "./audit-routes.ts";
 import { type AccessAuthenticator, createAccessAuthenticator } from "./authenticator.ts";
+import { invitationAcceptance } from "./invitations.ts";
+import { memberRoutes } from "./member-routes.ts";
 import { mfaAndImpersonation } from "./mfa-and-impersonation.ts";
 import { oauthSignIn } from "./oauth/sign-in.ts";
 import { type OrganisationScope, organisationScopes } from "./organisation-scopes.ts";
@@ -77,6 +79,7 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
     const authenticator = createAccessAuthenticator(store, signer, { log });
     const sessions = new Sessions({ store, signer, refreshTtlSeconds: config.refreshTokenExpiryDays * 86_400 });
     const backoff = createLoginBackoff();
+    const invited = invitationAcceptance({ store, audit });
     const secondFactor = await mfaAndImpersonation({
       store: ctx.store,
       accounts: store,
@@ -116,8 +119,10 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
             config,
             log,
             audit,
+            invited,
           }),
         )
+        .use(memberRoutes({ store, authenticator, invited, config, log, audit }))
         .use(secondFactor.routes)
         .use(oauth.routes)
         .use(auditRoutes({ auditLog })),

@@ -51,6 +51,7 @@ import {
 import type { AccessAuthenticator } from "./authenticator.ts";
 import { CSRF_HEADER, clearedCookies, csrfRefusal, REFRESH_COOKIE, readCookie } from "./cookies.ts";
 import { impersonationRefused } from "./impersonation.ts";
+import type { InvitationAcceptance } from "./invitations.ts";
 import type { SecondFactor } from "./mfa.ts";
 import { MfaChallengeResponse } from "./mfa-schemas.ts";
 import {
@@ -89,6 +90,8 @@ export interface AccessRoutesDeps {
   log: Logger;
   /** Where sign-ins, sign-outs, password and key changes are recorded. */
   audit: AuditRecorder;
+  /** A sign-up with an invitation token joins the inviting organisation (invitations.ts). */
+  invited: InvitationAcceptance;
   /** Wall-clock epoch milliseconds; defaults to Date.now. */
   clock?: () => number;
 }
@@ -144,7 +147,7 @@ function orgRoleOf(roles: readonly string[]): OrgRole {
  * @example app.use(accessRoutes({ store, sessions, authenticator, backoff, setupToken, config, log }));
  */
 export function accessRoutes(deps: AccessRoutesDeps) {
-  const { store, sessions, authenticator, backoff, setupToken, secondFactor, config, log, audit } = deps;
+  const { store, sessions, authenticator, backoff, setupToken, secondFactor, config, log, audit, invited } = deps;
   const clock = deps.clock ?? Date.now;
 
   /** The JSON body and cookies of a new or rotated session. */
@@ -242,6 +245,44 @@ export function accessRoutes(deps: AccessRoutesDeps) {
     .post(
       "/sign-up",
       async ({ body, set, status, request }) => {
+        if (body.invitation_token !== undefined) {
+          if (body.organisation_name !== undefined) {
+            throw new HttpError(
+              422,
+              "validation_failed",
+              "body.organisation_name: an invitation joins its organisation",
+              [{ field: "body.organisation_name", rule: "must be absent with invitation_token" }],
+            );
+          }
+          // Checked before the password is hashed: a wrong or used token costs no argon2 work.
+          await invited.check(body.invitation_token, body.email, request);
+          const weakInvited = weakPassword("body.password", body.password);
+          if (weakInvited) throw weakInvited;
+          const joined = await invited.signUp(
+            {
+              token: body.invitation_token,
+              email: body.email,
+              name: body.name,
+              passwordHash: await hashPassword(body.password),
+            },
+            request,
+          );
+          log.info(
+            { user_id: joined.user.id, org_id: joined.membership.orgId, invitation_id: joined.invitation.id },
+            "signed up with an invitation",
+          );
+          metrics.authEvents.inc({ event: "sign_up" });
+          await audit.record({
+            action: "auth.signed_up",
+            outcome: "success",
+            actor: { kind: "user", userId: joined.user.id },
+            orgId: joined.membership.orgId,
+            target: { type: "user", id: joined.user.id },
+            ...requestOrigin(request),
+            detail: { email: joined.user.email, role: joined.membership.role, invitation_id: joined.invitation.id },
+          });
+          return status(201, await answer(await sessions.start(joined.user, joined.membership), set));
+        }
         if (config.signup !== "open") {
           throw new HttpError(
             403,
@@ -289,8 +330,19 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         permission: "public",
         body: validated(SignUpBody, "body"),
         parse: "json",
-        detail: { summary: "Create an account and the organisation it owns (when ARAGORA_SIGNUP=open)", tags: TAGS },
-        response: responses({ 201: SessionResponse, 403: ErrorBody, 409: ErrorBody, 422: ErrorBody }),
+        detail: {
+          summary:
+            "Create an account and the organisation it owns (when ARAGORA_SIGNUP=open), or, with invitation_token, join the inviting organisation",
+          tags: TAGS,
+        },
+        response: responses({
+          201: SessionResponse,
+          401: ErrorBody,
+          403: ErrorBody,
+          409: ErrorBody,
+          410: ErrorBody,
+          422: ErrorBody,
+        }),
       },
     )
     .post(

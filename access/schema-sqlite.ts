@@ -1,7 +1,7 @@
 /**
  * Identity tables for SQLite: organisations and their workspaces, user accounts and their
  * memberships (one role per organisation), refresh tokens (one family per session), API keys,
- * the one-row first-start record `setup`, one-time password reset tokens, single-use WebSocket
+ * the one-row first-start record `setup`, one-time password reset tokens, invitations, single-use WebSocket
  * tickets, and the second factor (TOTP authenticators, recovery codes, sign-in challenges).
  * Secrets are stored only as their SHA-256 (runtime/security/secret-token.ts), passwords only as
  * argon2id hashes; the TOTP secret, which must be read back, is the exception (mfaTotp). Keep in
@@ -146,6 +146,35 @@ export const passwordResets = sqliteTable(
     usedAt: instant("used_at"),
   },
   (t) => [index("password_resets_user_idx").on(t.userId)],
+);
+
+/**
+ * Invitations to join an organisation with a role (POST /api/org/invitations): one per invited
+ * address, its one-time token stored only as its SHA-256, valid until `expires_at`. Accepting
+ * (a sign-up with the token, or a signed-in account) sets `accepted_at` once; revoking sets
+ * `revoked_at`. Used, revoked and expired rows are kept: who invited whom stays answerable.
+ */
+export const invitations = sqliteTable(
+  "invitations",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    /** Lower-cased: only the account of this address may accept. */
+    email: text("email").notNull(),
+    /** viewer | member | admin | owner: never above the inviter's own role. */
+    role: text("role").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    /** The user who invited; null when the platform operator did. */
+    invitedBy: text("invited_by"),
+    createdAt: instant("created_at").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    acceptedAt: instant("accepted_at"),
+    acceptedBy: text("accepted_by"),
+    revokedAt: instant("revoked_at"),
+  },
+  (t) => [index("invitations_org_idx").on(t.orgId)],
 );
 
 /**

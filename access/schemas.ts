@@ -19,6 +19,9 @@ export const SignUpBody = type({
   password,
   name,
   "organisation_name?": name,
+  "invitation_token?": type("1 <= string <= 256").describe(
+    "an invitation (POST /api/org/invitations) to this email: joins its organisation with its role, even when sign-up is closed",
+  ),
   "+": "reject",
 });
 

@@ -33,6 +33,8 @@ export interface Config {
   refreshTokenExpiryDays: number;
   /** Whether anyone may create an account and organisation (POST /api/auth/sign-up). */
   signup: "closed" | "open";
+  /** How long an invitation to join an organisation can be accepted, in seconds. */
+  invitationTtlSeconds: number;
   /** Requests per API key or user (the token bucket of every authenticated route); null: no limit. */
   rateLimitApi: RateLimitSetting | null;
   /** Requests per client address to the sign-in routes (/api/auth/*); null: no limit. */
@@ -456,6 +458,15 @@ export const VARIABLES: VariableSpec[] = [
     expected: "closed | open",
     default: "closed",
     parse: type("'closed' | 'open'"),
+  },
+  {
+    name: "ARAGORA_INVITATION_TTL_SECONDS",
+    key: "invitationTtlSeconds",
+    description:
+      "how long an invitation (POST /api/org/invitations) can be accepted, in seconds; accepting one signs up even when ARAGORA_SIGNUP=closed",
+    expected: "a positive integer",
+    default: "604800",
+    parse: positiveInt,
   },
   {
     name: "ARAGORA_RATE_LIMIT_API",
