@@ -9,20 +9,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { generateKeyHex, parseKeyList } from "../runtime/security/encryption-keys.ts";
 import { decryptField, encryptField, type FieldRef } from "../runtime/security/field-cipher.ts";
+import { p99Micros } from "./call-timing.ts";
 import { type BenchResult, printResults } from "./result.ts";
-
-/** The 99th percentile of `samples` single calls, in microseconds, timer overhead included. */
-function p99(fn: () => unknown, samples = 100_000): number {
-  for (let i = 0; i < 10_000; i++) fn();
-  const times = new Float64Array(samples);
-  for (let i = 0; i < samples; i++) {
-    const t = Bun.nanoseconds();
-    fn();
-    times[i] = Bun.nanoseconds() - t;
-  }
-  times.sort();
-  return (times[Math.floor(samples * 0.99)] as number) / 1000;
-}
 
 const ring = parseKeyList(`${generateKeyHex()},${generateKeyHex()}`, "bench");
 const key = ring.active.key;
@@ -31,12 +19,12 @@ const ref: FieldRef = { table: "provider_keys", id: "pk_0123456789", field: "sec
 const results: BenchResult[] = [];
 
 {
-  const bare = p99(() => {
+  const bare = p99Micros(() => {
     const iv = randomBytes(12);
     const c = createCipheriv("aes-256-gcm", key, iv);
     return Buffer.concat([c.update(field, "utf8"), c.final(), c.getAuthTag()]);
   });
-  const value = p99(() => encryptField(ring, field, ref));
+  const value = p99Micros(() => encryptField(ring, field, ref));
   results.push({
     name: "field_encrypt_200B_p99",
     value,
@@ -53,13 +41,13 @@ const results: BenchResult[] = [];
   const c = createCipheriv("aes-256-gcm", key, iv);
   const body = Buffer.concat([c.update(field, "utf8"), c.final()]);
   const tag = c.getAuthTag();
-  const bare = p99(() => {
+  const bare = p99Micros(() => {
     const d = createDecipheriv("aes-256-gcm", key, iv);
     d.setAuthTag(tag);
     return Buffer.concat([d.update(body), d.final()]).toString("utf8");
   });
   const sealed = encryptField(ring, field, ref);
-  const value = p99(() => decryptField(ring, sealed, ref));
+  const value = p99Micros(() => decryptField(ring, sealed, ref));
   if (decryptField(ring, sealed, ref) !== field) throw new Error("the bench field did not round-trip");
   results.push({
     name: "field_decrypt_200B_p99",

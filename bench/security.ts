@@ -14,6 +14,7 @@ import { createTokenSigner } from "../runtime/security/jwt.ts";
 import { hashPassword, verifyPassword } from "../runtime/security/password.ts";
 import { createTokenBucketLimiter } from "../runtime/security/rate-limiter.ts";
 import { PERMISSIONS, policy } from "../runtime/security/rbac.ts";
+import { p99Micros } from "./call-timing.ts";
 import type { BenchResult } from "./result.ts";
 
 const json = process.argv.includes("--json");
@@ -28,19 +29,6 @@ async function perCall(fn: () => Promise<unknown> | unknown, budgetMs = 1500): P
     calls++;
   }
   return ((performance.now() - started) * 1000) / calls;
-}
-
-/** The 99th percentile of `samples` single calls, in microseconds, timer overhead included. */
-function p99(fn: () => unknown, samples = 200_000): number {
-  for (let i = 0; i < 10_000; i++) fn();
-  const times = new Float64Array(samples);
-  for (let i = 0; i < samples; i++) {
-    const t = Bun.nanoseconds();
-    fn();
-    times[i] = Bun.nanoseconds() - t;
-  }
-  times.sort();
-  return (times[Math.floor(samples * 0.99)] as number) / 1000;
 }
 
 const secret = "bench-secret-bench-secret-bench-secret-0123";
@@ -71,7 +59,7 @@ const results: BenchResult[] = [];
   let i = 0;
   const roles = ["viewer", "member"];
   const check = () => policy.can(roles, PERMISSIONS[i++ % PERMISSIONS.length] as string);
-  const value = p99(check);
+  const value = p99Micros(check);
   results.push({ name: "rbac_can_p99", value, unit: "us", goal: "< 5 us", pass: value < 5 });
   results.push({ name: "rbac_can_mean", value: await perCall(check, 500), unit: "us" });
 }
@@ -79,7 +67,7 @@ const results: BenchResult[] = [];
 {
   const limiter = createTokenBucketLimiter({ capacity: 100, refillPerSecond: 10 });
   let i = 0;
-  results.push({ name: "rate_limit_take_p99", value: p99(() => limiter.take(`ip:${i++ % 5000}`)), unit: "us" });
+  results.push({ name: "rate_limit_take_p99", value: p99Micros(() => limiter.take(`ip:${i++ % 5000}`)), unit: "us" });
 }
 
 {
