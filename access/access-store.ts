@@ -13,8 +13,8 @@
  * const first = await access.ensureFirstOrganisation(new Date());
  * const user = await access.userByEmail("ada@example.com");
  */
-import { and, asc, eq, gt, isNull, lte, ne, or, sql } from "drizzle-orm";
-import type { OrgRole, Permission } from "../runtime/security/rbac.ts";
+import { and, asc, eq, gt, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
+import { ORG_ROLES, type OrgRole, type Permission } from "../runtime/security/rbac.ts";
 import { dialectTables, type Repo } from "../runtime/store/repo.ts";
 import type { Store } from "../runtime/store/store.ts";
 import * as pg from "./schema-postgres.ts";
@@ -373,6 +373,7 @@ export class AccessStore {
       tx.select({ role: memberships.role }).from(memberships).where(where),
       tx.update(memberships).set({ role }).where(where),
     ]);
+    if (before !== undefined) await this.revokeKeysAbove(userId, orgId, role, new Date());
     return before?.role as OrgRole | undefined;
   }
 
@@ -639,10 +640,33 @@ export class AccessStore {
    * change cannot be told apart by a concurrent request on SQLite (one writer).
    */
   private notTheLastOwner(orgId: string) {
-    const { memberships } = this.repo.tables;
+    const { memberships, users } = this.repo.tables;
+    // Only live accounts own: a deleted account keeps its memberships, but nobody can act as it.
     return or(
       ne(memberships.role, "owner"),
-      sql`(SELECT count(*) FROM ${memberships} AS m WHERE m.org_id = ${orgId} AND m.role = 'owner') > 1`,
+      sql`(SELECT count(*) FROM ${memberships} AS m JOIN ${users} AS u ON u.id = m.user_id WHERE m.org_id = ${orgId} AND m.role = 'owner' AND u.deleted_at IS NULL) > 1`,
+    );
+  }
+
+  /**
+   * Revokes the API keys `userId` made in `orgId` that would act above `role` (every one when
+   * `role` is null: no longer a member), service keys too below admin: a key acts with a role no
+   * higher than its creator's, so a demotion or a removal takes the keys down with it.
+   */
+  private async revokeKeysAbove(userId: string, orgId: string, role: OrgRole | null, now: Date): Promise<void> {
+    const { apiKeys } = this.repo.tables;
+    const rank = role === null ? -1 : ORG_ROLES.indexOf(role);
+    const above: string[] = ORG_ROLES.filter((_, i) => i > rank);
+    const serviceToo = rank < ORG_ROLES.indexOf("admin");
+    if (above.length === 0 && !serviceToo) return;
+    const tooHigh = serviceToo
+      ? or(inArray(apiKeys.role, above), eq(apiKeys.kind, "service"))
+      : inArray(apiKeys.role, above);
+    await this.repo.write((db) =>
+      db
+        .update(apiKeys)
+        .set({ revokedAt: now })
+        .where(and(eq(apiKeys.createdBy, userId), eq(apiKeys.orgId, orgId), isNull(apiKeys.revokedAt), tooHigh)),
     );
   }
 
@@ -652,7 +676,7 @@ export class AccessStore {
    *
    * @example if (!(await access.changeMemberRole(id, orgId, "member"))) throw lastOwner;
    */
-  async changeMemberRole(userId: string, orgId: string, role: OrgRole): Promise<boolean> {
+  async changeMemberRole(userId: string, orgId: string, role: OrgRole, now = new Date()): Promise<boolean> {
     const { memberships } = this.repo.tables;
     const mine = and(eq(memberships.userId, userId), eq(memberships.orgId, orgId));
     const rows = await this.repo.write((db) =>
@@ -662,7 +686,9 @@ export class AccessStore {
         .where(role === "owner" ? mine : and(mine, this.notTheLastOwner(orgId)))
         .returning({ userId: memberships.userId }),
     );
-    return rows.length > 0;
+    if (rows.length === 0) return false;
+    await this.revokeKeysAbove(userId, orgId, role, now);
+    return true;
   }
 
   /**
@@ -686,6 +712,7 @@ export class AccessStore {
         .set({ revokedAt: now })
         .where(and(eq(refreshTokens.userId, userId), eq(refreshTokens.orgId, orgId), isNull(refreshTokens.revokedAt))),
     );
+    await this.revokeKeysAbove(userId, orgId, null, now);
     return true;
   }
 

@@ -240,7 +240,7 @@ export function memberRoutes(deps: MemberRoutesDeps) {
         const before = await actOn(p, params.user_id);
         if (!canGrantRole(p.roles, body.role)) throw roleTooHigh("body.role");
         if (before !== body.role) {
-          if (!(await store.changeMemberRole(params.user_id, p.orgId, body.role))) {
+          if (!(await store.changeMemberRole(params.user_id, p.orgId, body.role, new Date(clock())))) {
             if ((await store.memberRole(params.user_id, p.orgId)) === undefined) throw noMember(params.user_id);
             throw lastOwner("demote");
           }

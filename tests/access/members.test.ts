@@ -18,6 +18,7 @@ import {
   type Session,
   seenSecrets,
   startAccessServer,
+  usersCli,
   userWithRole,
 } from "./support.ts";
 
@@ -243,6 +244,44 @@ describe("members", () => {
         })
       ).status,
     ).toBe(409);
+  });
+
+  test("a key acts no higher than its maker: a demotion revokes the keys above the new role, a removal all of them", async () => {
+    const maker = await userWithRole(server, "admin");
+    const makeKey = async (body: Record<string, unknown>) => {
+      const res = await call<{ key: string }>(server, "POST", "/api/auth/api-key", { token: maker.access_token, body });
+      expect(res.status).toBe(201);
+      seenSecrets.add(res.body.key);
+      return res.body.key;
+    };
+    const adminKey = await makeKey({ name: "admin key", role: "admin" });
+    const memberKey = await makeKey({ name: "member key", role: "member" });
+    const asKey = (key: string) => () => call(server, "GET", "/api/debates", { headers: { "x-api-key": key } });
+    expect((await asKey(adminKey)()).status).toBe(200);
+
+    const demoted = await call(server, "PATCH", `/api/org/members/${maker.user.id}`, {
+      token: owner.access_token,
+      body: { role: "member" },
+    });
+    expect(demoted.status).toBe(200);
+    // The admin key would let a member act as an admin (and invite itself back): it stops.
+    await becomes(401, asKey(adminKey), 1000);
+    expect((await asKey(memberKey)()).status).toBe(200);
+
+    const removed = await call(server, "DELETE", `/api/org/members/${maker.user.id}`, { token: owner.access_token });
+    expect(removed.status).toBe(200);
+    await becomes(401, asKey(memberKey), 1000);
+  });
+
+  test("a deleted co-owner does not count: the last live owner stays", async () => {
+    const gone = await userWithRole(server, "owner");
+    expect((await usersCli(server, ["delete", "--email", gone.user.email])).code).toBe(0);
+    const demote = await call(server, "PATCH", `/api/org/members/${owner.user.id}`, {
+      token: owner.access_token,
+      body: { role: "admin" },
+    });
+    expect(demote.status).toBe(409);
+    expect(demote.body.error).toBe("last_owner");
   });
 
   test("a removed member's token stops working within a second", async () => {
