@@ -29,11 +29,11 @@ import { ClientMessage, type WsErrorCode } from "../../schemas/ws.ts";
 import { jsonValueProblems, MAX_JSON_DEPTH } from "../json-limits.ts";
 import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
-import { type Permission, policy } from "../security/rbac.ts";
+import type { Permission } from "../security/rbac.ts";
 import { adminRefusal } from "./admin-gate.ts";
 import { carriesCredentials } from "./authenticators.ts";
 import { HttpError } from "./errors.ts";
-import { unauthorized } from "./permission.ts";
+import { allowed, unauthorized } from "./permission.ts";
 import type { Authenticator, Principal } from "./principal.ts";
 import { stateOf } from "./request-state.ts";
 
@@ -401,7 +401,8 @@ export class WsGateway {
   /** The permission check of a guarded message type, counted like a route's (permission.ts). */
   private permits(conn: Connection, permission: Permission, type: string): boolean {
     const principal = conn.principal;
-    if (principal !== undefined && policy.can(principal.roles, permission)) {
+    // Roles and, for a narrowed API key, its scopes: the same check as a route's.
+    if (principal !== undefined && allowed(principal, permission)) {
       // An admin topic (ops:) asks a person for a second factor, as an admin route does.
       const refusal = adminRefusal(principal, permission);
       if (refusal === undefined) {
@@ -417,7 +418,11 @@ export class WsGateway {
     metrics.rbacPermissionDenied.inc({ permission, handler: `WS ${type}` });
     if (principal === undefined) this.sendError(conn, "unauthorized", "this connection proved no identity");
     else
-      this.sendError(conn, "forbidden", `"${type}" needs the permission ${permission}, which your roles do not grant`);
+      this.sendError(
+        conn,
+        "forbidden",
+        `"${type}" needs the permission ${permission}, which your roles (or your key's scopes) do not grant`,
+      );
     return false;
   }
 

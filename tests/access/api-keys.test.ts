@@ -171,6 +171,17 @@ describe("making and listing keys", () => {
       permissions: ["account.self", "keys.manage"],
     });
     expect((await call(server, "POST", "/api/auth/ws-ticket", { token: scoped.body.key })).status).toBe(403);
+    // Over the WebSocket too: the key's role could read debates, its scopes cannot.
+    const socket = await server.socket(server.ws, { "x-api-key": scoped.body.key });
+    try {
+      socket.ws.send(
+        JSON.stringify({ type: "subscribe", debate_id: "d-00000000-0000-7000-8000-000000000000", since_seq: 0 }),
+      );
+      const refused = await socket.next((m) => m.type === "error");
+      expect(refused).toMatchObject({ type: "error", code: "forbidden" });
+    } finally {
+      socket.ws.close();
+    }
     expect((await makeKey(scoped.body.key, { name: "wider", scopes: ["debates.read"] })).status).toBe(422);
     expect((await makeKey(scoped.body.key, { name: "unscoped", scopes: [] })).status).toBe(422);
     const inherited = await makeKey(scoped.body.key, { name: "same" });
