@@ -74,7 +74,7 @@ import {
   WsTicketResponse,
 } from "./schemas.ts";
 import { sessionAnswer, userBody } from "./session-answer.ts";
-import { ReusedRefreshToken, type Sessions } from "./sessions.ts";
+import { AMR, ReusedRefreshToken, type Sessions } from "./sessions.ts";
 import type { SetupToken } from "./setup.ts";
 import { ticketPrincipalJson, WS_TICKET_PREFIX, WS_TICKET_TTL_SECONDS } from "./ws-ticket.ts";
 
@@ -683,7 +683,11 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         const membership = (await membershipsOf(user.id)).find((m) => m.orgId === p.orgId);
         if (membership === undefined)
           throw new HttpError(403, "not_a_member", "the account is no longer a member of this organisation");
-        return answer(await sessions.start(user, membership), set);
+        // The new session proved what this one did: a session that passed MFA keeps its second factor.
+        return answer(
+          await sessions.start(user, membership, p.mfa === true ? [AMR.password, AMR.otp] : [AMR.password]),
+          set,
+        );
       },
       {
         permission: "account.self",

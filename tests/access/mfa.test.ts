@@ -175,6 +175,14 @@ describe("sign-in with MFA", () => {
     });
     expect(refreshed.status).toBe(200);
     expect(claimsOf(refreshed.body.access_token).amr).toEqual(["pwd", "otp"]);
+    // A password change answers a new session: it keeps the second factor this one passed; a
+    // password-only session's change does not gain one.
+    const changed = await call<Session>(server, "POST", "/api/auth/password", {
+      token: refreshed.body.access_token,
+      body: { current_password: PASSWORD, new_password: `${PASSWORD}-changed` },
+    });
+    expect(changed.status).toBe(200);
+    expect(claimsOf(changed.body.access_token).amr).toEqual(["pwd", "otp"]);
 
     // The challenge was used up.
     const reused = await verifyStep(server, challenge, { code: totpCode(secret, 1) });
