@@ -46,6 +46,8 @@ export interface MfaRoutesDeps {
 }
 
 const TAGS = ["auth"];
+/** What a change to one's second factor may answer besides its success: the same for every such route. */
+const MFA_CHANGE_ERRORS = { 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 422: ErrorBody, 429: ErrorBody };
 /** Where a call came from: the client's address as the shell resolved it (through trusted proxies only). */
 function callOf(request: Request, orgId: string | null): CallContext {
   return { ip: clientIpOf(request), requestId: stateOf(request)?.id ?? null, orgId };
@@ -127,11 +129,7 @@ export function mfaRoutes(deps: MfaRoutesDeps) {
         },
         response: responses({
           200: MfaEnrolmentResponse,
-          401: ErrorBody,
-          403: ErrorBody,
-          409: ErrorBody,
-          422: ErrorBody,
-          429: ErrorBody,
+          ...MFA_CHANGE_ERRORS,
         }),
       },
     )
@@ -154,11 +152,7 @@ export function mfaRoutes(deps: MfaRoutesDeps) {
         },
         response: responses({
           200: MfaRecoveryCodesResponse,
-          401: ErrorBody,
-          403: ErrorBody,
-          409: ErrorBody,
-          422: ErrorBody,
-          429: ErrorBody,
+          ...MFA_CHANGE_ERRORS,
         }),
       },
     )
@@ -182,11 +176,7 @@ export function mfaRoutes(deps: MfaRoutesDeps) {
         },
         response: responses({
           200: MfaDisabledResponse,
-          401: ErrorBody,
-          403: ErrorBody,
-          409: ErrorBody,
-          422: ErrorBody,
-          429: ErrorBody,
+          ...MFA_CHANGE_ERRORS,
         }),
       },
     )
@@ -208,11 +198,7 @@ export function mfaRoutes(deps: MfaRoutesDeps) {
         },
         response: responses({
           200: MfaRecoveryCodesResponse,
-          401: ErrorBody,
-          403: ErrorBody,
-          409: ErrorBody,
-          422: ErrorBody,
-          429: ErrorBody,
+          ...MFA_CHANGE_ERRORS,
         }),
       },
     )
