@@ -71,18 +71,20 @@ function suite(name: string, open: () => Promise<Store>) {
 
     test("appends racing in one process and from a second writer keep one linear chain", async () => {
       const before = await metric("aragora_audit_append_conflicts_total");
-      await Promise.all(
-        Array.from({ length: 40 }, (_, i) =>
-          (i % 2 === 0 ? log : other).append(event("o-race", "key.created", { detail: { n: i } })),
-        ),
-      );
+      const append = (writer: AuditLog, n: number) => writer.append(event("o-race", "key.created", { detail: { n } }));
+      // One after another first, so that the third append's head is stale for certain: `other`
+      // wrote seq 2 after `log` wrote seq 1, so `log` loses its place once and re-chains. (In the
+      // race alone, one writer may finish before the other's first read, when its connection opens.)
+      await append(log, 0);
+      await append(other, 1);
+      await append(log, 2);
+      expect(await metric("aragora_audit_append_conflicts_total")).toBeGreaterThan(before);
+      await Promise.all(Array.from({ length: 37 }, (_, i) => append(i % 2 === 0 ? log : other, i + 3)));
       const report = await log.verify("o-race");
       expect(report).toMatchObject({ ok: true, length: 40 });
       const { entries } = await log.list({ chains: ["o-race"], limit: 100 });
       expect(entries.map((e) => e.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
       expect(new Set(entries.map((e) => e.detail)).size).toBe(40);
-      // Each writer's stale head made it lose its place at least once, and it re-chained.
-      expect(await metric("aragora_audit_append_conflicts_total")).toBeGreaterThan(before);
     });
 
     test("filters and pages, newest first", async () => {
