@@ -23,6 +23,7 @@ import { openRateLimitGuard, type RateLimitGuard } from "../runtime/http/rate-li
 import { rateLimitRoutes } from "../runtime/http/rate-limit-routes.ts";
 import { WsGateway } from "../runtime/http/ws-gateway.ts";
 import type { Logger } from "../runtime/log.ts";
+import { fieldSealer } from "../runtime/security/field-sealer.ts";
 import { acquireServerLock } from "../runtime/server-lock.ts";
 import { openStore } from "../runtime/store/index.ts";
 import { checkpointInBackground } from "../runtime/store/sqlite.ts";
@@ -111,6 +112,7 @@ export async function startServer({ config, log, authenticator: replacement }: S
     dataDir,
     version: VERSION,
     storeHealth,
+    sealer: fieldSealer(() => config.encryptionKeys),
   };
   const features: Feature[] = [];
   let authenticator: Authenticator;

@@ -124,3 +124,37 @@ describe("OAuth sign-in settings", () => {
     expect(problems(partial).join("\n")).not.toContain(google.GOOGLE_OAUTH_CLIENT_SECRET);
   });
 });
+
+describe("ARAGORA_ENCRYPTION_KEY", () => {
+  const key = (c: string) => c.repeat(64);
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+    return [];
+  };
+
+  test("one key or a list, newest first: the first encrypts", () => {
+    expect(loadConfig({}).encryptionKeys).toBeUndefined();
+    const ring = loadConfig({ ARAGORA_ENCRYPTION_KEY: `${key("a")},${key("b")}` }).encryptionKeys;
+    expect(ring?.ids).toHaveLength(2);
+    expect(ring?.active.id).toBe(ring?.ids[0] as string);
+    expect(ring?.active.id).toMatch(/^k[0-9a-f]{12}$/);
+  });
+
+  test("a malformed value is named with the expected form and never echoed", () => {
+    const secretish = `${"c".repeat(63)}z`;
+    for (const value of [secretish, `${key("d")},${secretish}`, "", `${key("e")},${key("e")}`]) {
+      const problems = problemsOf({ ARAGORA_ENCRYPTION_KEY: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toStartWith("ARAGORA_ENCRYPTION_KEY:");
+      expect(problems[0]).not.toContain("cccccccc");
+      expect(problems[0]).not.toContain("dddddddd");
+      expect(problems[0]).not.toContain("eeeeeeee");
+    }
+    expect(problemsOf({ ARAGORA_ENCRYPTION_KEY: secretish })[0]).toContain("expected exactly 64 hex characters");
+  });
+});

@@ -13,6 +13,7 @@ import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { type Type, type } from "arktype";
 import { Cron } from "croner";
+import { KeyFormatError, type KeyRing, parseKeyList } from "./security/encryption-keys.ts";
 
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
 export type Environment = "development" | "production" | "test";
@@ -29,6 +30,8 @@ export interface Config {
   allowedOrigins: string[];
   apiToken: string | undefined;
   jwtSecret: string | undefined;
+  /** The keys that encrypt stored secrets, the active one first (ARAGORA_ENCRYPTION_KEY); undefined: unset. */
+  encryptionKeys: KeyRing | undefined;
   jwtExpiryHours: number;
   refreshTokenExpiryDays: number;
   /** Whether anyone may create an account and organisation (POST /api/auth/sign-up). */
@@ -433,6 +436,22 @@ export const VARIABLES: VariableSpec[] = [
     default: undefined,
     secret: true,
     parse: type("string >= 32"),
+  },
+  {
+    name: "ARAGORA_ENCRYPTION_KEY",
+    key: "encryptionKeys",
+    description: "keys that encrypt stored secrets (AES-256-GCM): the first encrypts, all decrypt (rotation: new,old)",
+    expected: "64 hex characters, or several separated by commas, newest first",
+    default: undefined,
+    secret: true,
+    parse: type("string").pipe((value, ctx) => {
+      try {
+        return parseKeyList(value, "ARAGORA_ENCRYPTION_KEY");
+      } catch (err) {
+        if (err instanceof KeyFormatError) return ctx.error({ message: err.message });
+        throw err;
+      }
+    }),
   },
   {
     name: "ARAGORA_JWT_EXPIRY_HOURS",

@@ -19,6 +19,7 @@ import type { Drain } from "./drain.ts";
 import type { Authenticator } from "./http/principal.ts";
 import type { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
+import type { FieldSealer } from "./security/field-sealer.ts";
 import type { Store } from "./store/index.ts";
 import type { StoreHealth } from "./store/store-health.ts";
 
@@ -35,6 +36,8 @@ export interface FeatureContext {
   version: string;
   /** Whether the store can write: features report their store failures and successes here. */
   storeHealth: StoreHealth;
+  /** Encrypts and decrypts the secret fields features store, with the configured keys. */
+  sealer: FieldSealer;
 }
 
 export interface Feature {

@@ -119,6 +119,28 @@ export const metrics = {
     registers: [registry],
   }),
 
+  // Encryption at rest (runtime/security/field-sealer.ts). Counted per store, so an operator sees
+  // which store's reads fail after a key change.
+  encryptionOperations: new TallyCounter({
+    name: "aragora_encryption_operations_total",
+    help: "Field encryptions and decryptions, by operation (encrypt, decrypt) and store",
+    labelNames: ["operation", "store"] as const,
+    registers: [registry],
+  }),
+  encryptionLatency: new Histogram({
+    name: "aragora_encryption_operation_latency_seconds",
+    help: "Time one field encryption or decryption takes, by operation",
+    labelNames: ["operation"] as const,
+    buckets: [0.000_005, 0.000_01, 0.000_02, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.01],
+    registers: [registry],
+  }),
+  encryptionErrors: new Counter({
+    name: "aragora_encryption_errors_total",
+    help: "Field encryptions and decryptions that failed, by operation and error type (key_not_found, tampered, malformed, no_key)",
+    labelNames: ["operation", "error_type"] as const,
+    registers: [registry],
+  }),
+
   // Actor kernel
   actorsAlive: new Gauge({
     name: "aragora_actors_alive",
