@@ -82,6 +82,7 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
     const invited = invitationAcceptance({ store, audit });
     const secondFactor = await mfaAndImpersonation({
       store: ctx.store,
+      sealer: ctx.sealer,
       accounts: store,
       sessions,
       signer,

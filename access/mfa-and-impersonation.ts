@@ -4,13 +4,14 @@
  * and their routes (/api/auth/mfa/*, POST /api/admin/impersonate).
  *
  * @example
- * const extra = await mfaAndImpersonation({ store: ctx.store, accounts, sessions, signer, backoff, audit, log });
+ * const extra = await mfaAndImpersonation({ store: ctx.store, sealer: ctx.sealer, accounts, sessions, signer, backoff, audit, log });
  * app.use(accessRoutes({ ..., secondFactor: extra.mfa }).use(extra.routes));
  * await extra.close(); // at stop
  */
 import { Elysia } from "elysia";
 import type { AuditRecorder } from "../runtime/audit.ts";
 import type { Logger } from "../runtime/log.ts";
+import type { FieldSealer } from "../runtime/security/field-sealer.ts";
 import type { TokenSigner } from "../runtime/security/jwt.ts";
 import type { LoginBackoff } from "../runtime/security/login-backoff.ts";
 import type { Store } from "../runtime/store/store.ts";
@@ -24,6 +25,8 @@ import type { Sessions } from "./sessions.ts";
 
 export interface MfaAndImpersonationDeps {
   store: Pick<Store, "openRepo">;
+  /** Seals the TOTP secrets at rest. */
+  sealer: FieldSealer;
   accounts: AccessStore;
   sessions: Sessions;
   signer: TokenSigner;
@@ -39,7 +42,7 @@ export interface MfaAndImpersonationDeps {
  */
 export async function mfaAndImpersonation(deps: MfaAndImpersonationDeps) {
   const { accounts, sessions, signer, backoff, audit, log } = deps;
-  const store = await openMfaStore(deps.store);
+  const store = await openMfaStore(deps.store, deps.sealer);
   const mfa = new SecondFactor({ store, accounts, sessions, backoff, audit, log });
   const routes = new Elysia({ name: "aragora-mfa-and-impersonation" })
     .use(mfaRoutes({ mfa, accounts, answer: sessionAnswer(accounts) }))

@@ -7,16 +7,21 @@
  * it is later than the last one (`... WHERE last_step < step RETURNING`), a recovery code only while
  * unused, a challenge taken by deleting it; so two requests racing with the same code see one winner.
  *
- * The TOTP secret must be read back to check codes, so it cannot be hashed: it is read only by
- * {@link MfaStore.totpOf} and written only by {@link MfaStore.startTotp}, the one place where
- * encryption at rest goes.
+ * The TOTP secret must be read back to check codes, so it cannot be hashed: it is sealed with the
+ * server's encryption key (runtime/security/field-sealer.ts) by {@link MfaStore.startTotp}, the one
+ * place that writes it, and opened by {@link MfaStore.totpOf}, the one place that reads it. A secret
+ * stored before encryption was turned on reads as it is, until `aragora encrypt-existing` seals it
+ * ({@link totpSecretsStore}).
  *
  * @example
- * const mfa = await openMfaStore(ctx.store);
+ * const mfa = await openMfaStore(ctx.store, ctx.sealer);
  * await mfa.startTotp(user.id, secret, new Date());
  * const totp = await mfa.totpOf(user.id); // { secret, enabledAt: null, ... }
  */
-import { and, eq, gt, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
+import type { EncryptedStore, StoredField } from "../runtime/security/encrypted-store.ts";
+import type { FieldRef } from "../runtime/security/field-cipher.ts";
+import type { FieldSealer } from "../runtime/security/field-sealer.ts";
 import { dialectTables, type Repo } from "../runtime/store/repo.ts";
 import type { Store } from "../runtime/store/store.ts";
 import { isUniqueViolation } from "./access-store.ts";
@@ -33,8 +38,16 @@ type Tables = typeof mfaTables.postgres;
 export type TotpRow = Tables["mfaTotp"]["$inferSelect"];
 export type ChallengeRow = Tables["mfaChallenges"]["$inferSelect"];
 
+/** The name of the TOTP secrets in the encryption metrics and the key commands. */
+export const TOTP_SECRETS_STORE = "mfa_totp";
+/** Where a user's TOTP secret lives: what its ciphertext is bound to. */
+const secretRef = (userId: string): FieldRef => ({ table: "mfa_totp", id: userId, field: "secret" });
+
 export class MfaStore {
-  constructor(private readonly repo: Repo<Tables>) {}
+  constructor(
+    private readonly repo: Repo<Tables>,
+    private readonly sealer: FieldSealer,
+  ) {}
 
   // --- the authenticator ---
 
@@ -42,7 +55,8 @@ export class MfaStore {
   async totpOf(userId: string): Promise<TotpRow | undefined> {
     const { mfaTotp } = this.repo.tables;
     const [row] = await this.repo.read((db) => db.select().from(mfaTotp).where(eq(mfaTotp.userId, userId)));
-    return row;
+    if (row === undefined) return undefined;
+    return { ...row, secret: this.sealer.open(TOTP_SECRETS_STORE, row.secret, secretRef(userId)) };
   }
 
   /**
@@ -54,7 +68,13 @@ export class MfaStore {
     try {
       await this.repo.transaction((tx) => [
         tx.delete(mfaTotp).where(and(eq(mfaTotp.userId, userId), isNull(mfaTotp.enabledAt))),
-        tx.insert(mfaTotp).values({ userId, secret, createdAt: now, enabledAt: null, lastStep: null }),
+        tx.insert(mfaTotp).values({
+          userId,
+          secret: this.sealer.seal(TOTP_SECRETS_STORE, secret, secretRef(userId)),
+          createdAt: now,
+          enabledAt: null,
+          lastStep: null,
+        }),
       ]);
       return true;
     } catch (err) {
@@ -213,8 +233,51 @@ export class MfaStore {
 /**
  * The MFA store on the server's database (its tables are made by the migrations the server ran).
  *
- * @example const mfa = await openMfaStore(ctx.store);
+ * @example const mfa = await openMfaStore(ctx.store, ctx.sealer);
  */
-export async function openMfaStore(store: Pick<Store, "openRepo">): Promise<MfaStore> {
-  return new MfaStore(await store.openRepo(mfaTables, { name: "mfa", maxConnections: 2 }));
+export async function openMfaStore(store: Pick<Store, "openRepo">, sealer: FieldSealer): Promise<MfaStore> {
+  return new MfaStore(await store.openRepo(mfaTables, { name: "mfa", maxConnections: 2 }), sealer);
+}
+
+/**
+ * The TOTP secrets as an {@link EncryptedStore}, for `aragora keys verify` and `aragora
+ * encrypt-existing`: one field a user, in user id order; a replacement lands only while the row
+ * still holds the value the migration read (a user who enrolled again meanwhile keeps the new one).
+ *
+ * @example const totp = await totpSecretsStore(store); await totp.scan(null, 500);
+ */
+export async function totpSecretsStore(
+  store: Pick<Store, "openRepo">,
+): Promise<EncryptedStore & { close(): Promise<void> }> {
+  const repo = await store.openRepo(mfaTables, { name: "mfa-secrets", maxConnections: 1 });
+  const { mfaTotp } = repo.tables;
+  return {
+    name: TOTP_SECRETS_STORE,
+    description: "TOTP secrets (second factor)",
+    async scan(after: string | null, limit: number): Promise<StoredField[]> {
+      const rows = await repo.read((db) =>
+        db
+          .select({ userId: mfaTotp.userId, secret: mfaTotp.secret })
+          .from(mfaTotp)
+          .where(after === null ? undefined : gt(mfaTotp.userId, after))
+          .orderBy(asc(mfaTotp.userId))
+          .limit(limit),
+      );
+      return rows.map((r) => ({ id: r.userId, ref: secretRef(r.userId), stored: r.secret }));
+    },
+    async replace(replacements) {
+      if (replacements.length === 0) return [];
+      const results = await repo.transaction((tx) =>
+        replacements.map((r) =>
+          tx
+            .update(mfaTotp)
+            .set({ secret: r.next })
+            .where(and(eq(mfaTotp.userId, r.ref.id), eq(mfaTotp.secret, r.previous)))
+            .returning({ userId: mfaTotp.userId }),
+        ),
+      );
+      return results.map((rows) => rows.length > 0);
+    },
+    close: () => repo.close(),
+  };
 }

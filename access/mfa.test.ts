@@ -5,11 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Writable } from "node:stream";
+import { sql } from "drizzle-orm";
 import { Secret, TOTP } from "otpauth";
 import type { AuditEvent } from "../runtime/audit.ts";
 import { loadConfig } from "../runtime/config.ts";
 import { HttpError } from "../runtime/http/errors.ts";
 import { createLogger } from "../runtime/log.ts";
+import { generateKeyHex, type KeyRing, keyFromHex, ringOf } from "../runtime/security/encryption-keys.ts";
+import { fieldSealer } from "../runtime/security/field-sealer.ts";
 import { createTokenSigner } from "../runtime/security/jwt.ts";
 import { createLoginBackoff } from "../runtime/security/login-backoff.ts";
 import { hashRecoveryCode } from "../runtime/security/totp.ts";
@@ -17,7 +20,7 @@ import { openStore, type Store } from "../runtime/store/index.ts";
 import { type TempDir, tempDataDir } from "../tests/support/services.ts";
 import { type AccessStore, openAccessStore, type UserRow } from "./access-store.ts";
 import { type CallContext, CHALLENGE_TTL_SECONDS, ENROLMENT_TTL_SECONDS, SecondFactor } from "./mfa.ts";
-import { type MfaStore, openMfaStore } from "./mfa-store.ts";
+import { type MfaStore, mfaTables, openMfaStore, totpSecretsStore } from "./mfa-store.ts";
 import { Sessions } from "./sessions.ts";
 
 const quiet = createLogger("ERROR", new Writable({ write: (_c, _e, cb) => cb() }));
@@ -29,12 +32,17 @@ let access: AccessStore;
 let mfaStore: MfaStore;
 let orgId: string;
 let workspaceId: string;
+/** The keys of the moment: a test may rotate them. */
+let ring: KeyRing | undefined = ringOf([keyFromHex(generateKeyHex())], "test");
 
 beforeAll(async () => {
   dir = tempDataDir();
   store = await openStore(loadConfig({ ARAGORA_DATA_DIR: dir.path }), quiet);
   access = await openAccessStore(store);
-  mfaStore = await openMfaStore(store);
+  mfaStore = await openMfaStore(
+    store,
+    fieldSealer(() => ring),
+  );
   ({ orgId, workspaceId } = await access.ensureFirstOrganisation(new Date()));
 });
 afterAll(async () => {
@@ -97,6 +105,74 @@ describe("MfaStore: what must happen once is one conditional statement", () => {
     // An enabled authenticator is not replaced by a new enrolment.
     expect(await mfaStore.startTotp(user.id, "KRSXG5CTMVRXEZLU", new Date())).toBe(false);
     expect((await mfaStore.totpOf(user.id))?.secret).toBe("JBSWY3DPEHPK3PXP");
+  });
+
+  test("the TOTP secret is stored sealed, bound to its user; one stored before encryption still reads", async () => {
+    const [alice, bob] = [await newUser(), await newUser()];
+    await mfaStore.startTotp(alice.id, "JBSWY3DPEHPK3PXP", new Date());
+    const raw = await store.openRepo(mfaTables, { name: "raw" });
+    try {
+      const { mfaTotp } = raw.tables;
+      const rowOf = async (id: string) =>
+        (await raw.read((db) => db.select().from(mfaTotp))).find((r) => r.userId === id) as { secret: string };
+      const sealed = (await rowOf(alice.id)).secret;
+      expect(sealed).toStartWith('{"_encrypted":true');
+      expect(sealed).not.toContain("JBSWY3DPEHPK3PXP");
+      expect((await mfaStore.totpOf(alice.id))?.secret).toBe("JBSWY3DPEHPK3PXP");
+      // Alice's sealed secret copied to Bob's row does not open as Bob's.
+      await raw.write((db) =>
+        db
+          .insert(mfaTotp)
+          .values({ userId: bob.id, secret: sealed, createdAt: new Date(), enabledAt: null, lastStep: null }),
+      );
+      await expect(mfaStore.totpOf(bob.id)).rejects.toThrow("does not authenticate");
+      // A secret written before encryption was turned on reads as it is.
+      await raw.write((db) =>
+        db.update(mfaTotp).set({ secret: "KRSXG5CTMVRXEZLU" }).where(sql`${mfaTotp.userId} = ${bob.id}`),
+      );
+      expect((await mfaStore.totpOf(bob.id))?.secret).toBe("KRSXG5CTMVRXEZLU");
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test("as an encrypted store: scanned in user order, replaced only where the value is still the one read", async () => {
+    const users = [await newUser(), await newUser(), await newUser()];
+    for (const u of users) await mfaStore.startTotp(u.id, "JBSWY3DPEHPK3PXP", new Date());
+    const secrets = await totpSecretsStore(store);
+    try {
+      const all = [];
+      for (let after: string | null = null; ; ) {
+        const page = await secrets.scan(after, 2);
+        if (page.length === 0) break;
+        expect(page.length).toBeLessThanOrEqual(2);
+        all.push(...page);
+        after = page[page.length - 1]?.id as string;
+      }
+      const ids = all.map((f) => f.id);
+      expect(ids).toEqual([...ids].sort());
+      expect(ids).toEqual(expect.arrayContaining(users.map((u) => u.id)));
+      const [first, second] = all.filter((f) => users.some((u) => u.id === f.id));
+      if (first === undefined || second === undefined) throw new Error("scan missed the users");
+      // The first is re-enrolled meanwhile: its replacement must not land.
+      await mfaStore.startTotp(first.id, "KRSXG5CTMVRXEZLU", new Date());
+      const rotated = ringOf([keyFromHex(generateKeyHex()), ...(ring as KeyRing).byId.values()], "test");
+      const sealer = fieldSealer(() => rotated);
+      const next = (f: typeof first) => sealer.seal("mfa_totp", sealer.open("mfa_totp", f.stored, f.ref), f.ref);
+      expect(
+        await secrets.replace([
+          { ref: first.ref, previous: first.stored, next: next(first) },
+          { ref: second.ref, previous: second.stored, next: next(second) },
+        ]),
+      ).toEqual([false, true]);
+      ring = rotated;
+      expect((await mfaStore.totpOf(first.id))?.secret).toBe("KRSXG5CTMVRXEZLU");
+      expect((await mfaStore.totpOf(second.id))?.secret).toBe("JBSWY3DPEHPK3PXP");
+      const [again] = await secrets.scan(null, 1000).then((fs) => fs.filter((f) => f.id === second.id));
+      expect(again?.stored).toContain(`"kid":"${rotated.active.id}"`);
+    } finally {
+      await secrets.close();
+    }
   });
 
   test("a recovery code is used once; a challenge is taken once", async () => {

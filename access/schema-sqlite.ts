@@ -263,8 +263,8 @@ export const auditLog = sqliteTable(
 /**
  * A user's TOTP authenticator (access/mfa-store.ts): pending until a first code confirms it
  * (`enabled_at`), and the time step of the last code accepted, so no code works twice. `secret` is
- * the base32 shared secret, read and written only by MfaStore's `totpOf` and `startTotp`, the one
- * place that will encrypt it at rest.
+ * the base32 shared secret sealed with the encryption key (an `_encrypted` envelope; plaintext if it
+ * was stored before encryption was configured), written and read only by MfaStore's `startTotp` and `totpOf`.
  */
 export const mfaTotp = sqliteTable("mfa_totp", {
   userId: text("user_id")

@@ -13,6 +13,7 @@ import pino from "pino";
 import type { AuditActor, AuditEvent, AuditRecorder } from "../runtime/audit.ts";
 import { type Command, EXIT, UsageError } from "../runtime/command.ts";
 import { createLogger } from "../runtime/log.ts";
+import { type FieldSealer, fieldSealer } from "../runtime/security/field-sealer.ts";
 import { checkPasswordPolicy, hashPassword } from "../runtime/security/password.ts";
 import { ORG_ROLES, type OrgRole } from "../runtime/security/rbac.ts";
 import { newSecretToken } from "../runtime/security/secret-token.ts";
@@ -235,6 +236,7 @@ async function remove(access: AccessStore, values: Record<string, unknown>, reco
 async function resetMfa(
   access: AccessStore,
   store: Store,
+  sealer: FieldSealer,
   values: Record<string, unknown>,
   record: RecordChange,
 ): Promise<number> {
@@ -244,7 +246,7 @@ async function resetMfa(
     process.stderr.write(`aragora users reset-mfa: no account with email ${email}\n`);
     return EXIT.failure;
   }
-  const mfa = await openMfaStore(store);
+  const mfa = await openMfaStore(store, sealer);
   try {
     if (!(await mfa.disable(user.id))) {
       process.stderr.write(`aragora users reset-mfa: the account ${email} has no MFA\n`);
@@ -319,7 +321,13 @@ export const usersCommand: Command = {
         case "reset-password":
           return await resetPassword(access, values, record);
         case "reset-mfa":
-          return await resetMfa(access, store, values, record);
+          return await resetMfa(
+            access,
+            store,
+            fieldSealer(() => cfg.encryptionKeys),
+            values,
+            record,
+          );
         case "delete":
           return await remove(access, values, record);
       }
