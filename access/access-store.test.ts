@@ -47,6 +47,32 @@ function suite(name: string, open: () => Promise<Store>) {
       expect(await access.defaultWorkspace(a.orgId)).toBe(a.workspaceId);
     });
 
+    test("two owners demoting or removing each other at once: one wins, the organisation keeps an owner", async () => {
+      for (let round = 0; round < 15; round++) {
+        const { orgId } = await access.createUserWithOrganisation(
+          { email: `race-a-${round}@example.com`, name: "A", passwordHash: "h" },
+          `Race ${round}`,
+          new Date(),
+        );
+        const [a] = (await access.members(orgId)).map((m) => m.userId) as [string];
+        const b = await access.createUser(
+          { email: `race-b-${round}@example.com`, name: "B", passwordHash: "h" },
+          orgId,
+          "owner",
+          new Date(),
+        );
+        // Each node changes the other owner, as two owners clicking at once on two nodes would.
+        const outcomes = await Promise.all(
+          round % 2 === 0
+            ? [access.changeMemberRole(b.id, orgId, "member"), other.changeMemberRole(a, orgId, "admin")]
+            : [access.removeMember(b.id, orgId, new Date()), other.removeMember(a, orgId, new Date())],
+        );
+        expect(outcomes.filter(Boolean)).toEqual([true]);
+        const owners = (await access.members(orgId)).filter((m) => m.role === "owner");
+        expect(owners).toHaveLength(1);
+      }
+    });
+
     test("a setup token is offered once and claimed once, by one of two racing claims", async () => {
       const { token, hash } = newSecretToken(TOKEN_PREFIX.setup);
       expect(await access.offerSetupToken(hash)).toBe(true);

@@ -15,7 +15,7 @@
  */
 import { and, asc, eq, gt, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
 import { ORG_ROLES, type OrgRole, type Permission } from "../runtime/security/rbac.ts";
-import { dialectTables, type Repo } from "../runtime/store/repo.ts";
+import { dialectTables, type Repo, type RepoDb } from "../runtime/store/repo.ts";
 import type { Store } from "../runtime/store/store.ts";
 import * as pg from "./schema-postgres.ts";
 import * as lite from "./schema-sqlite.ts";
@@ -649,6 +649,22 @@ export class AccessStore {
   }
 
   /**
+   * Runs `change` (a statement guarded by {@link notTheLastOwner}) so that two of them on one
+   * organisation cannot both pass the guard. SQLite has one writer, so the statement alone is
+   * enough; on PostgreSQL two transactions under READ COMMITTED would each count the other owner
+   * and both demote (leaving none), so the organisation's row is locked first, in one transaction.
+   */
+  private async ownersLocked<R>(orgId: string, change: (tx: RepoDb) => PromiseLike<R>): Promise<R> {
+    if (this.repo.dialect === "sqlite") return this.repo.write(change);
+    const { organisations } = this.repo.tables;
+    const [, result] = await this.repo.transaction((tx) => [
+      tx.select({ id: organisations.id }).from(organisations).where(eq(organisations.id, orgId)).for("update"),
+      change(tx),
+    ]);
+    return result;
+  }
+
+  /**
    * Revokes the API keys `userId` made in `orgId` that would act above `role` (every one when
    * `role` is null: no longer a member), service keys too below admin: a key acts with a role no
    * higher than its creator's, so a demotion or a removal takes the keys down with it.
@@ -679,8 +695,8 @@ export class AccessStore {
   async changeMemberRole(userId: string, orgId: string, role: OrgRole, now = new Date()): Promise<boolean> {
     const { memberships } = this.repo.tables;
     const mine = and(eq(memberships.userId, userId), eq(memberships.orgId, orgId));
-    const rows = await this.repo.write((db) =>
-      db
+    const rows = await this.ownersLocked(orgId, (tx) =>
+      tx
         .update(memberships)
         .set({ role })
         .where(role === "owner" ? mine : and(mine, this.notTheLastOwner(orgId)))
@@ -699,8 +715,8 @@ export class AccessStore {
    */
   async removeMember(userId: string, orgId: string, now: Date): Promise<boolean> {
     const { memberships, refreshTokens } = this.repo.tables;
-    const rows = await this.repo.write((db) =>
-      db
+    const rows = await this.ownersLocked(orgId, (tx) =>
+      tx
         .delete(memberships)
         .where(and(eq(memberships.userId, userId), eq(memberships.orgId, orgId), this.notTheLastOwner(orgId)))
         .returning({ userId: memberships.userId }),
