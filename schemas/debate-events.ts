@@ -146,9 +146,11 @@ const envelope = {
 } as const;
 
 /** One event as stored, replayed and sent: the envelope with its type's data. */
-export const DebateEventSchema = EVENT_TYPES.map((t) =>
-  type({ type: `'${t}'`, ...envelope, data: DebateEventSchemas[t] } as never),
-).reduce((all, one) => all.or(one) as never) as unknown as Type<AnyDebateEvent>;
+export const DebateEventSchema = type.or(
+  // One union of every branch at once: `.or` one branch at a time re-discriminates the growing
+  // union at each step, which was a fifth of the server's start-up.
+  ...(EVENT_TYPES.map((t) => type({ type: `'${t}'`, ...envelope, data: DebateEventSchemas[t] } as never)) as [never]),
+) as unknown as Type<AnyDebateEvent>;
 
 /** The envelope of an event of type `T`, as stored in the log, replayed and sent. */
 export interface EventOf<T extends EventType> {

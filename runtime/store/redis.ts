@@ -8,7 +8,7 @@
  * const redis = await connectRedis(config.redisUrl, log, "rate-limits");
  * await redis.quit();
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
 
 /** The longest a command may take before it fails (and its caller falls back). */
@@ -26,6 +26,9 @@ const LOG_EVERY_MS = 30_000;
  * @example const redis = await connectRedis("redis://127.0.0.1:6379", log, "rate-limits");
  */
 export async function connectRedis(url: string, log: Logger, purpose: string): Promise<Redis> {
+  // Loaded here, not at the top: ioredis takes a tenth of the server's start-up to load, and most
+  // servers run without Redis.
+  const { Redis } = await import("ioredis");
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
