@@ -32,3 +32,8 @@ describe("client address", () => {
     expect(addressOf("10.1.2.3", "")).toBe("10.1.2.3");
   });
 });
+
+test("numbers that are not dotted decimal are not addresses in X-Forwarded-For", () => {
+  const addressOf = clientAddressResolver(["10.0.0.0/8"]);
+  expect(addressOf("10.1.2.3", "198.51.100.7, 167772161")).toBe("10.1.2.3");
+});

@@ -14,15 +14,22 @@
  * addressOf("10.1.2.3", "198.51.100.7, 10.9.9.9"); // "198.51.100.7"
  * addressOf("203.0.113.5", "198.51.100.7"); // "203.0.113.5": not a proxy of ours
  */
-import { BlockList, isIP } from "node:net";
+import ipaddr from "ipaddr.js";
 import { stateOf } from "./request-state.ts";
 
 /** The address of a request whose peer is not known (a request made in process, a closed socket). */
 export const UNKNOWN_ADDRESS = "unknown";
 
+/** Whether `text` is an IP address in its usual form (dotted decimal IPv4, or IPv6). */
+function isAddress(text: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(text) || ipaddr.IPv6.isValid(text);
+}
+
 /** An IPv4 address written as IPv6 (`::ffff:192.0.2.1`) as the IPv4 address it is. */
 function canonical(address: string): string {
-  return address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  return address.startsWith("::ffff:") && ipaddr.IPv4.isValidFourPartDecimal(address.slice(7))
+    ? address.slice(7)
+    : address;
 }
 
 /**
@@ -37,17 +44,14 @@ export function clientAddressResolver(
   if (trustedProxies.length === 0) {
     return (peer) => (peer === undefined ? UNKNOWN_ADDRESS : canonical(peer));
   }
-  const trusted = new BlockList();
-  for (const entry of trustedProxies) {
-    const slash = entry.indexOf("/");
-    const address = slash < 0 ? entry : entry.slice(0, slash);
-    const family = isIP(address) === 6 ? "ipv6" : "ipv4";
-    if (slash < 0) trusted.addAddress(address, family);
-    else trusted.addSubnet(address, Number(entry.slice(slash + 1)), family);
-  }
+  const ranges = trustedProxies.map((entry) => {
+    const [address, bits] = entry.includes("/") ? ipaddr.parseCIDR(entry) : [ipaddr.parse(entry), undefined];
+    return { address, bits: bits ?? (address.kind() === "ipv4" ? 32 : 128) };
+  });
   const isTrusted = (address: string): boolean => {
-    const family = isIP(address);
-    return family !== 0 && trusted.check(address, family === 6 ? "ipv6" : "ipv4");
+    if (!isAddress(address)) return false;
+    const parsed = ipaddr.parse(address);
+    return ranges.some((r) => r.address.kind() === parsed.kind() && parsed.match(r.address, r.bits));
   };
   return (peer, forwardedFor) => {
     if (peer === undefined) return UNKNOWN_ADDRESS;
@@ -57,7 +61,7 @@ export function clientAddressResolver(
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = canonical((hops[i] as string).trim());
       // Garbage in the chain: the last hop a trusted proxy vouched for is as far as it can be followed.
-      if (isIP(hop) === 0) return client;
+      if (!isAddress(hop)) return client;
       client = hop;
       if (!isTrusted(hop)) return client;
     }

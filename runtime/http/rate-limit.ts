@@ -24,6 +24,7 @@
 import type { Config, RateLimitSetting } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { metrics } from "../metrics.ts";
+import { addressGroup } from "../security/address-group.ts";
 import {
   limitField,
   memoryRateLimitStore,
@@ -207,7 +208,8 @@ export function rateLimitGuard(options: RateLimitGuardOptions): RateLimitGuard {
         path.startsWith(AUTH_PREFIX) &&
         (principal === undefined || (method !== "GET" && method !== "HEAD"));
       if (onAuth) {
-        const authBucket = `ip|${clientIpOf(request)}`;
+        // An IPv6 client is counted by its /64 (address-group.ts).
+        const authBucket = `ip|${addressGroup(clientIpOf(request))}`;
         const taken = (auth as Limit).limiter.take(authBucket);
         const then = (r: RateLimitResult): RateLimitVerdict | Promise<RateLimitVerdict> => {
           // An address out of its budget takes nothing from the key's.

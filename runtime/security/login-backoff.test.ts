@@ -65,6 +65,14 @@ describe("per IP", () => {
     expect(backoff.attempt("user99", "198.51.100.1").allowed).toBe(true);
   });
 
+  test("IPv6 addresses are counted by their /64: moving inside it does not reset the count", () => {
+    const { backoff } = setup();
+    for (let i = 0; i < 20; i++)
+      expect(backoff.attempt(`user${i}`, `2001:db8:5:5::${i.toString(16)}`).allowed).toBe(true);
+    expect(backoff.attempt("user99", "2001:db8:5:5:ffff::1")).toMatchObject({ allowed: false, by: "ip" });
+    expect(backoff.attempt("user99", "2001:db8:5:6::1").allowed).toBe(true);
+  });
+
   test("logging into one's own account between guesses does not clear the IP's failures", () => {
     const { clock, backoff } = setup();
     for (let i = 0; i < 20; i++) {

@@ -9,6 +9,7 @@
  * attempt from the IP's, so an attacker cannot wipe the IP counter by logging into an account of
  * their own between guesses. Counters are forgotten after a quiet period and memory is bounded.
  */
+import { addressGroup } from "./address-group.ts";
 import { LruMap } from "./lru-map.ts";
 
 /** How one counter turns failures into waiting time. */
@@ -140,7 +141,9 @@ export function createLoginBackoff(options: LoginBackoffOptions = {}): LoginBack
       return accounts.size + ips.size;
     },
 
-    attempt(account, ip) {
+    attempt(account, address) {
+      // An IPv6 client is counted by its /64 (address-group.ts).
+      const ip = addressGroup(address);
       const t = now();
       sweep(accounts, t);
       sweep(ips, t);
@@ -160,7 +163,8 @@ export function createLoginBackoff(options: LoginBackoffOptions = {}): LoginBack
       return { allowed: true };
     },
 
-    recordSuccess(account, ip) {
+    recordSuccess(account, address) {
+      const ip = addressGroup(address);
       accounts.delete(account);
       const c = ips.get(ip);
       if (c === undefined) return;

@@ -248,6 +248,21 @@ describe("through a trusted proxy (ARAGORA_TRUSTED_PROXIES=127.0.0.1,::1)", () =
       limit: 2,
     });
   });
+
+  test("IPv6 clients are counted by their /64: new addresses in one /64 do not buy a new budget", async () => {
+    expect((await bogusRefresh(server, { "x-forwarded-for": "2001:db8:7:7::1" })).status).toBe(401);
+    expect((await bogusRefresh(server, { "x-forwarded-for": "2001:db8:7:7::2" })).status).toBe(401);
+    expect((await bogusRefresh(server, { "x-forwarded-for": "2001:db8:7:7:ffff:1:2:3" })).status).toBe(429);
+    // The next /64 is another subscriber.
+    expect((await bogusRefresh(server, { "x-forwarded-for": "2001:db8:7:8::1" })).status).toBe(401);
+    const view = await rateLimits(server);
+    expect(view.body.nearest).toContainEqual({
+      policy: "auth",
+      caller: { kind: "ip", ip: "2001:db8:7:7::/64" },
+      remaining: 0,
+      limit: 2,
+    });
+  });
 });
 
 const redis = await redisAvailable();
