@@ -25,10 +25,10 @@
  * const authenticator = createAccessAuthenticator(access, signer, { log });
  * const who = authenticator.authenticate(request, request.headers); // Principal | HttpError | undefined | Promise<...>
  */
-import { HttpError } from "../runtime/http/errors.ts";
+import { HttpError, UnrecognisedCredential } from "../runtime/http/errors.ts";
 import type { Principal } from "../runtime/http/principal.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { AccessClaims, TokenSigner } from "../runtime/security/jwt.ts";
+import type { AccessClaims, AccessTokenFailure, TokenSigner } from "../runtime/security/jwt.ts";
 import { LruMap } from "../runtime/security/lru-map.ts";
 import { ORG_ROLES, type OrgRole, type Role, roleRank } from "../runtime/security/rbac.ts";
 import { hashSecretToken, isSecretToken, TOKEN_PREFIX } from "../runtime/security/secret-token.ts";
@@ -108,6 +108,21 @@ function invalidToken(message: string): HttpError {
 function invalidKey(message: string): HttpError {
   return new HttpError(401, "invalid_api_key", message, undefined, { "www-authenticate": CHALLENGE });
 }
+
+/** A token or key this server never issued: charged to the caller's address like a failed sign-in. */
+function unrecognised(code: "invalid_token" | "invalid_api_key", message: string): HttpError {
+  return new UnrecognisedCredential(code, message, { "www-authenticate": CHALLENGE });
+}
+
+/** Failures that mean the token was never one of ours (an expired one was, once). */
+const FORGED: ReadonlySet<AccessTokenFailure> = new Set([
+  "malformed",
+  "bad_signature",
+  "alg_not_allowed",
+  "wrong_issuer",
+  "wrong_audience",
+  "wrong_type",
+]);
 
 /**
  * The authenticator of the access feature, on its store and its token signer.
@@ -255,7 +270,10 @@ export function createAccessAuthenticator(
       return invalidToken("access token expired");
     }
     return signer.verifyAccess(token).then((result) => {
-      if (!result.ok) return invalidToken(`access token ${result.reason.replaceAll("_", " ")}`);
+      if (!result.ok) {
+        const message = `access token ${result.reason.replaceAll("_", " ")}`;
+        return FORGED.has(result.reason) ? unrecognised("invalid_token", message) : invalidToken(message);
+      }
       const entry: TokenEntry = {
         claims: result.claims,
         expiresAtMs: result.claims.exp * 1000,
@@ -272,7 +290,7 @@ export function createAccessAuthenticator(
   // --- API keys, read at most once per freshness period ---
 
   const keyPrincipal = (record: KeyRecord | undefined): Outcome => {
-    if (record === undefined) return invalidKey("unknown API key");
+    if (record === undefined) return unrecognised("invalid_api_key", "unknown API key");
     const { key } = record;
     if (key.revokedAt !== null) return invalidKey("this API key was revoked");
     const scopes = parseScopes(key.scopes);
@@ -347,7 +365,9 @@ export function createAccessAuthenticator(
   const byApiKey = (token: string, headers: Headers): Outcome | Promise<Outcome> => {
     let hash = keyHashes.get(token);
     if (hash === undefined) {
-      if (!isSecretToken(token, TOKEN_PREFIX.apiKey)) return invalidKey("not an Aragora API key (ara_live_...)");
+      if (!isSecretToken(token, TOKEN_PREFIX.apiKey)) {
+        return unrecognised("invalid_api_key", "not an Aragora API key (ara_live_...)");
+      }
       hash = hashSecretToken(token);
       keyHashes.set(token, hash);
       bound(keyHashes);

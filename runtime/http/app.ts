@@ -25,7 +25,7 @@ import { adminRoutes } from "./admin-routes.ts";
 import { carriesCredentials } from "./authenticators.ts";
 import { clientAddressResolver } from "./client-ip.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
-import { errorResponse, HttpError, PayloadTooLargeError, validationDetails } from "./errors.ts";
+import { errorResponse, HttpError, PayloadTooLargeError, UnrecognisedCredential, validationDetails } from "./errors.ts";
 import { BodyRejected, readJsonBody } from "./json-body.ts";
 import { accessControl, BEARER_CHALLENGE } from "./permission.ts";
 import type { Authenticator, Principal } from "./principal.ts";
@@ -175,22 +175,47 @@ export function createHttpApp(deps: HttpAppDeps) {
     found: Principal | HttpError | undefined,
     id: string,
     corsHeaders: Record<string, string>,
-  ): Response | undefined => {
+  ): Response | Promise<Response> | undefined => {
     if (found instanceof HttpError) {
       metrics.authFailures.inc({ reason: found.code });
       const { status, code, message, details, headers } = found;
-      return early(request, errorResponse(status, code, message, id, details, { ...corsHeaders, ...headers }));
+      const refusal = () =>
+        early(request, errorResponse(status, code, message, id, details, { ...corsHeaders, ...headers }));
+      return found instanceof UnrecognisedCredential ? chargedRefusal(request, refusal, id, corsHeaders) : refusal();
     }
     if (found === undefined) {
-      metrics.authFailures.inc({ reason: carriesCredentials(request) ? "invalid" : "missing" });
+      const presented = carriesCredentials(request);
+      metrics.authFailures.inc({ reason: presented ? "invalid" : "missing" });
       const message = "sign in: send Authorization: Bearer <access token or API key>";
-      return early(
-        request,
-        errorResponse(401, "unauthorized", message, id, undefined, { ...corsHeaders, ...BEARER_CHALLENGE }),
-      );
+      const refusal = () =>
+        early(
+          request,
+          errorResponse(401, "unauthorized", message, id, undefined, { ...corsHeaders, ...BEARER_CHALLENGE }),
+        );
+      return presented ? chargedRefusal(request, refusal, id, corsHeaders) : refusal();
     }
     (stateOf(request) as RequestState).principal = found;
     return undefined;
+  };
+
+  /**
+   * A refusal of credentials, charged to the client address's auth bucket (rate-limit.ts): the 401,
+   * or the 429 once the address has guessed too often. A store that cannot be asked lets the 401 be.
+   */
+  const chargedRefusal = (
+    request: Request,
+    refusal: () => Response,
+    id: string,
+    corsHeaders: Record<string, string>,
+  ): Response | Promise<Response> => {
+    if (rateLimits === undefined) return refusal();
+    const answer = (verdict: RateLimitVerdict): Response => {
+      if (!(verdict instanceof HttpError)) return refusal();
+      const { status, code, message, details, headers } = verdict;
+      return early(request, errorResponse(status, code, message, id, details, { ...corsHeaders, ...headers }));
+    };
+    const verdict = rateLimits.refusedCredentials(request);
+    return verdict instanceof Promise ? verdict.then(answer, refusal) : answer(verdict);
   };
 
   /** An authenticator that threw (a store it reads cannot answer, a bug): 503 or 500, never a pass. */

@@ -52,6 +52,19 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A 401 for a credential nobody issued (an unknown API key, a token with a bad signature, a
+ * malformed one): what guessing looks like, unlike an expired or revoked credential, which its
+ * holder once had. The shell charges it to the client address's sign-in budget (rate-limit.ts).
+ *
+ * @example return new UnrecognisedCredential("invalid_api_key", "unknown API key", { "www-authenticate": "Bearer" });
+ */
+export class UnrecognisedCredential extends HttpError {
+  constructor(code: string, message: string, headers: Record<string, string> = {}) {
+    super(401, code, message, undefined, headers);
+  }
+}
+
 interface ValidationIssue {
   path?: string | readonly (PropertyKey | { key: PropertyKey })[];
   summary?: string;

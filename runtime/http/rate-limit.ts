@@ -5,9 +5,9 @@
  *   WebSocket tickets alike), on every authenticated route. The operator's token is not limited.
  * - `auth`: one bucket per client address (client-ip.ts) on the ways in under `/api/auth/`: every
  *   request there but a signed-in caller's reads (setup, sign-up, sign-in, refresh, password reset
- *   and change, WebSocket tickets, keys, and what later ways in add there). An address runs out
- *   whatever accounts it tries: this is what slows a spray over many accounts, where the sign-in
- *   backoff counts failures per account.
+ *   and change, WebSocket tickets, keys, and what later ways in add there), and every request on any
+ *   route whose credentials are refused. An address runs out whatever accounts it tries: this is
+ *   what slows a spray over many accounts, where the sign-in backoff counts failures per account.
  *
  * Only what the server proved picks a bucket: the key or user the authenticator found, or the
  * peer's address (X-Forwarded-For only from a trusted proxy). A header a caller sets cannot.
@@ -82,6 +82,14 @@ export interface RateLimitGuard {
     path: string,
     principal: Principal | undefined,
   ): RateLimitVerdict | Promise<RateLimitVerdict>;
+  /**
+   * Take from the client address's auth bucket for a request whose credentials were refused (a
+   * wrong key or token, on any route), so guessing credentials is limited as sign-in is; undefined
+   * without an auth policy.
+   *
+   * @example const verdict = guard.refusedCredentials(request); // an HttpError once the address is out
+   */
+  refusedCredentials(request: Request): RateLimitVerdict | Promise<RateLimitVerdict>;
   /**
    * The `n` buckets with the least left (as a share of their policy's capacity), emptiest first.
    *
@@ -226,6 +234,13 @@ export function rateLimitGuard(options: RateLimitGuardOptions): RateLimitGuard {
       return taken instanceof Promise
         ? taken.then((r) => one(api as Limit, r, apiBucket))
         : one(api as Limit, taken, apiBucket);
+    },
+
+    refusedCredentials(request) {
+      if (auth === undefined) return undefined;
+      const bucket = `ip|${addressGroup(clientIpOf(request))}`;
+      const taken = auth.limiter.take(bucket);
+      return taken instanceof Promise ? taken.then((r) => one(auth, r, bucket)) : one(auth, taken, bucket);
     },
 
     async nearest(n) {

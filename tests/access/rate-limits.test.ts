@@ -249,6 +249,32 @@ describe("through a trusted proxy (ARAGORA_TRUSTED_PROXIES=127.0.0.1,::1)", () =
     });
   });
 
+  test("refused credentials on any route take from the address's budget; no credentials at all do not", async () => {
+    const guess = (client: string) =>
+      call(server, "GET", "/api/debates", {
+        token: `ara_live_${"x".repeat(43)}`,
+        headers: { "x-forwarded-for": client },
+      });
+    expect((await guess("198.51.100.50")).status).toBe(401);
+    expect((await guess("198.51.100.50")).status).toBe(401);
+    const limited = await guess("198.51.100.50");
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+    expect((await guess("198.51.100.51")).status).toBe(401);
+    // A forged access token is a guess too.
+    const forged = (client: string) =>
+      call(server, "GET", "/api/debates", {
+        token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJl",
+        headers: { "x-forwarded-for": client },
+      });
+    expect((await forged("198.51.100.51")).status).toBe(401);
+    expect((await forged("198.51.100.51")).status).toBe(429);
+    for (let i = 0; i < 3; i++) {
+      const res = await call(server, "GET", "/api/debates", { headers: { "x-forwarded-for": "198.51.100.52" } });
+      expect(res.status).toBe(401);
+    }
+  });
+
   test("IPv6 clients are counted by their /64: new addresses in one /64 do not buy a new budget", async () => {
     expect((await bogusRefresh(server, { "x-forwarded-for": "2001:db8:7:7::1" })).status).toBe(401);
     expect((await bogusRefresh(server, { "x-forwarded-for": "2001:db8:7:7::2" })).status).toBe(401);
