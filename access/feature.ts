@@ -94,6 +94,7 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
       config,
       log,
       store: ctx.store,
+      sealer: ctx.sealer,
       accounts: store,
       sessions,
       secondFactor: secondFactor.mfa,

@@ -248,3 +248,17 @@ export const mfaChallenges = pgTable(
   },
   (t) => [index("mfa_challenges_expires_idx").on(t.expiresAt)],
 );
+
+/** OAuth sign-ins between their start and their callback; see ./schema-sqlite.ts. */
+export const oauthPending = pgTable(
+  "oauth_pending",
+  {
+    stateHash: text("state_hash").primaryKey(),
+    provider: text("provider").notNull(),
+    codeVerifier: text("code_verifier").notNull(),
+    nonce: text("nonce").notNull(),
+    returnTo: text("return_to").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+  },
+  (t) => [index("oauth_pending_expires_idx").on(t.expiresAt)],
+);

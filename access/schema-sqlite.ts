@@ -307,3 +307,21 @@ export const mfaChallenges = sqliteTable(
   },
   (t) => [index("mfa_challenges_expires_idx").on(t.expiresAt)],
 );
+
+/**
+ * OAuth sign-ins between their start and their callback (access/oauth/pending-store.ts): in the
+ * database, so the callback may reach any node. Keyed by the SHA-256 of the `state`; the PKCE code
+ * verifier is sealed with the encryption key. Each row is taken once (deleted) and lives minutes.
+ */
+export const oauthPending = sqliteTable(
+  "oauth_pending",
+  {
+    stateHash: text("state_hash").primaryKey(),
+    provider: text("provider").notNull(),
+    codeVerifier: text("code_verifier").notNull(),
+    nonce: text("nonce").notNull(),
+    returnTo: text("return_to").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+  },
+  (t) => [index("oauth_pending_expires_idx").on(t.expiresAt)],
+);

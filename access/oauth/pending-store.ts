@@ -1,24 +1,30 @@
 /**
- * Sign-ins between `begin` and the callback, in memory, keyed by `state`: each lives `ttlMs`
- * (10 minutes), is handed out once, and the store holds at most `maxEntries` (the oldest go first),
- * so a flood of started sign-ins costs bounded memory.
+ * Sign-ins between `begin` and the callback, in the database (`oauth_pending`), keyed by the
+ * SHA-256 of their `state`: the callback may reach any node behind a balancer. Each lives `ttlMs`
+ * (ARAGORA_OAUTH_STATE_TTL_S), at most `maxEntries` are kept, and each is handed out once: `take` deletes the row it reads, in one
+ * statement, so two callbacks racing with one state see one winner. The PKCE code verifier is sealed
+ * with the encryption key; expired rows are swept as new sign-ins start.
  *
  * `take` also wants the state the browser carried in its own cookie (set by the start route). A
  * callback URL alone proves nothing about who opens it: without the cookie, someone could start a
  * sign-in as themselves and send the callback link to a victim, who would land signed in to the
  * attacker's account.
  *
- * The store lives in one process: with several instances behind a balancer, the callback must reach
- * the instance that started the flow.
- *
  * @example
- * const pending = createPendingStore();
- * // start: remember the flow, and set cookie `oauth_state=<started.state>` (HttpOnly, SameSite=Lax, 10 min)
- * pending.put("google", started);
+ * const pending = await openPendingStore(ctx.store, ctx.sealer);
+ * // start: remember the flow, and set cookie `oauth_state=<started.state>` (HttpOnly, SameSite=Lax)
+ * await pending.put("google", started);
  * // callback:
- * const flow = pending.take("google", url.searchParams.get("state"), cookies.oauth_state);
+ * const flow = await pending.take("google", url.searchParams.get("state"), cookies.oauth_state);
  * if (!flow) fail("state_mismatch");
  */
+import { createHash } from "node:crypto";
+import { count, eq, lt, lte, sql } from "drizzle-orm";
+import type { FieldSealer } from "../../runtime/security/field-sealer.ts";
+import { dialectTables } from "../../runtime/store/repo.ts";
+import type { Store } from "../../runtime/store/store.ts";
+import * as pg from "../schema-postgres.ts";
+import * as lite from "../schema-sqlite.ts";
 import { sameSecret } from "./same-secret.ts";
 
 /** What a sign-in keeps between its start and its callback. */
@@ -32,7 +38,7 @@ export interface PendingAuthorization {
 export interface PendingStoreOptions {
   /** How long a started sign-in may take (default 10 minutes). */
   ttlMs?: number;
-  /** How many started sign-ins are kept at once (default 10,000). */
+  /** How many started sign-ins are kept at once (default 10,000): past it the oldest go. */
   maxEntries?: number;
   /** The clock, in ms (default `Date.now`). */
   now?: () => number;
@@ -40,7 +46,7 @@ export interface PendingStoreOptions {
 
 export interface PendingStore {
   /** Remembers a started sign-in for `provider`. */
-  put(provider: string, flow: PendingAuthorization): void;
+  put(provider: string, flow: PendingAuthorization): Promise<void>;
   /**
    * Hands out the sign-in `state` names, once: only when it exists, has not expired, was started for
    * `provider`, and `browserState` (from the browser's cookie) is the same state. A lookup that
@@ -50,70 +56,88 @@ export interface PendingStore {
     provider: string,
     state: string | null | undefined,
     browserState: string | null | undefined,
-  ): PendingAuthorization | undefined;
+  ): Promise<PendingAuthorization | undefined>;
   /** How many sign-ins are held now (expired ones may still count until swept). */
-  readonly size: number;
+  size(): Promise<number>;
+  close(): Promise<void>;
 }
 
-interface Entry {
-  provider: string;
-  flow: PendingAuthorization;
-  expiresAt: number;
-}
+export const pendingTables = dialectTables({
+  sqlite: { oauthPending: lite.oauthPending },
+  postgres: { oauthPending: pg.oauthPending },
+});
+
+/** The name of the sealed code verifiers in the encryption metrics. */
+const STORE = "oauth_pending";
+const stateHashOf = (state: string) => createHash("sha256").update(state).digest("hex");
+const verifierRef = (stateHash: string) => ({ table: STORE, id: stateHash, field: "code_verifier" });
 
 /**
- * Makes an empty store.
+ * The pending sign-ins on the server's database.
  *
- * @example
- * const store = createPendingStore({ ttlMs: 600_000, maxEntries: 10_000 });
+ * @example const pending = await openPendingStore(ctx.store, ctx.sealer, { ttlMs: 600_000 });
  */
-export function createPendingStore(options: PendingStoreOptions = {}): PendingStore {
+export async function openPendingStore(
+  store: Pick<Store, "openRepo">,
+  sealer: FieldSealer,
+  options: PendingStoreOptions = {},
+): Promise<PendingStore> {
   const ttlMs = options.ttlMs ?? 600_000;
   const maxEntries = options.maxEntries ?? 10_000;
   const now = options.now ?? Date.now;
-  if (!(ttlMs > 0)) throw new TypeError("createPendingStore: ttlMs must be positive");
+  if (!(ttlMs > 0)) throw new TypeError("openPendingStore: ttlMs must be positive");
   if (!(Number.isInteger(maxEntries) && maxEntries > 0)) {
-    throw new TypeError("createPendingStore: maxEntries must be a positive integer");
+    throw new TypeError("openPendingStore: maxEntries must be a positive integer");
   }
-  // A Map iterates in insertion order, which with one TTL for all is expiry order: the oldest
-  // entries, expired or not, are always at the front.
-  const entries = new Map<string, Entry>();
-
-  function sweep(at: number): void {
-    for (const [state, entry] of entries) {
-      if (entry.expiresAt > at) break;
-      entries.delete(state);
-    }
-  }
+  const repo = await store.openRepo(pendingTables, { name: "oauth-pending", maxConnections: 2 });
+  const { oauthPending } = repo.tables;
 
   return {
-    put(provider, flow) {
+    async put(provider, flow) {
       const at = now();
-      sweep(at);
-      entries.delete(flow.state);
-      while (entries.size >= maxEntries) {
-        const oldest = entries.keys().next();
-        if (oldest.done) break;
-        entries.delete(oldest.value);
-      }
-      // A copy of the four fields: `begin`'s result (with its URL) can be passed as it is.
-      const { state, codeVerifier, nonce, returnTo } = flow;
-      entries.set(state, { provider, flow: { state, codeVerifier, nonce, returnTo }, expiresAt: at + ttlMs });
+      const stateHash = stateHashOf(flow.state);
+      await repo.transaction((tx) => [
+        tx.delete(oauthPending).where(lte(oauthPending.expiresAt, new Date(at))),
+        tx.insert(oauthPending).values({
+          stateHash,
+          provider,
+          codeVerifier: sealer.seal(STORE, flow.codeVerifier, verifierRef(stateHash)),
+          nonce: flow.nonce,
+          returnTo: flow.returnTo,
+          expiresAt: new Date(at + ttlMs),
+        }),
+        // A flood of started sign-ins (from many addresses: each is rate limited) costs bounded
+        // space: past maxEntries, those that would expire first go.
+        tx
+          .delete(oauthPending)
+          .where(
+            lt(
+              oauthPending.expiresAt,
+              sql`(SELECT ${oauthPending.expiresAt} FROM ${oauthPending} ORDER BY ${oauthPending.expiresAt} DESC LIMIT 1 OFFSET ${maxEntries - 1})`,
+            ),
+          ),
+      ]);
     },
 
-    take(provider, state, browserState) {
+    async take(provider, state, browserState) {
       if (typeof state !== "string" || state === "") return undefined;
-      const entry = entries.get(state);
-      if (!entry) return undefined;
-      entries.delete(state);
-      if (entry.expiresAt <= now()) return undefined;
-      if (entry.provider !== provider) return undefined;
+      const stateHash = stateHashOf(state);
+      const [row] = await repo.write((db) =>
+        db.delete(oauthPending).where(eq(oauthPending.stateHash, stateHash)).returning(),
+      );
+      if (row === undefined) return undefined;
+      if (row.expiresAt.getTime() <= now()) return undefined;
+      if (row.provider !== provider) return undefined;
       if (typeof browserState !== "string" || !sameSecret(browserState, state)) return undefined;
-      return entry.flow;
+      const codeVerifier = sealer.open(STORE, row.codeVerifier, verifierRef(stateHash));
+      return { state, codeVerifier, nonce: row.nonce, returnTo: row.returnTo };
     },
 
-    get size() {
-      return entries.size;
+    async size() {
+      const [row] = await repo.read((db) => db.select({ n: count() }).from(oauthPending));
+      return row?.n ?? 0;
     },
+
+    close: () => repo.close(),
   };
 }

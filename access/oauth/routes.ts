@@ -204,7 +204,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
         const returnTo = safeReturnTo(query.return_to, returnPolicy);
         try {
           const started = await client.begin(returnTo);
-          pending.put(params.provider, started);
+          await pending.put(params.provider, started);
           return redirect(set, started.url.href, [stateCookie(started.state, config.oauthStateTtlSeconds)]);
         } catch (err) {
           if (!(err instanceof OidcFailure)) throw err;
@@ -234,7 +234,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
         const cookies = [stateCookie("", 0)];
         const context = { set, request, cookies };
 
-        const flow = pending.take(
+        const flow = await pending.take(
           provider,
           url.searchParams.get("state"),
           readCookie(request.headers.get("cookie"), STATE_COOKIE),

@@ -690,6 +690,8 @@ describe("Google", () => {
 describe.skipIf(!(await postgresAvailable()))("on PostgreSQL", () => {
   let db: TempDatabase;
   let pgServer: TestServer;
+  /** A second node on the same database, with the same redirect URI (as behind one balancer). */
+  let pgTwin: TestServer;
 
   beforeAll(async () => {
     db = await createTempPostgresDatabase();
@@ -698,14 +700,35 @@ describe.skipIf(!(await postgresAvailable()))("on PostgreSQL", () => {
       args: ["--api-port", String(pgPort)],
       env: { ...oauthEnv(pgPort), DATABASE_URL: db.url, ARAGORA_SIGNUP: "open" },
     });
+    pgTwin = await startAccessServer({
+      timeoutMs: 60_000,
+      env: { ...oauthEnv(pgPort), DATABASE_URL: db.url, ARAGORA_SIGNUP: "open" },
+    });
     await claimOwner(pgServer, ADA.email);
   }, 90_000);
   afterAll(async () => {
-    if (pgServer) {
-      expect(noSecretsLogged(pgServer, [CLIENT_SECRET, ...Browser.secrets])).toEqual([]);
-      expect(await pgServer.stop()).toBe(0);
+    for (const node of [pgServer, pgTwin]) {
+      if (!node) continue;
+      expect(noSecretsLogged(node, [CLIENT_SECRET, ...Browser.secrets])).toEqual([]);
+      expect(await node.stop()).toBe(0);
     }
     await db?.drop();
+  });
+
+  test("a sign-in started on one node finishes on another (the balancer sent the callback there), once", async () => {
+    const owner = await signIn(pgServer, ADA.email);
+    const browser = new Browser(pgServer);
+    const started = await browser.start();
+    const link = await idp.login(started.location, ADA.sub);
+    // The provider sends the browser to the public callback URL; the balancer picks the other node.
+    const onTwin = new URL(link);
+    onTwin.host = new URL(pgTwin.api).host;
+    const hop = await browser.callback(onTwin);
+    expect(hop.location.href).toBe(`${pgServer.api}${SUCCESS_URL}`);
+    expect((await browser.me()).body.user.id).toBe(owner.user.id);
+    // The state was used up for every node.
+    const again = new URL(link);
+    expect(errorOf(await browser.callback(again))).toBe("invalid_state");
   });
 
   test("a verified email links the existing account; a new person gets an account, found again next time", async () => {
