@@ -2,14 +2,18 @@
  * The floor for bench/http.ts's API routes: bare Elysia serving the same two routes with only what
  * they need: `GET /api/debates/:id` reads the debate's row (a prepared bun:sqlite statement on a
  * `VACUUM INTO` copy of the server's database) and answers its JSON; `POST /api/debates` validates
- * the body with Elysia's own schema and answers 422. No request ids, logs, metrics, body gate,
- * auth order or error mapper: what the server adds on top is what the benchmark measures.
+ * the body with the server's own schema (schemas/debates.ts, arktype in the same jitless mode:
+ * Elysia takes it as a Standard Schema) and answers 422. No request ids, logs, metrics, body gate,
+ * auth order or error mapper: what the server adds on top is what the benchmark measures, not the
+ * speed of one validator against another.
  *
  * @example
  * bun bench/bare-elysia.ts 18082 /tmp/copy.db
  */
+import "../runtime/arktype-config.ts";
 import { Database } from "bun:sqlite";
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
+import { CreateDebateBody } from "../schemas/debates.ts";
 
 const port = Number(process.argv[2] ?? 0);
 const db = new Database(process.argv[3] as string, { readonly: true });
@@ -35,14 +39,5 @@ new Elysia()
       finished_at: r.finished_at === null ? null : new Date(Number(r.finished_at)).toISOString(),
     };
   })
-  .post("/api/debates", ({ body }) => ({ debate_id: body.question }), {
-    body: t.Object(
-      {
-        question: t.String({ minLength: 1, maxLength: 10_000 }),
-        agents: t.Optional(t.Array(t.String(), { minItems: 2, maxItems: 8 })),
-        rounds: t.Optional(t.Integer({ minimum: 1, maximum: 10 })),
-      },
-      { additionalProperties: false },
-    ),
-  })
+  .post("/api/debates", ({ body }) => ({ debate_id: body.question }), { body: CreateDebateBody })
   .listen(port);
