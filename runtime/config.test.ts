@@ -1,6 +1,17 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig } from "./config.ts";
 
+/** The problems loadConfig names for `env` (none: it loads). */
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
 describe("ARAGORA_WORKERS (the runbook's name) and its older name ARAGORA_PROVIDER_WORKERS", () => {
   test("ARAGORA_WORKERS sets the provider worker threads", () => {
     expect(loadConfig({ ARAGORA_WORKERS: "3" }).providerWorkers).toBe(3);
@@ -42,15 +53,6 @@ describe("OAuth sign-in settings", () => {
     OIDC_OAUTH_CLIENT_ID: "aragora",
     OIDC_OAUTH_CLIENT_SECRET: "oidc-secret-value-77aa",
     OIDC_OAUTH_REDIRECT_URI: "https://aragora.example.com/api/auth/oauth/oidc/callback",
-  };
-  const problems = (env: Record<string, string>): string[] => {
-    try {
-      loadConfig(env);
-    } catch (err) {
-      if (err instanceof ConfigError) return err.problems;
-      throw err;
-    }
-    return [];
   };
 
   test("by default no provider is configured and a sign-in lands on / (errors too), on this site only", () => {
@@ -127,15 +129,6 @@ describe("OAuth sign-in settings", () => {
 
 describe("ARAGORA_ENCRYPTION_KEY", () => {
   const key = (c: string) => c.repeat(64);
-  const problemsOf = (env: Record<string, string>) => {
-    try {
-      loadConfig(env);
-    } catch (err) {
-      if (err instanceof ConfigError) return err.problems;
-      throw err;
-    }
-    return [];
-  };
 
   test("one key or a list, newest first: the first encrypts", () => {
     expect(loadConfig({}).encryptionKeys).toBeUndefined();
@@ -148,13 +141,13 @@ describe("ARAGORA_ENCRYPTION_KEY", () => {
   test("a malformed value is named with the expected form and never echoed", () => {
     const secretish = `${"c".repeat(63)}z`;
     for (const value of [secretish, `${key("d")},${secretish}`, "", `${key("e")},${key("e")}`]) {
-      const problems = problemsOf({ ARAGORA_ENCRYPTION_KEY: value });
-      expect(problems).toHaveLength(1);
-      expect(problems[0]).toStartWith("ARAGORA_ENCRYPTION_KEY:");
-      expect(problems[0]).not.toContain("cccccccc");
-      expect(problems[0]).not.toContain("dddddddd");
-      expect(problems[0]).not.toContain("eeeeeeee");
+      const found = problems({ ARAGORA_ENCRYPTION_KEY: value });
+      expect(found).toHaveLength(1);
+      expect(found[0]).toStartWith("ARAGORA_ENCRYPTION_KEY:");
+      expect(found[0]).not.toContain("cccccccc");
+      expect(found[0]).not.toContain("dddddddd");
+      expect(found[0]).not.toContain("eeeeeeee");
     }
-    expect(problemsOf({ ARAGORA_ENCRYPTION_KEY: secretish })[0]).toContain("expected exactly 64 hex characters");
+    expect(problems({ ARAGORA_ENCRYPTION_KEY: secretish })[0]).toContain("expected exactly 64 hex characters");
   });
 });
