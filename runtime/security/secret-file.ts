@@ -65,13 +65,34 @@ export function writeSecretFile(path: string, content: string): boolean {
     try {
       linkSync(temporary, path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      // A filesystem without hard links: O_EXCL on the name itself (a reader racing the write may
+      // then see it empty, which loadOrCreateSecretFile reports).
+      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") return writeExclusive(path, content);
       throw err;
     }
     return true;
   } finally {
     rmSync(temporary, { force: true });
   }
+}
+
+/** Creates `path` with O_EXCL and writes `content`; false when it exists. */
+function writeExclusive(path: string, content: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  }
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 /**
