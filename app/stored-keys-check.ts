@@ -111,6 +111,13 @@ export async function checkStoredKeys(check: StoredKeysCheck): Promise<string[]>
   const ring = keys.current();
   const missing = needed.filter((id) => !ring?.byId.has(id));
   metrics.encryptionMissingKeyIds.set(missing.length);
+  const plaintext = usage.reduce((n, u) => n + u.plaintext, 0);
+  if (ring !== undefined && plaintext > 0 && check.phase === "start") {
+    log.info(
+      { plaintext_records: plaintext, stores: usage.filter((u) => u.plaintext > 0).map((u) => u.store) },
+      `${plaintext} stored secret${plaintext === 1 ? " is" : "s are"} not encrypted yet (stored before a key was configured); they stay readable, and aragora encrypt-existing seals them`,
+    );
+  }
   if (missing.length === 0) return [];
   metrics.encryptionMissingKeyChecks.inc();
   const dev = devKeyIdIn(check.dataDir);
