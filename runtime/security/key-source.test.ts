@@ -260,10 +260,11 @@ describe("the key source", () => {
   });
 
   test("no development key in production or on PostgreSQL: none, with the unencrypted warning", async () => {
-    for (const env of [
+    const envs: Record<string, string>[] = [
       { ARAGORA_ENV: "production", ARAGORA_JWT_SECRET: "x".repeat(32) },
       { DATABASE_URL: "postgres://127.0.0.1:1/none" },
-    ]) {
+    ];
+    for (const env of envs) {
       const dataDir = tempDir();
       const { log, lines } = capturingLog();
       const keys = openKeySource(dev(dataDir, env), { dataDir, log, forServer: true });

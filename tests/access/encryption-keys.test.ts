@@ -382,11 +382,11 @@ describe("a key file, reloaded while the server runs", () => {
   test("a restart whose keys miss a key id the data uses starts, and warns naming it (counted)", async () => {
     expect(await server.stop()).toBe(0);
     server = await startAccessServer({ dataDir, env: { ARAGORA_ENCRYPTION_KEY_FILE: keyPath } });
-    const warned = await server.waitForLog((l) =>
-      String(l.msg).startsWith(`Key not found: stored secrets need key ${id1}`),
-    );
-    expect(warned.missing_key_ids).toEqual([id1]);
-    expect(await metricValue(server, "aragora_encryption_missing_key_ids")).toBe(1);
+    // The owner's secret needs key 1; the member's broken envelope names a key id nobody has.
+    const warned = await server.waitForLog((l) => String(l.msg).startsWith("Key not found: stored secrets need keys"));
+    expect([...(warned.missing_key_ids as string[])].sort()).toEqual([id1, "k000000000000"].sort());
+    expect(String(warned.msg)).toContain(`mfa_totp: 1 record with key ${id1}`);
+    expect(await metricValue(server, "aragora_encryption_missing_key_ids")).toBe(2);
     expect(await metricValue(server, "aragora_encryption_missing_key_checks_total")).toBe(1);
   });
 });
