@@ -18,6 +18,7 @@ import type { AuditRecorder } from "../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { createTokenSigner } from "../runtime/security/jwt.ts";
 import { createLoginBackoff } from "../runtime/security/login-backoff.ts";
+import { JWT_SECRET_FILE, loadOrCreateSecretFile } from "../runtime/security/secret-file.ts";
 import { openAccessStore } from "./access-store.ts";
 import { openAuditLog, storeRecorder } from "./audit-log.ts";
 import { auditRoutes } from "./audit-routes.ts";
@@ -28,7 +29,6 @@ import { mfaAndImpersonation } from "./mfa-and-impersonation.ts";
 import { oauthSignIn } from "./oauth/sign-in.ts";
 import { type OrganisationScope, organisationScopes } from "./organisation-scopes.ts";
 import { accessRoutes } from "./routes.ts";
-import { JWT_SECRET_FILE, loadOrCreateSecretFile } from "./secret-file.ts";
 import { Sessions } from "./sessions.ts";
 import { firstStart } from "./setup.ts";
 

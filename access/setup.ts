@@ -16,9 +16,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../runtime/log.ts";
+import { removeSecretFile, SETUP_TOKEN_FILE, writeSecretFile } from "../runtime/security/secret-file.ts";
 import { newSecretToken, TOKEN_PREFIX } from "../runtime/security/secret-token.ts";
 import type { AccessStore } from "./access-store.ts";
-import { removeSecretFile, SETUP_TOKEN_FILE, writeSecretFile } from "./secret-file.ts";
 
 /** The setup token's file, which the setup route removes once the token is used. */
 export interface SetupToken {

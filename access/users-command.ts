@@ -9,11 +9,13 @@
  * aragora users list --json
  * aragora users reset-password --email ada@example.com   # prints a one-time token, valid 1 h
  */
+import { resolve } from "node:path";
 import pino from "pino";
 import type { AuditActor, AuditEvent, AuditRecorder } from "../runtime/audit.ts";
 import { type Command, EXIT, UsageError } from "../runtime/command.ts";
 import { createLogger } from "../runtime/log.ts";
 import { type FieldSealer, fieldSealer } from "../runtime/security/field-sealer.ts";
+import { openKeySource } from "../runtime/security/key-source.ts";
 import { checkPasswordPolicy, hashPassword } from "../runtime/security/password.ts";
 import { ORG_ROLES, type OrgRole } from "../runtime/security/rbac.ts";
 import { newSecretToken } from "../runtime/security/secret-token.ts";
@@ -324,7 +326,8 @@ export const usersCommand: Command = {
           return await resetMfa(
             access,
             store,
-            fieldSealer(() => cfg.encryptionKeys),
+            // The server's keys (the key file, or the development key in the data dir), read as it does.
+            fieldSealer(openKeySource(cfg, { dataDir: resolve(cfg.dataDir), log, forServer: false }).current),
             values,
             record,
           );

@@ -1,5 +1,8 @@
 /**
- * `aragora serve`: run the server until SIGTERM or SIGINT. The first signal drains
+ * `aragora serve`: run the server until SIGTERM or SIGINT. SIGHUP re-reads the encryption key file
+ * (ARAGORA_ENCRYPTION_KEY_FILE); a file that cannot be used is logged and the keys in use stay.
+ * A configuration the start finds unusable (the key file, sealed secrets with no key) exits 2,
+ * like a bad variable. The first SIGTERM or SIGINT drains
  * gracefully (exit 0); a second one forces the exit (code 130) without waiting. The process exits
  * at most ARAGORA_SHUTDOWN_TIMEOUT_S plus STORE_GRACE_MS (5 s) after the first signal, even when the
  * store cannot write; it exits 1 when debate events could not be written, naming their debates.
@@ -9,6 +12,7 @@
  * ARAGORA_DATA_DIR=/data/aragora aragora serve --api-port 0   # 0 picks a free port
  */
 import { type Command, EXIT, UsageError } from "../runtime/command.ts";
+import { ConfigError } from "../runtime/config.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { DataDirInUseError } from "../runtime/server-lock.ts";
 import { STORE_GRACE_MS } from "../runtime/store/store-health.ts";
@@ -55,7 +59,7 @@ export const serveCommand: Command = {
     host: { type: "string", description: "bind address (overrides ARAGORA_HOST, default 0.0.0.0)" },
   },
   details:
-    "Signals: SIGTERM/SIGINT drain gracefully (ARAGORA_SHUTDOWN_TIMEOUT_S, default 30, plus at most 5 s for a store that cannot write) and exit 0, or 1 when debate events could not be written; a second signal forces exit.",
+    "Signals: SIGHUP re-reads the encryption key file (ARAGORA_ENCRYPTION_KEY_FILE); SIGTERM/SIGINT drain gracefully (ARAGORA_SHUTDOWN_TIMEOUT_S, default 30, plus at most 5 s for a store that cannot write) and exit 0, or 1 when debate events could not be written; a second signal forces exit.",
   async run({ values, config: load }) {
     const config = load({
       ARAGORA_API_PORT: portFlag(values["api-port"], "--api-port"),
@@ -64,10 +68,27 @@ export const serveCommand: Command = {
     });
     const log = createLogger(config.logLevel);
 
+    // Held from the first moment: a SIGHUP's default action would end the process. One that comes
+    // while the server starts is served once it runs (the keys it read may predate it).
+    let reloadKeys: (() => void) | undefined;
+    let hupWhileStarting = false;
+    const onHup = () => {
+      if (reloadKeys === undefined) hupWhileStarting = true;
+      else reloadKeys();
+    };
+    process.on("SIGHUP", onHup);
+
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
       server = await startServer({ config, log });
     } catch (err) {
+      process.off("SIGHUP", onHup);
+      if (err instanceof ConfigError) {
+        log.fatal({ problems: err.problems }, "server refused to start: invalid configuration");
+        log.flush();
+        process.stderr.write(`aragora: ${err.message}\n`);
+        return EXIT.usage;
+      }
       const message =
         err instanceof DataDirInUseError
           ? err.message
@@ -80,9 +101,14 @@ export const serveCommand: Command = {
       return EXIT.failure;
     }
 
+    reloadKeys = () => void server.reloadKeys("sighup");
+    if (hupWhileStarting) reloadKeys();
+
     return new Promise<number>((resolveExit) => {
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
+        // Still held while the server stops (its default action would end the process), ignored.
+        reloadKeys = () => log.info("SIGHUP ignored: the server is stopping");
         signals++;
         if (signals > 1) {
           log.warn({ signal }, "second signal: forcing exit");

@@ -12,25 +12,29 @@ import { resolve } from "node:path";
 import { nodeHeartbeat } from "../actors/node/heartbeat-actor.ts";
 import pkg from "../package.json" with { type: "json" };
 import { ActorSystem } from "../runtime/actor/index.ts";
-import type { AuditRecorder } from "../runtime/audit.ts";
+import { type AuditRecorder, SYSTEM } from "../runtime/audit.ts";
 import type { Config } from "../runtime/config.ts";
 import { withDeadline } from "../runtime/deadline.ts";
 import { Drain } from "../runtime/drain.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { createHttpApp, createWsApp } from "../runtime/http/app.ts";
+import { keySourceRoutes } from "../runtime/http/key-source-routes.ts";
 import type { Authenticator } from "../runtime/http/principal.ts";
 import { openRateLimitGuard, type RateLimitGuard } from "../runtime/http/rate-limit.ts";
 import { rateLimitRoutes } from "../runtime/http/rate-limit-routes.ts";
 import { WsGateway } from "../runtime/http/ws-gateway.ts";
 import type { Logger } from "../runtime/log.ts";
 import { fieldSealer } from "../runtime/security/field-sealer.ts";
+import { type KeyReloadResult, type KeySource, openKeySource } from "../runtime/security/key-source.ts";
 import { acquireServerLock } from "../runtime/server-lock.ts";
 import { openStore } from "../runtime/store/index.ts";
+import { NODE_HEARTBEAT_MS } from "../runtime/store/node-keys.ts";
 import { checkpointInBackground } from "../runtime/store/sqlite.ts";
 import type { Store } from "../runtime/store/store.ts";
 import { StoreHealth, type Unwritten } from "../runtime/store/store-health.ts";
 import { WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
 import { makeFeatures } from "./features.ts";
+import { checkStoredKeys } from "./stored-keys-check.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -44,11 +48,13 @@ export interface RunningServer {
   drain: Drain;
   /** Whether the store can write, as its parts last found out. */
   storeHealth: StoreHealth;
+  /** Where the encryption keys come from (runtime/security/key-source.ts). */
+  keys: KeySource;
+  /** Re-reads the key file on SIGHUP (recorded in the audit log as the system's); never throws. */
+  reloadKeys(trigger: "sighup"): KeyReloadResult;
   /** Begin graceful shutdown (idempotent); resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
 }
-
-const HEARTBEAT_MS = 15_000;
 
 export interface ServerOptions {
   config: Config;
@@ -79,9 +85,21 @@ export async function startServer({ config, log, authenticator: replacement }: S
   // Commits on the event loop must not run WAL checkpoints (see checkpointInBackground).
   checkpointInBackground();
   let store: Store;
+  let keys: KeySource;
   try {
+    // Before the store: a key file that cannot be used stops the start (exit 2) at once.
+    keys = openKeySource(config, { dataDir, log, forServer: true });
     store = await openStore(config, log);
   } catch (err) {
+    lock.release();
+    throw err;
+  }
+  try {
+    // Sealed secrets with no key to read them refuse the start; a key id they need that is not
+    // configured is warned about (the operator may be mid-rotation).
+    await checkStoredKeys({ store, keys, dataDir, log, phase: "start" });
+  } catch (err) {
+    await store.close();
     lock.release();
     throw err;
   }
@@ -112,7 +130,8 @@ export async function startServer({ config, log, authenticator: replacement }: S
     dataDir,
     version: VERSION,
     storeHealth,
-    sealer: fieldSealer(() => config.encryptionKeys),
+    sealer: fieldSealer(() => keys.current()),
+    keys,
   };
   const features: Feature[] = [];
   let authenticator: Authenticator;
@@ -137,7 +156,11 @@ export async function startServer({ config, log, authenticator: replacement }: S
     storeHealth,
     version: VERSION,
     startedAt,
-    routes: [...features.flatMap((f) => (f.routes ? [f.routes] : [])), rateLimitRoutes(rateLimits)],
+    routes: [
+      ...features.flatMap((f) => (f.routes ? [f.routes] : [])),
+      rateLimitRoutes(rateLimits),
+      keySourceRoutes({ keys, nodes: store.nodes, audit }),
+    ],
     authenticator,
     audit,
     rateLimits,
@@ -168,11 +191,42 @@ export async function startServer({ config, log, authenticator: replacement }: S
     wsPort,
     version: VERSION,
     startedAt: new Date(startedAt),
+    encryptionKeyIds: keys.current()?.ids ?? [],
   });
-  system.spawn(nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: HEARTBEAT_MS, health: storeHealth }), {
-    name: "node-heartbeat",
-    restart: "permanent",
+  const keyIds = () => keys.current()?.ids ?? [];
+  const heartbeat = system.spawn(
+    nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: NODE_HEARTBEAT_MS, health: storeHealth, keyIds }),
+    { name: "node-heartbeat", restart: "permanent" },
+  );
+  keys.onReload(() => {
+    // Right away, not at the next beat: a rotation waits for every node to report the new key.
+    heartbeat.tell({ type: "beat" });
+    // What the reloaded keys leave unreadable is warned about, as at start.
+    checkStoredKeys({ store, keys, dataDir, log, phase: "reload" }).catch((err: unknown) =>
+      log.warn({ err }, "could not check the stored secrets against the reloaded keys"),
+    );
   });
+  const reloadKeys = (trigger: "sighup"): KeyReloadResult => {
+    const result = keys.reload(trigger);
+    const status = result.status;
+    void audit.record({
+      action: "keys.reloaded",
+      outcome: result.ok ? "success" : "failure",
+      actor: SYSTEM,
+      orgId: null,
+      detail: {
+        trigger,
+        source: status.kind,
+        key_file: status.path,
+        active_key_id: status.activeKeyId,
+        key_count: status.keyIds.length,
+        ...(result.ok
+          ? { added: result.added.join(",") || null, removed: result.removed.join(",") || null }
+          : { reason: result.error }),
+      },
+    });
+    return result;
+  };
 
   for (const feature of features) await feature.start?.();
   // Started once the server listens and its features run: a thread's start-up is not on the way to
@@ -258,5 +312,5 @@ export async function startServer({ config, log, authenticator: replacement }: S
   };
   shutdownRef = shutdown;
 
-  return { apiPort, wsPort, nodeId, store, system, gateway, drain, storeHealth, shutdown };
+  return { apiPort, wsPort, nodeId, store, system, gateway, drain, storeHealth, keys, reloadKeys, shutdown };
 }

@@ -30,8 +30,14 @@ export interface Config {
   allowedOrigins: string[];
   apiToken: string | undefined;
   jwtSecret: string | undefined;
-  /** The keys that encrypt stored secrets, the active one first (ARAGORA_ENCRYPTION_KEY); undefined: unset. */
+  /**
+   * The keys that encrypt stored secrets, the active one first (ARAGORA_ENCRYPTION_KEY); undefined:
+   * unset. Fixed for the process's life: what features use is the key source
+   * (runtime/security/key-source.ts), which also reads ARAGORA_ENCRYPTION_KEY_FILE and reloads it.
+   */
   encryptionKeys: KeyRing | undefined;
+  /** The file of keys, one a line, re-read on SIGHUP (ARAGORA_ENCRYPTION_KEY_FILE); undefined: unset. */
+  encryptionKeyFile: string | undefined;
   jwtExpiryHours: number;
   refreshTokenExpiryDays: number;
   /** Whether anyone may create an account and organisation (POST /api/auth/sign-up). */
@@ -452,6 +458,15 @@ export const VARIABLES: VariableSpec[] = [
         throw err;
       }
     }),
+  },
+  {
+    name: "ARAGORA_ENCRYPTION_KEY_FILE",
+    key: "encryptionKeyFile",
+    description:
+      "a file of keys that encrypt stored secrets, one a line, newest first (# comments), mode 0600 or stricter; re-read on SIGHUP and POST /api/admin/keys/reload, so a key can be added without a restart; not with ARAGORA_ENCRYPTION_KEY",
+    expected: "a file path",
+    default: undefined,
+    parse: nonEmpty,
   },
   {
     name: "ARAGORA_JWT_EXPIRY_HOURS",
@@ -1040,6 +1055,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   ) {
     problems.push(
       "ARAGORA_JWT_SECRET: is required when ARAGORA_ENV=production; expected a string of at least 32 characters",
+    );
+  }
+  const keyVariables = ["ARAGORA_ENCRYPTION_KEY", "ARAGORA_ENCRYPTION_KEY_FILE"];
+  if (keyVariables.every((n) => env[n] !== undefined && env[n] !== "")) {
+    problems.push(
+      "ARAGORA_ENCRYPTION_KEY and ARAGORA_ENCRYPTION_KEY_FILE: are both set; expected one of them (the file when keys must change without a restart)",
     );
   }
   problems.push(...oauthProblems(out as Partial<Config>, problems));

@@ -20,6 +20,7 @@ import type { Authenticator } from "./http/principal.ts";
 import type { WsGateway } from "./http/ws-gateway.ts";
 import type { Logger } from "./log.ts";
 import type { FieldSealer } from "./security/field-sealer.ts";
+import type { KeySource } from "./security/key-source.ts";
 import type { Store } from "./store/index.ts";
 import type { StoreHealth } from "./store/store-health.ts";
 
@@ -36,8 +37,14 @@ export interface FeatureContext {
   version: string;
   /** Whether the store can write: features report their store failures and successes here. */
   storeHealth: StoreHealth;
-  /** Encrypts and decrypts the secret fields features store, with the configured keys. */
+  /** Encrypts and decrypts the secret fields features store, with the keys of the moment (`keys.current()`). */
   sealer: FieldSealer;
+  /**
+   * Where the encryption keys come from: `current()` the keys of the moment (they change when the
+   * key file is reloaded), `status()` the source's kind, path, active and configured key ids and
+   * last reload (for the key commands and routes), `onReload` to hear of a reload.
+   */
+  keys: KeySource;
 }
 
 export interface Feature {

@@ -140,6 +140,29 @@ export const metrics = {
     labelNames: ["operation", "error_type"] as const,
     registers: [registry],
   }),
+  // The key source (runtime/security/key-source.ts): reloads of the key file, and what the last
+  // check of the stored data found (app/stored-keys-check.ts).
+  encryptionKeyReloads: new Counter({
+    name: "aragora_encryption_key_reloads_total",
+    help: "Reloads of the encryption key file, by trigger (sighup, request) and result (ok, failed, not_reloadable)",
+    labelNames: ["trigger", "result"] as const,
+    registers: [registry],
+  }),
+  encryptionMissingKeyIds: new Gauge({
+    name: "aragora_encryption_missing_key_ids",
+    help: "Key ids stored secrets are encrypted with that the configured keys do not include, as the last check found (at start and after each reload); their records cannot be read",
+    registers: [registry],
+  }),
+  encryptionMissingKeyChecks: new Counter({
+    name: "aragora_encryption_missing_key_checks_total",
+    help: "Checks of the stored secrets (at start and after each reload) that found records needing a key that is not configured",
+    registers: [registry],
+  }),
+  encryptionUnencrypted: new Gauge({
+    name: "aragora_encryption_unencrypted",
+    help: "1 while no encryption key is configured, so secrets are stored unencrypted; 0 otherwise",
+    registers: [registry],
+  }),
 
   // Actor kernel
   actorsAlive: new Gauge({

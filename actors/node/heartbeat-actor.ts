@@ -1,10 +1,13 @@
 /**
  * NodeHeartbeatActor: keeps this server's row in `nodes` fresh so other processes (`ops`,
- * other cluster nodes) can tell a live node from one that crashed without marking itself stopped.
- * A failed write crashes the actor; its supervisor restarts it, and the next tick tries again.
+ * other cluster nodes) can tell a live node from one that crashed without marking itself stopped,
+ * and reports the node's encryption key ids with each beat (the key rotation waits for every live
+ * node to report the new key first). A `beat` told out of turn (after a key reload) writes at
+ * once. A failed write crashes the actor; its supervisor restarts it, and the next tick tries again.
  *
  * @example
- * system.spawn(nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: 15_000 }), { name: "node-heartbeat" });
+ * const ref = system.spawn(nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: 15_000, keyIds }), { name: "node-heartbeat" });
+ * keys.onReload(() => ref.tell({ type: "beat" }));
  */
 import type { Behavior } from "../../runtime/actor/index.ts";
 import type { NodeRepository } from "../../runtime/store/index.ts";
@@ -19,6 +22,8 @@ export interface NodeHeartbeatOptions {
   now?: () => Date;
   /** Told whether each beat (a real write) went through, as store part `nodes`. */
   health?: StoreHealth;
+  /** The node's encryption key ids of the moment, the active one first ([]: none); absent: not reported. */
+  keyIds?: () => readonly string[];
 }
 
 export function nodeHeartbeat(options: NodeHeartbeatOptions): Behavior<NodeHeartbeatMsg, number> {
@@ -32,7 +37,7 @@ export function nodeHeartbeat(options: NodeHeartbeatOptions): Behavior<NodeHeart
     },
     async receive(beats) {
       try {
-        await options.nodes.heartbeat(options.nodeId, now());
+        await options.nodes.heartbeat(options.nodeId, now(), options.keyIds?.());
       } catch (err) {
         options.health?.failed("nodes", err);
         throw err;

@@ -25,6 +25,7 @@ import { adminRoutes } from "./admin-routes.ts";
 import { carriesCredentials } from "./authenticators.ts";
 import { clientAddressResolver } from "./client-ip.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
+import { encryptionFailureAnswer } from "./encryption-errors.ts";
 import { errorResponse, HttpError, PayloadTooLargeError, UnrecognisedCredential, validationDetails } from "./errors.ts";
 import { BodyRejected, readJsonBody } from "./json-body.ts";
 import { accessControl, BEARER_CHALLENGE } from "./permission.ts";
@@ -542,6 +543,14 @@ export function createHttpApp(deps: HttpAppDeps) {
           if (error instanceof PayloadTooLargeError) {
             set.status = 413;
             return errorResponse(413, "payload_too_large", error.message, id, undefined, extra);
+          }
+          // A stored secret that cannot be opened: the key id it needs (503), or tampered (500).
+          const sealed = encryptionFailureAnswer(error);
+          if (sealed !== undefined) {
+            (state?.log ?? log).error({ ...sealed.logFields, path, method: request.method }, sealed.logMessage);
+            serverError(sealed.status, sealed.code);
+            set.status = sealed.status;
+            return errorResponse(sealed.status, sealed.code, sealed.message, id, undefined, extra, sealed.fields);
           }
           // The store cannot write (or read) now: a 503 to retry, not a 500 to report.
           const storeReason = storeFailureReason(error);

@@ -84,6 +84,47 @@ export function parseKeyList(value: string, source: string, separator: "," | "\n
   return ringOf(keys, source);
 }
 
+/** The form of a key file, for error messages. */
+export const KEY_FILE_FORM =
+  "one key a line, 64 hex characters (a 256-bit key), newest first; blank lines and lines starting with # are ignored";
+
+/**
+ * Parses a key file's text: one key a line, newest (active) first; blank lines and `#` comments
+ * (a whole line, or after the key) ignored. A problem is a {@link KeyFormatError} naming
+ * `path:line`, what is wrong and the expected form, never the line's content.
+ *
+ * @example
+ * const ring = parseKeyFile(readSecretFile(path), path);
+ * // a bad line: "/etc/aragora/keys:3: is not a key: expected 64 hex characters, got 63 characters; ..."
+ */
+export function parseKeyFile(text: string, path: string): KeyRing {
+  const keys: EncryptionKey[] = [];
+  const lineOf = new Map<string, number>();
+  const lines = text.split(/\r?\n/);
+  for (const [i, raw] of lines.entries()) {
+    const hash = raw.indexOf("#");
+    const entry = (hash < 0 ? raw : raw.slice(0, hash)).trim();
+    if (entry === "") continue;
+    const where = `${path}:${i + 1}`;
+    if (!HEX_KEY.test(entry)) {
+      throw new KeyFormatError(
+        `${where}: is not a key: expected 64 hex characters, got ${entry.length} characters${/\s/.test(entry) ? " with spaces" : ""}; the file holds ${KEY_FILE_FORM}`,
+      );
+    }
+    const bytes = Buffer.from(entry, "hex");
+    const key = { id: keyIdOf(bytes), key: createSecretKey(bytes) };
+    bytes.fill(0);
+    const first = lineOf.get(key.id);
+    if (first !== undefined) {
+      throw new KeyFormatError(`${where}: repeats the key of line ${first} (${key.id}); expected each key once`);
+    }
+    lineOf.set(key.id, i + 1);
+    keys.push(key);
+  }
+  if (keys.length === 0) throw new KeyFormatError(`${path}: holds no key; expected ${KEY_FILE_FORM}`);
+  return ringOf(keys, path);
+}
+
 /**
  * A ring from keys already made (the active one first); duplicates are refused since they would
  * make the list's order meaningless.

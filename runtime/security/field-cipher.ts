@@ -38,7 +38,7 @@ export class KeyNotFoundError extends Error {
     configured: readonly string[],
   ) {
     super(
-      `Key not found: ${ref.table}.${ref.field} of ${ref.id} was encrypted with key ${keyId}, which is not configured (configured: ${configured.join(", ") || "none"}); add that key to ARAGORA_ENCRYPTION_KEY after the active one`,
+      `Key not found: ${ref.table}.${ref.field} of ${ref.id} was encrypted with key ${keyId}, which is not configured (configured: ${configured.join(", ") || "none"}); add that key to ARAGORA_ENCRYPTION_KEY (or the key file of ARAGORA_ENCRYPTION_KEY_FILE) after the active one`,
     );
   }
 }
@@ -56,6 +56,13 @@ export class TamperedFieldError extends Error {
 /** A value marked encrypted whose envelope is malformed (or of a version this server does not know). */
 export class EnvelopeFormatError extends Error {
   override name = "EnvelopeFormatError";
+  constructor(
+    message: string,
+    /** The field whose envelope it is, when known. */
+    readonly ref?: FieldRef,
+  ) {
+    super(message);
+  }
 }
 
 const IV_BYTES = 12;
@@ -101,7 +108,10 @@ export function isEncryptedField(value: unknown): value is EncryptedField {
 export function decryptField(ring: KeyRing, envelope: EncryptedField, ref: FieldRef): string {
   const { v, kid, iv, ct } = envelope as unknown as Record<string, unknown>;
   if (v !== 1)
-    throw new EnvelopeFormatError(`${ref.table}.${ref.field} of ${ref.id}: envelope version ${String(v)} is not known`);
+    throw new EnvelopeFormatError(
+      `${ref.table}.${ref.field} of ${ref.id}: envelope version ${String(v)} is not known`,
+      ref,
+    );
   if (
     typeof kid !== "string" ||
     typeof iv !== "string" ||
@@ -109,7 +119,7 @@ export function decryptField(ring: KeyRing, envelope: EncryptedField, ref: Field
     !B64URL.test(iv) ||
     !B64URL.test(ct)
   ) {
-    throw new EnvelopeFormatError(`${ref.table}.${ref.field} of ${ref.id}: the encrypted envelope is malformed`);
+    throw new EnvelopeFormatError(`${ref.table}.${ref.field} of ${ref.id}: the encrypted envelope is malformed`, ref);
   }
   const key = ring.byId.get(kid);
   if (key === undefined) throw new KeyNotFoundError(kid, ref, ring.ids);
@@ -170,10 +180,13 @@ export function openText(ring: KeyRing | undefined, stored: string, ref: FieldRe
   try {
     envelope = JSON.parse(stored);
   } catch {
-    throw new EnvelopeFormatError(`${ref.table}.${ref.field} of ${ref.id}: the encrypted envelope is not valid JSON`);
+    throw new EnvelopeFormatError(
+      `${ref.table}.${ref.field} of ${ref.id}: the encrypted envelope is not valid JSON`,
+      ref,
+    );
   }
   if (!isEncryptedField(envelope))
-    throw new EnvelopeFormatError(`${ref.table}.${ref.field} of ${ref.id}: the encrypted envelope is malformed`);
+    throw new EnvelopeFormatError(`${ref.table}.${ref.field} of ${ref.id}: the encrypted envelope is malformed`, ref);
   if (ring === undefined) throw new KeyNotFoundError(String((envelope as { kid?: unknown }).kid), ref, []);
   return decryptField(ring, envelope, ref);
 }

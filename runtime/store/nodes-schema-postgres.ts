@@ -22,6 +22,11 @@ export const nodes = pgTable(
     heartbeatAt: timestamp("heartbeat_at", { withTimezone: true, precision: 3, mode: "date" }).notNull(),
     stoppedAt: timestamp("stopped_at", { withTimezone: true, precision: 3, mode: "date" }),
     stopReason: text("stop_reason"),
+    // The node's encryption key ids as a JSON array, the active one first ("[]": no key, secrets
+    // stored unencrypted; null: a node of a version that did not report them). Written at every
+    // heartbeat and right after a key reload: the rotation waits until every live node reports
+    // the new key first (runtime/store/node-keys.ts).
+    encryptionKeyIds: text("encryption_key_ids"),
   },
   (t) => [index("nodes_started_at_idx").on(t.startedAt)],
 );

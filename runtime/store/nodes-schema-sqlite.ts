@@ -23,6 +23,11 @@ export const nodes = sqliteTable(
     heartbeatAt: integer("heartbeat_at", { mode: "timestamp_ms" }).notNull(),
     stoppedAt: integer("stopped_at", { mode: "timestamp_ms" }),
     stopReason: text("stop_reason"),
+    // The node's encryption key ids as a JSON array, the active one first ("[]": no key, secrets
+    // stored unencrypted; null: a node of a version that did not report them). Written at every
+    // heartbeat and right after a key reload: the rotation waits until every live node reports
+    // the new key first (runtime/store/node-keys.ts).
+    encryptionKeyIds: text("encryption_key_ids"),
   },
   (t) => [index("nodes_started_at_idx").on(t.startedAt)],
 );

@@ -27,11 +27,23 @@ export class SqlNodeRepository implements NodeRepository {
 
   async register(node: NodeRegistration): Promise<void> {
     const { nodes } = this.repo.tables;
-    await this.repo.write((db) => db.insert(nodes).values({ ...node, heartbeatAt: node.startedAt }));
+    const { encryptionKeyIds, ...row } = node;
+    await this.repo.write((db) =>
+      db.insert(nodes).values({
+        ...row,
+        heartbeatAt: node.startedAt,
+        encryptionKeyIds: encryptionKeyIds === undefined ? null : JSON.stringify(encryptionKeyIds),
+      }),
+    );
   }
 
-  async heartbeat(id: string, at: Date): Promise<void> {
-    await this.update(id, { heartbeatAt: at });
+  async heartbeat(id: string, at: Date, encryptionKeyIds?: readonly string[]): Promise<void> {
+    await this.update(
+      id,
+      encryptionKeyIds === undefined
+        ? { heartbeatAt: at }
+        : { heartbeatAt: at, encryptionKeyIds: JSON.stringify(encryptionKeyIds) },
+    );
   }
 
   async markStopped(id: string, at: Date, reason: string): Promise<void> {

@@ -18,7 +18,10 @@ export type NodeRecord = typeof nodes.$inferSelect;
 export type NodeRegistration = Pick<
   NodeRecord,
   "id" | "hostname" | "pid" | "apiPort" | "wsPort" | "version" | "startedAt"
->;
+> & {
+  /** Its encryption key ids, the active one first ([]: none); absent: not reported. */
+  encryptionKeyIds?: readonly string[];
+};
 
 export interface NodeListOptions {
   /** Only nodes that have not marked themselves stopped. */
@@ -46,8 +49,11 @@ export class UnknownNodeError extends Error {
 export interface NodeRepository {
   /** Record a server process start. */
   register(node: NodeRegistration): Promise<void>;
-  /** Move a node's heartbeat forward; throws {@link UnknownNodeError} for an unregistered id. */
-  heartbeat(id: string, at: Date): Promise<void>;
+  /**
+   * Move a node's heartbeat forward, with its encryption key ids when given (the active one first;
+   * absent: left as they were); throws {@link UnknownNodeError} for an unregistered id.
+   */
+  heartbeat(id: string, at: Date, encryptionKeyIds?: readonly string[]): Promise<void>;
   /** Record a graceful shutdown; throws {@link UnknownNodeError} for an unregistered id. */
   markStopped(id: string, at: Date, reason: string): Promise<void>;
   /** Nodes, newest start first. */

@@ -1,0 +1,1 @@
+ALTER TABLE "nodes" ADD COLUMN "encryption_key_ids" text;

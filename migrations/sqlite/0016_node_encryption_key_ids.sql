@@ -1,0 +1,1 @@
+ALTER TABLE `nodes` ADD `encryption_key_ids` text;
