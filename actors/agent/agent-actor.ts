@@ -176,7 +176,9 @@ export function agentActor(deps: AgentActorDeps) {
           return state;
         }
         case "settled": {
-          const { breaker } = msg;
+          // The server key's verdicts go to this incarnation's breaker (after a restart, the one
+          // that took over its predecessor's), an organisation's to the breaker that admitted it.
+          const breaker = msg.orgId === undefined ? state.breaker : msg.breaker;
           if (msg.verdict === "success") breaker.recordSuccess(msg.ticket);
           else if (msg.verdict === "failure") breaker.recordFailure(msg.ticket, msg.message);
           else breaker.release(msg.ticket);

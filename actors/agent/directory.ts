@@ -149,6 +149,18 @@ export class AgentRegistry implements AgentDirectory {
   }
 
   /**
+   * Drops the clients made with `orgId`'s own keys (its keys changed): a removed key is not kept in
+   * a client here, and the next turn makes one with the key set now.
+   *
+   * @example agents.forgetOwnClients(orgId);
+   */
+  forgetOwnClients(orgId: string): void {
+    const prefix = `${orgId}\u0000`;
+    const gone = [...this.ownClients.entries()].map(([id]) => id).filter((id) => id.startsWith(prefix));
+    for (const id of gone) this.ownClients.delete(id);
+  }
+
+  /**
    * Runs one turn on the agent's actor, with the organisation's own key for the provider when
    * `request.orgId` has one, else the server's. Rejects with AgentTurnError (never anything else).
    *
@@ -325,10 +337,18 @@ export class AgentRegistry implements AgentDirectory {
     let cached = this.ownClients.get(id);
     if (cached === undefined || cached.fingerprint !== key.fingerprint) {
       const entry = this.pool
-        ? { client: this.pool.client(spec.provider, { id: `${orgId}#${key.fingerprint}`, apiKey: key.secret }), configured: true, local: this.catalog.provider(spec.provider).local }
+        ? {
+            client: this.pool.client(spec.provider, { id: `${orgId}#${key.fingerprint}`, apiKey: key.secret }),
+            configured: true,
+            local: this.catalog.provider(spec.provider).local,
+          }
         : providerClientWithKey(this.settings, spec.provider, key.secret);
       if (entry === undefined) {
-        throw new AgentTurnError(spec.name, "not_configured", `${spec.name}: the ${spec.provider} provider takes no key`);
+        throw new AgentTurnError(
+          spec.name,
+          "not_configured",
+          `${spec.name}: the ${spec.provider} provider takes no key`,
+        );
       }
       cached = { fingerprint: key.fingerprint, entry };
       this.ownClients.set(id, cached);

@@ -44,17 +44,18 @@ export async function agentsFeature(
     agents: registry,
     // For the key commands (keys verify, encrypt-existing): the sealed keys, scanned and replaced.
     providerKeys: keyStore,
-    routes: new Elysia({ name: "aragora-agents-and-provider-keys" })
-      .use(agentRoutes(registry, ctx.config))
-      .use(
-        providerKeyRoutes({
-          store: keyStore,
-          forget: (orgId) => orgKeys.forget(orgId),
-          providers: keyedProviders(ctx.config),
-          audit,
-          log,
-        }),
-      ),
+    routes: new Elysia({ name: "aragora-agents-and-provider-keys" }).use(agentRoutes(registry, ctx.config)).use(
+      providerKeyRoutes({
+        store: keyStore,
+        forget: (orgId) => {
+          orgKeys.forget(orgId);
+          registry.forgetOwnClients(orgId);
+        },
+        providers: keyedProviders(ctx.config),
+        audit,
+        log,
+      }),
+    ),
     async start() {
       registry.start();
       const defaults = registry.defaultAgents().map((a) => a.name);

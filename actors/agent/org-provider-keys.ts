@@ -7,7 +7,8 @@
  * not each read the database; a key is opened (decrypted) only when a turn first needs it, and the
  * opened key is dropped with the rows. A change through this object (PUT or DELETE on this node)
  * forgets the organisation's entry at once; a change made on another node applies here within the
- * TTL. A load that was in flight when the entry was forgotten does not put the old rows back.
+ * TTL. A load that was in flight when the entry was forgotten does not put the old rows back, and
+ * when a reload fails (the store cannot be read) the rows read last are used until one succeeds.
  *
  * @example
  * const keys = new OrgProviderKeys(store);
@@ -50,10 +51,9 @@ export class OrgKeyUnreadable extends Error {
     readonly provider: string,
     cause: unknown,
   ) {
-    super(
-      `the organisation's ${provider} key cannot be decrypted: ${(cause as Error)?.message ?? String(cause)}`,
-      { cause },
-    );
+    super(`the organisation's ${provider} key cannot be decrypted: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
   }
 }
 
@@ -127,9 +127,18 @@ export class OrgProviderKeys implements OrgKeySource {
     const pending = this.loading.get(orgId);
     if (pending !== undefined) return pending;
     const generation = this.generations.get(orgId) ?? 0;
+    const stale = entry;
     const load = (async () => {
       const loadedAt = this.now();
-      const rows = await this.store.list(orgId);
+      let rows: ProviderKeyRow[];
+      try {
+        rows = await this.store.list(orgId);
+      } catch (err) {
+        // The store cannot be read just now: the keys read last are still the organisation's best
+        // answer (its debates carry on as they were); with none, the turn fails naming the error.
+        if (stale !== undefined) return stale;
+        throw err;
+      }
       const fresh: Entry = {
         loadedAt,
         rows: new Map(rows.map((r) => [r.provider, r])),

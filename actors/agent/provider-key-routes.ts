@@ -109,7 +109,8 @@ export function providerKeyRoutes(deps: ProviderKeyRoutesDeps) {
           detail: { provider: row.provider, last_four: row.lastFour },
         });
         set.headers["cache-control"] = "no-store";
-        return status(replaced ? 200 : 201, { ...keyBody(row), replaced });
+        const answer = { ...keyBody(row), replaced };
+        return replaced ? status(200, answer) : status(201, answer);
       },
       {
         permission: "keys.manage",

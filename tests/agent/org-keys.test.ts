@@ -109,26 +109,29 @@ describe.each([
   });
   afterAll(() => h.close());
 
-  test.each(Object.keys(AGENTS))("%s: the organisation's key for its turns, the server's for the others", async (provider) => {
-    fake.reset();
-    const agent = AGENTS[provider] as string;
-    const own = `acme-${provider}-own-key-${workers}`;
-    const mine = await settled(h.agents, agent, "o-acme");
-    expect(mine.error).toBeUndefined();
-    const ownRequest = last(provider);
-    expect(ownRequest && carries(ownRequest, own)).toBe(true);
+  test.each(Object.keys(AGENTS))(
+    "%s: the organisation's key for its turns, the server's for the others",
+    async (provider) => {
+      fake.reset();
+      const agent = AGENTS[provider] as string;
+      const own = `acme-${provider}-own-key-${workers}`;
+      const mine = await settled(h.agents, agent, "o-acme");
+      expect(mine.error).toBeUndefined();
+      const ownRequest = last(provider);
+      expect(ownRequest && carries(ownRequest, own)).toBe(true);
 
-    const theirs = await settled(h.agents, agent, "o-other");
-    expect(theirs.error).toBeUndefined();
-    const serverRequest = last(provider);
-    expect(serverRequest === ownRequest).toBe(false);
-    expect(serverRequest && carries(serverRequest, own)).toBe(false);
-    const serverKey = TEST_KEYS[provider];
-    if (serverKey !== undefined) {
-      expect(serverRequest && carries(serverRequest, serverKey)).toBe(true);
-      expect(ownRequest && carries(ownRequest, serverKey)).toBe(false);
-    }
-  });
+      const theirs = await settled(h.agents, agent, "o-other");
+      expect(theirs.error).toBeUndefined();
+      const serverRequest = last(provider);
+      expect(serverRequest === ownRequest).toBe(false);
+      expect(serverRequest && carries(serverRequest, own)).toBe(false);
+      const serverKey = TEST_KEYS[provider];
+      if (serverKey !== undefined) {
+        expect(serverRequest && carries(serverRequest, serverKey)).toBe(true);
+        expect(ownRequest && carries(ownRequest, serverKey)).toBe(false);
+      }
+    },
+  );
 
   test("a replaced key is used from the next turn", async () => {
     fake.reset();
@@ -156,7 +159,10 @@ describe("circuit breakers are per credential", () => {
     // The provider refuses the key and, as OpenAI does, quotes it back.
     fake.script(
       { provider: "openai", model: "gpt-4.1-mini" },
-      { status: 401, errorBody: { error: { message: `Incorrect API key provided: ${WRONG}`, type: "invalid_request_error" } } },
+      {
+        status: 401,
+        errorBody: { error: { message: `Incorrect API key provided: ${WRONG}`, type: "invalid_request_error" } },
+      },
     );
     const bad = await settled(h.agents, agent, "o-bad");
     expect(bad.error?.kind).toBe("provider_error");

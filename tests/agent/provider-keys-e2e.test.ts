@@ -32,8 +32,8 @@ import {
   userWithRole,
 } from "../access/support.ts";
 import { type FakeProvider, startFakeProvider, TEST_KEYS } from "../fake-provider/index.ts";
-import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
 import type { TestServer } from "../support/server.ts";
+import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
 
 interface KeyView {
   provider: string;
@@ -108,6 +108,9 @@ describe.each([
     await db?.drop();
   });
 
+  /** What `aragora users` needs to reach the server's store (its data dir is found by itself). */
+  const cliEnv = (): Record<string, string> => (db ? { DATABASE_URL: db.url } : {});
+
   async function signUp(email: string): Promise<Session> {
     const res = await call<Session>(server, "POST", "/api/auth/sign-up", {
       body: { email, password: PASSWORD, name: email.split("@")[0] },
@@ -116,7 +119,10 @@ describe.each([
     return res.body;
   }
 
-  const keysOf = (who: Session) => call<{ provider_keys: KeyView[]; providers: string[] }>(server, "GET", "/api/org/provider-keys", { token: who.access_token });
+  const keysOf = (who: Session) =>
+    call<{ provider_keys: KeyView[]; providers: string[] }>(server, "GET", "/api/org/provider-keys", {
+      token: who.access_token,
+    });
   const setKey = (who: Session, provider: string, body: unknown) =>
     call<KeyView & ErrorView>(server, "PUT", `/api/org/provider-keys/${provider}`, { token: who.access_token, body });
   const removeKey = (who: Session, provider: string) =>
@@ -150,7 +156,7 @@ describe.each([
 
   test.skipIf(skip)("members and viewers are refused (403), and a caller with no credentials (401)", async () => {
     for (const role of ["viewer", "member"] as const) {
-      const who = await userWithRole(server, role);
+      const who = await userWithRole(server, role, cliEnv());
       expect((await keysOf(who)).status).toBe(403);
       const set = await setKey(who, "openai", { key: "sk-member-tries-this-key" });
       expect(set.status).toBe(403);
@@ -178,84 +184,102 @@ describe.each([
       expect(res.status, `${provider} ${JSON.stringify(body)}`).toBe(422);
       expect(res.body.details?.find((d) => d.field === field)?.rule).toContain(rule);
       const key = (body as { key?: unknown }).key;
-      if (typeof key === "string" && key.trim().length >= 5)
-        expect(JSON.stringify(res.body)).not.toContain(key.trim());
+      if (typeof key === "string" && key.trim().length >= 5) expect(JSON.stringify(res.body)).not.toContain(key.trim());
     }
     expect((await keysOf(acme)).body.provider_keys).toEqual([]);
   });
 
-  test.skipIf(skip)("an owner sets a key (201), sees its last four only, and replaces it (200); an admin may too", async () => {
-    const set = await setKey(acme, "openai", { key: KEYS.acmeOpenai });
-    expect(set.status).toBe(201);
-    expect(set.headers.get("cache-control")).toBe("no-store");
-    expect(set.body).toMatchObject({ provider: "openai", last_four: "A1B2", replaced: false, created_by: acme.user.id });
-    expect(JSON.stringify(set.body)).not.toContain(KEYS.acmeOpenai);
+  test.skipIf(skip)(
+    "an owner sets a key (201), sees its last four only, and replaces it (200); an admin may too",
+    async () => {
+      const set = await setKey(acme, "openai", { key: KEYS.acmeOpenai });
+      expect(set.status).toBe(201);
+      expect(set.headers.get("cache-control")).toBe("no-store");
+      expect(set.body).toMatchObject({
+        provider: "openai",
+        last_four: "A1B2",
+        replaced: false,
+        created_by: acme.user.id,
+      });
+      expect(JSON.stringify(set.body)).not.toContain(KEYS.acmeOpenai);
 
-    const admin = await userWithRole(server, "admin");
-    const again = await setKey(admin, "openai", { key: KEYS.acmeOpenaiSecond });
-    expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({
-      last_four: "C3D4",
-      replaced: true,
-      created_by: acme.user.id,
-      updated_by: admin.user.id,
-    });
-    expect((await setKey(acme, "anthropic", { key: KEYS.acmeAnthropic })).status).toBe(201);
+      const admin = await userWithRole(server, "admin", cliEnv());
+      const again = await setKey(admin, "openai", { key: KEYS.acmeOpenaiSecond });
+      expect(again.status).toBe(200);
+      expect(again.body).toMatchObject({
+        last_four: "C3D4",
+        replaced: true,
+        created_by: acme.user.id,
+        updated_by: admin.user.id,
+      });
+      expect((await setKey(acme, "anthropic", { key: KEYS.acmeAnthropic })).status).toBe(201);
 
-    const list = await keysOf(acme);
-    expect(list.status).toBe(200);
-    expect(list.body.provider_keys.map((k) => [k.provider, k.last_four])).toEqual([
-      ["anthropic", "E5F6"],
-      ["openai", "C3D4"],
-    ]);
-    expect(list.body.providers).toEqual(["anthropic", "openai", "gemini", "mistral", "xai", "openrouter"]);
-    const text = JSON.stringify(list.body);
-    for (const key of Object.values(KEYS)) expect(text).not.toContain(key);
-    expect(text).not.toContain("_encrypted");
-  });
+      const list = await keysOf(acme);
+      expect(list.status).toBe(200);
+      expect(list.body.provider_keys.map((k) => [k.provider, k.last_four])).toEqual([
+        ["anthropic", "E5F6"],
+        ["openai", "C3D4"],
+      ]);
+      expect(list.body.providers).toEqual(["anthropic", "openai", "gemini", "mistral", "xai", "openrouter"]);
+      const text = JSON.stringify(list.body);
+      for (const key of Object.values(KEYS)) expect(text).not.toContain(key);
+      expect(text).not.toContain("_encrypted");
+    },
+  );
 
-  test.skipIf(skip)("another organisation neither sees nor removes them; the operator sees the one it names", async () => {
-    expect((await keysOf(umbrella)).body.provider_keys).toEqual([]);
-    const removed = await removeKey(umbrella, "openai");
-    expect(removed.status).toBe(404);
-    expect((await keysOf(acme)).body.provider_keys).toHaveLength(2);
-    const asOperator = await server.fetch("/api/org/provider-keys", { headers: { "x-org-id": acme.organisation.id } });
-    expect(((await asOperator.json()) as { provider_keys: KeyView[] }).provider_keys).toHaveLength(2);
-    const other = await server.fetch("/api/org/provider-keys", { headers: { "x-org-id": umbrella.organisation.id } });
-    expect(((await other.json()) as { provider_keys: KeyView[] }).provider_keys).toEqual([]);
-  });
+  test.skipIf(skip)(
+    "another organisation neither sees nor removes them; the operator sees the one it names",
+    async () => {
+      expect((await keysOf(umbrella)).body.provider_keys).toEqual([]);
+      const removed = await removeKey(umbrella, "openai");
+      expect(removed.status).toBe(404);
+      expect((await keysOf(acme)).body.provider_keys).toHaveLength(2);
+      const asOperator = await server.fetch("/api/org/provider-keys", {
+        headers: { "x-org-id": acme.organisation.id },
+      });
+      expect(((await asOperator.json()) as { provider_keys: KeyView[] }).provider_keys).toHaveLength(2);
+      const other = await server.fetch("/api/org/provider-keys", { headers: { "x-org-id": umbrella.organisation.id } });
+      expect(((await other.json()) as { provider_keys: KeyView[] }).provider_keys).toEqual([]);
+    },
+  );
 
-  test.skipIf(skip)("an organisation's debate calls the provider with its key; another's with the server's", async () => {
-    const mine = await debate(acme, ["demo:alice", "demo:bob", OPENAI_SEAT, "anthropic:claude-sonnet-4-5"]);
-    expect(mine.events.filter((e) => e.type === "agent_error")).toEqual([]);
-    const auth = openaiAuth(mine.requests);
-    expect(auth.length).toBeGreaterThan(0);
-    expect(new Set(auth)).toEqual(new Set([`Bearer ${KEYS.acmeOpenaiSecond}`]));
-    const anthropic = mine.requests.filter((r) => r.provider === "anthropic").map((r) => r.headers["x-api-key"]);
-    expect(new Set(anthropic)).toEqual(new Set([KEYS.acmeAnthropic]));
+  test.skipIf(skip)(
+    "an organisation's debate calls the provider with its key; another's with the server's",
+    async () => {
+      const mine = await debate(acme, ["demo:alice", "demo:bob", OPENAI_SEAT, "anthropic:claude-sonnet-4-5"]);
+      expect(mine.events.filter((e) => e.type === "agent_error")).toEqual([]);
+      const auth = openaiAuth(mine.requests);
+      expect(auth.length).toBeGreaterThan(0);
+      expect(new Set(auth)).toEqual(new Set([`Bearer ${KEYS.acmeOpenaiSecond}`]));
+      const anthropic = mine.requests.filter((r) => r.provider === "anthropic").map((r) => r.headers["x-api-key"]);
+      expect(new Set(anthropic)).toEqual(new Set([KEYS.acmeAnthropic]));
 
-    const theirs = await debate(umbrella, ["demo:alice", "demo:bob", OPENAI_SEAT]);
-    expect(theirs.events.filter((e) => e.type === "agent_error")).toEqual([]);
-    expect(new Set(openaiAuth(theirs.requests))).toEqual(new Set([`Bearer ${TEST_KEYS.openai}`]));
-  });
+      const theirs = await debate(umbrella, ["demo:alice", "demo:bob", OPENAI_SEAT]);
+      expect(theirs.events.filter((e) => e.type === "agent_error")).toEqual([]);
+      expect(new Set(openaiAuth(theirs.requests))).toEqual(new Set([`Bearer ${TEST_KEYS.openai}`]));
+    },
+  );
 
-  test.skipIf(skip)("a seat whose provider has neither key is refused naming both ways; with the organisation's own it runs", async () => {
-    const refused = await call<ErrorView>(server, "POST", "/api/debates", {
-      token: umbrella.access_token,
-      body: { question: "Q?", agents: ["demo:alice", "demo:bob", "mistral:mistral-large-latest"] },
-    });
-    expect(refused.status).toBe(422);
-    expect(refused.body.details?.[0]?.field).toBe("body.agents.2");
-    expect(refused.body.details?.[0]?.rule).toContain("set MISTRAL_API_KEY on the server");
-    expect(refused.body.details?.[0]?.rule).toContain("PUT /api/org/provider-keys/mistral");
+  test.skipIf(skip)(
+    "a seat whose provider has neither key is refused naming both ways; with the organisation's own it runs",
+    async () => {
+      const refused = await call<ErrorView>(server, "POST", "/api/debates", {
+        token: umbrella.access_token,
+        body: { question: "Q?", agents: ["demo:alice", "demo:bob", "mistral:mistral-large-latest"] },
+      });
+      expect(refused.status).toBe(422);
+      expect(refused.body.details?.[0]?.field).toBe("body.agents.2");
+      expect(refused.body.details?.[0]?.rule).toContain("set MISTRAL_API_KEY on the server");
+      expect(refused.body.details?.[0]?.rule).toContain("PUT /api/org/provider-keys/mistral");
 
-    expect((await setKey(acme, "mistral", { key: KEYS.acmeMistral })).status).toBe(201);
-    const ran = await debate(acme, ["demo:alice", "demo:bob", "mistral:mistral-large-latest"]);
-    expect(ran.events.filter((e) => e.type === "agent_error")).toEqual([]);
-    const mistral = ran.requests.filter((r) => r.provider === "mistral").map((r) => r.headers.authorization);
-    expect(mistral.length).toBeGreaterThan(0);
-    expect(new Set(mistral)).toEqual(new Set([`Bearer ${KEYS.acmeMistral}`]));
-  });
+      expect((await setKey(acme, "mistral", { key: KEYS.acmeMistral })).status).toBe(201);
+      const ran = await debate(acme, ["demo:alice", "demo:bob", "mistral:mistral-large-latest"]);
+      expect(ran.events.filter((e) => e.type === "agent_error")).toEqual([]);
+      const mistral = ran.requests.filter((r) => r.provider === "mistral").map((r) => r.headers.authorization);
+      expect(mistral.length).toBeGreaterThan(0);
+      expect(new Set(mistral)).toEqual(new Set([`Bearer ${KEYS.acmeMistral}`]));
+    },
+  );
 
   test.skipIf(skip)("the stored key is an _encrypted envelope; the plaintext is nowhere in the database", async () => {
     const rows = await storedKeys();
@@ -304,42 +328,47 @@ describe.each([
     }
   }
 
-  test.skipIf(skip)("a wrong key fails that organisation's seat and opens its own breaker, not the shared one", async () => {
-    expect((await setKey(umbrella, "openai", { key: KEYS.umbrellaWrong })).status).toBe(201);
-    // The provider refuses it and, as OpenAI does, quotes it back.
-    fake.script(
-      { provider: "openai", model: "gpt-4.1-mini" },
-      {
-        status: 401,
-        errorBody: { error: { message: `Incorrect API key provided: ${KEYS.umbrellaWrong}`, type: "invalid_request_error" } },
-      },
-    );
-    const failed = await debate(umbrella, ["demo:alice", "demo:bob", OPENAI_SEAT]);
-    const errors = failed.events.filter((e) => e.type === "agent_error" && e.agent === OPENAI_SEAT);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]?.data.message).toContain("[redacted]");
-    expect(JSON.stringify(failed.events)).not.toContain(KEYS.umbrellaWrong);
-    expect(new Set(openaiAuth(failed.requests))).toEqual(new Set([`Bearer ${KEYS.umbrellaWrong}`]));
+  test.skipIf(skip)(
+    "a wrong key fails that organisation's seat and opens its own breaker, not the shared one",
+    async () => {
+      expect((await setKey(umbrella, "openai", { key: KEYS.umbrellaWrong })).status).toBe(201);
+      // The provider refuses it and, as OpenAI does, quotes it back.
+      fake.script(
+        { provider: "openai", model: "gpt-4.1-mini" },
+        {
+          status: 401,
+          errorBody: {
+            error: { message: `Incorrect API key provided: ${KEYS.umbrellaWrong}`, type: "invalid_request_error" },
+          },
+        },
+      );
+      const failed = await debate(umbrella, ["demo:alice", "demo:bob", OPENAI_SEAT]);
+      const errors = failed.events.filter((e) => e.type === "agent_error" && e.agent === OPENAI_SEAT);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]?.data.message).toContain("[redacted]");
+      expect(JSON.stringify(failed.events)).not.toContain(KEYS.umbrellaWrong);
+      expect(new Set(openaiAuth(failed.requests))).toEqual(new Set([`Bearer ${KEYS.umbrellaWrong}`]));
 
-    // The breaker the other organisations share (the server's key) is closed...
-    const health = await call<{ agents: { name: string; state: string; failures: number }[] }>(
-      server,
-      "GET",
-      "/api/agents/health",
-      { token: initech.access_token },
-    );
-    expect(health.body.agents.find((a) => a.name === OPENAI_SEAT)).toMatchObject({ state: "closed", failures: 0 });
-    // ...and their debates run on it.
-    const others = await debate(initech, ["demo:alice", "demo:bob", OPENAI_SEAT]);
-    expect(others.events.filter((e) => e.type === "agent_error")).toEqual([]);
-    expect(new Set(openaiAuth(others.requests))).toEqual(new Set([`Bearer ${TEST_KEYS.openai}`]));
+      // The breaker the other organisations share (the server's key) is closed...
+      const health = await call<{ agents: { name: string; state: string; failures: number }[] }>(
+        server,
+        "GET",
+        "/api/agents/health",
+        { token: initech.access_token },
+      );
+      expect(health.body.agents.find((a) => a.name === OPENAI_SEAT)).toMatchObject({ state: "closed", failures: 0 });
+      // ...and their debates run on it.
+      const others = await debate(initech, ["demo:alice", "demo:bob", OPENAI_SEAT]);
+      expect(others.events.filter((e) => e.type === "agent_error")).toEqual([]);
+      expect(new Set(openaiAuth(others.requests))).toEqual(new Set([`Bearer ${TEST_KEYS.openai}`]));
 
-    // The wrong key's own breaker is open: the organisation's next debate does not even call.
-    const refused = await debate(umbrella, ["demo:alice", "demo:bob", OPENAI_SEAT]);
-    const open = refused.events.filter((e) => e.type === "agent_error" && e.agent === OPENAI_SEAT);
-    expect(open[0]?.data.message).toContain("the organisation's own key's circuit breaker open");
-    expect(openaiAuth(refused.requests)).toEqual([]);
-  });
+      // The wrong key's own breaker is open: the organisation's next debate does not even call.
+      const refused = await debate(umbrella, ["demo:alice", "demo:bob", OPENAI_SEAT]);
+      const open = refused.events.filter((e) => e.type === "agent_error" && e.agent === OPENAI_SEAT);
+      expect(open[0]?.data.message).toContain("the organisation's own key's circuit breaker open");
+      expect(openaiAuth(refused.requests)).toEqual([]);
+    },
+  );
 
   test.skipIf(skip)("a removed key makes the server's key apply again", async () => {
     const removed = await removeKey(acme, "openai");

@@ -44,7 +44,10 @@ function suite(place: () => Place) {
   beforeAll(async () => {
     const config = loadConfig(place().env);
     core = await openStore(config, quiet);
-    keys = await openProviderKeyStore(core, fieldSealer(() => ring));
+    keys = await openProviderKeyStore(
+      core,
+      fieldSealer(() => ring),
+    );
   });
   afterAll(async () => {
     await keys?.close();
@@ -98,12 +101,16 @@ function suite(place: () => Place) {
 
   test("the scan pages through every key once, in id order", async () => {
     for (const org of ["o-b", "o-a", "o-c"]) {
-      for (const provider of ["xai", "gemini", "mistral"]) await keys.put(org, provider, `sk-${org}-${provider}-00`, "u", T0);
+      for (const provider of ["xai", "gemini", "mistral"])
+        await keys.put(org, provider, `sk-${org}-${provider}-00`, "u", T0);
     }
     // The database's order of ids (PostgreSQL's collation may order "/" unlike SQLite's bytes).
     const all = (await keys.scan(null, 1000)).map((f) => f.id);
     expect(new Set(all)).toEqual(
-      new Set(["o-acme/openai", ...["o-a", "o-b", "o-c"].flatMap((o) => ["gemini", "mistral", "xai"].map((p) => `${o}/${p}`))]),
+      new Set([
+        "o-acme/openai",
+        ...["o-a", "o-b", "o-c"].flatMap((o) => ["gemini", "mistral", "xai"].map((p) => `${o}/${p}`)),
+      ]),
     );
     const paged: string[] = [];
     for (let after: string | null = null; ; ) {
@@ -192,7 +199,10 @@ describe("the provider key store on SQLite", () => {
       // Read through SQLite, as another process would (the file is open in this process's store too).
       const sqlite = new Database(db, { readonly: true });
       try {
-        return sqlite.query("SELECT id, secret FROM provider_keys ORDER BY id").all() as { id: string; secret: string }[];
+        return sqlite.query("SELECT id, secret FROM provider_keys ORDER BY id").all() as {
+          id: string;
+          secret: string;
+        }[];
       } finally {
         sqlite.close();
       }
@@ -224,7 +234,10 @@ describe.skipIf(!pg)("the provider key store on PostgreSQL", () => {
     async rawSecrets() {
       const sql = postgres(url, { max: 1, onnotice: () => {} });
       try {
-        return (await sql`SELECT id, secret FROM provider_keys ORDER BY id`) as unknown as { id: string; secret: string }[];
+        return (await sql`SELECT id, secret FROM provider_keys ORDER BY id`) as unknown as {
+          id: string;
+          secret: string;
+        }[];
       } finally {
         await sql.end({ timeout: 1 });
       }

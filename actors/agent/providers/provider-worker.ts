@@ -11,7 +11,7 @@
 import { LruMap } from "../../../runtime/security/lru-map.ts";
 import { lowerThreadPriority } from "../../../runtime/thread-priority.ts";
 import type { ProviderClient } from "./client.ts";
-import { type ProviderSettings, providerClientWithKey, providerClients } from "./sdk-client.ts";
+import { type ProviderSettings, providerClients, providerClientWithKey } from "./sdk-client.ts";
 import { type FromWorker, type ToWorker, toWire } from "./worker-protocol.ts";
 
 declare const self: Worker;

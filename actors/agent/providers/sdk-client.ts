@@ -201,7 +201,11 @@ export function providerClients(
   const clients = new Map<string, { client: ProviderClient; configured: boolean; local: boolean }>();
   for (const [name, { key, loader }] of Object.entries(BUILT_IN)) {
     const apiKey = key(config);
-    clients.set(name, { client: sdkClient(loader(config, apiKey ?? "")), configured: apiKey !== undefined, local: false });
+    clients.set(name, {
+      client: sdkClient(loader(config, apiKey ?? "")),
+      configured: apiKey !== undefined,
+      local: false,
+    });
   }
   // Local servers take no key; the SDK sends none when apiKey is undefined.
   for (const server of config.localModels) clients.set(server.name, localClient(server, undefined));
@@ -220,7 +224,8 @@ export function providerClientWithKey(
   apiKey: string,
 ): { client: ProviderClient; configured: boolean; local: boolean } | undefined {
   const builtIn = BUILT_IN[provider];
-  if (builtIn !== undefined) return { client: sdkClient(builtIn.loader(config, apiKey)), configured: true, local: false };
+  if (builtIn !== undefined)
+    return { client: sdkClient(builtIn.loader(config, apiKey)), configured: true, local: false };
   const server = config.localModels.find((s) => s.name === provider);
   return server === undefined ? undefined : localClient(server, apiKey);
 }
