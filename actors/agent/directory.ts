@@ -178,7 +178,7 @@ export class AgentRegistry implements AgentDirectory {
     const { orgKeys } = this.options;
     if (orgKeys !== undefined && request.orgId !== undefined && !spec.simulated) {
       let own: OrgKey | undefined;
-      let openrouter: boolean;
+      let openrouter = false;
       try {
         own = await orgKeys.key(request.orgId, spec.provider);
         openrouter = (await orgKeys.providers(request.orgId)).has("openrouter");

@@ -16,7 +16,7 @@
  * - every change is in the audit log without the key, and no key reaches a log line or stderr.
  */
 import { Database } from "bun:sqlite";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -65,6 +65,8 @@ const KEYS = {
 const OPENAI_SEAT = "openai:gpt-4.1-mini";
 
 const pg = await postgresAvailable();
+// Each test runs whole debates through a server process.
+setDefaultTimeout(60_000);
 
 describe.each([
   ["SQLite", false],
