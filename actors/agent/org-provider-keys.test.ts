@@ -10,9 +10,11 @@ function countingStore(rows: Record<string, { provider: string; secret: string }
   const store = {
     async list(orgId: string): Promise<ProviderKeyRow[]> {
       counts.list++;
+      // What the database held when the read ran; its answer may arrive later (the gate).
+      const read = rows[orgId] ?? [];
       if (gate) await gate;
       if (failing) throw new Error("the store cannot be read");
-      return (rows[orgId] ?? []).map((r) => ({
+      return read.map((r) => ({
         id: `${orgId}/${r.provider}`,
         orgId,
         provider: r.provider,
