@@ -241,15 +241,16 @@ test("an organisation's OpenRouter key is its fallback when the server has none"
   const h = registryWith(keys, { ARAGORA_WORKERS: "0" });
   try {
     fake.reset();
-    // Quota exhausted on the server's OpenAI key: the turn moves to OpenRouter, with the org's key.
-    fake.script({ provider: "openai", model: "gpt-4.1-mini" }, { status: 402 });
-    const moved = await settled(h.agents, AGENTS.openai as string, "o-or");
+    // Quota exhausted on the server's xAI key: the turn moves to OpenRouter, with the org's key.
+    // (xAI: the fallback metrics of the other agents are counted by tests/agent/clocked.test.ts.)
+    fake.script({ provider: "xai", model: "grok-4" }, { status: 402 });
+    const moved = await settled(h.agents, AGENTS.xai as string, "o-or");
     expect(moved.error).toBeUndefined();
-    expect(moved.result?.fallback?.to).toBe("openrouter:openai/gpt-4.1-mini");
+    expect(moved.result?.fallback?.to).toBe("openrouter:x-ai/grok-4");
     expect(carries(last("openrouter") as never, "sk-or-own-key-of-the-org")).toBe(true);
     // Another organisation has no OpenRouter key, and neither has the server: no fallback.
-    fake.script({ provider: "openai", model: "gpt-4.1-mini" }, { status: 402 });
-    const stuck = await settled(h.agents, AGENTS.openai as string, "o-other");
+    fake.script({ provider: "xai", model: "grok-4" }, { status: 402 });
+    const stuck = await settled(h.agents, AGENTS.xai as string, "o-other");
     expect(stuck.error?.kind).toBe("quota");
   } finally {
     await h.close();
