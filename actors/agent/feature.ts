@@ -12,7 +12,6 @@
 import { Elysia } from "elysia";
 import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
-import type { EncryptedStore } from "../../runtime/security/encrypted-store.ts";
 import { type AgentRegistry, createAgentRegistry } from "./directory.ts";
 import { OrgProviderKeys } from "./org-provider-keys.ts";
 import { providerKeyRoutes } from "./provider-key-routes.ts";
@@ -28,7 +27,7 @@ export interface AgentsFeatureDeps {
 export async function agentsFeature(
   ctx: FeatureContext,
   { audit }: AgentsFeatureDeps,
-): Promise<Feature & { agents: AgentRegistry; providerKeys: EncryptedStore }> {
+): Promise<Feature & { agents: AgentRegistry }> {
   const log = ctx.log.child({ component: "agents" });
   const keyStore = await openProviderKeyStore(ctx.store, ctx.sealer);
   const orgKeys = new OrgProviderKeys(keyStore);
@@ -42,8 +41,6 @@ export async function agentsFeature(
   return {
     name: "agents",
     agents: registry,
-    // For the key commands (keys verify, encrypt-existing): the sealed keys, scanned and replaced.
-    providerKeys: keyStore,
     routes: new Elysia({ name: "aragora-agents-and-provider-keys" }).use(agentRoutes(registry, ctx.config)).use(
       providerKeyRoutes({
         store: keyStore,

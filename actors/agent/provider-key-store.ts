@@ -5,9 +5,10 @@
  * Nothing else reads the `secret` column: listing a organisation's keys answers their last four
  * characters and who set them when.
  *
- * The store is also the {@link EncryptedStore} of its table for `aragora keys verify` and
- * `aragora encrypt-existing`: a scan of the sealed keys in id order and a compare-and-set replace,
- * so a re-encryption running beside live servers never overwrites a key an owner set meanwhile.
+ * {@link providerKeysEncryptedStore} is the {@link EncryptedStore} of the table for `aragora keys
+ * verify` and `aragora encrypt-existing` (app/encrypted-stores.ts lists it): a scan of the sealed
+ * keys in id order and a compare-and-set replace, so a re-encryption running beside live servers
+ * never overwrites a key an owner set meanwhile.
  *
  * A row's id is `<org id>/<provider>` ({@link providerKeyId}): each sealed key is bound to its
  * organisation and provider, so one copied to another row does not decrypt, and setting a key
@@ -63,10 +64,7 @@ export interface PutKeyResult {
   replaced: boolean;
 }
 
-export class ProviderKeyStore implements EncryptedStore {
-  readonly name = PROVIDER_KEY_STORE;
-  readonly description = "organisations' provider keys";
-
+export class ProviderKeyStore {
   constructor(
     private readonly repo: Repo<Tables>,
     private readonly sealer: FieldSealer,
@@ -129,53 +127,13 @@ export class ProviderKeyStore implements EncryptedStore {
     return this.sealer.open(PROVIDER_KEY_STORE, row.secret, refOf(row.id));
   }
 
-  /** {@link EncryptedStore.scan}: the sealed keys of up to `limit` rows after `after`, in id order. */
-  async scan(after: string | null, limit: number): Promise<StoredField[]> {
-    const { providerKeys } = this.repo.tables;
-    const rows = await this.repo.read((db) =>
-      db
-        .select({ id: providerKeys.id, secret: providerKeys.secret })
-        .from(providerKeys)
-        .where(after === null ? undefined : gt(providerKeys.id, after))
-        .orderBy(asc(providerKeys.id))
-        .limit(limit),
-    );
-    return rows.map((r) => ({ id: r.id, ref: refOf(r.id), stored: r.secret }));
-  }
-
-  /**
-   * {@link EncryptedStore.replace}: each replacement written in one transaction, only while its row
-   * still holds `previous` (a key set or removed meanwhile stands). The key's last four and who set
-   * it do not change: the key is the same, only its stored form is.
-   */
-  async replace(replacements: readonly FieldReplacement[]): Promise<boolean[]> {
-    for (const r of replacements) {
-      if (r.ref.table !== TABLE || r.ref.field !== FIELD) {
-        throw new Error(`${r.ref.table}.${r.ref.field} is not a field of the ${PROVIDER_KEY_STORE} store`);
-      }
-    }
-    if (replacements.length === 0) return [];
-    const { providerKeys } = this.repo.tables;
-    const results = await this.repo.transaction((tx) =>
-      replacements.map((r) =>
-        tx
-          .update(providerKeys)
-          .set({ secret: r.next })
-          .where(and(eq(providerKeys.id, r.ref.id), eq(providerKeys.secret, r.previous)))
-          .returning({ id: providerKeys.id }),
-      ),
-    );
-    return results.map((rows) => rows.length > 0);
-  }
-
   close(): Promise<void> {
     return this.repo.close();
   }
 }
 
 /**
- * The provider key store on the server's database (its table made by the migrations the server
- * ran; a read-only store for `aragora keys verify` works too, for scans).
+ * The provider key store on the server's database (its table made by the migrations the server ran).
  *
  * @example const keys = await openProviderKeyStore(ctx.store, ctx.sealer);
  */
@@ -184,4 +142,54 @@ export async function openProviderKeyStore(
   sealer: FieldSealer,
 ): Promise<ProviderKeyStore> {
   return new ProviderKeyStore(await store.openRepo(providerKeyTables, { name: PROVIDER_KEY_STORE }), sealer);
+}
+
+/**
+ * Organisations' provider keys as an {@link EncryptedStore}, for `aragora keys verify` and
+ * `aragora encrypt-existing`: one field a row, in id order (`<org id>/<provider>`); a replacement
+ * lands only while the row still holds the value the migration read (a key set or removed
+ * meanwhile stands). Its last four and who set it do not change: the key is the same, only its
+ * stored form is. Works on a read-only store for scans.
+ *
+ * @example const keys = await providerKeysEncryptedStore(store); await keys.scan(null, 500);
+ */
+export async function providerKeysEncryptedStore(
+  store: Pick<Store, "openRepo">,
+): Promise<EncryptedStore & { close(): Promise<void> }> {
+  const repo = await store.openRepo(providerKeyTables, { name: "provider-key-secrets", maxConnections: 1 });
+  const { providerKeys } = repo.tables;
+  return {
+    name: PROVIDER_KEY_STORE,
+    description: "organisations' provider keys",
+    async scan(after: string | null, limit: number): Promise<StoredField[]> {
+      const rows = await repo.read((db) =>
+        db
+          .select({ id: providerKeys.id, secret: providerKeys.secret })
+          .from(providerKeys)
+          .where(after === null ? undefined : gt(providerKeys.id, after))
+          .orderBy(asc(providerKeys.id))
+          .limit(limit),
+      );
+      return rows.map((r) => ({ id: r.id, ref: refOf(r.id), stored: r.secret }));
+    },
+    async replace(replacements: readonly FieldReplacement[]): Promise<boolean[]> {
+      for (const r of replacements) {
+        if (r.ref.table !== TABLE || r.ref.field !== FIELD) {
+          throw new Error(`${r.ref.table}.${r.ref.field} is not a field of the ${PROVIDER_KEY_STORE} store`);
+        }
+      }
+      if (replacements.length === 0) return [];
+      const results = await repo.transaction((tx) =>
+        replacements.map((r) =>
+          tx
+            .update(providerKeys)
+            .set({ secret: r.next })
+            .where(and(eq(providerKeys.id, r.ref.id), eq(providerKeys.secret, r.previous)))
+            .returning({ id: providerKeys.id }),
+        ),
+      );
+      return results.map((rows) => rows.length > 0);
+    },
+    close: () => repo.close(),
+  };
 }

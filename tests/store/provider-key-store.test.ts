@@ -13,9 +13,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import postgres from "postgres";
-import { openProviderKeyStore, type ProviderKeyStore, providerKeyId } from "../../actors/agent/provider-key-store.ts";
+import {
+  openProviderKeyStore,
+  type ProviderKeyStore,
+  providerKeyId,
+  providerKeysEncryptedStore,
+} from "../../actors/agent/provider-key-store.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
+import type { EncryptedStore } from "../../runtime/security/encrypted-store.ts";
 import { generateKeyHex, parseKeyList } from "../../runtime/security/encryption-keys.ts";
 import { keyIdOfSealedText, sealText, TamperedFieldError } from "../../runtime/security/field-cipher.ts";
 import { fieldSealer } from "../../runtime/security/field-sealer.ts";
@@ -40,6 +46,8 @@ interface Place {
 function suite(place: () => Place) {
   let core: Store;
   let keys: ProviderKeyStore;
+  /** The same table as the key commands see it. */
+  let sealed: EncryptedStore & { close(): Promise<void> };
   let ring = OLD;
   beforeAll(async () => {
     const config = loadConfig(place().env);
@@ -48,9 +56,11 @@ function suite(place: () => Place) {
       core,
       fieldSealer(() => ring),
     );
+    sealed = await providerKeysEncryptedStore(core);
   });
   afterAll(async () => {
     await keys?.close();
+    await sealed?.close();
     await core?.close();
   });
 
@@ -100,12 +110,14 @@ function suite(place: () => Place) {
   });
 
   test("the scan pages through every key once, in id order", async () => {
+    expect(sealed.name).toBe("provider_keys");
+    expect(sealed.description).toBe("organisations' provider keys");
     for (const org of ["o-b", "o-a", "o-c"]) {
       for (const provider of ["xai", "gemini", "mistral"])
         await keys.put(org, provider, `sk-${org}-${provider}-00`, "u", T0);
     }
     // The database's order of ids (PostgreSQL's collation may order "/" unlike SQLite's bytes).
-    const all = (await keys.scan(null, 1000)).map((f) => f.id);
+    const all = (await sealed.scan(null, 1000)).map((f) => f.id);
     expect(new Set(all)).toEqual(
       new Set([
         "o-acme/openai",
@@ -114,7 +126,7 @@ function suite(place: () => Place) {
     );
     const paged: string[] = [];
     for (let after: string | null = null; ; ) {
-      const batch = await keys.scan(after, 4);
+      const batch = await sealed.scan(after, 4);
       if (batch.length === 0) break;
       expect(batch.length).toBeLessThanOrEqual(4);
       for (const f of batch) {
@@ -126,12 +138,12 @@ function suite(place: () => Place) {
     }
     expect(paged).toEqual(all);
     expect(paged).toHaveLength(10);
-    expect(await keys.scan(all.at(-1) as string, 4)).toEqual([]);
+    expect(await sealed.scan(all.at(-1) as string, 4)).toEqual([]);
   });
 
   test("replace re-encrypts under the new key, but never over a key set meanwhile", async () => {
     const both = ROTATED;
-    const fields = await keys.scan(null, 1000);
+    const fields = await sealed.scan(null, 1000);
     const a = fields.find((f) => f.id === "o-a/gemini");
     const b = fields.find((f) => f.id === "o-b/gemini");
     if (a === undefined || b === undefined) throw new Error("the scan lost a key");
@@ -142,8 +154,8 @@ function suite(place: () => Place) {
       previous: f.stored,
       next: sealText(both, keys.secretOf({ id: f.id, secret: f.stored }), f.ref),
     });
-    expect(await keys.replace([reseal(a), reseal(b)])).toEqual([true, false]);
-    const after = new Map((await keys.scan(null, 1000)).map((f) => [f.id, f.stored]));
+    expect(await sealed.replace([reseal(a), reseal(b)])).toEqual([true, false]);
+    const after = new Map((await sealed.scan(null, 1000)).map((f) => [f.id, f.stored]));
     expect(keyIdOfSealedText(after.get("o-a/gemini") as string)).toBe(ROTATED.active.id);
     // The key set meanwhile stands, as it was written.
     expect(keyIdOfSealedText(after.get("o-b/gemini") as string)).toBe(OLD.active.id);
@@ -153,18 +165,18 @@ function suite(place: () => Place) {
       "sk-o-b-gemini-set-meanwhile",
     );
     // Removed meanwhile: nothing is written back.
-    const c = (await keys.scan(null, 1000)).find((f) => f.id === "o-c/gemini");
+    const c = (await sealed.scan(null, 1000)).find((f) => f.id === "o-c/gemini");
     await keys.remove("o-c", "gemini");
-    expect(await keys.replace([reseal(c as typeof a)])).toEqual([false]);
+    expect(await sealed.replace([reseal(c as typeof a)])).toEqual([false]);
     expect((await keys.list("o-c")).map((r) => r.provider)).toEqual(["mistral", "xai"]);
     ring = OLD;
   });
 
   test("replace refuses a field of another store, and an empty batch writes nothing", async () => {
     await expect(
-      keys.replace([{ ref: { table: "mfa_totp", id: "o-a/xai", field: "secret" }, previous: "x", next: "y" }]),
+      sealed.replace([{ ref: { table: "mfa_totp", id: "o-a/xai", field: "secret" }, previous: "x", next: "y" }]),
     ).rejects.toThrow("is not a field of the provider_keys store");
-    expect(await keys.replace([])).toEqual([]);
+    expect(await sealed.replace([])).toEqual([]);
   });
 
   test("without an encryption key the plaintext is stored, and read back as it is", async () => {
@@ -177,12 +189,12 @@ function suite(place: () => Place) {
       const stored = (await place().rawSecrets()).find((r) => r.id === "o-plain/xai");
       expect(stored?.secret).toBe("xai-plaintext-key-0004");
       expect(keyIdOfSealedText(stored?.secret as string)).toBeNull();
-      expect((await plain.scan("o-plain/", 10))[0]?.stored).toBe("xai-plaintext-key-0004");
+      expect((await sealed.scan("o-plain/", 10))[0]?.stored).toBe("xai-plaintext-key-0004");
       const [row] = await plain.list("o-plain");
       expect(plain.secretOf(row as never)).toBe("xai-plaintext-key-0004");
       // A sealed key needs a configured key: the error names the key id, never garbage.
-      const [sealed] = await plain.list("o-acme");
-      expect(() => plain.secretOf(sealed as never)).toThrow(OLD.active.id);
+      const [acme] = await plain.list("o-acme");
+      expect(() => plain.secretOf(acme as never)).toThrow(OLD.active.id);
     } finally {
       await plain.close();
     }
