@@ -14,6 +14,7 @@ export default defineConfig({
     "./ops/journal-schema-postgres.ts",
     "./actors/scheduler/schedule-schema-postgres.ts",
     "./access/schema-postgres.ts",
+    "./actors/agent/provider-key-schema-postgres.ts",
   ],
   out: "./migrations/postgres",
   strict: true,

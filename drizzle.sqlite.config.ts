@@ -14,6 +14,7 @@ export default defineConfig({
     "./ops/journal-schema-sqlite.ts",
     "./actors/scheduler/schedule-schema-sqlite.ts",
     "./access/schema-sqlite.ts",
+    "./actors/agent/provider-key-schema-sqlite.ts",
   ],
   out: "./migrations/sqlite",
   strict: true,

@@ -10,6 +10,7 @@
  * finally { await closeEncryptedStores(stores); }
  */
 import { totpSecretsStore } from "../access/mfa-store.ts";
+import { providerKeysEncryptedStore } from "../actors/agent/provider-key-store.ts";
 import type { EncryptedStore } from "../runtime/security/encrypted-store.ts";
 import type { Store } from "../runtime/store/store.ts";
 
@@ -19,6 +20,7 @@ export type OpenEncryptedStore = EncryptedStore & { close(): Promise<void> };
 /** The factories, in the order reports list them. */
 export const ENCRYPTED_STORES: readonly ((store: Pick<Store, "openRepo">) => Promise<OpenEncryptedStore>)[] = [
   totpSecretsStore,
+  providerKeysEncryptedStore,
 ];
 
 /** Every encrypted store, opened on `store`. */

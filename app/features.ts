@@ -34,7 +34,7 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
   // the organisation it names (or the first one).
   const access = await accessFeature(ctx);
   made.push(access);
-  const agents = agentsFeature(ctx);
+  const agents = await agentsFeature(ctx, { audit: access.audit });
   made.push(agents);
   const debates = await debatesFeature(ctx, { agents: agents.agents, legacyOwner: access.firstOrganisation });
   made.push(debates);

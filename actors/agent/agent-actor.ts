@@ -1,14 +1,21 @@
 /**
  * The AgentActor: one per agent, under the "agents" supervisor. It owns the agent's circuit
- * breaker; every turn is admitted (or refused) in its mailbox, runs concurrently with the agent's
+ * breakers; every turn is admitted (or refused) in its mailbox, runs concurrently with the agent's
  * other turns, and reports its verdict back to the mailbox, so breaker transitions happen one at
  * a time and in order. A turn refused by an open breaker, or failing on a rate limit, an
  * exhausted quota (before the first token) or a broken stream (after it), moves to the OpenRouter
  * fallback when one is configured.
  *
+ * Breakers are kept per credential: the server's key has the breaker the health routes and the
+ * metrics show, and each organisation that set its own key for the agent's provider has one of
+ * its own, so an organisation's wrong or exhausted key opens only its own breaker, never the one
+ * every other organisation's debates share (nor does a failing server key stop an organisation's
+ * own). An organisation's breaker is kept while it has failures or turns in flight (a fresh one is
+ * the same as none), and a new key starts with a fresh one.
+ *
  * @example
  * const ref = system.spawn(agentActor(deps), { parent: agents, name: actorNameOf(spec.name), restart: "permanent" });
- * const outcome = await ref.ask<TurnOutcome>({ type: "turn", request }, { timeoutMs: TURN_ASK_LIMIT_MS });
+ * const outcome = await ref.ask<TurnOutcome>({ type: "turn", request, via }, { timeoutMs: TURN_ASK_LIMIT_MS });
  */
 import { type ActorContext, behavior } from "../../runtime/actor/index.ts";
 import type { Logger } from "../../runtime/log.ts";
@@ -25,9 +32,31 @@ export const TURN_ASK_LIMIT_MS = 6 * 60 * 60 * 1000;
 
 export type TurnOutcome = { ok: true; result: TurnResult } | { ok: false; error: AgentTurnError };
 
+/** Whose key a turn runs on, with what goes with it: the server's, or an organisation's own. */
+export interface TurnCredential {
+  /** Undefined: the server's key. Else the organisation whose own key this is. */
+  readonly orgId?: string;
+  /** Names the organisation's key (its fingerprint, never the key): a new key gets a fresh breaker. */
+  readonly keyId?: string;
+  /** The client calling with this key. */
+  readonly entry: ProviderEntry;
+  /** The OpenRouter agent a turn on this credential falls back to (with the same organisation's keys). */
+  readonly fallback: AgentSpec | undefined;
+  /** Scrubs the server's keys, and this one, out of provider messages before they are logged or stored. */
+  redact(message: string): string;
+}
+
 export type AgentMsg =
-  | { type: "turn"; request: TurnRequest }
-  | { type: "settled"; ticket: Admission; verdict: "success" | "failure" | "none"; message: string }
+  | { type: "turn"; request: TurnRequest; via: TurnCredential }
+  | {
+      type: "settled";
+      /** The breaker that admitted the turn (the server's, or an organisation's). */
+      breaker: CircuitBreaker;
+      orgId: string | undefined;
+      ticket: Admission;
+      verdict: "success" | "failure" | "none";
+      message: string;
+    }
   | { type: "cooldown_elapsed" };
 
 /** What the breaker looked like when the actor last published it; readers age it with the clock. */
@@ -40,19 +69,24 @@ export interface BoardEntry {
 
 export interface AgentActorDeps {
   spec: AgentSpec;
-  entry: ProviderEntry;
   policy: RetryPolicy;
   breaker: BreakerOptions;
-  /** Shared, written only by each agent's own actor; the health routes read it. */
+  /** Shared, written only by each agent's own actor; the health routes read it (the server key's breaker). */
   board: Map<string, BoardEntry>;
-  fallback: AgentSpec | undefined;
   /** Runs a turn on the fallback agent's actor (its own breaker and retries). */
   runFallback(spec: AgentSpec, request: TurnRequest): Promise<TurnResult>;
   log: Logger;
-  redact(message: string): string;
+}
+
+/** An organisation's breaker for this agent, with the key it counts for and its turns in flight. */
+interface OwnBreaker {
+  keyId: string | undefined;
+  breaker: CircuitBreaker;
+  inFlight: number;
 }
 
 interface AgentState {
+  /** The server key's breaker. */
   breaker: CircuitBreaker;
   /** Aborted when this incarnation ends, so shutdown and restarts end waits and streams. */
   stop: AbortController;
@@ -76,6 +110,19 @@ export function actorNameOf(agent: string): string {
  */
 export function agentActor(deps: AgentActorDeps) {
   const { spec, board } = deps;
+  // Organisations' breakers, by organisation: outside the incarnation's state, so a restart keeps
+  // them as the board keeps the server's. Written only in the mailbox.
+  const own = new Map<string, OwnBreaker>();
+  const breakerOf = (state: AgentState, via: TurnCredential, ctx: ActorContext<AgentMsg>): CircuitBreaker => {
+    if (via.orgId === undefined) return state.breaker;
+    let entry = own.get(via.orgId);
+    if (entry === undefined || entry.keyId !== via.keyId) {
+      // A new key (or the first failure-free turn in a while): its own closed breaker.
+      entry = { keyId: via.keyId, breaker: new CircuitBreaker(deps.breaker, ctx.system.clock), inFlight: 0 };
+      own.set(via.orgId, entry);
+    }
+    return entry.breaker;
+  };
   const publish = (state: AgentState, ctx: ActorContext<AgentMsg>) => {
     const snapshot = state.breaker.snapshot();
     board.set(spec.name, {
@@ -121,17 +168,34 @@ export function agentActor(deps: AgentActorDeps) {
             });
             return state;
           }
-          const ticket = state.breaker.admit();
-          publish(state, ctx);
-          void runTurn(deps, state, ctx, msg.request, ticket).then(reply);
+          const breaker = breakerOf(state, msg.via, ctx);
+          const ticket = breaker.admit();
+          if (breaker === state.breaker) publish(state, ctx);
+          else if (ticket !== "refused") (own.get(msg.via.orgId as string) as OwnBreaker).inFlight++;
+          void runTurn(deps, state, ctx, msg.request, msg.via, breaker, ticket).then(reply);
           return state;
         }
-        case "settled":
-          if (msg.verdict === "success") state.breaker.recordSuccess(msg.ticket);
-          else if (msg.verdict === "failure") state.breaker.recordFailure(msg.ticket, msg.message);
-          else state.breaker.release(msg.ticket);
-          publish(state, ctx);
+        case "settled": {
+          // The server key's verdicts go to this incarnation's breaker (after a restart, the one
+          // that took over its predecessor's), an organisation's to the breaker that admitted it.
+          const breaker = msg.orgId === undefined ? state.breaker : msg.breaker;
+          if (msg.verdict === "success") breaker.recordSuccess(msg.ticket);
+          else if (msg.verdict === "failure") breaker.recordFailure(msg.ticket, msg.message);
+          else breaker.release(msg.ticket);
+          if (breaker === state.breaker) {
+            publish(state, ctx);
+            return state;
+          }
+          const entry = msg.orgId === undefined ? undefined : own.get(msg.orgId);
+          if (entry?.breaker === breaker) {
+            entry.inFlight--;
+            // A closed breaker without failures is what a new one would be: keep none.
+            const snapshot = breaker.snapshot();
+            if (entry.inFlight <= 0 && snapshot.state === "closed" && snapshot.failures === 0)
+              own.delete(msg.orgId as string);
+          }
           return state;
+        }
         case "cooldown_elapsed":
           publish(state, ctx);
           return state;
@@ -151,12 +215,16 @@ async function runTurn(
   state: AgentState,
   ctx: ActorContext<AgentMsg>,
   request: TurnRequest,
+  via: TurnCredential,
+  breaker: CircuitBreaker,
   ticket: Admission,
 ): Promise<TurnOutcome> {
   const { spec, log } = deps;
   const clock = ctx.system.clock;
   const started = clock.now();
   const self = ctx.self;
+  const settle = (verdict: "success" | "failure" | "none", message: string) =>
+    self.tell({ type: "settled", breaker, orgId: via.orgId, ticket, verdict, message });
   const finish = (outcome: TurnOutcome): TurnOutcome => {
     const seconds = (clock.now() - started) / 1000;
     metrics.agentResponse.observe({ agent: spec.name, outcome: outcome.ok ? "ok" : "error" }, seconds);
@@ -167,10 +235,11 @@ async function runTurn(
     return outcome;
   };
   if (ticket === "refused") {
-    const snapshot = state.breaker.snapshot();
-    const message = `circuit breaker ${snapshot.state === "open" ? `open (half-open in ${snapshot.secondsUntilHalfOpen} s)` : "half-open with a probe in flight"}`;
+    const snapshot = breaker.snapshot();
+    const whose = via.orgId === undefined ? "" : "the organisation's own key's ";
+    const message = `${whose}circuit breaker ${snapshot.state === "open" ? `open (half-open in ${snapshot.secondsUntilHalfOpen} s)` : "half-open with a probe in flight"}`;
     return finish(
-      await fallBack(deps, request, {
+      await fallBack(deps, via, request, {
         reason: "circuit_open",
         message,
         partial: "",
@@ -185,18 +254,18 @@ async function runTurn(
     const done = await runProviderTurn(
       {
         spec,
-        entry: deps.entry,
+        entry: via.entry,
         clock,
         random: ctx.system.random,
         policy: deps.policy,
         log,
-        redact: deps.redact,
-        handsOff: (failure) => deps.fallback !== undefined && fallbackEligible(failure),
+        redact: via.redact,
+        handsOff: (failure) => via.fallback !== undefined && fallbackEligible(failure),
       },
       request,
       signal,
     );
-    self.tell({ type: "settled", ticket, verdict: "success", message: "" });
+    settle("success", "");
     const result: TurnResult = {
       agent: spec.name,
       provider: spec.provider,
@@ -206,7 +275,7 @@ async function runTurn(
       cost: done.cost,
       latencyMs: clock.now() - started,
       firstTokenMs: done.firstTokenMs,
-      simulated: deps.entry.client.simulated,
+      simulated: via.entry.client.simulated,
     };
     recordUsage(spec.name, result);
     logTurn(log, request, result, done.attempts);
@@ -214,13 +283,13 @@ async function runTurn(
   } catch (err) {
     if (!(err instanceof ProviderTurnFailure)) {
       // A bug in a client, not a provider verdict: fail the turn without blaming the provider.
-      self.tell({ type: "settled", ticket, verdict: "none", message: "" });
+      settle("none", "");
       log.error({ err, agent: spec.name, debate_id: request.debateId }, `agent turn crashed agent=${spec.name}`);
       return finish({ ok: false, error: new AgentTurnError(spec.name, "provider_error", "internal error", err) });
     }
     const { failure } = err;
     const counts = failure.kind !== "aborted";
-    self.tell({ type: "settled", ticket, verdict: counts ? "failure" : "none", message: failure.message });
+    settle(counts ? "failure" : "none", failure.message);
     const message =
       failure.message === err.reason || err.reason === HANDED_OFF
         ? failure.message
@@ -235,13 +304,14 @@ async function runTurn(
         attempts: err.attempts,
         after_first_token: failure.afterFirstToken,
         response_ms: Math.round(clock.now() - started),
+        own_key: via.orgId !== undefined,
         error: message,
       },
       `agent turn failed agent=${spec.name}: ${message}`,
     );
-    if (fallbackEligible(failure) && deps.fallback !== undefined) {
+    if (fallbackEligible(failure) && via.fallback !== undefined) {
       return finish(
-        await fallBack(deps, request, {
+        await fallBack(deps, via, request, {
           reason: failure.afterFirstToken ? "stream_failed" : failure.kind,
           message,
           partial: err.partial,
@@ -267,6 +337,7 @@ function fallbackEligible(failure: ProviderFailure): boolean {
 
 async function fallBack(
   deps: AgentActorDeps,
+  via: TurnCredential,
   request: TurnRequest,
   why: {
     reason: string;
@@ -277,7 +348,8 @@ async function fallBack(
     clock: { now(): number };
   },
 ): Promise<TurnOutcome> {
-  const { spec, fallback, log } = deps;
+  const { spec, log } = deps;
+  const { fallback } = via;
   if (fallback === undefined) {
     return { ok: false, error: new AgentTurnError(spec.name, "circuit_open", why.message) };
   }

@@ -111,14 +111,15 @@ export class AgentCatalog {
   }
 
   /**
-   * The OpenRouter agent a turn falls back to, when OPENROUTER_API_KEY is set and the agent's
-   * model has a mapping (ARAGORA_FALLBACK_MODELS, else the vendor/model rule).
+   * The OpenRouter agent a turn falls back to, when there is an OpenRouter key (`openrouter`: by
+   * default whether OPENROUTER_API_KEY is set; an organisation's own key counts for its debates)
+   * and the agent's model has a mapping (ARAGORA_FALLBACK_MODELS, else the vendor/model rule).
    *
    * @example
    * catalog.fallbackFor(catalog.resolve("anthropic:claude-sonnet-4-5"))?.model; // "anthropic/claude-sonnet-4.5"
    */
-  fallbackFor(spec: AgentSpec): AgentSpec | undefined {
-    if (spec.provider === "openrouter" || this.config.openrouterApiKey === undefined) return undefined;
+  fallbackFor(spec: AgentSpec, openrouter = this.config.openrouterApiKey !== undefined): AgentSpec | undefined {
+    if (spec.provider === "openrouter" || !openrouter) return undefined;
     const override = this.config.fallbackModels[spec.name];
     const vendor = OPENROUTER_VENDOR[spec.provider];
     const model =

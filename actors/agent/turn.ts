@@ -36,6 +36,11 @@ export type DebateRole = "proposer" | "critic" | "devils_advocate" | "judge" | "
 
 export interface TurnRequest {
   debateId: string;
+  /**
+   * The organisation whose debate this is: a provider it has its own key for is called with that
+   * key (and its own circuit breaker), the others with the server's.
+   */
+  orgId?: string;
   round: number;
   role: DebateRole;
   system: string;
@@ -83,6 +88,16 @@ export interface AgentSpec {
   simulated: boolean;
 }
 
+/**
+ * Why an agent cannot run: neither the server nor the organisation has a key for its provider;
+ * names both ways to give it one.
+ *
+ * @example missingKeyRule("anthropic") // "the anthropic provider has no API key (set ANTHROPIC_API_KEY on the server, or ...)"
+ */
+export function missingKeyRule(provider: string): string {
+  return `the ${provider} provider has no API key (set ${provider.toUpperCase()}_API_KEY on the server, or an owner or admin sets the organisation's own with PUT /api/org/provider-keys/${provider})`;
+}
+
 /** Raised by runTurn; `kind` tells the debate whether the seat can carry on. */
 export class AgentTurnError extends Error {
   constructor(
@@ -110,6 +125,11 @@ export interface AgentDirectory {
   defaultAgents(): AgentSpec[];
   /** Run one turn on the agent's actor (breaker, retries and fallback included). */
   runTurn(agent: string, request: TurnRequest): Promise<TurnResult>;
+  /**
+   * The providers `orgId` has its own key for: its seats on them run although the server has no
+   * key (rejects when the keys cannot be read).
+   */
+  providersWithOwnKeys(orgId: string): Promise<ReadonlySet<string>>;
 }
 
 /**

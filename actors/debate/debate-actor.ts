@@ -107,6 +107,8 @@ const parseEvents = (rows: StoredEvent[]) => rows.map((r) => JSON.parse(r.payloa
 export interface NewlyCreated {
   question: string;
   config: DebateConfig;
+  /** The organisation it belongs to: its own provider keys apply to the debate's turns. */
+  orgId?: string;
 }
 
 /**
@@ -131,8 +133,10 @@ export async function runDebate(
   // Debates created or resumed in one burst start one per turn of the event loop.
   await gate.pass();
   const rows = created ? [] : await store.events(id, 0);
-  const debate = created ?? (await findRunning(store, id));
+  const running = created ? undefined : await findRunning(store, id);
+  const debate = created ?? running;
   if (!debate) return "interrupted";
+  const orgId = created?.orgId ?? running?.owner.orgId;
   const last = rows.at(-1);
   const events = new DebateLog(
     id,
@@ -161,6 +165,7 @@ export async function runDebate(
       debateId: id,
       question: debate.question,
       config: debate.config,
+      orgId,
       agents: deps.agents,
       emit,
       signal,

@@ -13,7 +13,7 @@
 import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import { supervisor } from "../../runtime/actor/index.ts";
 import type { CreateDebateBody } from "../../schemas/debates.ts";
-import type { AgentDirectory, AgentSpec } from "../agent/turn.ts";
+import { type AgentDirectory, type AgentSpec, missingKeyRule } from "../agent/turn.ts";
 import {
   cancelDebate,
   type DebateDeps,
@@ -57,10 +57,6 @@ interface Running {
   resolve: () => void;
 }
 
-/** Why an agent cannot run: its provider's key is missing. @example missingKey(spec) // "the anthropic provider has no API key (set ANTHROPIC_API_KEY)" */
-const missingKey = (spec: AgentSpec) =>
-  `the ${spec.provider} provider has no API key (set ${spec.provider.toUpperCase()}_API_KEY)`;
-
 export class DebateSupervisor {
   private parent: ActorRef<never> | undefined;
   private readonly running = new Map<string, Running>();
@@ -100,12 +96,15 @@ export class DebateSupervisor {
 
   /**
    * Turn a validated request into the debate's configuration, resolving agent names (aliases to
-   * canonical names). Throws {@link DebateRequestError} naming the field.
+   * canonical names). A seat runs when the server has a key for its provider or the organisation
+   * has its own (`ownKeys`: the providers it has one for). Throws {@link DebateRequestError}
+   * naming the field.
    *
    * @example debates.configFor({ question: "?", agents: ["demo:alice", "demo:bob"], rounds: 2 })
    */
-  configFor(body: CreateDebateBody): DebateConfig {
+  configFor(body: CreateDebateBody, ownKeys: ReadonlySet<string> = new Set()): DebateConfig {
     const { agents, defaults } = this.options;
+    const runnable = (spec: AgentSpec) => spec.configured || ownKeys.has(spec.provider);
     const names: string[] = [];
     if (body.agents) {
       body.agents.forEach((name, i) => {
@@ -116,8 +115,11 @@ export class DebateSupervisor {
           throw new DebateRequestError(`body.agents.${i}`, `unknown agent: ${(err as Error).message}`);
         }
         // Its every turn would fail at once: say so now rather than start a debate that cannot run.
-        if (!spec.configured) {
-          throw new DebateRequestError(`body.agents.${i}`, `agent "${name}" is not configured: ${missingKey(spec)}`);
+        if (!runnable(spec)) {
+          throw new DebateRequestError(
+            `body.agents.${i}`,
+            `agent "${name}" is not configured: ${missingKeyRule(spec.provider)}`,
+          );
         }
         if (names.includes(spec.name)) {
           throw new DebateRequestError(
@@ -129,10 +131,10 @@ export class DebateSupervisor {
       });
     } else {
       for (const spec of agents.defaultAgents()) {
-        if (!spec.configured) {
+        if (!runnable(spec)) {
           throw new DebateRequestError(
             "body.agents",
-            `the default agent "${spec.name}" is not configured: ${missingKey(spec)}, or name the agents`,
+            `the default agent "${spec.name}" is not configured: ${missingKeyRule(spec.provider)}; or name the agents`,
           );
         }
         names.push(spec.name);
@@ -178,7 +180,7 @@ export class DebateSupervisor {
    * @example const id = await debates.create({ question: "?" }, LOCAL_OWNER);
    */
   async create(body: CreateDebateBody, owner: Owner): Promise<string> {
-    const config = this.configFor(body);
+    const config = this.configFor(body, await this.options.agents.providersWithOwnKeys(owner.orgId));
     // Time-ordered (UUIDv7): the log's (debate_id, seq) index and the debates' id index then grow
     // at their right edge, so a commit rewrites a few shared pages instead of one random leaf page
     // per running debate (a third fewer WAL page writes per debate). Still 74 random bits.
@@ -191,7 +193,7 @@ export class DebateSupervisor {
       metadata: body.metadata ?? {},
       createdAt: new Date(),
     });
-    this.spawn(id, { question: body.question.trim(), config });
+    this.spawn(id, { question: body.question.trim(), config, orgId: owner.orgId });
     this.options.onStarted?.(id);
     return id;
   }

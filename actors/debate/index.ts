@@ -4,7 +4,7 @@
  * drain at shutdown. Runs after the agents feature, whose directory it is given.
  *
  * @example
- * const debates = await debatesFeature(ctx, { agents: agentsFeature(ctx).agents });
+ * const debates = await debatesFeature(ctx, { agents: (await agentsFeature(ctx, { audit })).agents });
  */
 import { Elysia } from "elysia";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";

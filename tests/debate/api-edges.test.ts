@@ -27,12 +27,13 @@ afterAll(async () => {
 });
 
 describe("POST /api/debates refuses what could not run", () => {
-  test("an agent whose provider has no API key: 422 naming the seat and the variable to set", async () => {
+  test("an agent whose provider has no API key: 422 naming the seat, the variable to set and the organisation's own key", async () => {
     const res = await post({ question: "Q?", agents: ["demo:alice", "anthropic:claude-sonnet-4-5"] });
     expect(res.status).toBe(422);
     const body = (await res.json()) as ErrorBody;
     expect(body.details?.[0]?.field).toBe("body.agents.1");
-    expect(body.details?.[0]?.rule).toContain("set ANTHROPIC_API_KEY");
+    expect(body.details?.[0]?.rule).toContain("set ANTHROPIC_API_KEY on the server");
+    expect(body.details?.[0]?.rule).toContain("PUT /api/org/provider-keys/anthropic");
     const list = (await (await server.fetch(`/api/debates?status=running`)).json()) as { debates: unknown[] };
     expect(list.debates).toEqual([]);
   });
@@ -50,7 +51,8 @@ describe("POST /api/debates refuses what could not run", () => {
       expect(res.status).toBe(422);
       const body = (await res.json()) as ErrorBody;
       expect(body.details?.[0]?.field).toBe("body.agents");
-      expect(body.details?.[0]?.rule).toContain("(set ANTHROPIC_API_KEY), or name the agents");
+      expect(body.details?.[0]?.rule).toContain("set ANTHROPIC_API_KEY on the server");
+      expect(body.details?.[0]?.rule).toContain("PUT /api/org/provider-keys/anthropic); or name the agents");
     } finally {
       await other.stop();
     }

@@ -72,6 +72,7 @@ export function inProcessAgents(options: InProcessOptions = {}): InProcessAgents
     calls,
     resolve: spec,
     defaultAgents: () => ["t:a", "t:b", "t:c"].map(spec),
+    providersWithOwnKeys: async () => new Set<string>(),
     async runTurn(agent: string, req: TurnRequest): Promise<TurnResult> {
       calls.push({ agent, round: req.round, role: req.role });
       const failRound = options.failFrom?.[agent];

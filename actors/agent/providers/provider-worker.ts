@@ -8,9 +8,10 @@
  * @example
  * new Worker(new URL("./provider-worker.ts", import.meta.url));
  */
+import { LruMap } from "../../../runtime/security/lru-map.ts";
 import { lowerThreadPriority } from "../../../runtime/thread-priority.ts";
 import type { ProviderClient } from "./client.ts";
-import { providerClients } from "./sdk-client.ts";
+import { type ProviderSettings, providerClients, providerClientWithKey } from "./sdk-client.ts";
 import { type FromWorker, type ToWorker, toWire } from "./worker-protocol.ts";
 
 declare const self: Worker;
@@ -18,7 +19,29 @@ declare const self: Worker;
 // Parsing streams is throughput work: the main thread's event loop gets the core first.
 lowerThreadPriority(10);
 
+let settings: ProviderSettings | undefined;
 let clients: Map<string, { client: ProviderClient }> | undefined;
+/** Clients with organisations' own keys, by provider and key id; the least recently used go first. */
+const keyed = new LruMap<ProviderClient>();
+const MAX_KEYED_CLIENTS = 256;
+
+/** The client of a turn: the server's for `provider`, or one with the turn's own key. */
+function clientFor(msg: Extract<ToWorker, { op: "stream" }>): ProviderClient | undefined {
+  if (msg.credential === undefined) return clients?.get(msg.provider)?.client;
+  const id = `${msg.provider}\u0000${msg.credential.id}`;
+  let client = keyed.get(id);
+  if (client === undefined && settings !== undefined) {
+    client = providerClientWithKey(settings, msg.provider, msg.credential.apiKey)?.client;
+    if (client === undefined) return undefined;
+    keyed.set(id, client);
+    while (keyed.size > MAX_KEYED_CLIENTS) {
+      const oldest = keyed.oldest();
+      if (oldest === undefined) break;
+      keyed.delete(oldest[0]);
+    }
+  } else if (client !== undefined) keyed.touch(id);
+  return client;
+}
 const running = new Map<number, AbortController>();
 let pending: [number, string][] = [];
 let flushScheduled = false;
@@ -37,7 +60,7 @@ async function stream(msg: Extract<ToWorker, { op: "stream" }>): Promise<void> {
   const abort = new AbortController();
   running.set(msg.id, abort);
   try {
-    const client = clients?.get(msg.provider)?.client;
+    const client = clientFor(msg);
     if (client === undefined) throw new Error(`no provider client named ${msg.provider} in this worker`);
     const outcome = await client.stream({
       model: msg.model,
@@ -69,6 +92,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   switch (msg.op) {
     case "init":
+      settings = msg.settings;
       clients = providerClients(msg.settings);
       break;
     case "stream":

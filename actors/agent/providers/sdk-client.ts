@@ -135,6 +135,60 @@ export function providerSettings(config: Config): ProviderSettings {
   return structuredClone(Object.fromEntries(PROVIDER_SETTINGS.map((k) => [k, config[k]]))) as ProviderSettings;
 }
 
+/** A provider's model factory loader with `apiKey` (undefined: none sent). */
+type LoaderOf = (config: ProviderSettings, apiKey: string | undefined) => ModelFactoryLoader;
+
+/** The built-in providers that take a key, with how their clients are made. */
+const BUILT_IN: Record<string, { key: (config: ProviderSettings) => string | undefined; loader: LoaderOf }> = {
+  anthropic: {
+    key: (c) => c.anthropicApiKey,
+    loader: (c, apiKey) => async () => {
+      const { createAnthropic } = await import("@ai-sdk/anthropic");
+      const p = createAnthropic({ apiKey, baseURL: c.anthropicBaseUrl });
+      return (m) => p.languageModel(m);
+    },
+  },
+  openai: {
+    key: (c) => c.openaiApiKey,
+    loader: (c, apiKey) => async () => {
+      const { createOpenAI } = await import("@ai-sdk/openai");
+      const p = createOpenAI({ apiKey, baseURL: c.openaiBaseUrl });
+      return (m) => p.chat(m);
+    },
+  },
+  gemini: {
+    key: (c) => c.geminiApiKey,
+    loader: (c, apiKey) => async () => {
+      const { createGoogleGenerativeAI } = await import("@ai-sdk/google");
+      const p = createGoogleGenerativeAI({ apiKey, baseURL: c.geminiBaseUrl });
+      return (m) => p.languageModel(m);
+    },
+  },
+  mistral: {
+    key: (c) => c.mistralApiKey,
+    loader: (c, apiKey) => async () => {
+      const { createMistral } = await import("@ai-sdk/mistral");
+      const p = createMistral({ apiKey, baseURL: c.mistralBaseUrl });
+      return (m) => p.languageModel(m);
+    },
+  },
+  xai: { key: (c) => c.xaiApiKey, loader: (c, apiKey) => compatible("xai", c.xaiBaseUrl, apiKey) },
+  openrouter: {
+    key: (c) => c.openrouterApiKey,
+    loader: (c, apiKey) => compatible("openrouter", c.openrouterBaseUrl, apiKey),
+  },
+};
+
+/**
+ * The providers an organisation may set a key of its own for: the built-in ones that take a key,
+ * then the local servers of ARAGORA_LOCAL_MODELS (their keys, for servers behind a gateway).
+ *
+ * @example keyedProviders(settings) // ["anthropic", "openai", "gemini", "mistral", "xai", "openrouter", "ollama"]
+ */
+export function keyedProviders(config: Pick<ProviderSettings, "localModels">): string[] {
+  return [...Object.keys(BUILT_IN), ...config.localModels.map((s) => s.name)];
+}
+
 /**
  * The providers this server can call (built-in plus local servers), keyed by provider name, each
  * streaming on the calling thread.
@@ -145,33 +199,35 @@ export function providerClients(
   config: ProviderSettings,
 ): Map<string, { client: ProviderClient; configured: boolean; local: boolean }> {
   const clients = new Map<string, { client: ProviderClient; configured: boolean; local: boolean }>();
-  const add = (name: string, key: string | undefined, factory: (apiKey: string) => ModelFactoryLoader) => {
-    clients.set(name, { client: sdkClient(factory(key ?? "")), configured: key !== undefined, local: false });
-  };
-  add("anthropic", config.anthropicApiKey, (apiKey) => async () => {
-    const { createAnthropic } = await import("@ai-sdk/anthropic");
-    const p = createAnthropic({ apiKey, baseURL: config.anthropicBaseUrl });
-    return (m) => p.languageModel(m);
-  });
-  add("openai", config.openaiApiKey, (apiKey) => async () => {
-    const { createOpenAI } = await import("@ai-sdk/openai");
-    const p = createOpenAI({ apiKey, baseURL: config.openaiBaseUrl });
-    return (m) => p.chat(m);
-  });
-  add("gemini", config.geminiApiKey, (apiKey) => async () => {
-    const { createGoogleGenerativeAI } = await import("@ai-sdk/google");
-    const p = createGoogleGenerativeAI({ apiKey, baseURL: config.geminiBaseUrl });
-    return (m) => p.languageModel(m);
-  });
-  add("mistral", config.mistralApiKey, (apiKey) => async () => {
-    const { createMistral } = await import("@ai-sdk/mistral");
-    const p = createMistral({ apiKey, baseURL: config.mistralBaseUrl });
-    return (m) => p.languageModel(m);
-  });
-  add("xai", config.xaiApiKey, (apiKey) => compatible("xai", config.xaiBaseUrl, apiKey));
-  add("openrouter", config.openrouterApiKey, (apiKey) => compatible("openrouter", config.openrouterBaseUrl, apiKey));
-  for (const server of config.localModels) clients.set(server.name, localClient(server));
+  for (const [name, { key, loader }] of Object.entries(BUILT_IN)) {
+    const apiKey = key(config);
+    clients.set(name, {
+      client: sdkClient(loader(config, apiKey ?? "")),
+      configured: apiKey !== undefined,
+      local: false,
+    });
+  }
+  // Local servers take no key; the SDK sends none when apiKey is undefined.
+  for (const server of config.localModels) clients.set(server.name, localClient(server, undefined));
   return clients;
+}
+
+/**
+ * One provider's client calling with `apiKey` instead of the server's (an organisation's own key),
+ * streaming on the calling thread; undefined for a provider that takes no key (demo, unknown).
+ *
+ * @example const entry = providerClientWithKey(settings, "openai", orgKey.secret);
+ */
+export function providerClientWithKey(
+  config: ProviderSettings,
+  provider: string,
+  apiKey: string,
+): { client: ProviderClient; configured: boolean; local: boolean } | undefined {
+  const builtIn = BUILT_IN[provider];
+  if (builtIn !== undefined)
+    return { client: sdkClient(builtIn.loader(config, apiKey)), configured: true, local: false };
+  const server = config.localModels.find((s) => s.name === provider);
+  return server === undefined ? undefined : localClient(server, apiKey);
 }
 
 function compatible(name: string, baseURL: string, apiKey: string | undefined): ModelFactoryLoader {
@@ -182,7 +238,6 @@ function compatible(name: string, baseURL: string, apiKey: string | undefined): 
   };
 }
 
-function localClient(server: LocalModelServer) {
-  // Local servers take no key; the SDK sends none when apiKey is undefined.
-  return { client: sdkClient(compatible(server.name, server.baseUrl, undefined)), configured: true, local: true };
+function localClient(server: LocalModelServer, apiKey: string | undefined) {
+  return { client: sdkClient(compatible(server.name, server.baseUrl, apiKey)), configured: true, local: true };
 }

@@ -60,13 +60,18 @@ export class ProviderWorkerPool {
     return this.slots.filter((s) => s.alive).length;
   }
 
-  /** A client streaming `provider`'s turns on the pool. @example pool.client("openai").stream(call) */
-  client(provider: string): ProviderClient {
-    return { simulated: false, stream: (call) => this.stream(provider, call) };
+  /**
+   * A client streaming `provider`'s turns on the pool, with the server's key or with `credential`'s
+   * (an organisation's own: the worker makes and keeps a client for it).
+   *
+   * @example pool.client("openai").stream(call); pool.client("openai", { id: "o-1#3f2a…", apiKey }).stream(call)
+   */
+  client(provider: string, credential?: { id: string; apiKey: string }): ProviderClient {
+    return { simulated: false, stream: (call) => this.stream(provider, call, credential) };
   }
 
   /** Stream one turn on the least busy worker. */
-  stream(provider: string, call: ModelCall): Promise<CallOutcome> {
+  stream(provider: string, call: ModelCall, credential?: { id: string; apiKey: string }): Promise<CallOutcome> {
     if (call.signal.aborted) return Promise.reject(call.signal.reason);
     if (this.closed) return Promise.reject(new ProviderWorkerStopped("the provider workers are shut down"));
     const slot = this.pick();
@@ -87,6 +92,7 @@ export class ProviderWorkerPool {
         system: call.system,
         prompt: call.prompt,
         maxOutputTokens: call.maxOutputTokens,
+        ...(credential === undefined ? {} : { credential }),
       } satisfies ToWorker);
     });
   }

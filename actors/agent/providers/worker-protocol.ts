@@ -21,6 +21,11 @@ export type ToWorker =
       system: string;
       prompt: string;
       maxOutputTokens?: number;
+      /**
+       * Call with this key instead of the server's (an organisation's own); `id` names the key
+       * (organisation and fingerprint), so the worker keeps one client per key.
+       */
+      credential?: { id: string; apiKey: string };
     }
   | { op: "abort"; id: number };
 

@@ -36,6 +36,8 @@ export interface ProtocolInput {
   debateId: string;
   question: string;
   config: DebateConfig;
+  /** The organisation whose debate it is: its own provider keys apply to the turns. */
+  orgId?: string;
   agents: Pick<AgentDirectory, "runTurn">;
   emit: Emit;
   /** Aborted on cancel or shutdown: the protocol stops with {@link DebateInterrupted}. */
@@ -189,6 +191,7 @@ export class DebateRun {
     try {
       result = await input.agents.runTurn(seat.agent, {
         debateId: input.debateId,
+        orgId: input.orgId,
         round,
         role,
         system: prompt.system,

@@ -1,0 +1,13 @@
+CREATE TABLE `provider_keys` (
+	`id` text PRIMARY KEY NOT NULL,
+	`org_id` text NOT NULL,
+	`provider` text NOT NULL,
+	`secret` text NOT NULL,
+	`last_four` text NOT NULL,
+	`created_by` text NOT NULL,
+	`created_at` integer NOT NULL,
+	`updated_by` text NOT NULL,
+	`updated_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `provider_keys_org_provider` ON `provider_keys` (`org_id`,`provider`);
