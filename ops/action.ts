@@ -16,6 +16,7 @@
 import type { ArkErrors } from "arktype";
 import type { Config } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
+import type { KeyRing } from "../runtime/security/encryption-keys.ts";
 
 export interface PlannedChange {
   /** "create" | "modify" | "delete" | "archive" | "sql" | "http" | "exec" ... */
@@ -43,6 +44,12 @@ export interface ActionContext {
   stepId: string;
   /** Progress for long steps (a backup's bytes, a cleanup's files); shown live and journaled. */
   progress(message: string, fraction?: number): void;
+  /**
+   * The encryption keys configured now, the active one first; undefined when none is. Asked at each
+   * use (keys can be reloaded): `db.backup` seals archives with the active key, `db.restore` opens
+   * them with whichever key their header names.
+   */
+  encryptionKeys(): KeyRing | undefined;
   /** When the run is executed by a running server: its services (HTTP base URL, stores ...). */
   server?: { apiBaseUrl: string };
   /** The playbook being run: its name and the commands its `shell_allowlist` permits. */

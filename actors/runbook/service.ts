@@ -22,12 +22,15 @@ import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import { supervisor } from "../../runtime/actor/index.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
+import type { KeyRing } from "../../runtime/security/encryption-keys.ts";
 import { cancelRun, type RunbookMsg, runbookActor } from "./runbook-actor.ts";
 
 export interface RunbookServiceOptions {
   system: ActorSystem;
   journal: OpsJournal;
   config: Config;
+  /** The encryption keys the runs' actions use (backups, restores); default: `config.encryptionKeys`. */
+  encryptionKeys?: () => KeyRing | undefined;
   dataDir: string;
   log: Logger;
   nodeId?: string;
@@ -208,7 +211,7 @@ export class RunbookService {
     onEvent?: (event: RunEvent) => void,
   ): Promise<StartedRun> {
     if (onEvent) this.subscribe(run.id, onEvent);
-    const { system, config, dataDir, log, server } = this.options;
+    const { system, config, encryptionKeys, dataDir, log, server } = this.options;
     const journal = this.journalOf(run.id);
     let finish: (o: RunOutcome) => void = () => {};
     const done = new Promise<RunOutcome>((resolve) => {
@@ -238,6 +241,7 @@ export class RunbookService {
         run,
         mode,
         config,
+        encryptionKeys,
         dataDir,
         log,
         server,

@@ -1,7 +1,8 @@
 /**
  * `db.backup`: an online, consistent backup of every SQLite database in the data dir (or the named
  * ones) into `<data dir>/backups/aragora-backup-<UTC stamp>.tar.gz` with a manifest of sha256
- * checksums, then backup retention (keep the newest `keep`, remove the rest once older than
+ * checksums — sealed with the active encryption key as `...tar.gz.enc` when keys are configured
+ * (ActionContext.encryptionKeys), its key id in the step's outputs — then backup retention (keep the newest `keep`, remove the rest once older than
  * `retention_days`; the same rule `aragora cleanup` applies). `copy_to` also copies the finished
  * archive to another folder (a mounted bucket, another disk). Safe while the server writes.
  *
@@ -36,16 +37,17 @@ const DEFAULT_RETENTION_DAYS = 7;
 export const dbBackup: ActionDefinition<typeof BackupInput.infer, Record<string, unknown>> = {
   name: "db.backup",
   description:
-    "online backup of the data dir's SQLite databases into backups/aragora-backup-<stamp>.tar.gz (manifest with sha256), then retention",
+    "online backup of the data dir's SQLite databases into backups/aragora-backup-<stamp>.tar.gz (manifest with sha256; .tar.gz.enc, encrypted with the active key, when keys are configured), then retention",
   input: BackupInput,
-  outputs: ["archive", "bytes", "sha256", "databases", "pruned", "copied_to"],
+  outputs: ["archive", "bytes", "sha256", "databases", "pruned", "copied_to", "key_id"],
   // Another run writes another archive; retention keeps the count bounded.
   idempotent: true,
   async plan(input, ctx) {
     const files = selectDatabases(ctx.dataDir, input.databases);
     const keep = input.keep ?? DEFAULT_KEEP;
     const dir = backupsDir(ctx.dataDir);
-    const archive = join(dir, archiveName(new Date()));
+    const key = ctx.encryptionKeys()?.active;
+    const archive = join(dir, archiveName(new Date(), key !== undefined));
     // The new archive will be the newest, so the existing ones compete for keep - 1 places.
     const prune = backupRetention(
       ctx.dataDir,
@@ -54,7 +56,7 @@ export const dbBackup: ActionDefinition<typeof BackupInput.infer, Record<string,
     ).candidates;
     const total = files.reduce((n, f) => n + f.bytes, 0);
     return {
-      summary: `back up ${files.length} database(s) (${formatBytes(total)}) into ${archive}; prune ${prune.length} old backup(s)`,
+      summary: `back up ${files.length} database(s) (${formatBytes(total)}) into ${archive}${key ? ` encrypted with key ${key.id}` : " (not encrypted: no key configured)"}; prune ${prune.length} old backup(s)`,
       changes: [
         {
           kind: "create",
@@ -74,11 +76,13 @@ export const dbBackup: ActionDefinition<typeof BackupInput.infer, Record<string,
   },
   async run(input, ctx) {
     const files = selectDatabases(ctx.dataDir, input.databases);
+    const key = ctx.encryptionKeys()?.active;
     const result = await createBackupArchive({
       dataDir: ctx.dataDir,
       backupDir: backupsDir(ctx.dataDir),
       databases: files,
       busyTimeoutMs: ctx.config.sqliteBusyTimeoutMs,
+      ...(key ? { encryptWith: key } : {}),
       signal: ctx.signal,
       progress: (m, f) => ctx.progress(m, f),
     });
@@ -99,7 +103,13 @@ export const dbBackup: ActionDefinition<typeof BackupInput.infer, Record<string,
       ctx.log.info({ removed: c.relativePath, bytes: c.bytes }, "backup retention removed an old backup");
     }
     ctx.log.info(
-      { archive: result.archive, bytes: result.archiveBytes, databases: files.length, pruned: prune.length },
+      {
+        archive: result.archive,
+        bytes: result.archiveBytes,
+        databases: files.length,
+        pruned: prune.length,
+        key_id: result.keyId,
+      },
       "backup written",
     );
     return {
@@ -109,6 +119,8 @@ export const dbBackup: ActionDefinition<typeof BackupInput.infer, Record<string,
       databases: result.manifest.databases.length,
       pruned: prune.length,
       copied_to: copiedTo,
+      // "" when the archive is not encrypted, like copied_to when there is no copy.
+      key_id: result.keyId ?? "",
     };
   },
 };

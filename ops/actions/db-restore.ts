@@ -1,5 +1,8 @@
 /**
- * `db.restore`: put the databases of a backup archive back into the data dir. The archive is
+ * `db.restore`: put the databases of a backup archive back into the data dir. An encrypted archive
+ * (`.tar.gz.enc`) is opened with the configured key its header names (ActionContext.encryptionKeys:
+ * after a rotation the old key, listed after the new one, still opens old backups); when that key
+ * is not configured the step fails naming it, before anything is written. The archive is
  * verified first (every file against the manifest's sha256, `PRAGMA integrity_check` on each
  * database) in a staging folder inside the data dir; only then is each database swapped in with a
  * rename, after removing the replaced database's stale -wal/-shm (which would otherwise be replayed
@@ -9,7 +12,7 @@
  * steps:
  *   - id: restore
  *     action: db.restore
- *     with: { archive: latest }          # or a path to an aragora-backup-*.tar.gz
+ *     with: { archive: latest }          # or a path to an aragora-backup-*.tar.gz(.enc)
  *     timeout: 30m
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
@@ -18,7 +21,16 @@ import { type } from "arktype";
 import { extract } from "tar";
 import { lockPath, readServerLock } from "../../runtime/server-lock.ts";
 import type { ActionContext, ActionDefinition, PlannedChange } from "../action.ts";
-import { type BackupManifest, isArchiveName, verifyArchiveInMemory, verifyExtracted } from "../backup/archive.ts";
+import {
+  type BackupManifest,
+  compareArchiveNames,
+  decryptArchive,
+  isArchiveName,
+  requireArchiveKey,
+  TAR_READ_BYTES,
+  verifyArchiveInMemory,
+  verifyExtracted,
+} from "../backup/archive.ts";
 import { backupsDir } from "../cleanup/layout.ts";
 import { formatBytes } from "./db-files.ts";
 
@@ -28,7 +40,7 @@ type RestoreInputT = typeof RestoreInput.infer;
 const SIDE_FILES = ["-wal", "-shm", "-journal"] as const;
 
 /**
- * The archive a restore means: `latest` is the newest aragora-backup-*.tar.gz in
+ * The archive a restore means: `latest` is the newest aragora-backup-*.tar.gz(.enc) in
  * `<data dir>/backups` (names carry a sortable UTC stamp); anything else is a path.
  *
  * @example
@@ -41,7 +53,7 @@ export function resolveArchive(dataDir: string, archive: string): string {
     return path;
   }
   const dir = backupsDir(dataDir);
-  const names = existsSync(dir) ? readdirSync(dir).filter(isArchiveName).sort() : [];
+  const names = existsSync(dir) ? readdirSync(dir).filter(isArchiveName).sort(compareArchiveNames) : [];
   const newest = names.at(-1);
   if (newest === undefined) throw new Error(`no backup archive in ${dir} to restore ("latest")`);
   return join(dir, newest);
@@ -92,13 +104,13 @@ export const dbRestore: ActionDefinition<RestoreInputT, Record<string, unknown>>
   description:
     "restore databases from a backup archive (verified before anything is replaced); refuses while a server holds the data dir",
   input: RestoreInput,
-  outputs: ["archive", "restored", "databases", "created_at"],
+  outputs: ["archive", "restored", "databases", "created_at", "key_id"],
   // Restoring the same archive again gives the same files.
   idempotent: true,
   async plan(input, ctx) {
     const archive = resolveArchive(ctx.dataDir, input.archive);
     refuseWhileServed(ctx);
-    const verified = await verifyArchiveInMemory(archive);
+    const verified = await verifyArchiveInMemory(archive, ctx.encryptionKeys());
     if (verified.problems.length > 0) {
       throw new Error(`${archive} failed verification:\n${verified.problems.join("\n")}`);
     }
@@ -118,25 +130,37 @@ export const dbRestore: ActionDefinition<RestoreInputT, Record<string, unknown>>
       });
     }
     return {
-      summary: `restore ${changes.filter((c) => c.kind !== "delete").length} database(s) from ${archive} (verified: checksums and integrity_check ok)`,
+      summary: `restore ${changes.filter((c) => c.kind !== "delete").length} database(s) from ${archive} (${verified.keyId ? `decrypted with key ${verified.keyId}, ` : ""}verified: checksums and integrity_check ok)`,
       changes,
     };
   },
   async run(input, ctx) {
     const archive = resolveArchive(ctx.dataDir, input.archive);
     refuseWhileServed(ctx);
+    const ring = ctx.encryptionKeys();
+    const keyId = requireArchiveKey(archive, ring);
     // Staged inside the data dir so each swap is a rename on one file system.
     const staging = mkdtempSync(join(ctx.dataDir, ".restore-"));
     try {
-      ctx.progress(`extract ${archive}`, 0);
+      let plain = archive;
+      if (keyId !== null) {
+        // Decrypted whole before tar reads a byte, so a damaged or cut-off archive fails before any
+        // file is extracted. The leading dot keeps the name out of what extraction may write.
+        ctx.progress(`decrypt ${archive} with key ${keyId}`, 0);
+        plain = join(staging, ".decrypted.tar.gz");
+        await decryptArchive(archive, ring, plain);
+      }
+      ctx.progress(`extract ${archive}`, 0.1);
       await extract({
-        file: archive,
+        file: plain,
         cwd: staging,
+        maxReadSize: TAR_READ_BYTES,
         strict: true,
         // Flat regular files only: nothing in an archive may write outside the staging folder.
         filter: (path, entry) =>
           /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(path) && (entry as { type?: string }).type === "File",
       });
+      if (plain !== archive) rmSync(plain, { force: true });
       ctx.progress("verify checksums and integrity", 0.3);
       const verified = await verifyExtracted(staging);
       if (verified.problems.length > 0) {
@@ -149,13 +173,14 @@ export const dbRestore: ActionDefinition<RestoreInputT, Record<string, unknown>>
         ctx.progress(`replace ${d.name}`, 0.5 + (0.5 * i) / Math.max(chosen.length, 1));
         for (const side of SIDE_FILES) rmSync(`${target}${side}`, { force: true });
         renameSync(join(staging, d.name), target);
-        ctx.log.info({ database: d.name, archive, bytes: d.bytes }, "database restored");
+        ctx.log.info({ database: d.name, archive, bytes: d.bytes, key_id: keyId }, "database restored");
       }
       return {
         archive,
         restored: chosen.length,
         databases: chosen.map((d) => d.name).join(","),
         created_at: verified.manifest.created_at,
+        key_id: keyId ?? "",
       };
     } finally {
       rmSync(staging, { recursive: true, force: true });

@@ -1,6 +1,10 @@
 /**
  * Backup archives of a data dir: `aragora-backup-<UTC stamp>.tar.gz` holding one consistent copy
- * of every SQLite database plus `manifest.json` (name, bytes and sha256 of each copy).
+ * of every SQLite database plus `manifest.json` (name, bytes and sha256 of each copy). When an
+ * encryption key is configured the archive is sealed with it as it is written
+ * (`aragora-backup-<UTC stamp>.tar.gz.enc`, the streaming chunked AEAD of
+ * runtime/security/sealed-stream.ts; the manifest inside still lists the plaintext databases'
+ * sha256), and every reader here opens either form, a sealed one with the key its header names.
  *
  * A copy is taken with `VACUUM INTO`, which reads the source inside one read transaction: in WAL
  * mode the server keeps writing meanwhile and the copy is the database as of that transaction's
@@ -10,12 +14,13 @@
  * @example
  * const result = await createBackupArchive({ dataDir: ".nomic", backupDir: ".nomic/backups", busyTimeoutMs: 5000 });
  * result.archive; // ".nomic/backups/aragora-backup-20261128T031500Z.tar.gz"
- * const checked = await verifyArchiveInMemory(result.archive); // { manifest, problems: [] }
+ * const checked = await verifyArchiveInMemory(result.archive, ring); // { manifest, problems: [], keyId: null }
  */
 import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import {
   createReadStream,
+  createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -25,12 +30,29 @@ import {
   statSync,
 } from "node:fs";
 import { basename, join } from "node:path";
-import { create, list } from "tar";
+import { pipeline } from "node:stream/promises";
+import { create, list, type ReadEntry } from "tar";
+import { metrics } from "../../runtime/metrics.ts";
+import type { EncryptionKey, KeyRing } from "../../runtime/security/encryption-keys.ts";
+import {
+  openSealedStream,
+  readSealedHeaderFile,
+  SealedKeyNotFoundError,
+  SealedStreamError,
+  sealStream,
+} from "../../runtime/security/sealed-stream.ts";
 import { type DatabaseFile, integrityProblems, openExisting } from "../actions/db-files.ts";
 
 export const MANIFEST = "manifest.json";
 export const ARCHIVE_PREFIX = "aragora-backup-";
 export const ARCHIVE_SUFFIX = ".tar.gz";
+/** The suffix of an archive sealed with an encryption key. */
+export const SEALED_ARCHIVE_SUFFIX = ".tar.gz.enc";
+/**
+ * The size of tar's file reads (its default is 16 MiB a read): archives are streamed, so memory
+ * stays near this whatever their size.
+ */
+export const TAR_READ_BYTES = 1024 * 1024;
 /** Names allowed inside an archive: flat, no path separators, no leading dot (no traversal on extract). */
 const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
@@ -50,8 +72,11 @@ export interface BackupManifest {
 export interface BackupResult {
   archive: string;
   archiveBytes: number;
+  /** sha256 of the archive file as written (sealed, when it is). */
   archiveSha256: string;
   manifest: BackupManifest;
+  /** The id of the key the archive is sealed with; null: not encrypted. */
+  keyId: string | null;
 }
 
 export interface CreateBackupOptions {
@@ -59,6 +84,8 @@ export interface CreateBackupOptions {
   backupDir: string;
   databases: DatabaseFile[];
   busyTimeoutMs: number;
+  /** Seal the archive with this key (the ring's active key); absent: a plain tar.gz. */
+  encryptWith?: EncryptionKey;
   now?: Date;
   signal?: AbortSignal;
   progress?: (message: string, fraction?: number) => void;
@@ -73,14 +100,83 @@ export function archiveStamp(at: Date): string {
     .replaceAll(":", "");
 }
 
-/** The archive name for an instant. @example archiveName(new Date(0)) // "aragora-backup-19700101T000000Z.tar.gz" */
-export function archiveName(at: Date): string {
-  return `${ARCHIVE_PREFIX}${archiveStamp(at)}${ARCHIVE_SUFFIX}`;
+/**
+ * The archive name for an instant, sealed or not.
+ *
+ * @example
+ * archiveName(new Date(0)); // "aragora-backup-19700101T000000Z.tar.gz"
+ * archiveName(new Date(0), true); // "aragora-backup-19700101T000000Z.tar.gz.enc"
+ */
+export function archiveName(at: Date, sealed = false): string {
+  return `${ARCHIVE_PREFIX}${archiveStamp(at)}${sealed ? SEALED_ARCHIVE_SUFFIX : ARCHIVE_SUFFIX}`;
 }
 
-/** True for names `db.backup` writes. @example isArchiveName("aragora-backup-20261128T031500Z.tar.gz") // true */
+/**
+ * True for names `db.backup` writes, sealed or not.
+ *
+ * @example
+ * isArchiveName("aragora-backup-20261128T031500Z.tar.gz"); // true
+ * isArchiveName("aragora-backup-20261128T031500Z.tar.gz.enc"); // true
+ */
 export function isArchiveName(name: string): boolean {
-  return name.startsWith(ARCHIVE_PREFIX) && name.endsWith(ARCHIVE_SUFFIX);
+  return name.startsWith(ARCHIVE_PREFIX) && (name.endsWith(ARCHIVE_SUFFIX) || name.endsWith(SEALED_ARCHIVE_SUFFIX));
+}
+
+const STAMPED = /^aragora-backup-(\d{8}T\d{6}Z)(?:-(\d+))?\.tar\.gz(?:\.enc)?$/;
+
+/**
+ * Orders archive names oldest first: by stamp, then by the `-2`, `-3` ... a second archive within
+ * the same second gets (plain string order puts `...Z-2.tar.gz` before `...Z.tar.gz`).
+ *
+ * @example names.filter(isArchiveName).sort(compareArchiveNames).at(-1) // the newest
+ */
+export function compareArchiveNames(a: string, b: string): number {
+  const key = (name: string): [string, number] => {
+    const m = STAMPED.exec(name);
+    return m ? [m[1] as string, Number(m[2] ?? 1)] : [name, 0];
+  };
+  const [sa, na] = key(a);
+  const [sb, nb] = key(b);
+  return sa < sb ? -1 : sa > sb ? 1 : na - nb || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * The key a backup archive needs: its sealed header's key id, or null for a plain archive. Reads
+ * only the first bytes; throws naming the file when a sealed header is damaged.
+ *
+ * @example archiveKeyId(".nomic/backups/aragora-backup-20261128T031500Z.tar.gz.enc") // "k3f9a0c12b4de"
+ */
+export function archiveKeyId(archive: string): string | null {
+  return readSealedHeaderFile(archive)?.keyId ?? null;
+}
+
+/** Counted in the encryption metrics under the store "backups", one per archive. */
+const STORE = "backups";
+
+/** Counts a decryption that failed on the sealed format or its key (a tar or disk error is not counted). */
+function countFailure(err: unknown, ring: KeyRing | undefined): void {
+  if (!(err instanceof SealedStreamError)) return;
+  let errorType = "tampered";
+  if (err.reason === "key-not-found") errorType = ring === undefined ? "no_key" : "key_not_found";
+  else if (err.reason === "not-sealed" || err.reason === "version" || err.reason === "header") errorType = "malformed";
+  metrics.encryptionErrors.inc({ operation: "decrypt", error_type: errorType });
+}
+
+/**
+ * The key id an archive needs (null: a plain archive), after checking `ring` holds it: throws
+ * `SealedKeyNotFoundError` naming the key id otherwise, before anything is read or written.
+ *
+ * @example const keyId = requireArchiveKey(archive, ctx.encryptionKeys());
+ */
+export function requireArchiveKey(archive: string, ring: KeyRing | undefined): string | null {
+  try {
+    const keyId = archiveKeyId(archive);
+    if (keyId !== null && !ring?.byId.has(keyId)) throw new SealedKeyNotFoundError(keyId, archive, ring?.ids ?? []);
+    return keyId;
+  } catch (err) {
+    countFailure(err, ring);
+    throw err;
+  }
 }
 
 /**
@@ -143,19 +239,31 @@ export async function createBackupArchive(options: CreateBackupOptions): Promise
     };
     await Bun.write(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     progress("compress", 0.95);
-    let archive = join(backupDir, archiveName(now));
-    for (let n = 2; existsSync(archive); n++) {
-      archive = join(backupDir, `${ARCHIVE_PREFIX}${archiveStamp(now)}-${n}${ARCHIVE_SUFFIX}`);
-    }
+    const key = options.encryptWith;
+    const suffix = key ? SEALED_ARCHIVE_SUFFIX : ARCHIVE_SUFFIX;
+    // A stamp is used once, whichever form took it, so "latest" is never ambiguous.
+    const taken = (stem: string) =>
+      existsSync(`${stem}${ARCHIVE_SUFFIX}`) || existsSync(`${stem}${SEALED_ARCHIVE_SUFFIX}`);
+    let stem = join(backupDir, `${ARCHIVE_PREFIX}${archiveStamp(now)}`);
+    for (let n = 2; taken(stem); n++) stem = join(backupDir, `${ARCHIVE_PREFIX}${archiveStamp(now)}-${n}`);
+    const archive = `${stem}${suffix}`;
     const partial = join(staging, "archive.partial");
-    await create({ gzip: true, portable: true, file: partial, cwd: staging }, [
-      MANIFEST,
-      ...entries.map((e) => e.name),
-    ]);
+    const files = [MANIFEST, ...entries.map((e) => e.name)];
+    if (key) {
+      // tar.gz bytes go straight into the sealer: the plaintext archive never touches the disk.
+      const pack = create(
+        { gzip: true, portable: true, cwd: staging, maxReadSize: TAR_READ_BYTES },
+        files,
+      ) as unknown as AsyncIterable<Buffer>;
+      await pipeline(pack, sealStream(key), createWriteStream(partial));
+      metrics.encryptionOperations.inc({ operation: "encrypt", store: STORE });
+    } else {
+      await create({ gzip: true, portable: true, file: partial, cwd: staging, maxReadSize: TAR_READ_BYTES }, files);
+    }
     const archiveSha256 = await sha256File(partial);
     renameSync(partial, archive);
-    progress(`wrote ${basename(archive)}`, 1);
-    return { archive, archiveBytes: statSync(archive).size, archiveSha256, manifest };
+    progress(`wrote ${basename(archive)}${key ? ` (encrypted with key ${key.id})` : ""}`, 1);
+    return { archive, archiveBytes: statSync(archive).size, archiveSha256, manifest, keyId: key?.id ?? null };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
@@ -200,24 +308,74 @@ export function manifestProblems(manifest: BackupManifest, found: Map<string, { 
   return problems;
 }
 
-export interface VerifiedArchive {
+export interface VerifiedFiles {
   manifest: BackupManifest;
   problems: string[];
 }
 
+export interface VerifiedArchive extends VerifiedFiles {
+  /** The key the archive was sealed with; null: a plain archive. */
+  keyId: string | null;
+}
+
+/** A tar stream parser (`list()` without a file), written to like a stream and done on `end`. */
+interface TarSink {
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** Writes `source` into a tar parser with backpressure, then ends it and waits until it is done. */
+async function feedTar(source: AsyncIterable<Buffer>, sink: TarSink): Promise<void> {
+  const done = new Promise<void>((resolveDone, reject) => {
+    sink.on("end", () => resolveDone());
+    sink.on("error", (err) => reject(err));
+  });
+  // A parser error while the source is still being read surfaces at the next await below.
+  done.catch(() => {});
+  for await (const chunk of source) {
+    if (!sink.write(chunk)) {
+      await Promise.race([new Promise<void>((r) => sink.once("drain", () => r())), done]);
+    }
+  }
+  sink.end();
+  await done;
+}
+
 /**
- * Verify an archive without writing anything: stream it, hash every entry, and run
- * `PRAGMA integrity_check` on each database deserialized in memory. Used by dry runs, which must
- * not create files. Memory use is bounded by the largest database in the archive.
+ * Decrypt a sealed archive into a plain tar.gz at `target`, streamed. The caller must discard
+ * `target` unless this resolves: a sealed file cut short is only known at its end. Throws
+ * `SealedKeyNotFoundError` naming the key id when `ring` lacks it.
+ *
+ * @example await decryptArchive(archive, ring, join(staging, "archive.tar.gz"));
  */
-export async function verifyArchiveInMemory(archive: string): Promise<VerifiedArchive> {
+export async function decryptArchive(archive: string, ring: KeyRing | undefined, target: string): Promise<string> {
+  const opener = openSealedStream(ring, { label: archive });
+  try {
+    await pipeline(createReadStream(archive), opener, createWriteStream(target));
+  } catch (err) {
+    countFailure(err, ring);
+    throw err;
+  }
+  metrics.encryptionOperations.inc({ operation: "decrypt", store: STORE });
+  return opener.sealedHeader?.keyId as string;
+}
+
+/**
+ * Verify an archive without writing anything: stream it (decrypting a sealed one with the key its
+ * header names, from `ring`), hash every entry, and run `PRAGMA integrity_check` on each database
+ * deserialized in memory. Used by dry runs, which must not create files. Memory use is bounded by
+ * the largest database in the archive.
+ */
+export async function verifyArchiveInMemory(archive: string, ring?: KeyRing): Promise<VerifiedArchive> {
   const found = new Map<string, { bytes: number; sha256: string }>();
   const problems: string[] = [];
   let manifestText: string | undefined;
   const pending: Promise<void>[] = [];
-  await list({
-    file: archive,
-    onReadEntry(entry) {
+  const keyId = requireArchiveKey(archive, ring);
+  const options = {
+    onReadEntry(entry: ReadEntry) {
       const name = entry.path;
       if (entry.type !== "File" || !SAFE_NAME.test(name)) {
         problems.push(`${name}: unexpected ${entry.type} entry (archives hold flat files only)`);
@@ -242,11 +400,25 @@ export async function verifyArchiveInMemory(archive: string): Promise<VerifiedAr
         }),
       );
     },
-  });
+  };
+  if (keyId === null) {
+    await list({ file: archive, maxReadSize: TAR_READ_BYTES, ...options });
+  } else {
+    const parser = list(options) as unknown as TarSink;
+    try {
+      await pipeline(createReadStream(archive), openSealedStream(ring, { label: archive }), (source) =>
+        feedTar(source, parser),
+      );
+    } catch (err) {
+      countFailure(err, ring);
+      throw err;
+    }
+    metrics.encryptionOperations.inc({ operation: "decrypt", store: STORE });
+  }
   await Promise.all(pending);
   if (manifestText === undefined) throw new Error(`${archive}: no ${MANIFEST} inside; not an aragora backup`);
   const manifest = parseManifest(manifestText);
-  return { manifest, problems: [...manifestProblems(manifest, found), ...problems] };
+  return { manifest, problems: [...manifestProblems(manifest, found), ...problems], keyId };
 }
 
 function memoryIntegrity(name: string, bytes: Buffer): string | undefined {
@@ -267,7 +439,7 @@ function memoryIntegrity(name: string, bytes: Buffer): string | undefined {
  * Verify files already extracted into `dir` against the manifest there: sha256, size and
  * `PRAGMA integrity_check` on each database.
  */
-export async function verifyExtracted(dir: string): Promise<VerifiedArchive> {
+export async function verifyExtracted(dir: string): Promise<VerifiedFiles> {
   const manifestPath = join(dir, MANIFEST);
   if (!existsSync(manifestPath)) throw new Error(`no ${MANIFEST} in the archive; not an aragora backup`);
   const manifest = parseManifest(readFileSync(manifestPath, "utf8"));

@@ -4,7 +4,7 @@
  * ```
  * <data dir>/
  *   *.db  *.db-wal  *.db-shm   SQLite databases: never removed; a -wal/-shm without its database is an orphan
- *   backups/                   archives written by db.backup (aragora-backup-<stamp>.tar.gz) and other backups
+ *   backups/                   archives written by db.backup (aragora-backup-<stamp>.tar.gz, .tar.gz.enc when encrypted) and other backups
  *   sessions/                  session telemetry, one entry per session; names starting "test-" or "test_" are test sessions
  *   checkpoints/               debate state checkpoints
  *   artifacts/                 timestamped debug artifacts

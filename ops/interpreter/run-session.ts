@@ -12,6 +12,7 @@
 import { type Clock, realClock } from "../../runtime/actor/clock.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
+import type { KeyRing } from "../../runtime/security/encryption-keys.ts";
 import type { ActionContext, ApprovalRecord, ApprovalRule } from "../action.ts";
 import type { JournalEntry, OpsJournal, RunEvent, RunPatch, RunRecord, RunStatus, StepRecord } from "../journal.ts";
 import type { CompiledStep, Playbook } from "../playbook.ts";
@@ -28,6 +29,8 @@ export interface RunDeps {
   /** "start": a new run (createRun first); "resume": continue from the journal. */
   mode: "start" | "resume";
   config: Config;
+  /** The encryption keys actions use (ActionContext.encryptionKeys); default: `config.encryptionKeys`. */
+  encryptionKeys?: () => KeyRing | undefined;
   dataDir: string;
   log: Logger;
   signal: AbortSignal;
@@ -191,6 +194,7 @@ export class RunSession {
     const { deps, run, playbook, journal } = this;
     return {
       config: deps.config,
+      encryptionKeys: deps.encryptionKeys ?? (() => deps.config.encryptionKeys),
       dataDir: deps.dataDir,
       log: deps.log.child({ run_id: run.id, step: stepId }),
       signal,

@@ -12,6 +12,7 @@ import { join, relative } from "node:path";
 import pino from "pino";
 import type { ActionContext, TimelineEntry } from "../../ops/action.ts";
 import { loadConfig } from "../../runtime/config.ts";
+import type { KeyRing } from "../../runtime/security/encryption-keys.ts";
 
 export interface TestContext extends ActionContext {
   progressLines: string[];
@@ -19,11 +20,19 @@ export interface TestContext extends ActionContext {
 
 export function actionContext(
   dataDir: string,
-  options: { timeline?: TimelineEntry[]; env?: Record<string, string>; server?: { apiBaseUrl: string } } = {},
+  options: {
+    timeline?: TimelineEntry[];
+    env?: Record<string, string>;
+    server?: { apiBaseUrl: string };
+    /** The key ring actions see (default: the one ARAGORA_ENCRYPTION_KEY in `env` makes, if any). */
+    keys?: KeyRing;
+  } = {},
 ): TestContext {
   const progressLines: string[] = [];
+  const config = loadConfig({ ARAGORA_DATA_DIR: dataDir, ARAGORA_SQLITE_BUSY_TIMEOUT_MS: "10000", ...options.env });
   return {
-    config: loadConfig({ ARAGORA_DATA_DIR: dataDir, ARAGORA_SQLITE_BUSY_TIMEOUT_MS: "10000", ...options.env }),
+    config,
+    encryptionKeys: () => options.keys ?? config.encryptionKeys,
     dataDir,
     log: pino({ level: "silent" }),
     signal: new AbortController().signal,
