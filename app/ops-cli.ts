@@ -84,7 +84,15 @@ async function openLocal(config: Config, dryRun: boolean, env: Record<string, st
     closeStore = () => store.close();
   }
   const system = new ActorSystem({ mailboxLimit: config.actorMailboxLimit, metricsIntervalMs: 0 });
-  const service = new RunbookService({ system, journal, config, dataDir, log });
+  const service = new RunbookService({
+    system,
+    journal,
+    config,
+    dataDir,
+    log,
+    // Loaded only when a keys.encrypt_existing step asks: `ops list` and `ops validate` stay quick.
+    encryptedStores: async (store) => (await import("./encrypted-stores.ts")).openEncryptedStores(store),
+  });
   void env;
   return {
     service,
