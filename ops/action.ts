@@ -16,6 +16,7 @@
 import type { ArkErrors } from "arktype";
 import type { Config } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
+import type { EncryptedStoresOpener } from "../runtime/security/encrypted-store.ts";
 
 export interface PlannedChange {
   /** "create" | "modify" | "delete" | "archive" | "sql" | "http" | "exec" ... */
@@ -45,6 +46,11 @@ export interface ActionContext {
   progress(message: string, fraction?: number): void;
   /** When the run is executed by a running server: its services (HTTP base URL, stores ...). */
   server?: { apiBaseUrl: string };
+  /**
+   * Opens the stores with encrypted fields (the shell's list), when the process running the step
+   * was given it (the server, `ops run` in process): `keys.encrypt_existing` works on them.
+   */
+  encryptedStores?: EncryptedStoresOpener;
   /** The playbook being run: its name and the commands its `shell_allowlist` permits. */
   playbook: { name: string; shellAllowlist: readonly string[] };
   /** The run's journal so far, oldest first, secrets redacted (incident timelines, audit). */
