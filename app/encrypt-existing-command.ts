@@ -47,6 +47,7 @@ import { commandKeys } from "./keys-status.ts";
 const PROGRESS_EVERY_MS = 500;
 
 const n = (x: number) => x.toLocaleString("en");
+const recordCount = (x: number) => `${n(x)} record${x === 1 ? "" : "s"}`;
 
 function progressLine(store: string, counts: StatusCounts, execute: boolean): string {
   return `${store}: ${n(total(counts))} records so far (${execute ? "encrypted" : "to encrypt"} ${n(counts.encrypted)}, ${execute ? "re-encrypted" : "to re-encrypt"} ${n(counts.reencrypted)}, on the active key ${n(counts.skipped)}, changed ${n(counts.changed)}, failed ${n(counts.failed)})`;
@@ -270,18 +271,18 @@ async function migrate(
       execute ? "" : "dry run: nothing was written",
       ...summary.stores.map((s) => storeSummaryLine(s, execute)),
     ];
-    const timing = `${seconds.toFixed(1)} s for ${n(summary.recordsThisRun)} records (${n(rate)} records/s)`;
+    const timing = `${seconds.toFixed(1)} s for ${recordCount(summary.recordsThisRun)} (${n(rate)} records/s)`;
     if (summary.interrupted) lines.push(`INTERRUPTED after ${timing}: run the same command again to resume`);
     else if (execute) {
       lines.push(
         summary.failed > 0
-          ? `done in ${timing}; ${n(summary.failed)} records could not be read (named above) and were left as they are`
+          ? `done in ${timing}; ${recordCount(summary.failed)} could not be read (named above) and ${summary.failed === 1 ? "was" : "were"} left as ${summary.failed === 1 ? "it was" : "they were"}`
           : `done in ${timing}; every record read is on key ${summary.activeKeyId}`,
       );
     } else {
       lines.push(
         summary.failed > 0
-          ? `read in ${timing}; ${n(summary.failed)} records cannot be read (named above)`
+          ? `read in ${timing}; ${recordCount(summary.failed)} cannot be read (named above)`
           : `read in ${timing}; every record can be read`,
       );
     }

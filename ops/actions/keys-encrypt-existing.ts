@@ -95,21 +95,24 @@ export const keysEncryptExisting: ActionDefinition<Input, Record<string, unknown
   // Records on the active key are skipped and every write is a compare-and-set: running it again is safe.
   idempotent: true,
   async plan(input, ctx) {
+    // Shown as "would <summary>".
     const ring = ctx.config.encryptionKeys;
-    if (ring === undefined) return { summary: new NoEncryptionKeyError().message, changes: [] };
+    if (ring === undefined) return { summary: `fail: ${new NoEncryptionKeyError().message}`, changes: [] };
     let summary: Awaited<ReturnType<typeof encryptExisting>>;
     try {
       summary = await withStores(input, ctx, true, (stores) =>
         encryptExisting(stores, { sealer: fieldSealer(() => ring), execute: false }),
       );
     } catch (err) {
-      if (err instanceof NoDatabase) return { summary: `nothing to encrypt: ${err.message}`, changes: [] };
+      if (err instanceof NoDatabase) return { summary: `find nothing to encrypt: ${err.message}`, changes: [] };
       throw err;
     }
+    const perStore = summary.stores.map(
+      (s) =>
+        `${s.store}: ${s.counts.encrypted} plaintext and ${s.counts.reencrypted} on older keys of ${total(s.counts)} records`,
+    );
     return {
-      summary: `would write every record with key ${ring.active.id}: ${summary.stores
-        .map((s) => `${s.store} ${s.counts.encrypted + s.counts.reencrypted} of ${total(s.counts)}`)
-        .join(", ")}`,
+      summary: `encrypt with key ${ring.active.id}: ${perStore.join("; ")}`,
       changes: summary.stores
         .filter((s) => s.counts.encrypted + s.counts.reencrypted > 0 || s.counts.failed > 0)
         .map((s) => ({ kind: "sql", target: s.store, diff: storeSummaryLine(s, false) })),

@@ -61,7 +61,9 @@ describe("keys.encrypt_existing", () => {
     const before = await table.all();
     const r = await ops(["run", playbook, "--dry-run"], cliEnv(dep, BA));
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`would write every record with key ${ringB.active.id}: mfa_totp 220 of 220`);
+    expect(r.stdout).toContain(
+      `would encrypt with key ${ringB.active.id}: mfa_totp: 20 plaintext and 200 on older keys of 220 records`,
+    );
     expect(r.stdout).toContain("20 to encrypt (plaintext), 200 to re-encrypt");
     expect(await table.all()).toEqual(before);
   });
