@@ -43,7 +43,7 @@ import { NoDatabase, openStore, SQLITE_FILE, type Store, storeDialect } from "..
 import { closeEncryptedStores, type OpenEncryptedStore, openEncryptedStores } from "./encrypted-stores.ts";
 import { commandKeys } from "./keys-status.ts";
 
-/** Progress lines on stderr, at most this often (and at the end of each store). */
+/** Progress lines on stderr: after the first batch, then at most this often (the summary ends the run). */
 const PROGRESS_EVERY_MS = 500;
 
 const n = (x: number) => x.toLocaleString("en");
