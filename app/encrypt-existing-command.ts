@@ -258,6 +258,7 @@ async function migrate(
           this_run: s.thisRun,
           resumed_after: s.resumedAfter,
           done_before: s.doneBefore,
+          raced: s.raced,
           failures: s.failures.map((f) => ({ id: f.id, field: f.field, error_type: f.errorType, reason: f.reason })),
         })),
         records,

@@ -159,6 +159,7 @@ describe("encryptExisting", () => {
       });
       // The one the server put on B is the server's; the one it put on A was read again and re-encrypted.
       expect(summary.stores[0]?.counts).toEqual({ encrypted: 0, reencrypted: 3, skipped: 0, changed: 1, failed: 0 });
+      expect(summary.stores[0]?.raced).toBe(2);
       expect(outcomes.find((o) => o.id === first)).toMatchObject({ status: "changed" });
       expect((await serverB.totpOf(first as string))?.secret).toBe("NEWSECRETONB".padEnd(32, "B"));
       expect((await serverB.totpOf(second as string))?.secret).toBe("NEWSECRETONA".padEnd(32, "A"));

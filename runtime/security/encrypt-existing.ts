@@ -84,6 +84,11 @@ export interface StoreSummary {
   doneBefore: boolean;
   /** The first failures (id, field, reason). */
   failures: { id: string; field: string; reason: string; errorType: string }[];
+  /**
+   * Writes this run lost to a server's write between its read and its write (each field read again
+   * then): how busy the store was, not an outcome (each field's outcome is in `counts`).
+   */
+  raced: number;
   /** The run was stopped (its signal) before the store was done: run again to resume. */
   interrupted: boolean;
 }
@@ -187,6 +192,7 @@ export function storeSummaryLine(s: StoreSummary, execute: boolean): string {
     const before = total(c) - total(s.thisRun);
     line += ` (resumed after record ${s.resumedAfter}: ${n(before)} done by the interrupted run)`;
   }
+  if (s.raced > 0) line += ` (${n(s.raced)} written by a server between this run's read and write: read again)`;
   if (s.interrupted) line += " (INTERRUPTED: run again to resume)";
   return line;
 }
@@ -213,6 +219,7 @@ async function migrateStore(store: EncryptedStore, options: MigrationOptions): P
     thisRun,
     doneBefore: progress?.done ?? false,
     failures: [],
+    raced: 0,
     interrupted: false,
     ...(progress === undefined ? {} : { resumedAfter: progress.after }),
   };
@@ -292,7 +299,7 @@ async function migrateStore(store: EncryptedStore, options: MigrationOptions): P
       const p = plan(field, keys, predecessor);
       if (p !== undefined) pending.push(p);
     }
-    if (pending.length > 0) await write(store, pending, keys, plan, count);
+    if (pending.length > 0) summary.raced += await write(store, pending, keys, plan, count);
     after = (batch[batch.length - 1] as StoredField).id;
     if (counters !== undefined) {
       for (const s of MIGRATION_STATUSES) {
@@ -312,6 +319,7 @@ async function migrateStore(store: EncryptedStore, options: MigrationOptions): P
 /**
  * Writes a batch's replacements in one compare-and-set transaction; a field a server changed since
  * it was read is read again and done again (up to {@link MAX_RETRIES} times), or counted `changed`.
+ * Resolves with the number of writes lost that way.
  */
 async function write(
   store: EncryptedStore,
@@ -324,7 +332,8 @@ async function write(
     fromKeyId: string | null,
     extra?: Partial<RecordOutcome>,
   ) => void,
-): Promise<void> {
+): Promise<number> {
+  let raced = 0;
   let round = pending;
   for (let attempt = 0; round.length > 0; attempt++) {
     const written = await store.replace(
@@ -335,7 +344,8 @@ async function write(
       if (written[i]) count(p.status, p.field, p.fromKeyId);
       else lost.push(p);
     });
-    if (lost.length === 0) return;
+    if (lost.length === 0) return raced;
+    raced += lost.length;
     const again: Pending[] = [];
     for (const p of lost) {
       const fresh =
@@ -362,4 +372,5 @@ async function write(
     }
     round = again;
   }
+  return raced;
 }

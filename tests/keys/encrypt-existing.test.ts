@@ -1,8 +1,9 @@
 /**
  * `aragora encrypt-existing` as a real process beside a live server, on SQLite and on PostgreSQL:
  * a dry run changes nothing; `--execute` leaves every record on the active key and TOTP sign-in
- * still works (for a secret that was on the old key and one stored before encryption); users
- * enrolling again while it runs keep their newest secret (no stale overwrite); a damaged record
+ * still works (for a secret that was on the old key and one stored before encryption); a node still
+ * on the old key rewriting secrets while it runs loses nothing (each write it made between the
+ * migration's read and write is read again; the newest secret stands); a damaged record
  * is named and skipped while the others are migrated; killed with SIGKILL part-way, a second run
  * resumes from the journal and every record ends on the active key exactly once.
  */
@@ -142,72 +143,74 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       }
     }, 60_000);
 
-    test("users enrolling again while it runs keep their newest secret: no stale overwrite", async () => {
-      // Three users with a pending enrolment whose secret is on the old key, between many records on it.
-      const users: { session: Session; secret: string }[] = [];
-      for (let i = 0; i < 3; i++) {
-        const session = await userWithRole(server, "member", dep.env);
-        const started = await call<{ secret: string }>(server, "POST", "/api/auth/mfa/totp/enroll", {
-          token: session.access_token,
-          body: { password: PASSWORD },
-        });
-        expect(started.status).toBe(200);
-        await table.set(session.user.id, sealedFor(ringA)(session.user.id, started.body.secret));
-        users.push({ session, secret: started.body.secret });
-      }
-      const seeded = new Map([
-        ...(await table.seed(seededIds("0000", 1500), sealedFor(ringA))),
-        ...(await table.seed(seededIds("ffff", 1500), sealedFor(ringA))),
-      ]);
-      const previousRun = journalLines(dep.dataDir)[0]?.run;
-      const cli = spawnCli(
-        dep,
-        ["encrypt-existing", "--all", "--execute", "--batch-size", "20", "--pause-ms", "15"],
-        BA,
-      );
-      let running = true;
-      const finished = cli.done().finally(() => {
-        running = false;
-      });
-      await until(
-        () => {
-          const lines = journalLines(dep.dataDir);
-          return lines[0]?.run !== previousRun && lines.some((l) => l.t === "batch");
-        },
-        20_000,
-        "the first batch",
-      );
-      // The server writes their secrets again and again while the batches go by.
-      let enrolledDuring = 0;
-      const enrolling = (async () => {
-        while (running) {
-          for (const u of users) {
-            const again = await call<{ secret: string }>(server, "POST", "/api/auth/mfa/totp/enroll", {
-              token: u.session.access_token,
-              body: { password: PASSWORD },
-            });
-            expect(again.status).toBe(200);
-            u.secret = again.body.secret;
-            if (running) enrolledDuring++;
+    test("a node still on the old key rewrites secrets while it runs: read again, never overwritten with stale content", async () => {
+      // A node not yet given the new key: it encrypts with A (and reads both).
+      await server.stop();
+      server = await startKeyServer(dep, `${HEX_A},${HEX_B}`);
+      let seeded = new Map<string, string>();
+      try {
+        const users: { session: Session; secret: string }[] = [];
+        for (let i = 0; i < 3; i++) users.push({ session: await userWithRole(server, "member", dep.env), secret: "" });
+        const enrol = async (u: (typeof users)[number]) => {
+          const started = await call<{ secret: string }>(server, "POST", "/api/auth/mfa/totp/enroll", {
+            token: u.session.access_token,
+            body: { password: PASSWORD },
+          });
+          expect(started.status).toBe(200);
+          u.secret = started.body.secret;
+        };
+        for (const u of users) await enrol(u);
+        // Many records on the old key read as one batch: a long time between its read and its write.
+        seeded = new Map([
+          ...(await table.seed(seededIds("0000", 4000), sealedFor(ringA))),
+          ...(await table.seed(seededIds("ffff", 4000), sealedFor(ringA))),
+        ]);
+        // The node enrols the users again and again, with A, all the while.
+        let running = true;
+        let enrolments = 0;
+        const loops = users.map(async (u) => {
+          while (running) {
+            await enrol(u);
+            enrolments++;
           }
-        }
-      })();
-      const result = await finished;
-      await enrolling;
-      expect(result.code).toBe(0);
-      expect(enrolledDuring).toBeGreaterThanOrEqual(3);
-      // The secret each user's authenticator shows now is the one the server holds.
-      for (const u of users) {
-        const confirmed = await call(server, "POST", "/api/auth/mfa/totp/confirm", {
-          token: u.session.access_token,
-          body: { code: totpCode(u.secret) },
         });
-        expect(confirmed.status).toBe(200);
+        let result: Awaited<ReturnType<typeof keysCli>>;
+        try {
+          result = await keysCli(
+            dep,
+            ["encrypt-existing", "--all", "--execute", "--json", "--batch-size", "20000"],
+            BA,
+            120_000,
+          );
+        } finally {
+          running = false;
+          await Promise.all(loops);
+        }
+        expect(result.code).toBe(0);
+        expect(enrolments).toBeGreaterThanOrEqual(3);
+        const summary = JSON.parse(result.stdout) as { stores: { raced: number; counts: Record<string, number> }[] };
+        // The node's writes came between the migration's read and its write: each was read again.
+        expect(summary.stores[0]?.raced).toBeGreaterThanOrEqual(1);
+        expect(summary.stores[0]?.counts.failed).toBe(0);
+        // The secret each user's authenticator shows now is the one stored.
+        for (const u of users) {
+          const confirmed = await call(server, "POST", "/api/auth/mfa/totp/confirm", {
+            token: u.session.access_token,
+            body: { code: totpCode(u.secret) },
+          });
+          expect(confirmed.status).toBe(200);
+        }
+        expectAllOnB(await table.all(), seeded);
+      } finally {
+        await server.stop();
+        server = await startKeyServer(dep, BA);
       }
+      // Once the node has the new key, a second run brings what it wrote meanwhile onto it.
+      const again = await keysCli(dep, ["encrypt-existing", "--all", "--execute"], BA);
+      expect(again.code).toBe(0);
       const rows = await table.all();
       expect(keyCounts(rows)).toEqual({ [B]: rows.size });
-      expectAllOnB(rows, seeded);
-    }, 120_000);
+    }, 180_000);
 
     test("a damaged record is named and skipped while the others are migrated (exit 1)", async () => {
       const fresh = seededIds("ffff", 4);
