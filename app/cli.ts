@@ -42,6 +42,14 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import("../access/audit-command.ts")).auditCommand,
   },
   {
+    name: "keys",
+    load: async () => (await import("./keys-command.ts")).keysCommand,
+  },
+  {
+    name: "encrypt-existing",
+    load: async () => (await import("./encrypt-existing-command.ts")).encryptExistingCommand,
+  },
+  {
     name: "receipt",
     load: async () => (await import("../actors/debate/receipt-command.ts")).receiptCommand,
   },

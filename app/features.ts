@@ -18,6 +18,7 @@ import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { firstOf } from "../runtime/http/authenticators.ts";
 import { adminApiOff, operatorAuthenticator } from "../runtime/http/operator-auth.ts";
 import type { Authenticator } from "../runtime/http/principal.ts";
+import { openEncryptedStores } from "./encrypted-stores.ts";
 
 export interface MadeFeatures {
   /** In start order. */
@@ -38,7 +39,7 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
   made.push(agents);
   const debates = await debatesFeature(ctx, { agents: agents.agents, legacyOwner: access.firstOrganisation });
   made.push(debates);
-  const runbooks = await runbooksFeature(ctx, { audit: access.audit });
+  const runbooks = await runbooksFeature(ctx, { audit: access.audit, encryptedStores: openEncryptedStores });
   made.push(runbooks);
   made.push(
     await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts, audit: access.audit }),

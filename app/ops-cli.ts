@@ -31,6 +31,7 @@ import { type Config, environmentSnapshot } from "../runtime/config.ts";
 import { createLogger } from "../runtime/log.ts";
 import { readServerLock } from "../runtime/server-lock.ts";
 import { openStore } from "../runtime/store/index.ts";
+import { commandKeys } from "./command-keys.ts";
 
 /** Exit code of a run that paused for an operator decision. */
 export const EXIT_PAUSED = 3;
@@ -84,7 +85,16 @@ async function openLocal(config: Config, dryRun: boolean, env: Record<string, st
     closeStore = () => store.close();
   }
   const system = new ActorSystem({ mailboxLimit: config.actorMailboxLimit, metricsIntervalMs: 0 });
-  const service = new RunbookService({ system, journal, config, dataDir, log });
+  const service = new RunbookService({
+    system,
+    journal,
+    config,
+    dataDir,
+    log,
+    // Loaded only when a keys.encrypt_existing step asks: `ops list` and `ops validate` stay quick.
+    encryptedStores: async (store) => (await import("./encrypted-stores.ts")).openEncryptedStores(store),
+    encryptionKeys: commandKeys(config),
+  });
   void env;
   return {
     service,

@@ -19,6 +19,7 @@ import { Drain } from "../runtime/drain.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { createHttpApp, createWsApp } from "../runtime/http/app.ts";
 import { keySourceRoutes } from "../runtime/http/key-source-routes.ts";
+import { keysRoutes } from "../runtime/http/keys-routes.ts";
 import type { Authenticator } from "../runtime/http/principal.ts";
 import { openRateLimitGuard, type RateLimitGuard } from "../runtime/http/rate-limit.ts";
 import { rateLimitRoutes } from "../runtime/http/rate-limit-routes.ts";
@@ -34,6 +35,7 @@ import type { Store } from "../runtime/store/store.ts";
 import { StoreHealth, type Unwritten } from "../runtime/store/store-health.ts";
 import { WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
 import { makeFeatures } from "./features.ts";
+import { keysStatusSource } from "./keys-status.ts";
 import { checkStoredKeys } from "./stored-keys-check.ts";
 
 export const VERSION: string = pkg.version;
@@ -147,6 +149,8 @@ export async function startServer({ config, log, authenticator: replacement }: S
     lock.release();
     throw err;
   }
+  // GET /api/admin/keys: the stores are opened on its first request, with the sealer's keys of the moment.
+  const keysStatus = keysStatusSource(store, () => featureContext.sealer.ring());
   const app = createHttpApp({
     config,
     log,
@@ -160,6 +164,7 @@ export async function startServer({ config, log, authenticator: replacement }: S
       ...features.flatMap((f) => (f.routes ? [f.routes] : [])),
       rateLimitRoutes(rateLimits),
       keySourceRoutes({ keys, nodes: store.nodes, audit }),
+      keysRoutes({ report: keysStatus.report }),
     ],
     authenticator,
     audit,
@@ -268,6 +273,7 @@ export async function startServer({ config, log, authenticator: replacement }: S
       await Bun.sleep(20);
       await Promise.allSettled([app.stop(true), wsApp.stop(true)]);
       await rateLimits.close().catch((err: unknown) => log.warn({ err }, "closing the rate limits' store failed"));
+      await keysStatus.close().catch((err: unknown) => log.warn({ err }, "closing the encrypted stores failed"));
       for (const feature of [...features].reverse()) {
         try {
           await feature.stop?.();

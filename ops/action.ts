@@ -16,6 +16,7 @@
 import type { ArkErrors } from "arktype";
 import type { Config } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
+import type { EncryptedStoresOpener } from "../runtime/security/encrypted-store.ts";
 import type { KeyRing } from "../runtime/security/encryption-keys.ts";
 
 export interface PlannedChange {
@@ -52,6 +53,11 @@ export interface ActionContext {
   encryptionKeys(): KeyRing | undefined;
   /** When the run is executed by a running server: its services (HTTP base URL, stores ...). */
   server?: { apiBaseUrl: string };
+  /**
+   * Opens the stores with encrypted fields (the shell's list), when the process running the step
+   * was given it (the server, `ops run` in process): `keys.encrypt_existing` works on them.
+   */
+  encryptedStores?: EncryptedStoresOpener;
   /** The playbook being run: its name and the commands its `shell_allowlist` permits. */
   playbook: { name: string; shellAllowlist: readonly string[] };
   /** The run's journal so far, oldest first, secrets redacted (incident timelines, audit). */

@@ -163,6 +163,20 @@ export const metrics = {
     help: "1 while no encryption key is configured, so secrets are stored unencrypted; 0 otherwise",
     registers: [registry],
   }),
+  // `aragora encrypt-existing --execute` (runtime/security/encrypt-existing.ts), counted a batch at
+  // a time; a dry run writes nothing and counts nothing here.
+  migrationRecords: new Counter({
+    name: "aragora_migration_records_total",
+    help: "Records encrypt-existing handled, by store and status (encrypted: was plaintext; reencrypted: was on another key; skipped: already on the active key; changed: a server wrote it meanwhile and its value stands; failed: could not be read)",
+    labelNames: ["store", "status"] as const,
+    registers: [registry],
+  }),
+  migrationErrors: new Counter({
+    name: "aragora_migration_errors_total",
+    help: "Records encrypt-existing could not read and skipped, by store and error type (key_not_found, tampered, malformed, other)",
+    labelNames: ["store", "error_type"] as const,
+    registers: [registry],
+  }),
 
   // Actor kernel
   actorsAlive: new Gauge({

@@ -20,6 +20,7 @@ import type { AuditRecorder } from "../../runtime/audit.ts";
 import { environmentSnapshot } from "../../runtime/config.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { Connection } from "../../runtime/http/ws-gateway.ts";
+import type { EncryptedStoresOpener } from "../../runtime/security/encrypted-store.ts";
 import { lockPath } from "../../runtime/server-lock.ts";
 import { opsRoutes } from "./routes.ts";
 import { RunbookService } from "./service.ts";
@@ -32,11 +33,13 @@ const TOPIC = /^ops:(r-[0-9]{8}-[0-9a-f]{8})$/;
 export interface RunbooksFeatureDeps {
   /** Where runs started, approved, resumed and cancelled over HTTP are recorded. */
   audit: AuditRecorder;
+  /** The stores with encrypted fields (the shell's list), for `keys.encrypt_existing` steps. */
+  encryptedStores?: EncryptedStoresOpener;
 }
 
 export async function runbooksFeature(
   ctx: FeatureContext,
-  { audit }: RunbooksFeatureDeps,
+  { audit, encryptedStores }: RunbooksFeatureDeps,
 ): Promise<Feature & { runbooks: RunbookService; handoffToken: string }> {
   const { config, log, gateway, system, store, dataDir, drain } = ctx;
   const journal = await openOpsJournal(store);
@@ -51,6 +54,9 @@ export async function runbooksFeature(
     dataDir,
     log: log.child({ feature: "runbooks" }),
     nodeId: ctx.nodeId,
+    encryptedStores,
+    // The server's keys of the moment: backups are sealed with them, restores and migrations read with them.
+    encryptionKeys: () => ctx.keys.current(),
     get server() {
       return { apiBaseUrl };
     },

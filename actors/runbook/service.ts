@@ -22,6 +22,7 @@ import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import { supervisor } from "../../runtime/actor/index.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
+import type { EncryptedStoresOpener } from "../../runtime/security/encrypted-store.ts";
 import type { KeyRing } from "../../runtime/security/encryption-keys.ts";
 import { cancelRun, type RunbookMsg, runbookActor } from "./runbook-actor.ts";
 
@@ -35,6 +36,8 @@ export interface RunbookServiceOptions {
   log: Logger;
   nodeId?: string;
   server?: { apiBaseUrl: string };
+  /** The stores with encrypted fields, for `keys.encrypt_existing` steps. */
+  encryptedStores?: EncryptedStoresOpener;
   /** Every event of every run (the server publishes them on the WS topic `ops:<run id>`). */
   publish?: (event: RunEvent) => void;
   pollMs?: number;
@@ -211,7 +214,7 @@ export class RunbookService {
     onEvent?: (event: RunEvent) => void,
   ): Promise<StartedRun> {
     if (onEvent) this.subscribe(run.id, onEvent);
-    const { system, config, encryptionKeys, dataDir, log, server } = this.options;
+    const { system, config, encryptionKeys, dataDir, log, server, encryptedStores } = this.options;
     const journal = this.journalOf(run.id);
     let finish: (o: RunOutcome) => void = () => {};
     const done = new Promise<RunOutcome>((resolve) => {
@@ -245,6 +248,7 @@ export class RunbookService {
         dataDir,
         log,
         server,
+        encryptedStores,
         emit,
         pollMs: this.options.pollMs,
         onDone: (outcome) => {

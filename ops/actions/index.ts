@@ -16,6 +16,7 @@ import { debateRun } from "./debate-run.ts";
 import { debatesVerify } from "./debates-verify.ts";
 import { httpRequestAction } from "./http-request.ts";
 import { incidentRecord } from "./incident-record.ts";
+import { keysEncryptExisting } from "./keys-encrypt-existing.ts";
 import { migrateApply, migrateRollback, migrateStatus } from "./migrate.ts";
 import { shellAction } from "./shell.ts";
 import { sleepAction } from "./sleep.ts";
@@ -42,6 +43,7 @@ export const ACTION_LIST: AnyAction[] = [
   incidentRecord,
   debateRun,
   debatesVerify,
+  keysEncryptExisting,
   // other actions (db.*, backup, restore, cleanup.prune, migrate.*, incident.record) are added here
 ];
 

@@ -12,6 +12,7 @@
 import { type Clock, realClock } from "../../runtime/actor/clock.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
+import type { EncryptedStoresOpener } from "../../runtime/security/encrypted-store.ts";
 import type { KeyRing } from "../../runtime/security/encryption-keys.ts";
 import type { ActionContext, ApprovalRecord, ApprovalRule } from "../action.ts";
 import type { JournalEntry, OpsJournal, RunEvent, RunPatch, RunRecord, RunStatus, StepRecord } from "../journal.ts";
@@ -36,6 +37,8 @@ export interface RunDeps {
   signal: AbortSignal;
   emit: (event: RunEvent) => void;
   server?: { apiBaseUrl: string };
+  /** The stores with encrypted fields, for the actions that work on them (ActionContext.encryptedStores). */
+  encryptedStores?: EncryptedStoresOpener;
   /** How often approval gates and cancel requests are polled in the store; default 200 ms. */
   pollMs?: number;
   now?: () => number;
@@ -210,6 +213,7 @@ export class RunSession {
         );
       },
       server: deps.server,
+      ...(deps.encryptedStores === undefined ? {} : { encryptedStores: deps.encryptedStores }),
       playbook: { name: playbook.name, shellAllowlist: playbook.shellAllowlist },
       async timeline() {
         return (await journal.entries(run.id)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));

@@ -15,6 +15,7 @@
  *   const kids = batch.map((r) => keyIdOfSealedText(r.stored)); // null: plaintext
  * }
  */
+import type { Store } from "../store/store.ts";
 import type { FieldRef } from "./field-cipher.ts";
 
 /** One stored value of one encrypted field of one record. */
@@ -50,3 +51,13 @@ export interface EncryptedStore {
    */
   replace(replacements: readonly FieldReplacement[]): Promise<boolean[]>;
 }
+
+/** An encrypted store with the connection it holds. */
+export type OpenEncryptedStore = EncryptedStore & { close(): Promise<void> };
+
+/**
+ * Opens every store with encrypted fields on a store's database: the shell's list
+ * (app/encrypted-stores.ts), given to what works on all of them without knowing the features
+ * (the `keys.encrypt_existing` step).
+ */
+export type EncryptedStoresOpener = (store: Pick<Store, "openRepo">) => Promise<OpenEncryptedStore[]>;
