@@ -16,7 +16,10 @@
  * aragora keys generate            # 9f0c…(64 hex)
  * ARAGORA_ENCRYPTION_KEY=$NEW,$OLD aragora keys verify
  */
+import { resolve } from "node:path";
 import pino from "pino";
+import { backupKeyIds } from "../ops/backup/backup-keys.ts";
+import { backupsDir } from "../ops/cleanup/layout.ts";
 import { type Command, EXIT, UsageError } from "../runtime/command.ts";
 import { createLogger } from "../runtime/log.ts";
 import { generateKeyHex } from "../runtime/security/encryption-keys.ts";
@@ -70,7 +73,8 @@ export const keysCommand: Command = {
     try {
       const stores = await openEncryptedStores(store);
       try {
-        const report = await buildKeysReport(commandKeys(config)(), stores);
+        const backups = backupKeyIds(backupsDir(resolve(config.dataDir)));
+        const report = await buildKeysReport(commandKeys(config)(), stores, backups);
         process.stdout.write(action === "status" ? `${JSON.stringify(report)}\n` : keysReportText(report));
         return report.ok ? EXIT.ok : EXIT.failure;
       } finally {

@@ -3,10 +3,13 @@
  * shutdown).
  *
  * @example
- * const status = keysStatusSource(store, () => sealer.ring());
+ * const status = keysStatusSource(store, () => sealer.ring(), dataDir);
  * app.use(keysRoutes({ report: status.report }));
  * await status.close();
  */
+
+import { backupKeyIds } from "../ops/backup/backup-keys.ts";
+import { backupsDir } from "../ops/cleanup/layout.ts";
 import type { KeyRing } from "../runtime/security/encryption-keys.ts";
 import { buildKeysReport } from "../runtime/security/keys-report.ts";
 import type { Store } from "../runtime/store/store.ts";
@@ -17,6 +20,7 @@ import { closeEncryptedStores, type OpenEncryptedStore, openEncryptedStores } fr
 export function keysStatusSource(
   store: Pick<Store, "openRepo">,
   ring: () => KeyRing | undefined,
+  dataDir: string,
 ): { report(): Promise<KeysStatus>; close(): Promise<void> } {
   let opened: Promise<OpenEncryptedStore[]> | undefined;
   return {
@@ -25,7 +29,7 @@ export function keysStatusSource(
         opened = undefined;
         throw err;
       });
-      return buildKeysReport(ring(), await opened);
+      return buildKeysReport(ring(), await opened, backupKeyIds(backupsDir(dataDir)));
     },
     async close() {
       if (opened === undefined) return;

@@ -150,7 +150,7 @@ export async function startServer({ config, log, authenticator: replacement }: S
     throw err;
   }
   // GET /api/admin/keys: the stores are opened on its first request, with the sealer's keys of the moment.
-  const keysStatus = keysStatusSource(store, () => featureContext.sealer.ring());
+  const keysStatus = keysStatusSource(store, () => featureContext.sealer.ring(), dataDir);
   const app = createHttpApp({
     config,
     log,

@@ -29,12 +29,20 @@ const StoreKeys = type({
   by_key: KeyUse.array().describe("records per key id, the most used first"),
 });
 
+const BackupKey = type({
+  name: type("string").describe("the archive's file name in <data dir>/backups"),
+  key_id: type("string | null").describe("the id of the key the archive is encrypted with; null: not encrypted"),
+  configured: type("boolean").describe("whether it can be restored with the configured keys"),
+  "problem?": type("string").describe("why the archive's header cannot be read (damaged or cut short)"),
+});
+
 export const KeysStatus = type({
   configured: type("boolean").describe("whether an encryption key is configured (ARAGORA_ENCRYPTION_KEY)"),
   active_key_id: type("string | null").describe("the id of the key new writes are encrypted with"),
   key_ids: type("string[]").describe("the ids of every configured key, the active one first"),
   stores: StoreKeys.array(),
-  ok: type("boolean").describe("false when a record is on a key that is not configured, or malformed"),
+  backups: BackupKey.array().describe("every backup archive in the data dir, oldest first, with the key it needs"),
+  ok: type("boolean").describe("false when a record or a backup is on a key that is not configured, or malformed"),
   problems: type("string[]").describe("what is wrong, one sentence each (key ids and counts, never values)"),
 }).describe("the encryption keys and, for every store with encrypted fields, its records per key");
 

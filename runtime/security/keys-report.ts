@@ -19,6 +19,14 @@ import type { EncryptedStore } from "./encrypted-store.ts";
 import type { KeyRing } from "./encryption-keys.ts";
 import { isSealedText, keyIdOfSealedText } from "./field-cipher.ts";
 
+/** A backup archive and the key it needs (ops/backup/backup-keys.ts lists them). */
+export interface BackupKeyUse {
+  readonly name: string;
+  /** null: not encrypted (or unreadable, see `problem`). */
+  readonly keyId: string | null;
+  readonly problem?: string;
+}
+
 /** Records read from a store at a time while counting. */
 const PAGE = 1000;
 
@@ -30,12 +38,14 @@ const PAGE = 1000;
 export async function buildKeysReport(
   ring: KeyRing | undefined,
   stores: readonly Pick<EncryptedStore, "name" | "description" | "scan">[],
+  backups: readonly BackupKeyUse[] = [],
 ): Promise<KeysStatus> {
   const report: KeysStatus = {
     configured: ring !== undefined,
     active_key_id: ring?.active.id ?? null,
     key_ids: ring === undefined ? [] : [...ring.ids],
     stores: [],
+    backups: [],
     ok: true,
     problems: [],
   };
@@ -83,6 +93,21 @@ export async function buildKeysReport(
     if (malformed > 0) {
       report.problems.push(
         `${store.name}: ${plural(malformed, "record")} marked encrypted but naming no key (a malformed envelope); aragora encrypt-existing names ${malformed === 1 ? "it" : "them"}`,
+      );
+    }
+  }
+  for (const b of backups) {
+    const configured = b.keyId === null ? b.problem === undefined : (ring?.byId.has(b.keyId) ?? false);
+    report.backups.push({
+      name: b.name,
+      key_id: b.keyId,
+      configured,
+      ...(b.problem === undefined ? {} : { problem: b.problem }),
+    });
+    if (b.problem !== undefined) report.problems.push(`backup ${b.name}: ${b.problem}`);
+    else if (!configured) {
+      report.problems.push(
+        `backup ${b.name} is encrypted with key ${b.keyId}, which is not configured: it cannot be restored until that key is added after the active one`,
       );
     }
   }
@@ -139,6 +164,19 @@ export function keysReportText(report: KeysStatus): string {
       lines.push(
         `  ${label.padEnd(width)}  ${n.toLocaleString("en").padStart(countWidth)}${note ? `  ${note}` : ""}`.trimEnd(),
       );
+    }
+  }
+  if (report.backups.length > 0) {
+    lines.push("", `backups: ${plural(report.backups.length, "archive")}`);
+    const width = Math.max(...report.backups.map((b) => b.name.length));
+    for (const b of report.backups) {
+      const needs =
+        b.problem !== undefined
+          ? `UNREADABLE: ${b.problem}`
+          : b.key_id === null
+            ? "not encrypted"
+            : `${b.key_id}${b.configured ? (b.key_id === report.active_key_id ? " (active)" : "") : "  NOT CONFIGURED: cannot be restored"}`;
+      lines.push(`  ${b.name.padEnd(width)}  ${needs}`);
     }
   }
   lines.push("");

@@ -6,7 +6,11 @@
  * configuration), who may read the route, and no key material in any output.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ArkErrors } from "arktype";
+import type { EncryptionKey } from "../../runtime/security/encryption-keys.ts";
+import { sealStream } from "../../runtime/security/sealed-stream.ts";
 import { KeysStatus } from "../../schemas/keys.ts";
 import { enrolMfa, signInWithMfa, totpCode } from "../access/mfa-support.ts";
 import { call, type Session, userWithRole } from "../access/support.ts";
@@ -112,10 +116,52 @@ for (const dialect of ["sqlite", "postgres"] as const) {
               { key_id: B, records: 1, configured: true, active: true },
             ],
           },
+          {
+            name: "provider_keys",
+            description: expect.any(String),
+            records: 0,
+            plaintext: 0,
+            malformed: 0,
+            by_key: [],
+          },
         ],
+        backups: [],
         ok: true,
         problems: [],
       });
+    });
+
+    test("backups: each archive with the key it needs; one on a key that is not configured is a problem", async () => {
+      const dir = join(dep.dataDir, "backups");
+      mkdirSync(dir, { recursive: true });
+      const sealedWith = async (name: string, key: EncryptionKey) => {
+        const chunks: Buffer[] = [];
+        const sealer = sealStream(key);
+        sealer.on("data", (c: Buffer) => chunks.push(c));
+        const done = new Promise((resolve) => sealer.on("end", resolve));
+        sealer.end(Buffer.from("not a tar, but sealed"));
+        await done;
+        writeFileSync(join(dir, name), Buffer.concat(chunks));
+      };
+      await sealedWith("aragora-backup-20261201T000000Z.tar.gz.enc", ringA.active);
+      writeFileSync(join(dir, "aragora-backup-20261202T000000Z.tar.gz"), "plain");
+      try {
+        const both = await keysCli(dep, ["keys", "status"], `${HEX_B},${HEX_A}`);
+        expect((JSON.parse(both.stdout) as KeysStatus).backups).toEqual([
+          { name: "aragora-backup-20261201T000000Z.tar.gz.enc", key_id: A, configured: true },
+          { name: "aragora-backup-20261202T000000Z.tar.gz", key_id: null, configured: true },
+        ]);
+        const onlyB = await keysCli(dep, ["keys", "verify"], HEX_B);
+        expect(onlyB.code).toBe(1);
+        expect(onlyB.stdout).toContain(
+          `aragora-backup-20261201T000000Z.tar.gz.enc  ${A}  NOT CONFIGURED: cannot be restored`,
+        );
+        expect(onlyB.stdout).toContain(
+          `PROBLEM: backup aragora-backup-20261201T000000Z.tar.gz.enc is encrypted with key ${A}, which is not configured`,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     test("exit 1 when a record is on a key that is not configured, naming the key", async () => {
