@@ -18,7 +18,7 @@ import { withDeadline } from "../runtime/deadline.ts";
 import { Drain } from "../runtime/drain.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { createHttpApp, createWsApp } from "../runtime/http/app.ts";
-import { keySourceRoutes } from "../runtime/http/key-source-routes.ts";
+import { keySourceRoutes, reloadAuditDetail } from "../runtime/http/key-source-routes.ts";
 import { keysRoutes } from "../runtime/http/keys-routes.ts";
 import type { Authenticator } from "../runtime/http/principal.ts";
 import { openRateLimitGuard, type RateLimitGuard } from "../runtime/http/rate-limit.ts";
@@ -213,22 +213,12 @@ export async function startServer({ config, log, authenticator: replacement }: S
   });
   const reloadKeys = (trigger: "sighup"): KeyReloadResult => {
     const result = keys.reload(trigger);
-    const status = result.status;
     void audit.record({
       action: "keys.reloaded",
       outcome: result.ok ? "success" : "failure",
       actor: SYSTEM,
       orgId: null,
-      detail: {
-        trigger,
-        source: status.kind,
-        key_file: status.path,
-        active_key_id: status.activeKeyId,
-        key_count: status.keyIds.length,
-        ...(result.ok
-          ? { added: result.added.join(",") || null, removed: result.removed.join(",") || null }
-          : { reason: result.error }),
-      },
+      detail: { trigger, ...reloadAuditDetail(result) },
     });
     return result;
   };

@@ -22,6 +22,9 @@ export function providerKeyProblem(key: string): string | undefined {
   if (key.length < min || key.length > max) return `${min} to ${max} characters (it has ${key.length})`;
   if (/\s/u.test(key)) return "without whitespace (it has some)";
   if (!/^[\x21-\x7e]+$/.test(key)) return "printable ASCII characters only (it has others)";
+  // Stored as it is when no encryption key is configured: a value that looked like an encrypted
+  // envelope would be taken for one (and a server without keys refuses to start over it).
+  if (key.startsWith("{")) return "a key, not JSON (it starts with {)";
   return undefined;
 }
 

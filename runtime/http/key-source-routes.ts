@@ -18,7 +18,7 @@ import { Elysia } from "elysia";
 import { ErrorBody } from "../../schemas/errors.ts";
 import { KeyReloadResponse, NodesResponse } from "../../schemas/key-source.ts";
 import type { AuditRecorder } from "../audit.ts";
-import type { KeySource, KeySourceStatus } from "../security/key-source.ts";
+import type { KeyReloadResult, KeySource, KeySourceStatus } from "../security/key-source.ts";
 import { liveNodeKeys, NODE_LIVE_WITHIN_MS } from "../store/node-keys.ts";
 import type { NodeRepository } from "../store/store.ts";
 import { auditedRequest } from "./audit-request.ts";
@@ -56,6 +56,25 @@ export interface KeySourceRoutesDeps {
 }
 
 /**
+ * What the audit log records of a key reload (ids and counts, never a key), for the route and the
+ * SIGHUP alike.
+ *
+ * @example await audit.record({ action: "keys.reloaded", ..., detail: { trigger: "sighup", ...reloadAuditDetail(result) } });
+ */
+export function reloadAuditDetail(result: KeyReloadResult): Record<string, string | number | null> {
+  const { status } = result;
+  return {
+    source: status.kind,
+    key_file: status.path,
+    active_key_id: status.activeKeyId,
+    key_count: status.keyIds.length,
+    ...(result.ok
+      ? { added: result.added.join(",") || null, removed: result.removed.join(",") || null }
+      : { reason: result.error }),
+  };
+}
+
+/**
  * The routes, on `keys` and the nodes' table.
  *
  * @example app.use(keySourceRoutes({ keys, nodes: store.nodes, audit }));
@@ -74,15 +93,7 @@ export function keySourceRoutes({ keys, nodes, audit }: KeySourceRoutesDeps) {
           ...auditedRequest(request),
           // The platform's keys, not an organisation's.
           orgId: null,
-          detail: {
-            source: status.kind,
-            key_file: status.path,
-            active_key_id: status.activeKeyId,
-            key_count: status.keyIds.length,
-            ...(result.ok
-              ? { added: result.added.join(",") || null, removed: result.removed.join(",") || null }
-              : { reason: result.error }),
-          },
+          detail: reloadAuditDetail(result),
         });
         if (!result.ok) {
           if (result.reason === "not_reloadable") throw new HttpError(409, "keys_not_reloadable", result.error);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { registry } from "../metrics.ts";
 import { generateKeyHex, type KeyRing, keyFromHex, ringOf } from "./encryption-keys.ts";
-import { KeyNotFoundError, TamperedFieldError } from "./field-cipher.ts";
+import { EnvelopeFormatError, KeyNotFoundError, TamperedFieldError } from "./field-cipher.ts";
 import { fieldSealer } from "./field-sealer.ts";
 
 const ref = { table: "mfa_totp", id: "u-1", field: "secret" };
@@ -44,6 +44,12 @@ describe("the field sealer", () => {
     expect(await metric('aragora_encryption_errors_total{operation="decrypt",error_type="key_not_found"}')).toBe(
       before + 2,
     );
+  });
+
+  test("with no key, a value that looks like an envelope is refused rather than stored as plaintext", () => {
+    const none = fieldSealer(() => undefined);
+    expect(() => none.seal("sealer-test", '{"_encrypted":true,"kid":"kx"}', ref)).toThrow(EnvelopeFormatError);
+    expect(none.seal("sealer-test", '{"other":1}', ref)).toBe('{"other":1}');
   });
 
   test("a value moved to another record does not open, and the failure is counted as tampered", async () => {

@@ -18,6 +18,7 @@ import type { KeyRing } from "./encryption-keys.ts";
 import {
   EnvelopeFormatError,
   type FieldRef,
+  isSealedText,
   KeyNotFoundError,
   openText,
   sealText,
@@ -66,7 +67,18 @@ export function fieldSealer(ring: () => KeyRing | undefined): FieldSealer {
     ring,
     seal(store, plaintext, ref) {
       const keys = ring();
-      if (keys === undefined) return plaintext;
+      if (keys === undefined) {
+        // Stored as it is, a value that looks like an envelope would later be read as one (and
+        // counted as encrypted data with no key): refused, whatever the store checked before.
+        if (isSealedText(plaintext)) {
+          metrics.encryptionErrors.inc({ operation: "encrypt", error_type: "malformed" });
+          throw new EnvelopeFormatError(
+            `${ref.table}.${ref.field} of ${ref.id}: a value that looks like an encrypted envelope cannot be stored unencrypted`,
+            ref,
+          );
+        }
+        return plaintext;
+      }
       const start = performance.now();
       try {
         const sealed = sealText(keys, plaintext, ref);

@@ -178,6 +178,8 @@ describe.each([
       ["openai", { key: "short" }, "body.key", "must be 8 to 512 characters (it has 5)"],
       ["openai", { key: "k".repeat(513) }, "body.key", "must be 8 to 512 characters (it has 513)"],
       ["openai", { key: "sk-ünïcödé-key-1234" }, "body.key", "printable ASCII"],
+      // Stored unencrypted when no key is configured, it would pass for encrypted data.
+      ["openai", { key: '{"_encrypted":true,"kid":"kx"}' }, "body.key", "must be a key, not JSON"],
       ["openai", { key: 42 }, "body.key", "must be a provider API key"],
       ["openai", { key: "sk-fine-key-123456", role: "x" }, "body.role", "unknown key"],
     ];
