@@ -18,11 +18,12 @@
  * await mfa.startTotp(user.id, secret, new Date());
  * const totp = await mfa.totpOf(user.id); // { secret, enabledAt: null, ... }
  */
-import { and, asc, eq, gt, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
-import type { EncryptedStore, StoredField } from "../runtime/security/encrypted-store.ts";
+import { and, eq, gt, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
+import type { EncryptedStore } from "../runtime/security/encrypted-store.ts";
 import type { FieldRef } from "../runtime/security/field-cipher.ts";
 import type { FieldSealer } from "../runtime/security/field-sealer.ts";
-import { dialectTables, type Repo, slotsAsValues } from "../runtime/store/repo.ts";
+import { dialectTables, type Repo } from "../runtime/store/repo.ts";
+import { sealedColumnStore } from "../runtime/store/sealed-column-store.ts";
 import type { Store } from "../runtime/store/store.ts";
 import { isUniqueViolation } from "./access-store.ts";
 import * as pg from "./schema-postgres.ts";
@@ -251,36 +252,13 @@ export async function totpSecretsStore(
 ): Promise<EncryptedStore & { close(): Promise<void> }> {
   const repo = await store.openRepo(mfaTables, { name: "mfa-secrets", maxConnections: 1 });
   const { mfaTotp } = repo.tables;
-  // Built once: a migration writes every secret through it, and building the statement with drizzle
-  // each time cost ten times what SQLite takes to run it (bench:crypto's encrypt_existing_100k).
-  const swap = repo.prepare({ userId: mfaTotp.userId, previous: mfaTotp.secret, next: mfaTotp.secret }, (db, v) =>
-    db
-      .update(mfaTotp)
-      .set(slotsAsValues({ secret: v.next }))
-      .where(and(eq(mfaTotp.userId, v.userId), eq(mfaTotp.secret, v.previous)))
-      .returning({ userId: mfaTotp.userId }),
-  );
-  return {
+  return sealedColumnStore(repo, {
     name: TOTP_SECRETS_STORE,
     description: "TOTP secrets (second factor)",
-    async scan(after: string | null, limit: number): Promise<StoredField[]> {
-      const rows = await repo.read((db) =>
-        db
-          .select({ userId: mfaTotp.userId, secret: mfaTotp.secret })
-          .from(mfaTotp)
-          .where(after === null ? undefined : gt(mfaTotp.userId, after))
-          .orderBy(asc(mfaTotp.userId))
-          .limit(limit),
-      );
-      return rows.map((r) => ({ id: r.userId, ref: secretRef(r.userId), stored: r.secret }));
-    },
-    async replace(replacements) {
-      if (replacements.length === 0) return [];
-      const results = await repo.transaction((tx) =>
-        replacements.map((r) => swap.on(tx, { userId: r.ref.id, previous: r.previous, next: r.next })),
-      );
-      return results.map((rows) => rows.length > 0);
-    },
-    close: () => repo.close(),
-  };
+    table: mfaTotp,
+    id: mfaTotp.userId,
+    column: mfaTotp.secret,
+    columnKey: "secret",
+    refOf: secretRef,
+  });
 }

@@ -33,7 +33,13 @@ export function lockPath(dataDir: string): string {
   return join(dataDir, "server.json");
 }
 
-function alive(pid: number): boolean {
+/**
+ * Whether process `pid` lives on this host (a lock file left by one that died, kill -9 included, is
+ * stale). EPERM: it exists but belongs to another user.
+ *
+ * @example if (!processAlive(holder.pid)) takeOver();
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -48,7 +54,7 @@ export function readServerLock(dataDir: string): ServerLockInfo | null {
   if (!existsSync(path)) return null;
   try {
     const info = JSON.parse(readFileSync(path, "utf8")) as ServerLockInfo;
-    return info.pid !== process.pid && alive(info.pid) ? info : null;
+    return info.pid !== process.pid && processAlive(info.pid) ? info : null;
   } catch {
     return null;
   }

@@ -20,11 +20,12 @@
  * const [row] = await keys.list("org-1"); // { provider: "openai", lastFour: "…", ... } (secret sealed)
  * keys.secretOf(row); // the key itself
  */
-import { and, asc, eq, gt } from "drizzle-orm";
-import type { EncryptedStore, FieldReplacement, StoredField } from "../../runtime/security/encrypted-store.ts";
+import { and, asc, eq } from "drizzle-orm";
+import type { EncryptedStore } from "../../runtime/security/encrypted-store.ts";
 import type { FieldRef } from "../../runtime/security/field-cipher.ts";
 import type { FieldSealer } from "../../runtime/security/field-sealer.ts";
 import { dialectTables, type Repo } from "../../runtime/store/repo.ts";
+import { sealedColumnStore } from "../../runtime/store/sealed-column-store.ts";
 import type { Store } from "../../runtime/store/store.ts";
 import * as pg from "./provider-key-schema-postgres.ts";
 import * as lite from "./provider-key-schema-sqlite.ts";
@@ -158,38 +159,13 @@ export async function providerKeysEncryptedStore(
 ): Promise<EncryptedStore & { close(): Promise<void> }> {
   const repo = await store.openRepo(providerKeyTables, { name: "provider-key-secrets", maxConnections: 1 });
   const { providerKeys } = repo.tables;
-  return {
+  return sealedColumnStore(repo, {
     name: PROVIDER_KEY_STORE,
     description: "organisations' provider keys",
-    async scan(after: string | null, limit: number): Promise<StoredField[]> {
-      const rows = await repo.read((db) =>
-        db
-          .select({ id: providerKeys.id, secret: providerKeys.secret })
-          .from(providerKeys)
-          .where(after === null ? undefined : gt(providerKeys.id, after))
-          .orderBy(asc(providerKeys.id))
-          .limit(limit),
-      );
-      return rows.map((r) => ({ id: r.id, ref: refOf(r.id), stored: r.secret }));
-    },
-    async replace(replacements: readonly FieldReplacement[]): Promise<boolean[]> {
-      for (const r of replacements) {
-        if (r.ref.table !== TABLE || r.ref.field !== FIELD) {
-          throw new Error(`${r.ref.table}.${r.ref.field} is not a field of the ${PROVIDER_KEY_STORE} store`);
-        }
-      }
-      if (replacements.length === 0) return [];
-      const results = await repo.transaction((tx) =>
-        replacements.map((r) =>
-          tx
-            .update(providerKeys)
-            .set({ secret: r.next })
-            .where(and(eq(providerKeys.id, r.ref.id), eq(providerKeys.secret, r.previous)))
-            .returning({ id: providerKeys.id }),
-        ),
-      );
-      return results.map((rows) => rows.length > 0);
-    },
-    close: () => repo.close(),
-  };
+    table: providerKeys,
+    id: providerKeys.id,
+    column: providerKeys.secret,
+    columnKey: "secret",
+    refOf,
+  });
 }

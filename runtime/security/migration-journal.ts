@@ -30,6 +30,7 @@ import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { processAlive } from "../server-lock.ts";
 
 /** How each record of a migration ended (see encrypt-existing.ts). */
 export const MIGRATION_STATUSES = ["encrypted", "reencrypted", "skipped", "changed", "failed"] as const;
@@ -135,16 +136,6 @@ export function unfinishedRun(dataDir: string): (ResumedRun & { target: string; 
   return { runId: head.run, startedAt: head.at, target: head.target, activeKeyId: head.active, stores };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Takes the data dir's migration lock: refused while the process that holds it lives; a lock left by
  * a process that died (kill -9) is taken over.
@@ -165,7 +156,7 @@ function acquireLock(path: string): void {
       // Cut short as it was written: whoever wrote it died then.
     }
     const pid = typeof holder.pid === "number" ? holder.pid : undefined;
-    if (pid !== undefined && pid !== process.pid && holder.host === hostname() && alive(pid)) {
+    if (pid !== undefined && pid !== process.pid && holder.host === hostname() && processAlive(pid)) {
       throw new MigrationBusyError(
         `another encrypt-existing (pid ${pid}) is running on this data dir (${path}); wait for it to finish`,
       );

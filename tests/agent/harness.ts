@@ -16,6 +16,16 @@ import { createLogger } from "../../runtime/log.ts";
 import { registry } from "../../runtime/metrics.ts";
 import { type FakeProvider, startFakeProvider } from "../fake-provider/index.ts";
 
+/** One agent of each wire protocol the fake provider speaks, by provider. */
+export const AGENTS: Record<string, string> = {
+  anthropic: "anthropic:claude-sonnet-4-5",
+  openai: "openai:gpt-4.1-mini",
+  gemini: "gemini:gemini-2.5-flash",
+  mistral: "mistral:mistral-large-latest",
+  xai: "xai:grok-4",
+  ollama: "ollama:llama3.1",
+};
+
 export interface AgentHarness {
   fake: FakeProvider;
   agents: AgentRegistry;

@@ -16,6 +16,7 @@ import { ActorSystem } from "../../runtime/actor/index.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { type FakeProvider, startFakeProvider, TEST_KEYS } from "../fake-provider/index.ts";
+import { AGENTS } from "./harness.ts";
 
 /** Organisations' keys in memory, as the registry asks for them. */
 class MemoryKeys implements OrgKeySource {
@@ -87,15 +88,6 @@ function settled(agents: AgentRegistry, agent: string, orgId?: string) {
 const carries = (r: { headers: Record<string, string> }, key: string) =>
   Object.values(r.headers).some((v) => v.includes(key));
 const last = (provider: string) => fake.requests.filter((r) => r.provider === provider).at(-1);
-
-const AGENTS: Record<string, string> = {
-  anthropic: "anthropic:claude-sonnet-4-5",
-  openai: "openai:gpt-4.1-mini",
-  gemini: "gemini:gemini-2.5-flash",
-  mistral: "mistral:mistral-large-latest",
-  xai: "xai:grok-4",
-  ollama: "ollama:llama3.1",
-};
 
 describe.each([
   ["on the calling thread", "0"],

@@ -1,17 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AgentTurnError } from "../../actors/agent/turn.ts";
 import { registry } from "../../runtime/metrics.ts";
-import { type AgentHarness, agentHarness } from "./harness.ts";
+import { AGENTS, type AgentHarness, agentHarness } from "./harness.ts";
 
 // Every wire protocol through every fault, on the real clock with tiny backoffs.
-const AGENTS: Record<string, string> = {
-  anthropic: "anthropic:claude-sonnet-4-5",
-  openai: "openai:gpt-4.1-mini",
-  gemini: "gemini:gemini-2.5-flash",
-  mistral: "mistral:mistral-large-latest",
-  xai: "xai:grok-4",
-  ollama: "ollama:llama3.1",
-};
 const PROTOCOLS = ["anthropic", "openai", "gemini"] as const;
 const TEXT = "Grüße — naïve café ✓ 🙂 ok.";
 

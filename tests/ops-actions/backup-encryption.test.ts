@@ -20,7 +20,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { list } from "tar";
 import { dbBackup } from "../../ops/actions/db-backup.ts";
 import { selectDatabases } from "../../ops/actions/db-files.ts";
 import { dbRestore, resolveArchive } from "../../ops/actions/db-restore.ts";
@@ -37,7 +36,7 @@ import { generateKeyHex, parseKeyList } from "../../runtime/security/encryption-
 import { parseSealedHeader, SealedKeyNotFoundError } from "../../runtime/security/sealed-stream.ts";
 import { BUN, childEnv, ROOT, startTestServer } from "../support/server.ts";
 import { type TempDir, tempDataDir } from "../support/services.ts";
-import { actionContext, treeChecksums } from "./context.ts";
+import { actionContext, archiveEntries, treeChecksums } from "./context.ts";
 
 const oldHex = generateKeyHex();
 const newHex = generateKeyHex();
@@ -83,19 +82,6 @@ function factCount(dataDir: string): number {
   }
 }
 
-async function tarEntries(path: string): Promise<Map<string, Buffer>> {
-  const entries = new Map<string, Buffer>();
-  await list({
-    file: path,
-    onReadEntry(entry) {
-      const chunks: Buffer[] = [];
-      entry.on("data", (c: Buffer) => chunks.push(c));
-      entry.on("end", () => entries.set(entry.path, Buffer.concat(chunks)));
-    },
-  });
-  return entries;
-}
-
 const leftovers = (dataDir: string) => readdirSync(dataDir).filter((n) => n.startsWith(".restore-"));
 
 describe("db.backup and db.restore with keys", () => {
@@ -130,7 +116,7 @@ describe("db.backup and db.restore with keys", () => {
 
     const plain = join(scratch, "opened.tar.gz");
     expect(await decryptArchive(sealed, rotated, plain)).toBe(OLD);
-    const entries = await tarEntries(plain);
+    const entries = await archiveEntries(plain);
     const manifest = JSON.parse(String(entries.get("manifest.json"))) as BackupManifest;
     expect(manifest.databases.map((d) => d.name)).toEqual(["memory.db"]);
     const db = entries.get("memory.db") as Buffer;

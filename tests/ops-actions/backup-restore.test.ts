@@ -7,12 +7,12 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { create, list } from "tar";
+import { create } from "tar";
 import { dbBackup } from "../../ops/actions/db-backup.ts";
 import { dbRestore } from "../../ops/actions/db-restore.ts";
 import { type BackupManifest, sha256File } from "../../ops/backup/archive.ts";
 import { type TempDir, tempDataDir } from "../support/services.ts";
-import { actionContext, treeChecksums } from "./context.ts";
+import { actionContext, archiveEntries, treeChecksums } from "./context.ts";
 
 const WRITER = join(import.meta.dir, "fixtures", "pair-writer.ts");
 
@@ -44,19 +44,6 @@ function counts(path: string): { a: number; b: number; max: number } {
   } finally {
     db.close();
   }
-}
-
-async function archiveEntries(path: string): Promise<Map<string, Buffer>> {
-  const entries = new Map<string, Buffer>();
-  await list({
-    file: path,
-    onReadEntry(entry) {
-      const chunks: Buffer[] = [];
-      entry.on("data", (c: Buffer) => chunks.push(c));
-      entry.on("end", () => entries.set(entry.path, Buffer.concat(chunks)));
-    },
-  });
-  return entries;
 }
 
 describe("db.backup while a writer commits", () => {

@@ -1,6 +1,6 @@
 /**
- * An {@link ActionContext} for calling actions directly on a real temporary data dir, and a
- * checksum of a directory tree to prove a plan changed nothing.
+ * An {@link ActionContext} for calling actions directly on a real temporary data dir, a checksum
+ * of a directory tree to prove a plan changed nothing, and the entries of a backup archive.
  *
  * @example
  * const ctx = actionContext(dir.path);
@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import pino from "pino";
+import { list } from "tar";
 import type { ActionContext, TimelineEntry } from "../../ops/action.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import type { KeyRing } from "../../runtime/security/encryption-keys.ts";
@@ -62,4 +63,18 @@ export function treeChecksums(dir: string): Record<string, string> {
   };
   if (existsSync(dir)) walk(dir);
   return out;
+}
+
+/** The files in the tar.gz at `path`, by name. @example (await archiveEntries(archive)).get("manifest.json") */
+export async function archiveEntries(path: string): Promise<Map<string, Buffer>> {
+  const entries = new Map<string, Buffer>();
+  await list({
+    file: path,
+    onReadEntry(entry) {
+      const chunks: Buffer[] = [];
+      entry.on("data", (c: Buffer) => chunks.push(c));
+      entry.on("end", () => entries.set(entry.path, Buffer.concat(chunks)));
+    },
+  });
+  return entries;
 }
