@@ -13,7 +13,7 @@
  * const first = await access.ensureFirstOrganisation(new Date());
  * const user = await access.userByEmail("ada@example.com");
  */
-import { and, asc, eq, gt, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, gte, inArray, isNull, lte, ne, or, sql } from "drizzle-orm";
 import { ORG_ROLES, type OrgRole, type Permission } from "../runtime/security/rbac.ts";
 import { dialectTables, type Repo, type RepoDb } from "../runtime/store/repo.ts";
 import type { Store } from "../runtime/store/store.ts";
@@ -551,6 +551,50 @@ export class AccessStore {
         .returning({ keyHash: apiKeys.keyHash }),
     );
     return row?.keyHash;
+  }
+
+  /**
+   * Revokes, in every organisation, the live API keys created in `[from, to]` and every live
+   * session (refresh-token family) that was issued a token in it: what a compromised encryption
+   * key or signing secret may have let someone mint. Returns what it revoked; a second call
+   * revokes nothing more.
+   *
+   * @example const { apiKeys, sessions } = await access.revokeIssuedBetween(since, now, now);
+   */
+  async revokeIssuedBetween(
+    from: Date,
+    to: Date,
+    now: Date,
+  ): Promise<{
+    apiKeys: { id: string; orgId: string }[];
+    sessions: { familyId: string; orgId: string; userId: string }[];
+  }> {
+    const { apiKeys, refreshTokens } = this.repo.tables;
+    const [keys, tokens] = await this.repo.transaction((tx) => [
+      tx
+        .update(apiKeys)
+        .set({ revokedAt: now })
+        .where(and(gte(apiKeys.createdAt, from), lte(apiKeys.createdAt, to), isNull(apiKeys.revokedAt)))
+        .returning({ id: apiKeys.id, orgId: apiKeys.orgId }),
+      tx
+        .update(refreshTokens)
+        .set({ revokedAt: now })
+        .where(
+          and(
+            isNull(refreshTokens.revokedAt),
+            inArray(
+              refreshTokens.familyId,
+              tx
+                .selectDistinct({ familyId: refreshTokens.familyId })
+                .from(refreshTokens)
+                .where(and(gte(refreshTokens.createdAt, from), lte(refreshTokens.createdAt, to))),
+            ),
+          ),
+        )
+        .returning({ familyId: refreshTokens.familyId, orgId: refreshTokens.orgId, userId: refreshTokens.userId }),
+    ]);
+    const sessions = new Map(tokens.map((t) => [t.familyId, t]));
+    return { apiKeys: keys, sessions: [...sessions.values()] };
   }
 
   async touchApiKey(id: string, at: Date): Promise<void> {

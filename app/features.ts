@@ -19,6 +19,7 @@ import { firstOf } from "../runtime/http/authenticators.ts";
 import { adminApiOff, operatorAuthenticator } from "../runtime/http/operator-auth.ts";
 import type { Authenticator } from "../runtime/http/principal.ts";
 import { openEncryptedStores } from "./encrypted-stores.ts";
+import { openIssuedCredentials } from "./issued-credentials.ts";
 
 export interface MadeFeatures {
   /** In start order. */
@@ -39,7 +40,11 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
   made.push(agents);
   const debates = await debatesFeature(ctx, { agents: agents.agents, legacyOwner: access.firstOrganisation });
   made.push(debates);
-  const runbooks = await runbooksFeature(ctx, { audit: access.audit, encryptedStores: openEncryptedStores });
+  const runbooks = await runbooksFeature(ctx, {
+    audit: access.audit,
+    encryptedStores: openEncryptedStores,
+    credentials: openIssuedCredentials,
+  });
   made.push(runbooks);
   made.push(
     await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts, audit: access.audit }),

@@ -31,7 +31,7 @@ import { type Config, environmentSnapshot } from "../runtime/config.ts";
 import { createLogger } from "../runtime/log.ts";
 import { readServerLock } from "../runtime/server-lock.ts";
 import { openStore } from "../runtime/store/index.ts";
-import { commandKeys } from "./command-keys.ts";
+import { commandKeySource } from "./command-keys.ts";
 
 /** Exit code of a run that paused for an operator decision. */
 export const EXIT_PAUSED = 3;
@@ -93,7 +93,8 @@ async function openLocal(config: Config, dryRun: boolean, env: Record<string, st
     log,
     // Loaded only when a keys.encrypt_existing step asks: `ops list` and `ops validate` stay quick.
     encryptedStores: async (store) => (await import("./encrypted-stores.ts")).openEncryptedStores(store),
-    encryptionKeys: commandKeys(config),
+    keys: commandKeySource(config),
+    credentials: async (store) => (await import("./issued-credentials.ts")).openIssuedCredentials(store, log),
   });
   void env;
   return {

@@ -26,6 +26,7 @@ import { rateLimitRoutes } from "../runtime/http/rate-limit-routes.ts";
 import { WsGateway } from "../runtime/http/ws-gateway.ts";
 import type { Logger } from "../runtime/log.ts";
 import { fieldSealer } from "../runtime/security/field-sealer.ts";
+import { watchKeyFile } from "../runtime/security/key-file-watch.ts";
 import { type KeyReloadResult, type KeySource, openKeySource } from "../runtime/security/key-source.ts";
 import { acquireServerLock } from "../runtime/server-lock.ts";
 import { openStore } from "../runtime/store/index.ts";
@@ -53,7 +54,7 @@ export interface RunningServer {
   /** Where the encryption keys come from (runtime/security/key-source.ts). */
   keys: KeySource;
   /** Re-reads the key file on SIGHUP (recorded in the audit log as the system's); never throws. */
-  reloadKeys(trigger: "sighup"): KeyReloadResult;
+  reloadKeys(trigger: "sighup" | "file_change"): KeyReloadResult;
   /** Begin graceful shutdown (idempotent); resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
 }
@@ -211,7 +212,7 @@ export async function startServer({ config, log, authenticator: replacement }: S
       log.warn({ err }, "could not check the stored secrets against the reloaded keys"),
     );
   });
-  const reloadKeys = (trigger: "sighup"): KeyReloadResult => {
+  const reloadKeys = (trigger: "sighup" | "file_change"): KeyReloadResult => {
     const result = keys.reload(trigger);
     void audit.record({
       action: "keys.reloaded",
@@ -222,6 +223,12 @@ export async function startServer({ config, log, authenticator: replacement }: S
     });
     return result;
   };
+
+  // Every node sharing a key file (a mounted secret, the file `ops run rotate-keys` rewrites) takes
+  // a changed key list within seconds, as if it had been sent SIGHUP.
+  const stopKeyWatch = keys.status().reloadable
+    ? watchKeyFile(() => keys.status().path, { onChange: () => reloadKeys("file_change") })
+    : () => {};
 
   for (const feature of features) await feature.start?.();
   // Started once the server listens and its features run: a thread's start-up is not on the way to
@@ -254,6 +261,7 @@ export async function startServer({ config, log, authenticator: replacement }: S
     stopping ??= (async () => {
       const timeoutMs = config.shutdownTimeoutSeconds * 1000;
       log.info({ reason, inflight: drain.inflightRequests, timeout_s: config.shutdownTimeoutSeconds }, "draining");
+      stopKeyWatch();
       const result = await drain.drain(timeoutMs);
       if (!result.completed) log.warn({ pending: result.pending }, "shutdown timeout reached; stopping what is left");
       gateway.closeAll(1001, "server shutting down");

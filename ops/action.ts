@@ -18,6 +18,8 @@ import type { Config } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { EncryptedStoresOpener } from "../runtime/security/encrypted-store.ts";
 import type { KeyRing } from "../runtime/security/encryption-keys.ts";
+import type { KeySource } from "../runtime/security/key-source.ts";
+import type { Store } from "../runtime/store/index.ts";
 
 export interface PlannedChange {
   /** "create" | "modify" | "delete" | "archive" | "sql" | "http" | "exec" ... */
@@ -51,6 +53,18 @@ export interface ActionContext {
    * them with whichever key their header names.
    */
   encryptionKeys(): KeyRing | undefined;
+  /**
+   * Where those keys come from (the key variable, a key file, the development key): its status
+   * (kind, path, ids) and `reload()`, which the key rotation calls after it changed the key file so
+   * that the process running the step uses the keys it wrote.
+   */
+  keySource: KeySource;
+  /**
+   * Revokes the credentials issued in a window (API keys and sessions), when the process running
+   * the step was given the access store (the server, `ops run` in process): the emergency key
+   * rotation's `auth.revoke_issued`.
+   */
+  credentials?: CredentialsOpener;
   /** When the run is executed by a running server: its services (HTTP base URL, stores ...). */
   server?: { apiBaseUrl: string };
   /**
@@ -68,6 +82,28 @@ export interface ActionContext {
    */
   awaitApprovals(rule: ApprovalRule): Promise<ApprovalRecord[]>;
 }
+
+/** What was revoked by {@link IssuedCredentials.revokeIssued}. */
+export interface RevokedCredentials {
+  /** API keys created in the window that were live. */
+  apiKeys: number;
+  /** Sessions (refresh-token families) with a token issued in the window that were live. */
+  sessions: number;
+}
+
+/** The credentials of every organisation, as the key rotation's emergency step sees them. */
+export interface IssuedCredentials {
+  /**
+   * Revokes every live API key created in `[from, to]` and every live session that was issued a
+   * token in it, records that in the audit log as `by`, and says how many. Running it again revokes
+   * nothing more.
+   */
+  revokeIssued(window: { from: Date; to: Date }, by: string, reason: string): Promise<RevokedCredentials>;
+  close(): Promise<void>;
+}
+
+/** Opens {@link IssuedCredentials} on a store (the shell provides it). */
+export type CredentialsOpener = (store: Store, log: Logger) => Promise<IssuedCredentials>;
 
 /** One journal line as actions see it. */
 export interface TimelineEntry {

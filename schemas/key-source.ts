@@ -15,7 +15,7 @@ export const KeySourceView = type({
   loaded_at: type("string").describe("when the keys in use were read (ISO 8601)"),
   last_reload: type({
     at: "string",
-    trigger: "'start' | 'sighup' | 'request'",
+    trigger: "'start' | 'sighup' | 'request' | 'file_change'",
     ok: "boolean",
     error: type("string | null").describe("why it failed (file:line and the rule); the keys of loaded_at stay in use"),
   }).describe("the last reading of the keys, the start's included"),

@@ -13,6 +13,7 @@
  * const { runbooks, handoffToken } = await runbooksFeature(ctx); // the schedulers run maintenance playbooks through it
  */
 import { readFileSync } from "node:fs";
+import type { CredentialsOpener } from "../../ops/action.ts";
 import { removeOpsToken, writeOpsToken } from "../../ops/handoff.ts";
 import type { RunEvent } from "../../ops/journal.ts";
 import { openOpsJournal } from "../../ops/journal-sql.ts";
@@ -35,11 +36,13 @@ export interface RunbooksFeatureDeps {
   audit: AuditRecorder;
   /** The stores with encrypted fields (the shell's list), for `keys.encrypt_existing` steps. */
   encryptedStores?: EncryptedStoresOpener;
+  /** The credentials the emergency key rotation revokes (`auth.revoke_issued` steps). */
+  credentials?: CredentialsOpener;
 }
 
 export async function runbooksFeature(
   ctx: FeatureContext,
-  { audit, encryptedStores }: RunbooksFeatureDeps,
+  { audit, encryptedStores, credentials }: RunbooksFeatureDeps,
 ): Promise<Feature & { runbooks: RunbookService; handoffToken: string }> {
   const { config, log, gateway, system, store, dataDir, drain } = ctx;
   const journal = await openOpsJournal(store);
@@ -55,8 +58,10 @@ export async function runbooksFeature(
     log: log.child({ feature: "runbooks" }),
     nodeId: ctx.nodeId,
     encryptedStores,
-    // The server's keys of the moment: backups are sealed with them, restores and migrations read with them.
-    encryptionKeys: () => ctx.keys.current(),
+    // The server's keys of the moment: backups are sealed with them, restores and migrations read
+    // with them, and the key rotation reloads them after it changed the key file.
+    keys: ctx.keys,
+    credentials,
     get server() {
       return { apiBaseUrl };
     },

@@ -11,6 +11,7 @@
  * await done;
  */
 import { hostname } from "node:os";
+import type { CredentialsOpener } from "../../ops/action.ts";
 import { type RunOutcome, thisExecutor } from "../../ops/interpreter/index.ts";
 import type { RunEvent } from "../../ops/journal.ts";
 import { FINISHED, MemoryJournal, newRunId, type OpsJournal, type RunRecord } from "../../ops/journal.ts";
@@ -23,15 +24,17 @@ import { supervisor } from "../../runtime/actor/index.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { EncryptedStoresOpener } from "../../runtime/security/encrypted-store.ts";
-import type { KeyRing } from "../../runtime/security/encryption-keys.ts";
+import type { KeySource } from "../../runtime/security/key-source.ts";
 import { cancelRun, type RunbookMsg, runbookActor } from "./runbook-actor.ts";
 
 export interface RunbookServiceOptions {
   system: ActorSystem;
   journal: OpsJournal;
   config: Config;
-  /** The encryption keys the runs' actions use (backups, restores); default: `config.encryptionKeys`. */
-  encryptionKeys?: () => KeyRing | undefined;
+  /** Where the keys the runs' actions use come from (backups, restores, the key rotation); default: `config.encryptionKeys`. */
+  keys?: KeySource;
+  /** Revokes credentials issued in a window (the key rotation's emergency variant). */
+  credentials?: CredentialsOpener;
   dataDir: string;
   log: Logger;
   nodeId?: string;
@@ -214,7 +217,7 @@ export class RunbookService {
     onEvent?: (event: RunEvent) => void,
   ): Promise<StartedRun> {
     if (onEvent) this.subscribe(run.id, onEvent);
-    const { system, config, encryptionKeys, dataDir, log, server, encryptedStores } = this.options;
+    const { system, config, keys, dataDir, log, server, encryptedStores, credentials } = this.options;
     const journal = this.journalOf(run.id);
     let finish: (o: RunOutcome) => void = () => {};
     const done = new Promise<RunOutcome>((resolve) => {
@@ -244,7 +247,8 @@ export class RunbookService {
         run,
         mode,
         config,
-        encryptionKeys,
+        keys,
+        credentials,
         dataDir,
         log,
         server,

@@ -13,8 +13,8 @@ import { type Clock, realClock } from "../../runtime/actor/clock.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { EncryptedStoresOpener } from "../../runtime/security/encrypted-store.ts";
-import type { KeyRing } from "../../runtime/security/encryption-keys.ts";
-import type { ActionContext, ApprovalRecord, ApprovalRule } from "../action.ts";
+import { fixedKeySource, type KeySource } from "../../runtime/security/key-source.ts";
+import type { ActionContext, ApprovalRecord, ApprovalRule, CredentialsOpener } from "../action.ts";
 import type { JournalEntry, OpsJournal, RunEvent, RunPatch, RunRecord, RunStatus, StepRecord } from "../journal.ts";
 import type { CompiledStep, Playbook } from "../playbook.ts";
 import { Redactor } from "../redact.ts";
@@ -30,8 +30,8 @@ export interface RunDeps {
   /** "start": a new run (createRun first); "resume": continue from the journal. */
   mode: "start" | "resume";
   config: Config;
-  /** The encryption keys actions use (ActionContext.encryptionKeys); default: `config.encryptionKeys`. */
-  encryptionKeys?: () => KeyRing | undefined;
+  /** Where the encryption keys actions use come from (ActionContext.keySource); default: `config.encryptionKeys`, fixed. */
+  keys?: KeySource;
   dataDir: string;
   log: Logger;
   signal: AbortSignal;
@@ -39,6 +39,8 @@ export interface RunDeps {
   server?: { apiBaseUrl: string };
   /** The stores with encrypted fields, for the actions that work on them (ActionContext.encryptedStores). */
   encryptedStores?: EncryptedStoresOpener;
+  /** Revokes credentials issued in a window (ActionContext.credentials). */
+  credentials?: CredentialsOpener;
   /** How often approval gates and cancel requests are polled in the store; default 200 ms. */
   pollMs?: number;
   now?: () => number;
@@ -95,6 +97,8 @@ export class RunSession {
   readonly pollMs: number;
   readonly clock: Clock;
   readonly dryRun: boolean;
+  /** Where the actions' keys come from (deps.keys, or the configured ones, fixed). */
+  readonly keySource: KeySource;
   readonly redactor = new Redactor();
   readonly secretParams: Set<string>;
   readonly stepsById: Map<string, CompiledStep>;
@@ -123,6 +127,7 @@ export class RunSession {
     this.random = deps.random ?? Math.random;
     this.pollMs = deps.pollMs ?? 200;
     this.clock = deps.clock ?? realClock;
+    this.keySource = deps.keys ?? fixedKeySource(deps.config.encryptionKeys);
     this.dryRun = deps.run.dryRun;
     this.secretParams = new Set(
       Object.entries(playbook.params)
@@ -197,7 +202,8 @@ export class RunSession {
     const { deps, run, playbook, journal } = this;
     return {
       config: deps.config,
-      encryptionKeys: deps.encryptionKeys ?? (() => deps.config.encryptionKeys),
+      encryptionKeys: () => this.keySource.current(),
+      keySource: this.keySource,
       dataDir: deps.dataDir,
       log: deps.log.child({ run_id: run.id, step: stepId }),
       signal,
@@ -214,6 +220,7 @@ export class RunSession {
       },
       server: deps.server,
       ...(deps.encryptedStores === undefined ? {} : { encryptedStores: deps.encryptedStores }),
+      ...(deps.credentials === undefined ? {} : { credentials: deps.credentials }),
       playbook: { name: playbook.name, shellAllowlist: playbook.shellAllowlist },
       async timeline() {
         return (await journal.entries(run.id)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));

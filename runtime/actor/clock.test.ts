@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { SimulatedClock } from "./clock.ts";
+import { realClock, SimulatedClock } from "./clock.ts";
 import { TimerEntry, TimerQueue } from "./timer-queue.ts";
 
 describe("SimulatedClock", () => {
@@ -60,5 +60,17 @@ describe("TimerQueue", () => {
     clock.advance(10);
     expect(log.at(-1)).toBe("e4@40");
     expect(q.size).toBe(0);
+  });
+});
+
+describe("realClock", () => {
+  test("a delay past the host timer's limit (24.8 days) does not fire at once, and can be cleared", async () => {
+    let fired = false;
+    const handle = realClock.setTimeout(() => {
+      fired = true;
+    }, 30 * 86_400_000);
+    await Bun.sleep(20);
+    expect(fired).toBe(false);
+    realClock.clearTimeout(handle);
   });
 });

@@ -33,14 +33,45 @@ export interface Clock {
 export const realClock: Clock = {
   now: () => performance.now(),
   setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
+    if (ms <= MAX_TIMER_MS) {
+      const t = setTimeout(fn, ms);
+      t.unref?.();
+      return t;
+    }
+    return new LongTimer(fn, performance.now() + ms);
   },
   clearTimeout(handle) {
-    clearTimeout(handle as ReturnType<typeof setTimeout>);
+    if (handle instanceof LongTimer) handle.clear();
+    else clearTimeout(handle as ReturnType<typeof setTimeout>);
   },
 };
+
+/**
+ * The longest delay a host timer takes: past 2^31-1 ms (24.8 days) Node and Bun fire it after
+ * 1 ms instead, so a playbook step given `timeout: 30d` would time out at once.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay longer than {@link MAX_TIMER_MS}: host timers in steps, re-armed until the deadline. */
+class LongTimer {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(
+    private readonly fn: () => void,
+    private readonly due: number,
+  ) {
+    this.arm();
+  }
+  private arm(): void {
+    const left = this.due - performance.now();
+    if (left <= MAX_TIMER_MS) this.timer = setTimeout(this.fn, Math.max(0, left));
+    else this.timer = setTimeout(() => this.arm(), MAX_TIMER_MS);
+    this.timer.unref?.();
+  }
+  clear(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
 
 interface SimulatedTimer {
   id: number;

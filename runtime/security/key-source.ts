@@ -33,8 +33,8 @@ import { DEV_ENCRYPTION_KEY_FILE, readSecretFile, SecretFileError, writeSecretFi
 
 /** Where the keys come from (see the module's comment). */
 export type KeySourceKind = "env" | "file" | "dev_file" | "none";
-/** What made the keys be read: the start, a SIGHUP, an operator's request. */
-export type KeyReloadTrigger = "start" | "sighup" | "request";
+/** What made the keys be read: the start, a SIGHUP, an operator's request, the key file changing. */
+export type KeyReloadTrigger = "start" | "sighup" | "request" | "file_change";
 
 /** One reading of the keys and how it went. */
 export interface KeyReadRecord {

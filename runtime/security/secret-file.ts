@@ -15,13 +15,16 @@
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  fchownSync,
   fstatSync,
   fsyncSync,
   linkSync,
   mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
@@ -73,6 +76,45 @@ export function writeSecretFile(path: string, content: string): boolean {
       throw err;
     }
     return true;
+  } finally {
+    rmSync(temporary, { force: true });
+  }
+}
+
+/**
+ * Replaces the content of the secret file at `path` at once (a new file renamed over it, so a
+ * reader sees the old content or the new, never a part): mode 0600, or the old file's mode when it
+ * is stricter, and the old file's owner when this process may set it.
+ *
+ * @example replaceSecretFile("/etc/aragora/keys", `${newKey}\n${oldKey}\n`);
+ */
+export function replaceSecretFile(path: string, content: string): void {
+  let mode = 0o600;
+  let owner: { uid: number; gid: number } | undefined;
+  try {
+    const st = statSync(path);
+    mode = st.mode & 0o600;
+    owner = { uid: st.uid, gid: st.gid };
+  } catch {
+    // A new file: 0600, this process's owner.
+  }
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const fd = openSync(temporary, "wx", mode);
+  try {
+    try {
+      if (owner !== undefined) {
+        try {
+          fchownSync(fd, owner.uid, owner.gid);
+        } catch {
+          // Not root: the file stays this process's, as the file it replaces must already be to be readable here.
+        }
+      }
+      writeSync(fd, content);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
   } finally {
     rmSync(temporary, { force: true });
   }

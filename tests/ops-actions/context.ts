@@ -14,6 +14,7 @@ import { list } from "tar";
 import type { ActionContext, TimelineEntry } from "../../ops/action.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import type { KeyRing } from "../../runtime/security/encryption-keys.ts";
+import { fixedKeySource } from "../../runtime/security/key-source.ts";
 
 export interface TestContext extends ActionContext {
   progressLines: string[];
@@ -34,6 +35,7 @@ export function actionContext(
   return {
     config,
     encryptionKeys: () => options.keys ?? config.encryptionKeys,
+    keySource: fixedKeySource(options.keys ?? config.encryptionKeys),
     dataDir,
     log: pino({ level: "silent" }),
     signal: new AbortController().signal,
