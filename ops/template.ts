@@ -136,6 +136,8 @@ function lookup(ref: Reference, scope: TemplateScope, lenient: boolean): unknown
       break;
   }
   if (present) return value;
+  // A dry run's planned step has outputs known only at run time: shown as what they stand for.
+  if (lenient && ref.kind === "output" && scope.steps[ref.step]?.status === "planned") return `<${ref.text}>`;
   // A skipped or failed step has no outputs: they read as null rather than stopping the run.
   if (ref.kind === "output" && scope.steps[ref.step] !== undefined) return null;
   if (ref.kind === "status") return "pending";

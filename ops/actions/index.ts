@@ -8,6 +8,7 @@
 import type { ActionDefinition } from "../action.ts";
 import { approveAction } from "./approve.ts";
 import { assertAction } from "./assert.ts";
+import { authRevokeIssued } from "./auth-revoke-issued.ts";
 import { cleanupPrune } from "./cleanup-prune.ts";
 import { dbBackup } from "./db-backup.ts";
 import { dbAnalyze, dbCheckpoint, dbIntegrityCheck, dbVacuum } from "./db-maintenance.ts";
@@ -16,10 +17,16 @@ import { debateRun } from "./debate-run.ts";
 import { debatesVerify } from "./debates-verify.ts";
 import { httpRequestAction } from "./http-request.ts";
 import { incidentRecord } from "./incident-record.ts";
+import { keysAdd } from "./keys-add.ts";
+import { keysAwaitNodes } from "./keys-await-nodes.ts";
 import { keysEncryptExisting } from "./keys-encrypt-existing.ts";
+import { keysResealBackups } from "./keys-reseal-backups.ts";
+import { keysRetire } from "./keys-retire.ts";
+import { keysVerify } from "./keys-verify.ts";
 import { migrateApply, migrateRollback, migrateStatus } from "./migrate.ts";
 import { shellAction } from "./shell.ts";
 import { sleepAction } from "./sleep.ts";
+import { waitAction } from "./wait.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds actions of every input and output type
 export type AnyAction = ActionDefinition<any, any>;
@@ -44,7 +51,13 @@ export const ACTION_LIST: AnyAction[] = [
   debateRun,
   debatesVerify,
   keysEncryptExisting,
-  // other actions (db.*, backup, restore, cleanup.prune, migrate.*, incident.record) are added here
+  keysVerify,
+  keysAdd,
+  keysAwaitNodes,
+  keysResealBackups,
+  keysRetire,
+  waitAction,
+  authRevokeIssued,
 ];
 
 export const ACTIONS: ReadonlyMap<string, AnyAction> = new Map(ACTION_LIST.map((a) => [a.name, a]));

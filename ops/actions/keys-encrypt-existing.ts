@@ -17,7 +17,6 @@
  *     timeout: 1h
  */
 import { type } from "arktype";
-import type { Config } from "../../runtime/config.ts";
 import {
   encryptExisting,
   NoEncryptionKeyError,
@@ -27,8 +26,10 @@ import {
 import type { OpenEncryptedStore } from "../../runtime/security/encrypted-store.ts";
 import { fieldSealer } from "../../runtime/security/field-sealer.ts";
 import { journalTarget, MigrationJournalFile } from "../../runtime/security/migration-journal.ts";
-import { NoDatabase, openStore, type Store } from "../../runtime/store/index.ts";
+import { NoDatabase, type Store } from "../../runtime/store/index.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
+import { withEncryptedStores } from "./encrypted-stores-step.ts";
+import { requireActiveKey } from "./key-rotation.ts";
 
 const Input = type({
   "+": "reject",
@@ -36,6 +37,8 @@ const Input = type({
   "batch_size?": "1 <= number.integer <= 100000",
   "pause_ms?": "0 <= number.integer <= 60000",
   "fail_on_unreadable?": "boolean",
+  /** The key that must be the active one here (the key rotation's new key): the step fails otherwise. */
+  "key_id?": /^k[0-9a-f]{12}$/,
 });
 type Input = typeof Input.infer;
 
@@ -43,37 +46,13 @@ type Input = typeof Input.infer;
 const LISTED = 20;
 
 /** Opens the store and the chosen encrypted stores, runs `work`, closes them. */
-async function withStores<T>(
+function withStores<T>(
   input: Input,
   ctx: ActionContext,
   readOnly: boolean,
   work: (stores: OpenEncryptedStore[], store: Store) => Promise<T>,
 ): Promise<T> {
-  if (ctx.encryptedStores === undefined) {
-    throw new Error(
-      "keys.encrypt_existing needs the stores with encrypted fields: run it with `ops run` or on a server",
-    );
-  }
-  const config: Config = { ...ctx.config, dataDir: ctx.dataDir };
-  const store = await openStore(config, ctx.log, readOnly ? { readOnly: true } : { migrate: false });
-  try {
-    const stores = await ctx.encryptedStores(store);
-    try {
-      const names = stores.map((s) => s.name);
-      const unknown = (input.stores ?? []).filter((name) => !names.includes(name));
-      if (unknown.length > 0) {
-        throw new Error(
-          `no store named ${unknown.map((u) => JSON.stringify(u)).join(", ")}: the stores are ${names.join(", ")}`,
-        );
-      }
-      const chosen = input.stores === undefined ? stores : stores.filter((s) => input.stores?.includes(s.name));
-      return await work(chosen, store);
-    } finally {
-      await Promise.all(stores.map((s) => s.close()));
-    }
-  } finally {
-    await store.close();
-  }
+  return withEncryptedStores(ctx, { readOnly, ...(input.stores === undefined ? {} : { names: input.stores }) }, work);
 }
 
 export const keysEncryptExisting: ActionDefinition<Input, Record<string, unknown>> = {
@@ -120,6 +99,7 @@ export const keysEncryptExisting: ActionDefinition<Input, Record<string, unknown
   },
   async run(input, ctx) {
     const keys = () => ctx.encryptionKeys();
+    if (input.key_id !== undefined) requireActiveKey(ctx, input.key_id);
     const ring = keys();
     if (ring === undefined) throw new NoEncryptionKeyError();
     const summary = await withStores(input, ctx, false, async (stores, store) => {

@@ -13,18 +13,31 @@ import { Duration, formatDuration } from "../duration.ts";
 
 const SleepInput = type({ duration: Duration, "+": "reject" });
 
-/** Resolve after `ms`, or reject with the signal's reason when it aborts first. */
+/** The longest delay one host timer takes (2^31-1 ms); longer sleeps are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Resolve after `ms` (days too), or reject with the signal's reason when it aborts first. */
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
+    const due = Date.now() + ms;
+    let timer: ReturnType<typeof setTimeout>;
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal.reason);
     };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
+    const arm = () => {
+      const left = due - Date.now();
+      timer = setTimeout(
+        () => {
+          if (left > MAX_TIMER_MS) return arm();
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        Math.max(0, Math.min(left, MAX_TIMER_MS)),
+      );
+    };
+    arm();
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
