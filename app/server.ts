@@ -199,6 +199,16 @@ export async function startServer({ config, log, authenticator: replacement }: S
     startedAt: new Date(startedAt),
     encryptionKeyIds: keys.current()?.ids ?? [],
   });
+  if (store.kind === "sqlite") {
+    // One server at a time holds a SQLite data dir (the server lock): a node row still marked live
+    // is a server that was killed. Marked stopped now, it no longer holds up a key rotation
+    // waiting for every live node (which would otherwise wait out its last heartbeat).
+    const now = new Date();
+    for (const node of await store.nodes.list({ activeOnly: true })) {
+      if (node.id !== nodeId)
+        await store.nodes.markStopped(node.id, now, `not running: found by node ${nodeId} at its start`);
+    }
+  }
   const keyIds = () => keys.current()?.ids ?? [];
   const heartbeat = system.spawn(
     nodeHeartbeat({ nodes: store.nodes, nodeId, intervalMs: NODE_HEARTBEAT_MS, health: storeHealth, keyIds }),

@@ -37,6 +37,9 @@ import {
 } from "../../schemas/ops.ts";
 import { type RunbookService, RunRequestError } from "./service.ts";
 
+/** How often a followed run with nothing to say gets an empty line (the server closes connections idle for 10 s). */
+const KEEP_ALIVE_MS = 5000;
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function runSummary(r: RunRecord) {
@@ -202,6 +205,7 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
         if (!run) throw new HttpError(404, "not_found", `no run "${params.id}"`);
         const encoder = new TextEncoder();
         let unsubscribe = () => {};
+        let keepAlive: ReturnType<typeof setInterval> | undefined;
         const stream = new ReadableStream<Uint8Array>({
           async start(controller) {
             let last = 0;
@@ -215,9 +219,15 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
               if (e.kind === "run_finished" || e.kind === "run_paused") {
                 closed = true;
                 unsubscribe();
+                clearInterval(keepAlive);
                 controller.close();
               }
             };
+            // A gate can wait for days with nothing to say: an empty line now and then keeps the
+            // connection from being closed as idle (readers skip blank lines).
+            keepAlive = setInterval(() => {
+              if (!closed) controller.enqueue(encoder.encode("\n"));
+            }, KEEP_ALIVE_MS);
             // Subscribe first, then replay: nothing falls between the journal and the live events.
             unsubscribe = service.subscribe(params.id, (e) => (replaying ? queued.push(e) : send(e)));
             for (const e of await journal.entries(params.id)) send({ ...e, runId: params.id });
@@ -227,11 +237,13 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
             if (!closed && current && FINISHED.has(current.status)) {
               closed = true;
               unsubscribe();
+              clearInterval(keepAlive);
               controller.close();
             }
           },
           cancel() {
             unsubscribe();
+            clearInterval(keepAlive);
           },
         });
         return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });

@@ -20,7 +20,7 @@ import { openStore } from "../../runtime/store/index.ts";
 import { type LiveNodeKeys, liveNodeKeys } from "../../runtime/store/node-keys.ts";
 import type { ActionDefinition } from "../action.ts";
 import { Duration } from "../duration.ts";
-import { requireActiveKey } from "./key-rotation.ts";
+import { requireActiveKey, rotationRing } from "./key-rotation.ts";
 import { abortableSleep } from "./sleep.ts";
 
 const KeyId = type(/^k[0-9a-f]{12}$/).describe("a key id (k and 12 hex characters)");
@@ -51,12 +51,8 @@ export const keysAwaitNodes: ActionDefinition<Input, Record<string, unknown>> = 
     const kept = (input.absent ?? []).filter((id) => ring.byId.has(id));
     if (kept.length > 0) {
       if (ctx.keySource.status().reloadable) ctx.keySource.reload("request");
-      const still = (input.absent ?? []).filter((id) => ctx.keySource.current()?.byId.has(id));
-      if (still.length > 0) {
-        throw new Error(
-          `this process still holds ${still.join(", ")}: give it the deployed key list and run \`ops resume\` on this run`,
-        );
-      }
+      const still = (input.absent ?? []).filter((id) => rotationRing(ctx)?.byId.has(id));
+      if (still.length > 0) throw new Error(`this process still holds ${still.join(", ")}`);
     }
     const store = await openStore({ ...ctx.config, dataDir: ctx.dataDir }, ctx.log, { readOnly: true });
     try {

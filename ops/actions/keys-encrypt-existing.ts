@@ -29,7 +29,7 @@ import { journalTarget, MigrationJournalFile } from "../../runtime/security/migr
 import { NoDatabase, type Store } from "../../runtime/store/index.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { withEncryptedStores } from "./encrypted-stores-step.ts";
-import { requireActiveKey } from "./key-rotation.ts";
+import { requireActiveKey, rotationRing } from "./key-rotation.ts";
 
 const Input = type({
   "+": "reject",
@@ -98,8 +98,10 @@ export const keysEncryptExisting: ActionDefinition<Input, Record<string, unknown
     };
   },
   async run(input, ctx) {
-    const keys = () => ctx.encryptionKeys();
+    // With key_id (the key rotation): the rotation's keys, which from ARAGORA_ENCRYPTION_KEY are
+    // the list it had deployed rather than this process's own.
     if (input.key_id !== undefined) requireActiveKey(ctx, input.key_id);
+    const keys = () => (input.key_id === undefined ? ctx.encryptionKeys() : rotationRing(ctx));
     const ring = keys();
     if (ring === undefined) throw new NoEncryptionKeyError();
     const summary = await withStores(input, ctx, false, async (stores, store) => {

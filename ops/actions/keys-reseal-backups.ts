@@ -18,12 +18,13 @@ import { openSealedStream, sealStream } from "../../runtime/security/sealed-stre
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { backupKeyIds } from "../backup/backup-keys.ts";
 import { backupsDir } from "../cleanup/layout.ts";
+import { rotationRing } from "./key-rotation.ts";
 
 const Input = type({ "+": "reject" });
 type Input = typeof Input.infer;
 
 function onOlderKeys(ctx: ActionContext) {
-  const active = ctx.keySource.current()?.active.id;
+  const active = rotationRing(ctx)?.active.id;
   return backupKeyIds(backupsDir(ctx.dataDir)).filter((b) => b.keyId !== null && b.keyId !== active);
 }
 
@@ -36,12 +37,12 @@ export const keysResealBackups: ActionDefinition<Input, Record<string, unknown>>
   async plan(_input, ctx) {
     const older = onOlderKeys(ctx);
     return {
-      summary: `seal ${older.length} backups again with key ${ctx.keySource.current()?.active.id ?? "(none)"}`,
+      summary: `seal ${older.length} backups again with key ${rotationRing(ctx)?.active.id ?? "(none)"}`,
       changes: older.map((b) => ({ kind: "modify", target: b.path, bytes: b.bytes, diff: `key ${b.keyId} -> active` })),
     };
   },
   async run(_input, ctx) {
-    const ring = ctx.keySource.current();
+    const ring = rotationRing(ctx);
     if (ring === undefined) throw new Error("no encryption key is configured here: backups cannot be sealed");
     const older = onOlderKeys(ctx);
     const resealed: string[] = [];

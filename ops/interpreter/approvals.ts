@@ -27,8 +27,8 @@ export async function awaitApprovals(
       });
       return valid.map((a) => ({ approver: a.approver, roles: a.roles, at: new Date(a.at).toISOString() }));
     }
-    if (!session.waitingShown) {
-      session.waitingShown = true;
+    if (!session.waitingShown.has(stepId)) {
+      session.waitingShown.add(stepId);
       await session.record(
         stepId,
         "approval_waiting",

@@ -29,11 +29,12 @@ function start(yaml: string, clock: SimulatedClock) {
     decision: null,
   };
   const events: RunEvent[] = [];
+  const journal = new MemoryJournal();
   const outcome = executeRun({
     playbook: loaded.playbook,
     params: {},
     env: {},
-    journal: new MemoryJournal(),
+    journal,
     run,
     mode: "start",
     config: loadConfig({}),
@@ -43,7 +44,7 @@ function start(yaml: string, clock: SimulatedClock) {
     emit: (e) => events.push(e),
     clock,
   });
-  return { outcome, events };
+  return { outcome, events, journal, run };
 }
 
 describe("playbook timeouts and retry delays run on the actor system's clock", () => {
@@ -82,5 +83,28 @@ describe("playbook timeouts and retry delays run on the actor system's clock", (
     clock.advance(1);
     expect((await outcome).status).toBe("failed");
     expect(attempts()).toBe(2);
+  });
+});
+
+describe("approval gates", () => {
+  test("every gate of a run says it is waiting, the second as the first", async () => {
+    const clock = new SimulatedClock();
+    const gate = (id: string) =>
+      `  - id: ${id}\n    action: approve\n    with: { approvers: [alice] }\n    timeout: 1h\n`;
+    const { outcome, events, journal, run } = start(`name: gates\nsteps:\n${gate("first")}${gate("second")}`, clock);
+    const waitingAt = async (step: string) => {
+      for (let i = 0; i < 200 && !events.some((e) => e.kind === "approval_waiting" && e.stepId === step); i++) {
+        clock.advance(200);
+        await Bun.sleep(2);
+      }
+      return events.some((e) => e.kind === "approval_waiting" && e.stepId === step);
+    };
+    expect(await waitingAt("first")).toBe(true);
+    await journal.addApproval(run.id, "first", { approver: "alice", roles: [], at: Date.now() });
+    expect(await waitingAt("second")).toBe(true);
+    expect((await journal.getRun(run.id))?.status).toBe("waiting_approval");
+    await journal.addApproval(run.id, "second", { approver: "alice", roles: [], at: Date.now() });
+    clock.advance(200);
+    expect((await outcome).status).toBe("succeeded");
   });
 });

@@ -118,8 +118,8 @@ export class RunSession {
   aborting: Aborting | undefined;
   /** Journal sequence of the last entry written. */
   seq = 0;
-  /** Whether "approval_waiting" was journaled already in this execution. */
-  waitingShown = false;
+  /** The gates whose "approval_waiting" was journaled in this execution (once each: a run may pass several). */
+  readonly waitingShown = new Set<string>();
 
   constructor(readonly deps: RunDeps) {
     const { playbook } = deps;
