@@ -33,7 +33,7 @@ import { generateKeyHex } from "../../runtime/security/encryption-keys.ts";
 import { fieldSealer } from "../../runtime/security/field-sealer.ts";
 import { openStore, type Store } from "../../runtime/store/index.ts";
 import { tempDataDir } from "../support/services.ts";
-import { type Receiver, startReceiver } from "./receiver.ts";
+import { type Answer, type Receiver, startReceiver } from "./receiver.ts";
 
 const T0 = Date.parse("2030-01-01T00:00:00Z");
 
@@ -261,7 +261,7 @@ describe("webhook delivery on the simulated clock", () => {
 
   test("Retry-After is honoured over the shorter backoff; a redirect is a failure and is not followed", async () => {
     const path = "/busy";
-    rx.script((n, r) => {
+    rx.script((n, r): Answer => {
       if (r.path === `/hook${path}` && hits(path).length === 1)
         return { status: 429, headers: { "retry-after": "120" } };
       if (r.path === `/hook${path}` && hits(path).length === 2) {
