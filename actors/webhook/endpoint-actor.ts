@@ -145,7 +145,8 @@ export function webhookEndpointActor(deps: EndpointActorDeps, endpointId: string
       // The system's clock: simulated in tests, so the cooldown is exact.
       breaker: new CircuitBreaker(deps.breaker, ctx.system.clock),
       backlog: false,
-      gauge: 0,
+      // Reported at the first pump, so a closed breaker's series exists too.
+      gauge: -1,
     }),
     preStart(state, ctx) {
       ctx.self.tell({ type: "load" });
@@ -231,6 +232,7 @@ export function webhookEndpointActor(deps: EndpointActorDeps, endpointId: string
 
   /** Start what is due and the breaker admits; arm the timer for what comes next. */
   function pump(state: EndpointState, ctx: ActorContext<EndpointMsg>): void {
+    reportBreaker(state);
     const endpoint = state.endpoint;
     if (endpoint === undefined || !endpoint.enabled) {
       ctx.timers.cancel("wake");

@@ -1,6 +1,6 @@
 /**
- * Webhooks through real server processes (SQLite, an encryption key configured) and a real local
- * receiver:
+ * Webhooks through real server processes (SQLite, then PostgreSQL; an encryption key configured)
+ * and a real local receiver:
  *
  * - only owners and admins (`webhooks.manage`) manage webhooks (a member gets 403); a bad URL,
  *   event type or key is a 422 naming the field, never echoing the URL; another organisation's
@@ -15,12 +15,14 @@
  *   database), counted by `aragora keys verify`, and never in a log line;
  * - kill -9 during deliveries (slow, failing receiver; debates running): after the restart every
  *   acknowledged test delivery and every committed debate event of the outbox's types reaches the
- *   receiver at least once, each event under one delivery id however often it was sent.
+ *   receiver at least once, each event under one delivery id however often it was sent (SQLite);
+ * - the runbook's Prometheus metrics count what happened.
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 import { generateKeyHex } from "../../runtime/security/encryption-keys.ts";
 import {
@@ -33,6 +35,7 @@ import {
   userWithRole,
 } from "../access/support.ts";
 import { runCli, startTestServer, type TestServer, tempDir } from "../support/server.ts";
+import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
 import { type Received, type Receiver, startReceiver } from "./receiver.ts";
 
 setDefaultTimeout(60_000);
@@ -93,21 +96,35 @@ interface WebhookView {
   previous_secret_expires_at: string | null;
 }
 
-describe("webhooks end to end", () => {
+const pg = await postgresAvailable();
+
+describe.each([
+  ["SQLite", false],
+  ["PostgreSQL", true],
+])("webhooks end to end on %s", (_name, onPostgres) => {
   let rx: Receiver;
   let server: TestServer;
+  let db: TempDatabase | undefined;
   let owner: Session;
   let member: Session;
   let umbrella: Session;
   const secrets: string[] = [];
+  const skip = onPostgres && !pg;
 
   beforeAll(async () => {
+    if (skip) return;
     rx = startReceiver();
+    db = onPostgres ? await createTempPostgresDatabase() : undefined;
     server = await startAccessServer({
-      env: { ARAGORA_ENCRYPTION_KEY: generateKeyHex(), ARAGORA_SIGNUP: "open", ARAGORA_DEMO_TOKEN_DELAY_MS: "0" },
+      env: {
+        ARAGORA_ENCRYPTION_KEY: generateKeyHex(),
+        ARAGORA_SIGNUP: "open",
+        ARAGORA_DEMO_TOKEN_DELAY_MS: "0",
+        ...(db ? { DATABASE_URL: db.url } : {}),
+      },
     });
     owner = await claimOwner(server);
-    member = await userWithRole(server, "member");
+    member = await userWithRole(server, "member", db ? { DATABASE_URL: db.url } : {});
     const signUp = await call<Session>(server, "POST", "/api/auth/sign-up", {
       body: { email: "owner@umbrella.example", password: PASSWORD, name: "Umbrella" },
     });
@@ -116,9 +133,35 @@ describe("webhooks end to end", () => {
   });
 
   afterAll(async () => {
+    if (skip) return;
     await server?.stop();
     rx?.stop();
+    await db?.drop();
   });
+
+  /** The endpoints' stored secret columns, read from the database itself. */
+  async function storedSecrets(): Promise<{ secret: string; previous_secret: string | null }[]> {
+    if (db) {
+      const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+      try {
+        return (await sql`SELECT secret, previous_secret FROM webhook_endpoints`) as unknown as {
+          secret: string;
+          previous_secret: string | null;
+        }[];
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    }
+    const sqlite = new Database(join(server.dataDir, "core.db"), { readonly: true });
+    try {
+      return sqlite.query("SELECT secret, previous_secret FROM webhook_endpoints").all() as {
+        secret: string;
+        previous_secret: string | null;
+      }[];
+    } finally {
+      sqlite.close();
+    }
+  }
 
   const as = (who: Session) => ({ token: who.access_token });
 
@@ -141,7 +184,7 @@ describe("webhooks end to end", () => {
     }
   }
 
-  test("who may manage webhooks, and bad input is a 422 naming the field", async () => {
+  test.skipIf(skip)("who may manage webhooks, and bad input is a 422 naming the field", async () => {
     const byMember = await call<{ error: string }>(server, "POST", "/api/webhooks", {
       ...as(member),
       body: { url: `${rx.url}` },
@@ -178,133 +221,139 @@ describe("webhooks end to end", () => {
     expect(emptyPatch.status).toBe(422);
   });
 
-  test("a debate's events arrive signed; standardwebhooks and the runbook's Python code verify every body", async () => {
-    const hook = await create(`${rx.url}/debates`, { description: "all events" });
-    // Another organisation's endpoint is not found, and it receives none of this organisation's events.
-    const theirs = await call<WebhookView>(server, "POST", "/api/webhooks", {
-      ...as(umbrella),
-      body: { url: `${rx.url}/umbrella` },
-    });
-    expect(theirs.status).toBe(201);
-    secrets.push(theirs.body.secret);
-    expect((await call(server, "GET", `/api/webhooks/${hook.id}`, as(umbrella))).status).toBe(404);
-    expect((await call(server, "GET", `/api/webhooks/${theirs.body.id}/deliveries`, as(owner))).status).toBe(404);
+  test.skipIf(skip)(
+    "a debate's events arrive signed; standardwebhooks and the runbook's Python code verify every body",
+    async () => {
+      const hook = await create(`${rx.url}/debates`, { description: "all events" });
+      // Another organisation's endpoint is not found, and it receives none of this organisation's events.
+      const theirs = await call<WebhookView>(server, "POST", "/api/webhooks", {
+        ...as(umbrella),
+        body: { url: `${rx.url}/umbrella` },
+      });
+      expect(theirs.status).toBe(201);
+      secrets.push(theirs.body.secret);
+      expect((await call(server, "GET", `/api/webhooks/${hook.id}`, as(umbrella))).status).toBe(404);
+      expect((await call(server, "GET", `/api/webhooks/${theirs.body.id}/deliveries`, as(owner))).status).toBe(404);
 
-    const question = 'Café ☕ or 日本茶? «Guillemets», "quotes", a \\ backslash, a tab\tand an emoji 🎉';
-    const created = await call<{ debate_id: string }>(server, "POST", "/api/debates", {
-      ...as(owner),
-      body: { question, agents: ["demo:alice", "demo:bob"], rounds: 1 },
-    });
-    expect(created.status).toBe(201);
-    const got = await receivedAt("/hook/debates", 4);
-    const byType = new Map(got.map((r) => [JSON.parse(r.body).event_type as string, r]));
-    expect([...byType.keys()].sort()).toEqual(["consensus", "debate_end", "debate_start", "receipt_generated"]);
-    const start = byType.get("debate_start") as Received;
-    // Non-ASCII leaves as \\uXXXX escapes (Python's json.dumps), and reads back as the question.
-    expect(start.body).toContain("Caf\\u00e9 \\u2615");
-    expect(start.body).toContain("\\ud83c\\udf89");
-    expect(JSON.parse(start.body).data).toMatchObject({ debate_id: created.body.debate_id, question, rounds: 1 });
-    expect(start.body).toStartWith('{"delivery_id": "dlv-');
+      const question = 'Café ☕ or 日本茶? «Guillemets», "quotes", a \\ backslash, a tab\tand an emoji 🎉';
+      const created = await call<{ debate_id: string }>(server, "POST", "/api/debates", {
+        ...as(owner),
+        body: { question, agents: ["demo:alice", "demo:bob"], rounds: 1 },
+      });
+      expect(created.status).toBe(201);
+      const got = await receivedAt("/hook/debates", 4);
+      const byType = new Map(got.map((r) => [JSON.parse(r.body).event_type as string, r]));
+      expect([...byType.keys()].sort()).toEqual(["consensus", "debate_end", "debate_start", "receipt_generated"]);
+      const start = byType.get("debate_start") as Received;
+      // Non-ASCII leaves as \\uXXXX escapes (Python's json.dumps), and reads back as the question.
+      expect(start.body).toContain("Caf\\u00e9 \\u2615");
+      expect(start.body).toContain("\\ud83c\\udf89");
+      expect(JSON.parse(start.body).data).toMatchObject({ debate_id: created.body.debate_id, question, rounds: 1 });
+      expect(start.body).toStartWith('{"delivery_id": "dlv-');
 
-    for (const r of got) {
-      const body = JSON.parse(r.body);
-      expect(r.headers["webhook-id"]).toBe(body.delivery_id);
-      expect(r.headers["x-webhook-delivery-id"]).toBe(body.delivery_id);
-      expect(body.webhook_id).toBe(hook.id);
-      expect(libraryVerifies(r, hook.secret)).toBe(true);
-      expect(libraryVerifies(r, theirs.body.secret)).toBe(false);
-    }
-    const cases = got.map((r) => ({
-      body: r.body,
-      signature: r.headers["x-webhook-signature"] as string,
-      secret: hook.secret,
-    }));
-    expect(await pythonVerifies(cases)).toEqual(cases.map(() => true));
-    // A body whose content changed, or checked with another secret, does not verify.
-    const altered = cases.map((c) => ({ ...c, body: c.body.replace("dlv-", "dlv-x") }));
-    expect(await pythonVerifies(altered)).toEqual(cases.map(() => false));
-    expect(await pythonVerifies([{ ...(cases[0] as (typeof cases)[0]), secret: theirs.body.secret }])).toEqual([false]);
-    expect(rx.received.filter((r) => r.path === "/hook/umbrella")).toEqual([]);
-
-    const deliveries = await call<{ deliveries: { state: string; history: unknown[] }[] }>(
-      server,
-      "GET",
-      `/api/webhooks/${hook.id}/deliveries`,
-      as(owner),
-    );
-    expect(deliveries.body.deliveries.map((d) => d.state)).toEqual([
-      "DELIVERED",
-      "DELIVERED",
-      "DELIVERED",
-      "DELIVERED",
-    ]);
-    const metrics = await call<Record<string, unknown>>(server, "GET", "/api/webhooks/metrics", as(owner));
-    expect(metrics.body).toMatchObject({ total_deliveries: 4, delivered: 4, success_rate: 100, dead_lettered: 0 });
-    expect(typeof metrics.body.avg_latency_ms).toBe("number");
-    const theirMetrics = await call<Record<string, unknown>>(server, "GET", "/api/webhooks/metrics", as(umbrella));
-    expect(theirMetrics.body).toMatchObject({ total_deliveries: 0, success_rate: null });
-  });
-
-  test("rotation: both signatures during the overlap, either secret verifies; without overlap only the new", async () => {
-    const hook = await create(`${rx.url}/rotated`, { event_types: ["debate_end"] });
-    const rotated = await call<WebhookView>(server, "POST", `/api/webhooks/${hook.id}/rotate-secret`, {
-      ...as(owner),
-      body: { overlap_seconds: 3600 },
-    });
-    expect(rotated.status).toBe(200);
-    secrets.push(rotated.body.secret);
-    expect(rotated.body.secret).not.toBe(hook.secret);
-    expect(Date.parse(rotated.body.previous_secret_expires_at as string) - Date.now()).toBeGreaterThan(3500_000);
-    expect((await call(server, "POST", `/api/webhooks/${hook.id}/test`, as(owner))).status).toBe(202);
-    const [during] = await receivedAt("/hook/rotated", 1);
-    const r = during as Received;
-    expect((r.headers["webhook-signature"] as string).split(" ")).toHaveLength(2);
-    expect(libraryVerifies(r, rotated.body.secret)).toBe(true);
-    expect(libraryVerifies(r, hook.secret)).toBe(true);
-    expect(
-      await pythonVerifies([
-        { body: r.body, signature: r.headers["x-webhook-signature"] as string, secret: rotated.body.secret },
-        { body: r.body, signature: r.headers["x-webhook-signature-previous"] as string, secret: hook.secret },
-        { body: r.body, signature: r.headers["x-webhook-signature"] as string, secret: hook.secret },
-      ]),
-    ).toEqual([true, true, false]);
-
-    const again = await call<WebhookView>(server, "POST", `/api/webhooks/${hook.id}/rotate-secret`, {
-      ...as(owner),
-      body: { overlap_seconds: 0 },
-    });
-    secrets.push(again.body.secret);
-    expect(again.body.previous_secret_expires_at).toBeNull();
-    expect((await call(server, "POST", `/api/webhooks/${hook.id}/test`, as(owner))).status).toBe(202);
-    const after = (await receivedAt("/hook/rotated", 2))[1] as Received;
-    expect((after.headers["webhook-signature"] as string).split(" ")).toHaveLength(1);
-    expect(after.headers["x-webhook-signature-previous"]).toBeUndefined();
-    expect(libraryVerifies(after, again.body.secret)).toBe(true);
-    expect(libraryVerifies(after, rotated.body.secret)).toBe(false);
-    // Rotating without a body takes the configured overlap (a day by default).
-    const byDefault = await call<WebhookView>(server, "POST", `/api/webhooks/${hook.id}/rotate-secret`, as(owner));
-    expect(byDefault.status).toBe(200);
-    secrets.push(byDefault.body.secret);
-    expect(Date.parse(byDefault.body.previous_secret_expires_at as string) - Date.now()).toBeGreaterThan(86_000_000);
-  });
-
-  test("secrets are sealed at rest, counted by keys verify, never listed again and never logged", async () => {
-    const db = new Database(join(server.dataDir, "core.db"), { readonly: true });
-    try {
-      const rows = db.query("SELECT secret, previous_secret FROM webhook_endpoints").all() as {
-        secret: string;
-        previous_secret: string | null;
-      }[];
-      expect(rows.length).toBeGreaterThanOrEqual(3);
-      for (const r of rows) {
-        expect(JSON.parse(r.secret)._encrypted).toBe(true);
-        if (r.previous_secret !== null) expect(JSON.parse(r.previous_secret)._encrypted).toBe(true);
+      for (const r of got) {
+        const body = JSON.parse(r.body);
+        expect(r.headers["webhook-id"]).toBe(body.delivery_id);
+        expect(r.headers["x-webhook-delivery-id"]).toBe(body.delivery_id);
+        expect(body.webhook_id).toBe(hook.id);
+        expect(libraryVerifies(r, hook.secret)).toBe(true);
+        expect(libraryVerifies(r, theirs.body.secret)).toBe(false);
       }
-      const dump = JSON.stringify(db.query("SELECT * FROM webhook_endpoints").all());
-      for (const s of secrets) expect(dump).not.toContain(s.slice(6));
-    } finally {
-      db.close();
+      const cases = got.map((r) => ({
+        body: r.body,
+        signature: r.headers["x-webhook-signature"] as string,
+        secret: hook.secret,
+      }));
+      expect(await pythonVerifies(cases)).toEqual(cases.map(() => true));
+      // A body whose content changed, or checked with another secret, does not verify.
+      const altered = cases.map((c) => ({ ...c, body: c.body.replace("dlv-", "dlv-x") }));
+      expect(await pythonVerifies(altered)).toEqual(cases.map(() => false));
+      expect(await pythonVerifies([{ ...(cases[0] as (typeof cases)[0]), secret: theirs.body.secret }])).toEqual([
+        false,
+      ]);
+      expect(rx.received.filter((r) => r.path === "/hook/umbrella")).toEqual([]);
+
+      const deliveries = await call<{ deliveries: { state: string; history: unknown[] }[] }>(
+        server,
+        "GET",
+        `/api/webhooks/${hook.id}/deliveries`,
+        as(owner),
+      );
+      expect(deliveries.body.deliveries.map((d) => d.state)).toEqual([
+        "DELIVERED",
+        "DELIVERED",
+        "DELIVERED",
+        "DELIVERED",
+      ]);
+      const metrics = await call<Record<string, unknown>>(server, "GET", "/api/webhooks/metrics", as(owner));
+      expect(metrics.body).toMatchObject({ total_deliveries: 4, delivered: 4, success_rate: 100, dead_lettered: 0 });
+      expect(typeof metrics.body.avg_latency_ms).toBe("number");
+      const theirMetrics = await call<Record<string, unknown>>(server, "GET", "/api/webhooks/metrics", as(umbrella));
+      expect(theirMetrics.body).toMatchObject({ total_deliveries: 0, success_rate: null });
+      const prometheus = await (await server.fetch("/api/metrics")).text();
+      expect(prometheus).toMatch(
+        /aragora_webhook_deliveries_total\{status="delivered",event_type="debate_end"\} [1-9]/,
+      );
+      expect(prometheus).toMatch(/aragora_webhook_delivery_latency_seconds_count\{event_type="consensus"\} [1-9]/);
+      expect(prometheus).toContain(`aragora_webhook_circuit_breaker_state{endpoint="${hook.id}"} 0`);
+    },
+  );
+
+  test.skipIf(skip)(
+    "rotation: both signatures during the overlap, either secret verifies; without overlap only the new",
+    async () => {
+      const hook = await create(`${rx.url}/rotated`, { event_types: ["debate_end"] });
+      const rotated = await call<WebhookView>(server, "POST", `/api/webhooks/${hook.id}/rotate-secret`, {
+        ...as(owner),
+        body: { overlap_seconds: 3600 },
+      });
+      expect(rotated.status).toBe(200);
+      secrets.push(rotated.body.secret);
+      expect(rotated.body.secret).not.toBe(hook.secret);
+      expect(Date.parse(rotated.body.previous_secret_expires_at as string) - Date.now()).toBeGreaterThan(3500_000);
+      expect((await call(server, "POST", `/api/webhooks/${hook.id}/test`, as(owner))).status).toBe(202);
+      const [during] = await receivedAt("/hook/rotated", 1);
+      const r = during as Received;
+      expect((r.headers["webhook-signature"] as string).split(" ")).toHaveLength(2);
+      expect(libraryVerifies(r, rotated.body.secret)).toBe(true);
+      expect(libraryVerifies(r, hook.secret)).toBe(true);
+      expect(
+        await pythonVerifies([
+          { body: r.body, signature: r.headers["x-webhook-signature"] as string, secret: rotated.body.secret },
+          { body: r.body, signature: r.headers["x-webhook-signature-previous"] as string, secret: hook.secret },
+          { body: r.body, signature: r.headers["x-webhook-signature"] as string, secret: hook.secret },
+        ]),
+      ).toEqual([true, true, false]);
+
+      const again = await call<WebhookView>(server, "POST", `/api/webhooks/${hook.id}/rotate-secret`, {
+        ...as(owner),
+        body: { overlap_seconds: 0 },
+      });
+      secrets.push(again.body.secret);
+      expect(again.body.previous_secret_expires_at).toBeNull();
+      expect((await call(server, "POST", `/api/webhooks/${hook.id}/test`, as(owner))).status).toBe(202);
+      const after = (await receivedAt("/hook/rotated", 2))[1] as Received;
+      expect((after.headers["webhook-signature"] as string).split(" ")).toHaveLength(1);
+      expect(after.headers["x-webhook-signature-previous"]).toBeUndefined();
+      expect(libraryVerifies(after, again.body.secret)).toBe(true);
+      expect(libraryVerifies(after, rotated.body.secret)).toBe(false);
+      // Rotating without a body takes the configured overlap (a day by default).
+      const byDefault = await call<WebhookView>(server, "POST", `/api/webhooks/${hook.id}/rotate-secret`, as(owner));
+      expect(byDefault.status).toBe(200);
+      secrets.push(byDefault.body.secret);
+      expect(Date.parse(byDefault.body.previous_secret_expires_at as string) - Date.now()).toBeGreaterThan(86_000_000);
+    },
+  );
+
+  test.skipIf(skip)("secrets are sealed at rest, never listed again and never logged", async () => {
+    const rows = await storedSecrets();
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    for (const r of rows) {
+      expect(JSON.parse(r.secret)._encrypted).toBe(true);
+      if (r.previous_secret !== null) expect(JSON.parse(r.previous_secret)._encrypted).toBe(true);
     }
+    const dump = JSON.stringify(rows);
+    for (const s of secrets) expect(dump).not.toContain(s.slice(6));
     const list = await call<{ webhooks: Record<string, unknown>[] }>(server, "GET", "/api/webhooks", as(owner));
     for (const w of list.body.webhooks) expect(w.secret).toBeUndefined();
     expect(noSecretsLogged(server, secrets)).toEqual([]);
