@@ -28,7 +28,7 @@ const VALUES: unknown[] = [
   'quote " backslash \\ slash / newline \n tab \t cr \r bell \u0007 nul \u0000 del \u007f',
   "Café ☕ 日本語 «» — ‰ € 🎉👩‍👩‍👧",
   "lone surrogate \ud800 end",
-  [true, false, null, 0, -1, 1.5, -0.25, 100, 1e21, 2 ** 53 + 2, 12345678901234567890],
+  [true, false, null, 0, -1, 1.5, -0.25, 100, 1e21, 2 ** 53 + 2, 2 ** 64 + 2 ** 12],
   [0.1, 0.2 + 0.1, 1 / 3, 1e-5, 1.5e-7, 0.0001, 0.00012, 123456.789, 1e15 + 0.5, 5e-324, 1.7976931348623157e308],
   { nested: { deeper: { deepest: ["é", { n: -2.5e-10 }] } } },
 ];
