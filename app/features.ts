@@ -6,13 +6,15 @@
  * feature's credentials, then the admin API's "off" answer.
  *
  * @example
- * const { features, authenticator } = await makeFeatures(ctx); // access, agents, debates, runbooks, schedulers
+ * const { features, authenticator } = await makeFeatures(ctx); // access, agents, debates, runbooks, schedulers, webhooks
  */
 import { accessFeature } from "../access/feature.ts";
 import { agentsFeature } from "../actors/agent/feature.ts";
 import { debatesFeature } from "../actors/debate/index.ts";
 import { runbooksFeature } from "../actors/runbook/feature.ts";
 import { schedulersFeature } from "../actors/scheduler/feature.ts";
+import { webhooksFeature } from "../actors/webhook/feature.ts";
+import { plainSender } from "../actors/webhook/plain-sender.ts";
 import type { AuditRecorder } from "../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { firstOf } from "../runtime/http/authenticators.ts";
@@ -49,6 +51,9 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
   made.push(
     await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts, audit: access.audit }),
   );
+  // Webhooks leave through a plain fetch sender until the guarded one (address checks, pinned
+  // connections) replaces it here.
+  made.push(await webhooksFeature(ctx, { outbox: debates.outbox, audit: access.audit, send: plainSender() }));
   const authenticator = firstOf([
     operatorAuthenticator(ctx.config, {
       handoffToken: runbooks.handoffToken,

@@ -97,6 +97,20 @@ export interface Config {
   debateTurnTimeoutSeconds: number;
   debateRoundTimeoutSeconds: number;
   debateTimeoutSeconds: number;
+  // --- webhooks ---
+  /** Retries of a failed delivery before it is dead-lettered (the first attempt not counted). */
+  webhookMaxRetries: number;
+  /** The first retry's delay; each next one doubles, up to webhookMaxDelaySeconds (plus jitter). */
+  webhookBaseDelaySeconds: number;
+  webhookMaxDelaySeconds: number;
+  /** One attempt, connect to the last byte of the answer. */
+  webhookTimeoutSeconds: number;
+  /** Consecutive failed attempts that open an endpoint's circuit breaker. */
+  webhookBreakerThreshold: number;
+  /** How long an open breaker waits before one probe delivery goes through. */
+  webhookBreakerCooldownSeconds: number;
+  /** How long a rotated-out signing secret still signs deliveries, unless the rotation says otherwise. */
+  webhookSecretOverlapSeconds: number;
   // --- ops playbooks, backups, schedulers ---
   receiptRetentionDays: number;
   receiptCleanupIntervalHours: number;
@@ -219,6 +233,8 @@ const addressList = type("string").pipe((raw, ctx) => {
 });
 const redisUrl = type(/^rediss?:\/\/.+/).describe("a redis:// or rediss:// URL");
 const positiveUsd = type("string.numeric.parse").pipe(type("0 < number <= 1000000000"));
+/** Seconds, fractions allowed (a test's 0.05), up to a day. */
+const positiveSeconds = type("string.numeric.parse").pipe(type("0 < number <= 86400"));
 
 /** An OpenAI-compatible model server declared in ARAGORA_LOCAL_MODELS. */
 export interface LocalModelServer {
@@ -871,6 +887,63 @@ export const VARIABLES: VariableSpec[] = [
     parse: positiveInt,
   },
   // --- ops playbooks, backups, schedulers ---
+  {
+    name: "ARAGORA_WEBHOOK_MAX_RETRIES",
+    key: "webhookMaxRetries",
+    description: "retries of a failed webhook delivery before it is dead-lettered (the first attempt not counted)",
+    expected: "a non-negative integer",
+    default: "5",
+    parse: nonNegativeInt,
+  },
+  {
+    name: "ARAGORA_WEBHOOK_BASE_DELAY_SECONDS",
+    key: "webhookBaseDelaySeconds",
+    description: "first retry delay of a webhook delivery: min(base * 2^attempt, max) plus jitter",
+    expected: "a positive number of seconds (fractions allowed), at most 86400",
+    default: "1",
+    parse: positiveSeconds,
+  },
+  {
+    name: "ARAGORA_WEBHOOK_MAX_DELAY_SECONDS",
+    key: "webhookMaxDelaySeconds",
+    description: "longest retry delay of a webhook delivery (before jitter)",
+    expected: "a positive number of seconds (fractions allowed), at most 86400",
+    default: "300",
+    parse: positiveSeconds,
+  },
+  {
+    name: "ARAGORA_WEBHOOK_TIMEOUT_SECONDS",
+    key: "webhookTimeoutSeconds",
+    description: "one webhook delivery attempt, connect to the last byte of the answer; longer is a failed attempt",
+    expected: "a positive number of seconds (fractions allowed), at most 86400",
+    default: "30",
+    parse: positiveSeconds,
+  },
+  {
+    name: "ARAGORA_WEBHOOK_CIRCUIT_BREAKER_THRESHOLD",
+    key: "webhookBreakerThreshold",
+    description: "consecutive failed attempts that open a webhook endpoint's circuit breaker (deliveries then wait)",
+    expected: "a positive integer",
+    default: "5",
+    parse: positiveInt,
+  },
+  {
+    name: "ARAGORA_WEBHOOK_CIRCUIT_BREAKER_COOLDOWN_SECONDS",
+    key: "webhookBreakerCooldownSeconds",
+    description: "seconds an open webhook circuit breaker waits before one probe delivery goes through",
+    expected: "a positive number of seconds (fractions allowed), at most 86400",
+    default: "60",
+    parse: positiveSeconds,
+  },
+  {
+    name: "ARAGORA_WEBHOOK_SECRET_OVERLAP_SECONDS",
+    key: "webhookSecretOverlapSeconds",
+    description:
+      "how long a rotated-out webhook signing secret still signs deliveries beside the new one (POST /api/webhooks/:id/rotate-secret may say otherwise)",
+    expected: "a positive number of seconds, at most 86400",
+    default: "86400",
+    parse: positiveSeconds,
+  },
   {
     name: "ARAGORA_RECEIPT_RETENTION_DAYS",
     key: "receiptRetentionDays",

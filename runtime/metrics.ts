@@ -386,6 +386,39 @@ export const metrics = {
     registers: [registry],
   }),
 
+  // Webhooks (actors/webhook): the runbook's names and labels.
+  webhookDeliveries: new Counter({
+    name: "aragora_webhook_deliveries_total",
+    help: "Webhook delivery attempts by outcome (status: delivered, failed, gone) and event type",
+    labelNames: ["status", "event_type"] as const,
+    registers: [registry],
+  }),
+  webhookDeliveryLatency: new Histogram({
+    name: "aragora_webhook_delivery_latency_seconds",
+    help: "Time of a webhook delivery attempt that got an answer, request to the answer's last byte, by event type",
+    labelNames: ["event_type"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  }),
+  webhookRetries: new Counter({
+    name: "aragora_webhook_retries_total",
+    help: "Webhook deliveries scheduled for another attempt after a failed one, by event type",
+    labelNames: ["event_type"] as const,
+    registers: [registry],
+  }),
+  webhookDeadLettered: new Counter({
+    name: "aragora_webhook_dead_lettered_total",
+    help: "Webhook deliveries moved to the dead-letter queue (retries exhausted, or the endpoint answered 410 Gone), by event type",
+    labelNames: ["event_type"] as const,
+    registers: [registry],
+  }),
+  webhookCircuitBreakerState: new Gauge({
+    name: "aragora_webhook_circuit_breaker_state",
+    help: "A webhook endpoint's circuit breaker (0 closed, 1 open: its deliveries wait), by endpoint id",
+    labelNames: ["endpoint"] as const,
+    registers: [registry],
+  }),
+
   // Accounts (access/)
   authEvents: new Counter({
     name: "aragora_auth_events_total",

@@ -90,6 +90,23 @@ export const debateEventChunks = pgTable(
 );
 
 /**
+ * The debate's events that other features act on once they are committed, one row each, written in
+ * the same transaction as their chunk (see ./debate-schema-sqlite.ts).
+ */
+export const debateEventOutbox = pgTable(
+  "debate_event_outbox",
+  {
+    debateId: text("debate_id")
+      .notNull()
+      .references(() => debates.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    type: text("type").notNull(),
+    payload: text("payload").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.debateId, t.seq] })],
+);
+
+/**
  * One row per event, as the `debate_events` table had before chunks, so operators' SQL keeps
  * working. type, round, agent and ts are read from the envelope; PostgreSQL refuses to read any
  * field of a json object holding an escaped NUL or lone UTF-16 surrogate (`\u0000`, `\ud83d`: what

@@ -86,6 +86,26 @@ export const debateEventChunks = sqliteTable(
 );
 
 /**
+ * The debate's events that other features act on once they are committed (OUTBOX_EVENT_TYPES:
+ * start, consensus, agent errors, end, receipt), one row each, written in the same transaction as
+ * the chunk that holds the event: the webhooks feature turns each into deliveries and then removes
+ * it, so an event committed just before a crash is still delivered after the restart.
+ */
+export const debateEventOutbox = sqliteTable(
+  "debate_event_outbox",
+  {
+    debateId: text("debate_id")
+      .notNull()
+      .references(() => debates.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    type: text("type").notNull(),
+    // The envelope exactly as published.
+    payload: text("payload").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.debateId, t.seq] })],
+);
+
+/**
  * One row per event, as the `debate_events` table had before chunks, so operators' SQL keeps
  * working: type, round, agent and ts (epoch ms) come from the envelope, the hash from the chunk.
  */

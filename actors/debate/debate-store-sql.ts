@@ -25,6 +25,7 @@ import type {
   UsageRow,
 } from "./debate-store.ts";
 import type { Rating } from "./elo.ts";
+import type { OutboxEvent } from "./event-outbox.ts";
 import type { DebateStatus } from "./types.ts";
 
 /** The owner of every debate made before organisations existed. */
@@ -39,6 +40,7 @@ export const debateTables = dialectTables({
     receipts: sqlite.debateReceipts,
     ratings: sqlite.eloRatings,
     costCaps: sqlite.organisationCostCaps,
+    outbox: sqlite.debateEventOutbox,
   },
   postgres: {
     debates: postgres.debates,
@@ -47,6 +49,7 @@ export const debateTables = dialectTables({
     receipts: postgres.debateReceipts,
     ratings: postgres.eloRatings,
     costCaps: postgres.organisationCostCaps,
+    outbox: postgres.debateEventOutbox,
   },
 });
 
@@ -270,6 +273,37 @@ export class SqlDebateStore implements DebateStore {
               set: { monthlyCostCapUsd: capUsd, updatedBy: by, updatedAt: at },
             }),
     );
+  }
+
+  async outboxTake(limit: number): Promise<OutboxEvent[]> {
+    const { outbox, debates } = this.repo.tables;
+    return this.repo.read((db) =>
+      db
+        .select({
+          debateId: outbox.debateId,
+          seq: outbox.seq,
+          type: outbox.type,
+          orgId: debates.orgId,
+          payload: outbox.payload,
+        })
+        .from(outbox)
+        .innerJoin(debates, eq(debates.id, outbox.debateId))
+        .orderBy(outbox.debateId, outbox.seq)
+        .limit(limit),
+    );
+  }
+
+  async outboxRemove(rows: readonly Pick<OutboxEvent, "debateId" | "seq">[]): Promise<void> {
+    if (rows.length === 0) return;
+    const { outbox } = this.repo.tables;
+    const seqs = new Map<string, number[]>();
+    for (const r of rows) {
+      const list = seqs.get(r.debateId);
+      if (list) list.push(r.seq);
+      else seqs.set(r.debateId, [r.seq]);
+    }
+    const which = [...seqs].map(([debateId, list]) => and(eq(outbox.debateId, debateId), inArray(outbox.seq, list)));
+    await this.repo.write((db) => db.delete(outbox).where(or(...which)));
   }
 
   async probeWrite(): Promise<void> {

@@ -15,6 +15,7 @@ import { type StoreHealth, StoreUnavailableError, storeFailureReason } from "../
 import type { debates } from "./debate-schema-postgres.ts";
 import { debateTables, type EventLogSql, SqlDebateStore } from "./debate-store-sql.ts";
 import type { Rating } from "./elo.ts";
+import type { OutboxEvent } from "./event-outbox.ts";
 import type { Baseline, ConsensusOutcome, DebateConfig, DebateStatus, DebateSummaryData } from "./types.ts";
 
 /** Who a debate belongs to: its organisation, the workspace inside it, and the user who made it. */
@@ -166,6 +167,10 @@ export interface DebateStore {
   costCap(orgId: string): Promise<CostCapRow | null>;
   /** Set the organisation's own monthly cost cap; null removes it. */
   setCostCap(orgId: string, capUsd: number | null, by: string, at: Date): Promise<void>;
+  /** Up to `limit` of the oldest rows of the event outbox (./event-outbox.ts), with their debates' organisations. */
+  outboxTake(limit: number): Promise<OutboxEvent[]>;
+  /** Removes these rows from the event outbox. */
+  outboxRemove(rows: readonly Pick<OutboxEvent, "debateId" | "seq">[]): Promise<void>;
   /**
    * A cheap real write through the paths debates write by (the debates and event-log tables),
    * changing nothing a reader sees: StoreHealth's probe while the store cannot write.
@@ -227,7 +232,7 @@ const PART_OF: Record<string, string> = { appendEvents: "event_log", events: "ev
  * @example const debates = reportingHealth(await openDebateStore(ctx.store, config), health);
  */
 export function reportingHealth(store: DebateStore, health: StoreHealth): DebateStore {
-  const writes = new Set(["create", "appendEvents", "finish", "probeWrite", "setCostCap"]);
+  const writes = new Set(["create", "appendEvents", "finish", "probeWrite", "setCostCap", "outboxRemove"]);
   // The wrappers are made once, here: the store is on every request's and every batch's path.
   const reporting = Object.create(store) as Record<string, unknown>;
   for (const key of methodNames(store)) {

@@ -25,6 +25,7 @@ import {
   type StoredLinks,
   unstoredEvents,
 } from "./event-chunks.ts";
+import { outboxEvents } from "./event-outbox.ts";
 
 export class PostgresEventLog implements EventLogSql {
   /** `pool`: the pool this log runs on, which it does not end. */
@@ -65,7 +66,7 @@ export class PostgresEventLog implements EventLogSql {
       sql.begin(async (tx) => {
         // The fast path, in a savepoint: every chunk goes in unless one overlaps the log.
         try {
-          await tx.savepoint((sp) => this.insertChunks(sp, chunks));
+          await tx.savepoint((sp) => this.insertChunks(sp, chunks, events));
           return;
         } catch (err) {
           if (!(err instanceof EventSeqConflict)) throw err;
@@ -80,8 +81,9 @@ export class PostgresEventLog implements EventLogSql {
           ${tx.array(spans.map((s) => s.lastSeq))}::bigint[]
         ) AS s(debate_id, first_seq, last_seq)
           ON c.debate_id = s.debate_id AND c.last_seq >= s.first_seq AND c.first_seq <= s.last_seq`;
-        const rest = chunkEvents(unstoredEvents(events, stored));
-        if (rest.length > 0) await this.insertChunks(tx, rest);
+        const unstored = unstoredEvents(events, stored);
+        const rest = chunkEvents(unstored);
+        if (rest.length > 0) await this.insertChunks(tx, rest, unstored);
       }),
     );
   }
@@ -89,9 +91,15 @@ export class PostgresEventLog implements EventLogSql {
   /**
    * One statement: the chunks, each only if no stored chunk of its debate overlaps it (the one with
    * the highest first_seq <= its last seq is the only candidate: one index probe), and each
-   * debate's last_seq. Throws {@link EventSeqConflict} when a chunk was left out.
+   * debate's last_seq. Throws {@link EventSeqConflict} when a chunk was left out. Then, when
+   * `events` (those the chunks hold) has any of the outbox's types, a second statement writes
+   * them to the outbox (./event-outbox.ts), in the same transaction.
    */
-  private async insertChunks(tx: postgres.TransactionSql, chunks: EventChunk[]): Promise<void> {
+  private async insertChunks(
+    tx: postgres.TransactionSql,
+    chunks: EventChunk[],
+    events: readonly StoredEvent[],
+  ): Promise<void> {
     const spans = debateSpans(chunks);
     const [row] = await tx<{ stored: number }[]>`
       WITH stored AS (
@@ -120,6 +128,14 @@ export class PostgresEventLog implements EventLogSql {
     if (row?.stored !== chunks.length) {
       const ranges = chunks.map((c) => `${c.debateId} ${c.firstSeq}..${c.lastSeq}`).join(", ");
       throw new EventSeqConflict(`a batch overlaps events already stored (chunks ${ranges})`);
+    }
+    const outbox = outboxEvents(events);
+    if (outbox.length > 0) {
+      await tx`INSERT INTO debate_event_outbox (debate_id, seq, type, payload)
+        SELECT * FROM unnest(
+          ${tx.array(outbox.map((e) => e.debateId))}::text[], ${tx.array(outbox.map((e) => e.seq))}::bigint[],
+          ${tx.array(outbox.map((e) => e.type))}::text[], ${tx.array(outbox.map((e) => e.payload))}::text[]
+        ) ON CONFLICT DO NOTHING`;
     }
   }
 
@@ -172,7 +188,7 @@ export class PostgresEventLog implements EventLogSql {
           await tx`INSERT INTO debate_receipts (debate_id, receipt, created_at)
           VALUES (${id}, ${o.receipt.json}, ${o.receipt.at.toISOString()}) ON CONFLICT (debate_id) DO NOTHING`;
         }
-        if (o.events && o.events.length > 0) await this.insertChunks(tx, chunkEvents(o.events));
+        if (o.events && o.events.length > 0) await this.insertChunks(tx, chunkEvents(o.events), o.events);
         await tx`UPDATE debates SET status = ${o.status}, stop_reason = ${o.stopReason}, error = ${o.error},
         consensus = ${o.consensus ? JSON.stringify(o.consensus) : null}, baseline = ${o.baseline ? JSON.stringify(o.baseline) : null},
         summary = ${o.summary ? JSON.stringify(o.summary) : null}, elo_applied = ${eloApplied},

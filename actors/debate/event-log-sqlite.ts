@@ -29,6 +29,7 @@ import {
   type StoredLinks,
   unstoredEvents,
 } from "./event-chunks.ts";
+import { OUTBOX_EVENT_TYPES } from "./event-outbox.ts";
 
 /** Longest stretch of one group commit before the rest waits for the next turn of the loop. */
 const COMMIT_SLICE_MS = 4;
@@ -47,6 +48,7 @@ export class SqliteEventLog implements EventLogSql {
   private readonly overlapping: Statement<StoredLinks, [string, number, number]>;
   private readonly advanceSeq: Statement;
   private readonly raiseSeq: Statement;
+  private readonly insertOutbox: Statement;
   private readonly appendTx: (events: StoredEvent[]) => void;
 
   /** `db`: the connection this log writes on, which it does not close. */
@@ -75,8 +77,13 @@ export class SqliteEventLog implements EventLogSql {
     this.overlapping = this.db.prepare(
       "SELECT debate_id, first_seq, hashes FROM debate_event_chunks WHERE debate_id = ?1 AND last_seq >= ?2 AND first_seq <= ?3",
     );
+    // OR IGNORE: a row already there is the same event (its seq is stored once, in its chunk).
+    this.insertOutbox = this.db.prepare(
+      "INSERT OR IGNORE INTO debate_event_outbox (debate_id, seq, type, payload) VALUES (?, ?, ?, ?)",
+    );
     this.appendTx = this.db.transaction((events: StoredEvent[]) => {
       let chunks = chunkEvents(events);
+      let written = events;
       // A span that starts above the debate's last_seq cannot overlap a stored event (see
       // debateSpans); the others (a retry of a batch that did commit, a batch committed after a
       // later one, a debate that does not exist) are checked event by event against the log.
@@ -85,10 +92,15 @@ export class SqliteEventLog implements EventLogSql {
       );
       if (unchecked.length > 0) {
         const stored = unchecked.flatMap((s) => this.overlapping.all(s.debateId, s.firstSeq, s.lastSeq));
-        chunks = chunkEvents(unstoredEvents(events, stored));
+        written = unstoredEvents(events, stored);
+        chunks = chunkEvents(written);
         for (const s of unchecked) this.raiseSeq.run(s.lastSeq, s.lastTs, s.debateId);
       }
       for (const c of chunks) this.insertChunk.run(c.debateId, c.firstSeq, c.lastSeq, c.hashes, c.events);
+      // The events other features act on, committed with their chunk (./event-outbox.ts).
+      for (const e of written) {
+        if (OUTBOX_EVENT_TYPES.has(e.type)) this.insertOutbox.run(e.debateId, e.seq, e.type, e.payload);
+      }
     });
   }
 

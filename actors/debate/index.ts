@@ -1,7 +1,8 @@
 /**
  * The debates feature: the event writer, the live streams on the WebSocket gateway, the debates
  * supervisor with its DebateActors, the receipt key, the HTTP routes, resume at start and the
- * drain at shutdown. Runs after the agents feature, whose directory it is given.
+ * drain at shutdown. Runs after the agents feature, whose directory it is given. It offers later
+ * features the event outbox (./event-outbox.ts): the committed events they act on (webhooks).
  *
  * @example
  * const debates = await debatesFeature(ctx, { agents: (await agentsFeature(ctx, { audit })).agents });
@@ -18,6 +19,7 @@ import { type DebateStore, openDebateStore, reportingHealth } from "./debate-sto
 import { DebateStreams } from "./debate-streams.ts";
 import { DebateSupervisor } from "./debate-supervisor.ts";
 import { debateIdsForLog, EventWriter } from "./event-log.ts";
+import { type DebateEventOutbox, isOutboxPayload } from "./event-outbox.ts";
 import { loadOrCreateReceiptKey } from "./receipt.ts";
 
 export interface DebatesFeatureDeps {
@@ -33,7 +35,7 @@ export interface DebatesFeatureDeps {
 export async function debatesFeature(
   ctx: FeatureContext,
   { agents, legacyOwner }: DebatesFeatureDeps,
-): Promise<Feature & { receipts: Pick<DebateStore, "deleteReceiptsBefore"> }> {
+): Promise<Feature & { receipts: Pick<DebateStore, "deleteReceiptsBefore">; outbox: DebateEventOutbox }> {
   const { config, log } = ctx;
   const health = ctx.storeHealth;
   const store = reportingHealth(await openDebateStore(ctx.store, config), health);
@@ -63,10 +65,15 @@ export async function debatesFeature(
   streams.register();
   // Set below: the supervisor needs the writer, and the writer tells it which debates to release.
   let release: ((id: string) => void) | undefined;
+  // Told after each commit that wrote outbox rows: the writer publishes only after the commit.
+  const outboxListeners = new Set<() => void>();
   const writer = new EventWriter({
     store,
     log,
-    publish: (id, seq, payload) => streams.publish(id, seq, payload),
+    publish: (id, seq, payload) => {
+      streams.publish(id, seq, payload);
+      if (outboxListeners.size > 0 && isOutboxPayload(payload)) for (const heard of outboxListeners) heard();
+    },
     onConflict: (id) => release?.(id),
     onCommit: (seconds, events) => {
       metrics.debateEventAppendSeconds.observe(seconds);
@@ -111,10 +118,19 @@ export async function debatesFeature(
     debates.start();
     ctx.drain.register({ name: "debates", drain: (signal) => debates.drain(signal) });
   }
+  const outbox: DebateEventOutbox = {
+    take: (limit) => store.outboxTake(limit),
+    remove: (rows) => store.outboxRemove(rows),
+    onCommitted(listener) {
+      outboxListeners.add(listener);
+      return () => outboxListeners.delete(listener);
+    },
+  };
   return {
     name: "debates",
     // The schedulers' receipt retention prunes through it: only this feature writes its tables.
     receipts: store,
+    outbox,
     routes: new Elysia({ name: "aragora-debates-and-billing" })
       .use(debateRoutes({ store, debates, key, caps }))
       .use(billingRoutes({ store, caps, log })),

@@ -353,7 +353,8 @@ function migrationScenario(dialect: Dialect) {
     for (const e of [...a.next(6), ...b.next(3)]) await dialect.insertOldEvent(e);
     oldRows = await dialect.eventRows();
     expect(oldRows).toHaveLength(9);
-  });
+    // One process per migration rolled back: each migration added makes it longer.
+  }, 120_000);
 
   test(`${MIGRATION} keeps every event readable and the view returns the old rows`, async () => {
     expect(await migrate(dialect, "apply")).toStartWith(`applied ${MIGRATION}\n`);
@@ -402,7 +403,8 @@ function migrationScenario(dialect: Dialect) {
     // And up again: the migration is repeatable over rows the down script wrote.
     expect(await migrate(dialect, "apply")).toStartWith(`applied ${MIGRATION}\n`);
     expect(await dialect.eventRows()).toEqual(viewRows);
-  });
+    // One process per migration rolled back: each migration added makes it longer.
+  }, 120_000);
 }
 
 const EVENT_ROWS =

@@ -6,6 +6,7 @@
  * filters (a workspace among them) and its cursor paging, the legacy owner's debates adopted into
  * an organisation's workspace, the debates still running, each organisation's leaderboard and its
  * order, the usage rows of a time range, each organisation's cost cap, receipt pruning's count, and
+ * the event outbox (the committed events webhooks act on, once each, with their organisation), and
  * the health probe, which writes (SQLite: a page)
  * and changes nothing a reader sees; and store health wraps every method (on a store opened
  * read-only: reads answer, writes are refused as 503 read_only and reported).
@@ -20,6 +21,7 @@ import {
   type Owner,
   openDebateStore,
   reportingHealth,
+  type StoredEvent,
 } from "../../actors/debate/debate-store.ts";
 import type { DebateConfig } from "../../actors/debate/types.ts";
 import { type Config, loadConfig } from "../../runtime/config.ts";
@@ -90,6 +92,8 @@ const METHODS = {
   usage: true,
   costCap: true,
   setCostCap: true,
+  outboxTake: true,
+  outboxRemove: true,
   close: true,
 } satisfies Record<keyof DebateStore, true>;
 
@@ -289,6 +293,41 @@ function queries(config: () => Config) {
     expect(await store.receipt("d-q2", "acme")).toBe('{"receipt":"d-q2"}');
     expect(await store.deleteReceiptsBefore(new Date(T0 + 20_000))).toBe(0);
     expect(await store.deleteReceiptsBefore(new Date(T0 + 40_000))).toBe(2);
+  });
+
+  test("the event outbox holds the committed events of its types, once each, with their organisation, until removed", async () => {
+    const event = (debateId: string, seq: number, type: string): StoredEvent => ({
+      debateId,
+      seq,
+      type,
+      round: null,
+      agent: null,
+      ts: T0 + seq,
+      hash: String(seq % 10).repeat(64),
+      payload: JSON.stringify({ type, debate_id: debateId, seq }),
+    });
+    const batch = [
+      event("d-q3", 1, "debate_start"),
+      event("d-q3", 2, "token"),
+      event("d-q3", 3, "consensus"),
+      event("d-q5", 1, "debate_start"),
+      event("d-q5", 2, "turn_end"),
+    ];
+    await store.appendEvents(batch);
+    // A batch written again (its acknowledgement lost) stores nothing twice.
+    await store.appendEvents(batch);
+    const rows = await store.outboxTake(10);
+    expect(rows.map((r) => [r.debateId, r.seq, r.type, r.orgId])).toEqual([
+      ["d-q3", 1, "debate_start", "acme"],
+      ["d-q3", 3, "consensus", "acme"],
+      ["d-q5", 1, "debate_start", "umbrella"],
+    ]);
+    expect(rows[1]?.payload).toBe((batch[2] as StoredEvent).payload);
+    expect((await store.outboxTake(1)).length).toBe(1);
+    await store.outboxRemove(rows.slice(0, 2));
+    expect((await store.outboxTake(10)).map((r) => [r.debateId, r.seq])).toEqual([["d-q5", 1]]);
+    await store.outboxRemove(rows);
+    expect(await store.outboxTake(10)).toEqual([]);
   });
 }
 

@@ -88,7 +88,8 @@ function scenario(target: Target) {
     const none = await aragora(["migrate", "rollback"], target.env());
     expect(none.code).toBe(0);
     expect(none.stdout).toContain("nothing to roll back");
-  });
+    // One process per migration: each migration added makes it longer.
+  }, 120_000);
 
   test("apply after rollback re-applies everything", async () => {
     const r = await aragora(["migrate", "apply", "--json"], target.env());

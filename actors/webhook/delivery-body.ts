@@ -1,0 +1,65 @@
+/**
+ * The body of a webhook delivery, written once when the delivery is made and sent byte for byte on
+ * every attempt (its signatures are computed over these bytes):
+ *
+ * ```json
+ * {"delivery_id": "dlv-...", "webhook_id": "wh-...", "event_type": "debate_end", "timestamp": "2026-01-01T00:00:00.000Z",
+ *  "data": {"debate_id": "d-...", "seq": 42, "round": null, "agent": null, "status": "completed", ...}}
+ * ```
+ *
+ * `delivery_id` is the receiver's key for deduplication (at-least-once delivery may repeat a
+ * delivery after a crash; never with another id). A debate event's `data` is its envelope's
+ * debate id, seq, round and agent, then its own fields. Written as Python's json.dumps writes it
+ * (./python-json.ts), so the runbook's recipient code verifies the signature.
+ *
+ * @example
+ * debateEventBody("dlv-1", "wh-1", { type: "debate_end", debate_id: "d-1", seq: 9, ts, round: null, agent: null, data: {...} })
+ */
+import { pythonJsonDumps } from "./python-json.ts";
+
+/** The envelope of a debate event as the log stores it (schemas/debate-events.ts). */
+export interface EventEnvelope {
+  type: string;
+  debate_id: string;
+  seq: number;
+  ts: string;
+  round: number | null;
+  agent: string | null;
+  data: Record<string, unknown>;
+}
+
+/**
+ * A delivery's body.
+ *
+ * @example deliveryBody({ deliveryId: "dlv-1", webhookId: "wh-1", eventType: "test", timestamp, data: { message: "hi" } })
+ */
+export function deliveryBody(input: {
+  deliveryId: string;
+  webhookId: string;
+  eventType: string;
+  timestamp: string;
+  data: Record<string, unknown>;
+}): string {
+  return pythonJsonDumps({
+    delivery_id: input.deliveryId,
+    webhook_id: input.webhookId,
+    event_type: input.eventType,
+    timestamp: input.timestamp,
+    data: input.data,
+  });
+}
+
+/**
+ * The body of a delivery of a debate event.
+ *
+ * @example debateEventBody("dlv-1", "wh-1", JSON.parse(row.payload))
+ */
+export function debateEventBody(deliveryId: string, webhookId: string, event: EventEnvelope): string {
+  return deliveryBody({
+    deliveryId,
+    webhookId,
+    eventType: event.type,
+    timestamp: event.ts,
+    data: { debate_id: event.debate_id, seq: event.seq, round: event.round, agent: event.agent, ...event.data },
+  });
+}

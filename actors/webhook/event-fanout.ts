@@ -1,0 +1,110 @@
+/**
+ * The fan-out: turns the debates' committed events (their outbox, actors/debate/event-outbox.ts)
+ * into deliveries, one per enabled endpoint of the debate's organisation that takes the event's
+ * type, and hands them to the endpoint actors. An actor of its own (`/system/webhooks/fanout`),
+ * so batches are made one at a time.
+ *
+ * Durable at least once, without a transaction across the two features: the deliveries of a batch
+ * are inserted first (a delivery is unique per (endpoint, event): `<debate id>:<seq>`), the outbox
+ * rows removed after. A crash between the two makes the batch again at the next start, and the
+ * unique key keeps the deliveries made the first time, with their ids. Rows another process
+ * committed (or this one before a crash) are found by the poll every {@link POLL_MS}; this
+ * process's own commits wake it at once.
+ *
+ * @example
+ * const fanout = system.spawn(eventFanout(deps), { parent, name: "fanout" });
+ * outbox.onCommitted(() => fanout.tell({ type: "drain" }));
+ */
+import { behavior } from "../../runtime/actor/index.ts";
+import type { Logger } from "../../runtime/log.ts";
+import type { DebateEventOutbox, OutboxEvent } from "../debate/event-outbox.ts";
+import { debateEventBody, type EventEnvelope } from "./delivery-body.ts";
+import type { QueuedDelivery } from "./endpoint-actor.ts";
+import { queued } from "./endpoint-actor.ts";
+import { type DeliveryRow, type EndpointRow, newDelivery, takes, type WebhookStore } from "./webhook-store.ts";
+
+/** Outbox rows made into deliveries at a time. */
+export const FANOUT_BATCH = 500;
+/** How often the outbox is read when nothing woke the fan-out. */
+export const POLL_MS = 1000;
+
+export type FanoutMsg = { type: "drain" };
+
+export interface FanoutDeps {
+  outbox: Pick<DebateEventOutbox, "take" | "remove">;
+  store: Pick<WebhookStore, "enabledEndpointsOf" | "insertDeliveries">;
+  /** Hands new deliveries to their endpoints' actors. */
+  enqueue(endpointId: string, deliveries: QueuedDelivery[]): void;
+  log: Logger;
+  /** Wall-clock epoch milliseconds. */
+  now: () => number;
+}
+
+/**
+ * The deliveries of a batch of outbox rows for the endpoints given (the enabled endpoints of the
+ * rows' organisations).
+ *
+ * @example deliveriesOf(rows, endpoints, new Date())
+ */
+export function deliveriesOf(
+  rows: readonly OutboxEvent[],
+  endpoints: readonly Pick<EndpointRow, "id" | "orgId" | "eventTypes">[],
+  now: Date,
+): DeliveryRow[] {
+  const made: DeliveryRow[] = [];
+  for (const row of rows) {
+    let envelope: EventEnvelope | undefined;
+    for (const endpoint of endpoints) {
+      if (endpoint.orgId !== row.orgId || !takes(endpoint, row.type)) continue;
+      envelope ??= JSON.parse(row.payload) as EventEnvelope;
+      const event = envelope;
+      made.push(
+        newDelivery(
+          endpoint,
+          row.type,
+          `${row.debateId}:${row.seq}`,
+          (id) => debateEventBody(id, endpoint.id, event),
+          now,
+        ),
+      );
+    }
+  }
+  return made;
+}
+
+/**
+ * The fan-out's behaviour: each `drain` makes deliveries of the outbox until it is empty.
+ *
+ * @example system.spawn(eventFanout(deps), { parent, name: "fanout", restart: "permanent" })
+ */
+export function eventFanout(deps: FanoutDeps) {
+  return behavior<FanoutMsg, undefined>({
+    kind: "webhook_fanout",
+    preStart(_state, ctx) {
+      ctx.timers.startRepeating("poll", { type: "drain" }, POLL_MS);
+      ctx.self.tell({ type: "drain" });
+      return undefined;
+    },
+    async receive(_state, _msg) {
+      for (;;) {
+        const rows = await deps.outbox.take(FANOUT_BATCH);
+        if (rows.length === 0) return undefined;
+        const orgs = [...new Set(rows.map((r) => r.orgId))];
+        const endpoints = await deps.store.enabledEndpointsOf(orgs);
+        const inserted = await deps.store.insertDeliveries(deliveriesOf(rows, endpoints, new Date(deps.now())));
+        await deps.outbox.remove(rows);
+        const byEndpoint = new Map<string, QueuedDelivery[]>();
+        for (const d of inserted) {
+          const list = byEndpoint.get(d.endpointId);
+          if (list) list.push(queued(d));
+          else byEndpoint.set(d.endpointId, [queued(d)]);
+        }
+        for (const [endpointId, list] of byEndpoint) deps.enqueue(endpointId, list);
+        if (inserted.length > 0) {
+          deps.log.debug({ events: rows.length, deliveries: inserted.length }, "webhook deliveries made");
+        }
+        if (rows.length < FANOUT_BATCH) return undefined;
+      }
+    },
+  });
+}

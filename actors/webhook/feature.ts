@@ -1,0 +1,93 @@
+/**
+ * The webhooks feature: an organisation's endpoints and their durable deliveries. It takes the
+ * debates' committed events from their outbox (the fan-out), runs one WebhookEndpointActor per
+ * endpoint under `/system/webhooks` (queue, retries, circuit breaker), writes every attempt, and
+ * mounts /api/webhooks. At start every endpoint's actor loads the deliveries still to send (those
+ * a crash interrupted included, with their ids), and the fan-out makes the deliveries of events
+ * committed before the crash.
+ *
+ * Requests leave through the `send` it is given (runtime/http/outbound.ts): the guarded sender in
+ * production, a plain one until that lands, one pointed at local receivers in tests.
+ *
+ * @example
+ * const webhooks = await webhooksFeature(ctx, { outbox: debates.outbox, audit: access.audit, send: plainSender() });
+ */
+import type { AuditRecorder } from "../../runtime/audit.ts";
+import type { Feature, FeatureContext } from "../../runtime/feature.ts";
+import type { SendOutbound } from "../../runtime/http/outbound.ts";
+import type { DebateEventOutbox } from "../debate/event-outbox.ts";
+import { DeliveryJournal } from "./delivery-journal.ts";
+import { WebhookActors } from "./webhook-actors.ts";
+import { webhookRoutes } from "./webhook-routes.ts";
+import { openWebhookStore } from "./webhook-store.ts";
+
+export interface WebhooksFeatureDeps {
+  /** The debates' committed events. */
+  outbox: DebateEventOutbox;
+  /** Where changes to endpoints are recorded. */
+  audit: AuditRecorder;
+  send: SendOutbound;
+  /** Wall-clock epoch milliseconds; default Date.now (tests derive it from a simulated clock). */
+  now?: () => number;
+  /** Jitter's random source; default Math.random. */
+  random?: () => number;
+}
+
+export async function webhooksFeature(
+  ctx: FeatureContext,
+  deps: WebhooksFeatureDeps,
+): Promise<Feature & { actors: WebhookActors }> {
+  const { config, system } = ctx;
+  const log = ctx.log.child({ component: "webhooks" });
+  const now = deps.now ?? Date.now;
+  const store = await openWebhookStore(ctx.store, ctx.sealer);
+  const journal = new DeliveryJournal(store, log);
+  const actors = new WebhookActors(
+    system,
+    {
+      store,
+      journal,
+      send: deps.send,
+      policy: {
+        maxRetries: config.webhookMaxRetries,
+        baseDelayMs: config.webhookBaseDelaySeconds * 1000,
+        maxDelayMs: config.webhookMaxDelaySeconds * 1000,
+      },
+      timeoutMs: config.webhookTimeoutSeconds * 1000,
+      breaker: {
+        failureThreshold: config.webhookBreakerThreshold,
+        cooldownMs: config.webhookBreakerCooldownSeconds * 1000,
+      },
+      log,
+      now,
+      random: deps.random ?? Math.random,
+      version: ctx.version,
+    },
+    { outbox: deps.outbox, store, log, now },
+  );
+  let unsubscribe: (() => void) | undefined;
+  return {
+    name: "webhooks",
+    actors,
+    routes: webhookRoutes({
+      store,
+      actors,
+      audit: deps.audit,
+      log,
+      overlapSeconds: config.webhookSecretOverlapSeconds,
+      now,
+    }),
+    async start() {
+      const ids = await store.endpointIds();
+      actors.start(ids);
+      unsubscribe = deps.outbox.onCommitted(() => actors.kick());
+      log.info({ endpoints: ids.length }, `webhooks started: ${ids.length} endpoint actors`);
+    },
+    async stop() {
+      unsubscribe?.();
+      await actors.stop();
+      await journal.flush();
+      await store.close();
+    },
+  };
+}
