@@ -6,10 +6,10 @@
  * check), so nothing resolves the name a second time.
  *
  * Why not a custom `lookup`: Bun's fetch has none, and Bun's `node:http` client, which honours
- * one, pools connections by host name, so a request whose lookup answered one address can be sent
- * on a pooled socket to the address an earlier lookup answered (tests/outbound/pinning.test.ts
- * shows both the pinning that is used and that failure of the other). Connections pooled by the
- * address itself cannot go anywhere else.
+ * one, pools connections by host name: under Bun 1.4.5 a request whose lookup answered 127.0.0.2
+ * went out on a pooled socket to 127.0.0.1, which an earlier lookup had answered. Connections
+ * pooled by the address itself cannot go anywhere else (tests/outbound/guarded-sender.test.ts
+ * proves the request reaches the checked address, with two receivers on one port).
  *
  * Redirects are never followed (a 3xx comes back as it is); the timeout covers the whole exchange,
  * resolution included, to the last byte of the body read; the body is read up to a limit and the
@@ -41,6 +41,10 @@ function pinnedUrl(url: URL, address: string): string {
   const port = url.port === "" ? "" : `:${url.port}`;
   return `${url.protocol}//${host}${port}${url.pathname}${url.search}`;
 }
+
+/** The caller's headers without a Host of its own (in any case): the URL's host is the one sent. */
+const withoutHost = (headers: Readonly<Record<string, string>>) =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== "host"));
 
 /** Reads at most `max` bytes of the body as UTF-8 text, cancelling the rest. */
 async function readCapped(response: Response, max: number): Promise<string> {
@@ -102,7 +106,7 @@ export function guardedSender(options: GuardedSenderOptions): SendOutbound {
       const response = await fetch(pinnedUrl(target.url, target.address), {
         method: request.method ?? "POST",
         // The name, not the address: virtual hosts and the receiver's own checks see the URL's host.
-        headers: { ...request.headers, host: target.url.host },
+        headers: { ...withoutHost(request.headers), host: target.url.host },
         body: request.method === "GET" ? undefined : request.body,
         redirect: "manual",
         signal,

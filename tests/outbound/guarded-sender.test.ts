@@ -133,7 +133,7 @@ describe("DNS rebinding cannot reach inside", () => {
     const { resolve, calls } = resolverOf({ localhost: ["127.0.0.2"] });
     const send = guardedSender({ policy: loose, resolve });
     const beforeA = a.received.length;
-    const res = await send(post(`http://localhost:${a.port}/pinned`));
+    const res = await send(post(`http://localhost:${a.port}/pinned`, { headers: { Host: "evil.test" } }));
     expect(res.body).toBe("B");
     expect(calls).toEqual(["localhost"]);
     expect(a.received.length).toBe(beforeA);
