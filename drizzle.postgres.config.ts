@@ -15,6 +15,7 @@ export default defineConfig({
     "./actors/scheduler/schedule-schema-postgres.ts",
     "./access/schema-postgres.ts",
     "./actors/agent/provider-key-schema-postgres.ts",
+    "./actors/integrations/integration-schema-postgres.ts",
   ],
   out: "./migrations/postgres",
   strict: true,

@@ -15,6 +15,7 @@ export default defineConfig({
     "./actors/scheduler/schedule-schema-sqlite.ts",
     "./access/schema-sqlite.ts",
     "./actors/agent/provider-key-schema-sqlite.ts",
+    "./actors/integrations/integration-schema-sqlite.ts",
   ],
   out: "./migrations/sqlite",
   strict: true,

@@ -11,6 +11,7 @@
  */
 import { totpSecretsStore } from "../access/mfa-store.ts";
 import { providerKeysEncryptedStore } from "../actors/agent/provider-key-store.ts";
+import { integrationsEncryptedStore } from "../actors/integrations/integration-store.ts";
 import type { EncryptedStore } from "../runtime/security/encrypted-store.ts";
 import type { Store } from "../runtime/store/store.ts";
 
@@ -21,6 +22,7 @@ export type OpenEncryptedStore = EncryptedStore & { close(): Promise<void> };
 export const ENCRYPTED_STORES: readonly ((store: Pick<Store, "openRepo">) => Promise<OpenEncryptedStore>)[] = [
   totpSecretsStore,
   providerKeysEncryptedStore,
+  integrationsEncryptedStore,
 ];
 
 /** Every encrypted store, opened on `store`. */
