@@ -16,6 +16,7 @@ export default defineConfig({
     "./access/schema-postgres.ts",
     "./actors/agent/provider-key-schema-postgres.ts",
     "./actors/webhook/webhook-schema-postgres.ts",
+    "./actors/integrations/integration-schema-postgres.ts",
   ],
   out: "./migrations/postgres",
   strict: true,

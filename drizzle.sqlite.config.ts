@@ -16,6 +16,7 @@ export default defineConfig({
     "./access/schema-sqlite.ts",
     "./actors/agent/provider-key-schema-sqlite.ts",
     "./actors/webhook/webhook-schema-sqlite.ts",
+    "./actors/integrations/integration-schema-sqlite.ts",
   ],
   out: "./migrations/sqlite",
   strict: true,

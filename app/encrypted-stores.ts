@@ -11,6 +11,7 @@
  */
 import { totpSecretsStore } from "../access/mfa-store.ts";
 import { providerKeysEncryptedStore } from "../actors/agent/provider-key-store.ts";
+import { integrationsEncryptedStore } from "../actors/integrations/integration-store.ts";
 import { webhookSecretsEncryptedStore } from "../actors/webhook/webhook-store.ts";
 import type { EncryptedStore } from "../runtime/security/encrypted-store.ts";
 import type { Store } from "../runtime/store/store.ts";
@@ -23,6 +24,7 @@ export const ENCRYPTED_STORES: readonly ((store: Pick<Store, "openRepo">) => Pro
   totpSecretsStore,
   providerKeysEncryptedStore,
   webhookSecretsEncryptedStore,
+  integrationsEncryptedStore,
 ];
 
 /** Every encrypted store, opened on `store`. */

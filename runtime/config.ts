@@ -135,6 +135,9 @@ export interface Config {
   oauthAllowedRedirectHosts: string[];
   /** How long a started sign-in may take, in seconds. */
   oauthStateTtlSeconds: number;
+  // --- webhooks and integrations ---
+  /** Outbound requests (webhooks, integrations) may reach loopback addresses: development and tests only. */
+  outboundAllowLoopback: boolean;
 }
 
 /** One documented variable: its parser, default and the form an operator should write. */
@@ -1076,6 +1079,16 @@ export const VARIABLES: VariableSpec[] = [
     default: "600",
     parse: positiveInt,
   },
+  // --- webhooks and integrations (runtime/http/outbound-guard.ts) ---
+  {
+    name: "ARAGORA_OUTBOUND_ALLOW_LOOPBACK",
+    key: "outboundAllowLoopback",
+    description:
+      "let webhooks and integrations post to loopback addresses (127.0.0.0/8, ::1, localhost) for local development and tests; private, link-local and metadata addresses stay refused; refused when ARAGORA_ENV=production",
+    expected: "true | false",
+    default: "false",
+    parse: type("'true' | 'false'").pipe((v) => v === "true"),
+  },
 ];
 
 /** Raised when one or more variables are invalid; `problems` has one line per variable. */
@@ -1134,6 +1147,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (keyVariables.every((n) => env[n] !== undefined && env[n] !== "")) {
     problems.push(
       "ARAGORA_ENCRYPTION_KEY and ARAGORA_ENCRYPTION_KEY_FILE: are both set; expected one of them (the file when keys must change without a restart)",
+    );
+  }
+  if (out.env === "production" && out.outboundAllowLoopback === true) {
+    problems.push(
+      'ARAGORA_OUTBOUND_ALLOW_LOOPBACK="true": is refused when ARAGORA_ENV=production (it lets a webhook URL reach this machine\'s own services); expected false',
     );
   }
   problems.push(...oauthProblems(out as Partial<Config>, problems));

@@ -448,4 +448,39 @@ export const metrics = {
     labelNames: ["outcome"] as const,
     registers: [registry],
   }),
+  // --- integrations (actors/integrations/instrumented-integration-store.ts) ---
+  integrationStoreOperations: new Counter({
+    name: "aragora_integration_store_operations_total",
+    help: "Integration store operations (get, save, delete, list, refresh_token) by status (success, failure)",
+    labelNames: ["operation", "status"] as const,
+    registers: [registry],
+  }),
+  integrationStoreLatency: new Histogram({
+    name: "aragora_integration_store_latency_seconds",
+    help: "Integration store operation latency, by operation",
+    labelNames: ["operation"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
+  integrationStoreHealth: new Gauge({
+    name: "aragora_integration_store_health",
+    help: "Integration store health (1 healthy, 0 unhealthy: 3 or more consecutive failures), by backend",
+    labelNames: ["backend"] as const,
+    registers: [registry],
+  }),
+  integrationStoreActive: new Gauge({
+    name: "aragora_integration_store_active_integrations",
+    help: "Enabled integrations, every organisation's",
+    registers: [registry],
+  }),
+  integrationStoreCacheHitRate: new Gauge({
+    name: "aragora_integration_store_cache_hit_rate",
+    help: "Share of integration store gets answered from the cache, in percent",
+    registers: [registry],
+  }),
+  integrationStoreConsecutiveFailures: new Gauge({
+    name: "aragora_integration_store_consecutive_failures",
+    help: "Integration store operations that failed in a row since the last success",
+    registers: [registry],
+  }),
 };
