@@ -14,11 +14,12 @@ import { debatesFeature } from "../actors/debate/index.ts";
 import { runbooksFeature } from "../actors/runbook/feature.ts";
 import { schedulersFeature } from "../actors/scheduler/feature.ts";
 import { webhooksFeature } from "../actors/webhook/feature.ts";
-import { plainSender } from "../actors/webhook/plain-sender.ts";
 import type { AuditRecorder } from "../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../runtime/feature.ts";
 import { firstOf } from "../runtime/http/authenticators.ts";
+import { guardedSender } from "../runtime/http/guarded-sender.ts";
 import { adminApiOff, operatorAuthenticator } from "../runtime/http/operator-auth.ts";
+import { outboundPolicyOf } from "../runtime/http/outbound-guard.ts";
 import type { Authenticator } from "../runtime/http/principal.ts";
 import { openEncryptedStores } from "./encrypted-stores.ts";
 import { openIssuedCredentials } from "./issued-credentials.ts";
@@ -51,9 +52,15 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
   made.push(
     await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts, audit: access.audit }),
   );
-  // Webhooks leave through a plain fetch sender until the guarded one (address checks, pinned
-  // connections) replaces it here.
-  made.push(await webhooksFeature(ctx, { outbox: debates.outbox, audit: access.audit, send: plainSender() }));
+  // Webhooks leave only through the guarded sender: no internal address, the connection pinned to
+  // the address that was checked, redirects never followed.
+  made.push(
+    await webhooksFeature(ctx, {
+      outbox: debates.outbox,
+      audit: access.audit,
+      send: guardedSender({ policy: outboundPolicyOf(ctx.config) }),
+    }),
+  );
   const authenticator = firstOf([
     operatorAuthenticator(ctx.config, {
       handoffToken: runbooks.handoffToken,

@@ -10,11 +10,12 @@
  * production, a plain one until that lands, one pointed at local receivers in tests.
  *
  * @example
- * const webhooks = await webhooksFeature(ctx, { outbox: debates.outbox, audit: access.audit, send: plainSender() });
+ * const webhooks = await webhooksFeature(ctx, { outbox: debates.outbox, audit: access.audit, send: guardedSender({ policy: outboundPolicyOf(ctx.config) }) });
  */
 import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { SendOutbound } from "../../runtime/http/outbound.ts";
+import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
 import type { DebateEventOutbox } from "../debate/event-outbox.ts";
 import { DeliveryJournal } from "./delivery-journal.ts";
 import { WebhookActors } from "./webhook-actors.ts";
@@ -76,6 +77,7 @@ export async function webhooksFeature(
       log,
       overlapSeconds: config.webhookSecretOverlapSeconds,
       now,
+      urlPolicy: outboundPolicyOf(config),
     }),
     async start() {
       const ids = await store.endpointIds();

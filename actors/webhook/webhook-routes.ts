@@ -26,6 +26,7 @@ import { Elysia } from "elysia";
 import type { AuditRecorder } from "../../runtime/audit.ts";
 import { auditedRequest } from "../../runtime/http/audit-request.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
+import { type OutboundPolicy, validateOutboundUrl } from "../../runtime/http/outbound-guard.ts";
 import { accessControl, principalOf } from "../../runtime/http/permission.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import type { Logger } from "../../runtime/log.ts";
@@ -65,11 +66,24 @@ export interface WebhookRoutesDeps {
   overlapSeconds: number;
   /** Wall-clock epoch milliseconds. */
   now: () => number;
+  /** What an endpoint's URL may reach (loopback only when ARAGORA_OUTBOUND_ALLOW_LOOPBACK; https in production). */
+  urlPolicy: OutboundPolicy;
 }
 
 const TAGS = ["webhooks"];
 /** Who made a change with the operator's token (which has no user). */
 const OPERATOR = "operator";
+
+/** A URL the server must not send to: 422 naming body.url and why (never the resolved address). */
+function refuseUrl(url: string | undefined, policy: OutboundPolicy): void {
+  if (url === undefined) return;
+  const checked = validateOutboundUrl(url, policy);
+  if (!checked.ok) {
+    throw new HttpError(422, "validation_failed", `body.url ${checked.reason}`, [
+      { field: "body.url", rule: checked.reason },
+    ]);
+  }
+}
 
 function notFound(id: string): HttpError {
   return new HttpError(404, "not_found", `your organisation has no webhook ${id}`);
@@ -135,6 +149,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "",
       async ({ body, request, set, status }) => {
         const p = principalOf(request);
+        refuseUrl(body.url, deps.urlPolicy);
         const { endpoint, secret } = await store.createEndpoint({
           orgId: p.orgId,
           url: body.url,
@@ -263,6 +278,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/:id",
       async ({ params, body, request }) => {
         const p = principalOf(request);
+        refuseUrl(body.url, deps.urlPolicy);
         const row = await store.updateEndpoint(
           p.orgId,
           params.id,

@@ -18,13 +18,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { webhooksFeature } from "../../actors/webhook/feature.ts";
-import { plainSender } from "../../actors/webhook/plain-sender.ts";
 import { ActorSystem, advance, SimulatedClock, settle } from "../../runtime/actor/index.ts";
 import type { AuditRecorder } from "../../runtime/audit.ts";
 import { loadConfig } from "../../runtime/config.ts";
 import { Drain } from "../../runtime/drain.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import { createHttpApp } from "../../runtime/http/app.ts";
+import { guardedSender } from "../../runtime/http/guarded-sender.ts";
 import type { Authenticator, Principal } from "../../runtime/http/principal.ts";
 import { WsGateway } from "../../runtime/http/ws-gateway.ts";
 import { createLogger } from "../../runtime/log.ts";
@@ -94,7 +94,8 @@ describe("webhook delivery on the simulated clock", () => {
     feature = await webhooksFeature(ctx, {
       outbox: { take: async () => [], remove: async () => {}, onCommitted: () => () => {} },
       audit,
-      send: plainSender(),
+      // The receiver is on loopback: allowed here, as ARAGORA_OUTBOUND_ALLOW_LOOPBACK=true allows it.
+      send: guardedSender({ policy: { allowLoopback: true, requireHttps: false } }),
       now: () => T0 + clock.now(),
       random: () => 0,
     });

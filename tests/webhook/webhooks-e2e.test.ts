@@ -120,6 +120,8 @@ describe.each([
         ARAGORA_ENCRYPTION_KEY: generateKeyHex(),
         ARAGORA_SIGNUP: "open",
         ARAGORA_DEMO_TOKEN_DELAY_MS: "0",
+        // The receivers listen on loopback, which the server refuses unless told (tests/webhook/ssrf-e2e.test.ts).
+        ARAGORA_OUTBOUND_ALLOW_LOOPBACK: "true",
         ...(db ? { DATABASE_URL: db.url } : {}),
       },
     });
@@ -363,6 +365,7 @@ describe.each([
 describe("kill -9 during deliveries", () => {
   const dataDir = tempDir();
   const env = {
+    ARAGORA_OUTBOUND_ALLOW_LOOPBACK: "true",
     ARAGORA_DEMO_TOKEN_DELAY_MS: "3",
     ARAGORA_WEBHOOK_BASE_DELAY_SECONDS: "0.05",
     ARAGORA_WEBHOOK_MAX_DELAY_SECONDS: "0.2",
@@ -479,7 +482,10 @@ describe("kill -9 during deliveries", () => {
 /** The keys command on the server's data dir counts the webhook secrets. */
 test("aragora keys verify counts the webhook secrets store", async () => {
   const key = generateKeyHex();
-  const server = await startTestServer({ env: { ARAGORA_ENCRYPTION_KEY: key }, keepDataDir: true });
+  const server = await startTestServer({
+    env: { ARAGORA_ENCRYPTION_KEY: key, ARAGORA_OUTBOUND_ALLOW_LOOPBACK: "true" },
+    keepDataDir: true,
+  });
   try {
     const res = await server.fetch("/api/webhooks", {
       method: "POST",
