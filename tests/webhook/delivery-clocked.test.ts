@@ -25,6 +25,7 @@ import { Drain } from "../../runtime/drain.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import { createHttpApp } from "../../runtime/http/app.ts";
 import { guardedSender } from "../../runtime/http/guarded-sender.ts";
+import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
 import type { Authenticator, Principal } from "../../runtime/http/principal.ts";
 import { WsGateway } from "../../runtime/http/ws-gateway.ts";
 import { createLogger } from "../../runtime/log.ts";
@@ -81,7 +82,11 @@ describe("webhook delivery on the simulated clock", () => {
 
   beforeAll(async () => {
     rx = startReceiver();
-    const config = loadConfig({ ARAGORA_DATA_DIR: dir.path, ARAGORA_ENCRYPTION_KEY: generateKeyHex() });
+    const config = loadConfig({
+      ARAGORA_DATA_DIR: dir.path,
+      ARAGORA_ENCRYPTION_KEY: generateKeyHex(),
+      ARAGORA_OUTBOUND_ALLOW_LOOPBACK: "true",
+    });
     store = await openStore(config, log);
     const ctx = {
       config,
@@ -94,8 +99,8 @@ describe("webhook delivery on the simulated clock", () => {
     feature = await webhooksFeature(ctx, {
       outbox: { take: async () => [], remove: async () => {}, onCommitted: () => () => {} },
       audit,
-      // The receiver is on loopback: allowed here, as ARAGORA_OUTBOUND_ALLOW_LOOPBACK=true allows it.
-      send: guardedSender({ policy: { allowLoopback: true, requireHttps: false } }),
+      // The receiver is on loopback, which ARAGORA_OUTBOUND_ALLOW_LOOPBACK allows.
+      send: guardedSender({ policy: outboundPolicyOf(config) }),
       now: () => T0 + clock.now(),
       random: () => 0,
     });
