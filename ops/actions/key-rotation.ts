@@ -5,7 +5,7 @@
  * crashes, from the run's journal).
  *
  * @example
- * await requireActiveKey(ctx, "k3f9a0c12b4de"); // throws, saying what to do, when this process has another key
+ * requireActiveKey(ctx, "k3f9a0c12b4de"); // the ring; throws naming both keys when this run encrypts with another
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";

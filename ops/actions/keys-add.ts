@@ -30,7 +30,6 @@ import { deployFileRing, KEY_VARIABLE, keyListValue, rotationDir } from "./key-r
 const Input = type({ "+": "reject" });
 type Input = typeof Input.infer;
 
-const VARIABLE = KEY_VARIABLE;
 
 /** The deploy file of this step: `<data dir>/key-rotation/<run>-<step>.env`. */
 export function deployFile(ctx: ActionContext): string {
@@ -47,8 +46,8 @@ export function writeDeployFile(path: string, ctx: ActionContext, what: string, 
   writeSecretFile(
     path,
     `# ${what}, written by ops run ${ctx.runId} (${ctx.playbook.name}), step ${ctx.stepId}.\n` +
-      `# Set ${VARIABLE} to this value on every instance (newest key first), restart them one at a time, then approve the gate.\n` +
-      `${VARIABLE}=${value}\n`,
+      `# Set ${KEY_VARIABLE} to this value on every instance (newest key first), restart them one at a time, then approve the gate.\n` +
+      `${KEY_VARIABLE}=${value}\n`,
   );
 }
 
@@ -72,7 +71,7 @@ export const keysAdd: ActionDefinition<Input, Record<string, unknown>> = {
     }
     const path = deployFile(ctx);
     return {
-      summary: `write ${VARIABLE}=<new key>,${status.keyIds.join(",")} to ${path} for you to deploy to every instance`,
+      summary: `write ${KEY_VARIABLE}=<new key>,${status.keyIds.join(",")} to ${path} for you to deploy to every instance`,
       changes: [{ kind: "create", target: path }],
     };
   },
