@@ -63,7 +63,9 @@ function scenario(target: Target) {
     }
     expect((await aragora(["migrate", "apply"], target.env())).code).toBe(0);
     expect(Object.keys((await target.workspaces()) ?? {}).sort()).toEqual(["d-acme", "d-bare", "d-legacy"]);
-  });
+    // One `aragora migrate` process per migration undone, twice over every later migration: on a
+    // loaded machine that passed 30 s once migrations 0018 and 0019 came.
+  }, 120_000);
 }
 
 describe("the debates' workspace migration on SQLite", () => {
