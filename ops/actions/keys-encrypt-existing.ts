@@ -28,15 +28,18 @@ import type { OpenEncryptedStore } from "../../runtime/security/encrypted-store.
 import { fieldSealer } from "../../runtime/security/field-sealer.ts";
 import { journalTarget, MigrationJournalFile } from "../../runtime/security/migration-journal.ts";
 import { NoDatabase, openStore, type Store } from "../../runtime/store/index.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 
-const Input = type({
-  "+": "reject",
-  "stores?": "string[]",
-  "batch_size?": "1 <= number.integer <= 100000",
-  "pause_ms?": "0 <= number.integer <= 60000",
-  "fail_on_unreadable?": "boolean",
-});
+const Input = lazy(() =>
+  type({
+    "+": "reject",
+    "stores?": "string[]",
+    "batch_size?": "1 <= number.integer <= 100000",
+    "pause_ms?": "0 <= number.integer <= 60000",
+    "fail_on_unreadable?": "boolean",
+  }),
+);
 type Input = typeof Input.infer;
 
 /** Failures written into the step's error (all are logged and counted). */

@@ -8,10 +8,11 @@
  *   timeout: 10s
  */
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 import { Duration, formatDuration } from "../duration.ts";
 
-const SleepInput = type({ duration: Duration, "+": "reject" });
+const SleepInput = lazy(() => type({ duration: Duration, "+": "reject" }));
 
 /** Resolve after `ms`, or reject with the signal's reason when it aborts first. */
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

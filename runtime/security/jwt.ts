@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { type } from "arktype";
 import { jwtVerify, SignJWT } from "jose";
+import { lazy } from "../../schemas/lazy.ts";
 import { ROLES, type Role } from "./rbac.ts";
 
 const ALGORITHM = "HS256";
@@ -100,36 +101,40 @@ export interface TokenSigner {
   readonly accessTtlSeconds: number;
 }
 
-const roles = type.enumerated(...ROLES).array();
+const roles = lazy(() => type.enumerated(...ROLES).array());
 // RFC 8176 method names are short words; a bound keeps a forged claim from growing the token cache.
-const amr = type("/^[a-z]{2,16}$/").array().atMostLength(8);
+const amr = lazy(() => type("/^[a-z]{2,16}$/").array().atMostLength(8));
 
 // Optional claims may be passed as `undefined` (as TypeScript allows); they are then left out.
-const Input = type({
-  sub: "string > 0",
-  org: "string > 0",
-  roles,
-  "sid?": "string > 0 | undefined",
-  "act?": type({ sub: "string > 0" }).or("undefined"),
-  "scope?": "string | undefined",
-  "amr?": amr.or("undefined"),
-});
+const Input = lazy(() =>
+  type({
+    sub: "string > 0",
+    org: "string > 0",
+    roles,
+    "sid?": "string > 0 | undefined",
+    "act?": type({ sub: "string > 0" }).or("undefined"),
+    "scope?": "string | undefined",
+    "amr?": amr.or("undefined"),
+  }),
+);
 
-const Claims = type({
-  sub: "string > 0",
-  org: "string > 0",
-  roles,
-  "sid?": "string > 0",
-  "act?": { sub: "string > 0" },
-  "scope?": "string",
-  "amr?": amr,
-  iss: "string",
-  aud: "string",
-  iat: "number.integer",
-  nbf: "number.integer",
-  exp: "number.integer",
-  jti: "string > 0",
-});
+const Claims = lazy(() =>
+  type({
+    sub: "string > 0",
+    org: "string > 0",
+    roles,
+    "sid?": "string > 0",
+    "act?": { sub: "string > 0" },
+    "scope?": "string",
+    "amr?": amr,
+    iss: "string",
+    aud: "string",
+    iat: "number.integer",
+    nbf: "number.integer",
+    exp: "number.integer",
+    jti: "string > 0",
+  }),
+);
 
 function claimFailure(claim: string, reason: string): AccessTokenFailure {
   // A missing claim or one of the wrong JSON type is malformed; a well-formed claim with the wrong value says which.
