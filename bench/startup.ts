@@ -2,7 +2,9 @@
  * Where the server's start-up goes: each row is a fresh process that imports one more layer and
  * exits, timed from spawn to exit (median of 7), beside a bare `bun -e` in the same run. It shows
  * what bench/http.ts's cold start is made of: the runtime, the schema library (arktype builds its
- * keyword scopes when it is imported), the schema modules, then the whole server's module graph.
+ * keyword scopes when it is imported), the configuration parsed by it (with the runtime, the
+ * floor bench/schema-floor.ts stands on), the schema modules (whose schemas are built on first
+ * use, schemas/lazy.ts), what building all of those would add, then the whole server's module graph.
  *
  * @example
  * bun bench/startup.ts           # a table
@@ -36,9 +38,19 @@ const rows: [string, string, string][] = [
     "the schema library alone (jitless, as the server runs it)",
   ],
   [
+    "import_config_ms",
+    `${config} const { loadConfig } = await import("./runtime/config.ts"); loadConfig();`,
+    "arktype and the configuration parsed (what any start must do: the schema floor)",
+  ],
+  [
     "import_schemas_ms",
     `${config} await import("./schemas/debates.ts"); await import("./schemas/ops.ts");`,
-    "arktype and the debate and ops schemas",
+    "arktype and the debate and ops schema modules (their schemas not built yet)",
+  ],
+  [
+    "build_schemas_ms",
+    `${config} await import("./schemas/debates.ts"); await import("./schemas/ops.ts"); (await import("./schemas/lazy.ts")).buildAllLazy();`,
+    "the same with every one of those schemas built (what building them at import cost)",
   ],
   [
     "import_server_ms",

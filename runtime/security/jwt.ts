@@ -8,7 +8,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { type } from "arktype";
-import { jwtVerify, SignJWT } from "jose";
 import { lazy } from "../../schemas/lazy.ts";
 import { ROLES, type Role } from "./rbac.ts";
 
@@ -18,6 +17,13 @@ const MIN_SECRET_BYTES = 32;
 const DEFAULT_TOLERANCE_SECONDS = 5;
 // Well above any token we issue; bounds the HMAC work an attacker can ask for.
 const MAX_TOKEN_LENGTH = 8192;
+
+/** jose, loaded with the first token signed or checked rather than at start-up; kept once loaded. */
+let loadedJose: typeof import("jose") | undefined;
+async function jose(): Promise<typeof import("jose")> {
+  loadedJose ??= await import("jose");
+  return loadedJose;
+}
 
 /** What the caller puts in an access token. */
 export interface AccessTokenInput {
@@ -229,6 +235,7 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
         exp: iat + ttl,
         jti: randomBytes(16).toString("base64url"),
       };
+      const { SignJWT } = loadedJose ?? (await jose());
       return new SignJWT({ ...payload }).setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE }).sign(await key);
     },
 
@@ -236,6 +243,7 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
       if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: "malformed" };
       let payload: unknown;
       try {
+        const { jwtVerify } = loadedJose ?? (await jose());
         ({ payload } = await jwtVerify(token, await key, {
           algorithms: [ALGORITHM],
           typ: TOKEN_TYPE,
