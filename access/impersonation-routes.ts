@@ -26,27 +26,32 @@ import { metrics } from "../runtime/metrics.ts";
 import type { TokenSigner } from "../runtime/security/jwt.ts";
 import { ORG_ROLES } from "../runtime/security/rbac.ts";
 import { ErrorBody } from "../schemas/errors.ts";
+import { lazy } from "../schemas/lazy.ts";
 import type { AccessStore } from "./access-store.ts";
 import { IMPERSONATION_TTL_SECONDS } from "./impersonation.ts";
 import { OrganisationBody, UserBody } from "./schemas.ts";
 import { userBody } from "./session-answer.ts";
 
-export const ImpersonateBody = type({
-  user_id: type("1 <= string <= 128").describe("the account to act as"),
-  "org_id?": type("1 <= string <= 128").describe("the organisation to act in (default: the account's first)"),
-  reason: type("3 <= string <= 500").describe("why: a ticket number or a sentence, kept in the audit log"),
-  "+": "reject",
-});
+export const ImpersonateBody = lazy(() =>
+  type({
+    user_id: type("1 <= string <= 128").describe("the account to act as"),
+    "org_id?": type("1 <= string <= 128").describe("the organisation to act in (default: the account's first)"),
+    reason: type("3 <= string <= 500").describe("why: a ticket number or a sentence, kept in the audit log"),
+    "+": "reject",
+  }),
+);
 
-export const ImpersonationResponse = type({
-  access_token: type("string").describe("acts as the user until it expires; there is no refresh token"),
-  token_type: "'Bearer'",
-  expires_in: "number.integer > 0",
-  user: UserBody,
-  organisation: OrganisationBody,
-  role: type.enumerated(...ORG_ROLES),
-  impersonator: type({ user_id: "string" }),
-}).describe("an access token for the user, naming the operator in its act claim");
+export const ImpersonationResponse = lazy(() =>
+  type({
+    access_token: type("string").describe("acts as the user until it expires; there is no refresh token"),
+    token_type: "'Bearer'",
+    expires_in: "number.integer > 0",
+    user: UserBody,
+    organisation: OrganisationBody,
+    role: type.enumerated(...ORG_ROLES),
+    impersonator: type({ user_id: "string" }),
+  }).describe("an access token for the user, naming the operator in its act claim"),
+);
 
 export interface ImpersonationRoutesDeps {
   accounts: Pick<AccessStore, "user" | "userState" | "organisation">;

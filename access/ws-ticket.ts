@@ -11,23 +11,26 @@
 import { type } from "arktype";
 import type { Principal } from "../runtime/http/principal.ts";
 import { PERMISSIONS, ROLES } from "../runtime/security/rbac.ts";
+import { lazy } from "../schemas/lazy.ts";
 
 export const WS_TICKET_PREFIX = "ara_wst_";
 export const WS_TICKET_TTL_SECONDS = 30;
 
-const Stored = type({
-  kind: "'user' | 'api_key' | 'service' | 'operator'",
-  userId: "string | null",
-  orgId: "string",
-  workspaceId: "string",
-  roles: type.enumerated(...ROLES).array(),
-  "keyId?": "string",
-  "keyHint?": "string",
-  "scopes?": type.enumerated(...PERMISSIONS).array(),
-  "sessionId?": "string",
-  "actor?": { userId: "string" },
-  "mfa?": "boolean",
-});
+const Stored = lazy(() =>
+  type({
+    kind: "'user' | 'api_key' | 'service' | 'operator'",
+    userId: "string | null",
+    orgId: "string",
+    workspaceId: "string",
+    roles: type.enumerated(...ROLES).array(),
+    "keyId?": "string",
+    "keyHint?": "string",
+    "scopes?": type.enumerated(...PERMISSIONS).array(),
+    "sessionId?": "string",
+    "actor?": { userId: "string" },
+    "mfa?": "boolean",
+  }),
+);
 
 /**
  * What a ticket stores of the principal that asked for it.

@@ -8,6 +8,7 @@
  * parseDuration("soon");  // undefined
  */
 import { type } from "arktype";
+import { lazy } from "../schemas/lazy.ts";
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
@@ -38,6 +39,8 @@ export function formatDuration(ms: number): string {
 }
 
 /** arktype for a duration value in a playbook: parses to milliseconds. */
-export const Duration = type("string | number")
-  .pipe((value, ctx) => parseDuration(value) ?? ctx.error("a duration such as 500ms, 30s, 5m, 2h or 1d"))
-  .describe("a duration such as 500ms, 30s, 5m, 2h or 1d");
+export const Duration = lazy(() =>
+  type("string | number")
+    .pipe((value, ctx) => parseDuration(value) ?? ctx.error("a duration such as 500ms, 30s, 5m, 2h or 1d"))
+    .describe("a duration such as 500ms, 30s, 5m, 2h or 1d"),
+);

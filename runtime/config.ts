@@ -13,6 +13,7 @@ import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { type Type, type } from "arktype";
 import { Cron } from "croner";
+import { lazy } from "../schemas/lazy.ts";
 import { KeyFormatError, type KeyRing, parseKeyList } from "./security/encryption-keys.ts";
 
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
@@ -155,50 +156,56 @@ export interface VariableSpec {
   parse: Type<(input: string) => any> | Type<any>;
 }
 
-const port = type("string.integer.parse").pipe(type("0 <= number.integer <= 65535"));
-const positiveInt = type("string.integer.parse").pipe(type("number.integer >= 1"));
-const nonNegativeInt = type("string.integer.parse").pipe(type("number.integer >= 0"));
-const nonEmpty = type("string > 0");
+const port = lazy(() => type("string.integer.parse").pipe(type("0 <= number.integer <= 65535")));
+const positiveInt = lazy(() => type("string.integer.parse").pipe(type("number.integer >= 1")));
+const nonNegativeInt = lazy(() => type("string.integer.parse").pipe(type("number.integer >= 0")));
+const nonEmpty = lazy(() => type("string > 0"));
 /** "auto" is one thread per core but one, at least 1 and at most 4. */
-const workerCount = type("'auto'")
-  .pipe(() => Math.max(1, Math.min(4, availableParallelism() - 1)))
-  .or(type("string.integer.parse").pipe(type("0 <= number.integer <= 64")));
-const logLevel = type("'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'");
-const environment = type("'development' | 'production' | 'test'");
-const origin = type(/^https?:\/\/[^\s/*]+(:\d+)?$/).describe("an origin such as https://app.example.com");
-const origins = type("string").pipe((raw, ctx) => {
-  const list = raw
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  if (list.some((s) => s.includes("*"))) return ctx.error("a list of exact origins (a wildcard '*' is refused)");
-  for (const item of list) {
-    const checked = origin(item);
-    if (checked instanceof type.errors) return ctx.error(`exact origins; "${item}" is not one`);
-  }
-  return list;
-});
-const databaseUrl = type(/^postgres(ql)?:\/\/.+/).describe("a postgres:// or postgresql:// URL");
-/** "backup=0 4 * * *;cleanup=0 5 * * 6" -> { backup: "0 4 * * *", ... }; each pattern must parse. */
-const maintenanceCron = type("string").pipe((raw, ctx) => {
-  const out: Record<string, string> = {};
-  for (const item of raw
-    .split(";")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0)) {
-    const eq = item.indexOf("=");
-    const name = item.slice(0, eq).trim();
-    const pattern = item.slice(eq + 1).trim();
-    if (eq < 0 || !/^[a-z][a-z0-9-]{0,63}$/.test(name)) return ctx.error(`name=pattern pairs; "${item}" is not one`);
-    try {
-      new Cron(pattern, { paused: true, timezone: "UTC" });
-    } catch (err) {
-      return ctx.error(`valid cron patterns; "${name}=${pattern}": ${(err as Error).message}`);
+const workerCount = lazy(() =>
+  type("'auto'")
+    .pipe(() => Math.max(1, Math.min(4, availableParallelism() - 1)))
+    .or(type("string.integer.parse").pipe(type("0 <= number.integer <= 64"))),
+);
+const logLevel = lazy(() => type("'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'"));
+const environment = lazy(() => type("'development' | 'production' | 'test'"));
+const origin = lazy(() => type(/^https?:\/\/[^\s/*]+(:\d+)?$/).describe("an origin such as https://app.example.com"));
+const origins = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const list = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    if (list.some((s) => s.includes("*"))) return ctx.error("a list of exact origins (a wildcard '*' is refused)");
+    for (const item of list) {
+      const checked = origin(item);
+      if (checked instanceof type.errors) return ctx.error(`exact origins; "${item}" is not one`);
     }
-    out[name] = pattern;
-  }
-  return out;
-});
+    return list;
+  }),
+);
+const databaseUrl = lazy(() => type(/^postgres(ql)?:\/\/.+/).describe("a postgres:// or postgresql:// URL"));
+/** "backup=0 4 * * *;cleanup=0 5 * * 6" -> { backup: "0 4 * * *", ... }; each pattern must parse. */
+const maintenanceCron = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const out: Record<string, string> = {};
+    for (const item of raw
+      .split(";")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0)) {
+      const eq = item.indexOf("=");
+      const name = item.slice(0, eq).trim();
+      const pattern = item.slice(eq + 1).trim();
+      if (eq < 0 || !/^[a-z][a-z0-9-]{0,63}$/.test(name)) return ctx.error(`name=pattern pairs; "${item}" is not one`);
+      try {
+        new Cron(pattern, { paused: true, timezone: "UTC" });
+      } catch (err) {
+        return ctx.error(`valid cron patterns; "${name}=${pattern}": ${(err as Error).message}`);
+      }
+      out[name] = pattern;
+    }
+    return out;
+  }),
+);
 
 /** A token bucket: `requests` at once, refilled at `requests` per `perSeconds` (ARAGORA_RATE_LIMIT_*). */
 export interface RateLimitSetting {
@@ -206,38 +213,42 @@ export interface RateLimitSetting {
   perSeconds: number;
 }
 /** "600/60" -> 600 requests per 60 s (a burst of 600, refilled at 10/s); "off" -> null. */
-const rateLimit = type("string").pipe((raw, ctx) => {
-  const text = raw.trim();
-  if (text === "off") return null;
-  const m = /^(\d{1,9})\s*\/\s*(\d{1,7})$/.exec(text);
-  const requests = Number(m?.[1]);
-  const perSeconds = Number(m?.[2]);
-  if (!m || requests < 1 || perSeconds < 1) return ctx.error("<requests>/<seconds> with both at least 1, or off");
-  const setting: RateLimitSetting = { requests, perSeconds };
-  return setting;
-});
+const rateLimit = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const text = raw.trim();
+    if (text === "off") return null;
+    const m = /^(\d{1,9})\s*\/\s*(\d{1,7})$/.exec(text);
+    const requests = Number(m?.[1]);
+    const perSeconds = Number(m?.[2]);
+    if (!m || requests < 1 || perSeconds < 1) return ctx.error("<requests>/<seconds> with both at least 1, or off");
+    const setting: RateLimitSetting = { requests, perSeconds };
+    return setting;
+  }),
+);
 /** IPv4/IPv6 addresses and CIDR ranges, comma-separated. */
-const addressList = type("string").pipe((raw, ctx) => {
-  const list = raw
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  for (const item of list) {
-    const slash = item.indexOf("/");
-    const address = slash < 0 ? item : item.slice(0, slash);
-    const family = isIP(address);
-    const bits = slash < 0 ? undefined : item.slice(slash + 1);
-    const maxBits = family === 6 ? 128 : 32;
-    if (family === 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) {
-      return ctx.error(`IP addresses or CIDR ranges; "${item}" is not one`);
+const addressList = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const list = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    for (const item of list) {
+      const slash = item.indexOf("/");
+      const address = slash < 0 ? item : item.slice(0, slash);
+      const family = isIP(address);
+      const bits = slash < 0 ? undefined : item.slice(slash + 1);
+      const maxBits = family === 6 ? 128 : 32;
+      if (family === 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) {
+        return ctx.error(`IP addresses or CIDR ranges; "${item}" is not one`);
+      }
     }
-  }
-  return list;
-});
-const redisUrl = type(/^rediss?:\/\/.+/).describe("a redis:// or rediss:// URL");
-const positiveUsd = type("string.numeric.parse").pipe(type("0 < number <= 1000000000"));
+    return list;
+  }),
+);
+const redisUrl = lazy(() => type(/^rediss?:\/\/.+/).describe("a redis:// or rediss:// URL"));
+const positiveUsd = lazy(() => type("string.numeric.parse").pipe(type("0 < number <= 1000000000")));
 /** Seconds, fractions allowed (a test's 0.05), up to a day. */
-const positiveSeconds = type("string.numeric.parse").pipe(type("0 < number <= 86400"));
+const positiveSeconds = lazy(() => type("string.numeric.parse").pipe(type("0 < number <= 86400")));
 
 /** An OpenAI-compatible model server declared in ARAGORA_LOCAL_MODELS. */
 export interface LocalModelServer {
@@ -251,7 +262,7 @@ export const BUILTIN_PROVIDERS = ["anthropic", "openai", "openrouter", "mistral"
 const providerName = /^[a-z][a-z0-9_-]{0,31}$/;
 const agentName = /^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9._/@:-]{1,200}$/;
 const aliasName = /^[A-Za-z0-9._-]{1,64}$/;
-const apiKey = type("string").pipe((raw) => (raw.trim() === "" ? undefined : raw.trim()));
+const apiKey = lazy(() => type("string").pipe((raw) => (raw.trim() === "" ? undefined : raw.trim())));
 const isHttpUrl = (raw: string) => {
   try {
     const url = new URL(raw);
@@ -260,8 +271,10 @@ const isHttpUrl = (raw: string) => {
     return false;
   }
 };
-const baseUrl = type("string").pipe((raw, ctx) =>
-  isHttpUrl(raw.trim()) ? raw.trim().replace(/\/+$/, "") : ctx.error("an http(s) URL"),
+const baseUrl = lazy(() =>
+  type("string").pipe((raw, ctx) =>
+    isHttpUrl(raw.trim()) ? raw.trim().replace(/\/+$/, "") : ctx.error("an http(s) URL"),
+  ),
 );
 /** Splits "a=b,c=d" into [item, left, right] with trimmed sides. */
 function pairs(raw: string): Array<[string, string, string]> {
@@ -274,53 +287,62 @@ function pairs(raw: string): Array<[string, string, string]> {
       return [item, eq < 0 ? item : item.slice(0, eq).trim(), eq < 0 ? "" : item.slice(eq + 1).trim()];
     });
 }
-const localModels = type("string").pipe((raw, ctx) => {
-  const servers: LocalModelServer[] = [];
-  for (const [item, name, rest] of pairs(raw)) {
-    const bar = rest.lastIndexOf("|");
-    const url = bar < 0 ? rest : rest.slice(0, bar).trim();
-    const model = bar < 0 ? "" : rest.slice(bar + 1).trim();
-    const form = `entries name=baseURL|model; "${item}"`;
-    if (!providerName.test(name)) return ctx.error(`${form}: the name must be lowercase letters, digits, - or _`);
-    if ((BUILTIN_PROVIDERS as readonly string[]).includes(name))
-      return ctx.error(`${form}: "${name}" is a built-in provider name`);
-    if (servers.some((s) => s.name === name)) return ctx.error(`${form}: "${name}" is declared twice`);
-    if (!isHttpUrl(url)) return ctx.error(`${form}: the base URL must be an http(s) URL`);
-    if (!/^[A-Za-z0-9._/@:-]{1,200}$/.test(model))
-      return ctx.error(`${form}: the model after "|" is missing or invalid`);
-    servers.push({ name, baseUrl: url.replace(/\/+$/, ""), model });
-  }
-  return servers;
-});
-const agentAliases = type("string").pipe((raw, ctx) => {
-  const aliases: Record<string, string> = {};
-  for (const [item, alias, target] of pairs(raw)) {
-    const form = `entries alias=provider:model; "${item}"`;
-    if (!aliasName.test(alias)) return ctx.error(`${form}: the alias must be letters, digits, ., - or _`);
-    if (!agentName.test(target)) return ctx.error(`${form}: the target must be provider:model`);
-    aliases[alias] = target;
-  }
-  return aliases;
-});
-const agentList = type("string").pipe((raw, ctx) => {
-  const list = raw
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  const bad = list.find((s) => !agentName.test(s) && !aliasName.test(s));
-  if (bad !== undefined) return ctx.error(`agent names (provider:model) or aliases; "${bad}" is neither`);
-  return list.length === 0 ? undefined : list;
-});
-const fallbackModels = type("string").pipe((raw, ctx) => {
-  const map: Record<string, string> = {};
-  for (const [item, from, to] of pairs(raw)) {
-    const form = `entries provider:model=vendor/model; "${item}"`;
-    if (!agentName.test(from)) return ctx.error(`${form}: the left side must be provider:model`);
-    if (!/^[A-Za-z0-9._/@:-]{1,200}$/.test(to)) return ctx.error(`${form}: the OpenRouter model is missing or invalid`);
-    map[from] = to;
-  }
-  return map;
-});
+const localModels = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const servers: LocalModelServer[] = [];
+    for (const [item, name, rest] of pairs(raw)) {
+      const bar = rest.lastIndexOf("|");
+      const url = bar < 0 ? rest : rest.slice(0, bar).trim();
+      const model = bar < 0 ? "" : rest.slice(bar + 1).trim();
+      const form = `entries name=baseURL|model; "${item}"`;
+      if (!providerName.test(name)) return ctx.error(`${form}: the name must be lowercase letters, digits, - or _`);
+      if ((BUILTIN_PROVIDERS as readonly string[]).includes(name))
+        return ctx.error(`${form}: "${name}" is a built-in provider name`);
+      if (servers.some((s) => s.name === name)) return ctx.error(`${form}: "${name}" is declared twice`);
+      if (!isHttpUrl(url)) return ctx.error(`${form}: the base URL must be an http(s) URL`);
+      if (!/^[A-Za-z0-9._/@:-]{1,200}$/.test(model))
+        return ctx.error(`${form}: the model after "|" is missing or invalid`);
+      servers.push({ name, baseUrl: url.replace(/\/+$/, ""), model });
+    }
+    return servers;
+  }),
+);
+const agentAliases = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const aliases: Record<string, string> = {};
+    for (const [item, alias, target] of pairs(raw)) {
+      const form = `entries alias=provider:model; "${item}"`;
+      if (!aliasName.test(alias)) return ctx.error(`${form}: the alias must be letters, digits, ., - or _`);
+      if (!agentName.test(target)) return ctx.error(`${form}: the target must be provider:model`);
+      aliases[alias] = target;
+    }
+    return aliases;
+  }),
+);
+const agentList = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const list = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    const bad = list.find((s) => !agentName.test(s) && !aliasName.test(s));
+    if (bad !== undefined) return ctx.error(`agent names (provider:model) or aliases; "${bad}" is neither`);
+    return list.length === 0 ? undefined : list;
+  }),
+);
+const fallbackModels = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const map: Record<string, string> = {};
+    for (const [item, from, to] of pairs(raw)) {
+      const form = `entries provider:model=vendor/model; "${item}"`;
+      if (!agentName.test(from)) return ctx.error(`${form}: the left side must be provider:model`);
+      if (!/^[A-Za-z0-9._/@:-]{1,200}$/.test(to))
+        return ctx.error(`${form}: the OpenRouter model is missing or invalid`);
+      map[from] = to;
+    }
+    return map;
+  }),
+);
 
 /** Loopback hosts, where plain http is acceptable (nothing crosses a network). */
 const isLoopbackHost = (hostname: string) =>
@@ -336,13 +358,15 @@ function secureUrl(raw: string): URL | null {
   const secure = url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
   return secure && url.username === "" && url.password === "" ? url : null;
 }
-const oauthIssuer = type("string").pipe((raw, ctx) => {
-  const url = secureUrl(raw.trim());
-  if (url === null || url.search !== "" || url.hash !== "")
-    return ctx.error("an https URL without query or fragment (http only on a loopback host)");
-  // The issuer is compared exactly with the provider's discovery document: keep it as written.
-  return raw.trim();
-});
+const oauthIssuer = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const url = secureUrl(raw.trim());
+    if (url === null || url.search !== "" || url.hash !== "")
+      return ctx.error("an https URL without query or fragment (http only on a loopback host)");
+    // The issuer is compared exactly with the provider's discovery document: keep it as written.
+    return raw.trim();
+  }),
+);
 /** The callback URL registered with a provider: it must reach this server's callback route. */
 const oauthCallback = (provider: string) =>
   type("string").pipe((raw, ctx) => {
@@ -353,23 +377,27 @@ const oauthCallback = (provider: string) =>
     return url.href;
   });
 /** A page to send the browser to: a path on this site, or an https URL (checked against the allowed hosts). */
-const redirectTarget = type("string").pipe((raw, ctx) => {
-  const value = raw.trim();
-  if (value.startsWith("/")) {
-    if (/^\/[/\\]/.test(value) || /[\s\\]/.test(value)) return ctx.error("a path such as /app (not //host)");
-    return value;
-  }
-  const url = secureUrl(value);
-  return url === null ? ctx.error("a path such as /app, or an https URL") : url.href;
-});
-const hostList = type("string").pipe((raw, ctx) => {
-  const hosts = raw
-    .split(",")
-    .map((s) => s.trim().toLowerCase())
-    .filter((s) => s.length > 0);
-  const bad = hosts.find((h) => !/^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d{1,5})?$/.test(h));
-  return bad === undefined ? hosts : ctx.error(`host names, each optionally with :port; "${bad}" is not one`);
-});
+const redirectTarget = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const value = raw.trim();
+    if (value.startsWith("/")) {
+      if (/^\/[/\\]/.test(value) || /[\s\\]/.test(value)) return ctx.error("a path such as /app (not //host)");
+      return value;
+    }
+    const url = secureUrl(value);
+    return url === null ? ctx.error("a path such as /app, or an https URL") : url.href;
+  }),
+);
+const hostList = lazy(() =>
+  type("string").pipe((raw, ctx) => {
+    const hosts = raw
+      .split(",")
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s.length > 0);
+    const bad = hosts.find((h) => !/^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d{1,5})?$/.test(h));
+    return bad === undefined ? hosts : ctx.error(`host names, each optionally with :port; "${bad}" is not one`);
+  }),
+);
 /** Whether an absolute URL's host is one of `hosts` (`name` allows any port, `name:port` that one). */
 function hostListed(href: string, hosts: readonly string[]): boolean {
   const url = new URL(href);
@@ -393,7 +421,7 @@ export const VARIABLES: VariableSpec[] = [
       "check every response body against its documented schema (a mismatch is a 500 naming the field); default true, false when ARAGORA_ENV=production",
     expected: "true | false",
     default: undefined,
-    parse: type("'true' | 'false'").pipe((v) => v === "true"),
+    parse: lazy(() => type("'true' | 'false'").pipe((v) => v === "true")),
   },
   {
     name: "ARAGORA_DATA_DIR",
@@ -450,7 +478,7 @@ export const VARIABLES: VariableSpec[] = [
     expected: "a string of at least 16 characters",
     default: undefined,
     secret: true,
-    parse: type("string >= 16"),
+    parse: lazy(() => type("string >= 16")),
   },
   {
     name: "ARAGORA_JWT_SECRET",
@@ -460,7 +488,7 @@ export const VARIABLES: VariableSpec[] = [
     expected: "a string of at least 32 characters",
     default: undefined,
     secret: true,
-    parse: type("string >= 32"),
+    parse: lazy(() => type("string >= 32")),
   },
   {
     name: "ARAGORA_ENCRYPTION_KEY",
@@ -469,14 +497,16 @@ export const VARIABLES: VariableSpec[] = [
     expected: "64 hex characters, or several separated by commas, newest first",
     default: undefined,
     secret: true,
-    parse: type("string").pipe((value, ctx) => {
-      try {
-        return parseKeyList(value, "ARAGORA_ENCRYPTION_KEY");
-      } catch (err) {
-        if (err instanceof KeyFormatError) return ctx.error({ message: err.message });
-        throw err;
-      }
-    }),
+    parse: lazy(() =>
+      type("string").pipe((value, ctx) => {
+        try {
+          return parseKeyList(value, "ARAGORA_ENCRYPTION_KEY");
+        } catch (err) {
+          if (err instanceof KeyFormatError) return ctx.error({ message: err.message });
+          throw err;
+        }
+      }),
+    ),
   },
   {
     name: "ARAGORA_ENCRYPTION_KEY_FILE",
@@ -510,7 +540,7 @@ export const VARIABLES: VariableSpec[] = [
       "open lets anyone create an account and its own organisation (POST /api/auth/sign-up); closed: accounts come from the first-start setup token and `aragora users create`",
     expected: "closed | open",
     default: "closed",
-    parse: type("'closed' | 'open'"),
+    parse: lazy(() => type("'closed' | 'open'")),
   },
   {
     name: "ARAGORA_INVITATION_TTL_SECONDS",
@@ -564,7 +594,7 @@ export const VARIABLES: VariableSpec[] = [
     description: "prefix of every key Aragora writes in Redis, so several deployments can share one server",
     expected: "letters, digits and : _ - . (up to 64)",
     default: "aragora:",
-    parse: type(/^[A-Za-z0-9:_.-]{1,64}$/).describe("letters, digits and : _ - . (up to 64)"),
+    parse: lazy(() => type(/^[A-Za-z0-9:_.-]{1,64}$/).describe("letters, digits and : _ - . (up to 64)")),
   },
   {
     name: "ARAGORA_MONTHLY_COST_CAP_USD",
@@ -970,7 +1000,7 @@ export const VARIABLES: VariableSpec[] = [
       "run the maintenance playbooks on schedule (hourly WAL checkpoint, daily backup, weekly ANALYZE and cleanup)",
     expected: "true | false",
     default: "true",
-    parse: type("'true' | 'false'").pipe((v) => v === "true"),
+    parse: lazy(() => type("'true' | 'false'").pipe((v) => v === "true")),
   },
   {
     name: "ARAGORA_MAINTENANCE_CRON",
@@ -1007,7 +1037,7 @@ export const VARIABLES: VariableSpec[] = [
       "Google sign-in: the callback URL registered with Google, this server's /api/auth/oauth/google/callback",
     expected: "https://aragora.example.com/api/auth/oauth/google/callback",
     default: undefined,
-    parse: oauthCallback("google"),
+    parse: lazy(() => oauthCallback("google")),
   },
   {
     name: "OIDC_OAUTH_ISSUER",
@@ -1042,7 +1072,7 @@ export const VARIABLES: VariableSpec[] = [
       "OpenID Connect sign-in: the callback URL registered with the provider, this server's /api/auth/oauth/oidc/callback",
     expected: "https://aragora.example.com/api/auth/oauth/oidc/callback",
     default: undefined,
-    parse: oauthCallback("oidc"),
+    parse: lazy(() => oauthCallback("oidc")),
   },
   {
     name: "OAUTH_SUCCESS_URL",

@@ -7,7 +7,10 @@
  * metrics.websocketConnections.inc();
  * const text = await registry.metrics(); // Prometheus exposition for GET /api/metrics
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+// Each class from its own module, not prom-client's index (see prom-client-collectors.d.ts).
+import Counter from "prom-client/lib/counter.js";
+import Gauge from "prom-client/lib/gauge.js";
+import Histogram from "prom-client/lib/histogram.js";
 // Static imports (not collectDefaultMetrics) so the bundler keeps them and one can be left out.
 import eventLoopLag from "prom-client/lib/metrics/eventLoopLag.js";
 import gc from "prom-client/lib/metrics/gc.js";
@@ -21,6 +24,7 @@ import processRequests from "prom-client/lib/metrics/processRequests.js";
 import processResources from "prom-client/lib/metrics/processResources.js";
 import processStartTime from "prom-client/lib/metrics/processStartTime.js";
 import version from "prom-client/lib/metrics/version.js";
+import Registry from "prom-client/lib/registry.js";
 import { SeriesHistogram, UnlabelledHistogram } from "./series-histogram.ts";
 import { TallyCounter } from "./tally-counter.ts";
 

@@ -14,7 +14,9 @@
  * h.series("GET", "/api/health", 200).observe(0.004);
  * await registry.metrics(); // aragora_x_seconds_bucket{le="0.1",method="GET",route="/api/health",status="200"} 1 ...
  */
-import { Histogram, type HistogramConfiguration } from "prom-client";
+import type { HistogramConfiguration } from "prom-client";
+// The class from its own module, not prom-client's index (see prom-client-collectors.d.ts).
+import Histogram from "prom-client/lib/histogram.js";
 
 /** One label set of a {@link SeriesHistogram}: per-bucket (not cumulative) counts, sum and count. */
 export class HistogramSeries {

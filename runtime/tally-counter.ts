@@ -11,7 +11,9 @@
  * granted.n++; // on the hot path
  * await registry.metrics(); // aragora_x_total{result="granted"} 1
  */
-import { Counter, type CounterConfiguration, type LabelValues } from "prom-client";
+import type { CounterConfiguration, LabelValues } from "prom-client";
+// The class from its own module, not prom-client's index (see prom-client-collectors.d.ts).
+import Counter from "prom-client/lib/counter.js";
 
 /** One label set's count since the last scrape. */
 export interface Tally {

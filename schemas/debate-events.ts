@@ -13,6 +13,7 @@
  * DebateEventSchemas.vote.allows({ phase: "vote", choice: "demo:bob", confidence: 0.8, abstained: false, reason: "" }); // true
  */
 import { type Type, type } from "arktype";
+import { lazy } from "./lazy.ts";
 
 export const EVENT_TYPES = [
   "debate_start",
@@ -31,107 +32,129 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-const phase = type("'proposal' | 'critique' | 'revision' | 'vote' | 'judge' | 'synthesis'");
-const role = type("'proposer' | 'critic' | 'devils_advocate' | 'judge' | 'synthesiser' | 'voter'");
-const usage = type({
-  inputTokens: "number",
-  outputTokens: "number",
-  cacheReadTokens: "number",
-  cacheWriteTokens: "number",
-  reasoningTokens: "number",
-  estimated: "boolean",
-});
-const outcomeStatus = type("'completed' | 'failed' | 'cancelled'");
-const stopReason = type(
-  "'rounds_completed' | 'converged' | 'budget_exhausted' | 'agents_failed' | 'round_timeout' | 'debate_timeout' | 'cancelled'",
+const phase = lazy(() => type("'proposal' | 'critique' | 'revision' | 'vote' | 'judge' | 'synthesis'"));
+const role = lazy(() => type("'proposer' | 'critic' | 'devils_advocate' | 'judge' | 'synthesiser' | 'voter'"));
+const usage = lazy(() =>
+  type({
+    inputTokens: "number",
+    outputTokens: "number",
+    cacheReadTokens: "number",
+    cacheWriteTokens: "number",
+    reasoningTokens: "number",
+    estimated: "boolean",
+  }),
+);
+const outcomeStatus = lazy(() => type("'completed' | 'failed' | 'cancelled'"));
+const stopReason = lazy(() =>
+  type(
+    "'rounds_completed' | 'converged' | 'budget_exhausted' | 'agents_failed' | 'round_timeout' | 'debate_timeout' | 'cancelled'",
+  ),
 );
 
 /** Each event type's `data`. */
 export const DebateEventSchemas = {
-  debate_start: type({
-    question: "string",
-    agents: "string[]",
-    rounds: "number",
-    consensus: "string",
-    topology: "string",
-    "resumed_running_ms?": "number",
-  }),
-  round_start: type({ phase, "agents?": "string[]", "resumed_running_ms?": "number" }),
-  turn_start: type({ phase, role, "restarted?": "true", "resumed_running_ms?": "number" }),
-  token: type({ "phase?": phase, text: "string", "resumed_running_ms?": "number" }),
-  turn_end: type({
-    phase,
-    role,
-    text: "string",
-    usage,
-    cost: { usd: "number", estimated: "boolean" },
-    latency_ms: "number",
-    first_token_ms: "number | null",
-    provider: "string",
-    model: "string",
-    simulated: "boolean",
-    "fallback?": "string",
-    "resumed_running_ms?": "number",
-  }),
-  turn_interrupted: type({
-    phase: "string",
-    role: "string",
-    reason: "'crashed' | 'cancelled' | 'shutdown' | 'debate_timeout'",
-    "resumed_running_ms?": "number",
-  }),
-  critique: type({ phase, role, targets: "string[]", text: "string", "resumed_running_ms?": "number" }),
-  vote: type({
-    phase,
-    choice: "string | null",
-    confidence: "number",
-    abstained: "boolean",
-    reason: "string",
-    "resumed_running_ms?": "number",
-  }),
-  consensus: type({
-    method: "string",
-    reached: "boolean",
-    answer: type("string | null").describe(
-      "the answer the votes chose (most votes, most confidence for confidence_weighted, the judge's pick); when not reached, the leading one",
-    ),
-    winner: type("string | null").describe(
-      "the first seat, in the order of the debate's agents, whose final answer is `answer`: votes count for answers, so this is not the seat with the most votes",
-    ),
-    supporters: type("string[]").describe("every seat whose final answer is `answer`; empty when not reached"),
-    support: type("number").describe("share of the votes (of the confidence for confidence_weighted) for `answer`"),
-    baseline_answer: "string | null",
-    same_as_baseline: "boolean",
-    "synthesis?": "string",
-    "resumed_running_ms?": "number",
-  }),
-  agent_error: type({
-    phase,
-    kind: "string",
-    message: "string",
-    seat_failed: "boolean",
-    "resumed_running_ms?": "number",
-  }),
-  fallback: type({
-    phase,
-    from: "string",
-    to: "string",
-    reason: "string",
-    after_first_token: "boolean",
-    discarded_partial: "string",
-    "resumed_running_ms?": "number",
-  }),
-  debate_end: type({
-    status: outcomeStatus,
-    stop_reason: stopReason,
-    error: "string | null",
-    "consensus_answer?": "string | null",
-    "consensus_reached?": "boolean",
-    "rounds_completed?": "number",
-    "agreement?": type({ round: "number", agreement: "number" }).array(),
-    "totals?": { tokens: "number", costUsd: "number" },
-    "resumed_running_ms?": "number",
-  }),
-  receipt_generated: type({ key_id: "string", head: "string", events: "number", "resumed_running_ms?": "number" }),
+  debate_start: lazy(() =>
+    type({
+      question: "string",
+      agents: "string[]",
+      rounds: "number",
+      consensus: "string",
+      topology: "string",
+      "resumed_running_ms?": "number",
+    }),
+  ),
+  round_start: lazy(() => type({ phase, "agents?": "string[]", "resumed_running_ms?": "number" })),
+  turn_start: lazy(() => type({ phase, role, "restarted?": "true", "resumed_running_ms?": "number" })),
+  token: lazy(() => type({ "phase?": phase, text: "string", "resumed_running_ms?": "number" })),
+  turn_end: lazy(() =>
+    type({
+      phase,
+      role,
+      text: "string",
+      usage,
+      cost: { usd: "number", estimated: "boolean" },
+      latency_ms: "number",
+      first_token_ms: "number | null",
+      provider: "string",
+      model: "string",
+      simulated: "boolean",
+      "fallback?": "string",
+      "resumed_running_ms?": "number",
+    }),
+  ),
+  turn_interrupted: lazy(() =>
+    type({
+      phase: "string",
+      role: "string",
+      reason: "'crashed' | 'cancelled' | 'shutdown' | 'debate_timeout'",
+      "resumed_running_ms?": "number",
+    }),
+  ),
+  critique: lazy(() => type({ phase, role, targets: "string[]", text: "string", "resumed_running_ms?": "number" })),
+  vote: lazy(() =>
+    type({
+      phase,
+      choice: "string | null",
+      confidence: "number",
+      abstained: "boolean",
+      reason: "string",
+      "resumed_running_ms?": "number",
+    }),
+  ),
+  consensus: lazy(() =>
+    type({
+      method: "string",
+      reached: "boolean",
+      answer: type("string | null").describe(
+        "the answer the votes chose (most votes, most confidence for confidence_weighted, the judge's pick); when not reached, the leading one",
+      ),
+      winner: type("string | null").describe(
+        "the first seat, in the order of the debate's agents, whose final answer is `answer`: votes count for answers, so this is not the seat with the most votes",
+      ),
+      supporters: type("string[]").describe("every seat whose final answer is `answer`; empty when not reached"),
+      support: type("number").describe("share of the votes (of the confidence for confidence_weighted) for `answer`"),
+      baseline_answer: "string | null",
+      same_as_baseline: "boolean",
+      "synthesis?": "string",
+      "resumed_running_ms?": "number",
+    }),
+  ),
+  agent_error: lazy(() =>
+    type({
+      phase,
+      kind: "string",
+      message: "string",
+      seat_failed: "boolean",
+      "resumed_running_ms?": "number",
+    }),
+  ),
+  fallback: lazy(() =>
+    type({
+      phase,
+      from: "string",
+      to: "string",
+      reason: "string",
+      after_first_token: "boolean",
+      discarded_partial: "string",
+      "resumed_running_ms?": "number",
+    }),
+  ),
+  debate_end: lazy(() =>
+    type({
+      status: outcomeStatus,
+      stop_reason: stopReason,
+      error: "string | null",
+      "consensus_answer?": "string | null",
+      "consensus_reached?": "boolean",
+      "rounds_completed?": "number",
+      "agreement?": type({ round: "number", agreement: "number" }).array(),
+      "totals?": { tokens: "number", costUsd: "number" },
+      "resumed_running_ms?": "number",
+    }),
+  ),
+  receipt_generated: lazy(() =>
+    type({ key_id: "string", head: "string", events: "number", "resumed_running_ms?": "number" }),
+  ),
 } as const satisfies Record<EventType, unknown>;
 
 /** The `data` of an event of type `T`. @example const d: EventData<"vote"> = { phase: "vote", ... }; */
@@ -146,11 +169,16 @@ const envelope = {
 } as const;
 
 /** One event as stored, replayed and sent: the envelope with its type's data. */
-export const DebateEventSchema = type.or(
-  // One union of every branch at once: `.or` one branch at a time re-discriminates the growing
-  // union at each step, which was a fifth of the server's start-up.
-  ...(EVENT_TYPES.map((t) => type({ type: `'${t}'`, ...envelope, data: DebateEventSchemas[t] } as never)) as [never]),
-) as unknown as Type<AnyDebateEvent>;
+export const DebateEventSchema = lazy(
+  () =>
+    type.or(
+      // One union of every branch at once: `.or` one branch at a time re-discriminates the growing
+      // union at each step, which was a fifth of the server's start-up.
+      ...(EVENT_TYPES.map((t) => type({ type: `'${t}'`, ...envelope, data: DebateEventSchemas[t] } as never)) as [
+        never,
+      ]),
+    ) as unknown as Type<AnyDebateEvent>,
+);
 
 /** The envelope of an event of type `T`, as stored in the log, replayed and sent. */
 export interface EventOf<T extends EventType> {

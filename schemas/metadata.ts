@@ -7,6 +7,7 @@
  * metadataProblem({ a: { b: { c: { d: { e: { f: { g: { h: { i: 1 } } } } } } } } }); // "at most 8 levels deep ..."
  */
 import { type } from "arktype";
+import { lazy } from "./lazy.ts";
 
 export const METADATA_LIMITS = {
   /** Levels of objects and arrays, the metadata object itself being the first. */
@@ -50,12 +51,14 @@ export function metadataProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-export const DebateMetadata = type("object")
-  .narrow((m, ctx) => {
-    const problem = metadataProblem(m);
-    return problem === undefined || ctx.reject({ expected: problem, actual: "" });
-  })
-  .as<Record<string, unknown>>()
-  .describe(
-    `a JSON object of your own, at most ${METADATA_LIMITS.depth} levels deep, ${METADATA_LIMITS.keys} keys and ${METADATA_LIMITS.bytes} bytes`,
-  );
+export const DebateMetadata = lazy(() =>
+  type("object")
+    .narrow((m, ctx) => {
+      const problem = metadataProblem(m);
+      return problem === undefined || ctx.reject({ expected: problem, actual: "" });
+    })
+    .as<Record<string, unknown>>()
+    .describe(
+      `a JSON object of your own, at most ${METADATA_LIMITS.depth} levels deep, ${METADATA_LIMITS.keys} keys and ${METADATA_LIMITS.bytes} bytes`,
+    ),
+);

@@ -7,6 +7,7 @@
  * does not reach a client's error display or a log through the 422.
  */
 import { type } from "arktype";
+import { lazy } from "./lazy.ts";
 
 /** How long a provider key may be: every provider's keys fall well inside. */
 export const PROVIDER_KEY_LENGTH = { min: 8, max: 512 } as const;
@@ -28,17 +29,19 @@ export function providerKeyProblem(key: string): string | undefined {
   return undefined;
 }
 
-export const ProviderApiKey = type("string")
-  .narrow((key, ctx) => {
-    const problem = providerKeyProblem(key);
-    // actual "": the message must not show the key ("must be <expected>").
-    return problem === undefined || ctx.reject({ expected: problem, actual: "" });
-  })
-  .describe(
-    `a provider API key: ${PROVIDER_KEY_LENGTH.min} to ${PROVIDER_KEY_LENGTH.max} printable ASCII characters without whitespace (never shown again)`,
-  );
+export const ProviderApiKey = lazy(() =>
+  type("string")
+    .narrow((key, ctx) => {
+      const problem = providerKeyProblem(key);
+      // actual "": the message must not show the key ("must be <expected>").
+      return problem === undefined || ctx.reject({ expected: problem, actual: "" });
+    })
+    .describe(
+      `a provider API key: ${PROVIDER_KEY_LENGTH.min} to ${PROVIDER_KEY_LENGTH.max} printable ASCII characters without whitespace (never shown again)`,
+    ),
+);
 
-export const SetProviderKeyBody = type({ key: ProviderApiKey, "+": "reject" });
+export const SetProviderKeyBody = lazy(() => type({ key: ProviderApiKey, "+": "reject" }));
 
 /**
  * The path parameter naming a provider an organisation may set a key for: the built-in providers
@@ -47,29 +50,39 @@ export const SetProviderKeyBody = type({ key: ProviderApiKey, "+": "reject" });
  * @example providerKeyParams(["anthropic", "openai", "ollama"])
  */
 export function providerKeyParams(providers: readonly string[]) {
-  return type({
-    provider: type.enumerated(...providers).describe(`one of ${providers.join(", ")}`),
-  });
+  const names = [...providers];
+  // Built on the route's first request, like the module's other schemas (lazy.ts).
+  return lazy(() =>
+    type({
+      provider: type.enumerated(...names).describe(`one of ${names.join(", ")}`),
+    }),
+  );
 }
 
-export const ProviderKeyBody = type({
-  provider: "string",
-  last_four: type("string").describe("the key's last four characters: all that is ever shown of it"),
-  created_at: type("string").describe("when a key was first set for this provider (ISO 8601)"),
-  created_by: type("string").describe("the user who first set it ('operator' for the operator token)"),
-  updated_at: type("string").describe("when the key was last set (ISO 8601)"),
-  updated_by: type("string").describe("the user who last set it"),
-});
+export const ProviderKeyBody = lazy(() =>
+  type({
+    provider: "string",
+    last_four: type("string").describe("the key's last four characters: all that is ever shown of it"),
+    created_at: type("string").describe("when a key was first set for this provider (ISO 8601)"),
+    created_by: type("string").describe("the user who first set it ('operator' for the operator token)"),
+    updated_at: type("string").describe("when the key was last set (ISO 8601)"),
+    updated_by: type("string").describe("the user who last set it"),
+  }),
+);
 
-export const ProviderKeyListResponse = type({
-  provider_keys: ProviderKeyBody.array().describe("the organisation's own keys, by provider (never the keys)"),
-  providers: type("string[]").describe("the providers a key may be set for"),
-});
+export const ProviderKeyListResponse = lazy(() =>
+  type({
+    provider_keys: ProviderKeyBody.array().describe("the organisation's own keys, by provider (never the keys)"),
+    providers: type("string[]").describe("the providers a key may be set for"),
+  }),
+);
 
-export const SetProviderKeyResponse = ProviderKeyBody.and({
-  replaced: type("boolean").describe("true when it replaced the organisation's previous key for the provider"),
-});
+export const SetProviderKeyResponse = lazy(() =>
+  ProviderKeyBody.and({
+    replaced: type("boolean").describe("true when it replaced the organisation's previous key for the provider"),
+  }),
+);
 
-export const RemovedProviderKeyResponse = type({ provider: "string", removed: "true" });
+export const RemovedProviderKeyResponse = lazy(() => type({ provider: "string", removed: "true" }));
 
 export type ProviderKeyBody = typeof ProviderKeyBody.infer;

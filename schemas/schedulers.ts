@@ -5,50 +5,61 @@
  * SchedulersResponse({ schedulers: [] });
  */
 import { type } from "arktype";
+import { lazy } from "./lazy.ts";
 
-const LastRun = type({
-  started_at: "string | null",
-  finished_at: "string | null",
-  outcome: "'succeeded' | 'failed' | 'skipped' | 'missed' | null",
-  error: "string | null",
-  duration_ms: "number | null",
-});
+const LastRun = lazy(() =>
+  type({
+    started_at: "string | null",
+    finished_at: "string | null",
+    outcome: "'succeeded' | 'failed' | 'skipped' | 'missed' | null",
+    error: "string | null",
+    duration_ms: "number | null",
+  }),
+);
 
-export const ScheduleStatusBody = type({
-  name: "string",
-  description: "string",
-  schedule: "string",
-  missed_policy: "'run_once' | 'skip'",
-  running: "boolean",
-  running_since: "string | null",
-  next_run_at: "string | null",
-  last_run: LastRun.or("null"),
-  stats: { runs: "number", failures: "number", items: "number" },
-});
+export const ScheduleStatusBody = lazy(() =>
+  type({
+    name: "string",
+    description: "string",
+    schedule: "string",
+    missed_policy: "'run_once' | 'skip'",
+    running: "boolean",
+    running_since: "string | null",
+    next_run_at: "string | null",
+    last_run: LastRun.or("null"),
+    stats: { runs: "number", failures: "number", items: "number" },
+  }),
+);
 
-export const SchedulersResponse = type({ schedulers: ScheduleStatusBody.array() });
+export const SchedulersResponse = lazy(() => type({ schedulers: ScheduleStatusBody.array() }));
 
-export const ScheduleParams = type({ name: /^[a-z][a-z0-9-]{0,63}$/ });
+export const ScheduleParams = lazy(() => type({ name: /^[a-z][a-z0-9-]{0,63}$/ }));
 
-export const RunNowResponse = type({
-  started: "boolean",
-  "reason?": "string",
-  "outcome?": "'succeeded' | 'failed' | 'skipped' | 'missed'",
-  "error?": "string | null",
-  "result?": { "items?": "number", "summary?": "string" },
-});
+export const RunNowResponse = lazy(() =>
+  type({
+    started: "boolean",
+    "reason?": "string",
+    "outcome?": "'succeeded' | 'failed' | 'skipped' | 'missed'",
+    "error?": "string | null",
+    "result?": { "items?": "number", "summary?": "string" },
+  }),
+);
 
-export const ReceiptRetentionStatus = type({
-  running: "boolean",
-  interval_hours: "number",
-  retention_days: "number",
-  stats: { total_runs: "number", total_receipts_deleted: "number", failures: "number", success_rate: "number" },
-  next_run_at: "string | null",
-  last_run: LastRun.or("null"),
-});
+export const ReceiptRetentionStatus = lazy(() =>
+  type({
+    running: "boolean",
+    interval_hours: "number",
+    retention_days: "number",
+    stats: { total_runs: "number", total_receipts_deleted: "number", failures: "number", success_rate: "number" },
+    next_run_at: "string | null",
+    last_run: LastRun.or("null"),
+  }),
+);
 
-export const ReceiptCleanupResponse = type({
-  status: "'completed' | 'failed'",
-  receipts_deleted: "number",
-  error: "string | null",
-});
+export const ReceiptCleanupResponse = lazy(() =>
+  type({
+    status: "'completed' | 'failed'",
+    receipts_deleted: "number",
+    error: "string | null",
+  }),
+);

@@ -15,6 +15,7 @@
  * const { user, how } = await accountFor(identity, "google", { identities, accounts, signup: "open", now: new Date() });
  */
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import { type AccessStore, isUniqueViolation, type UserRow } from "../access-store.ts";
 import type { IdentityStore } from "./identity-store.ts";
 import type { VerifiedIdentity } from "./oidc-client.ts";
@@ -52,7 +53,7 @@ export interface AccountDeps {
   now: Date;
 }
 
-const usableEmail = type("string.email").and("string <= 254");
+const usableEmail = lazy(() => type("string.email").and("string <= 254"));
 
 /**
  * Finds, links or makes the account of `identity` (see the module comment).

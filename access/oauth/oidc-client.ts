@@ -25,6 +25,7 @@
  */
 import { type } from "arktype";
 import * as oauth from "oauth4webapi";
+import { lazy } from "../../schemas/lazy.ts";
 import { sameSecret } from "./same-secret.ts";
 
 export const GOOGLE_ISSUER = "https://accounts.google.com";
@@ -154,12 +155,14 @@ export interface OidcClient {
 }
 
 /** The claims an identity is built from, as the provider may send them. */
-const IdentityClaims = type({
-  sub: "0 < string <= 255",
-  "email?": "string",
-  "email_verified?": "boolean | 'true' | 'false'",
-  "name?": "string",
-});
+const IdentityClaims = lazy(() =>
+  type({
+    sub: "0 < string <= 255",
+    "email?": "string",
+    "email_verified?": "boolean | 'true' | 'false'",
+    "name?": "string",
+  }),
+);
 type IdentityClaims = typeof IdentityClaims.infer;
 
 /** A transport failure, tagged so it is told apart from the library's protocol errors. */

@@ -41,6 +41,7 @@ import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { metrics } from "../../runtime/metrics.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { AccessStore } from "../access-store.ts";
 import { mfaChallengeCookie, readCookie, sessionCookies } from "../cookies.ts";
 import type { SecondFactor } from "../mfa.ts";
@@ -107,23 +108,29 @@ export interface OAuthRoutesDeps {
 const TAGS = ["auth"];
 type SetContext = { status?: unknown; headers: Record<string, unknown> };
 
-const ProviderParams = type({ provider: "/^[a-z][a-z0-9_-]{0,31}$/" });
-const StartQuery = type({ "return_to?": "string <= 4096" });
+const ProviderParams = lazy(() => type({ provider: "/^[a-z][a-z0-9_-]{0,31}$/" }));
+const StartQuery = lazy(() => type({ "return_to?": "string <= 4096" }));
 /** What a provider sends back; providers add their own parameters (Google: scope, authuser, ...), which are ignored. */
-const CallbackQuery = type({
-  "state?": "string <= 1024",
-  "code?": "string <= 4096",
-  "iss?": "string <= 2048",
-  "error?": "string <= 256",
-  "error_description?": "string <= 4096",
-});
+const CallbackQuery = lazy(() =>
+  type({
+    "state?": "string <= 1024",
+    "code?": "string <= 4096",
+    "iss?": "string <= 2048",
+    "error?": "string <= 256",
+    "error_description?": "string <= 4096",
+  }),
+);
 
 /** The 302s' (empty) bodies: what they document is where the Location header points. */
-const StartRedirect = type("''").describe(
-  "a redirect (Location) to the provider's sign-in page, or to OAUTH_ERROR_URL?error=<code> when its metadata cannot be had",
+const StartRedirect = lazy(() =>
+  type("''").describe(
+    "a redirect (Location) to the provider's sign-in page, or to OAUTH_ERROR_URL?error=<code> when its metadata cannot be had",
+  ),
 );
-const CallbackRedirect = type("''").describe(
-  "a redirect (Location): signed in (session cookies set), to the start's return_to or OAUTH_SUCCESS_URL; the account has MFA (no session yet: the aragora_mfa_challenge cookie for POST /api/auth/mfa/verify), to the same with mfa=required added; refused, to OAUTH_ERROR_URL?error=<code>",
+const CallbackRedirect = lazy(() =>
+  type("''").describe(
+    "a redirect (Location): signed in (session cookies set), to the start's return_to or OAUTH_SUCCESS_URL; the account has MFA (no session yet: the aragora_mfa_challenge cookie for POST /api/auth/mfa/verify), to the same with mfa=required added; refused, to OAUTH_ERROR_URL?error=<code>",
+  ),
 );
 
 const stateCookie = (state: string, maxAge: number) =>

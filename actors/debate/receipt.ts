@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { type } from "arktype";
 import canonicalize from "canonicalize";
 import { jsonValueProblems, MAX_JSON_DEPTH } from "../../runtime/json-limits.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import { type ChainEntry, chainLink, GENESIS_HASH, sha256Hex } from "./event-log.ts";
 import type { DebateEventEnvelope } from "./types.ts";
 
@@ -350,13 +351,15 @@ export interface VerifyResult {
 }
 
 /** The parts of a receipt document the checks read, so a malformed one is INVALID with a reason. */
-const ChainEntryShape = type({ seq: "number.integer", type: "string", digest: "string", hash: "string" });
-const ReceiptShape = type({
-  receipt: type("object").narrow((v, ctx) => !Array.isArray(v) || ctx.mustBe("an object (not an array)")),
-  signature: "string",
-  "public_key?": "string",
-  "events?": type({ seq: "number.integer", type: "string" }).array(),
-});
+const ChainEntryShape = lazy(() => type({ seq: "number.integer", type: "string", digest: "string", hash: "string" }));
+const ReceiptShape = lazy(() =>
+  type({
+    receipt: type("object").narrow((v, ctx) => !Array.isArray(v) || ctx.mustBe("an object (not an array)")),
+    signature: "string",
+    "public_key?": "string",
+    "events?": type({ seq: "number.integer", type: "string" }).array(),
+  }),
+);
 
 /** Why a parsed document cannot be a receipt the server issued, or an empty list. */
 function receiptShapeProblems(doc: unknown, publicKeyPem: string | undefined): string[] {

@@ -11,16 +11,19 @@
  *   timeout: 30m
  */
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 
-const ApproveInput = type({
-  "approvers?": "string[] >= 1",
-  "role?": "string > 0",
-  "min_approvals?": "number.integer >= 1",
-  "message?": "string",
-  "+": "reject",
-}).narrow((input, ctx) =>
-  input.approvers !== undefined || input.role !== undefined ? true : ctx.reject("approvers or role"),
+const ApproveInput = lazy(() =>
+  type({
+    "approvers?": "string[] >= 1",
+    "role?": "string > 0",
+    "min_approvals?": "number.integer >= 1",
+    "message?": "string",
+    "+": "reject",
+  }).narrow((input, ctx) =>
+    input.approvers !== undefined || input.role !== undefined ? true : ctx.reject("approvers or role"),
+  ),
 );
 type ApproveInput = typeof ApproveInput.infer;
 

@@ -9,13 +9,16 @@
  *   timeout: 1s
  */
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 
-const AssertInput = type({
-  that: "boolean | 'true' | 'false'",
-  "message?": "string",
-  "+": "reject",
-});
+const AssertInput = lazy(() =>
+  type({
+    that: "boolean | 'true' | 'false'",
+    "message?": "string",
+    "+": "reject",
+  }),
+);
 
 /** Raised when an assertion does not hold; the message is the playbook's. */
 export class AssertionFailed extends Error {

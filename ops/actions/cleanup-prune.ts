@@ -13,21 +13,24 @@
  */
 import { resolve } from "node:path";
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 import { applyCleanup } from "../cleanup/apply.ts";
 import { type CleanupPolicy, DEFAULT_POLICY, planCleanup } from "../cleanup/plan.ts";
 import { formatBytes } from "./db-files.ts";
 
-const PruneInput = type({
-  "+": "reject",
-  "backup_days?": "number >= 0",
-  "backup_keep?": "number.integer >= 0",
-  "session_days?": "number >= 0",
-  "test_session_days?": "number >= 0",
-  "checkpoint_days?": "number >= 0",
-  "artifact_days?": "number >= 0",
-  "archive_to?": "string > 0",
-});
+const PruneInput = lazy(() =>
+  type({
+    "+": "reject",
+    "backup_days?": "number >= 0",
+    "backup_keep?": "number.integer >= 0",
+    "session_days?": "number >= 0",
+    "test_session_days?": "number >= 0",
+    "checkpoint_days?": "number >= 0",
+    "artifact_days?": "number >= 0",
+    "archive_to?": "string > 0",
+  }),
+);
 type PruneInputT = typeof PruneInput.infer;
 
 /** The cleanup policy a step's `with:` asks for, defaults filled in. @example policyFrom({ backup_days: 14 }) */

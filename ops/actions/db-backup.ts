@@ -16,20 +16,23 @@
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 import { archiveName, createBackupArchive } from "../backup/archive.ts";
 import { backupsDir } from "../cleanup/layout.ts";
 import { backupRetention } from "../cleanup/plan.ts";
 import { formatBytes, selectDatabases } from "./db-files.ts";
 
-const BackupInput = type({
-  "+": "reject",
-  "databases?": "string[]",
-  "keep?": "number.integer >= 1",
-  "retention_days?": "number >= 0",
-  // "" means no copy, so a playbook can pass an optional path param straight through.
-  "copy_to?": "string",
-});
+const BackupInput = lazy(() =>
+  type({
+    "+": "reject",
+    "databases?": "string[]",
+    "keep?": "number.integer >= 1",
+    "retention_days?": "number >= 0",
+    // "" means no copy, so a playbook can pass an optional path param straight through.
+    "copy_to?": "string",
+  }),
+);
 
 const DEFAULT_KEEP = 5;
 const DEFAULT_RETENTION_DAYS = 7;

@@ -12,16 +12,19 @@
  *     timeout: 5m
  */
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition, Plan } from "../action.ts";
 import { type DatabaseFile, formatBytes, integrityProblems, openExisting, selectDatabases } from "./db-files.ts";
 
-const Databases = type({ "+": "reject", "databases?": "string[]" });
-const CheckpointInput = type({
-  "+": "reject",
-  "mode?": "'PASSIVE' | 'RESTART' | 'TRUNCATE'",
-  "databases?": "string[]",
-});
-const IntegrityInput = type({ "+": "reject", "databases?": "string[]", "fail_on_problem?": "boolean" });
+const Databases = lazy(() => type({ "+": "reject", "databases?": "string[]" }));
+const CheckpointInput = lazy(() =>
+  type({
+    "+": "reject",
+    "mode?": "'PASSIVE' | 'RESTART' | 'TRUNCATE'",
+    "databases?": "string[]",
+  }),
+);
+const IntegrityInput = lazy(() => type({ "+": "reject", "databases?": "string[]", "fail_on_problem?": "boolean" }));
 
 type DatabasesInput = typeof Databases.infer;
 

@@ -20,6 +20,7 @@ import { join, resolve } from "node:path";
 import { type } from "arktype";
 import { extract } from "tar";
 import { lockPath, readServerLock } from "../../runtime/server-lock.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition, PlannedChange } from "../action.ts";
 import {
   type BackupManifest,
@@ -34,7 +35,7 @@ import {
 import { backupsDir } from "../cleanup/layout.ts";
 import { formatBytes } from "./db-files.ts";
 
-const RestoreInput = type({ "+": "reject", archive: "string > 0", "databases?": "string[]" });
+const RestoreInput = lazy(() => type({ "+": "reject", archive: "string > 0", "databases?": "string[]" }));
 type RestoreInputT = typeof RestoreInput.infer;
 
 const SIDE_FILES = ["-wal", "-shm", "-journal"] as const;

@@ -21,22 +21,25 @@ import { type } from "arktype";
 import canonicalize from "canonicalize";
 import { readServerLock } from "../../runtime/server-lock.ts";
 import { CreateDebateBody } from "../../schemas/debates.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { Duration } from "../duration.ts";
 import { readOpsToken, serverBaseUrl } from "../handoff.ts";
 import { abortableSleep } from "./sleep.ts";
 
-const DebateRunInput = type({
-  question: "string > 0",
-  "agents?": "string[] >= 2",
-  "rounds?": "1 <= number.integer <= 12",
-  "consensus?": "'majority' | 'supermajority' | 'unanimous' | 'confidence_weighted' | 'judge'",
-  "topology?": "'all_to_all' | 'ring' | 'star'",
-  "metadata?": "Record<string, unknown>",
-  /** How often the debate's status is read; default 500ms. */
-  "poll?": Duration,
-  "+": "reject",
-});
+const DebateRunInput = lazy(() =>
+  type({
+    question: "string > 0",
+    "agents?": "string[] >= 2",
+    "rounds?": "1 <= number.integer <= 12",
+    "consensus?": "'majority' | 'supermajority' | 'unanimous' | 'confidence_weighted' | 'judge'",
+    "topology?": "'all_to_all' | 'ring' | 'star'",
+    "metadata?": "Record<string, unknown>",
+    /** How often the debate's status is read; default 500ms. */
+    "poll?": Duration,
+    "+": "reject",
+  }),
+);
 type DebateRunInput = typeof DebateRunInput.infer;
 
 export interface DebateDecision extends Record<string, unknown> {

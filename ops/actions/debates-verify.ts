@@ -16,9 +16,10 @@ import { openDebateSnapshots } from "../../actors/debate/debate-snapshots.ts";
 import { type Difference, trustedKeys, verifyDebates } from "../../actors/debate/debate-verify.ts";
 import { summaryLine } from "../../actors/debate/verify-command.ts";
 import { NoDatabase, openStore, type Store, storeDialect } from "../../runtime/store/index.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 
-const VerifyInput = type({ "+": "reject", "public_keys?": "string[]", "fail_on_difference?": "boolean" });
+const VerifyInput = lazy(() => type({ "+": "reject", "public_keys?": "string[]", "fail_on_difference?": "boolean" }));
 
 /** Differences written into the step's outputs (and its failure); the count covers them all. */
 const LISTED = 50;

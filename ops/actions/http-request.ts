@@ -17,18 +17,21 @@
  *   timeout: 10s
  */
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 import { readOpsToken } from "../handoff.ts";
 
-const HttpRequestInput = type({
-  url: "string.url",
-  "method?": "'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'",
-  "headers?": "Record<string, string>",
-  "body?": "string | Record<string, unknown> | unknown[]",
-  "expect_status?": "number.integer[] | number.integer",
-  "auth?": "'operator'",
-  "+": "reject",
-});
+const HttpRequestInput = lazy(() =>
+  type({
+    url: "string.url",
+    "method?": "'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'",
+    "headers?": "Record<string, string>",
+    "body?": "string | Record<string, unknown> | unknown[]",
+    "expect_status?": "number.integer[] | number.integer",
+    "auth?": "'operator'",
+    "+": "reject",
+  }),
+);
 type HttpRequestInput = typeof HttpRequestInput.infer;
 
 /** The outcome of a request outside the expected statuses; carries the status for the journal. */

@@ -18,17 +18,20 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition, TimelineEntry } from "../action.ts";
 import { incidentsDir } from "../cleanup/layout.ts";
 
-const IncidentInput = type({
-  "+": "reject",
-  title: "string > 0",
-  "severity?": "'P1' | 'P2' | 'P3' | 'P4'",
-  "summary?": "string",
-  "root_cause?": "string",
-  "action_items?": "string[]",
-});
+const IncidentInput = lazy(() =>
+  type({
+    "+": "reject",
+    title: "string > 0",
+    "severity?": "'P1' | 'P2' | 'P3' | 'P4'",
+    "summary?": "string",
+    "root_cause?": "string",
+    "action_items?": "string[]",
+  }),
+);
 type IncidentInputT = typeof IncidentInput.infer;
 
 /** A file-name-safe slug of a title. @example slugify("API down: 502s!") // "api-down-502s" */

@@ -27,19 +27,22 @@ import type { OpenEncryptedStore } from "../../runtime/security/encrypted-store.
 import { fieldSealer } from "../../runtime/security/field-sealer.ts";
 import { journalTarget, MigrationJournalFile } from "../../runtime/security/migration-journal.ts";
 import { NoDatabase, type Store } from "../../runtime/store/index.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { withEncryptedStores } from "./encrypted-stores-step.ts";
 import { requireActiveKey, rotationRing } from "./key-rotation.ts";
 
-const Input = type({
-  "+": "reject",
-  "stores?": "string[]",
-  "batch_size?": "1 <= number.integer <= 100000",
-  "pause_ms?": "0 <= number.integer <= 60000",
-  "fail_on_unreadable?": "boolean",
-  /** The key that must be the active one here (the key rotation's new key): the step fails otherwise. */
-  "key_id?": /^k[0-9a-f]{12}$/,
-});
+const Input = lazy(() =>
+  type({
+    "+": "reject",
+    "stores?": "string[]",
+    "batch_size?": "1 <= number.integer <= 100000",
+    "pause_ms?": "0 <= number.integer <= 60000",
+    "fail_on_unreadable?": "boolean",
+    /** The key that must be the active one here (the key rotation's new key): the step fails otherwise. */
+    "key_id?": /^k[0-9a-f]{12}$/,
+  }),
+);
 type Input = typeof Input.infer;
 
 /** Failures written into the step's error (all are logged and counted). */

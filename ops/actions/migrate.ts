@@ -22,9 +22,10 @@ import { openStore, storeDialect } from "../../runtime/store/open.ts";
 import type { Dialect } from "../../runtime/store/repo.ts";
 import { SQLITE_FILE } from "../../runtime/store/sqlite.ts";
 import type { MigrationStatus, Store } from "../../runtime/store/store.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 
-const NoInput = type({ "+": "reject" });
+const NoInput = lazy(() => type({ "+": "reject" }));
 type NoInputT = typeof NoInput.infer;
 
 function dialect(ctx: ActionContext): Dialect {

@@ -13,15 +13,18 @@
  */
 import { basename } from "node:path";
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 
-const ShellInput = type({
-  command: "string[] >= 1",
-  "cwd?": "string",
-  "env?": "Record<string, string>",
-  "ok_codes?": "number.integer[]",
-  "+": "reject",
-});
+const ShellInput = lazy(() =>
+  type({
+    command: "string[] >= 1",
+    "cwd?": "string",
+    "env?": "Record<string, string>",
+    "ok_codes?": "number.integer[]",
+    "+": "reject",
+  }),
+);
 type ShellInput = typeof ShellInput.infer;
 
 /** A command the playbook did not allow, or one that exited badly. */

@@ -8,10 +8,11 @@
  *   timeout: 10s
  */
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 import { Duration, formatDuration } from "../duration.ts";
 
-const SleepInput = type({ duration: Duration, "+": "reject" });
+const SleepInput = lazy(() => type({ duration: Duration, "+": "reject" }));
 
 /** The longest delay one host timer takes (2^31-1 ms); longer sleeps are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -31,7 +31,7 @@ import {
 } from "node:fs";
 import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { create, list, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import { metrics } from "../../runtime/metrics.ts";
 import type { EncryptionKey, KeyRing } from "../../runtime/security/encryption-keys.ts";
 import {
@@ -53,6 +53,12 @@ export const SEALED_ARCHIVE_SUFFIX = ".tar.gz.enc";
  * stays near this whatever their size.
  */
 export const TAR_READ_BYTES = 1024 * 1024;
+
+/**
+ * The tar library, loaded when an archive is first written or read: the server imports this
+ * module for archive names at start, where its ~20 ms of loading would delay the first request.
+ */
+const tar = () => import("tar");
 /** Names allowed inside an archive: flat, no path separators, no leading dot (no traversal on extract). */
 const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
@@ -249,6 +255,7 @@ export async function createBackupArchive(options: CreateBackupOptions): Promise
     const archive = `${stem}${suffix}`;
     const partial = join(staging, "archive.partial");
     const files = [MANIFEST, ...entries.map((e) => e.name)];
+    const { create } = await tar();
     if (key) {
       // tar.gz bytes go straight into the sealer: the plaintext archive never touches the disk.
       const pack = create(
@@ -401,6 +408,7 @@ export async function verifyArchiveInMemory(archive: string, ring?: KeyRing): Pr
       );
     },
   };
+  const { list } = await tar();
   if (keyId === null) {
     await list({ file: archive, maxReadSize: TAR_READ_BYTES, ...options });
   } else {

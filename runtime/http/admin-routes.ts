@@ -12,6 +12,7 @@ import { type } from "arktype";
 import { Elysia } from "elysia";
 import { ActorsResponse } from "../../schemas/actors.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActorSystem } from "../actor/index.ts";
 import type { AuditRecorder } from "../audit.ts";
 import type { LogLevel } from "../config.ts";
@@ -21,9 +22,9 @@ import { accessControl } from "./permission.ts";
 import { stateOf } from "./request-state.ts";
 import { responses, validated } from "./route-schemas.ts";
 
-const LogLevelBody = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'", "+": "reject" });
-const ActorsQuery = type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 1000" });
-const LogLevelResponse = type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" });
+const LogLevelBody = lazy(() => type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'", "+": "reject" }));
+const ActorsQuery = lazy(() => type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 1000" }));
+const LogLevelResponse = lazy(() => type({ level: "'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'" }));
 
 const TO_PINO: Record<LogLevel, string> = { DEBUG: "debug", INFO: "info", WARNING: "warn", ERROR: "error" };
 const FROM_PINO: Record<string, LogLevel> = { debug: "DEBUG", info: "INFO", warn: "WARNING", error: "ERROR" };

@@ -53,13 +53,19 @@ export function checkResponses(enabled: boolean): void {
   checkingResponses = enabled;
 }
 
-/** The schema as Elysia and OpenAPI see it, with `validate` replaced. */
+/**
+ * The schema as Elysia and OpenAPI see it, with `validate` replaced. Nothing of `schema` is read
+ * here: a lazy schema (schemas/lazy.ts) is built on the route's first check or when the OpenAPI
+ * document is first made, not when the route is registered at start-up.
+ */
 function wrap<S extends DocumentedSchema>(schema: S, validate: (value: unknown) => unknown): S {
   const jsonSchema = () => schema.toJsonSchema();
   const wrapper: DocumentedSchema = {
     "~standard": {
       version: 1,
-      vendor: schema["~standard"].vendor,
+      get vendor() {
+        return schema["~standard"].vendor;
+      },
       validate,
       // @elysiajs/openapi reads a Standard JSON Schema's converter first.
       jsonSchema: { input: jsonSchema, output: jsonSchema },
@@ -78,8 +84,9 @@ function wrap<S extends DocumentedSchema>(schema: S, validate: (value: unknown) 
  * { body: validated(CreateDebateBody, "body") }
  */
 export function validated<S extends DocumentedSchema>(schema: S, on: "body" | "params" | "query" | "headers"): S {
-  const own = schema["~standard"];
+  let own: StandardProps | undefined;
   return wrap(schema, (value) => {
+    own ??= schema["~standard"];
     const result = own.validate(value) as StandardResult;
     if (!result.issues) return result;
     // Array.from, not .slice: ArkErrors is an Array subclass whose constructor .slice would misuse.
@@ -97,8 +104,12 @@ export function validated<S extends DocumentedSchema>(schema: S, on: "body" | "p
 export function responses<M extends Record<number, DocumentedSchema>>(map: M): M {
   const out: Record<number, DocumentedSchema> = {};
   for (const [status, schema] of Object.entries(map)) {
-    const own = schema["~standard"];
-    out[Number(status)] = wrap(schema, (value) => (checkingResponses ? own.validate(value) : { value }));
+    let own: StandardProps | undefined;
+    out[Number(status)] = wrap(schema, (value) => {
+      if (!checkingResponses) return { value };
+      own ??= schema["~standard"];
+      return own.validate(value);
+    });
   }
   return out as M;
 }

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { type } from "arktype";
-import { jwtVerify, SignJWT } from "jose";
+import { lazy } from "../../schemas/lazy.ts";
 import { ROLES, type Role } from "./rbac.ts";
 
 const ALGORITHM = "HS256";
@@ -17,6 +17,13 @@ const MIN_SECRET_BYTES = 32;
 const DEFAULT_TOLERANCE_SECONDS = 5;
 // Well above any token we issue; bounds the HMAC work an attacker can ask for.
 const MAX_TOKEN_LENGTH = 8192;
+
+/** jose, loaded with the first token signed or checked rather than at start-up; kept once loaded. */
+let loadedJose: typeof import("jose") | undefined;
+async function jose(): Promise<typeof import("jose")> {
+  loadedJose ??= await import("jose");
+  return loadedJose;
+}
 
 /** What the caller puts in an access token. */
 export interface AccessTokenInput {
@@ -100,36 +107,40 @@ export interface TokenSigner {
   readonly accessTtlSeconds: number;
 }
 
-const roles = type.enumerated(...ROLES).array();
+const roles = lazy(() => type.enumerated(...ROLES).array());
 // RFC 8176 method names are short words; a bound keeps a forged claim from growing the token cache.
-const amr = type("/^[a-z]{2,16}$/").array().atMostLength(8);
+const amr = lazy(() => type("/^[a-z]{2,16}$/").array().atMostLength(8));
 
 // Optional claims may be passed as `undefined` (as TypeScript allows); they are then left out.
-const Input = type({
-  sub: "string > 0",
-  org: "string > 0",
-  roles,
-  "sid?": "string > 0 | undefined",
-  "act?": type({ sub: "string > 0" }).or("undefined"),
-  "scope?": "string | undefined",
-  "amr?": amr.or("undefined"),
-});
+const Input = lazy(() =>
+  type({
+    sub: "string > 0",
+    org: "string > 0",
+    roles,
+    "sid?": "string > 0 | undefined",
+    "act?": type({ sub: "string > 0" }).or("undefined"),
+    "scope?": "string | undefined",
+    "amr?": amr.or("undefined"),
+  }),
+);
 
-const Claims = type({
-  sub: "string > 0",
-  org: "string > 0",
-  roles,
-  "sid?": "string > 0",
-  "act?": { sub: "string > 0" },
-  "scope?": "string",
-  "amr?": amr,
-  iss: "string",
-  aud: "string",
-  iat: "number.integer",
-  nbf: "number.integer",
-  exp: "number.integer",
-  jti: "string > 0",
-});
+const Claims = lazy(() =>
+  type({
+    sub: "string > 0",
+    org: "string > 0",
+    roles,
+    "sid?": "string > 0",
+    "act?": { sub: "string > 0" },
+    "scope?": "string",
+    "amr?": amr,
+    iss: "string",
+    aud: "string",
+    iat: "number.integer",
+    nbf: "number.integer",
+    exp: "number.integer",
+    jti: "string > 0",
+  }),
+);
 
 function claimFailure(claim: string, reason: string): AccessTokenFailure {
   // A missing claim or one of the wrong JSON type is malformed; a well-formed claim with the wrong value says which.
@@ -224,6 +235,7 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
         exp: iat + ttl,
         jti: randomBytes(16).toString("base64url"),
       };
+      const { SignJWT } = loadedJose ?? (await jose());
       return new SignJWT({ ...payload }).setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE }).sign(await key);
     },
 
@@ -231,6 +243,7 @@ export function createTokenSigner(options: TokenSignerOptions): TokenSigner {
       if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: "malformed" };
       let payload: unknown;
       try {
+        const { jwtVerify } = loadedJose ?? (await jose());
         ({ payload } = await jwtVerify(token, await key, {
           algorithms: [ALGORITHM],
           typ: TOKEN_TYPE,

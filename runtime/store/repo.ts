@@ -155,8 +155,9 @@ export type Slots<C extends Record<string, Column>> = {
 };
 
 /**
- * A statement {@link Repo.prepare}d once. On SQLite it is compiled once (drizzle's `.prepare()` on
- * the Repo's one connection, where its transactions run too) and each call only binds values:
+ * A statement {@link Repo.prepare}d once. On SQLite it is compiled once, on its first call
+ * (drizzle's `.prepare()` on the Repo's one connection, where its transactions run too), and each
+ * call only binds values:
  * building a statement with drizzle costs more than SQLite takes to run it. On PostgreSQL it is
  * built again on each call's `db` or `tx`: drizzle's prepared queries are tied to the connection
  * they were prepared on (one prepared on the pool would run outside the transaction), and a

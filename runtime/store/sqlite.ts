@@ -190,14 +190,24 @@ export class SqliteRepo<T extends TableSet> implements Repo<T> {
     return this.runAll.deferred(statements) as StatementResults<S>;
   }
 
-  /** Compiled once, on this Repo's connection, where its transactions run too; each call binds values. */
+  /**
+   * Compiled once, on its first call, on this Repo's connection, where its transactions run too;
+   * each call binds values. Not when declared: stores declare theirs as the server starts, and
+   * building them all there delayed its first answer.
+   */
   prepare<C extends Record<string, Column>, R>(
     columns: C,
     build: (db: RepoDb, slots: Slots<C>) => PromiseLike<R>,
   ): Prepared<InferColumnsDataTypes<C>, R> {
-    const builder = build(this.db, placeholders(columns)) as unknown as { prepare(): { all(values: object): R } };
-    const statement = builder.prepare();
-    return { on: (_db, values) => new BoundStatement(() => statement.all(values)) };
+    let statement: { all(values: object): R } | undefined;
+    const compiled = () => {
+      if (statement === undefined) {
+        const builder = build(this.db, placeholders(columns)) as unknown as { prepare(): { all(values: object): R } };
+        statement = builder.prepare();
+      }
+      return statement;
+    };
+    return { on: (_db, values) => new BoundStatement(() => compiled().all(values)) };
   }
 
   /** Closes the connection if this repository opened it. */
