@@ -8,6 +8,7 @@
  */
 import { type } from "arktype";
 import { isoInstant } from "./debates.ts";
+import { lazy } from "./lazy.ts";
 
 /** The event types an endpoint can take. */
 export const WEBHOOK_EVENT_TYPES = [
@@ -46,141 +47,175 @@ export function webhookUrlProblem(url: string): string | undefined {
   return undefined;
 }
 
-export const WebhookUrl = type("string")
-  .narrow((url, ctx) => {
-    const problem = webhookUrlProblem(url);
-    // The URL is not echoed: it may carry a token in its path.
-    return problem === undefined || ctx.reject({ expected: problem, actual: "" });
-  })
-  .describe("the receiver's absolute http:// or https:// URL, without credentials");
+export const WebhookUrl = lazy(() =>
+  type("string")
+    .narrow((url, ctx) => {
+      const problem = webhookUrlProblem(url);
+      // The URL is not echoed: it may carry a token in its path.
+      return problem === undefined || ctx.reject({ expected: problem, actual: "" });
+    })
+    .describe("the receiver's absolute http:// or https:// URL, without credentials"),
+);
 
-const EventTypes = type
-  .enumerated(...WEBHOOK_EVENT_TYPES)
-  .array()
-  .atMostLength(WEBHOOK_EVENT_TYPES.length)
-  .describe(`the event types to deliver (${WEBHOOK_EVENT_TYPES.join(", ")}); empty or absent: all of them`);
+const EventTypes = lazy(() =>
+  type
+    .enumerated(...WEBHOOK_EVENT_TYPES)
+    .array()
+    .atMostLength(WEBHOOK_EVENT_TYPES.length)
+    .describe(`the event types to deliver (${WEBHOOK_EVENT_TYPES.join(", ")}); empty or absent: all of them`),
+);
 
-const Description = type("string <= 500").describe("what the endpoint is for (at most 500 characters)");
+const Description = lazy(() => type("string <= 500").describe("what the endpoint is for (at most 500 characters)"));
 
-export const CreateWebhookBody = type({
-  url: WebhookUrl,
-  "event_types?": EventTypes,
-  "description?": Description,
-  "enabled?": "boolean",
-  "+": "reject",
-});
+export const CreateWebhookBody = lazy(() =>
+  type({
+    url: WebhookUrl,
+    "event_types?": EventTypes,
+    "description?": Description,
+    "enabled?": "boolean",
+    "+": "reject",
+  }),
+);
 
-export const UpdateWebhookBody = type({
-  "url?": WebhookUrl,
-  "event_types?": EventTypes,
-  "description?": Description,
-  "enabled?": type("boolean").describe("true enables it again (clearing why it was disabled)"),
-  "+": "reject",
-}).narrow((body, ctx) => Object.keys(body).length > 0 || ctx.mustBe("an object with at least one field to change"));
+export const UpdateWebhookBody = lazy(() =>
+  type({
+    "url?": WebhookUrl,
+    "event_types?": EventTypes,
+    "description?": Description,
+    "enabled?": type("boolean").describe("true enables it again (clearing why it was disabled)"),
+    "+": "reject",
+  }).narrow((body, ctx) => Object.keys(body).length > 0 || ctx.mustBe("an object with at least one field to change")),
+);
 
-export const RotateSecretBody = type({
-  "overlap_seconds?": type("0 <= number.integer <= 604800").describe(
-    "how long the old secret still signs deliveries beside the new one; default ARAGORA_WEBHOOK_SECRET_OVERLAP_SECONDS; 0 ends it at once",
-  ),
-  "+": "reject",
-});
+export const RotateSecretBody = lazy(() =>
+  type({
+    "overlap_seconds?": type("0 <= number.integer <= 604800").describe(
+      "how long the old secret still signs deliveries beside the new one; default ARAGORA_WEBHOOK_SECRET_OVERLAP_SECONDS; 0 ends it at once",
+    ),
+    "+": "reject",
+  }),
+);
 
-export const RecoverBody = type({
-  since: isoInstant.describe("deliveries made at or after this instant (ISO 8601 with its zone)"),
-  "include_delivered?": type("boolean").describe("also send again those that were delivered (the receiver lost them)"),
-  "+": "reject",
-});
+export const RecoverBody = lazy(() =>
+  type({
+    since: isoInstant.describe("deliveries made at or after this instant (ISO 8601 with its zone)"),
+    "include_delivered?": type("boolean").describe(
+      "also send again those that were delivered (the receiver lost them)",
+    ),
+    "+": "reject",
+  }),
+);
 
-export const WebhookIdParams = type({ id: type(/^wh-[0-9a-f-]{36}$/).describe("a webhook endpoint id (wh-...)") });
-export const DeliveryIdParams = type({
-  delivery_id: type(/^dlv-[0-9a-f-]{36}$/).describe("a delivery id (dlv-...)"),
-});
+export const WebhookIdParams = lazy(() =>
+  type({ id: type(/^wh-[0-9a-f-]{36}$/).describe("a webhook endpoint id (wh-...)") }),
+);
+export const DeliveryIdParams = lazy(() =>
+  type({
+    delivery_id: type(/^dlv-[0-9a-f-]{36}$/).describe("a delivery id (dlv-...)"),
+  }),
+);
 
-export const DeliveriesQuery = type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 500" });
-export const DeadLettersQuery = type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 1000" });
+export const DeliveriesQuery = lazy(() => type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 500" }));
+export const DeadLettersQuery = lazy(() => type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 1000" }));
 
-const BreakerView = type({
-  state: "'closed' | 'half_open' | 'open'",
-  failures: "number",
-  seconds_until_half_open: "number | null",
-});
+const BreakerView = lazy(() =>
+  type({
+    state: "'closed' | 'half_open' | 'open'",
+    failures: "number",
+    seconds_until_half_open: "number | null",
+  }),
+);
 
-export const WebhookBody = type({
-  id: "string",
-  url: "string",
-  event_types: type("string[]").describe("empty: every event type"),
-  description: "string",
-  enabled: "boolean",
-  disabled_reason: type("string | null").describe("why it was disabled (a 410 Gone from its receiver), or null"),
-  previous_secret_expires_at: type("string | null").describe(
-    "until when the secret a rotation replaced still signs deliveries (ISO 8601), or null",
-  ),
-  created_by: "string",
-  created_at: "string",
-  updated_at: "string",
-  "circuit_breaker?": BreakerView.or("null").describe("the endpoint actor's breaker on this node; null: not running"),
-});
+export const WebhookBody = lazy(() =>
+  type({
+    id: "string",
+    url: "string",
+    event_types: type("string[]").describe("empty: every event type"),
+    description: "string",
+    enabled: "boolean",
+    disabled_reason: type("string | null").describe("why it was disabled (a 410 Gone from its receiver), or null"),
+    previous_secret_expires_at: type("string | null").describe(
+      "until when the secret a rotation replaced still signs deliveries (ISO 8601), or null",
+    ),
+    created_by: "string",
+    created_at: "string",
+    updated_at: "string",
+    "circuit_breaker?": BreakerView.or("null").describe("the endpoint actor's breaker on this node; null: not running"),
+  }),
+);
 export type WebhookBody = typeof WebhookBody.infer;
 
-export const WebhookWithSecret = WebhookBody.and({
-  secret: type("string").describe(
-    "the signing secret (whsec_...): shown this once. X-Webhook-Signature is the hex HMAC-SHA256 of the body keyed with it; webhook-signature follows Standard Webhooks",
-  ),
-});
+export const WebhookWithSecret = lazy(() =>
+  WebhookBody.and({
+    secret: type("string").describe(
+      "the signing secret (whsec_...): shown this once. X-Webhook-Signature is the hex HMAC-SHA256 of the body keyed with it; webhook-signature follows Standard Webhooks",
+    ),
+  }),
+);
 
-export const WebhookListResponse = type({ webhooks: WebhookBody.array() });
-export const RemovedWebhookResponse = type({ id: "string", removed: "true" });
+export const WebhookListResponse = lazy(() => type({ webhooks: WebhookBody.array() }));
+export const RemovedWebhookResponse = lazy(() => type({ id: "string", removed: "true" }));
 
-export const AttemptBody = type({
-  attempt: "number",
-  at: "string",
-  status: type("number | null").describe("the receiver's HTTP status; null: no answer"),
-  latency_ms: "number",
-  response_body: type("string | null").describe("the start of the receiver's answer (at most 1024 characters)"),
-  error: "string | null",
-});
+export const AttemptBody = lazy(() =>
+  type({
+    attempt: "number",
+    at: "string",
+    status: type("number | null").describe("the receiver's HTTP status; null: no answer"),
+    latency_ms: "number",
+    response_body: type("string | null").describe("the start of the receiver's answer (at most 1024 characters)"),
+    error: "string | null",
+  }),
+);
 
-export const DeliveryBody = type({
-  delivery_id: "string",
-  webhook_id: "string",
-  event_type: "string",
-  state: "'PENDING' | 'IN_PROGRESS' | 'DELIVERED' | 'RETRYING' | 'DEAD_LETTERED'",
-  attempts: "number",
-  next_attempt_at: type("string | null").describe("when the next attempt is due, while one is"),
-  last_error: "string | null",
-  last_status: "number | null",
-  created_at: "string",
-  updated_at: "string",
-});
+export const DeliveryBody = lazy(() =>
+  type({
+    delivery_id: "string",
+    webhook_id: "string",
+    event_type: "string",
+    state: "'PENDING' | 'IN_PROGRESS' | 'DELIVERED' | 'RETRYING' | 'DEAD_LETTERED'",
+    attempts: "number",
+    next_attempt_at: type("string | null").describe("when the next attempt is due, while one is"),
+    last_error: "string | null",
+    last_status: "number | null",
+    created_at: "string",
+    updated_at: "string",
+  }),
+);
 export type DeliveryBody = typeof DeliveryBody.infer;
 
-export const DeliveryWithAttemptsBody = DeliveryBody.and({ history: AttemptBody.array() });
-export const DeliveriesResponse = type({ deliveries: DeliveryWithAttemptsBody.array() });
+export const DeliveryWithAttemptsBody = lazy(() => DeliveryBody.and({ history: AttemptBody.array() }));
+export const DeliveriesResponse = lazy(() => type({ deliveries: DeliveryWithAttemptsBody.array() }));
 
-export const DeadLettersResponse = type({ dead_letters: DeliveryBody.array() });
+export const DeadLettersResponse = lazy(() => type({ dead_letters: DeliveryBody.array() }));
 
-export const QueuedResponse = type({
-  delivery_id: "string",
-  state: "'PENDING'",
-});
+export const QueuedResponse = lazy(() =>
+  type({
+    delivery_id: "string",
+    state: "'PENDING'",
+  }),
+);
 
-export const RecoverResponse = type({
-  recovered: "number",
-  delivery_ids: "string[]",
-});
+export const RecoverResponse = lazy(() =>
+  type({
+    recovered: "number",
+    delivery_ids: "string[]",
+  }),
+);
 
-export const WebhookMetricsResponse = type({
-  total_deliveries: "number",
-  delivered: "number",
-  success_rate: type("number | null").describe(
-    "delivered, in percent of the deliveries that finished (delivered or dead-lettered); null before any did",
-  ),
-  avg_latency_ms: type("number | null").describe("mean latency of the attempts that got an answer"),
-  dead_lettered: "number",
-  retries_pending: type("number").describe("deliveries waiting for their next attempt after a failed one"),
-  pending: "number",
-  in_progress: "number",
-  circuits_open: type("number").describe(
-    "the organisation's endpoints whose breaker is open or half-open on this node",
-  ),
-});
+export const WebhookMetricsResponse = lazy(() =>
+  type({
+    total_deliveries: "number",
+    delivered: "number",
+    success_rate: type("number | null").describe(
+      "delivered, in percent of the deliveries that finished (delivered or dead-lettered); null before any did",
+    ),
+    avg_latency_ms: type("number | null").describe("mean latency of the attempts that got an answer"),
+    dead_lettered: "number",
+    retries_pending: type("number").describe("deliveries waiting for their next attempt after a failed one"),
+    pending: "number",
+    in_progress: "number",
+    circuits_open: type("number").describe(
+      "the organisation's endpoints whose breaker is open or half-open on this node",
+    ),
+  }),
+);

@@ -12,18 +12,21 @@
  */
 import { type } from "arktype";
 import { openStore } from "../../runtime/store/index.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { stepFirstStarted } from "./key-rotation.ts";
 
-const Instant = type("string")
-  .narrow((s, ctx) =>
-    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(s) && !Number.isNaN(Date.parse(s))
-      ? true
-      : ctx.reject("an ISO-8601 date or instant such as 2026-12-01 or 2026-12-01T08:00:00Z"),
-  )
-  .describe("an ISO-8601 date or instant such as 2026-12-01 or 2026-12-01T08:00:00Z");
+const Instant = lazy(() =>
+  type("string")
+    .narrow((s, ctx) =>
+      /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(s) && !Number.isNaN(Date.parse(s))
+        ? true
+        : ctx.reject("an ISO-8601 date or instant such as 2026-12-01 or 2026-12-01T08:00:00Z"),
+    )
+    .describe("an ISO-8601 date or instant such as 2026-12-01 or 2026-12-01T08:00:00Z"),
+);
 
-const Input = type({ "+": "reject", since: Instant, "until?": Instant, "reason?": "string" });
+const Input = lazy(() => type({ "+": "reject", since: Instant, "until?": Instant, "reason?": "string" }));
 type Input = typeof Input.infer;
 
 async function windowOf(input: Input, ctx: ActionContext): Promise<{ from: Date; to: Date }> {

@@ -24,12 +24,12 @@ import { type } from "arktype";
 import { generateKeyHex } from "../../runtime/security/encryption-keys.ts";
 import { addKeyToFile } from "../../runtime/security/key-file-edit.ts";
 import { writeSecretFile } from "../../runtime/security/secret-file.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { deployFileRing, KEY_VARIABLE, keyListValue, rotationDir } from "./key-rotation.ts";
 
-const Input = type({ "+": "reject" });
+const Input = lazy(() => type({ "+": "reject" }));
 type Input = typeof Input.infer;
-
 
 /** The deploy file of this step: `<data dir>/key-rotation/<run>-<step>.env`. */
 export function deployFile(ctx: ActionContext): string {

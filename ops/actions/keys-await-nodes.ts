@@ -18,13 +18,14 @@
 import { type } from "arktype";
 import { openStore } from "../../runtime/store/index.ts";
 import { type LiveNodeKeys, liveNodeKeys } from "../../runtime/store/node-keys.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 import { Duration } from "../duration.ts";
 import { requireActiveKey, rotationRing } from "./key-rotation.ts";
 import { abortableSleep } from "./sleep.ts";
 
-const KeyId = type(/^k[0-9a-f]{12}$/).describe("a key id (k and 12 hex characters)");
-const Input = type({ "+": "reject", active: KeyId, "absent?": KeyId.array(), "poll?": Duration });
+const KeyId = lazy(() => type(/^k[0-9a-f]{12}$/).describe("a key id (k and 12 hex characters)"));
+const Input = lazy(() => type({ "+": "reject", active: KeyId, "absent?": KeyId.array(), "poll?": Duration }));
 type Input = typeof Input.infer;
 
 /** Why a node is not ready, or null when it is. */

@@ -15,12 +15,13 @@ import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs
 import { pipeline } from "node:stream/promises";
 import { type } from "arktype";
 import { openSealedStream, sealStream } from "../../runtime/security/sealed-stream.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { backupKeyIds } from "../backup/backup-keys.ts";
 import { backupsDir } from "../cleanup/layout.ts";
 import { rotationRing } from "./key-rotation.ts";
 
-const Input = type({ "+": "reject" });
+const Input = lazy(() => type({ "+": "reject" }));
 type Input = typeof Input.infer;
 
 function onOlderKeys(ctx: ActionContext) {

@@ -17,6 +17,7 @@ import { type } from "arktype";
 import { removeKeysFromFile } from "../../runtime/security/key-file-edit.ts";
 import { buildKeysReport } from "../../runtime/security/keys-report.ts";
 import { removeSecretFile } from "../../runtime/security/secret-file.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { backupKeyIds } from "../backup/backup-keys.ts";
 import { backupsDir } from "../cleanup/layout.ts";
@@ -24,7 +25,7 @@ import { withEncryptedStores } from "./encrypted-stores-step.ts";
 import { keyListValue, rotationDir, rotationRing } from "./key-rotation.ts";
 import { deployFile, deployFileKeyIds, writeDeployFile } from "./keys-add.ts";
 
-const Input = type({ "+": "reject", key_ids: type(/^k[0-9a-f]{12}$/).array() });
+const Input = lazy(() => type({ "+": "reject", key_ids: type(/^k[0-9a-f]{12}$/).array() }));
 type Input = typeof Input.infer;
 
 /** What still needs the keys `ids`: records per store and backups, as sentences. */

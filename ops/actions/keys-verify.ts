@@ -14,20 +14,23 @@
 import { type } from "arktype";
 import { buildKeysReport, keysReportText } from "../../runtime/security/keys-report.ts";
 import { NoDatabase } from "../../runtime/store/index.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
 import { backupKeyIds } from "../backup/backup-keys.ts";
 import { backupsDir } from "../cleanup/layout.ts";
 import { withEncryptedStores } from "./encrypted-stores-step.ts";
 import { rotationRing } from "./key-rotation.ts";
 
-const KeyId = type(/^k[0-9a-f]{12}$/).describe("a key id (k and 12 hex characters)");
+const KeyId = lazy(() => type(/^k[0-9a-f]{12}$/).describe("a key id (k and 12 hex characters)"));
 
-const Input = type({
-  "+": "reject",
-  "retired?": KeyId.array(),
-  "not_configured?": KeyId.array(),
-  "require_encryption?": "boolean",
-});
+const Input = lazy(() =>
+  type({
+    "+": "reject",
+    "retired?": KeyId.array(),
+    "not_configured?": KeyId.array(),
+    "require_encryption?": "boolean",
+  }),
+);
 type Input = typeof Input.infer;
 
 interface Verified {

@@ -11,12 +11,13 @@
  *   timeout: 400d
  */
 import { type } from "arktype";
+import { lazy } from "../../schemas/lazy.ts";
 import type { ActionDefinition } from "../action.ts";
 import { Duration, formatDuration } from "../duration.ts";
 import { stepFirstStarted } from "./key-rotation.ts";
 import { abortableSleep } from "./sleep.ts";
 
-const Input = type({ "+": "reject", duration: Duration });
+const Input = lazy(() => type({ "+": "reject", duration: Duration }));
 
 export const waitAction: ActionDefinition<typeof Input.infer, { until: string }> = {
   name: "wait",
