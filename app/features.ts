@@ -6,11 +6,12 @@
  * feature's credentials, then the admin API's "off" answer.
  *
  * @example
- * const { features, authenticator } = await makeFeatures(ctx); // access, agents, debates, runbooks, schedulers, webhooks
+ * const { features, authenticator } = await makeFeatures(ctx); // access, agents, debates, runbooks, schedulers, integrations, webhooks
  */
 import { accessFeature } from "../access/feature.ts";
 import { agentsFeature } from "../actors/agent/feature.ts";
 import { debatesFeature } from "../actors/debate/index.ts";
+import { integrationsFeature } from "../actors/integrations/feature.ts";
 import { runbooksFeature } from "../actors/runbook/feature.ts";
 import { schedulersFeature } from "../actors/scheduler/feature.ts";
 import { webhooksFeature } from "../actors/webhook/feature.ts";
@@ -52,14 +53,14 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
   made.push(
     await schedulersFeature(ctx, { runbooks: runbooks.runbooks, receipts: debates.receipts, audit: access.audit }),
   );
-  // Webhooks leave only through the guarded sender: no internal address, the connection pinned to
-  // the address that was checked, redirects never followed.
+  // Webhooks and integrations leave only through the guarded sender: no internal address, the
+  // connection pinned to the address that was checked, redirects never followed.
+  const send = guardedSender({ policy: outboundPolicyOf(ctx.config) });
+  // Before webhooks: the webhooks' fan-out makes the integrations' deliveries too (one durable path).
+  const integrations = await integrationsFeature(ctx, { audit: access.audit, send, history: debates.history });
+  made.push(integrations);
   made.push(
-    await webhooksFeature(ctx, {
-      outbox: debates.outbox,
-      audit: access.audit,
-      send: guardedSender({ policy: outboundPolicyOf(ctx.config) }),
-    }),
+    await webhooksFeature(ctx, { outbox: debates.outbox, audit: access.audit, send, sinks: [integrations.sink] }),
   );
   const authenticator = firstOf([
     operatorAuthenticator(ctx.config, {

@@ -35,7 +35,14 @@ export interface DebatesFeatureDeps {
 export async function debatesFeature(
   ctx: FeatureContext,
   { agents, legacyOwner }: DebatesFeatureDeps,
-): Promise<Feature & { receipts: Pick<DebateStore, "deleteReceiptsBefore">; outbox: DebateEventOutbox }> {
+): Promise<
+  Feature & {
+    receipts: Pick<DebateStore, "deleteReceiptsBefore">;
+    outbox: DebateEventOutbox;
+    /** Server-internal reads of a debate and its log (integrations make outcomes of them). */
+    history: Pick<DebateStore, "byId" | "events">;
+  }
+> {
   const { config, log } = ctx;
   const health = ctx.storeHealth;
   const store = reportingHealth(await openDebateStore(ctx.store, config), health);
@@ -131,6 +138,7 @@ export async function debatesFeature(
     // The schedulers' receipt retention prunes through it: only this feature writes its tables.
     receipts: store,
     outbox,
+    history: store,
     routes: new Elysia({ name: "aragora-debates-and-billing" })
       .use(debateRoutes({ store, debates, key, caps }))
       .use(billingRoutes({ store, caps, log })),

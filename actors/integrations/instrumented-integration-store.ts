@@ -113,6 +113,11 @@ export class InstrumentedIntegrationStore {
 
   private key = (orgId: string, id: string) => `${orgId}\u0000${id}`;
 
+  /** Drops a cached integration another writer changed (its actor disabling it after a 410). */
+  invalidate(orgId: string, id: string): void {
+    this.forget(orgId, id);
+  }
+
   private forget(orgId: string, id: string): void {
     this.cache.delete(this.key(orgId, id));
   }

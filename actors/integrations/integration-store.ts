@@ -104,6 +104,8 @@ export class IntegrationStore implements IntegrationBackend {
       kind: input.kind,
       name: input.name,
       enabled: input.enabled,
+      // Saved by a person: why the server disabled it no longer stands.
+      disabledReason: null,
       settings: JSON.stringify(input.settings),
       credentials,
       updatedBy: by,

@@ -30,11 +30,23 @@ export const POLL_MS = 1000;
 
 export type FanoutMsg = { type: "drain" };
 
+/**
+ * Another feature's deliveries of the same events (the integrations'): made from each batch after
+ * the webhooks' and before the batch leaves the outbox, so they are as durable. A batch can come
+ * again after a crash: a sink makes its deliveries idempotently. A sink that fails fails the
+ * batch, which is taken again.
+ */
+export interface FanoutSink {
+  deliver(rows: readonly OutboxEvent[]): Promise<void>;
+}
+
 export interface FanoutDeps {
   outbox: Pick<DebateEventOutbox, "take" | "remove">;
   store: Pick<WebhookStore, "enabledEndpointsOf" | "insertDeliveries">;
   /** Hands new deliveries to their endpoints' actors. */
   enqueue(endpointId: string, deliveries: QueuedDelivery[]): void;
+  /** Other features' deliveries of the same events. */
+  sinks?: readonly FanoutSink[];
   log: Logger;
   /** Wall-clock epoch milliseconds. */
   now: () => number;
@@ -92,6 +104,7 @@ export function eventFanout(deps: FanoutDeps) {
         const orgs = [...new Set(rows.map((r) => r.orgId))];
         const endpoints = await deps.store.enabledEndpointsOf(orgs);
         const inserted = await deps.store.insertDeliveries(deliveriesOf(rows, endpoints, new Date(deps.now())));
+        for (const sink of deps.sinks ?? []) await sink.deliver(rows);
         await deps.outbox.remove(rows);
         const byEndpoint = new Map<string, QueuedDelivery[]>();
         for (const d of inserted) {

@@ -18,6 +18,7 @@ import type { SendOutbound } from "../../runtime/http/outbound.ts";
 import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
 import type { DebateEventOutbox } from "../debate/event-outbox.ts";
 import { DeliveryJournal } from "./delivery-journal.ts";
+import type { FanoutSink } from "./event-fanout.ts";
 import { WebhookActors } from "./webhook-actors.ts";
 import { webhookRoutes } from "./webhook-routes.ts";
 import { openWebhookStore } from "./webhook-store.ts";
@@ -28,6 +29,8 @@ export interface WebhooksFeatureDeps {
   /** Where changes to endpoints are recorded. */
   audit: AuditRecorder;
   send: SendOutbound;
+  /** Other features' deliveries of the same events (the integrations'), made as durably. */
+  sinks?: readonly FanoutSink[];
   /** Wall-clock epoch milliseconds; default Date.now (tests derive it from a simulated clock). */
   now?: () => number;
   /** Jitter's random source; default Math.random. */
@@ -64,7 +67,7 @@ export async function webhooksFeature(
       random: deps.random ?? Math.random,
       version: ctx.version,
     },
-    { outbox: deps.outbox, store, log, now },
+    { outbox: deps.outbox, store, log, now, sinks: deps.sinks ?? [] },
   );
   let unsubscribe: (() => void) | undefined;
   return {
