@@ -317,12 +317,12 @@ async function migrateStore(store: EncryptedStore, options: MigrationOptions): P
 }
 
 /**
- * Records written in one compare-and-set transaction. A batch of 20,000 in one transaction took
- * over 10 s on PostgreSQL under load (one statement a record), past the store's per-operation
- * deadline, and the run failed; each record's compare-and-set stands alone, so smaller
- * transactions lose nothing.
+ * Records written in one compare-and-set transaction. A batch of 8,000 in one transaction took
+ * over 10 s on PostgreSQL on a loaded machine (one statement a record, and 1,000 did once too),
+ * past the store's per-operation deadline, and the run failed; each record's compare-and-set
+ * stands alone, so smaller transactions lose nothing.
  */
-const WRITE_CHUNK = 1000;
+const WRITE_CHUNK = 500;
 
 /** `store.replace` over `replacements` in transactions of at most {@link WRITE_CHUNK}. */
 async function replaceInChunks(store: EncryptedStore, replacements: FieldReplacement[]): Promise<boolean[]> {

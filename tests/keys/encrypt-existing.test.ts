@@ -162,8 +162,8 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         for (const u of users) await enrol(u);
         // Many records on the old key read as one batch: a long time between its read and its write.
         seeded = new Map([
-          ...(await table.seed(seededIds("0000", 4000), sealedFor(ringA))),
-          ...(await table.seed(seededIds("ffff", 4000), sealedFor(ringA))),
+          ...(await table.seed(seededIds("0000", 2500), sealedFor(ringA))),
+          ...(await table.seed(seededIds("ffff", 2500), sealedFor(ringA))),
         ]);
         // The node enrols the users again and again, with A, all the while.
         let running = true;
