@@ -168,8 +168,16 @@ async function harness() {
       if (listeners.size > 0 && isOutboxPayload(payload)) for (const heard of listeners) heard();
     },
   });
+  // Stage times for the latency's breakdown (observed from outside the engine: the outbox it is
+  // given and the sender it is given, both passed through unchanged).
+  let onTaken: ((keys: string[]) => void) | undefined;
+  let onSend: ((body: string) => void) | undefined;
   const outbox: DebateEventOutbox = {
-    take: (limit) => debates.outboxTake(limit),
+    take: async (limit) => {
+      const rows = await debates.outboxTake(limit);
+      onTaken?.(rows.map((r) => `${r.debateId}:${r.seq}`));
+      return rows;
+    },
     remove: (rows) => debates.outboxRemove(rows),
     onCommitted(listener) {
       listeners.add(listener);
@@ -183,7 +191,13 @@ async function harness() {
     webhooksFeature(ctx, {
       outbox,
       audit: { record: async () => {} },
-      send: guardedSender({ policy: outboundPolicyOf(config) }),
+      send: (() => {
+        const send = guardedSender({ policy: outboundPolicyOf(config) });
+        return (request) => {
+          onSend?.(typeof request.body === "string" ? request.body : "");
+          return send(request);
+        };
+      })(),
     });
   let feature = await makeFeature();
   const appOf = (f: Feature) =>
@@ -244,6 +258,12 @@ async function harness() {
     },
     set onCommitted(f: ((key: string) => void) | undefined) {
       onCommitted = f;
+    },
+    set onTaken(f: ((keys: string[]) => void) | undefined) {
+      onTaken = f;
+    },
+    set onSend(f: ((body: string) => void) | undefined) {
+      onSend = f;
     },
     delivered: () => call<{ delivered: number; total_deliveries: number }>("GET", "/api/webhooks/metrics"),
     /** Stops the feature and makes and starts it again (the endpoints' actors load from the store). */
@@ -424,6 +444,17 @@ async function latency(rx: ReceiverHandle): Promise<BenchResult[]> {
     await rx.reset("latency");
     const commits = new Map<string, number>();
     h.onCommitted = (key) => commits.set(key, epochMs());
+    const taken = new Map<string, number>();
+    const sent: number[] = [];
+    h.onTaken = (keys) => {
+      const at = epochMs();
+      for (const k of keys) if (!taken.has(k)) taken.set(k, at);
+    };
+    h.onSend = (body) => {
+      const data = (JSON.parse(body) as { data: { debate_id: string; seq: number } }).data;
+      const committed = commits.get(`${data.debate_id}:${data.seq}`);
+      if (committed !== undefined) sent.push(epochMs() - committed);
+    };
     const t0 = performance.now();
     for (let sent = 0; sent < events; ) {
       const due = Math.min(events, Math.floor(((performance.now() - t0) / 1000) * eventsPerS));
@@ -432,6 +463,13 @@ async function latency(rx: ReceiverHandle): Promise<BenchResult[]> {
     }
     await rx.waitFor(events * ENDPOINTS);
     h.onCommitted = undefined;
+    h.onTaken = undefined;
+    h.onSend = undefined;
+    const toTake: number[] = [];
+    for (const [key, at] of taken) {
+      const committed = commits.get(key);
+      if (committed !== undefined) toTake.push(at - committed);
+    }
     const lat: number[] = [];
     for (const [key, at] of await rx.arrivals()) {
       const committed = commits.get(key);
@@ -441,6 +479,8 @@ async function latency(rx: ReceiverHandle): Promise<BenchResult[]> {
     const p50 = percentile(lat, 0.5);
     const p99 = percentile(lat, 0.99);
     return [
+      { name: "commit_to_fanout_p99_ms", value: percentile(toTake, 0.99), unit: "ms" },
+      { name: "commit_to_send_p99_ms", value: percentile(sent, 0.99), unit: "ms" },
       { name: "commit_to_receiver_p50_ms", value: p50, unit: "ms" },
       {
         name: "commit_to_receiver_p99_ms",
