@@ -20,10 +20,13 @@
  *   of `--endpoints` endpoints (default 10): deliveries/s from the first commit to the last
  *   delivery's arrival, every delivery DELIVERED in the store. Floor: a bare loop POSTing the same
  *   signed bodies (made and signed beforehand) with the same concurrency (endpoints x
- *   MAX_IN_FLIGHT) through fetch, nothing persisted.
+ *   MAX_IN_FLIGHT) through fetch, nothing persisted. Also per CPU-second of this process (engine
+ *   and floor): on a shared machine the wall-clock rate follows the load, CPU time much less.
  * - latency: a steady 500 deliveries/s (`--rate`) for `--seconds` (default 10): p50/p99 from each
  *   event's commit (the EventWriter's publish, called after the commit) to its arrival at the
- *   receiver, for every delivery. Floor: p99 of the bare POST round trip at the same rate.
+ *   receiver, for every delivery. Floor: p99 of the bare POST round trip at the same rate. The
+ *   p99 from commit to the fan-out's take and to the send's start (seen through the outbox and
+ *   the sender the harness hands the feature, passed through unchanged) say where time goes.
  * - heap per idle endpoint actor: `--idle` endpoints (default 1,000) made through the routes, the
  *   feature stopped and started again: the heap after its start (every actor loaded, after GC)
  *   less the heap before, per endpoint. Floor: an idle bare kernel actor, measured the same way.
