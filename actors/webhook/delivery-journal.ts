@@ -24,7 +24,7 @@ export class DeliveryJournal {
   private scheduled = false;
 
   constructor(
-    private readonly store: Pick<WebhookStore, "markInProgress" | "recordAttempts">,
+    private readonly store: Pick<WebhookStore, "recordAttempts">,
     private readonly log: Logger,
   ) {}
 
@@ -72,31 +72,40 @@ export class DeliveryJournal {
   }
 
   private async write(batch: Entry[]): Promise<void> {
-    // Consecutive markings go in one statement; attempts in the transaction after them.
+    // The markings go first, in one statement, and the attempts after them, all in one
+    // transaction: a batch is one commit.
     const marks = batch.filter((e) => e.kind === "in_progress");
     const attempts = batch.filter((e) => e.kind === "attempt");
-    if (marks.length > 0) {
+    const inProgress =
+      marks.length === 0 ? undefined : { ids: marks.map((m) => m.id), at: marks[marks.length - 1]?.at ?? new Date() };
+    try {
+      await this.store.recordAttempts(
+        attempts.map((a) => a.record),
+        inProgress,
+      );
+      for (const a of attempts) a.resolve();
+      return;
+    } catch (err) {
+      if (attempts.length === 0) {
+        this.log.warn({ err, deliveries: marks.length }, "could not mark webhook deliveries in progress");
+        return;
+      }
+    }
+    // The batch failed: the markings on their own, then each attempt on its own, so one record
+    // that cannot be written fails only its own promise.
+    if (inProgress !== undefined) {
       try {
-        await this.store.markInProgress(
-          marks.map((m) => m.id),
-          marks[marks.length - 1]?.at ?? new Date(),
-        );
+        await this.store.recordAttempts([], inProgress);
       } catch (err) {
         this.log.warn({ err, deliveries: marks.length }, "could not mark webhook deliveries in progress");
       }
     }
-    if (attempts.length === 0) return;
-    try {
-      await this.store.recordAttempts(attempts.map((a) => a.record));
-      for (const a of attempts) a.resolve();
-    } catch {
-      for (const a of attempts) {
-        try {
-          await this.store.recordAttempts([a.record]);
-          a.resolve();
-        } catch (err) {
-          a.reject(err);
-        }
+    for (const a of attempts) {
+      try {
+        await this.store.recordAttempts([a.record]);
+        a.resolve();
+      } catch (err) {
+        a.reject(err);
       }
     }
   }

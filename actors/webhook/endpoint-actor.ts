@@ -28,6 +28,7 @@ import type { Logger } from "../../runtime/log.ts";
 import { metrics } from "../../runtime/metrics.ts";
 import { type BreakerSnapshot, CircuitBreaker } from "../agent/breaker.ts";
 import type { DeliveryJournal } from "./delivery-journal.ts";
+import { DueQueue } from "./due-queue.ts";
 import { afterFailure, type RetryPolicy, retryAfterMs, verdictOf } from "./retry-policy.ts";
 import { signatureHeaders } from "./signatures.ts";
 import type { DeliveryRow, DeliveryState, EndpointRow, WebhookStore } from "./webhook-store.ts";
@@ -115,7 +116,8 @@ interface EndpointState {
   /** The signing secrets, current first, and until when they hold (a previous one expiring). */
   secrets: string[];
   secretsUntil: number;
-  queue: Map<string, QueuedDelivery>;
+  /** Soonest due first (./due-queue.ts). */
+  queue: DueQueue<QueuedDelivery>;
   inFlight: Set<string>;
   breaker: CircuitBreaker;
   /** The store holds more open deliveries than were loaded. */
@@ -140,7 +142,7 @@ export function webhookEndpointActor(deps: EndpointActorDeps, endpointId: string
       endpoint: undefined,
       secrets: [],
       secretsUntil: 0,
-      queue: new Map(),
+      queue: new DueQueue(),
       inFlight: new Set(),
       // The system's clock: simulated in tests, so the cooldown is exact.
       breaker: new CircuitBreaker(deps.breaker, ctx.system.clock),
@@ -174,7 +176,7 @@ export function webhookEndpointActor(deps: EndpointActorDeps, endpointId: string
           break;
         }
         case "enqueue":
-          for (const d of msg.deliveries) if (!state.inFlight.has(d.id)) state.queue.set(d.id, d);
+          for (const d of msg.deliveries) if (!state.inFlight.has(d.id)) state.queue.set(d);
           break;
         case "wake":
           if (needsLoad(state)) await loadOpen(state);
@@ -209,7 +211,7 @@ export function webhookEndpointActor(deps: EndpointActorDeps, endpointId: string
     const rows = await deps.store.openDeliveries(endpointId, LOAD_LIMIT);
     state.backlog = rows.length === LOAD_LIMIT;
     for (const row of rows) {
-      if (!state.inFlight.has(row.id) && !state.queue.has(row.id)) state.queue.set(row.id, queued(row));
+      if (!state.inFlight.has(row.id) && !state.queue.has(row.id)) state.queue.set(queued(row));
     }
   }
 
@@ -239,10 +241,10 @@ export function webhookEndpointActor(deps: EndpointActorDeps, endpointId: string
       return;
     }
     const now = deps.now();
-    const due = [...state.queue.values()].filter((d) => d.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
     let refused = false;
-    for (const d of due) {
-      if (state.inFlight.size >= MAX_IN_FLIGHT) break;
+    while (state.inFlight.size < MAX_IN_FLIGHT) {
+      const d = state.queue.peek();
+      if (d === undefined || d.dueAt > now) break;
       const ticket = state.breaker.admit();
       if (ticket === "refused") {
         refused = true;
@@ -257,10 +259,9 @@ export function webhookEndpointActor(deps: EndpointActorDeps, endpointId: string
     let wakeIn: number | undefined;
     if (refused && state.breaker.state === "open") wakeIn = state.breaker.msUntilHalfOpen();
     else if (!refused && state.inFlight.size < MAX_IN_FLIGHT) {
-      let soonest = Number.POSITIVE_INFINITY;
-      for (const d of state.queue.values()) if (d.dueAt < soonest) soonest = d.dueAt;
+      const soonest = state.queue.peek();
       if (needsLoad(state)) wakeIn = 0;
-      else if (soonest < Number.POSITIVE_INFINITY) wakeIn = Math.max(0, soonest - now);
+      else if (soonest !== undefined) wakeIn = Math.max(0, soonest.dueAt - now);
     }
     if (wakeIn === undefined) ctx.timers.cancel("wake");
     else ctx.timers.startSingle("wake", { type: "wake" }, wakeIn);
@@ -411,7 +412,7 @@ export function webhookEndpointActor(deps: EndpointActorDeps, endpointId: string
     if (s.status !== null) metrics.webhookDeliveryLatency.observe({ event_type: eventType }, s.latencyMs / 1000);
     if (s.state === "unwritten") {
       if (mine) state.breaker.release(s.ticket);
-      if (!state.queue.has(delivery.id)) state.queue.set(delivery.id, { ...delivery, dueAt: s.nextDueAt });
+      if (!state.queue.has(delivery.id)) state.queue.set({ ...delivery, dueAt: s.nextDueAt });
       return;
     }
     const outcome = s.state === "DELIVERED" ? "delivered" : s.disabledReason !== undefined ? "gone" : "failed";
@@ -427,7 +428,7 @@ export function webhookEndpointActor(deps: EndpointActorDeps, endpointId: string
     }
     if (s.state === "RETRYING") {
       metrics.webhookRetries.inc({ event_type: eventType });
-      state.queue.set(delivery.id, { ...delivery, attempts: delivery.attempts + 1, dueAt: s.nextDueAt });
+      state.queue.set({ ...delivery, attempts: delivery.attempts + 1, dueAt: s.nextDueAt });
     } else if (s.state === "DEAD_LETTERED") {
       metrics.webhookDeadLettered.inc({ event_type: eventType });
       log.warn(

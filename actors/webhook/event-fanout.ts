@@ -104,8 +104,11 @@ export function eventFanout(deps: FanoutDeps) {
         const orgs = [...new Set(rows.map((r) => r.orgId))];
         const endpoints = await deps.store.enabledEndpointsOf(orgs);
         const inserted = await deps.store.insertDeliveries(deliveriesOf(rows, endpoints, new Date(deps.now())));
+        // The integrations' deliveries of the same events, made (idempotently) before the outbox
+        // rows go.
         for (const sink of deps.sinks ?? []) await sink.deliver(rows);
-        await deps.outbox.remove(rows);
+        // Stored: the actors may send them now, before the outbox rows are removed (a crash
+        // between the two makes nothing twice: the deliveries' unique key, above).
         const byEndpoint = new Map<string, QueuedDelivery[]>();
         for (const d of inserted) {
           const list = byEndpoint.get(d.endpointId);
@@ -113,6 +116,7 @@ export function eventFanout(deps: FanoutDeps) {
           else byEndpoint.set(d.endpointId, [queued(d)]);
         }
         for (const [endpointId, list] of byEndpoint) deps.enqueue(endpointId, list);
+        await deps.outbox.remove(rows);
         if (inserted.length > 0) {
           deps.log.debug({ events: rows.length, deliveries: inserted.length }, "webhook deliveries made");
         }

@@ -150,6 +150,8 @@ export function newDelivery(
 
 export class WebhookStore {
   private readonly saveAttempt: Prepared<AttemptRow, unknown>;
+  /** SQLite only (see insertDeliveries): one delivery, skipped when its (endpoint, event) is stored. */
+  private readonly insertOne: Prepared<DeliveryRow, { id: string }[]> | undefined;
   private readonly advance: Prepared<
     Pick<DeliveryRow, "id" | "state" | "attempts" | "nextAttemptAt" | "lastError" | "lastStatus" | "updatedAt">,
     unknown
@@ -173,6 +175,33 @@ export class WebhookStore {
       },
       (db, v) => db.insert(attempts).values(v).onConflictDoNothing(),
     );
+    this.insertOne =
+      repo.driver.dialect === "sqlite"
+        ? repo.prepare(
+            {
+              id: deliveries.id,
+              endpointId: deliveries.endpointId,
+              orgId: deliveries.orgId,
+              eventType: deliveries.eventType,
+              eventKey: deliveries.eventKey,
+              payload: deliveries.payload,
+              state: deliveries.state,
+              attempts: deliveries.attempts,
+              retryBase: deliveries.retryBase,
+              nextAttemptAt: deliveries.nextAttemptAt,
+              lastError: deliveries.lastError,
+              lastStatus: deliveries.lastStatus,
+              createdAt: deliveries.createdAt,
+              updatedAt: deliveries.updatedAt,
+            },
+            (db, v) =>
+              db
+                .insert(deliveries)
+                .values(v)
+                .onConflictDoNothing({ target: [deliveries.endpointId, deliveries.eventKey] })
+                .returning({ id: deliveries.id }),
+          )
+        : undefined;
     this.advance = repo.prepare(
       {
         id: deliveries.id,
@@ -373,21 +402,29 @@ export class WebhookStore {
   async insertDeliveries(rows: readonly DeliveryRow[]): Promise<DeliveryRow[]> {
     if (rows.length === 0) return [];
     const { deliveries } = this.repo.tables;
-    const inserted: DeliveryRow[] = [];
-    // In slices: SQLite binds at most 32766 parameters a statement (14 a row).
-    for (let i = 0; i < rows.length; i += 500) {
-      const slice = rows.slice(i, i + 500);
-      inserted.push(
-        ...(await this.repo.write((db) =>
+    const made = new Set<string>();
+    if (this.insertOne !== undefined) {
+      // SQLite: one statement compiled once, bound per row, all in one transaction. Building a
+      // 500-row insert with drizzle (7,000 parameters) and reading every column back cost more
+      // than SQLite took to store the rows.
+      const insertOne = this.insertOne;
+      const results = await this.repo.transaction((tx) => rows.map((r) => insertOne.on(tx, r)));
+      for (const ids of results) for (const { id } of ids) made.add(id);
+    } else {
+      // PostgreSQL: a statement per row would be a round trip per row; one per slice instead
+      // (14 parameters a row, far under the protocol's 65,535).
+      for (let i = 0; i < rows.length; i += 500) {
+        const ids = await this.repo.write((db) =>
           db
             .insert(deliveries)
-            .values([...slice])
+            .values([...rows.slice(i, i + 500)])
             .onConflictDoNothing({ target: [deliveries.endpointId, deliveries.eventKey] })
-            .returning(),
-        )),
-      );
+            .returning({ id: deliveries.id }),
+        );
+        for (const { id } of ids) made.add(id);
+      }
     }
-    return inserted;
+    return rows.filter((r) => made.has(r.id));
   }
 
   /** An endpoint's deliveries still to send, soonest due first (the endpoint actor's queue). */
@@ -403,23 +440,29 @@ export class WebhookStore {
     );
   }
 
-  /** Marks deliveries IN_PROGRESS (an attempt is being made). */
-  async markInProgress(ids: readonly string[], now: Date): Promise<void> {
-    if (ids.length === 0) return;
+  /**
+   * Writes attempts and their deliveries' next states, all in one transaction; with `inProgress`,
+   * marks those deliveries IN_PROGRESS first, in the same transaction (the journal's batch is then
+   * one commit, not two).
+   */
+  async recordAttempts(
+    records: readonly AttemptRecord[],
+    inProgress?: { ids: readonly string[]; at: Date },
+  ): Promise<void> {
+    if (records.length === 0 && (inProgress === undefined || inProgress.ids.length === 0)) return;
     const { deliveries } = this.repo.tables;
-    await this.repo.write((db) =>
-      db
-        .update(deliveries)
-        .set({ state: "IN_PROGRESS", updatedAt: now })
-        .where(and(inArray(deliveries.id, [...ids]), inArray(deliveries.state, ["PENDING", "RETRYING"]))),
-    );
-  }
-
-  /** Writes attempts and their deliveries' next states, all in one transaction. */
-  async recordAttempts(records: readonly AttemptRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.repo.transaction((tx) =>
-      records.flatMap((r) => [
+    await this.repo.transaction((tx) => [
+      ...(inProgress === undefined || inProgress.ids.length === 0
+        ? []
+        : [
+            tx
+              .update(deliveries)
+              .set({ state: "IN_PROGRESS", updatedAt: inProgress.at })
+              .where(
+                and(inArray(deliveries.id, [...inProgress.ids]), inArray(deliveries.state, ["PENDING", "RETRYING"])),
+              ),
+          ]),
+      ...records.flatMap((r) => [
         this.saveAttempt.on(tx, {
           deliveryId: r.deliveryId,
           attempt: r.attempt,
@@ -439,7 +482,7 @@ export class WebhookStore {
           updatedAt: r.at,
         }),
       ]),
-    );
+    ]);
   }
 
   /** The endpoint's deliveries (it must be the organisation's), newest first, each with its attempts. */
