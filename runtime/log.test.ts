@@ -68,7 +68,9 @@ test("a request line written directly reads exactly like pino's line for the sam
       requestLineWriter(child)(level, fields);
       await Bun.sleep(10);
       expect(lines.length).toBe(2);
-      const [viaPino, direct] = lines.map(({ time, ...rest }): Record<string, unknown> => ({ ...rest, time: typeof time }));
+      const [viaPino, direct] = lines.map(
+        ({ time, ...rest }): Record<string, unknown> => ({ ...rest, time: typeof time }),
+      );
       expect(direct).toEqual(viaPino ?? {});
       expect(Object.keys(direct ?? {})).toEqual(Object.keys(viaPino ?? {}));
     }

@@ -146,8 +146,6 @@ export function requestLineWriter(log: Logger): (level: "debug" | "info", fields
     }
     const own = JSON.stringify(fields);
     const head = level === "info" ? '{"level":"INFO","time":"' : '{"level":"DEBUG","time":"';
-    destination?.write(
-      `${head}${lastTime}"${after}${own.length > 2 ? `,${own.slice(1, -1)}` : ""},"msg":"request"}\n`,
-    );
+    destination?.write(`${head}${lastTime}"${after}${own.length > 2 ? `,${own.slice(1, -1)}` : ""},"msg":"request"}\n`);
   };
 }
