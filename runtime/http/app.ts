@@ -276,7 +276,9 @@ export function createHttpApp(deps: HttpAppDeps) {
     }
     // Authentication comes first: a route that needs a principal tells a caller without one
     // nothing else, not even that its body is too large or malformed, or that it does not exist.
-    const path = pathOf(request.url);
+    // Under Bun.serve each read of request.url builds the string anew: read it once.
+    const url = request.url;
+    const path = pathOf(url);
     if (!isPublicRoute(method, path)) {
       let found: ReturnType<Authenticator["authenticate"]>;
       try {
@@ -287,14 +289,14 @@ export function createHttpApp(deps: HttpAppDeps) {
       if (found instanceof Promise) {
         return found.then(
           (resolved) =>
-            admit(request, resolved, id, corsHeaders) ?? admitted(request, state, headers, corsHeaders, path),
+            admit(request, resolved, id, corsHeaders) ?? admitted(request, state, headers, corsHeaders, url, path),
           (error: unknown) => authenticatorFailed(request, error, id, corsHeaders),
         );
       }
       const refused = admit(request, found, id, corsHeaders);
       if (refused) return refused;
     }
-    return admitted(request, state, headers, corsHeaders, path);
+    return admitted(request, state, headers, corsHeaders, url, path);
   };
 
   /** The checks after authentication: the URL, the declared size, the drain, the rate limits. */
@@ -303,10 +305,11 @@ export function createHttpApp(deps: HttpAppDeps) {
     state: RequestState,
     headers: Headers,
     corsHeaders: Record<string, string>,
+    url: string,
     path: string,
   ): Opened | Promise<Opened> => {
     const id = state.id;
-    const badUrl = urlProblem(request.url);
+    const badUrl = urlProblem(url);
     if (badUrl) return early(request, errorResponse(400, "malformed_url", badUrl, id, undefined, corsHeaders));
     const length = Number(headers.get("content-length") ?? "0");
     if (length > config.maxBodyBytes) {
