@@ -504,9 +504,9 @@ export function createHttpApp(deps: HttpAppDeps) {
       /**
        * The error answer: its body, with its status and headers on `set`, so Elysia builds the one
        * Response (a Response returned here would be copied again to merge `set`'s headers in). The
-       * headers are what the route set, the request's own (X-Request-ID, CORS, rate limits) and the
-       * error's. A router miss is answered through Elysia's general error path, which would drop a
-       * returned body: that one gets its Response here.
+       * headers are the request's own (X-Request-ID, CORS, rate limits), what the route set, and the
+       * error's, each over the one before. A router miss is answered through Elysia's general error
+       * path, which would drop a returned body: that one gets its Response here.
        */
       const answer = (
         status: number,
@@ -517,8 +517,8 @@ export function createHttpApp(deps: HttpAppDeps) {
         fields?: ErrorFields,
       ) => {
         const all: Record<string, string> = {
-          ...(set.headers as Record<string, string>),
           ...(state?.responseHeaders ?? cors.headersFor(request.headers.get("origin"))),
+          ...(set.headers as Record<string, string>),
           "content-type": ERROR_CONTENT_TYPE,
           "x-request-id": id,
           ...headers,
