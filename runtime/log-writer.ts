@@ -5,8 +5,9 @@
  * Why not pino's default (sonic-boom, asynchronous): while one write is on the thread pool it
  * appends each new line to a growing string and measures that string's UTF-8 length again for every
  * line, so under load a request's log line cost more than its route (a fifth of the server's
- * JavaScript time on a refused POST, bench/http.ts). Here a line is pushed on an array; the turn's
- * lines are joined and written once. A write is synchronous, so lines keep their order, an exit
+ * JavaScript time on a refused POST, bench/http.ts). Here a line is appended to the turn's text (a
+ * rope: no copy until it is written), and the text is written once, as a string, so the only copy
+ * of the bytes is the one the write makes. A write is synchronous, so lines keep their order, an exit
  * loses none (the process's `exit` hook writes what is pending), and a full pipe (EAGAIN) keeps
  * the rest for the next turn instead of blocking.
  *
@@ -19,8 +20,8 @@ import { writeSync } from "node:fs";
 const MAX_PENDING_CHARS = 16 * 1024 * 1024;
 
 export class LogWriter {
-  private pending: string[] = [];
-  private pendingChars = 0;
+  /** The lines of this turn not yet handed to the descriptor. */
+  private pending = "";
   /** Bytes of an earlier batch the descriptor has not taken yet (a full pipe). */
   private rest: Buffer | undefined;
   private scheduled = false;
@@ -38,12 +39,11 @@ export class LogWriter {
 
   /** Called by pino with one serialised line (newline included). */
   write(line: string): boolean {
-    if (this.pendingChars + line.length > this.maxPendingChars) {
+    if (this.pending.length + line.length > this.maxPendingChars) {
       this.dropped++;
       return false;
     }
-    this.pending.push(line);
-    this.pendingChars += line.length;
+    this.pending += line;
     if (!this.scheduled && this.retryTimer === undefined) {
       this.scheduled = true;
       setImmediate(this.drain);
@@ -70,27 +70,34 @@ export class LogWriter {
 
   /** Write what is pending, as far as the descriptor takes it now. */
   private writeOut(): void {
-    if (this.rest === undefined && this.pending.length > 0) {
-      this.rest = Buffer.from(this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join(""));
-      this.pending = [];
-      this.pendingChars = 0;
-    }
-    while (this.rest !== undefined) {
+    while (this.rest !== undefined || this.pending.length > 0) {
       let written: number;
+      let text: string | undefined;
       try {
-        written = writeSync(this.fd, this.rest);
+        if (this.rest !== undefined) {
+          written = writeSync(this.fd, this.rest);
+        } else {
+          text = this.pending;
+          this.pending = "";
+          written = writeSync(this.fd, text);
+        }
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EAGAIN") return;
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") {
+          // Nothing was taken: what was pending is pending still, in order.
+          if (text !== undefined) this.pending = text + this.pending;
+          return;
+        }
         // EPIPE, EBADF: nobody reads these lines any more; there is no one to tell but the counter.
         this.dropped++;
         this.rest = undefined;
         return;
       }
-      this.rest = written >= this.rest.length ? undefined : this.rest.subarray(written);
-      if (this.rest === undefined && this.pending.length > 0) {
-        this.rest = Buffer.from(this.pending.join(""));
-        this.pending = [];
-        this.pendingChars = 0;
+      if (text === undefined) {
+        const rest = this.rest as Buffer;
+        this.rest = written >= rest.length ? undefined : rest.subarray(written);
+      } else if (written < Buffer.byteLength(text)) {
+        // A partial write (a full pipe): the bytes not taken are kept as bytes, to resume exactly.
+        this.rest = Buffer.from(text).subarray(written);
       }
     }
   }

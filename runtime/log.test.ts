@@ -54,14 +54,25 @@ test("a record without secrets is passed through without a copy; errors keep the
 });
 
 test("a request line written directly reads exactly like pino's line for the same fields", async () => {
-  const { log, lines } = capture();
-  const child = log.child({ node: "n-1" });
-  const fields = { request_id: "r-1", method: "GET", path: "/api/x", route: null, status: 200, duration_ms: 0.5 };
-  child.info(fields, "request");
-  requestLineWriter(child)("info", fields);
-  await Bun.sleep(10);
-  expect(lines.length).toBe(2);
-  const [viaPino, direct] = lines.map(({ time, ...rest }): Record<string, unknown> => ({ ...rest, time: typeof time }));
-  expect(direct).toEqual(viaPino ?? {});
-  expect(Object.keys(direct ?? {})).toEqual(Object.keys(viaPino ?? {}));
+  const cases: Record<string, string | number | null | undefined>[] = [
+    { request_id: "r-1", method: "GET", path: '/api/"x"\n', route: null, status: 200, duration_ms: 0.5 },
+    // Absent values are left out; a field named like a binding takes the binding's place.
+    { request_id: "r-2", debate_id: undefined, node: "n-2", status: 404 },
+    {},
+  ];
+  for (const level of ["info", "debug"] as const) {
+    for (const fields of cases) {
+      const { log, lines } = capture();
+      const child = log.child({ node: "n-1" });
+      child[level](fields, "request");
+      requestLineWriter(child)(level, fields);
+      await Bun.sleep(10);
+      expect(lines.length).toBe(2);
+      const [viaPino, direct] = lines.map(
+        ({ time, ...rest }): Record<string, unknown> => ({ ...rest, time: typeof time }),
+      );
+      expect(direct).toEqual(viaPino ?? {});
+      expect(Object.keys(direct ?? {})).toEqual(Object.keys(viaPino ?? {}));
+    }
+  }
 });

@@ -73,6 +73,16 @@ const usageView = (u: Usage) => ({
   estimated: u.estimated,
 });
 
+type AgentSummary = DebateSummaryData["agents"][string];
+
+const agentView = (a: AgentSummary) => ({
+  turns: a.turns,
+  usage: usageView(a.usage),
+  cost_usd: a.costUsd,
+  cost_estimated: a.costEstimated,
+  latency_ms: a.latencyMs,
+});
+
 /**
  * The outcome summary as the API speaks it (snake_case): agreement per round, usage and cost per
  * agent, totals, failed seats and final answers.
@@ -80,20 +90,12 @@ const usageView = (u: Usage) => ({
  * @example summaryView(row.summary).agents["demo:bob"].cost_usd
  */
 export function summaryView(summary: DebateSummaryData) {
+  // A loop rather than entries/map/fromEntries: every read of a finished debate builds this.
+  const agents: Record<string, ReturnType<typeof agentView>> = {};
+  for (const name of Object.keys(summary.agents)) agents[name] = agentView(summary.agents[name] as AgentSummary);
   return {
     agreement: summary.agreement,
-    agents: Object.fromEntries(
-      Object.entries(summary.agents).map(([name, a]) => [
-        name,
-        {
-          turns: a.turns,
-          usage: usageView(a.usage),
-          cost_usd: a.costUsd,
-          cost_estimated: a.costEstimated,
-          latency_ms: a.latencyMs,
-        },
-      ]),
-    ),
+    agents,
     totals: { tokens: summary.totals.tokens, cost_usd: summary.totals.costUsd },
     failed_seats: summary.failedSeats,
     rounds_completed: summary.roundsCompleted,

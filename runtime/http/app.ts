@@ -8,6 +8,7 @@
  * app.listen({ port: 8080 });
  */
 import { type AnyElysia, Elysia } from "elysia";
+import type { ErrorBody } from "../../schemas/errors.ts";
 import { HealthResponse, MetricsText, WsHealthResponse, WsStatsResponse } from "../../schemas/health.ts";
 import type { ActorSystem } from "../actor/index.ts";
 import { type AuditRecorder, auditToLog } from "../audit.ts";
@@ -26,7 +27,16 @@ import { carriesCredentials } from "./authenticators.ts";
 import { clientAddressResolver } from "./client-ip.ts";
 import { corsPolicy, VARY_ONLY } from "./cors.ts";
 import { encryptionFailureAnswer } from "./encryption-errors.ts";
-import { errorResponse, HttpError, PayloadTooLargeError, UnrecognisedCredential, validationDetails } from "./errors.ts";
+import {
+  ERROR_CONTENT_TYPE,
+  type ErrorFields,
+  errorBody,
+  errorResponse,
+  HttpError,
+  PayloadTooLargeError,
+  UnrecognisedCredential,
+  validationDetails,
+} from "./errors.ts";
 import { BodyRejected, readJsonBody } from "./json-body.ts";
 import { accessControl, BEARER_CHALLENGE } from "./permission.ts";
 import type { Authenticator, Principal } from "./principal.ts";
@@ -161,7 +171,7 @@ export function createHttpApp(deps: HttpAppDeps) {
     }
     writeRequestLine(level === "debug" ? "debug" : "info", line);
   };
-  /** onRequest short-circuits skip mapResponse, so they finish the request themselves. */
+  /** Answers that end a request in the wrapper skip mapResponse, so they finish the request themselves. */
   const early = (request: Request, response: Response) => {
     finish(request, response.status, undefined, new URL(request.url).pathname);
     return response;
@@ -266,7 +276,9 @@ export function createHttpApp(deps: HttpAppDeps) {
     }
     // Authentication comes first: a route that needs a principal tells a caller without one
     // nothing else, not even that its body is too large or malformed, or that it does not exist.
-    const path = pathOf(request.url);
+    // Under Bun.serve each read of request.url builds the string anew: read it once.
+    const url = request.url;
+    const path = pathOf(url);
     if (!isPublicRoute(method, path)) {
       let found: ReturnType<Authenticator["authenticate"]>;
       try {
@@ -277,14 +289,14 @@ export function createHttpApp(deps: HttpAppDeps) {
       if (found instanceof Promise) {
         return found.then(
           (resolved) =>
-            admit(request, resolved, id, corsHeaders) ?? admitted(request, state, headers, corsHeaders, path),
+            admit(request, resolved, id, corsHeaders) ?? admitted(request, state, headers, corsHeaders, url, path),
           (error: unknown) => authenticatorFailed(request, error, id, corsHeaders),
         );
       }
       const refused = admit(request, found, id, corsHeaders);
       if (refused) return refused;
     }
-    return admitted(request, state, headers, corsHeaders, path);
+    return admitted(request, state, headers, corsHeaders, url, path);
   };
 
   /** The checks after authentication: the URL, the declared size, the drain, the rate limits. */
@@ -293,10 +305,11 @@ export function createHttpApp(deps: HttpAppDeps) {
     state: RequestState,
     headers: Headers,
     corsHeaders: Record<string, string>,
+    url: string,
     path: string,
   ): Opened | Promise<Opened> => {
     const id = state.id;
-    const badUrl = urlProblem(request.url);
+    const badUrl = urlProblem(url);
     if (badUrl) return early(request, errorResponse(400, "malformed_url", badUrl, id, undefined, corsHeaders));
     const length = Number(headers.get("content-length") ?? "0");
     if (length > config.maxBodyBytes) {
@@ -456,7 +469,7 @@ export function createHttpApp(deps: HttpAppDeps) {
     });
 
   const app = new Elysia({
-    // Bun's own limit is only a backstop: the JSON 413 comes from onRequest (Content-Length)
+    // Bun's own limit is only a backstop: the JSON 413 comes from the wrapper (Content-Length)
     // or from the body gate below (chunked bodies).
     // reusePort off: a second server on a taken port must fail, not silently share the traffic.
     serve: {
@@ -467,11 +480,10 @@ export function createHttpApp(deps: HttpAppDeps) {
     },
     websocket: { maxPayloadLength: config.wsMaxMessageSize, idleTimeout: 120 },
   })
+    // The wrapper opens the request; its response headers join what the route set in mapResponse
+    // below. No onRequest hook: one makes Elysia read the URL again and run it in a try/catch on
+    // every request.
     .wrap(opening as unknown as Parameters<AnyElysia["wrap"]>[0])
-    // The wrapper above opened the request; its response headers start from what it set.
-    .onRequest(({ request, set }) => {
-      set.headers = (stateOf(request) as RequestState).responseHeaders as Record<string, string>;
-    })
     // The one body gate (json-body.ts): every route that reads a body gets it from here, checked
     // before parsing; routes' own `parse: "json"` only documents the media type in OpenAPI, since
     // Elysia skips the named parser once a parse hook returned a value.
@@ -489,68 +501,66 @@ export function createHttpApp(deps: HttpAppDeps) {
           code: errorCode,
           error,
         });
-      const extra = cors.headersFor(request.headers.get("origin"));
+      /**
+       * The error answer: its body, with its status and headers on `set`, so Elysia builds the one
+       * Response (a Response returned here would be copied again to merge `set`'s headers in). The
+       * headers are the request's own (X-Request-ID, CORS, rate limits), what the route set, and the
+       * error's, each over the one before. A router miss is answered through Elysia's general error
+       * path, which would drop a returned body: that one gets its Response here.
+       */
+      const answer = (
+        status: number,
+        errorCode: string,
+        message: string,
+        details?: ErrorBody["details"],
+        headers?: Record<string, string>,
+        fields?: ErrorFields,
+      ) => {
+        const all: Record<string, string> = {
+          ...(state?.responseHeaders ?? cors.headersFor(request.headers.get("origin"))),
+          ...(set.headers as Record<string, string>),
+          "content-type": ERROR_CONTENT_TYPE,
+          "x-request-id": id,
+          ...headers,
+        };
+        set.status = status;
+        const body = errorBody(errorCode, message, id, details, fields);
+        if (!route) return new Response(JSON.stringify(body), { status, headers: all });
+        set.headers = all;
+        if (state !== undefined) state.responseHeaders = all;
+        return body;
+      };
       switch (code) {
         case "VALIDATION": {
           const v = error as unknown as { all?: readonly object[]; type?: string };
           const details = validationDetails((v.all ?? []) as Parameters<typeof validationDetails>[0], v.type ?? "body");
           const message = details.map((d) => `${d.field}: ${d.rule}`).join("; ");
-          set.status = 422;
-          return errorResponse(422, "validation_failed", message, id, details, extra);
+          return answer(422, "validation_failed", message, details);
         }
         case "PARSE": {
           // Elysia wraps whatever a parse hook threw in a ParseError; the gate's reason is its cause.
           const cause = (error as Error).cause;
-          if (cause instanceof BodyRejected) {
-            set.status = cause.status;
-            return errorResponse(cause.status, cause.code, cause.message, id, cause.details, extra);
-          }
-          if (cause instanceof PayloadTooLargeError) {
-            set.status = 413;
-            return errorResponse(413, "payload_too_large", cause.message, id, undefined, extra);
-          }
-          set.status = 400;
-          return errorResponse(
-            400,
-            "malformed_body",
-            "the request body could not be parsed (malformed JSON?)",
-            id,
-            undefined,
-            extra,
-          );
+          if (cause instanceof BodyRejected) return answer(cause.status, cause.code, cause.message, cause.details);
+          if (cause instanceof PayloadTooLargeError) return answer(413, "payload_too_large", cause.message);
+          return answer(400, "malformed_body", "the request body could not be parsed (malformed JSON?)");
         }
         case "NOT_FOUND":
-          set.status = 404;
           finish(request, 404, undefined, path);
-          return errorResponse(404, "not_found", `no route ${request.method} ${path}`, id, undefined, extra);
+          return answer(404, "not_found", `no route ${request.method} ${path}`);
         case "INVALID_COOKIE_SIGNATURE":
-          set.status = 400;
-          return errorResponse(400, "bad_cookie", "a signed cookie failed verification", id, undefined, extra);
+          return answer(400, "bad_cookie", "a signed cookie failed verification");
         default: {
           if (error instanceof HttpError) {
             if (error.status >= 500) serverError(error.status, error.code);
-            set.status = error.status;
-            return errorResponse(
-              error.status,
-              error.code,
-              error.message,
-              id,
-              error.details,
-              { ...extra, ...error.headers },
-              error.fields,
-            );
+            return answer(error.status, error.code, error.message, error.details, error.headers, error.fields);
           }
-          if (error instanceof PayloadTooLargeError) {
-            set.status = 413;
-            return errorResponse(413, "payload_too_large", error.message, id, undefined, extra);
-          }
+          if (error instanceof PayloadTooLargeError) return answer(413, "payload_too_large", error.message);
           // A stored secret that cannot be opened: the key id it needs (503), or tampered (500).
           const sealed = encryptionFailureAnswer(error);
           if (sealed !== undefined) {
             (state?.log ?? log).error({ ...sealed.logFields, path, method: request.method }, sealed.logMessage);
             serverError(sealed.status, sealed.code);
-            set.status = sealed.status;
-            return errorResponse(sealed.status, sealed.code, sealed.message, id, undefined, extra, sealed.fields);
+            return answer(sealed.status, sealed.code, sealed.message, undefined, undefined, sealed.fields);
           }
           // The store cannot write (or read) now: a 503 to retry, not a 500 to report.
           const storeReason = storeFailureReason(error);
@@ -562,42 +572,28 @@ export function createHttpApp(deps: HttpAppDeps) {
               { err: error, path, method: request.method, reason: storeReason, part },
               "request refused: the store cannot write",
             );
-            set.status = 503;
-            return errorResponse(
+            return answer(
               503,
               "store_unavailable",
               `the store cannot serve this request now (${storeReason}); retry later`,
-              id,
               undefined,
-              { ...extra, "retry-after": String(STORE_RETRY_AFTER_S) },
+              { "retry-after": String(STORE_RETRY_AFTER_S) },
             );
           }
           const status =
             typeof (error as { status?: unknown }).status === "number" ? (error as { status: number }).status : 500;
           if (status >= 400 && status < 500) {
-            set.status = status;
-            return errorResponse(
-              status,
-              "bad_request",
-              (error as Error).message ?? "bad request",
-              id,
-              undefined,
-              extra,
-            );
+            return answer(status, "bad_request", (error as Error).message ?? "bad request");
           }
           (state?.log ?? log).error(
             { err: error, path, method: request.method, debate_id: debateIdOf(path, undefined) },
             "request failed",
           );
           serverError(500, "internal_error");
-          set.status = 500;
-          return errorResponse(
+          return answer(
             500,
             "internal_error",
             "the server failed to handle this request; quote the request_id when reporting it",
-            id,
-            undefined,
-            extra,
           );
         }
       }
@@ -606,6 +602,13 @@ export function createHttpApp(deps: HttpAppDeps) {
     // where onAfterResponse costs a setImmediate per request (a third of the shell's overhead).
     // Router misses skip it; the NOT_FOUND branch of onError finishes those.
     .mapResponse(({ request, route, set, path, responseValue }) => {
+      const opened = stateOf(request)?.responseHeaders;
+      if (opened !== undefined && set.headers !== opened) {
+        // What the route set (a content type, cookies, cache-control) wins over the request's own.
+        const own = set.headers as Record<string, string>;
+        for (const name in own) opened[name] = own[name] as string;
+        set.headers = opened;
+      }
       if (isStreamedResponse(responseValue) && responseValue.body) {
         const { status, headers } = responseValue;
         const body = observeStream(responseValue.body, (outcome) =>
@@ -629,7 +632,14 @@ export function createHttpApp(deps: HttpAppDeps) {
     .use(metricsAlias)
     .use(adminRoutes({ log, system, audit }))
     .use(recentErrorsRoutes(recentErrors))
-    .ws("/ws", { ...gateway.routeHandlers(), detail: { hide: true } });
+    .ws("/ws", {
+      ...gateway.routeHandlers(),
+      // The upgrade's answer carries the request's headers (X-Request-ID, CORS) as every answer does.
+      upgrade: ({ request, set }: { request: Request; set: { headers: Record<string, unknown> } }) => {
+        Object.assign(set.headers, stateOf(request)?.responseHeaders);
+      },
+      detail: { hide: true },
+    });
   for (const routes of deps.routes ?? []) app.use(routes);
   return app;
 }

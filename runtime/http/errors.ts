@@ -11,7 +11,25 @@ import type { ErrorBody } from "../../schemas/errors.ts";
 /** Facts a client acts on, beside the error code (a 402's cap and spend): scalars only, never a secret. */
 export type ErrorFields = Readonly<Record<string, string | number | boolean | null>>;
 
-/** Build the JSON response for an error body (`fields` first: they never replace the standard keys). */
+/** The media type of every error body. */
+export const ERROR_CONTENT_TYPE = "application/json; charset=utf-8";
+
+/**
+ * The JSON {@link ErrorBody} of an error (`fields` first: they never replace the standard keys).
+ *
+ * @example errorBody("not_found", "no debate d-1", "req-1") // { error: "not_found", message: "no debate d-1", request_id: "req-1" }
+ */
+export function errorBody(
+  error: string,
+  message: string,
+  requestId: string,
+  details?: ErrorBody["details"],
+  fields?: ErrorFields,
+): ErrorBody {
+  return { ...fields, error, message, request_id: requestId, ...(details ? { details } : {}) };
+}
+
+/** Build the JSON response for an error body (see {@link errorBody}). */
 export function errorResponse(
   status: number,
   error: string,
@@ -21,10 +39,9 @@ export function errorResponse(
   headers: Record<string, string> = {},
   fields?: ErrorFields,
 ): Response {
-  const body: ErrorBody = { ...fields, error, message, request_id: requestId, ...(details ? { details } : {}) };
-  return new Response(JSON.stringify(body), {
+  return new Response(JSON.stringify(errorBody(error, message, requestId, details, fields)), {
     status,
-    headers: { "content-type": "application/json; charset=utf-8", "x-request-id": requestId, ...headers },
+    headers: { "content-type": ERROR_CONTENT_TYPE, "x-request-id": requestId, ...headers },
   });
 }
 

@@ -33,14 +33,18 @@ export const PUBLIC_ROUTES = [
 /** One entry of {@link PUBLIC_ROUTES}. */
 export type PublicRoute = (typeof PUBLIC_ROUTES)[number];
 
-const EXACT = new Set<string>();
+/** The paths without a `:param`, by method: asked without building a `METHOD /path` string per request. */
+const EXACT = new Map<string, Set<string>>();
 /** Entries with a `:param` segment: method, the static part before the first one, and segments. */
 const PATTERNS: { method: string; prefix: string; segments: string[] }[] = [];
 for (const route of PUBLIC_ROUTES) {
   const [method, path] = route.split(" ") as [string, string];
   const param = path.indexOf("/:");
-  if (param === -1) EXACT.add(route);
-  else PATTERNS.push({ method, prefix: path.slice(0, param + 1), segments: path.split("/") });
+  if (param === -1) {
+    const paths = EXACT.get(method) ?? new Set<string>();
+    paths.add(path);
+    EXACT.set(method, paths);
+  } else PATTERNS.push({ method, prefix: path.slice(0, param + 1), segments: path.split("/") });
 }
 
 /**
@@ -54,7 +58,7 @@ for (const route of PUBLIC_ROUTES) {
 export function isPublicRoute(method: string, path: string): boolean {
   const verb = method === "HEAD" ? "GET" : method;
   const bare = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-  if (EXACT.has(`${verb} ${bare}`)) return true;
+  if (EXACT.get(verb)?.has(bare)) return true;
   for (const p of PATTERNS) {
     if (p.method !== verb || !bare.startsWith(p.prefix)) continue;
     const segments = bare.split("/");

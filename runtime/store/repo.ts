@@ -251,6 +251,15 @@ export async function driverErrors<R>(work: PromiseLike<R>): Promise<R> {
   try {
     return await work;
   } catch (err) {
-    throw err instanceof DrizzleQueryError && err.cause !== undefined ? err.cause : err;
+    throw driverError(err);
   }
+}
+
+/**
+ * The driver's own error inside drizzle's wrapper (see {@link driverErrors}), or `err` itself.
+ *
+ * @example return Promise.reject(driverError(err));
+ */
+export function driverError(err: unknown): unknown {
+  return err instanceof DrizzleQueryError && err.cause !== undefined ? err.cause : err;
 }

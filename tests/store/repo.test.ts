@@ -177,6 +177,29 @@ function transactions(open: () => Promise<Store>, openReadOnly: () => Promise<St
     ]);
   });
 
+  test("a prepared select reads its rows exactly as drizzle's select does: every column, some columns, none found", async () => {
+    const { nodes } = repo.tables;
+    await repo.write((db) =>
+      db.insert(nodes).values([node("m-1"), { ...node("m-2"), stoppedAt: new Date(1_900_000_000_999) }]),
+    );
+    const whole = repo.prepare({ id: nodes.id }, (db, { id }) => db.select().from(nodes).where(eq(nodes.id, id)));
+    const some = repo.prepare({ id: nodes.id }, (db, { id }) =>
+      db.select({ started: nodes.startedAt, name: nodes.hostname }).from(nodes).where(eq(nodes.id, id)),
+    );
+    for (const id of ["m-1", "m-2", "m-none"]) {
+      const expected = await repo.read((db) => db.select().from(nodes).where(eq(nodes.id, id)));
+      const read = await repo.read((db) => whole.on(db, { id }));
+      expect(read).toEqual(expected);
+      expect(read.map((r) => Object.keys(r))).toEqual(expected.map((r) => Object.keys(r)));
+      expect(await repo.read((db) => some.on(db, { id }))).toEqual(
+        expected.map((r) => ({ started: r.startedAt, name: r.hostname })),
+      );
+    }
+    const [second] = await repo.read((db) => whole.on(db, { id: "m-2" }));
+    expect(second?.stoppedAt).toEqual(new Date(1_900_000_000_999));
+    expect(second?.heartbeatAt).toBeInstanceOf(Date);
+  });
+
   test("a snapshot's reads see one state of the database, though another connection commits between them", async () => {
     const { nodes } = repo.tables;
     await repo.write((db) => db.insert(nodes).values(node("v-1")));
