@@ -31,6 +31,7 @@ import { accessControl, principalOf } from "../../runtime/http/permission.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
+import { lazy } from "../../schemas/lazy.ts";
 import {
   CreateWebhookBody,
   DeadLettersQuery,
@@ -84,6 +85,9 @@ function refuseUrl(url: string | undefined, policy: OutboundPolicy): void {
     ]);
   }
 }
+
+/** The rotate-secret body, or none at all (built on first use, like every schema). */
+const RotateSecretBodyOrNone = lazy(() => RotateSecretBody.or("null | undefined"));
 
 function notFound(id: string): HttpError {
   return new HttpError(404, "not_found", `your organisation has no webhook ${id}`);
@@ -362,7 +366,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
         permission: "webhooks.manage",
         params: validated(WebhookIdParams, "params"),
         // No body at all is the default overlap.
-        body: validated(RotateSecretBody.or("null | undefined"), "body"),
+        body: validated(RotateSecretBodyOrNone, "body"),
         detail: detail(
           "A new signing secret (in this answer only); the old one signs deliveries beside it until the overlap ends",
         ),
