@@ -10,6 +10,7 @@
  * finally { await closeEncryptedStores(stores); }
  */
 import { totpSecretsStore } from "../access/mfa-store.ts";
+import { oauthPendingEncryptedStore } from "../access/oauth/pending-store.ts";
 import { providerKeysEncryptedStore } from "../actors/agent/provider-key-store.ts";
 import { integrationsEncryptedStore } from "../actors/integrations/integration-store.ts";
 import { webhookSecretsEncryptedStore } from "../actors/webhook/webhook-store.ts";
@@ -23,6 +24,7 @@ export type OpenEncryptedStore = EncryptedStore & { close(): Promise<void> };
 export const ENCRYPTED_STORES: readonly ((store: Pick<Store, "openRepo">) => Promise<OpenEncryptedStore>)[] = [
   totpSecretsStore,
   providerKeysEncryptedStore,
+  oauthPendingEncryptedStore,
   webhookSecretsEncryptedStore,
   integrationsEncryptedStore,
 ];

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Writable } from "node:stream";
 import { loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
+import { encryptExisting } from "../../runtime/security/encrypt-existing.ts";
 import { generateKeyHex, keyFromHex, ringOf } from "../../runtime/security/encryption-keys.ts";
+import { keyIdOfSealedText } from "../../runtime/security/field-cipher.ts";
 import { fieldSealer } from "../../runtime/security/field-sealer.ts";
 import { openStore, type Store } from "../../runtime/store/index.ts";
 import {
@@ -18,6 +20,7 @@ import {
   tempDataDir,
 } from "../../tests/support/services.ts";
 import {
+  oauthPendingEncryptedStore,
   openPendingStore,
   type PendingAuthorization,
   type PendingStoreOptions,
@@ -77,6 +80,33 @@ function suite(name: string, open: () => Promise<Store>) {
       expect(await pending.take("google", s("a"), s("a"))).toBeUndefined();
       expect(await pending.size()).toBe(0);
       await pending.close();
+    });
+
+    test("the sealed verifiers are a store with encrypted fields: counted per key, re-encrypted, still taken after", async () => {
+      await fresh();
+      const pending = await pendingWith();
+      await pending.put("google", flow(s("r")));
+      const verifiers = await oauthPendingEncryptedStore(store);
+      try {
+        const [field] = await verifiers.scan(null, 10);
+        expect(verifiers.name).toBe("oauth_pending");
+        expect(keyIdOfSealedText(field?.stored ?? "")).toBe(ring.active.id);
+        // A rotation: the new key in front, every verifier re-encrypted with it.
+        const next = ringOf([keyFromHex(generateKeyHex()), ring.active], "rotated");
+        const summary = await encryptExisting([verifiers], { sealer: fieldSealer(() => next), execute: true });
+        expect(summary.stores[0]?.counts.reencrypted).toBe(1);
+        const [after] = await verifiers.scan(null, 10);
+        expect(keyIdOfSealedText(after?.stored ?? "")).toBe(next.active.id);
+        const rotated = await openPendingStore(
+          store,
+          fieldSealer(() => next),
+        );
+        expect(await rotated.take("google", s("r"), s("r"))).toEqual(flow(s("r")));
+        await rotated.close();
+      } finally {
+        await verifiers.close();
+        await pending.close();
+      }
     });
 
     test("any connection takes what another put (the callback may reach another node); racing takes: one wins", async () => {

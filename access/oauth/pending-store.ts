@@ -20,8 +20,10 @@
  */
 import { createHash } from "node:crypto";
 import { count, eq, lt, lte, sql } from "drizzle-orm";
+import type { EncryptedStore } from "../../runtime/security/encrypted-store.ts";
 import type { FieldSealer } from "../../runtime/security/field-sealer.ts";
 import { dialectTables } from "../../runtime/store/repo.ts";
+import { sealedColumnStore } from "../../runtime/store/sealed-column-store.ts";
 import type { Store } from "../../runtime/store/store.ts";
 import * as pg from "../schema-postgres.ts";
 import * as lite from "../schema-sqlite.ts";
@@ -71,6 +73,30 @@ export const pendingTables = dialectTables({
 const STORE = "oauth_pending";
 const stateHashOf = (state: string) => createHash("sha256").update(state).digest("hex");
 const verifierRef = (stateHash: string) => ({ table: STORE, id: stateHash, field: "code_verifier" });
+
+/**
+ * The sealed code verifiers as a store with encrypted fields, for `aragora keys verify`,
+ * `aragora encrypt-existing` and the key rotation: a sign-in in progress (at most ten minutes old)
+ * must not be left on a key that is about to be removed. A replacement lands only while the row
+ * still holds what was read (a sign-in finished meanwhile is simply gone).
+ *
+ * @example const verifiers = await oauthPendingEncryptedStore(store); await verifiers.scan(null, 500);
+ */
+export async function oauthPendingEncryptedStore(
+  store: Pick<Store, "openRepo">,
+): Promise<EncryptedStore & { close(): Promise<void> }> {
+  const repo = await store.openRepo(pendingTables, { name: "oauth-pending-secrets", maxConnections: 1 });
+  const { oauthPending } = repo.tables;
+  return sealedColumnStore(repo, {
+    name: STORE,
+    description: "PKCE verifiers of OAuth sign-ins in progress",
+    table: oauthPending,
+    id: oauthPending.stateHash,
+    column: oauthPending.codeVerifier,
+    columnKey: "codeVerifier",
+    refOf: verifierRef,
+  });
+}
 
 /**
  * The pending sign-ins on the server's database.

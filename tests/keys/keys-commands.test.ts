@@ -125,6 +125,14 @@ for (const dialect of ["sqlite", "postgres"] as const) {
             by_key: [],
           },
           {
+            name: "oauth_pending",
+            description: expect.any(String),
+            records: 0,
+            plaintext: 0,
+            malformed: 0,
+            by_key: [],
+          },
+          {
             name: "webhook_secrets",
             description: expect.any(String),
             records: 0,
