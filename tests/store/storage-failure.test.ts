@@ -9,7 +9,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { startTestServer, type TestServer, tempDir } from "../support/server.ts";
@@ -118,7 +118,46 @@ describe("disk full: the data dir on a 2 MiB tmpfs", () => {
   const fill = () => {
     Bun.spawnSync(["dd", "if=/dev/zero", `of=${join(mountPoint, "filler")}`, "bs=16k"], { stderr: "ignore" });
   };
-  const unfill = () => rmSync(join(mountPoint, "filler"), { force: true });
+  const unfill = () => {
+    rmSync(join(mountPoint, "filler"), { force: true });
+    rmSync(join(mountPoint, "filler-top-up"), { force: true });
+  };
+  /** Take whatever the tmpfs has free again (a page at a time, as tmpfs allocates); the bytes taken. */
+  const topUp = (): number => {
+    const page = new Uint8Array(4096);
+    let taken = 0;
+    try {
+      for (;;) {
+        appendFileSync(join(mountPoint, "filler-top-up"), page);
+        taken += page.length;
+      }
+    } catch {
+      return taken; // ENOSPC: full again
+    }
+  };
+  /**
+   * Keep the disk full until the server has exited: the background WAL checkpointer frees space
+   * when it empties the WAL, and the store's retries would then write what the test needs unwritten.
+   * First wait until the server frees nothing for a second (the checkpointer has had its turns),
+   * then go on taking back any page freed, every 5 ms, until `done` settles.
+   */
+  const holdFull = async (done: Promise<unknown>): Promise<void> => {
+    let quiet = 0;
+    while (quiet < 20) {
+      quiet = topUp() === 0 ? quiet + 1 : 0;
+      await Bun.sleep(50);
+    }
+    let over = false;
+    void done.finally(() => {
+      over = true;
+    });
+    void (async () => {
+      while (!over) {
+        topUp();
+        await Bun.sleep(5);
+      }
+    })();
+  };
 
   test("health 503 full, 503 store_unavailable, paused debate, recovery, then bounded SIGTERM exits 1 naming the unwritten events", async () => {
     if (!mounted) {
@@ -211,6 +250,8 @@ describe("disk full: the data dir on a 2 MiB tmpfs", () => {
         const h = await health(server);
         return h.status === 503 && (h.body.store?.unwritten_events ?? 0) > 0 ? true : undefined;
       });
+      await holdFull(server.exited);
+      expect((await health(server)).body.store?.unwritten_events ?? 0).toBeGreaterThan(0);
       expect(await metric(server, /^aragora_debate_events_unwritten (\S+)$/m)).toBeGreaterThan(0);
       const { code, ms } = await sigterm(server);
       expect(ms).toBeLessThan(EXIT_BOUND_MS);
