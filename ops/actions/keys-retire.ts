@@ -15,7 +15,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { type } from "arktype";
 import { removeKeysFromFile } from "../../runtime/security/key-file-edit.ts";
-import { buildKeysReport } from "../../runtime/security/keys-report.ts";
+import { buildKeysReport, stillOnKeys } from "../../runtime/security/keys-report.ts";
 import { removeSecretFile } from "../../runtime/security/secret-file.ts";
 import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
@@ -30,18 +30,10 @@ type Input = typeof Input.infer;
 
 /** What still needs the keys `ids`: records per store and backups, as sentences. */
 async function stillNeeded(ids: readonly string[], ctx: ActionContext): Promise<string[]> {
-  const retired = new Set(ids);
   const report = await withEncryptedStores(ctx, { readOnly: true }, (stores) =>
     buildKeysReport(rotationRing(ctx), stores, backupKeyIds(backupsDir(ctx.dataDir))),
   );
-  const needs: string[] = [];
-  for (const s of report.stores) {
-    for (const k of s.by_key) if (retired.has(k.key_id)) needs.push(`${s.name}: ${k.records} records on ${k.key_id}`);
-  }
-  for (const b of report.backups) {
-    if (b.key_id !== null && retired.has(b.key_id)) needs.push(`backup ${b.name} on ${b.key_id}`);
-  }
-  return needs;
+  return stillOnKeys(report, ids).needs;
 }
 
 export const keysRetire: ActionDefinition<Input, Record<string, unknown>> = {

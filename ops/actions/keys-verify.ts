@@ -12,7 +12,7 @@
  *   timeout: 30m
  */
 import { type } from "arktype";
-import { buildKeysReport, keysReportText } from "../../runtime/security/keys-report.ts";
+import { buildKeysReport, keysReportText, stillOnKeys } from "../../runtime/security/keys-report.ts";
 import { NoDatabase } from "../../runtime/store/index.ts";
 import { lazy } from "../../schemas/lazy.ts";
 import type { ActionContext, ActionDefinition } from "../action.ts";
@@ -43,7 +43,6 @@ interface Verified {
 async function verify(input: Input, ctx: ActionContext): Promise<Verified> {
   const ring = rotationRing(ctx);
   const status = ctx.keySource.status();
-  const retired = new Set(input.retired ?? []);
   const { report, storeKind } = await withEncryptedStores(ctx, { readOnly: true }, async (stores, store) => ({
     report: await buildKeysReport(ring, stores, backupKeyIds(backupsDir(ctx.dataDir))),
     storeKind: store.kind,
@@ -54,20 +53,8 @@ async function verify(input: Input, ctx: ActionContext): Promise<Verified> {
       "no encryption key is configured here (ARAGORA_ENCRYPTION_KEY or ARAGORA_ENCRYPTION_KEY_FILE): there is no key to rotate; configure one first (aragora keys generate)",
     );
   }
-  let onRetired = 0;
-  for (const s of report.stores) {
-    for (const k of s.by_key) {
-      if (!retired.has(k.key_id)) continue;
-      onRetired += k.records;
-      problems.push(`${s.name}: ${k.records} records still encrypted with the old key ${k.key_id}`);
-    }
-  }
-  for (const b of report.backups) {
-    if (b.key_id !== null && retired.has(b.key_id)) {
-      onRetired++;
-      problems.push(`backup ${b.name} is still encrypted with the old key ${b.key_id}`);
-    }
-  }
+  const onRetired = stillOnKeys(report, input.retired ?? []);
+  problems.push(...onRetired.needs);
   for (const id of input.not_configured ?? []) {
     if (ring?.byId.has(id)) problems.push(`key ${id} is still configured here (${status.path ?? status.variable})`);
   }
@@ -84,7 +71,7 @@ async function verify(input: Input, ctx: ActionContext): Promise<Verified> {
       store: storeKind,
       records,
       plaintext: report.stores.reduce((n, s) => n + s.plaintext, 0),
-      on_retired: onRetired,
+      on_retired: onRetired.count,
       backups: report.backups.length,
     },
     lines: keysReportText(report).trim().split("\n"),

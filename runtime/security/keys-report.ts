@@ -120,6 +120,33 @@ function plural(n: number, word: string): string {
 }
 
 /**
+ * What in `report` still needs one of the keys `ids`: a sentence per store holding records on one
+ * of them and per backup sealed with one, and how many records and backups that is. The key
+ * rotation asks it twice: `keys.verify` (`retired`) reports it, `keys.retire` refuses while it is
+ * not empty.
+ *
+ * @example stillOnKeys(report, ["k0123456789ab"]) // { count: 3, needs: ["provider_keys: 3 records still encrypted with the old key k0123456789ab"] }
+ */
+export function stillOnKeys(report: KeysStatus, ids: readonly string[]): { count: number; needs: string[] } {
+  const keys = new Set(ids);
+  const needs: string[] = [];
+  let count = 0;
+  for (const s of report.stores) {
+    for (const k of s.by_key) {
+      if (!keys.has(k.key_id)) continue;
+      count += k.records;
+      needs.push(`${s.name}: ${k.records} records still encrypted with the old key ${k.key_id}`);
+    }
+  }
+  for (const b of report.backups) {
+    if (b.key_id === null || !keys.has(b.key_id)) continue;
+    count++;
+    needs.push(`backup ${b.name} is still encrypted with the old key ${b.key_id}`);
+  }
+  return { count, needs };
+}
+
+/**
  * The report for people (`aragora keys verify`): one line per fact, the stores' counts as a small
  * table, then the verdict.
  *

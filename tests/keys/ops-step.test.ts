@@ -5,9 +5,10 @@
  * process itself, the same way.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { metricValue } from "../access/mfa-support.ts";
+import { startAccessServer } from "../access/support.ts";
 import { events, ops } from "../ops/support.ts";
 import type { TestServer } from "../support/server.ts";
 import {
@@ -97,5 +98,51 @@ describe("keys.encrypt_existing", () => {
     expect(await metricValue(server, 'aragora_migration_records_total{store="mfa_totp",status="reencrypted"}')).toBe(
       200,
     );
+  }, 60_000);
+});
+
+describe("keys.retire", () => {
+  let dep: Deployment;
+  let server: TestServer;
+  let table: TotpTable;
+  let keyFile: string;
+  let playbook: string;
+  let env: Record<string, string>;
+  const onOldKey = seededIds("0000", 5);
+
+  beforeAll(async () => {
+    dep = await deployment("sqlite");
+    keyFile = join(dep.dataDir, "..", `${dep.dataDir.split("/").pop()}.keys`);
+    writeFileSync(keyFile, `${HEX_B}\n${HEX_A}\n`, { mode: 0o600 });
+    env = { ...cliEnv(dep), ARAGORA_ENCRYPTION_KEY_FILE: keyFile };
+    server = await startAccessServer({ dataDir: dep.dataDir, env: { ARAGORA_ENCRYPTION_KEY_FILE: keyFile } });
+    table = await totpTable(dep);
+    await table.seed(onOldKey, sealedFor(ringA));
+    playbook = join(dep.dataDir, "retire.yml");
+    writeFileSync(
+      playbook,
+      `name: retire\ndescription: "The old key out"\nsteps:\n  - id: retire\n    action: keys.retire\n    with: { key_ids: ["${ringA.active.id}"] }\n    timeout: 1m\n`,
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await table?.close();
+    await server?.stop();
+    await dep?.remove();
+    rmSync(keyFile, { force: true });
+  });
+
+  test("refused while a record needs the old key, naming the store; done once none does", async () => {
+    const refused = await ops(["run", playbook, "--yes", "--local"], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toContain(
+      `mfa_totp: 5 records still encrypted with the old key ${ringA.active.id}`,
+    );
+    expect(readFileSync(keyFile, "utf8")).toContain(HEX_A);
+
+    await table.remove(onOldKey);
+    const done = await ops(["run", playbook, "--yes", "--local"], env);
+    expect({ code: done.code, stderr: done.stderr }).toMatchObject({ code: 0 });
+    expect(readFileSync(keyFile, "utf8")).not.toContain(HEX_A);
+    expect(readFileSync(keyFile, "utf8")).toContain(HEX_B);
   }, 60_000);
 });
