@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { ConfigError } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
 import { metrics } from "../runtime/metrics.ts";
+import { countByKeyId } from "../runtime/security/encrypted-store.ts";
 import { parseKeyFile } from "../runtime/security/encryption-keys.ts";
-import { keyIdOfSealedText } from "../runtime/security/field-cipher.ts";
 import type { KeySource } from "../runtime/security/key-source.ts";
 import { DEV_ENCRYPTION_KEY_FILE, readSecretFile } from "../runtime/security/secret-file.ts";
 import type { Store } from "../runtime/store/store.ts";
@@ -34,10 +34,9 @@ export interface StoreKeyUsage {
   readonly plaintext: number;
 }
 
-const SCAN_BATCH = 1000;
-
 /**
- * Every encrypted store's values counted per key id (and plaintext), by scanning each in batches.
+ * Every encrypted store's values counted per key id (and plaintext): by the database where the
+ * store can (a GROUP BY, not a read of every record), else by scanning it in batches.
  *
  * @example for (const u of await storedKeyUsage(store)) console.log(u.store, [...u.byKeyId]);
  */
@@ -46,19 +45,7 @@ export async function storedKeyUsage(store: Pick<Store, "openRepo">): Promise<St
   try {
     const usage: StoreKeyUsage[] = [];
     for (const s of stores) {
-      const byKeyId = new Map<string, number>();
-      let plaintext = 0;
-      for (let after: string | null = null; ; ) {
-        const batch = await s.scan(after, SCAN_BATCH);
-        if (batch.length === 0) break;
-        after = (batch[batch.length - 1] as { id: string }).id;
-        for (const field of batch) {
-          const kid = keyIdOfSealedText(field.stored);
-          if (kid === null) plaintext++;
-          else byKeyId.set(kid, (byKeyId.get(kid) ?? 0) + 1);
-        }
-        if (batch.length < SCAN_BATCH) break;
-      }
+      const { byKeyId, plaintext } = await countByKeyId(s);
       usage.push({ store: s.name, description: s.description, byKeyId, plaintext });
     }
     return usage;

@@ -16,7 +16,7 @@
  * }
  */
 import type { Store } from "../store/store.ts";
-import type { FieldRef } from "./field-cipher.ts";
+import { type FieldRef, isSealedText, keyIdOfSealedText } from "./field-cipher.ts";
 
 /** One stored value of one encrypted field of one record. */
 export interface StoredField {
@@ -50,6 +50,65 @@ export interface EncryptedStore {
    * each, whether it was written (false: a server changed it meanwhile, and the new value stands).
    */
   replace(replacements: readonly FieldReplacement[]): Promise<boolean[]>;
+  /**
+   * The records per key id counted by the database, without reading them out (what start-up and
+   * `keys verify` need of a store that may hold millions); undefined when a value is in a form the
+   * count cannot classify, and then the caller scans. A store without it is scanned.
+   */
+  countByKeyId?(): Promise<KeyIdCounts | undefined>;
+}
+
+/** What a store's values need: sealed values per key id, and values stored before encryption. */
+export interface KeyIdCounts {
+  readonly byKeyId: ReadonlyMap<string, number>;
+  readonly plaintext: number;
+}
+
+/**
+ * Counts `scan`'s values per key id by reading them all in pages of `page`: what a store without
+ * {@link EncryptedStore.countByKeyId} (or with values it cannot classify) is asked. Sealed values
+ * naming no key are `malformed`.
+ *
+ * @example const { byKeyId, plaintext } = await countByKeyId(store);
+ */
+export async function countByKeyId(
+  store: Pick<EncryptedStore, "scan" | "countByKeyId">,
+  page = 1000,
+): Promise<KeyIdCounts & { malformed: number }> {
+  const counted = await store.countByKeyId?.();
+  if (counted !== undefined) return { ...counted, malformed: 0 };
+  const byKeyId = new Map<string, number>();
+  let plaintext = 0;
+  let malformed = 0;
+  for (let after: string | null = null; ; ) {
+    const batch = await store.scan(after, page);
+    if (batch.length === 0) break;
+    for (const field of batch) {
+      const kid = keyIdOfSealedText(field.stored);
+      if (kid !== null) byKeyId.set(kid, (byKeyId.get(kid) ?? 0) + 1);
+      else if (isSealedText(field.stored)) malformed++;
+      else plaintext++;
+    }
+    after = (batch[batch.length - 1] as { id: string }).id;
+  }
+  return { byKeyId, plaintext, malformed };
+}
+
+/** The head of a sealed value as `sealText` writes it, up to the key id's closing quote. */
+const SEALED_HEAD = /^\{"_encrypted":true,"v":1,"kid":"(k[0-9a-f]{12})"$/;
+/** How many characters of a stored value {@link keyIdOfSealedHead} needs. */
+export const SEALED_HEAD_LENGTH = 46;
+
+/**
+ * The key id in the first {@link SEALED_HEAD_LENGTH} characters of a stored value (what a GROUP BY
+ * over `substr(column, 1, 46)` returns): a key id, `null` for plaintext, or `undefined` when the
+ * value is sealed in a form only a full parse reads.
+ *
+ * @example keyIdOfSealedHead('{"_encrypted":true,"v":1,"kid":"k3f9a0c12b4de"') // "k3f9a0c12b4de"
+ */
+export function keyIdOfSealedHead(head: string): string | null | undefined {
+  if (!isSealedText(head)) return null;
+  return SEALED_HEAD.exec(head)?.[1];
 }
 
 /** An encrypted store with the connection it holds. */

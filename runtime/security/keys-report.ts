@@ -15,9 +15,8 @@
  * process.exit(report.ok ? 0 : 1);
  */
 import type { KeysStatus } from "../../schemas/keys.ts";
-import type { EncryptedStore } from "./encrypted-store.ts";
+import { countByKeyId, type EncryptedStore } from "./encrypted-store.ts";
 import type { KeyRing } from "./encryption-keys.ts";
-import { isSealedText, keyIdOfSealedText } from "./field-cipher.ts";
 
 /** A backup archive and the key it needs (ops/backup/backup-keys.ts lists them). */
 export interface BackupKeyUse {
@@ -37,7 +36,7 @@ const PAGE = 1000;
  */
 export async function buildKeysReport(
   ring: KeyRing | undefined,
-  stores: readonly Pick<EncryptedStore, "name" | "description" | "scan">[],
+  stores: readonly Pick<EncryptedStore, "name" | "description" | "scan" | "countByKeyId">[],
   backups: readonly BackupKeyUse[] = [],
 ): Promise<KeysStatus> {
   const report: KeysStatus = {
@@ -50,22 +49,9 @@ export async function buildKeysReport(
     problems: [],
   };
   for (const store of stores) {
-    const perKey = new Map<string, number>();
-    let records = 0;
-    let plaintext = 0;
-    let malformed = 0;
-    for (let after: string | null = null; ; ) {
-      const page = await store.scan(after, PAGE);
-      if (page.length === 0) break;
-      for (const field of page) {
-        records++;
-        const kid = keyIdOfSealedText(field.stored);
-        if (kid !== null) perKey.set(kid, (perKey.get(kid) ?? 0) + 1);
-        else if (isSealedText(field.stored)) malformed++;
-        else plaintext++;
-      }
-      after = (page[page.length - 1] as { id: string }).id;
-    }
+    const { byKeyId: perKey, plaintext, malformed } = await countByKeyId(store, PAGE);
+    let records = plaintext + malformed;
+    for (const n of perKey.values()) records += n;
     const byKey = [...perKey]
       .map(([keyId, n]) => ({
         key_id: keyId,

@@ -14,9 +14,16 @@
  *   refOf: (id) => ({ table: "mfa_totp", id, field: "secret" }),
  * });
  */
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, count, eq, gt, isNotNull, sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
-import type { EncryptedStore, FieldReplacement, StoredField } from "../security/encrypted-store.ts";
+import {
+  type EncryptedStore,
+  type FieldReplacement,
+  type KeyIdCounts,
+  keyIdOfSealedHead,
+  SEALED_HEAD_LENGTH,
+  type StoredField,
+} from "../security/encrypted-store.ts";
 import type { FieldRef } from "../security/field-cipher.ts";
 import { type Repo, slotsAsValues, type TableSet } from "./repo.ts";
 
@@ -61,6 +68,22 @@ export function sealedColumnStore<T extends TableSet>(
           .limit(limit),
       );
       return rows.map((r) => ({ id: r.id as string, ref: refOf(r.id as string), stored: r.stored as string }));
+    },
+    async countByKeyId(): Promise<KeyIdCounts | undefined> {
+      // A constant, not a parameter: PostgreSQL matches the GROUP BY to the select list by text.
+      const head = sql<string>`substr(${column}, 1, ${sql.raw(String(SEALED_HEAD_LENGTH))})`;
+      const groups = await repo.read((db) =>
+        db.select({ head, n: count() }).from(table).where(isNotNull(column)).groupBy(head),
+      );
+      const byKeyId = new Map<string, number>();
+      let plaintext = 0;
+      for (const g of groups) {
+        const kid = keyIdOfSealedHead(String(g.head));
+        if (kid === undefined) return undefined;
+        if (kid === null) plaintext += Number(g.n);
+        else byKeyId.set(kid, (byKeyId.get(kid) ?? 0) + Number(g.n));
+      }
+      return { byKeyId, plaintext };
     },
     async replace(replacements: readonly FieldReplacement[]): Promise<boolean[]> {
       for (const r of replacements) {

@@ -155,6 +155,23 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       });
     });
 
+    test("a sealed value written in another field order is counted all the same (the store is scanned then)", async () => {
+      const rows = await table.all();
+      const [userId, stored] = [...rows].find(([, v]) => v.includes(`"kid":"${A}"`)) ?? [];
+      if (userId === undefined || stored === undefined) throw new Error("no record on key A");
+      const { _encrypted, v, kid, iv, ct } = JSON.parse(stored) as Record<string, unknown>;
+      await table.set(userId, JSON.stringify({ _encrypted, kid, v, iv, ct }));
+      try {
+        const { code, stdout } = await keysCli(dep, ["keys", "verify"], `${HEX_B},${HEX_A}`);
+        expect(code).toBe(0);
+        expect(row(stdout, A)).toBe(`${A} 2`);
+        expect(row(stdout, B)).toBe(`${B} 1 active`);
+        expect(row(stdout, "plaintext")).toStartWith("plaintext 1 not encrypted");
+      } finally {
+        await table.set(userId, stored);
+      }
+    });
+
     test("backups: each archive with the key it needs; one on a key that is not configured is a problem", async () => {
       const dir = join(dep.dataDir, "backups");
       mkdirSync(dir, { recursive: true });
