@@ -311,16 +311,19 @@ export class SecondFactor {
     const here = { ...call, orgId: challenge.orgId };
     const totp = await this.deps.store.totpOf(userId);
     if (totp?.enabledAt == null) throw gone();
-    const checked = await this.check(userId, totp, proof, here);
+    // Taken once, after the code matched and before it is used up: of two requests racing with one
+    // challenge, one gets the session, and the other's recovery code is not spent for nothing.
+    const claim = async () => {
+      if ((await this.deps.store.takeChallenge(tokenHash, new Date(this.clock()))) === undefined) throw gone();
+    };
+    const checked = await this.check(userId, totp, proof, here, claim);
     if (!checked.ok) {
       await this.deps.store.failChallenge(tokenHash, CHALLENGE_MAX_FAILURES);
       metrics.authEvents.inc({ event: "mfa_failed" });
       await this.record(userId, "mfa.verified", "failure", here, { reason: checked.failure, method: checked.method });
       throw wrongCode(401, checked.failure, checked.method);
     }
-    // Taken once: of two requests racing with one challenge, one gets the session.
     const now = new Date(this.clock());
-    if ((await this.deps.store.takeChallenge(tokenHash, now)) === undefined) throw gone();
     const state = await this.deps.accounts.userState(userId, now, 0);
     const membership = state.memberships.find((m) => m.orgId === challenge.orgId);
     if (state.user === undefined || state.user.deletedAt !== null || membership === undefined) {
@@ -345,13 +348,15 @@ export class SecondFactor {
 
   /**
    * Checks a code or a recovery code against the user's enabled authenticator, through the
-   * backoff; a right one is used up here (its step recorded, or the recovery code marked used).
+   * backoff; a right one is used up here (its step recorded, or the recovery code marked used),
+   * after `claim` (what the code is for, taken first; it throws when it is gone).
    */
   private async check(
     userId: string,
     totp: TotpRow,
     proof: Proof,
     call: CallContext,
+    claim: () => Promise<void> = async () => {},
   ): Promise<{ ok: true; method: Method } | { ok: false; failure: Failure; method: Method }> {
     const method: Method = proof.code !== undefined ? "totp" : "recovery_code";
     const key = `mfa:${userId}`;
@@ -360,6 +365,16 @@ export class SecondFactor {
       metrics.authEvents.inc({ event: "mfa_locked" });
       throw tooMany(gate.retryAfterSeconds);
     }
+    // A right code whose claim is gone (a racing request took the challenge) was no guess: its
+    // attempt is taken back, so racing clients do not back themselves off.
+    const take = async () => {
+      try {
+        await claim();
+      } catch (err) {
+        this.deps.backoff.recordSuccess(key, call.ip);
+        throw err;
+      }
+    };
     let failure: Failure | undefined;
     if (proof.code !== undefined) {
       const result = verifyTotp(totp.secret, proof.code, {
@@ -367,10 +382,14 @@ export class SecondFactor {
         ...(totp.lastStep === null ? {} : { lastStep: totp.lastStep }),
       });
       if (!result.ok) failure = result.reason;
-      else if (!(await this.deps.store.acceptStep(userId, result.step))) failure = "replayed";
+      else {
+        await take();
+        if (!(await this.deps.store.acceptStep(userId, result.step))) failure = "replayed";
+      }
     } else {
       const hashes = await this.deps.store.unusedRecoveryCodes(userId);
       const i = matchRecoveryCode(proof.recoveryCode ?? "", hashes);
+      if (i !== -1) await take();
       if (i === -1) failure = "invalid";
       else if (!(await this.deps.store.useRecoveryCode(userId, hashes[i] as string, new Date(this.clock())))) {
         failure = "used";

@@ -231,6 +231,24 @@ describe("sign-in with MFA", () => {
     expect(JSON.stringify(used)).not.toContain(first);
   });
 
+  test("two requests racing with one challenge: one session; the loser's recovery code is not spent", async () => {
+    const { session, recoveryCodes } = await enrolledUser("member");
+    const [a, b] = recoveryCodes as [string, string];
+    const challenge = await passwordStep(server, session.user.email);
+    const results = await Promise.all([
+      verifyStep(server, challenge, { recovery_code: a }),
+      verifyStep(server, challenge, { recovery_code: b }),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+    const lost = results.find((r) => r.status === 401);
+    expect(lost?.body.error).toBe("invalid_mfa_challenge");
+    const loserCode = results[0]?.status === 401 ? a : b;
+    // The loser signs in again with the code it sent: still good, and only now used up.
+    const done = await signInWithMfa(server, session.user.email, { recovery_code: loserCode });
+    const status = await call(server, "GET", "/api/auth/mfa/status", { token: done.access_token });
+    expect(status.body.recovery_codes_left).toBe(8);
+  });
+
   test("a challenge dies after five wrong codes; wrong codes back off per account across challenges, with 429 and Retry-After", async () => {
     const { session, secret } = await enrolledUser("member");
     const first = await passwordStep(server, session.user.email);
