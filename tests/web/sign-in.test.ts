@@ -45,7 +45,7 @@ async function headingIs(page: Page, text: string): Promise<void> {
   } catch (err) {
     const shown = await page
       .locator("main")
-      .innerText({ timeout: 1000 })
+      .textContent({ timeout: 1000 })
       .catch(() => "(no main)");
     throw new Error(`no heading "${text}" at ${page.url()}; the page shows: ${shown}\n${(err as Error).message}`);
   }
