@@ -41,6 +41,7 @@ export const PUBLIC_ROUTES = [
   "POST /api/auth/setup",
   "POST /api/auth/refresh",
   "POST /api/auth/password/reset",
+  "GET /api/auth/oauth/providers",
   "GET /api/auth/oauth/:provider/start",
   "GET /api/auth/oauth/:provider/callback",
   "POST /api/auth/mfa/verify",

@@ -55,7 +55,8 @@ export function Outlet() {
   const refused = route?.access === "admin" && who !== undefined && who !== null && !canAdminister(who);
 
   useEffect(() => {
-    if (path === "/") navigate(who ? HOME : "/signin", { replace: true });
+    // `/` may carry a provider's refusal (OAUTH_ERROR_URL defaults to /?error=...): sign-in shows it.
+    if (path === "/") navigate(who ? HOME : `/signin${query.size > 0 ? `?${query}` : ""}`, { replace: true });
     else if (mustSignIn) navigate(signInFor(path, query.toString()), { replace: true });
   }, [path, who, mustSignIn]);
 

@@ -12,6 +12,44 @@ import { loadMe, me } from "../../session.ts";
 import { Field, messageOf, Notice } from "../../ui.tsx";
 import { nextPath } from "./after-sign-in.ts";
 
+/** A provider the server offers (GET /api/auth/oauth/providers). */
+interface Provider {
+  name: string;
+  label: string;
+  start_url: string;
+}
+
+/**
+ * The provider buttons: links that leave for the provider (a page load) and come back to this page
+ * with where to go next, so a second step (`mfa=required`) is asked for here.
+ */
+function ProviderButtons({ next }: { next: string }) {
+  const [providers, setProviders] = useState<Provider[]>([]);
+  useEffect(() => {
+    api.get<{ providers: Provider[] }>("/api/auth/oauth/providers").then(
+      (answer) => setProviders(answer.providers),
+      // No list, no buttons: the password form still works.
+      () => setProviders([]),
+    );
+  }, []);
+  if (providers.length === 0) return null;
+  const returnTo = `/signin?next=${encodeURIComponent(next)}`;
+  return (
+    <div class="providers">
+      <p class="or">or</p>
+      {providers.map((p) => (
+        <a
+          key={p.name}
+          class="button button-secondary"
+          href={`${p.start_url}?return_to=${encodeURIComponent(returnTo)}`}
+        >
+          Sign in with {p.label}
+        </a>
+      ))}
+    </div>
+  );
+}
+
 interface Challenge {
   mfa_required: true;
   challenge_token: string;
@@ -163,6 +201,7 @@ export default function SignInPage({ query }: PageProps) {
           Sign in
         </button>
       </form>
+      <ProviderButtons next={nextPath(query)} />
       <p class="muted">
         First start of this server? <a href="/setup">Claim the owner account</a> with the setup token.
       </p>
