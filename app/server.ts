@@ -35,6 +35,8 @@ import { checkpointInBackground } from "../runtime/store/sqlite.ts";
 import type { Store } from "../runtime/store/store.ts";
 import { StoreHealth, type Unwritten } from "../runtime/store/store-health.ts";
 import { WalCheckpointer } from "../runtime/store/wal-checkpointer.ts";
+import { openConsoleAssets } from "../web/assets.ts";
+import { consoleRoutes } from "../web/plugin.ts";
 import { makeFeatures } from "./features.ts";
 import { keysStatusSource } from "./keys-status.ts";
 import { checkStoredKeys } from "./stored-keys-check.ts";
@@ -152,6 +154,12 @@ export async function startServer({ config, log, authenticator: replacement }: S
   }
   // GET /api/admin/keys: the stores are opened on its first request, with the sealer's keys of the moment.
   const keysStatus = keysStatusSource(store, () => featureContext.sealer.ring(), dataDir);
+  // The web console: found (or, from source outside production, built) in the background; its
+  // first page waits for it, nothing else does.
+  const consoleAssets = openConsoleAssets({ env: config.env, log });
+  consoleAssets
+    .manifest()
+    .catch((err: unknown) => log.warn({ err, dir: consoleAssets.dir }, "the web console is not available"));
   const app = createHttpApp({
     config,
     log,
@@ -166,6 +174,7 @@ export async function startServer({ config, log, authenticator: replacement }: S
       rateLimitRoutes(rateLimits),
       keySourceRoutes({ keys, nodes: store.nodes, audit }),
       keysRoutes({ report: keysStatus.report }),
+      consoleRoutes({ assets: consoleAssets }),
     ],
     authenticator,
     audit,

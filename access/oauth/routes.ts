@@ -121,6 +121,20 @@ const CallbackQuery = lazy(() =>
   }),
 );
 
+/** What a sign-in page needs to offer the configured providers. */
+const ProvidersResponse = lazy(() =>
+  type({
+    providers: type({
+      name: type("string").describe("the route name: google or oidc"),
+      label: type("string").describe("what a sign-in button says"),
+      start_url: type("string").describe("GET it (a page load) to sign in; add ?return_to=<path> to come back there"),
+    }).array(),
+  }).describe("the sign-in providers this server is configured with (none: an empty list)"),
+);
+
+/** What a button says for each provider route name. */
+const PROVIDER_LABELS: Record<string, string> = { google: "Google", oidc: "single sign-on (OpenID Connect)" };
+
 /** The 302s' (empty) bodies: what they document is where the Location header points. */
 const StartRedirect = lazy(() =>
   type("''").describe(
@@ -202,8 +216,25 @@ export function oauthRoutes(deps: OAuthRoutesDeps) {
     return redirect(context.set, withError(config.oauthErrorUrl, code), context.cookies);
   };
 
+  const offered = {
+    providers: [...providers.keys()].map((name) => ({
+      name,
+      label: PROVIDER_LABELS[name] ?? name,
+      start_url: `/api/auth/oauth/${name}/start`,
+    })),
+  };
+
   return new Elysia({ name: "aragora-auth-oauth", prefix: "/api/auth/oauth" })
     .use(accessControl)
+    .get("/providers", () => offered, {
+      permission: "public",
+      detail: {
+        summary:
+          "The sign-in providers this server offers (for a sign-in page's buttons); empty when none is configured",
+        tags: TAGS,
+      },
+      response: responses({ 200: ProvidersResponse }),
+    })
     .get(
       "/:provider/start",
       async ({ params, query, set, request }) => {

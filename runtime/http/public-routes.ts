@@ -10,8 +10,24 @@
  */
 
 /**
- * `METHOD /path` of every public route; `:name` stands for one path segment. The `/api/auth/*`
- * entries are the access feature's ways in (signing in cannot need a sign-in).
+ * The web console's pages and files (web/plugin.ts serves them): the same HTML shell for every
+ * page, and the built scripts and styles. None carries data: the pages ask the API, which checks
+ * who asks. A path ending in `/*` is that path and every path below it (the console's own routes).
+ */
+export const CONSOLE_ROUTES = [
+  "GET /",
+  "GET /setup",
+  "GET /signin/*",
+  "GET /debates/*",
+  "GET /developer/*",
+  "GET /admin/*",
+  "GET /assets/:file",
+] as const;
+
+/**
+ * `METHOD /path` of every public route; `:name` stands for one path segment, a trailing `/*` for
+ * the path and anything below it. The `/api/auth/*` entries are the access feature's ways in
+ * (signing in cannot need a sign-in).
  */
 export const PUBLIC_ROUTES = [
   "GET /api/health",
@@ -25,9 +41,11 @@ export const PUBLIC_ROUTES = [
   "POST /api/auth/setup",
   "POST /api/auth/refresh",
   "POST /api/auth/password/reset",
+  "GET /api/auth/oauth/providers",
   "GET /api/auth/oauth/:provider/start",
   "GET /api/auth/oauth/:provider/callback",
   "POST /api/auth/mfa/verify",
+  ...CONSOLE_ROUTES,
 ] as const;
 
 /** One entry of {@link PUBLIC_ROUTES}. */
@@ -37,10 +55,13 @@ export type PublicRoute = (typeof PUBLIC_ROUTES)[number];
 const EXACT = new Map<string, Set<string>>();
 /** Entries with a `:param` segment: method, the static part before the first one, and segments. */
 const PATTERNS: { method: string; prefix: string; segments: string[] }[] = [];
+/** Entries ending in `/*`: method and the path they cover with everything below it. */
+const SUBTREES: { method: string; path: string }[] = [];
 for (const route of PUBLIC_ROUTES) {
   const [method, path] = route.split(" ") as [string, string];
   const param = path.indexOf("/:");
-  if (param === -1) {
+  if (path.endsWith("/*")) SUBTREES.push({ method, path: path.slice(0, -2) });
+  else if (param === -1) {
     const paths = EXACT.get(method) ?? new Set<string>();
     paths.add(path);
     EXACT.set(method, paths);
@@ -59,6 +80,17 @@ export function isPublicRoute(method: string, path: string): boolean {
   const verb = method === "HEAD" ? "GET" : method;
   const bare = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
   if (EXACT.get(verb)?.has(bare)) return true;
+  // The console's pages are never below /api/: the API's requests skip the walk.
+  if (!bare.startsWith("/api/")) {
+    for (const t of SUBTREES) {
+      if (
+        t.method === verb &&
+        bare.startsWith(t.path) &&
+        (bare.length === t.path.length || bare[t.path.length] === "/")
+      )
+        return true;
+    }
+  }
   for (const p of PATTERNS) {
     if (p.method !== verb || !bare.startsWith(p.prefix)) continue;
     const segments = bare.split("/");

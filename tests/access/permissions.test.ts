@@ -20,7 +20,7 @@ import { createHttpApp } from "../../runtime/http/app.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
 import { accessControl } from "../../runtime/http/permission.ts";
 import type { Authenticator, Principal } from "../../runtime/http/principal.ts";
-import { isPublicRoute, PUBLIC_ROUTES } from "../../runtime/http/public-routes.ts";
+import { CONSOLE_ROUTES, isPublicRoute, PUBLIC_ROUTES } from "../../runtime/http/public-routes.ts";
 import { validated } from "../../runtime/http/route-schemas.ts";
 import { type Socket, WsGateway } from "../../runtime/http/ws-gateway.ts";
 import { createLogger } from "../../runtime/log.ts";
@@ -92,8 +92,9 @@ describe("the served OpenAPI document", () => {
     }
   });
 
-  test("every entry of PUBLIC_ROUTES is a public operation, a hidden route of the document, or the access feature's", () => {
+  test("every entry of PUBLIC_ROUTES is a public operation, a hidden route of the document, the access feature's or the console's", () => {
     const documented = new Map(operations.map((op) => [routeOf(op), op.permission]));
+    const consolePaths = new Set<string>(CONSOLE_ROUTES);
     for (const route of PUBLIC_ROUTES) {
       const where = documented.has(route)
         ? documented.get(route)
@@ -101,12 +102,22 @@ describe("the served OpenAPI document", () => {
           ? "hidden"
           : route.startsWith("POST /api/auth/")
             ? "access feature"
-            : "missing";
+            : consolePaths.has(route)
+              ? "console"
+              : "missing";
       expect({ route, where }).toEqual({
         route,
-        where: documented.has(route) ? "public" : route.startsWith("GET /swagger") ? "hidden" : "access feature",
+        where: documented.has(route)
+          ? "public"
+          : route.startsWith("GET /swagger")
+            ? "hidden"
+            : consolePaths.has(route)
+              ? "console"
+              : "access feature",
       });
     }
+    // The console's pages are not operations of the API.
+    for (const route of CONSOLE_ROUTES) expect(documented.has(route)).toBe(false);
   });
 
   test("every operation but the public ones answers the shell's 401 to a caller without credentials; the public ones do not", async () => {

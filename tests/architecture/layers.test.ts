@@ -1,6 +1,6 @@
 /**
- * The layers point one way: app/ (the process shell) -> actors/, access/, ops/ (features) ->
- * runtime/ (the library) -> schemas/. This walks every import of every module (unit tests beside their module
+ * The layers point one way: app/ (the process shell) -> actors/, access/, ops/ (features), web/
+ * (the console) -> runtime/ (the library) -> schemas/. This walks every import of every module (unit tests beside their module
  * excepted) and fails on one that points the wrong way, naming the file and the import.
  */
 import { describe, expect, test } from "bun:test";
@@ -8,16 +8,18 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const LAYERS = ["app", "actors", "access", "ops", "runtime", "schemas"] as const;
+const LAYERS = ["app", "actors", "access", "ops", "web", "runtime", "schemas"] as const;
 type Layer = (typeof LAYERS)[number];
 
 /** What each layer may import (besides packages and itself). */
 const ALLOWED: Record<Layer, Layer[]> = {
-  app: ["actors", "access", "ops", "runtime", "schemas"],
+  app: ["actors", "access", "ops", "web", "runtime", "schemas"],
   // actors/runbook runs the playbook engine of ops/.
   actors: ["ops", "runtime", "schemas"],
   access: ["runtime", "schemas"],
   ops: ["runtime", "schemas"],
+  // The console's server side; its client (web/client) imports only packages and itself.
+  web: ["runtime", "schemas"],
   runtime: ["schemas"],
   schemas: [],
 };
@@ -38,7 +40,7 @@ function modules(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return modules(path);
-    return /\.ts$/.test(name) && !/\.test\.ts$/.test(name) && !name.endsWith(".d.ts") ? [path] : [];
+    return /\.tsx?$/.test(name) && !/\.test\.ts$/.test(name) && !name.endsWith(".d.ts") ? [path] : [];
   });
 }
 
@@ -69,6 +71,18 @@ describe("layers point one way", () => {
       expect(wrong).toEqual([]);
     });
   }
+
+  test("web/client/ (the browser's code) imports only packages and itself", () => {
+    const client = join(ROOT, "web", "client");
+    const wrong: string[] = [];
+    for (const file of modules(client)) {
+      for (const spec of importsOf(file)) {
+        const target = resolve(dirname(file), spec);
+        if (!target.startsWith(`${client}/`)) wrong.push(`${relative(ROOT, file)} imports ${relative(ROOT, target)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
 
   test("the check sees imports (a module known to import the runtime is found)", () => {
     const file = join(ROOT, "app/server.ts");

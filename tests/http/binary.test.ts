@@ -50,3 +50,25 @@ test.skipIf(!built)("the built binary runs a debate through its provider worker 
     expect(await server.stop()).toBe(0);
   }
 });
+
+// `bun run build` puts the console beside the binary (dist/web): the binary serves it from there.
+const CONSOLE_MANIFEST = join(ROOT, "dist", "web", "manifest.json");
+test.skipIf(!built || !existsSync(CONSOLE_MANIFEST))(
+  "the built binary serves the web console built beside it",
+  async () => {
+    const server = await startTestServer({ command: [BINARY] });
+    try {
+      const page = await fetch(`${server.api}/signin`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+      const entry = /src="(\/assets\/main-[^"]+\.js)"/.exec(await page.text())?.[1];
+      expect(entry).toBeDefined();
+      const script = await fetch(`${server.api}${entry}`);
+      expect(script.status).toBe(200);
+      expect(script.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      expect((await script.text()).length).toBeGreaterThan(1000);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  },
+);

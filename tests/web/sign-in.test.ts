@@ -1,0 +1,242 @@
+/**
+ * The console's ways in, in a real browser against a real server on a fresh data dir: the owner
+ * claims the account with the setup token, signs out, signs in with a password (and is told when
+ * it is wrong), signs in with a TOTP second step; a member and a viewer are refused /admin by the
+ * page and by the API. Every page is checked with axe and photographed at desktop and phone width.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Page } from "playwright-core";
+import { enrolMfa, totpCode } from "../access/mfa-support.ts";
+import { PASSWORD, type Session, setupTokenOf, signIn, startAccessServer, userWithRole } from "../access/support.ts";
+import type { TestServer } from "../support/server.ts";
+import {
+  expectAccessible,
+  openBrowser,
+  overflowsSideways,
+  PHONE,
+  screenshots,
+  type TestBrowser,
+  type TestPage,
+} from "./support/browser.ts";
+
+const OWNER_EMAIL = "owner@example.com";
+
+let server: TestServer;
+let browser: TestBrowser;
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startAccessServer(), openBrowser()]);
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  expect(await server.stop()).toBe(0);
+});
+
+/** The page's path once it is `path` (the client routes without loading a page). */
+async function arrivesAt(page: Page, path: string): Promise<void> {
+  await page.waitForURL((url) => url.pathname === path, { timeout: 15_000 });
+}
+
+/** The page's main heading once it says `text`; else a failure saying what the page shows instead. */
+async function headingIs(page: Page, text: string): Promise<void> {
+  try {
+    await page.getByRole("heading", { level: 1, name: text }).waitFor({ timeout: 20_000 });
+  } catch (err) {
+    const shown = await page
+      .locator("main")
+      .textContent({ timeout: 1000 })
+      .catch(() => "(no main)");
+    throw new Error(`no heading "${text}" at ${page.url()}; the page shows: ${shown}\n${(err as Error).message}`);
+  }
+}
+
+async function signInWithPassword(page: Page, email: string, password = PASSWORD): Promise<void> {
+  await page.goto(`${server.api}/signin`);
+  await headingIs(page, "Sign in");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** A link of the main navigation. */
+const navLink = (page: Page, name: string) =>
+  page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
+
+/** Navigation links the header shows. */
+async function navLinks(page: Page): Promise<string[]> {
+  return page.getByRole("navigation", { name: "Main" }).getByRole("link").allTextContents();
+}
+
+describe("the owner's first start", () => {
+  let tab: TestPage;
+  beforeAll(async () => {
+    tab = await browser.newPage();
+  });
+
+  test("a visitor of / is sent to sign in, and the sign-in page is accessible", async () => {
+    const { page } = tab;
+    await page.goto(`${server.api}/`);
+    await arrivesAt(page, "/signin");
+    await headingIs(page, "Sign in");
+    await expectAccessible(page, "sign-in");
+    await screenshots(page, "signin");
+  });
+
+  test("claims the owner account with the setup token and lands on the debates", async () => {
+    const { page, context } = tab;
+    await page.getByRole("link", { name: "Claim the owner account" }).click();
+    await arrivesAt(page, "/setup");
+    await headingIs(page, "Claim the owner account");
+    await expectAccessible(page, "setup");
+    await screenshots(page, "setup");
+
+    // A wrong token is named beside its field.
+    await page.getByLabel("Setup token").fill("ara_setup_wrong");
+    await page.getByLabel("Your name").fill("Olive Owner");
+    await page.getByLabel("Email").fill(OWNER_EMAIL);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Claim the owner account" }).click();
+    await page.getByText("This is not the server's setup token.").waitFor();
+    await expectAccessible(page, "setup with a wrong token");
+
+    await page.getByLabel("Setup token").fill(setupTokenOf(server));
+    await page.getByRole("button", { name: "Claim the owner account" }).click();
+    await arrivesAt(page, "/debates");
+    await headingIs(page, "Debates");
+    expect(await navLinks(page)).toEqual(["Debates", "Developer", "Admin"]);
+    await page.getByText("No debates yet.").waitFor();
+    // The session is in HttpOnly cookies the page's script cannot read; only the CSRF token is readable.
+    const cookies = await context.cookies();
+    expect(cookies.find((c) => c.name === "aragora_access")).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+    expect(await page.evaluate("document.cookie")).not.toContain("aragora_access");
+    await expectAccessible(page, "debates");
+    await screenshots(page, "debates");
+  });
+
+  test("the developer and admin pages open for the owner, readable at phone width", async () => {
+    const { page } = tab;
+    await navLink(page, "Developer").click();
+    await arrivesAt(page, "/developer");
+    await headingIs(page, "Developer");
+    await page.getByText("No API keys yet.").waitFor();
+    await expectAccessible(page, "developer");
+    await screenshots(page, "developer");
+
+    await navLink(page, "Admin").click();
+    await arrivesAt(page, "/admin");
+    await headingIs(page, "Admin");
+    await page.getByRole("cell", { name: OWNER_EMAIL }).waitFor();
+    await expectAccessible(page, "admin");
+    await screenshots(page, "admin");
+
+    await page.setViewportSize(PHONE);
+    expect(await overflowsSideways(page)).toBe(false);
+  });
+
+  test("the theme toggle switches to dark and is remembered", async () => {
+    const { page } = tab;
+    const toggle = page.getByRole("button", { name: "Dark theme" });
+    const before = await page.evaluate("document.documentElement.dataset.theme");
+    await toggle.click();
+    const after = await page.evaluate("document.documentElement.dataset.theme");
+    expect(after).not.toBe(before);
+    if (after !== "dark") await toggle.click();
+    expect(await toggle.getAttribute("aria-pressed")).toBe("true");
+    await page.reload();
+    await headingIs(page, "Admin");
+    expect(await page.evaluate("document.documentElement.dataset.theme")).toBe("dark");
+    await expectAccessible(page, "admin, dark theme");
+    await screenshots(page, "admin-dark");
+    await toggle.click();
+  });
+
+  test("signs out: back to sign-in, and the session no longer opens a page", async () => {
+    const { page, context } = tab;
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await arrivesAt(page, "/signin");
+    expect((await context.cookies()).map((c) => c.name)).not.toContain("aragora_access");
+    await page.goto(`${server.api}/developer`);
+    await arrivesAt(page, "/signin");
+    expect(new URL(page.url()).searchParams.get("next")).toBe("/developer");
+  });
+
+  test("a wrong password shows an error; the right one signs in and returns to the page asked for", async () => {
+    const { page } = tab;
+    await signInWithPassword(page, OWNER_EMAIL, "not the password at all");
+    await page.getByRole("alert").filter({ hasText: "Wrong email or password." }).waitFor();
+    await arrivesAt(page, "/signin");
+    await expectAccessible(page, "sign-in with a wrong password");
+    await screenshots(page, "signin-error");
+
+    await page.goto(`${server.api}/developer`);
+    await arrivesAt(page, "/signin");
+    await page.getByLabel("Email").fill(OWNER_EMAIL);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await arrivesAt(page, "/developer");
+    await headingIs(page, "Developer");
+  });
+
+  test("the setup page says the account is claimed once it is", async () => {
+    const { page } = tab;
+    await page.goto(`${server.api}/setup`);
+    await page.getByLabel("Setup token").fill("ara_setup_anything");
+    await page.getByLabel("Email").fill("second@example.com");
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Claim the owner account" }).click();
+    await page.getByText("owner account has been claimed already").waitFor();
+  });
+});
+
+describe("two-step sign-in", () => {
+  test("an account with TOTP is asked for its code, and a code signs it in", async () => {
+    const admin = await userWithRole(server, "admin");
+    const { secret } = await enrolMfa(server, admin);
+    const { page } = await browser.newPage();
+    await signInWithPassword(page, admin.user.email);
+    await headingIs(page, "Two-step verification");
+    // The code field has the focus: typing goes straight in.
+    expect(await page.evaluate("document.activeElement?.getAttribute('autocomplete')")).toBe("one-time-code");
+    await expectAccessible(page, "two-step verification");
+    await screenshots(page, "signin-totp");
+
+    await page.getByLabel("Code").fill("000000" === totpCode(secret, 1) ? "111111" : "000000");
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByRole("alert").filter({ hasText: "Wrong code" }).waitFor();
+
+    await page.getByLabel("Code").fill(totpCode(secret, 1));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await arrivesAt(page, "/debates");
+    expect(await navLinks(page)).toEqual(["Debates", "Developer", "Admin"]);
+  });
+});
+
+describe("roles", () => {
+  for (const role of ["member", "viewer"] as const) {
+    test(`a ${role} sees no Admin link and cannot open /admin; the API refuses too`, async () => {
+      const person: Session = await userWithRole(server, role);
+      const { page } = await browser.newPage();
+      await signInWithPassword(page, person.user.email);
+      await arrivesAt(page, "/debates");
+      expect(await navLinks(page)).toEqual(["Debates", "Developer"]);
+
+      await page.goto(`${server.api}/admin`);
+      await headingIs(page, "Admin");
+      await page.getByRole("alert").filter({ hasText: "You do not have access to this page" }).waitFor();
+      expect(await page.getByRole("table").count()).toBe(0);
+      await expectAccessible(page, `admin refused to a ${role}`);
+      if (role === "member") await screenshots(page, "admin-refused");
+
+      // The browser's own session, through the API the page would call: refused.
+      const statuses = (await page.evaluate(`Promise.all(["/api/org/members", "/api/admin/audit"].map(
+        (path) => fetch(path, { credentials: "same-origin" }).then((r) => r.status)))`)) as number[];
+      expect(statuses).toEqual([403, 403]);
+      // As the same person's bearer token, for good measure.
+      const res = await fetch(`${server.api}/api/org/members`, {
+        headers: { authorization: `Bearer ${(await signIn(server, person.user.email)).access_token}` },
+      });
+      expect(res.status).toBe(403);
+    });
+  }
+});

@@ -1,0 +1,144 @@
+/**
+ * The console's client of the public API: the same routes everyone calls, authenticated by the
+ * session cookies the server sets at sign-in (HttpOnly: this script never sees the tokens). Every
+ * request that changes state carries the `aragora_csrf` cookie's value in `X-CSRF-Token` (the
+ * double submit access/cookies.ts checks). An expired access cookie is renewed once through
+ * POST /api/auth/refresh (one refresh at a time: a refresh token used twice ends the session),
+ * then the request is retried; when that fails too, the session is gone (onSessionLost).
+ *
+ * @example
+ * const { debates } = await api.get<{ debates: Debate[] }>("/api/debates?limit=20");
+ * await api.post("/api/auth/api-key", { name: "ci" });
+ * try { ... } catch (e) { if (e instanceof ApiError && e.status === 403) ... }
+ */
+
+/** One invalid field, as the server names it. */
+export interface FieldProblem {
+  field: string;
+  rule: string;
+}
+
+/** A refused or failed request: the server's error body, or what went wrong on the way. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    /** The server's stable code (`invalid_credentials`, `forbidden`, ...), or `network` / `bad_response`. */
+    readonly code: string,
+    message: string,
+    readonly details: FieldProblem[] = [],
+    /** Quote it when reporting a problem: the server's log line carries it. */
+    readonly requestId?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+const CSRF_COOKIE = "aragora_csrf";
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** The CSRF token the server set beside the session cookies, or undefined when signed out. */
+export function csrfToken(): string | undefined {
+  for (const pair of document.cookie.split(";")) {
+    const [name, ...value] = pair.trim().split("=");
+    if (name === CSRF_COOKIE) return value.join("=") || undefined;
+  }
+  return undefined;
+}
+
+let sessionLost: () => void = () => {};
+/** What to do when the server no longer knows the session (session.ts: forget who is signed in). */
+export function onSessionLost(handler: () => void): void {
+  sessionLost = handler;
+}
+
+let refreshing: Promise<boolean> | undefined;
+/** Renews the access cookie with the refresh cookie; true when the session goes on. */
+function refreshSession(): Promise<boolean> {
+  // No CSRF cookie, no session to renew (the refresh needs it): a visitor who never signed in.
+  if (csrfToken() === undefined) return Promise.resolve(false);
+  refreshing ??= send("POST", "/api/auth/refresh", undefined)
+    .then((res) => res.ok)
+    .catch(() => false)
+    .finally(() => {
+      refreshing = undefined;
+    });
+  return refreshing;
+}
+
+function send(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const csrf = MUTATING.has(method) ? csrfToken() : undefined;
+  if (csrf !== undefined) headers["x-csrf-token"] = csrf;
+  return fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+    signal,
+  });
+}
+
+async function errorOf(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => "");
+  try {
+    const body = JSON.parse(text) as {
+      error?: string;
+      message?: string;
+      details?: FieldProblem[];
+      request_id?: string;
+    };
+    return new ApiError(
+      res.status,
+      body.error ?? "bad_response",
+      body.message ?? `the server answered ${res.status}`,
+      body.details ?? [],
+      body.request_id ?? res.headers.get("x-request-id") ?? undefined,
+    );
+  } catch {
+    return new ApiError(res.status, "bad_response", `the server answered ${res.status} ${res.statusText}`.trim());
+  }
+}
+
+/** The ways in answer 401 for a wrong password, token or code: that is no lost session to refresh. */
+const WAYS_IN = [
+  "/api/auth/sign-in",
+  "/api/auth/setup",
+  "/api/auth/sign-up",
+  "/api/auth/refresh",
+  "/api/auth/mfa/verify",
+];
+const isWayIn = (path: string) => WAYS_IN.some((way) => path === way || path.startsWith(`${way}?`));
+
+/**
+ * One request: the parsed JSON answer (undefined for an empty one), or an {@link ApiError}.
+ *
+ * @example const me = await request<Me>("GET", "/api/auth/me");
+ */
+export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await send(method, path, body, signal);
+    if (res.status === 401 && !isWayIn(path) && (await refreshSession())) res = await send(method, path, body, signal);
+  } catch (err) {
+    if ((err as Error).name === "AbortError") throw err;
+    throw new ApiError(0, "network", "the server could not be reached: check the connection and retry");
+  }
+  if (!res.ok) {
+    const error = await errorOf(res);
+    if (res.status === 401 && !isWayIn(path)) sessionLost();
+    throw error;
+  }
+  const text = await res.text();
+  return (text === "" ? undefined : JSON.parse(text)) as T;
+}
+
+/** {@link request} by method. */
+export const api = {
+  get: <T>(path: string, signal?: AbortSignal) => request<T>("GET", path, undefined, signal),
+  post: <T>(path: string, body: unknown = {}, signal?: AbortSignal) => request<T>("POST", path, body, signal),
+  put: <T>(path: string, body: unknown = {}, signal?: AbortSignal) => request<T>("PUT", path, body, signal),
+  patch: <T>(path: string, body: unknown = {}, signal?: AbortSignal) => request<T>("PATCH", path, body, signal),
+  delete: <T>(path: string, signal?: AbortSignal) => request<T>("DELETE", path, undefined, signal),
+};
