@@ -83,6 +83,25 @@ describe("the owner's first start", () => {
     await screenshots(page, "signin");
   });
 
+  test("the keyboard reaches everything: the skip link first, then the form, with a visible focus", async () => {
+    const { page } = tab;
+    await page.goto(`${server.api}/signin`);
+    await headingIs(page, "Sign in");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate("document.activeElement?.id")).toBe("main");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.getAttribute('name')")).toBe("email");
+    // The focus ring is drawn (an outline), not left to the browser's default or removed.
+    expect(await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")).toBe("solid");
+    await page.keyboard.type(OWNER_EMAIL);
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.getAttribute('name')")).toBe("password");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Sign in");
+  });
+
   test("claims the owner account with the setup token and lands on the debates", async () => {
     const { page, context } = tab;
     await page.getByRole("link", { name: "Claim the owner account" }).click();
@@ -119,6 +138,9 @@ describe("the owner's first start", () => {
     await navLink(page, "Developer").click();
     await arrivesAt(page, "/developer");
     await headingIs(page, "Developer");
+    // A page changed without a load: the focus moves to its heading, where a screen reader starts.
+    await page.waitForFunction("document.activeElement?.tagName === 'H1'");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Developer");
     await page.getByText("No API keys yet.").waitFor();
     await expectAccessible(page, "developer");
     await screenshots(page, "developer");
