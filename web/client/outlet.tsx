@@ -85,8 +85,12 @@ export function Outlet() {
 
   // A page shown after another: focus its heading, as a page load would put the reader at its top.
   // The first page of a load keeps the browser's own start (Tab reaches the skip link first).
-  const ready =
-    path !== "/" && (route === undefined || refused || (module !== undefined && loaded.get(route) === module));
+  const shown =
+    route !== undefined &&
+    module !== undefined &&
+    loaded.get(route) === module &&
+    (route.access === "anyone" || (who !== undefined && who !== null));
+  const ready = path !== "/" && (route === undefined || refused || shown);
   useEffect(() => {
     if (!ready) return;
     if (!shownOne) {
@@ -108,5 +112,7 @@ export function Outlet() {
   if (failed) return <Notice kind="error">{failed}</Notice>;
   if (module === undefined || loaded.get(route) !== module) return <Loading />;
   const Page = module.default;
-  return <Page params={found?.params ?? {}} query={query} />;
+  // Keyed by path: another address of the same page (/debates/d-1, /debates/d-2) starts afresh;
+  // a change of query alone (filters) keeps the page and its state.
+  return <Page key={path} params={found?.params ?? {}} query={query} />;
 }
