@@ -29,7 +29,10 @@ export interface ConsoleManifest {
   entry: string;
   /** Scripts the entry imports statically: preloaded by the shell, shipped with every first page. */
   preload: string[];
-  /** Style sheets the shell links. */
+  /**
+   * Style sheets the shell links: every one built, a lazily loaded page's too (Bun's chunks do not
+   * load their own CSS), so a page's styles are there before its script runs.
+   */
   styles: string[];
   /** Every file built, by name: its size in bytes, plain and gzipped. */
   files: Record<string, { bytes: number; gzipBytes: number }>;

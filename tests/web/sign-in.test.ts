@@ -83,6 +83,25 @@ describe("the owner's first start", () => {
     await screenshots(page, "signin");
   });
 
+  test("the keyboard reaches everything: the skip link first, then the form, with a visible focus", async () => {
+    const { page } = tab;
+    await page.goto(`${server.api}/signin`);
+    await headingIs(page, "Sign in");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate("document.activeElement?.id")).toBe("main");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.getAttribute('name')")).toBe("email");
+    // The focus ring is drawn (an outline), not left to the browser's default or removed.
+    expect(await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")).toBe("solid");
+    await page.keyboard.type(OWNER_EMAIL);
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.getAttribute('name')")).toBe("password");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Sign in");
+  });
+
   test("claims the owner account with the setup token and lands on the debates", async () => {
     const { page, context } = tab;
     await page.getByRole("link", { name: "Claim the owner account" }).click();
@@ -119,6 +138,9 @@ describe("the owner's first start", () => {
     await navLink(page, "Developer").click();
     await arrivesAt(page, "/developer");
     await headingIs(page, "Developer");
+    // A page changed without a load: the focus moves to its heading, where a screen reader starts.
+    await page.waitForFunction("document.activeElement?.tagName === 'H1'");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Developer");
     await page.getByText("No API keys yet.").waitFor();
     await expectAccessible(page, "developer");
     await screenshots(page, "developer");
@@ -151,6 +173,20 @@ describe("the owner's first start", () => {
     await toggle.click();
   });
 
+  test("an expired access cookie is renewed with the refresh cookie: the person stays signed in", async () => {
+    const { page, context } = tab;
+    const before = (await context.cookies()).find((c) => c.name === "aragora_refresh")?.value;
+    // What the browser does when the access cookie's Max-Age runs out.
+    await context.clearCookies({ name: "aragora_access" });
+    await page.reload();
+    await headingIs(page, "Admin");
+    await page.getByRole("cell", { name: OWNER_EMAIL }).waitFor();
+    const after = await context.cookies();
+    expect(after.map((c) => c.name)).toContain("aragora_access");
+    // The refresh token was used (rotated), so it cannot be replayed.
+    expect(after.find((c) => c.name === "aragora_refresh")?.value).not.toBe(before);
+  });
+
   test("signs out: back to sign-in, and the session no longer opens a page", async () => {
     const { page, context } = tab;
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -176,6 +212,18 @@ describe("the owner's first start", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await arrivesAt(page, "/developer");
     await headingIs(page, "Developer");
+  });
+
+  test("after sign-in, a `next` that leaves the site is ignored: the person lands on the debates", async () => {
+    for (const next of ["//evil.example/steal", "/\\evil.example", "https://evil.example/"]) {
+      const { page } = await browser.newPage();
+      await page.goto(`${server.api}/signin?next=${encodeURIComponent(next)}`);
+      await page.getByLabel("Email").fill(OWNER_EMAIL);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await arrivesAt(page, "/debates");
+      expect(new URL(page.url()).origin).toBe(new URL(server.api).origin);
+    }
   });
 
   test("the setup page says the account is claimed once it is", async () => {

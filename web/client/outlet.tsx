@@ -6,7 +6,7 @@
  *
  * @example <Layout><Outlet /></Layout>
  */
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { PageModule, PageRoute } from "./route.ts";
 import { here, navigate } from "./router.ts";
 import { findRoute, HOME } from "./routes.ts";
@@ -14,6 +14,8 @@ import { canAdminister, me } from "./session.ts";
 import { Loading, messageOf, Notice } from "./ui.tsx";
 
 const loaded = new Map<PageRoute, PageModule>();
+/** Whether a page has been shown since the document loaded (the first keeps the browser's focus). */
+let shownOne = false;
 
 /** The sign-in address that comes back to `path` afterwards. */
 export const signInFor = (path: string, search: string) =>
@@ -49,7 +51,6 @@ export function Outlet() {
   const route = found?.route;
   const [module, setModule] = useState<PageModule | undefined>(route ? loaded.get(route) : undefined);
   const [failed, setFailed] = useState<string>();
-  const main = useRef<HTMLElement | null>(null);
 
   const mustSignIn = route !== undefined && route.access !== "anyone" && who === null;
   const refused = route?.access === "admin" && who !== undefined && who !== null && !canAdminister(who);
@@ -82,15 +83,26 @@ export function Outlet() {
     };
   }, [route]);
 
-  // A new page: focus its heading (or <main>), as a page load would put the reader at its top.
+  // A page shown after another: focus its heading, as a page load would put the reader at its top.
+  // The first page of a load keeps the browser's own start (Tab reaches the skip link first).
+  const shown =
+    route !== undefined &&
+    module !== undefined &&
+    loaded.get(route) === module &&
+    (route.access === "anyone" || (who !== undefined && who !== null));
+  const ready = path !== "/" && (route === undefined || refused || shown);
   useEffect(() => {
-    main.current = document.getElementById("main");
-    const heading = main.current?.querySelector<HTMLElement>("h1");
+    if (!ready) return;
+    if (!shownOne) {
+      shownOne = true;
+      return;
+    }
+    const heading = document.querySelector<HTMLElement>("#main h1");
     if (heading) {
       heading.tabIndex = -1;
       heading.focus({ preventScroll: true });
     }
-  }, [path, module]);
+  }, [path, ready]);
 
   if (path === "/") return <Loading />;
   if (route === undefined) return <NotFound />;
@@ -100,5 +112,7 @@ export function Outlet() {
   if (failed) return <Notice kind="error">{failed}</Notice>;
   if (module === undefined || loaded.get(route) !== module) return <Loading />;
   const Page = module.default;
-  return <Page params={found?.params ?? {}} query={query} />;
+  // Keyed by path: another address of the same page (/debates/d-1, /debates/d-2) starts afresh;
+  // a change of query alone (filters) keeps the page and its state.
+  return <Page key={path} params={found?.params ?? {}} query={query} />;
 }

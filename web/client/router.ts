@@ -74,6 +74,8 @@ export function startRouter(): void {
     if (!link || link.target || link.hasAttribute("download") || !link.href) return;
     const url = new URL(link.href);
     if (url.origin !== location.origin || SERVER_PATHS.some((p) => url.pathname.startsWith(p))) return;
+    // A link within this page (the skip link's #main): the browser moves there and the focus with it.
+    if (url.hash && url.pathname === location.pathname && url.search === location.search) return;
     event.preventDefault();
     navigate(url.pathname + url.search + url.hash);
   });
