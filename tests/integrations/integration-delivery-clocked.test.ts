@@ -356,4 +356,25 @@ describe("integration delivery on the simulated clock", () => {
       db.close();
     }
   });
+
+  test("the OpenAPI document the server serves lists the integrations' delivery routes with their permission", async () => {
+    const res = await app.handle(new Request("http://localhost/swagger/json"));
+    const doc = (await res.json()) as { paths: Record<string, Record<string, Record<string, unknown>>> };
+    for (const [method, path] of [
+      ["get", "/api/integrations/{id}/deliveries"],
+      ["get", "/api/integrations/dead-letters"],
+      ["post", "/api/integrations/dead-letters/{delivery_id}/retry"],
+      ["get", "/api/webhooks/{id}/deliveries"],
+      ["get", "/api/webhooks/dead-letters"],
+      ["post", "/api/webhooks/dead-letters/{delivery_id}/retry"],
+    ] as const) {
+      const op = doc.paths[path]?.[method];
+      expect({ path, method, permission: op?.["x-aragora-permission"] }).toEqual({
+        path,
+        method,
+        permission: path.startsWith("/api/integrations") ? "integrations.manage" : "webhooks.manage",
+      });
+      expect(op?.summary).toBeString();
+    }
+  });
 });
