@@ -12,7 +12,7 @@
  * await deliveries.insertDeliveries([newTargetDelivery("webhook", endpoint, "debate_end", "d-1:9", (id) => body(id), new Date())]);
  * await deliveries.deadLetters("org-1", "integration", 100);
  */
-import { and, asc, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from "drizzle-orm";
 import { dialectTables, type Prepared, type Repo, slotsAsValues } from "../../runtime/store/repo.ts";
 import type { Store } from "../../runtime/store/store.ts";
 import * as pg from "../webhook/webhook-schema-postgres.ts";
@@ -323,19 +323,14 @@ export class DeliveryStore {
    */
   async retryDeadLetter(orgId: string, kind: TargetKind, id: string, now: Date): Promise<DeliveryRow | undefined> {
     const { deliveries } = this.repo.tables;
-    const [row] = await this.repo.write((db) =>
-      db
-        .update(deliveries)
-        .set({ state: "PENDING", retryBase: deliveries.attempts, nextAttemptAt: now, updatedAt: now })
-        .where(
-          and(
-            eq(deliveries.id, id),
-            eq(deliveries.orgId, orgId),
-            eq(deliveries.targetKind, kind),
-            eq(deliveries.state, "DEAD_LETTERED"),
-          ),
-        )
-        .returning(),
+    const [row] = await this.requeue(
+      and(
+        eq(deliveries.id, id),
+        eq(deliveries.orgId, orgId),
+        eq(deliveries.targetKind, kind),
+        eq(deliveries.state, "DEAD_LETTERED"),
+      ),
+      now,
     );
     return row;
   }
@@ -354,18 +349,25 @@ export class DeliveryStore {
   ): Promise<DeliveryRow[]> {
     const { deliveries } = this.repo.tables;
     const states: DeliveryState[] = includeDelivered ? ["DEAD_LETTERED", "DELIVERED"] : ["DEAD_LETTERED"];
+    return this.requeue(
+      and(
+        eq(deliveries.endpointId, endpointId),
+        eq(deliveries.orgId, orgId),
+        inArray(deliveries.state, states),
+        gte(deliveries.createdAt, since),
+      ),
+      now,
+    );
+  }
+
+  /** Puts the deliveries `where` picks back in their targets' queues, due now, with a fresh retry budget. */
+  private requeue(where: SQL | undefined, now: Date): Promise<DeliveryRow[]> {
+    const { deliveries } = this.repo.tables;
     return this.repo.write((db) =>
       db
         .update(deliveries)
         .set({ state: "PENDING", retryBase: deliveries.attempts, nextAttemptAt: now, updatedAt: now })
-        .where(
-          and(
-            eq(deliveries.endpointId, endpointId),
-            eq(deliveries.orgId, orgId),
-            inArray(deliveries.state, states),
-            gte(deliveries.createdAt, since),
-          ),
-        )
+        .where(where)
         .returning(),
     );
   }

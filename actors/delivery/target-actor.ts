@@ -105,6 +105,36 @@ export interface DeliveryMetrics {
   breaker(targetId: string, gauge: number | undefined): void;
 }
 
+/** The five metrics of a target kind's deliveries, labelled as the runbook labels webhooks'. */
+export interface EventTypeMetricSet<Target extends string> {
+  deliveries: { inc(labels: { status: string; event_type: string }): void };
+  latency: { observe(labels: { event_type: string }, seconds: number): void };
+  retries: { inc(labels: { event_type: string }): void };
+  deadLettered: { inc(labels: { event_type: string }): void };
+  breaker: { set(labels: Record<Target, string>, value: number): void; remove(labels: Record<Target, string>): void };
+}
+
+/**
+ * {@link DeliveryMetrics} reported to a kind's metrics by event type, the breaker's by target id
+ * under the label `target` names.
+ *
+ * @example deliveryMetricsOf({ deliveries: metrics.webhookDeliveries, ..., breaker: metrics.webhookCircuitBreakerState }, "endpoint")
+ */
+export function deliveryMetricsOf<Target extends string>(
+  set: EventTypeMetricSet<Target>,
+  target: Target,
+): DeliveryMetrics {
+  const labelOf = (id: string) => ({ [target]: id }) as Record<Target, string>;
+  return {
+    attempted: (status, d) => set.deliveries.inc({ status, event_type: d.eventType }),
+    latency: (d, seconds) => set.latency.observe({ event_type: d.eventType }, seconds),
+    retried: (d) => set.retries.inc({ event_type: d.eventType }),
+    deadLettered: (d) => set.deadLettered.inc({ event_type: d.eventType }),
+    breaker: (id, gauge) =>
+      gauge === undefined ? set.breaker.remove(labelOf(id)) : set.breaker.set(labelOf(id), gauge),
+  };
+}
+
 /** What a target kind is to the engine. */
 export interface TargetKindSpec {
   /** The actor kind (`webhook_endpoint`, `integration`). */

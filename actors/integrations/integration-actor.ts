@@ -21,7 +21,12 @@ import type { SendOutbound } from "../../runtime/http/outbound.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { metrics } from "../../runtime/metrics.ts";
 import type { DebateOutcome, IntegrationKind } from "../../schemas/integrations.ts";
-import type { AttemptOutcome, TargetKindSpec, TargetLink } from "../delivery/target-actor.ts";
+import {
+  type AttemptOutcome,
+  deliveryMetricsOf,
+  type TargetKindSpec,
+  type TargetLink,
+} from "../delivery/target-actor.ts";
 import { CHAT_CONNECTORS, type ChatKind, postToChat } from "./chat-connectors.ts";
 import type { ConnectorDelivery } from "./connector-delivery.ts";
 import type { InstrumentedIntegrationStore } from "./instrumented-integration-store.ts";
@@ -36,16 +41,16 @@ export const INTEGRATION_TARGET: TargetKindSpec = {
   noun: "integration",
   logField: "integration_id",
   maxInFlight: 1,
-  metrics: {
-    attempted: (status, d) => metrics.integrationDeliveries.inc({ status, event_type: d.eventType }),
-    latency: (d, seconds) => metrics.integrationDeliveryLatency.observe({ event_type: d.eventType }, seconds),
-    retried: (d) => metrics.integrationRetries.inc({ event_type: d.eventType }),
-    deadLettered: (d) => metrics.integrationDeadLettered.inc({ event_type: d.eventType }),
-    breaker: (integration, gauge) =>
-      gauge === undefined
-        ? metrics.integrationCircuitBreakerState.remove({ integration })
-        : metrics.integrationCircuitBreakerState.set({ integration }, gauge),
-  },
+  metrics: deliveryMetricsOf(
+    {
+      deliveries: metrics.integrationDeliveries,
+      latency: metrics.integrationDeliveryLatency,
+      retries: metrics.integrationRetries,
+      deadLettered: metrics.integrationDeadLettered,
+      breaker: metrics.integrationCircuitBreakerState,
+    },
+    "integration",
+  ),
 };
 
 export interface IntegrationLinkDeps {

@@ -14,7 +14,12 @@
 import type { OutboundResponse, SendOutbound } from "../../runtime/http/outbound.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { metrics } from "../../runtime/metrics.ts";
-import type { AttemptOutcome, TargetKindSpec, TargetLink } from "../delivery/target-actor.ts";
+import {
+  type AttemptOutcome,
+  deliveryMetricsOf,
+  type TargetKindSpec,
+  type TargetLink,
+} from "../delivery/target-actor.ts";
 import { retryAfterMs, verdictOf } from "./retry-policy.ts";
 import { signatureHeaders } from "./signatures.ts";
 import type { EndpointRow, WebhookStore } from "./webhook-store.ts";
@@ -28,16 +33,16 @@ export const WEBHOOK_TARGET: TargetKindSpec = {
   noun: "webhook endpoint",
   logField: "endpoint_id",
   maxInFlight: MAX_IN_FLIGHT,
-  metrics: {
-    attempted: (status, d) => metrics.webhookDeliveries.inc({ status, event_type: d.eventType }),
-    latency: (d, seconds) => metrics.webhookDeliveryLatency.observe({ event_type: d.eventType }, seconds),
-    retried: (d) => metrics.webhookRetries.inc({ event_type: d.eventType }),
-    deadLettered: (d) => metrics.webhookDeadLettered.inc({ event_type: d.eventType }),
-    breaker: (endpoint, gauge) =>
-      gauge === undefined
-        ? metrics.webhookCircuitBreakerState.remove({ endpoint })
-        : metrics.webhookCircuitBreakerState.set({ endpoint }, gauge),
-  },
+  metrics: deliveryMetricsOf(
+    {
+      deliveries: metrics.webhookDeliveries,
+      latency: metrics.webhookDeliveryLatency,
+      retries: metrics.webhookRetries,
+      deadLettered: metrics.webhookDeadLettered,
+      breaker: metrics.webhookCircuitBreakerState,
+    },
+    "endpoint",
+  ),
 };
 
 export interface EndpointLinkDeps {
