@@ -291,18 +291,6 @@ export class DeliveryStore {
     return rows.map((r) => ({ ...r, attemptLog: byDelivery.get(r.id) ?? [] }));
   }
 
-  /** One delivery of the organisation. */
-  async delivery(orgId: string, id: string): Promise<DeliveryRow | undefined> {
-    const { deliveries } = this.repo.tables;
-    const [row] = await this.repo.read((db) =>
-      db
-        .select()
-        .from(deliveries)
-        .where(and(eq(deliveries.id, id), eq(deliveries.orgId, orgId))),
-    );
-    return row;
-  }
-
   /** The organisation's dead letters to targets of `kind`, most recently dead-lettered first. */
   deadLetters(orgId: string, kind: TargetKind, limit: number): Promise<DeliveryRow[]> {
     const { deliveries } = this.repo.tables;
