@@ -19,25 +19,12 @@ import { join } from "node:path";
 import type { OutboxEvent } from "../../actors/debate/event-outbox.ts";
 import { integrationsFeature } from "../../actors/integrations/feature.ts";
 import { webhooksFeature } from "../../actors/webhook/feature.ts";
-import { ActorSystem, advance, SimulatedClock, settle } from "../../runtime/actor/index.ts";
-import type { AuditRecorder } from "../../runtime/audit.ts";
-import { loadConfig } from "../../runtime/config.ts";
-import { Drain } from "../../runtime/drain.ts";
-import type { Feature, FeatureContext } from "../../runtime/feature.ts";
-import { createHttpApp } from "../../runtime/http/app.ts";
+import { type ActorSystem, advance, type SimulatedClock, settle } from "../../runtime/actor/index.ts";
 import { guardedSender } from "../../runtime/http/guarded-sender.ts";
 import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
-import type { Authenticator, Principal } from "../../runtime/http/principal.ts";
-import { WsGateway } from "../../runtime/http/ws-gateway.ts";
-import { createLogger } from "../../runtime/log.ts";
 import { registry } from "../../runtime/metrics.ts";
-import { generateKeyHex } from "../../runtime/security/encryption-keys.ts";
-import { fieldSealer } from "../../runtime/security/field-sealer.ts";
-import { openStore, type Store } from "../../runtime/store/index.ts";
+import { type ClockedFeatures, startClockedFeatures, T0 } from "../support/clocked-features.ts";
 import { type FakeChat, type SlackMessage, startFakeSlack } from "../support/fake-chat.ts";
-import { tempDataDir } from "../support/services.ts";
-
-const T0 = Date.parse("2030-01-01T00:00:00Z");
 
 interface Delivery {
   delivery_id: string;
@@ -51,127 +38,61 @@ interface Delivery {
   history: { attempt: number; status: number | null; error: string | null; response_body: string | null }[];
 }
 
-/** An admin of organisation o-1 (`Bearer o-1`) or o-2. */
-const authenticator: Authenticator = {
-  authenticate(_request, headers) {
-    const org = headers.get("authorization")?.slice("Bearer ".length);
-    if (org !== "o-1" && org !== "o-2") return undefined;
-    return {
-      kind: "user",
-      userId: `u-${org}`,
-      orgId: org,
-      workspaceId: `w-${org}`,
-      roles: ["admin"],
-      via: "bearer",
-    } satisfies Principal;
-  },
-};
-
 describe("integration delivery on the simulated clock", () => {
-  const dir = tempDataDir();
-  const clock = new SimulatedClock(0);
-  const system = new ActorSystem({ clock, metricsIntervalMs: 0 });
-  const log = createLogger("ERROR");
-  const audited: string[] = [];
-  const audit: AuditRecorder = {
-    record: async (e) => {
-      audited.push(e.action);
-    },
-  };
   /** The debates' committed events, as the debates feature's outbox would hand them over. */
   const outbox: OutboxEvent[] = [];
   const committed: (() => void)[] = [];
-  let store: Store;
-  let features: Feature[] = [];
-  let app: ReturnType<typeof createHttpApp>;
+  let env: ClockedFeatures;
+  let clock: SimulatedClock;
+  let system: ActorSystem;
   let slack: FakeChat<SlackMessage>;
 
   beforeAll(async () => {
     slack = await startFakeSlack();
-    const config = loadConfig({
-      ARAGORA_DATA_DIR: dir.path,
-      ARAGORA_ENCRYPTION_KEY: generateKeyHex(),
-      ARAGORA_OUTBOUND_ALLOW_LOOPBACK: "true",
-    });
-    store = await openStore(config, log);
-    const ctx = {
-      config,
-      log,
-      store,
-      system,
-      version: "test",
-      sealer: fieldSealer(() => config.encryptionKeys),
-    } as unknown as FeatureContext;
-    const now = () => T0 + clock.now();
-    // Slack is on loopback, which ARAGORA_OUTBOUND_ALLOW_LOOPBACK allows.
-    const send = guardedSender({ policy: outboundPolicyOf(config) });
-    const integrations = await integrationsFeature(ctx, {
-      audit,
-      send,
-      history: {
-        byId: async () => ({ question: "Ship the release?", config: { agents: ["claude", "gpt"] } }),
-        events: async () => [],
-      },
-      now,
-      random: () => 0,
-    });
-    const webhooks = await webhooksFeature(ctx, {
-      outbox: {
-        take: async (limit) => outbox.slice(0, limit),
-        remove: async (rows) => {
-          for (const r of rows) {
-            const i = outbox.findIndex((o) => o.debateId === r.debateId && o.seq === r.seq);
-            if (i >= 0) outbox.splice(i, 1);
-          }
+    env = await startClockedFeatures(async ({ ctx, config, audit, now }) => {
+      // Slack is on loopback, which ARAGORA_OUTBOUND_ALLOW_LOOPBACK allows.
+      const send = guardedSender({ policy: outboundPolicyOf(config) });
+      const integrations = await integrationsFeature(ctx, {
+        audit,
+        send,
+        history: {
+          byId: async () => ({ question: "Ship the release?", config: { agents: ["claude", "gpt"] } }),
+          events: async () => [],
         },
-        onCommitted: (listener) => {
-          committed.push(listener);
-          return () => {};
+        now,
+        random: () => 0,
+      });
+      const webhooks = await webhooksFeature(ctx, {
+        outbox: {
+          take: async (limit) => outbox.slice(0, limit),
+          remove: async (rows) => {
+            for (const r of rows) {
+              const i = outbox.findIndex((o) => o.debateId === r.debateId && o.seq === r.seq);
+              if (i >= 0) outbox.splice(i, 1);
+            }
+          },
+          onCommitted: (listener) => {
+            committed.push(listener);
+            return () => {};
+          },
         },
-      },
-      audit,
-      send,
-      sinks: [integrations.sink],
-      now,
-      random: () => 0,
+        audit,
+        send,
+        sinks: [integrations.sink],
+        now,
+        random: () => 0,
+      });
+      return [integrations, webhooks];
     });
-    features = [integrations, webhooks];
-    app = createHttpApp({
-      config,
-      log,
-      system,
-      gateway: new WsGateway({ heartbeatMs: 60_000, log }),
-      drain: new Drain(),
-      version: "test",
-      startedAt: Date.now(),
-      authenticator,
-      routes: features.flatMap((f) => (f.routes ? [f.routes] : [])),
-    });
-    for (const f of features) await f.start?.();
-    await settle(system);
+    ({ clock, system } = env);
   });
 
   afterAll(async () => {
-    for (const f of [...features].reverse()) await f.stop?.();
-    await system.shutdown();
-    await store?.close();
+    await env?.stop();
     await slack?.stop();
-    dir.remove();
   });
 
-  async function call<T>(method: string, path: string, body?: unknown, org = "o-1") {
-    const res = await app.handle(
-      new Request(`http://localhost${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${org}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
-    );
-    return { status: res.status, body: (await res.json()) as T };
-  }
+  const call = <T>(method: string, path: string, body?: unknown, org?: string) => env.call<T>(method, path, body, org);
 
   /** A debate of o-1 ends: its debate_end is committed and the fan-out woken. */
   function debateEnds(debateId: string): void {
@@ -308,7 +229,7 @@ describe("integration delivery on the simulated clock", () => {
       `/api/integrations/dead-letters/${dlv}/retry`,
     );
     expect(retried).toEqual({ status: 202, body: { delivery_id: dlv, state: "PENDING" } });
-    expect(audited).toContain("integration.dead_letter_retried");
+    expect(env.audited).toContain("integration.dead_letter_retried");
     await settle(system);
     await quietFor(60_000 - 1);
     await nextAttempt();
@@ -342,7 +263,7 @@ describe("integration delivery on the simulated clock", () => {
     await attempted(id, 1);
     expect((await call("DELETE", `/api/integrations/${id}`)).status).toBe(200);
     expect((await call("GET", `/api/integrations/${id}/deliveries`)).status).toBe(404);
-    const db = new Database(join(dir.path, "core.db"), { readonly: true });
+    const db = new Database(join(env.dataDir, "core.db"), { readonly: true });
     try {
       const deliveriesLeft = db.query("select count(*) as n from webhook_deliveries where endpoint_id = ?").get(id);
       expect(deliveriesLeft).toEqual({ n: 0 });
@@ -358,7 +279,7 @@ describe("integration delivery on the simulated clock", () => {
   });
 
   test("the OpenAPI document the server serves lists the integrations' delivery routes with their permission", async () => {
-    const res = await app.handle(new Request("http://localhost/swagger/json"));
+    const res = await env.app.handle(new Request("http://localhost/swagger/json"));
     const doc = (await res.json()) as { paths: Record<string, Record<string, Record<string, unknown>>> };
     for (const [method, path] of [
       ["get", "/api/integrations/{id}/deliveries"],
