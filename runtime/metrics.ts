@@ -423,6 +423,39 @@ export const metrics = {
     registers: [registry],
   }),
 
+  // Integrations' deliveries (the delivery engine, actors/delivery/): webhooks' figures, for integrations.
+  integrationDeliveries: new Counter({
+    name: "aragora_integration_deliveries_total",
+    help: "Integration delivery attempts by outcome (status: delivered, failed, gone) and event type",
+    labelNames: ["status", "event_type"] as const,
+    registers: [registry],
+  }),
+  integrationDeliveryLatency: new Histogram({
+    name: "aragora_integration_delivery_latency_seconds",
+    help: "Time of an integration delivery attempt that got an answer, by event type",
+    labelNames: ["event_type"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  }),
+  integrationRetries: new Counter({
+    name: "aragora_integration_retries_total",
+    help: "Integration deliveries scheduled for another attempt after a failed one, by event type",
+    labelNames: ["event_type"] as const,
+    registers: [registry],
+  }),
+  integrationDeadLettered: new Counter({
+    name: "aragora_integration_dead_lettered_total",
+    help: "Integration deliveries moved to the dead-letter queue (retries exhausted, an answer retrying cannot change, or 410 Gone), by event type",
+    labelNames: ["event_type"] as const,
+    registers: [registry],
+  }),
+  integrationCircuitBreakerState: new Gauge({
+    name: "aragora_integration_circuit_breaker_state",
+    help: "An integration's circuit breaker (0 closed, 1 open: its deliveries wait), by integration id",
+    labelNames: ["integration"] as const,
+    registers: [registry],
+  }),
+
   // Accounts (access/)
   authEvents: new Counter({
     name: "aragora_auth_events_total",

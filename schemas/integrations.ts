@@ -10,7 +10,7 @@
  */
 import { type } from "arktype";
 import { lazy } from "./lazy.ts";
-import { WebhookUrl } from "./webhooks.ts";
+import { AttemptBody, BreakerView, WebhookUrl } from "./webhooks.ts";
 
 export const INTEGRATION_KINDS = ["slack", "discord", "teams", "oauth2"] as const;
 export type IntegrationKind = (typeof INTEGRATION_KINDS)[number];
@@ -87,9 +87,6 @@ export const IntegrationIdParams = lazy(() =>
     id: type(/^int_[A-Za-z0-9_-]{22}$/).describe("an integration id (int_...)"),
   }),
 );
-export const IntegrationDeliveriesQuery = lazy(() =>
-  type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 500" }),
-);
 
 /** A stored credential as answered: whether it is set and its last four characters, never more. */
 const CredentialView = lazy(() => type({ set: "boolean", last_four: "string | null" }));
@@ -112,6 +109,9 @@ export const IntegrationView = lazy(() =>
     created_by: "string",
     created_at: "string",
     updated_at: "string",
+    "circuit_breaker?": BreakerView.or("null").describe(
+      "the integration actor's breaker on this node; null: not running",
+    ),
   }),
 );
 export type IntegrationView = typeof IntegrationView.infer;
@@ -133,7 +133,15 @@ export const IntegrationDeliveryView = lazy(() =>
     updated_at: "string",
   }),
 );
-export const IntegrationDeliveriesResponse = lazy(() => type({ deliveries: IntegrationDeliveryView.array() }));
+export const IntegrationDeliveriesResponse = lazy(() =>
+  type({ deliveries: IntegrationDeliveryView.and({ history: AttemptBody.array() }).array() }),
+);
+export const IntegrationDeadLettersResponse = lazy(() => type({ dead_letters: IntegrationDeliveryView.array() }));
+export const IntegrationDeliveryIdParams = lazy(() =>
+  type({
+    delivery_id: type(/^idl-[0-9a-f-]{36}$/).describe("an integration delivery id (idl-...)"),
+  }),
+);
 
 const OperationFigures = lazy(() =>
   type({ total_calls: "number", success_rate: "number", avg_latency_seconds: "number" }),

@@ -118,7 +118,8 @@ export const DeliveryIdParams = lazy(() =>
 export const DeliveriesQuery = lazy(() => type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 500" }));
 export const DeadLettersQuery = lazy(() => type({ "limit?": "string.integer.parse |> 1 <= number.integer <= 1000" }));
 
-const BreakerView = lazy(() =>
+/** A target's circuit breaker as answered (webhook endpoints, integrations). */
+export const BreakerView = lazy(() =>
   type({
     state: "'closed' | 'half_open' | 'open'",
     failures: "number",

@@ -4,7 +4,8 @@
  * (the runbook's metrics and health); the outcome of every debate that ends is made into one
  * delivery per enabled integration of its organisation by the webhooks' fan-out ({@link sink}:
  * made before the event leaves the outbox, so a crash loses none), and posted by one
- * IntegrationActor per integration under `/system/integrations` with the webhooks' retry policy.
+ * IntegrationActor per integration under `/system/integrations`: the delivery engine's target actor
+ * (../delivery/), with the webhooks' retry policy, circuit breaker, attempt log and dead letters.
  *
  * Requests leave through the `send` it is given: the guarded sender (no internal address, the
  * connection pinned to the address checked, redirects never followed).
@@ -17,11 +18,14 @@ import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { SendOutbound } from "../../runtime/http/outbound.ts";
 import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
+import { DeliveryJournal } from "../delivery/delivery-journal.ts";
+import { openDeliveryStore } from "../delivery/delivery-store.ts";
+import { deliveryPolicyOf } from "../delivery/target-actor.ts";
+import { TargetActors } from "../delivery/target-actors.ts";
 import type { FanoutSink } from "../webhook/event-fanout.ts";
 import type { DebateHistory } from "./debate-outcome.ts";
 import { InstrumentedIntegrationStore } from "./instrumented-integration-store.ts";
-import { IntegrationActors } from "./integration-actors.ts";
-import { openIntegrationDeliveryStore } from "./integration-delivery-store.ts";
+import { INTEGRATION_TARGET, integrationLink } from "./integration-actor.ts";
 import { integrationRoutes } from "./integration-routes.ts";
 import { openIntegrationStore } from "./integration-store.ts";
 import { outcomeFanout } from "./outcome-fanout.ts";
@@ -41,7 +45,7 @@ export interface IntegrationsFeatureDeps {
 export async function integrationsFeature(
   ctx: FeatureContext,
   deps: IntegrationsFeatureDeps,
-): Promise<Feature & { sink: FanoutSink; actors: IntegrationActors }> {
+): Promise<Feature & { sink: FanoutSink; actors: TargetActors }> {
   const { config, system } = ctx;
   const log = ctx.log.child({ component: "integrations" });
   const now = deps.now ?? Date.now;
@@ -49,27 +53,23 @@ export async function integrationsFeature(
   const store = new InstrumentedIntegrationStore(base, {
     backendType: ctx.store.kind === "postgres" ? "postgresql" : "sqlite",
   });
-  const deliveries = await openIntegrationDeliveryStore(ctx.store);
-  const actors = new IntegrationActors(system, {
-    deliveries,
-    secrets: base,
-    store,
-    send: deps.send,
-    // The webhooks' settings: one retry policy for everything that leaves the server.
-    policy: {
-      maxRetries: config.webhookMaxRetries,
-      baseDelayMs: config.webhookBaseDelaySeconds * 1000,
-      maxDelayMs: config.webhookMaxDelaySeconds * 1000,
-    },
-    timeoutMs: config.webhookTimeoutSeconds * 1000,
-    log,
-    now,
-    random: deps.random ?? Math.random,
-  });
+  const deliveries = await openDeliveryStore(ctx.store, "integration-deliveries");
+  const journal = new DeliveryJournal(deliveries, log);
+  const actors = new TargetActors(
+    system,
+    "integrations",
+    { ledger: deliveries, journal, ...deliveryPolicyOf(config), log, now, random: deps.random ?? Math.random },
+    INTEGRATION_TARGET,
+    (id) =>
+      integrationLink(
+        { integrations: base, store, send: deps.send, timeoutMs: config.webhookTimeoutSeconds * 1000, log, now },
+        id,
+      ),
+  );
   return {
     name: "integrations",
     actors,
-    sink: outcomeFanout({ deliveries, history: deps.history, actors, now }),
+    sink: outcomeFanout({ integrations: base, deliveries, history: deps.history, actors, now }),
     routes: integrationRoutes({
       store,
       secrets: base,
@@ -81,12 +81,13 @@ export async function integrationsFeature(
       urlPolicy: outboundPolicyOf(config),
     }),
     async start() {
-      const ids = await deliveries.integrationIds();
+      const ids = await base.ids();
       actors.start(ids);
       log.info({ integrations: ids.length }, `integrations started: ${ids.length} integration actors`);
     },
     async stop() {
       await actors.stop();
+      await journal.flush();
       await deliveries.close();
       await base.close();
     },

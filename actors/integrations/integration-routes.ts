@@ -6,7 +6,10 @@
  *   or OAuth2 integration (201). `GET /api/integrations`, `GET /api/integrations/:id`,
  *   `PATCH /api/integrations/:id` (credentials not given are kept; enabling clears why the server
  *   disabled it), `DELETE /api/integrations/:id` (with its deliveries).
- * - `GET /api/integrations/:id/deliveries?limit=50`: the debates' outcomes posted to it, newest first.
+ * - `GET /api/integrations/:id/deliveries?limit=50`: the debates' outcomes posted to it, newest
+ *   first, each with its attempts; `GET /api/integrations/dead-letters?limit=100` and
+ *   `POST /api/integrations/dead-letters/:delivery_id/retry`: the delivery engine's routes
+ *   (../delivery/delivery-routes.ts). `GET /api/integrations/:id` shows its circuit breaker.
  * - `GET /api/integrations/health` and `GET /api/integrations/metrics`: the runbook's shapes of the
  *   instrumented integration store.
  *
@@ -32,8 +35,9 @@ import type { Logger } from "../../runtime/log.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
 import {
   CreateIntegrationBody,
-  IntegrationDeliveriesQuery,
+  IntegrationDeadLettersResponse,
   IntegrationDeliveriesResponse,
+  IntegrationDeliveryIdParams,
   IntegrationIdParams,
   type IntegrationKind,
   IntegrationListResponse,
@@ -43,17 +47,20 @@ import {
   RemovedIntegrationResponse,
   UpdateIntegrationBody,
 } from "../../schemas/integrations.ts";
+import { deliveryFields, deliveryRoutes } from "../delivery/delivery-routes.ts";
+import type { DeliveryRow, DeliveryStore } from "../delivery/delivery-store.ts";
+import type { TargetStatus } from "../delivery/target-actor.ts";
+import type { TargetActors } from "../delivery/target-actors.ts";
 import type { InstrumentedIntegrationStore } from "./instrumented-integration-store.ts";
-import type { IntegrationActors } from "./integration-actors.ts";
-import type { IntegrationDeliveryRow, IntegrationDeliveryStore } from "./integration-delivery-store.ts";
 import type { IntegrationRow, IntegrationStore } from "./integration-store.ts";
 
 export interface IntegrationRoutesDeps {
   store: InstrumentedIntegrationStore;
   /** Opens the sealed credentials (for their last four characters). */
   secrets: Pick<IntegrationStore, "secretsOf">;
-  deliveries: Pick<IntegrationDeliveryStore, "list">;
-  actors: Pick<IntegrationActors, "spawn" | "reload" | "remove">;
+  /** The delivery engine's ledger (../delivery/delivery-store.ts). */
+  deliveries: Pick<DeliveryStore, "deliveries" | "deadLetters" | "retryDeadLetter" | "removeTarget">;
+  actors: Pick<TargetActors, "spawn" | "reload" | "remove" | "enqueue" | "status">;
   audit: AuditRecorder;
   log: Logger;
   /** Wall-clock epoch milliseconds. */
@@ -178,21 +185,19 @@ function nameTaken(err: unknown): boolean {
   return false;
 }
 
-function deliveryView(row: IntegrationDeliveryRow) {
-  const open = row.state === "PENDING" || row.state === "RETRYING" || row.state === "IN_PROGRESS";
+function deliveryView(row: DeliveryRow) {
   return {
-    delivery_id: row.id,
-    integration_id: row.integrationId,
-    event_type: row.eventType,
+    ...deliveryFields(row),
+    integration_id: row.endpointId,
     debate_id: row.eventKey.slice(0, row.eventKey.lastIndexOf(":")),
-    state: row.state as "PENDING" | "IN_PROGRESS" | "DELIVERED" | "RETRYING" | "DEAD_LETTERED",
-    attempts: row.attempts,
-    next_attempt_at: open ? row.nextAttemptAt.toISOString() : null,
-    last_error: row.lastError,
-    last_status: row.lastStatus,
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
   };
+}
+
+/** The integration's breaker as answered; null when its actor does not run here. */
+function breakerOf(status: TargetStatus | undefined): IntegrationView["circuit_breaker"] {
+  if (status === undefined) return null;
+  const { breaker } = status;
+  return { state: breaker.state, failures: breaker.failures, seconds_until_half_open: breaker.secondsUntilHalfOpen };
 }
 
 /**
@@ -224,6 +229,25 @@ export function integrationRoutes(deps: IntegrationRoutesDeps) {
   return (
     new Elysia({ name: "aragora-integrations", prefix: "/api/integrations" })
       .use(accessControl)
+      .use(
+        deliveryRoutes({
+          kind: "integration",
+          permission: "integrations.manage",
+          noun: "integration",
+          ledger: deps.deliveries,
+          actors,
+          audit,
+          now,
+          own,
+          view: deliveryView,
+          schemas: {
+            targetIdParams: IntegrationIdParams,
+            deliveryIdParams: IntegrationDeliveryIdParams,
+            deliveriesResponse: IntegrationDeliveriesResponse,
+            deadLettersResponse: IntegrationDeadLettersResponse,
+          },
+        }),
+      )
       .post(
         "",
         async ({ body, request, set, status }) => {
@@ -268,8 +292,14 @@ export function integrationRoutes(deps: IntegrationRoutesDeps) {
         async ({ request, set }) => {
           const p = principalOf(request);
           const rows = await store.list(p.orgId);
+          const statuses = await Promise.all(rows.map((r) => actors.status(r.id)));
           set.headers["cache-control"] = "no-store";
-          return { integrations: rows.map((r) => viewOf(r, openSecrets(r))) };
+          return {
+            integrations: rows.map((r, i) => ({
+              ...viewOf(r, openSecrets(r)),
+              circuit_breaker: breakerOf(statuses[i]),
+            })),
+          };
         },
         {
           permission: "integrations.manage",
@@ -296,7 +326,7 @@ export function integrationRoutes(deps: IntegrationRoutesDeps) {
           const p = principalOf(request);
           const row = await own(p.orgId, params.id);
           set.headers["cache-control"] = "no-store";
-          return viewOf(row, openSecrets(row));
+          return { ...viewOf(row, openSecrets(row)), circuit_breaker: breakerOf(await actors.status(row.id)) };
         },
         {
           permission: "integrations.manage",
@@ -366,8 +396,11 @@ export function integrationRoutes(deps: IntegrationRoutesDeps) {
         async ({ params, request }) => {
           const p = principalOf(request);
           await own(p.orgId, params.id);
-          // The actor first: nothing is attempted for deliveries about to be removed.
+          // The actor first: nothing is attempted for deliveries about to be removed; then the
+          // deliveries (a crash between leaves an integration without them, never deliveries
+          // without their integration).
           await actors.remove(params.id);
+          await deps.deliveries.removeTarget(params.id);
           if (!(await store.delete(p.orgId, params.id))) throw notFound(params.id);
           await audit.record({
             action: "integration.removed",
@@ -383,28 +416,6 @@ export function integrationRoutes(deps: IntegrationRoutesDeps) {
           detail: detail("Remove an integration with its deliveries"),
           response: responses({
             200: RemovedIntegrationResponse,
-            401: ErrorBody,
-            403: ErrorBody,
-            404: ErrorBody,
-            422: ErrorBody,
-          }),
-        },
-      )
-      .get(
-        "/:id/deliveries",
-        async ({ params, query, request }) => {
-          const p = principalOf(request);
-          await own(p.orgId, params.id);
-          const rows = await deps.deliveries.list(p.orgId, params.id, query.limit ?? 50);
-          return { deliveries: rows.map(deliveryView) };
-        },
-        {
-          permission: "integrations.manage",
-          params: validated(IntegrationIdParams, "params"),
-          query: validated(IntegrationDeliveriesQuery, "query"),
-          detail: detail("The debates' outcomes posted to an integration, newest first (limit 1-500, default 50)"),
-          response: responses({
-            200: IntegrationDeliveriesResponse,
             401: ErrorBody,
             403: ErrorBody,
             404: ErrorBody,

@@ -6,7 +6,7 @@
  * import { integrations } from "./integration-schema-postgres.ts";
  * db.select().from(integrations).where(eq(integrations.orgId, "org-1"));
  */
-import { boolean, index, integer, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { boolean, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
 
@@ -28,29 +28,4 @@ export const integrations = pgTable(
   },
   // Also the index of an organisation's integrations (its prefix).
   (t) => [uniqueIndex("integrations_org_name").on(t.orgId, t.name)],
-);
-
-export const integrationDeliveries = pgTable(
-  "integration_deliveries",
-  {
-    id: text("id").primaryKey(),
-    integrationId: text("integration_id")
-      .notNull()
-      .references(() => integrations.id, { onDelete: "cascade" }),
-    orgId: text("org_id").notNull(),
-    eventType: text("event_type").notNull(),
-    eventKey: text("event_key").notNull(),
-    payload: text("payload").notNull(),
-    state: text("state").notNull(),
-    attempts: integer("attempts").notNull(),
-    nextAttemptAt: instant("next_attempt_at").notNull(),
-    lastError: text("last_error"),
-    lastStatus: integer("last_status"),
-    createdAt: instant("created_at").notNull(),
-    updatedAt: instant("updated_at").notNull(),
-  },
-  (t) => [
-    uniqueIndex("integration_deliveries_integration_event").on(t.integrationId, t.eventKey),
-    index("integration_deliveries_due_idx").on(t.integrationId, t.state, t.nextAttemptAt),
-  ],
 );

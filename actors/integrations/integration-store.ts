@@ -15,7 +15,7 @@
  * store.secretsOf(row).webhook_url;
  */
 import { randomBytes } from "node:crypto";
-import { and, asc, count, eq } from "drizzle-orm";
+import { and, asc, count, eq, inArray } from "drizzle-orm";
 import type { EncryptedStore } from "../../runtime/security/encrypted-store.ts";
 import type { FieldRef } from "../../runtime/security/field-cipher.ts";
 import type { FieldSealer } from "../../runtime/security/field-sealer.ts";
@@ -158,6 +158,45 @@ export class IntegrationStore implements IntegrationBackend {
         .returning({ id: integrations.id }),
     );
     return rows.length > 0;
+  }
+
+  /** Server-internal, unscoped: an integration's actor reading its own row. */
+  async byId(id: string): Promise<IntegrationRow | undefined> {
+    const { integrations } = this.repo.tables;
+    const [row] = await this.repo.read((db) => db.select().from(integrations).where(eq(integrations.id, id)));
+    return row;
+  }
+
+  /** Every integration's id (the feature starts an actor for each). */
+  async ids(): Promise<string[]> {
+    const { integrations } = this.repo.tables;
+    const rows = await this.repo.read((db) =>
+      db.select({ id: integrations.id }).from(integrations).orderBy(integrations.id),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** The enabled integrations of these organisations (the fan-out of a batch of events). */
+  enabledOf(orgIds: readonly string[]): Promise<IntegrationRow[]> {
+    if (orgIds.length === 0) return Promise.resolve([]);
+    const { integrations } = this.repo.tables;
+    return this.repo.read((db) =>
+      db
+        .select()
+        .from(integrations)
+        .where(and(inArray(integrations.orgId, [...orgIds]), eq(integrations.enabled, true))),
+    );
+  }
+
+  /** Disables an integration, saying why (its service answered 410 Gone); unscoped: its actor's. */
+  async disable(id: string, reason: string, now: Date): Promise<void> {
+    const { integrations } = this.repo.tables;
+    await this.repo.write((db) =>
+      db
+        .update(integrations)
+        .set({ enabled: false, disabledReason: reason, updatedAt: now })
+        .where(eq(integrations.id, id)),
+    );
   }
 
   /** Enabled integrations of every organisation. */

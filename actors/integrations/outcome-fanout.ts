@@ -7,26 +7,25 @@
  * same durable path as webhooks.
  *
  * @example
- * webhooksFeature(ctx, { ..., sinks: [outcomeFanout({ deliveries, history, actors, now })] });
+ * webhooksFeature(ctx, { ..., sinks: [outcomeFanout({ integrations, deliveries, history, actors, now })] });
  */
 import type { OutboxEvent } from "../debate/event-outbox.ts";
+import { type DeliveryRow, type DeliveryStore, newTargetDelivery } from "../delivery/delivery-store.ts";
+import { queued } from "../delivery/target-actor.ts";
+import type { TargetActors } from "../delivery/target-actors.ts";
 import type { FanoutSink } from "../webhook/event-fanout.ts";
 import { type DebateHistory, outcomeOfEnd } from "./debate-outcome.ts";
-import { queuedOutcome } from "./integration-actor.ts";
-import type { IntegrationActors } from "./integration-actors.ts";
-import {
-  type IntegrationDeliveryRow,
-  type IntegrationDeliveryStore,
-  newIntegrationDelivery,
-} from "./integration-delivery-store.ts";
+import type { IntegrationStore } from "./integration-store.ts";
 
 /** The event whose outcome integrations post (it carries the consensus the debate reached). */
 export const OUTCOME_EVENT = "debate_end";
 
 export interface OutcomeFanoutDeps {
-  deliveries: Pick<IntegrationDeliveryStore, "enabledOf" | "insert">;
+  integrations: Pick<IntegrationStore, "enabledOf">;
+  /** The delivery engine's ledger. */
+  deliveries: Pick<DeliveryStore, "insertDeliveries">;
   history: DebateHistory;
-  actors: Pick<IntegrationActors, "enqueue">;
+  actors: Pick<TargetActors, "enqueue">;
   /** Wall-clock epoch milliseconds. */
   now: () => number;
 }
@@ -41,26 +40,29 @@ export function outcomeFanout(deps: OutcomeFanoutDeps): FanoutSink {
     async deliver(rows: readonly OutboxEvent[]): Promise<void> {
       const ends = rows.filter((r) => r.type === OUTCOME_EVENT);
       if (ends.length === 0) return;
-      const integrations = await deps.deliveries.enabledOf([...new Set(ends.map((r) => r.orgId))]);
+      const integrations = await deps.integrations.enabledOf([...new Set(ends.map((r) => r.orgId))]);
       if (integrations.length === 0) return;
-      const made: IntegrationDeliveryRow[] = [];
+      const made: DeliveryRow[] = [];
       const now = new Date(deps.now());
       for (const row of ends) {
         const theirs = integrations.filter((i) => i.orgId === row.orgId);
         if (theirs.length === 0) continue;
         const outcome = await outcomeOfEnd(row, deps.history);
+        const payload = JSON.stringify(outcome);
         for (const integration of theirs) {
-          made.push(newIntegrationDelivery(integration, row.type, `${row.debateId}:${row.seq}`, outcome, now));
+          made.push(
+            newTargetDelivery("integration", integration, row.type, `${row.debateId}:${row.seq}`, () => payload, now),
+          );
         }
       }
-      const inserted = await deps.deliveries.insert(made);
-      const byIntegration = new Map<string, IntegrationDeliveryRow[]>();
+      const inserted = await deps.deliveries.insertDeliveries(made);
+      const byIntegration = new Map<string, DeliveryRow[]>();
       for (const d of inserted) {
-        const list = byIntegration.get(d.integrationId);
+        const list = byIntegration.get(d.endpointId);
         if (list) list.push(d);
-        else byIntegration.set(d.integrationId, [d]);
+        else byIntegration.set(d.endpointId, [d]);
       }
-      for (const [id, list] of byIntegration) deps.actors.enqueue(id, list.map(queuedOutcome));
+      for (const [id, list] of byIntegration) deps.actors.enqueue(id, list.map(queued));
     },
   };
 }

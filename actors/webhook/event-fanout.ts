@@ -18,9 +18,9 @@
 import { behavior } from "../../runtime/actor/index.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { DebateEventOutbox, OutboxEvent } from "../debate/event-outbox.ts";
+import type { DeliveryStore } from "../delivery/delivery-store.ts";
+import { type QueuedDelivery, queued } from "../delivery/target-actor.ts";
 import { debateEventBody, type EventEnvelope } from "./delivery-body.ts";
-import type { QueuedDelivery } from "./endpoint-actor.ts";
-import { queued } from "./endpoint-actor.ts";
 import { type DeliveryRow, type EndpointRow, newDelivery, takes, type WebhookStore } from "./webhook-store.ts";
 
 /** Outbox rows made into deliveries at a time. */
@@ -42,7 +42,9 @@ export interface FanoutSink {
 
 export interface FanoutDeps {
   outbox: Pick<DebateEventOutbox, "take" | "remove">;
-  store: Pick<WebhookStore, "enabledEndpointsOf" | "insertDeliveries">;
+  store: Pick<WebhookStore, "enabledEndpointsOf">;
+  /** The delivery engine's ledger, where the deliveries are made. */
+  deliveries: Pick<DeliveryStore, "insertDeliveries">;
   /** Hands new deliveries to their endpoints' actors. */
   enqueue(endpointId: string, deliveries: QueuedDelivery[]): void;
   /** Other features' deliveries of the same events. */
@@ -103,7 +105,7 @@ export function eventFanout(deps: FanoutDeps) {
         if (rows.length === 0) return undefined;
         const orgs = [...new Set(rows.map((r) => r.orgId))];
         const endpoints = await deps.store.enabledEndpointsOf(orgs);
-        const inserted = await deps.store.insertDeliveries(deliveriesOf(rows, endpoints, new Date(deps.now())));
+        const inserted = await deps.deliveries.insertDeliveries(deliveriesOf(rows, endpoints, new Date(deps.now())));
         // The integrations' deliveries of the same events, made (idempotently) before the outbox
         // rows go.
         for (const sink of deps.sinks ?? []) await sink.deliver(rows);

@@ -17,7 +17,9 @@ import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { SendOutbound } from "../../runtime/http/outbound.ts";
 import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
 import type { DebateEventOutbox } from "../debate/event-outbox.ts";
-import { DeliveryJournal } from "./delivery-journal.ts";
+import { DeliveryJournal } from "../delivery/delivery-journal.ts";
+import { openDeliveryStore } from "../delivery/delivery-store.ts";
+import { deliveryPolicyOf } from "../delivery/target-actor.ts";
 import type { FanoutSink } from "./event-fanout.ts";
 import { WebhookActors } from "./webhook-actors.ts";
 import { webhookRoutes } from "./webhook-routes.ts";
@@ -45,29 +47,13 @@ export async function webhooksFeature(
   const log = ctx.log.child({ component: "webhooks" });
   const now = deps.now ?? Date.now;
   const store = await openWebhookStore(ctx.store, ctx.sealer);
-  const journal = new DeliveryJournal(store, log);
+  const deliveries = await openDeliveryStore(ctx.store, "webhook-deliveries");
+  const journal = new DeliveryJournal(deliveries, log);
   const actors = new WebhookActors(
     system,
-    {
-      store,
-      journal,
-      send: deps.send,
-      policy: {
-        maxRetries: config.webhookMaxRetries,
-        baseDelayMs: config.webhookBaseDelaySeconds * 1000,
-        maxDelayMs: config.webhookMaxDelaySeconds * 1000,
-      },
-      timeoutMs: config.webhookTimeoutSeconds * 1000,
-      breaker: {
-        failureThreshold: config.webhookBreakerThreshold,
-        cooldownMs: config.webhookBreakerCooldownSeconds * 1000,
-      },
-      log,
-      now,
-      random: deps.random ?? Math.random,
-      version: ctx.version,
-    },
-    { outbox: deps.outbox, store, log, now, sinks: deps.sinks ?? [] },
+    { ledger: deliveries, journal, ...deliveryPolicyOf(config), log, now, random: deps.random ?? Math.random },
+    { store, send: deps.send, timeoutMs: config.webhookTimeoutSeconds * 1000, log, version: ctx.version, now },
+    { outbox: deps.outbox, store, deliveries, log, now, sinks: deps.sinks ?? [] },
   );
   let unsubscribe: (() => void) | undefined;
   return {
@@ -75,6 +61,7 @@ export async function webhooksFeature(
     actors,
     routes: webhookRoutes({
       store,
+      deliveries,
       actors,
       audit: deps.audit,
       log,
@@ -92,6 +79,7 @@ export async function webhooksFeature(
       unsubscribe?.();
       await actors.stop();
       await journal.flush();
+      await deliveries.close();
       await store.close();
     },
   };

@@ -34,9 +34,7 @@ import { ErrorBody } from "../../schemas/errors.ts";
 import { lazy } from "../../schemas/lazy.ts";
 import {
   CreateWebhookBody,
-  DeadLettersQuery,
   DeadLettersResponse,
-  DeliveriesQuery,
   DeliveriesResponse,
   type DeliveryBody,
   DeliveryIdParams,
@@ -53,13 +51,20 @@ import {
   WebhookMetricsResponse,
   WebhookWithSecret,
 } from "../../schemas/webhooks.ts";
+import { deliveryFields, deliveryRoutes } from "../delivery/delivery-routes.ts";
+import type { DeliveryRow, DeliveryStore } from "../delivery/delivery-store.ts";
+import { queued, type TargetStatus } from "../delivery/target-actor.ts";
 import { deliveryBody } from "./delivery-body.ts";
-import { type EndpointStatus, queued } from "./endpoint-actor.ts";
 import type { WebhookActors } from "./webhook-actors.ts";
-import { type DeliveryRow, type EndpointRow, eventTypesOf, newDelivery, type WebhookStore } from "./webhook-store.ts";
+import { type EndpointRow, eventTypesOf, newDelivery, type WebhookStore } from "./webhook-store.ts";
 
 export interface WebhookRoutesDeps {
   store: WebhookStore;
+  /** The delivery engine's ledger (../delivery/delivery-store.ts). */
+  deliveries: Pick<
+    DeliveryStore,
+    "insertDeliveries" | "summary" | "deadLetters" | "retryDeadLetter" | "deliveries" | "recoverSince"
+  >;
   actors: Pick<WebhookActors, "spawn" | "reload" | "enqueue" | "status" | "remove">;
   audit: AuditRecorder;
   log: Logger;
@@ -93,7 +98,7 @@ function notFound(id: string): HttpError {
   return new HttpError(404, "not_found", `your organisation has no webhook ${id}`);
 }
 
-function endpointBody(row: EndpointRow, status: EndpointStatus | undefined): WebhookBody {
+function endpointBody(row: EndpointRow, status: TargetStatus | undefined): WebhookBody {
   return {
     id: row.id,
     url: row.url,
@@ -117,19 +122,7 @@ function endpointBody(row: EndpointRow, status: EndpointStatus | undefined): Web
 }
 
 function deliveryView(row: DeliveryRow): DeliveryBody {
-  const open = row.state === "PENDING" || row.state === "RETRYING" || row.state === "IN_PROGRESS";
-  return {
-    delivery_id: row.id,
-    webhook_id: row.endpointId,
-    event_type: row.eventType,
-    state: row.state as DeliveryBody["state"],
-    attempts: row.attempts,
-    next_attempt_at: open ? row.nextAttemptAt.toISOString() : null,
-    last_error: row.lastError,
-    last_status: row.lastStatus,
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
-  };
+  return { ...deliveryFields(row), webhook_id: row.endpointId };
 }
 
 /**
@@ -149,6 +142,25 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
 
   return new Elysia({ name: "aragora-webhooks", prefix: "/api/webhooks" })
     .use(accessControl)
+    .use(
+      deliveryRoutes({
+        kind: "webhook",
+        permission: "webhooks.manage",
+        noun: "webhook",
+        ledger: deps.deliveries,
+        actors,
+        audit,
+        now,
+        own: ownEndpoint,
+        view: deliveryView,
+        schemas: {
+          targetIdParams: WebhookIdParams,
+          deliveryIdParams: DeliveryIdParams,
+          deliveriesResponse: DeliveriesResponse,
+          deadLettersResponse: DeadLettersResponse,
+        },
+      }),
+    )
     .post(
       "",
       async ({ body, request, set, status }) => {
@@ -201,7 +213,10 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/metrics",
       async ({ request }) => {
         const p = principalOf(request);
-        const [summary, rows] = await Promise.all([store.summary(p.orgId), store.listEndpoints(p.orgId)]);
+        const [summary, rows] = await Promise.all([
+          deps.deliveries.summary(p.orgId, "webhook"),
+          store.listEndpoints(p.orgId),
+        ]);
         const statuses = await Promise.all(rows.map((r) => actors.status(r.id)));
         const { DELIVERED, DEAD_LETTERED, RETRYING, PENDING, IN_PROGRESS } = summary.byState;
         const finished = DELIVERED + DEAD_LETTERED;
@@ -223,45 +238,6 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
           "The organisation's delivery summary: total, success rate, average latency, dead-lettered, retries pending",
         ),
         response: responses({ 200: WebhookMetricsResponse, 401: ErrorBody, 403: ErrorBody }),
-      },
-    )
-    .get(
-      "/dead-letters",
-      async ({ request, query }) => {
-        const p = principalOf(request);
-        const rows = await store.deadLetters(p.orgId, query.limit ?? 100);
-        return { dead_letters: rows.map(deliveryView) };
-      },
-      {
-        permission: "webhooks.manage",
-        query: validated(DeadLettersQuery, "query"),
-        detail: detail("The organisation's dead-lettered deliveries, most recent first (limit 1-1000, default 100)"),
-        response: responses({ 200: DeadLettersResponse, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody }),
-      },
-    )
-    .post(
-      "/dead-letters/:delivery_id/retry",
-      async ({ params, request, status }) => {
-        const p = principalOf(request);
-        const row = await store.retryDeadLetter(p.orgId, params.delivery_id, new Date(now()));
-        if (row === undefined) {
-          throw new HttpError(404, "not_found", `your organisation has no dead letter ${params.delivery_id}`);
-        }
-        actors.enqueue(row.endpointId, [queued(row)]);
-        await audit.record({
-          action: "webhook.dead_letter_retried",
-          outcome: "success",
-          ...auditedRequest(request),
-          target: { type: "webhook_delivery", id: row.id },
-          detail: { webhook_id: row.endpointId, event_type: row.eventType },
-        });
-        return status(202, { delivery_id: row.id, state: "PENDING" as const });
-      },
-      {
-        permission: "webhooks.manage",
-        params: validated(DeliveryIdParams, "params"),
-        detail: detail("Send a dead-lettered delivery again (same delivery id, a fresh retry budget)"),
-        response: responses({ 202: QueuedResponse, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 422: ErrorBody }),
       },
     )
     .get(
@@ -386,7 +362,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
           );
         }
         const at = new Date(now());
-        const [row] = await store.insertDeliveries([
+        const [row] = await deps.deliveries.insertDeliveries([
           newDelivery(
             endpoint,
             "test",
@@ -420,47 +396,13 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
         }),
       },
     )
-    .get(
-      "/:id/deliveries",
-      async ({ params, query, request }) => {
-        const p = principalOf(request);
-        await ownEndpoint(p.orgId, params.id);
-        const rows = await store.deliveries(p.orgId, params.id, query.limit ?? 50);
-        return {
-          deliveries: rows.map((r) => ({
-            ...deliveryView(r),
-            history: r.attemptLog.map((a) => ({
-              attempt: a.attempt,
-              at: a.at.toISOString(),
-              status: a.status,
-              latency_ms: Math.round(a.latencyMs * 100) / 100,
-              response_body: a.responseBody,
-              error: a.error,
-            })),
-          })),
-        };
-      },
-      {
-        permission: "webhooks.manage",
-        params: validated(WebhookIdParams, "params"),
-        query: validated(DeliveriesQuery, "query"),
-        detail: detail("The endpoint's deliveries, newest first, each with its attempts (limit 1-500, default 50)"),
-        response: responses({
-          200: DeliveriesResponse,
-          401: ErrorBody,
-          403: ErrorBody,
-          404: ErrorBody,
-          422: ErrorBody,
-        }),
-      },
-    )
     .post(
       "/:id/recover",
       async ({ params, body, request }) => {
         const p = principalOf(request);
         await ownEndpoint(p.orgId, params.id);
         const includeDelivered = body.include_delivered ?? false;
-        const rows = await store.recoverSince(
+        const rows = await deps.deliveries.recoverSince(
           p.orgId,
           params.id,
           new Date(body.since),

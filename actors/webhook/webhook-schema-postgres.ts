@@ -43,9 +43,10 @@ export const webhookDeliveries = pgTable(
   "webhook_deliveries",
   {
     id: text("id").primaryKey(),
-    endpointId: text("endpoint_id")
-      .notNull()
-      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    // The target: a webhook endpoint's id, or an integration's (`target_kind` says which). No
+    // foreign key: a target's deliveries are removed with it by its store.
+    endpointId: text("endpoint_id").notNull(),
+    targetKind: text("target_kind").notNull().default("webhook"),
     orgId: text("org_id").notNull(),
     eventType: text("event_type").notNull(),
     eventKey: text("event_key").notNull(),

@@ -5,7 +5,8 @@
  *   (a JSON array; empty: all), whether it is enabled and why not, and its signing secret sealed
  *   (runtime/security/field-sealer.ts, bound to this table, the row's id and the field `secret`),
  *   with the secret it replaced (field `previous_secret`) while that one is still valid.
- * - `webhook_deliveries`: one row per (endpoint, event): the body exactly as it is signed and sent,
+ * - `webhook_deliveries`: one row per (target, event), a target being a webhook endpoint or an
+ *   integration (`target_kind`; one delivery engine, actors/delivery/): the body exactly as it is sent,
  *   its state (PENDING, IN_PROGRESS, DELIVERED, RETRYING, DEAD_LETTERED), attempts and when the
  *   next one is due. The unique (endpoint, event key) makes turning an event into deliveries
  *   idempotent: done twice (a crash between the two steps), it makes each delivery once.
@@ -45,9 +46,10 @@ export const webhookDeliveries = sqliteTable(
   "webhook_deliveries",
   {
     id: text("id").primaryKey(),
-    endpointId: text("endpoint_id")
-      .notNull()
-      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    // The target: a webhook endpoint's id, or an integration's (`target_kind` says which). No
+    // foreign key: a target's deliveries are removed with it by its store.
+    endpointId: text("endpoint_id").notNull(),
+    targetKind: text("target_kind").notNull().default("webhook"),
     orgId: text("org_id").notNull(),
     eventType: text("event_type").notNull(),
     // What the delivery is of: `<debate id>:<seq>` for a debate's event, `test:<uuid>` for a test.

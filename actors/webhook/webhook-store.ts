@@ -1,5 +1,6 @@
 /**
- * Where the webhooks feature keeps its endpoints, deliveries and attempts (./webhook-schema-*.ts),
+ * Where the webhooks feature keeps its endpoints (./webhook-schema-*.ts; their deliveries and attempts
+ * are the delivery engine's, ../delivery/delivery-store.ts),
  * one class for both dialects on drizzle's builder. Every read and write a client can reach is
  * scoped by the organisation; the endpoint actors read their own endpoint and deliveries by id.
  *
@@ -11,14 +12,15 @@
  * @example
  * const store = await openWebhookStore(ctx.store, ctx.sealer);
  * const { endpoint, secret } = await store.createEndpoint({ orgId: "o-1", url, eventTypes: [], description: "", enabled: true, by: "u-1", now: new Date() });
- * await store.insertDeliveries([newDelivery(endpoint, "debate_end", "d-1:9", body, new Date())]);
+ * await deliveries.insertDeliveries([newDelivery(endpoint, "debate_end", "d-1:9", body, new Date())]); // ../delivery/delivery-store.ts
  */
-import { and, asc, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { EncryptedStore, FieldReplacement, StoredField } from "../../runtime/security/encrypted-store.ts";
 import type { FieldRef } from "../../runtime/security/field-cipher.ts";
 import type { FieldSealer } from "../../runtime/security/field-sealer.ts";
-import { dialectTables, type Prepared, type Repo, slotsAsValues } from "../../runtime/store/repo.ts";
+import { dialectTables, type Repo, slotsAsValues } from "../../runtime/store/repo.ts";
 import type { Store } from "../../runtime/store/store.ts";
+import { type DeliveryRow, newTargetDelivery } from "../delivery/delivery-store.ts";
 import { generateSigningSecret } from "./signatures.ts";
 import * as pg from "./webhook-schema-postgres.ts";
 import * as lite from "./webhook-schema-sqlite.ts";
@@ -30,14 +32,7 @@ export const webhookTables = dialectTables({
 
 type Tables = typeof webhookTables.postgres;
 export type EndpointRow = Tables["endpoints"]["$inferSelect"];
-export type DeliveryRow = Tables["deliveries"]["$inferSelect"];
-export type AttemptRow = Tables["attempts"]["$inferSelect"];
-
-/** The runbook's delivery states. */
-export const DELIVERY_STATES = ["PENDING", "IN_PROGRESS", "DELIVERED", "RETRYING", "DEAD_LETTERED"] as const;
-export type DeliveryState = (typeof DELIVERY_STATES)[number];
-/** The states of a delivery that still has to be sent. */
-export const OPEN_STATES: readonly DeliveryState[] = ["PENDING", "IN_PROGRESS", "RETRYING"];
+export type { AttemptRecord, DeliveryRow, DeliveryState } from "../delivery/delivery-store.ts";
 
 /** The store's name: the encryption metrics' `store` label and `encrypt-existing --store webhook_secrets`. */
 export const WEBHOOK_SECRET_STORE = "webhook_secrets";
@@ -48,9 +43,6 @@ type SecretField = "secret" | "previous_secret";
 function refOf(id: string, field: SecretField): FieldRef {
   return { table: TABLE, id, field };
 }
-
-/** A response body is kept up to this many characters in an attempt's record. */
-export const ATTEMPT_BODY_LIMIT = 1024;
 
 export interface NewEndpoint {
   orgId: string;
@@ -69,33 +61,6 @@ export interface EndpointPatch {
   description?: string;
   /** Enabling clears the reason it was disabled for. */
   enabled?: boolean;
-}
-
-/** One attempt's outcome, written with the delivery's next state in one transaction. */
-export interface AttemptRecord {
-  deliveryId: string;
-  /** The attempt's number, the first 1 (the delivery's attempts after it). */
-  attempt: number;
-  at: Date;
-  status: number | null;
-  latencyMs: number;
-  responseBody: string | null;
-  error: string | null;
-  state: DeliveryState;
-  nextAttemptAt: Date;
-}
-
-/** A delivery with its attempts, newest delivery first. */
-export interface DeliveryWithAttempts extends DeliveryRow {
-  attemptLog: AttemptRow[];
-}
-
-/** The runbook's metrics summary, for one organisation. */
-export interface DeliverySummary {
-  total: number;
-  byState: Record<DeliveryState, number>;
-  /** Mean latency of the attempts that got an answer, in milliseconds; null without any. */
-  avgLatencyMs: number | null;
 }
 
 /**
@@ -118,7 +83,7 @@ export function takes(row: Pick<EndpointRow, "eventTypes">, type: string): boole
 }
 
 /**
- * A delivery to insert: new id (`dlv-<uuidv7>`, time-ordered), PENDING, due now.
+ * A delivery to a webhook endpoint to insert (./delivery-store.ts's {@link newTargetDelivery}).
  *
  * @example newDelivery(endpoint, "debate_end", "d-1:9", (id) => body(id), new Date())
  */
@@ -129,92 +94,14 @@ export function newDelivery(
   payloadOf: (deliveryId: string) => string,
   now: Date,
 ): DeliveryRow {
-  const id = `dlv-${Bun.randomUUIDv7()}`;
-  return {
-    id,
-    endpointId: endpoint.id,
-    orgId: endpoint.orgId,
-    eventType,
-    eventKey,
-    payload: payloadOf(id),
-    state: "PENDING",
-    attempts: 0,
-    retryBase: 0,
-    nextAttemptAt: now,
-    lastError: null,
-    lastStatus: null,
-    createdAt: now,
-    updatedAt: now,
-  };
+  return newTargetDelivery("webhook", endpoint, eventType, eventKey, payloadOf, now);
 }
 
 export class WebhookStore {
-  private readonly saveAttempt: Prepared<AttemptRow, unknown>;
-  /** SQLite only (see insertDeliveries): one delivery, skipped when its (endpoint, event) is stored. */
-  private readonly insertOne: Prepared<DeliveryRow, { id: string }[]> | undefined;
-  private readonly advance: Prepared<
-    Pick<DeliveryRow, "id" | "state" | "attempts" | "nextAttemptAt" | "lastError" | "lastStatus" | "updatedAt">,
-    unknown
-  >;
-
   constructor(
     private readonly repo: Repo<Tables>,
     private readonly sealer: FieldSealer,
-  ) {
-    const { attempts, deliveries } = repo.tables;
-    // Every attempt writes these two: built once.
-    this.saveAttempt = repo.prepare(
-      {
-        deliveryId: attempts.deliveryId,
-        attempt: attempts.attempt,
-        at: attempts.at,
-        status: attempts.status,
-        latencyMs: attempts.latencyMs,
-        responseBody: attempts.responseBody,
-        error: attempts.error,
-      },
-      (db, v) => db.insert(attempts).values(v).onConflictDoNothing(),
-    );
-    this.insertOne =
-      repo.driver.dialect === "sqlite"
-        ? repo.prepare(
-            {
-              id: deliveries.id,
-              endpointId: deliveries.endpointId,
-              orgId: deliveries.orgId,
-              eventType: deliveries.eventType,
-              eventKey: deliveries.eventKey,
-              payload: deliveries.payload,
-              state: deliveries.state,
-              attempts: deliveries.attempts,
-              retryBase: deliveries.retryBase,
-              nextAttemptAt: deliveries.nextAttemptAt,
-              lastError: deliveries.lastError,
-              lastStatus: deliveries.lastStatus,
-              createdAt: deliveries.createdAt,
-              updatedAt: deliveries.updatedAt,
-            },
-            (db, v) =>
-              db
-                .insert(deliveries)
-                .values(v)
-                .onConflictDoNothing({ target: [deliveries.endpointId, deliveries.eventKey] })
-                .returning({ id: deliveries.id }),
-          )
-        : undefined;
-    this.advance = repo.prepare(
-      {
-        id: deliveries.id,
-        state: deliveries.state,
-        attempts: deliveries.attempts,
-        nextAttemptAt: deliveries.nextAttemptAt,
-        lastError: deliveries.lastError,
-        lastStatus: deliveries.lastStatus,
-        updatedAt: deliveries.updatedAt,
-      },
-      (db, { id, ...set }) => db.update(deliveries).set(slotsAsValues(set)).where(eq(deliveries.id, id)),
-    );
-  }
+  ) {}
 
   /** Makes an endpoint with a new signing secret; the secret is returned here and never again. */
   async createEndpoint(e: NewEndpoint): Promise<{ endpoint: EndpointRow; secret: string }> {
@@ -393,227 +280,6 @@ export class WebhookStore {
       secrets.push(this.sealer.open(WEBHOOK_SECRET_STORE, row.previousSecret, refOf(row.id, "previous_secret")));
     }
     return secrets;
-  }
-
-  /**
-   * Inserts deliveries; one whose (endpoint, event key) is already stored is skipped, so making the
-   * deliveries of an event twice makes each once. Returns those inserted.
-   */
-  async insertDeliveries(rows: readonly DeliveryRow[]): Promise<DeliveryRow[]> {
-    if (rows.length === 0) return [];
-    const { deliveries } = this.repo.tables;
-    const made = new Set<string>();
-    if (this.insertOne !== undefined) {
-      // SQLite: one statement compiled once, bound per row, all in one transaction. Building a
-      // 500-row insert with drizzle (7,000 parameters) and reading every column back cost more
-      // than SQLite took to store the rows.
-      const insertOne = this.insertOne;
-      const results = await this.repo.transaction((tx) => rows.map((r) => insertOne.on(tx, r)));
-      for (const ids of results) for (const { id } of ids) made.add(id);
-    } else {
-      // PostgreSQL: a statement per row would be a round trip per row; one per slice instead
-      // (14 parameters a row, far under the protocol's 65,535).
-      for (let i = 0; i < rows.length; i += 500) {
-        const ids = await this.repo.write((db) =>
-          db
-            .insert(deliveries)
-            .values([...rows.slice(i, i + 500)])
-            .onConflictDoNothing({ target: [deliveries.endpointId, deliveries.eventKey] })
-            .returning({ id: deliveries.id }),
-        );
-        for (const { id } of ids) made.add(id);
-      }
-    }
-    return rows.filter((r) => made.has(r.id));
-  }
-
-  /** An endpoint's deliveries still to send, soonest due first (the endpoint actor's queue). */
-  openDeliveries(endpointId: string, limit: number): Promise<DeliveryRow[]> {
-    const { deliveries } = this.repo.tables;
-    return this.repo.read((db) =>
-      db
-        .select()
-        .from(deliveries)
-        .where(and(eq(deliveries.endpointId, endpointId), inArray(deliveries.state, [...OPEN_STATES])))
-        .orderBy(asc(deliveries.nextAttemptAt), asc(deliveries.id))
-        .limit(limit),
-    );
-  }
-
-  /**
-   * Writes attempts and their deliveries' next states, all in one transaction; with `inProgress`,
-   * marks those deliveries IN_PROGRESS first, in the same transaction (the journal's batch is then
-   * one commit, not two).
-   */
-  async recordAttempts(
-    records: readonly AttemptRecord[],
-    inProgress?: { ids: readonly string[]; at: Date },
-  ): Promise<void> {
-    if (records.length === 0 && (inProgress === undefined || inProgress.ids.length === 0)) return;
-    const { deliveries } = this.repo.tables;
-    await this.repo.transaction((tx) => [
-      ...(inProgress === undefined || inProgress.ids.length === 0
-        ? []
-        : [
-            tx
-              .update(deliveries)
-              .set({ state: "IN_PROGRESS", updatedAt: inProgress.at })
-              .where(
-                and(inArray(deliveries.id, [...inProgress.ids]), inArray(deliveries.state, ["PENDING", "RETRYING"])),
-              ),
-          ]),
-      ...records.flatMap((r) => [
-        this.saveAttempt.on(tx, {
-          deliveryId: r.deliveryId,
-          attempt: r.attempt,
-          at: r.at,
-          status: r.status,
-          latencyMs: r.latencyMs,
-          responseBody: r.responseBody === null ? null : r.responseBody.slice(0, ATTEMPT_BODY_LIMIT),
-          error: r.error,
-        }),
-        this.advance.on(tx, {
-          id: r.deliveryId,
-          state: r.state,
-          attempts: r.attempt,
-          nextAttemptAt: r.nextAttemptAt,
-          lastError: r.state === "DELIVERED" ? null : (r.error ?? `HTTP ${r.status}`),
-          lastStatus: r.status,
-          updatedAt: r.at,
-        }),
-      ]),
-    ]);
-  }
-
-  /** The endpoint's deliveries (it must be the organisation's), newest first, each with its attempts. */
-  async deliveries(orgId: string, endpointId: string, limit: number): Promise<DeliveryWithAttempts[]> {
-    const { deliveries, attempts } = this.repo.tables;
-    const rows = await this.repo.read((db) =>
-      db
-        .select()
-        .from(deliveries)
-        .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.orgId, orgId)))
-        .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
-        .limit(limit),
-    );
-    if (rows.length === 0) return [];
-    const log = await this.repo.read((db) =>
-      db
-        .select()
-        .from(attempts)
-        .where(
-          inArray(
-            attempts.deliveryId,
-            rows.map((r) => r.id),
-          ),
-        )
-        .orderBy(asc(attempts.deliveryId), asc(attempts.attempt)),
-    );
-    const byDelivery = new Map<string, AttemptRow[]>();
-    for (const a of log) {
-      const list = byDelivery.get(a.deliveryId);
-      if (list) list.push(a);
-      else byDelivery.set(a.deliveryId, [a]);
-    }
-    return rows.map((r) => ({ ...r, attemptLog: byDelivery.get(r.id) ?? [] }));
-  }
-
-  /** One delivery of the organisation. */
-  async delivery(orgId: string, id: string): Promise<DeliveryRow | undefined> {
-    const { deliveries } = this.repo.tables;
-    const [row] = await this.repo.read((db) =>
-      db
-        .select()
-        .from(deliveries)
-        .where(and(eq(deliveries.id, id), eq(deliveries.orgId, orgId))),
-    );
-    return row;
-  }
-
-  /** The organisation's dead letters, most recently dead-lettered first. */
-  deadLetters(orgId: string, limit: number): Promise<DeliveryRow[]> {
-    const { deliveries } = this.repo.tables;
-    return this.repo.read((db) =>
-      db
-        .select()
-        .from(deliveries)
-        .where(and(eq(deliveries.orgId, orgId), eq(deliveries.state, "DEAD_LETTERED")))
-        .orderBy(desc(deliveries.updatedAt), desc(deliveries.id))
-        .limit(limit),
-    );
-  }
-
-  /**
-   * Puts a dead letter of the organisation back in its endpoint's queue, due now, with a fresh
-   * retry budget (its attempts so far stay counted and listed). Undefined when it has no dead
-   * letter with that id.
-   */
-  async retryDeadLetter(orgId: string, id: string, now: Date): Promise<DeliveryRow | undefined> {
-    const { deliveries } = this.repo.tables;
-    const [row] = await this.repo.write((db) =>
-      db
-        .update(deliveries)
-        .set({ state: "PENDING", retryBase: deliveries.attempts, nextAttemptAt: now, updatedAt: now })
-        .where(and(eq(deliveries.id, id), eq(deliveries.orgId, orgId), eq(deliveries.state, "DEAD_LETTERED")))
-        .returning(),
-    );
-    return row;
-  }
-
-  /**
-   * Puts the endpoint's dead letters made since `since` back in its queue (and, with
-   * `includeDelivered`, its delivered ones too: the receiver lost them), due now, each with a
-   * fresh retry budget and its own delivery id. Returns those re-queued.
-   */
-  async recoverSince(
-    orgId: string,
-    endpointId: string,
-    since: Date,
-    includeDelivered: boolean,
-    now: Date,
-  ): Promise<DeliveryRow[]> {
-    const { deliveries } = this.repo.tables;
-    const states: DeliveryState[] = includeDelivered ? ["DEAD_LETTERED", "DELIVERED"] : ["DEAD_LETTERED"];
-    return this.repo.write((db) =>
-      db
-        .update(deliveries)
-        .set({ state: "PENDING", retryBase: deliveries.attempts, nextAttemptAt: now, updatedAt: now })
-        .where(
-          and(
-            eq(deliveries.endpointId, endpointId),
-            eq(deliveries.orgId, orgId),
-            inArray(deliveries.state, states),
-            gte(deliveries.createdAt, since),
-          ),
-        )
-        .returning(),
-    );
-  }
-
-  /** The organisation's deliveries counted by state, and the mean latency of answered attempts. */
-  async summary(orgId: string): Promise<DeliverySummary> {
-    const { deliveries, attempts } = this.repo.tables;
-    const [byState, latency] = await this.repo.snapshot((tx) => [
-      tx
-        .select({ state: deliveries.state, n: count() })
-        .from(deliveries)
-        .where(eq(deliveries.orgId, orgId))
-        .groupBy(deliveries.state),
-      tx
-        .select({ mean: sql<number | string | null>`avg(${attempts.latencyMs})` })
-        .from(attempts)
-        .innerJoin(deliveries, eq(deliveries.id, attempts.deliveryId))
-        .where(and(eq(deliveries.orgId, orgId), sql`${attempts.status} is not null`)),
-    ]);
-    const counts = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>;
-    let total = 0;
-    for (const r of byState) {
-      const n = Number(r.n);
-      counts[r.state as DeliveryState] = n;
-      total += n;
-    }
-    const mean = latency[0]?.mean;
-    return { total, byState: counts, avgLatencyMs: mean === null || mean === undefined ? null : Number(mean) };
   }
 
   close(): Promise<void> {

@@ -406,7 +406,11 @@ describe.each([
       expect(m2.token).not.toBe(m1.token);
       expect(as.currentRefreshToken()).not.toBe(rotated);
       secrets.push(as.currentRefreshToken(), ...as.issued);
-      expect((await deliveries(api.id)).map((x) => x.state)).toEqual(["DELIVERED", "DELIVERED"]);
+      // The service has the message before the server has its answer written: wait for the record.
+      await eventually("both recorded as delivered", async () => {
+        const states = (await deliveries(api.id)).map((x) => x.state);
+        return states.length === 2 && states.every((s) => s === "DELIVERED") ? states : undefined;
+      });
     },
   );
 

@@ -18,25 +18,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { webhooksFeature } from "../../actors/webhook/feature.ts";
-import { ActorSystem, advance, SimulatedClock, settle } from "../../runtime/actor/index.ts";
-import type { AuditRecorder } from "../../runtime/audit.ts";
-import { loadConfig } from "../../runtime/config.ts";
-import { Drain } from "../../runtime/drain.ts";
-import type { Feature, FeatureContext } from "../../runtime/feature.ts";
-import { createHttpApp } from "../../runtime/http/app.ts";
+import { type ActorSystem, advance, type SimulatedClock, settle } from "../../runtime/actor/index.ts";
 import { guardedSender } from "../../runtime/http/guarded-sender.ts";
 import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
-import type { Authenticator, Principal } from "../../runtime/http/principal.ts";
-import { WsGateway } from "../../runtime/http/ws-gateway.ts";
-import { createLogger } from "../../runtime/log.ts";
 import { registry } from "../../runtime/metrics.ts";
-import { generateKeyHex } from "../../runtime/security/encryption-keys.ts";
-import { fieldSealer } from "../../runtime/security/field-sealer.ts";
-import { openStore, type Store } from "../../runtime/store/index.ts";
-import { tempDataDir } from "../support/services.ts";
+import { type ClockedFeatures, startClockedFeatures, T0 } from "../support/clocked-features.ts";
 import { type Answer, type Receiver, startReceiver } from "./receiver.ts";
-
-const T0 = Date.parse("2030-01-01T00:00:00Z");
 
 interface Delivery {
   delivery_id: string;
@@ -48,98 +35,34 @@ interface Delivery {
   history: { attempt: number; status: number | null; error: string | null; response_body: string | null }[];
 }
 
-/** An admin of organisation o-1 (`Bearer o-1`) or o-2. */
-const authenticator: Authenticator = {
-  authenticate(_request, headers) {
-    const org = headers.get("authorization")?.slice("Bearer ".length);
-    if (org !== "o-1" && org !== "o-2") return undefined;
-    return {
-      kind: "user",
-      userId: `u-${org}`,
-      orgId: org,
-      workspaceId: `w-${org}`,
-      roles: ["admin"],
-      via: "bearer",
-    } satisfies Principal;
-  },
-};
-
 describe("webhook delivery on the simulated clock", () => {
-  const dir = tempDataDir();
-  const clock = new SimulatedClock(0);
-  const system = new ActorSystem({ clock, metricsIntervalMs: 0 });
-  const log = createLogger("ERROR");
-  const audited: string[] = [];
-  const audit: AuditRecorder = {
-    record: async (e) => {
-      audited.push(e.action);
-    },
-  };
-  let store: Store;
-  let feature: Feature;
-  let app: ReturnType<typeof createHttpApp>;
+  let env: ClockedFeatures;
+  let clock: SimulatedClock;
+  let system: ActorSystem;
+  let audited: string[];
   let rx: Receiver;
 
   beforeAll(async () => {
     rx = startReceiver();
-    const config = loadConfig({
-      ARAGORA_DATA_DIR: dir.path,
-      ARAGORA_ENCRYPTION_KEY: generateKeyHex(),
-      ARAGORA_OUTBOUND_ALLOW_LOOPBACK: "true",
-    });
-    store = await openStore(config, log);
-    const ctx = {
-      config,
-      log,
-      store,
-      system,
-      version: "test",
-      sealer: fieldSealer(() => config.encryptionKeys),
-    } as unknown as FeatureContext;
-    feature = await webhooksFeature(ctx, {
-      outbox: { take: async () => [], remove: async () => {}, onCommitted: () => () => {} },
-      audit,
-      // The receiver is on loopback, which ARAGORA_OUTBOUND_ALLOW_LOOPBACK allows.
-      send: guardedSender({ policy: outboundPolicyOf(config) }),
-      now: () => T0 + clock.now(),
-      random: () => 0,
-    });
-    app = createHttpApp({
-      config,
-      log,
-      system,
-      gateway: new WsGateway({ heartbeatMs: 60_000, log }),
-      drain: new Drain(),
-      version: "test",
-      startedAt: Date.now(),
-      authenticator,
-      routes: feature.routes ? [feature.routes] : [],
-    });
-    await feature.start?.();
-    await settle(system);
+    env = await startClockedFeatures(async ({ ctx, config, audit, now }) => [
+      await webhooksFeature(ctx, {
+        outbox: { take: async () => [], remove: async () => {}, onCommitted: () => () => {} },
+        audit,
+        // The receiver is on loopback, which ARAGORA_OUTBOUND_ALLOW_LOOPBACK allows.
+        send: guardedSender({ policy: outboundPolicyOf(config) }),
+        now,
+        random: () => 0,
+      }),
+    ]);
+    ({ clock, system, audited } = env);
   });
 
   afterAll(async () => {
-    await feature?.stop?.();
-    await system.shutdown();
-    await store?.close();
+    await env?.stop();
     rx?.stop();
-    dir.remove();
   });
 
-  async function call<T>(method: string, path: string, body?: unknown, org = "o-1") {
-    const res = await app.handle(
-      new Request(`http://localhost${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${org}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
-    );
-    return { status: res.status, body: (await res.json()) as T };
-  }
+  const call = <T>(method: string, path: string, body?: unknown, org?: string) => env.call<T>(method, path, body, org);
 
   async function createEndpoint(path: string): Promise<string> {
     const res = await call<{ id: string; secret: string }>("POST", "/api/webhooks", { url: `${rx.url}${path}` });

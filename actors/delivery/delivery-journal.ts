@@ -1,7 +1,7 @@
 /**
- * Writes what the endpoint actors do to the store, group-committed: every attempt recorded and
+ * Writes what the target actors (./target-actor.ts) do to the ledger, group-committed: every attempt recorded and
  * every delivery marked IN_PROGRESS within one turn of the event loop goes in one transaction
- * (a thousand endpoints sending at once would otherwise be a thousand commits), in the order they
+ * (a thousand targets sending at once would otherwise be a thousand commits), in the order they
  * were asked for, one batch at a time, so a delivery's IN_PROGRESS never lands after its outcome.
  * A batch that fails is written again record by record: one record that cannot be written (its
  * endpoint was just deleted) fails only its own promise.
@@ -12,7 +12,7 @@
  * await journal.record({ deliveryId: "dlv-1", attempt: 1, state: "DELIVERED", ... });
  */
 import type { Logger } from "../../runtime/log.ts";
-import type { AttemptRecord, WebhookStore } from "./webhook-store.ts";
+import type { AttemptRecord, DeliveryStore } from "./delivery-store.ts";
 
 type Entry =
   | { kind: "in_progress"; id: string; at: Date }
@@ -24,7 +24,7 @@ export class DeliveryJournal {
   private scheduled = false;
 
   constructor(
-    private readonly store: Pick<WebhookStore, "recordAttempts">,
+    private readonly store: Pick<DeliveryStore, "recordAttempts">,
     private readonly log: Logger,
   ) {}
 
@@ -87,7 +87,7 @@ export class DeliveryJournal {
       return;
     } catch (err) {
       if (attempts.length === 0) {
-        this.log.warn({ err, deliveries: marks.length }, "could not mark webhook deliveries in progress");
+        this.log.warn({ err, deliveries: marks.length }, "could not mark deliveries in progress");
         return;
       }
     }
@@ -97,7 +97,7 @@ export class DeliveryJournal {
       try {
         await this.store.recordAttempts([], inProgress);
       } catch (err) {
-        this.log.warn({ err, deliveries: marks.length }, "could not mark webhook deliveries in progress");
+        this.log.warn({ err, deliveries: marks.length }, "could not mark deliveries in progress");
       }
     }
     for (const a of attempts) {
