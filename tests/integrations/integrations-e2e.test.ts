@@ -336,10 +336,14 @@ describe.each([
     expect(slackTries.length).toBe(2);
     const discordTries = discord.received.slice(before.discord);
     expect(discordTries.length).toBe(3);
-    const slackDeliveries = await deliveries(slackRow.id);
-    expect(slackDeliveries.find((x) => x.debate_id === id)).toMatchObject({ state: "DELIVERED", attempts: 2 });
-    const discordDeliveries = await deliveries(discordRow.id);
-    expect(discordDeliveries.find((x) => x.debate_id === id)).toMatchObject({ state: "DELIVERED", attempts: 3 });
+    // The receiver has the message a moment before the server has written the attempt's result.
+    const delivered = (row: IntegrationView) =>
+      eventually(`${row.name}'s delivery recorded`, async () => {
+        const d = (await deliveries(row.id)).find((x) => x.debate_id === id);
+        return d?.state === "DELIVERED" ? d : undefined;
+      });
+    expect(await delivered(slackRow)).toMatchObject({ state: "DELIVERED", attempts: 2 });
+    expect(await delivered(discordRow)).toMatchObject({ state: "DELIVERED", attempts: 3 });
 
     const gone = await eventually("teams disabled", async () => {
       const row = (await call<IntegrationView>(server, "GET", `/api/integrations/${teamsRow.id}`, by(owner))).body;
