@@ -395,6 +395,16 @@ describe.each([
       const view = await eventually("rotated stored", async () => {
         const v = (await call<IntegrationView>(server, "GET", `/api/integrations/${api.id}`, by(owner))).body;
         return v.credentials.refresh_token?.last_four === rotated.slice(-4) ? v : undefined;
+      }).catch((err) => {
+        console.error(
+          server
+            .logs()
+            .filter((l) => l.level === "ERROR" || l.level === "WARNING")
+            .slice(-15)
+            .map((l) => JSON.stringify(l))
+            .join("\n"),
+        );
+        throw err;
       });
       expect(view.credentials.access_token).toEqual({ set: true, last_four: null });
       const row = (await storedCredentials()).find((r) => r.id === api.id) as { credentials: string };
