@@ -1,6 +1,7 @@
 /**
  * The webhooks feature's part of the supervision tree: `/system/webhooks`, a one-for-one supervisor
- * with the fan-out (`fanout`, ./event-fanout.ts) and one WebhookEndpointActor per endpoint (named
+ * with the fan-out (`fanout`, ./event-fanout.ts), the ops runs' fan-out when the server runs
+ * playbooks (`ops-fanout`, ./ops-event-fanout.ts) and one WebhookEndpointActor per endpoint (named
  * by its id, ./endpoint-actor.ts). The routes reach the actors through it: a new endpoint gets its
  * actor, an edited one re-reads its row, a removed one is stopped, new deliveries are handed over.
  *
@@ -18,10 +19,12 @@ import {
   webhookEndpointActor,
 } from "./endpoint-actor.ts";
 import { eventFanout, type FanoutDeps, type FanoutMsg } from "./event-fanout.ts";
+import { type OpsFanoutDeps, opsEventFanout } from "./ops-event-fanout.ts";
 
 export class WebhookActors {
   private parent: ActorRef<never> | undefined;
   private fanout: ActorRef<FanoutMsg> | undefined;
+  private opsFanout: ActorRef<FanoutMsg> | undefined;
   private readonly endpoints = new Map<string, ActorRef<EndpointMsg>>();
   /** A drain is queued and has not started: further kicks add nothing. */
   private kicked = false;
@@ -30,6 +33,8 @@ export class WebhookActors {
     private readonly system: ActorSystem,
     private readonly endpointDeps: EndpointActorDeps,
     private readonly fanoutDeps: Omit<FanoutDeps, "enqueue">,
+    /** The ops runs' events (absent: no ops fan-out). */
+    private readonly opsFanoutDeps?: Omit<OpsFanoutDeps, "enqueue">,
   ) {}
 
   /** Starts the supervisor, the fan-out, and an actor for each of `endpointIds`. */
@@ -53,7 +58,18 @@ export class WebhookActors {
       }),
       { parent: this.parent, name: "fanout", restart: "permanent" },
     );
+    if (this.opsFanoutDeps) {
+      this.opsFanout = this.system.spawn(
+        opsEventFanout({ ...this.opsFanoutDeps, enqueue: (id, deliveries) => this.enqueue(id, deliveries) }),
+        { parent: this.parent, name: "ops-fanout", restart: "permanent" },
+      );
+    }
     for (const id of endpointIds) this.spawn(id);
+  }
+
+  /** Wakes the ops fan-out (a run's journal committed an event). */
+  kickOps(): void {
+    this.opsFanout?.tell({ type: "drain" });
   }
 
   /** Wakes the fan-out (a commit wrote outbox rows); kicks while one is queued are one. */
@@ -108,6 +124,7 @@ export class WebhookActors {
     const parent = this.parent;
     this.parent = undefined;
     this.fanout = undefined;
+    this.opsFanout = undefined;
     this.endpoints.clear();
     if (parent?.alive) await this.system.stop(parent);
   }
