@@ -7,7 +7,8 @@
  *   the error with the key redacted; the endpoint that takes only debate_end gets debate_end and
  *   never the agent_error;
  * - ops run events: `ops run` handed to the server delivers ops_run_started and ops_run_finished
- *   (succeeded; a failing playbook: ops_step_failed and ops_run_finished failed) to the operator's
+ *   (succeeded; a failing playbook: ops_step_failed and ops_run_finished failed; a gate:
+ *   ops_approval_waiting while the run waits for `ops approve`) to the operator's
  *   endpoint, signed (checked with `standardwebhooks` and the X-Webhook-Signature HMAC), no secret
  *   param in any body; an organisation's owner cannot subscribe to them (403 naming
  *   body.event_types), does not see or change the operator's endpoint (404) although it sits in the
@@ -23,7 +24,7 @@ import { Webhook } from "standardwebhooks";
 import { generateKeyHex } from "../../runtime/security/encryption-keys.ts";
 import { call, claimOwner, type Session, startAccessServer } from "../access/support.ts";
 import { type FakeProvider, startFakeProvider, TEST_KEYS } from "../fake-provider/index.ts";
-import { events, ops } from "../ops/support.ts";
+import { events, ops, spawnOps } from "../ops/support.ts";
 import { type TestServer, tempDir } from "../support/server.ts";
 import { type Received, type Receiver, startReceiver } from "./receiver.ts";
 
@@ -33,6 +34,7 @@ const OPENAI_SEAT = "openai:gpt-4.1-mini";
 const OPS_TYPES = ["ops_run_started", "ops_step_failed", "ops_approval_waiting", "ops_run_paused", "ops_run_finished"];
 const FAILS = "tests/webhook/fixtures/ops-fails.yml";
 const SMOKE = "tests/ops/fixtures/smoke.yml";
+const GATE = "tests/ops/fixtures/gate.yml";
 
 interface WebhookView {
   id: string;
@@ -228,11 +230,26 @@ describe("events reach webhooks", () => {
     expect(failed.code).not.toBe(0);
     const failedRun = String(events(failed.stdout).at(-1)?.run_id);
 
+    // A run at an approval gate: the operator hears it waits, while it waits.
+    const gated = spawnOps(["run", GATE, "--json"], { ARAGORA_DATA_DIR: server.dataDir });
+    const gatedRun = (await gated.waitFor((e) => e.kind === "approval_waiting")).run_id;
+    const waiting = await receivedAt(rx, "/hook/ops", (g) =>
+      typesOf(ofRun(g, gatedRun)).includes("ops_approval_waiting"),
+    );
+    const waitingBody = bodyOf(
+      ofRun(waiting, gatedRun).find((r) => bodyOf(r).event_type === "ops_approval_waiting") as Received,
+    );
+    expect(waitingBody.data).toMatchObject({ run_id: gatedRun, playbook: "gate", step: "go" });
+    const approved = await ops(["approve", gatedRun, "go", "--as", "alice"], { ARAGORA_DATA_DIR: server.dataDir });
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(await gated.exited).toBe(0);
+
     const got = await receivedAt(
       rx,
       "/hook/ops",
-      (g) => ofRun(g, okRun).length >= 2 && ofRun(g, failedRun).length >= 3,
+      (g) => ofRun(g, okRun).length >= 2 && ofRun(g, failedRun).length >= 3 && ofRun(g, gatedRun).length >= 3,
     );
+    expect(typesOf(ofRun(got, gatedRun))).toEqual(["ops_run_started", "ops_approval_waiting", "ops_run_finished"]);
     expect(typesOf(ofRun(got, okRun))).toEqual(["ops_run_started", "ops_run_finished"]);
     expect(typesOf(ofRun(got, failedRun))).toEqual(["ops_run_started", "ops_step_failed", "ops_run_finished"]);
     const finished = bodyOf(ofRun(got, okRun)[1] as Received);
