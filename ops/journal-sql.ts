@@ -2,8 +2,9 @@
  * {@link OpsJournal} on the database, one implementation for both dialects on drizzle's query
  * builder through a {@link Repo} (the repository style of runtime/store/repo.ts). The tables are in
  * ./journal-schema-{sqlite,postgres}.ts and created by the shared migrations; this module only
- * reads and writes rows. Each record is one transaction: the journal line, the step's row and the
- * run's patch are durable together or not at all.
+ * reads and writes rows. Each record is one transaction: the journal line, the step's row, the
+ * run's patch and, when the line is a webhook event, its outbox row (./event-outbox.ts) are
+ * durable together or not at all.
  *
  * @example
  * const journal = await openOpsJournal(store); // same database as the store, own connection
