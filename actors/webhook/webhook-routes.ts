@@ -208,7 +208,8 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/metrics",
       async ({ request }) => {
         const p = principalOf(request);
-        const [summary, rows] = await Promise.all([store.summary(p.orgId), store.listEndpoints(p.orgId)]);
+        const [summary, all] = await Promise.all([store.summary(p.orgId), store.listEndpoints(p.orgId)]);
+        const rows = all.filter((r) => seesOperatorEndpoint(p, r));
         const statuses = await Promise.all(rows.map((r) => actors.status(r.id)));
         const { DELIVERED, DEAD_LETTERED, RETRYING, PENDING, IN_PROGRESS } = summary.byState;
         const finished = DELIVERED + DEAD_LETTERED;

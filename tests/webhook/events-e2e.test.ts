@@ -29,7 +29,8 @@ import { type TestServer, tempDir } from "../support/server.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
 import { type Received, type Receiver, startReceiver } from "./receiver.ts";
 
-setDefaultTimeout(90_000);
+// Each `ops` command is a process of its own (a few seconds on a loaded machine); the margin is wide.
+setDefaultTimeout(180_000);
 
 const OPENAI_SEAT = "openai:gpt-4.1-mini";
 const OPS_TYPES = ["ops_run_started", "ops_step_failed", "ops_approval_waiting", "ops_run_paused", "ops_run_finished"];
@@ -320,6 +321,16 @@ describe.each([
       const ownerDead = await call<DeadLetters>(server, "GET", "/api/webhooks/dead-letters", asOwner());
       expect(ownerDead.status).toBe(200);
       expect(ownerDead.body.dead_letters.filter((d) => d.event_type.startsWith("ops_"))).toEqual([]);
+      // Its breaker opens (five failed attempts): the operator counts it, the organisation does not.
+      let open = 0;
+      for (let i = 0; i < 300 && open === 0; i++) {
+        const res = await call<{ circuits_open: number }>(server, "GET", "/api/webhooks/metrics", asOperator());
+        open = res.body.circuits_open;
+        if (open === 0) await Bun.sleep(50);
+      }
+      expect(open).toBe(1);
+      const ownerMetrics = await call<{ circuits_open: number }>(server, "GET", "/api/webhooks/metrics", asOwner());
+      expect(ownerMetrics.body.circuits_open).toBe(0);
       rx.script(() => ({ status: 200 }));
     },
   );
