@@ -7,7 +7,8 @@
  * operator: no organisation role grants it) listed them by name; an endpoint that lists no types
  * takes all of its organisation's events and none of the operator's. Such an endpoint sits in the
  * organisation the operator acted in, but only the operator sees or changes it: for anyone else
- * it answers 404 as a missing one, its deliveries are left out of the dead letters, and naming an
+ * it answers 404 as a missing one, its deliveries are left out of the dead letters and the metrics
+ * summary, and naming an
  * ops type in `event_types` is a 403. An organisation's admin therefore can neither subscribe to
  * the runs nor re-point (URL, secret) an endpoint that receives them.
  *
@@ -24,6 +25,16 @@ import { type EndpointRow, eventTypesOf } from "./webhook-store.ts";
 /** Whether the caller is the operator, who may receive ops run events. */
 export function mayTakeOpsEvents(principal: Principal): boolean {
   return allowed(principal, "ops.read");
+}
+
+/**
+ * The event types `principal` may not see in its organisation's deliveries (dead letters, the
+ * metrics summary): the operator's, unless it is the operator.
+ *
+ * @example hiddenEventTypes(orgAdmin) // ["ops_run_started", ...]
+ */
+export function hiddenEventTypes(principal: Principal): readonly string[] {
+  return mayTakeOpsEvents(principal) ? [] : OPS_WEBHOOK_EVENT_TYPES;
 }
 
 /**

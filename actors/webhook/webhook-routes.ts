@@ -43,7 +43,6 @@ import {
   DeliveriesResponse,
   type DeliveryBody,
   DeliveryIdParams,
-  isOpsEventType,
   QueuedResponse,
   RecoverBody,
   RecoverResponse,
@@ -59,7 +58,7 @@ import {
 } from "../../schemas/webhooks.ts";
 import { deliveryBody } from "./delivery-body.ts";
 import { type EndpointStatus, queued } from "./endpoint-actor.ts";
-import { mayTakeOpsEvents, refuseOpsEventTypes, seesOperatorEndpoint } from "./operator-events.ts";
+import { hiddenEventTypes, refuseOpsEventTypes, seesOperatorEndpoint } from "./operator-events.ts";
 import type { WebhookActors } from "./webhook-actors.ts";
 import { type DeliveryRow, type EndpointRow, eventTypesOf, newDelivery, type WebhookStore } from "./webhook-store.ts";
 
@@ -208,7 +207,10 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/metrics",
       async ({ request }) => {
         const p = principalOf(request);
-        const [summary, all] = await Promise.all([store.summary(p.orgId), store.listEndpoints(p.orgId)]);
+        const [summary, all] = await Promise.all([
+          store.summary(p.orgId, hiddenEventTypes(p)),
+          store.listEndpoints(p.orgId),
+        ]);
         const rows = all.filter((r) => seesOperatorEndpoint(p, r));
         const statuses = await Promise.all(rows.map((r) => actors.status(r.id)));
         const { DELIVERED, DEAD_LETTERED, RETRYING, PENDING, IN_PROGRESS } = summary.byState;
@@ -237,10 +239,9 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/dead-letters",
       async ({ request, query }) => {
         const p = principalOf(request);
-        const rows = await store.deadLetters(p.orgId, query.limit ?? 100);
         // The operator's run events are not the organisation's business (./operator-events.ts).
-        const seen = mayTakeOpsEvents(p) ? rows : rows.filter((r) => !isOpsEventType(r.eventType));
-        return { dead_letters: seen.map(deliveryView) };
+        const rows = await store.deadLetters(p.orgId, query.limit ?? 100, hiddenEventTypes(p));
+        return { dead_letters: rows.map(deliveryView) };
       },
       {
         permission: "webhooks.manage",

@@ -13,7 +13,7 @@
  * const { endpoint, secret } = await store.createEndpoint({ orgId: "o-1", url, eventTypes: [], description: "", enabled: true, by: "u-1", now: new Date() });
  * await store.insertDeliveries([newDelivery(endpoint, "debate_end", "d-1:9", body, new Date())]);
  */
-import { and, asc, count, desc, eq, gte, inArray, like, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, like, notInArray, sql } from "drizzle-orm";
 import type { EncryptedStore, FieldReplacement, StoredField } from "../../runtime/security/encrypted-store.ts";
 import type { FieldRef } from "../../runtime/security/field-cipher.ts";
 import type { FieldSealer } from "../../runtime/security/field-sealer.ts";
@@ -546,14 +546,23 @@ export class WebhookStore {
     return row;
   }
 
-  /** The organisation's dead letters, most recently dead-lettered first. */
-  deadLetters(orgId: string, limit: number): Promise<DeliveryRow[]> {
+  /**
+   * The organisation's dead letters, most recently dead-lettered first; `without`: event types
+   * left out (the operator's, for anyone else: ./operator-events.ts).
+   */
+  deadLetters(orgId: string, limit: number, without: readonly string[] = []): Promise<DeliveryRow[]> {
     const { deliveries } = this.repo.tables;
     return this.repo.read((db) =>
       db
         .select()
         .from(deliveries)
-        .where(and(eq(deliveries.orgId, orgId), eq(deliveries.state, "DEAD_LETTERED")))
+        .where(
+          and(
+            eq(deliveries.orgId, orgId),
+            eq(deliveries.state, "DEAD_LETTERED"),
+            without.length === 0 ? undefined : notInArray(deliveries.eventType, [...without]),
+          ),
+        )
         .orderBy(desc(deliveries.updatedAt), desc(deliveries.id))
         .limit(limit),
     );
@@ -606,20 +615,24 @@ export class WebhookStore {
     );
   }
 
-  /** The organisation's deliveries counted by state, and the mean latency of answered attempts. */
-  async summary(orgId: string): Promise<DeliverySummary> {
+  /**
+   * The organisation's deliveries counted by state, and the mean latency of answered attempts;
+   * `without`: event types left out (the operator's, for anyone else: ./operator-events.ts).
+   */
+  async summary(orgId: string, without: readonly string[] = []): Promise<DeliverySummary> {
     const { deliveries, attempts } = this.repo.tables;
+    const kept = without.length === 0 ? undefined : notInArray(deliveries.eventType, [...without]);
     const [byState, latency] = await this.repo.snapshot((tx) => [
       tx
         .select({ state: deliveries.state, n: count() })
         .from(deliveries)
-        .where(eq(deliveries.orgId, orgId))
+        .where(and(eq(deliveries.orgId, orgId), kept))
         .groupBy(deliveries.state),
       tx
         .select({ mean: sql<number | string | null>`avg(${attempts.latencyMs})` })
         .from(attempts)
         .innerJoin(deliveries, eq(deliveries.id, attempts.deliveryId))
-        .where(and(eq(deliveries.orgId, orgId), sql`${attempts.status} is not null`)),
+        .where(and(eq(deliveries.orgId, orgId), kept, sql`${attempts.status} is not null`)),
     ]);
     const counts = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>;
     let total = 0;

@@ -321,7 +321,8 @@ describe.each([
       const ownerDead = await call<DeadLetters>(server, "GET", "/api/webhooks/dead-letters", asOwner());
       expect(ownerDead.status).toBe(200);
       expect(ownerDead.body.dead_letters.filter((d) => d.event_type.startsWith("ops_"))).toEqual([]);
-      // Its breaker opens (five failed attempts): the operator counts it, the organisation does not.
+      // Its breaker opens (five failed attempts): the operator counts it, and its deliveries; the
+      // organisation does not.
       let open = 0;
       for (let i = 0; i < 300 && open === 0; i++) {
         const res = await call<{ circuits_open: number }>(server, "GET", "/api/webhooks/metrics", asOperator());
@@ -329,8 +330,12 @@ describe.each([
         if (open === 0) await Bun.sleep(50);
       }
       expect(open).toBe(1);
-      const ownerMetrics = await call<{ circuits_open: number }>(server, "GET", "/api/webhooks/metrics", asOwner());
-      expect(ownerMetrics.body.circuits_open).toBe(0);
+      type Metrics = { circuits_open: number; dead_lettered: number; total_deliveries: number };
+      const ownerMetrics = await call<Metrics>(server, "GET", "/api/webhooks/metrics", asOwner());
+      const operatorMetrics = await call<Metrics>(server, "GET", "/api/webhooks/metrics", asOperator());
+      expect(ownerMetrics.body).toMatchObject({ circuits_open: 0, dead_lettered: 0 });
+      expect(operatorMetrics.body.dead_lettered).toBeGreaterThan(0);
+      expect(operatorMetrics.body.total_deliveries).toBeGreaterThan(ownerMetrics.body.total_deliveries);
       rx.script(() => ({ status: 200 }));
     },
   );
