@@ -60,7 +60,14 @@ export async function makeFeatures(ctx: FeatureContext, made: Feature[] = []): P
   const integrations = await integrationsFeature(ctx, { audit: access.audit, send, history: debates.history });
   made.push(integrations);
   made.push(
-    await webhooksFeature(ctx, { outbox: debates.outbox, audit: access.audit, send, sinks: [integrations.sink] }),
+    await webhooksFeature(ctx, {
+      outbox: debates.outbox,
+      // The ops runs' events go only to endpoints the operator subscribed (actors/webhook/operator-events.ts).
+      opsOutbox: runbooks.opsOutbox,
+      audit: access.audit,
+      send,
+      sinks: [integrations.sink],
+    }),
   );
   const authenticator = firstOf([
     operatorAuthenticator(ctx.config, {

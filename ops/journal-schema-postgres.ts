@@ -78,3 +78,17 @@ export const opsApprovals = pgTable(
   },
   (t) => [primaryKey({ columns: [t.runId, t.stepId, t.approver] })],
 );
+
+/**
+ * The journal lines that are webhook events of the operator (./event-outbox.ts), written in
+ * the same transaction as the line and removed once the webhooks feature made their deliveries.
+ */
+export const opsEventOutbox = pgTable(
+  "ops_event_outbox",
+  {
+    runId: text("run_id").notNull(),
+    seq: integer("seq").notNull(),
+    type: text("type").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);

@@ -77,3 +77,20 @@ export const opsApprovals = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.runId, t.stepId, t.approver] })],
 );
+
+/**
+ * The journal lines that are webhook events of the operator (`run_started`, a failed
+ * `step_finished`, `approval_waiting`, `run_paused`, `run_finished`: ./event-outbox.ts), one
+ * row each, written in the same transaction as the line: the server's webhooks feature turns each
+ * into deliveries and then removes it, so a run journaled by `ops` while no server ran, or just
+ * before a crash, still reaches its receivers. The line itself holds the data.
+ */
+export const opsEventOutbox = sqliteTable(
+  "ops_event_outbox",
+  {
+    runId: text("run_id").notNull(),
+    seq: integer("seq").notNull(),
+    type: text("type").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);

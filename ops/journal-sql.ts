@@ -2,29 +2,38 @@
  * {@link OpsJournal} on the database, one implementation for both dialects on drizzle's query
  * builder through a {@link Repo} (the repository style of runtime/store/repo.ts). The tables are in
  * ./journal-schema-{sqlite,postgres}.ts and created by the shared migrations; this module only
- * reads and writes rows. Each record is one transaction: the journal line, the step's row and the
- * run's patch are durable together or not at all.
+ * reads and writes rows. Each record is one transaction: the journal line, the step's row, the
+ * run's patch and, when the line is a webhook event, its outbox row (./event-outbox.ts) are
+ * durable together or not at all.
  *
  * @example
  * const journal = await openOpsJournal(store); // same database as the store, own connection
  * await journal.listRuns({ limit: 20 });
  * await journal.close();
  */
-import { and, desc, eq, getTableColumns, gt } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gt, inArray, or } from "drizzle-orm";
 import { dialectTables, type Prepared, type Repo, type RepoDb, slotsAsValues } from "../runtime/store/repo.ts";
 import type { Store } from "../runtime/store/store.ts";
+import { type OpsEventOutbox, type OpsOutboxEvent, opsEventTypeOf } from "./event-outbox.ts";
 import type { ApprovalRow, JournalEntry, OpsJournal, RunPatch, RunRecord, RunStatus, StepRecord } from "./journal.ts";
 import * as postgres from "./journal-schema-postgres.ts";
 import * as sqlite from "./journal-schema-sqlite.ts";
 
 /** The journal's tables in each dialect. */
 export const journalTables = dialectTables({
-  sqlite: { runs: sqlite.opsRuns, steps: sqlite.opsSteps, lines: sqlite.opsJournal, approvals: sqlite.opsApprovals },
+  sqlite: {
+    runs: sqlite.opsRuns,
+    steps: sqlite.opsSteps,
+    lines: sqlite.opsJournal,
+    approvals: sqlite.opsApprovals,
+    outbox: sqlite.opsEventOutbox,
+  },
   postgres: {
     runs: postgres.opsRuns,
     steps: postgres.opsSteps,
     lines: postgres.opsJournal,
     approvals: postgres.opsApprovals,
+    outbox: postgres.opsEventOutbox,
   },
 });
 
@@ -36,7 +45,7 @@ type StepRow = Tables["steps"]["$inferSelect"];
  * Open the journal on the same database as `store`, with its own connection (SQLite in WAL lets
  * several connections and processes share the file) or its own pool of two (PostgreSQL).
  */
-export async function openOpsJournal(store: Pick<Store, "openRepo">): Promise<OpsJournal> {
+export async function openOpsJournal(store: Pick<Store, "openRepo">): Promise<SqlOpsJournal> {
   return new SqlOpsJournal(await store.openRepo(journalTables, { name: "ops journal", maxConnections: 2 }));
 }
 
@@ -131,6 +140,7 @@ type RunColumns = Tables["runs"]["_"]["columns"];
 /** The columns a run's patch may set. */
 type PatchColumns = Omit<RunColumns, "id">;
 type LineRow = Tables["lines"]["$inferSelect"];
+type OutboxRow = Tables["outbox"]["$inferSelect"];
 
 /** The journal on the database; see {@link openOpsJournal}. */
 export class SqlOpsJournal implements OpsJournal {
@@ -138,6 +148,9 @@ export class SqlOpsJournal implements OpsJournal {
   /** The statements of {@link record}, each built once: building one with drizzle costs more than SQLite takes to run it. */
   private readonly addLine: Prepared<LineRow, unknown>;
   private readonly saveStep: Prepared<StepRow, unknown>;
+  private readonly addOutbox: Prepared<OutboxRow, unknown>;
+  /** Told after a commit of this process that wrote an outbox row ({@link OpsEventOutbox.onCommitted}). */
+  private readonly committed = new Set<() => void>();
   /** The UPDATE of a run for each set of columns a patch sets (a handful: heartbeat, current step, finish, ...). */
   private readonly patches = new Map<string, Prepared<Partial<RunRow> & { id: string }, unknown>>();
 
@@ -145,6 +158,8 @@ export class SqlOpsJournal implements OpsJournal {
     this.t = repo.tables;
     const { lines, steps } = this.t;
     this.addLine = repo.prepare(getTableColumns(lines), (db, line) => db.insert(lines).values(line));
+    const { outbox } = this.t;
+    this.addOutbox = repo.prepare(getTableColumns(outbox), (db, row) => db.insert(outbox).values(row));
     this.saveStep = repo.prepare(getTableColumns(steps), (db, step) => {
       const { runId: _, stepId: __, ...columns } = step;
       return db
@@ -159,6 +174,7 @@ export class SqlOpsJournal implements OpsJournal {
   }
 
   async record(runId: string, entry: JournalEntry, step?: StepRecord, run?: RunPatch): Promise<void> {
+    const event = opsEventTypeOf(entry);
     await this.repo.transaction((tx) => {
       const statements: PromiseLike<unknown>[] = [
         this.addLine.on(tx, {
@@ -170,11 +186,63 @@ export class SqlOpsJournal implements OpsJournal {
           data: JSON.stringify(entry.data),
         }),
       ];
+      // A webhook event is in the outbox exactly when its line is in the journal: one transaction.
+      if (event) statements.push(this.addOutbox.on(tx, { runId, seq: entry.seq, type: event }));
       if (step) statements.push(this.saveStep.on(tx, stepRow(runId, step)));
       const patch = run && this.patch(tx, runId, run);
       if (patch) statements.push(patch);
       return statements;
     });
+    if (event) for (const listener of this.committed) listener();
+  }
+
+  /**
+   * The run events' outbox (./event-outbox.ts), on this journal's connection: the server's
+   * webhooks feature reads and empties it.
+   */
+  readonly outbox: OpsEventOutbox = {
+    take: (limit) => this.outboxTake(limit),
+    remove: (rows) => this.outboxRemove(rows),
+    onCommitted: (listener) => {
+      this.committed.add(listener);
+      return () => this.committed.delete(listener);
+    },
+  };
+
+  private async outboxTake(limit: number): Promise<OpsOutboxEvent[]> {
+    const { outbox, lines, runs } = this.t;
+    const rows = await this.repo.read((db) =>
+      db
+        .select({
+          runId: outbox.runId,
+          seq: outbox.seq,
+          type: outbox.type,
+          playbook: runs.playbook,
+          startedBy: runs.startedBy,
+          at: lines.at,
+          stepId: lines.stepId,
+          data: lines.data,
+        })
+        .from(outbox)
+        .innerJoin(lines, and(eq(lines.runId, outbox.runId), eq(lines.seq, outbox.seq)))
+        .innerJoin(runs, eq(runs.id, outbox.runId))
+        .orderBy(outbox.runId, outbox.seq)
+        .limit(limit),
+    );
+    return rows.map((r) => ({ ...r, type: r.type as OpsOutboxEvent["type"], data: JSON.parse(r.data) }));
+  }
+
+  private async outboxRemove(rows: readonly Pick<OpsOutboxEvent, "runId" | "seq">[]): Promise<void> {
+    if (rows.length === 0) return;
+    const { outbox } = this.t;
+    const seqs = new Map<string, number[]>();
+    for (const r of rows) {
+      const list = seqs.get(r.runId);
+      if (list) list.push(r.seq);
+      else seqs.set(r.runId, [r.seq]);
+    }
+    const which = [...seqs].map(([runId, list]) => and(eq(outbox.runId, runId), inArray(outbox.seq, list)));
+    await this.repo.write((db) => db.delete(outbox).where(or(...which)));
   }
 
   /** The UPDATE of a run's patch; undefined when the patch sets nothing. */

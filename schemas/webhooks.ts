@@ -10,15 +10,45 @@ import { type } from "arktype";
 import { isoInstant } from "./debates.ts";
 import { lazy } from "./lazy.ts";
 
-/** The event types an endpoint can take. */
-export const WEBHOOK_EVENT_TYPES = [
+/** An organisation's events: its debates'. */
+export const DEBATE_WEBHOOK_EVENT_TYPES = [
   "debate_start",
   "consensus",
   "agent_error",
   "debate_end",
   "receipt_generated",
 ] as const;
+
+/**
+ * The operator's events: ops playbook runs, named for the run journal's lines they come from
+ * (`run_started`, a `step_finished` that failed, `approval_waiting`, `run_paused`, `run_finished`
+ * with its status succeeded, failed or cancelled). A run is the server's, not an organisation's:
+ * only a caller holding `ops.read` (the operator) may subscribe an endpoint to them, and only by
+ * naming them (an endpoint that lists no types takes its organisation's events, never these).
+ */
+export const OPS_WEBHOOK_EVENT_TYPES = [
+  "ops_run_started",
+  "ops_step_failed",
+  "ops_approval_waiting",
+  "ops_run_paused",
+  "ops_run_finished",
+] as const;
+export type OpsWebhookEventType = (typeof OPS_WEBHOOK_EVENT_TYPES)[number];
+
+/** The event types an endpoint can take. */
+export const WEBHOOK_EVENT_TYPES = [...DEBATE_WEBHOOK_EVENT_TYPES, ...OPS_WEBHOOK_EVENT_TYPES] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+const OPS_TYPES: ReadonlySet<string> = new Set(OPS_WEBHOOK_EVENT_TYPES);
+
+/**
+ * Whether `type` is one of the operator's event types (an ops run's).
+ *
+ * @example isOpsEventType("ops_run_finished") // true
+ */
+export function isOpsEventType(type: string): type is OpsWebhookEventType {
+  return OPS_TYPES.has(type);
+}
 
 /** A URL longer than this is refused. */
 export const WEBHOOK_URL_MAX = 2048;
@@ -62,7 +92,9 @@ const EventTypes = lazy(() =>
     .enumerated(...WEBHOOK_EVENT_TYPES)
     .array()
     .atMostLength(WEBHOOK_EVENT_TYPES.length)
-    .describe(`the event types to deliver (${WEBHOOK_EVENT_TYPES.join(", ")}); empty or absent: all of them`),
+    .describe(
+      `the event types to deliver (${WEBHOOK_EVENT_TYPES.join(", ")}); empty or absent: all of the organisation's (${DEBATE_WEBHOOK_EVENT_TYPES.join(", ")}); ops_* only for the operator (ops.read), by name`,
+    ),
 );
 
 const Description = lazy(() => type("string <= 500").describe("what the endpoint is for (at most 500 characters)"));

@@ -21,6 +21,7 @@ import type { AuditRecorder } from "../../runtime/audit.ts";
 import { auditedRequest } from "../../runtime/http/audit-request.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
 import { accessControl, principalOf } from "../../runtime/http/permission.ts";
+import type { Principal } from "../../runtime/http/principal.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import type { Permission } from "../../runtime/security/rbac.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
@@ -77,8 +78,13 @@ export interface DeliveryRoutesDeps {
   audit: AuditRecorder;
   /** Wall-clock epoch milliseconds. */
   now: () => number;
-  /** The organisation's target, or a 404 naming it. */
-  own(orgId: string, id: string): Promise<unknown>;
+  /** The caller's target (one of its organisation's that it may see), or a 404 naming it. */
+  own(p: Principal, id: string): Promise<unknown>;
+  /**
+   * Event types the caller is not shown nor may retry (the operator's ops run events, for anyone
+   * else: ../webhook/operator-events.ts); none by default.
+   */
+  hiddenEventTypes?(p: Principal): readonly string[];
   /** A delivery as the kind answers it. */
   view(row: DeliveryRow): Record<string, unknown>;
   schemas: {
@@ -96,6 +102,7 @@ export interface DeliveryRoutesDeps {
  */
 export function deliveryRoutes(deps: DeliveryRoutesDeps) {
   const { kind, noun, ledger, actors, audit, now, schemas } = deps;
+  const hidden = (p: Principal) => deps.hiddenEventTypes?.(p) ?? [];
   const tags = [`${noun}s`];
   // Mounted (`use`) inside the kind's own routes, which give the prefix.
   return new Elysia({ name: `aragora-${noun}-deliveries` })
@@ -105,7 +112,7 @@ export function deliveryRoutes(deps: DeliveryRoutesDeps) {
       async ({ request, query }) => {
         const p = principalOf(request);
         const limit = (query as { limit?: number }).limit ?? 100;
-        const rows = await ledger.deadLetters(p.orgId, kind, limit);
+        const rows = await ledger.deadLetters(p.orgId, kind, limit, hidden(p));
         return { dead_letters: rows.map(deps.view) };
       },
       {
@@ -123,7 +130,7 @@ export function deliveryRoutes(deps: DeliveryRoutesDeps) {
       async ({ params, request, status }) => {
         const p = principalOf(request);
         const id = (params as { delivery_id: string }).delivery_id;
-        const row = await ledger.retryDeadLetter(p.orgId, kind, id, new Date(now()));
+        const row = await ledger.retryDeadLetter(p.orgId, kind, id, new Date(now()), hidden(p));
         if (row === undefined) throw new HttpError(404, "not_found", `your organisation has no dead letter ${id}`);
         actors.enqueue(row.endpointId, [queued(row)]);
         await audit.record({
@@ -147,7 +154,7 @@ export function deliveryRoutes(deps: DeliveryRoutesDeps) {
       async ({ params, query, request }) => {
         const p = principalOf(request);
         const id = (params as { id: string }).id;
-        await deps.own(p.orgId, id);
+        await deps.own(p, id);
         const rows = await ledger.deliveries(p.orgId, id, (query as { limit?: number }).limit ?? 50);
         return { deliveries: rows.map((r) => ({ ...deps.view(r), history: r.attemptLog.map(attemptView) })) };
       },

@@ -12,7 +12,7 @@
  * await deliveries.insertDeliveries([newTargetDelivery("webhook", endpoint, "debate_end", "d-1:9", (id) => body(id), new Date())]);
  * await deliveries.deadLetters("org-1", "integration", 100);
  */
-import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, notInArray, type SQL, sql } from "drizzle-orm";
 import { dialectTables, type Prepared, type Repo, slotsAsValues } from "../../runtime/store/repo.ts";
 import type { Store } from "../../runtime/store/store.ts";
 import * as pg from "../webhook/webhook-schema-postgres.ts";
@@ -291,14 +291,24 @@ export class DeliveryStore {
     return rows.map((r) => ({ ...r, attemptLog: byDelivery.get(r.id) ?? [] }));
   }
 
-  /** The organisation's dead letters to targets of `kind`, most recently dead-lettered first. */
-  deadLetters(orgId: string, kind: TargetKind, limit: number): Promise<DeliveryRow[]> {
+  /**
+   * The organisation's dead letters to targets of `kind`, most recently dead-lettered first;
+   * `without`: event types left out (the operator's, for anyone else: ../webhook/operator-events.ts).
+   */
+  deadLetters(orgId: string, kind: TargetKind, limit: number, without: readonly string[] = []): Promise<DeliveryRow[]> {
     const { deliveries } = this.repo.tables;
     return this.repo.read((db) =>
       db
         .select()
         .from(deliveries)
-        .where(and(eq(deliveries.orgId, orgId), eq(deliveries.targetKind, kind), eq(deliveries.state, "DEAD_LETTERED")))
+        .where(
+          and(
+            eq(deliveries.orgId, orgId),
+            eq(deliveries.targetKind, kind),
+            eq(deliveries.state, "DEAD_LETTERED"),
+            without.length === 0 ? undefined : notInArray(deliveries.eventType, [...without]),
+          ),
+        )
         .orderBy(desc(deliveries.updatedAt), desc(deliveries.id))
         .limit(limit),
     );
@@ -307,9 +317,15 @@ export class DeliveryStore {
   /**
    * Puts a dead letter of the organisation to a target of `kind` back in its target's queue, due
    * now, with a fresh retry budget (its attempts so far stay counted and listed). Undefined when it
-   * has no such dead letter.
+   * has no such dead letter (`without`: event types the caller may not retry).
    */
-  async retryDeadLetter(orgId: string, kind: TargetKind, id: string, now: Date): Promise<DeliveryRow | undefined> {
+  async retryDeadLetter(
+    orgId: string,
+    kind: TargetKind,
+    id: string,
+    now: Date,
+    without: readonly string[] = [],
+  ): Promise<DeliveryRow | undefined> {
     const { deliveries } = this.repo.tables;
     const [row] = await this.requeue(
       and(
@@ -317,6 +333,7 @@ export class DeliveryStore {
         eq(deliveries.orgId, orgId),
         eq(deliveries.targetKind, kind),
         eq(deliveries.state, "DEAD_LETTERED"),
+        without.length === 0 ? undefined : notInArray(deliveries.eventType, [...without]),
       ),
       now,
     );
@@ -360,20 +377,26 @@ export class DeliveryStore {
     );
   }
 
-  /** The organisation's deliveries to targets of `kind` counted by state, and the mean latency of answered attempts. */
-  async summary(orgId: string, kind: TargetKind): Promise<DeliverySummary> {
+  /**
+   * The organisation's deliveries to targets of `kind` counted by state, and the mean latency of
+   * answered attempts; `without`: event types left out (as in {@link deadLetters}).
+   */
+  async summary(orgId: string, kind: TargetKind, without: readonly string[] = []): Promise<DeliverySummary> {
     const { deliveries, attempts } = this.repo.tables;
+    const kept = without.length === 0 ? undefined : notInArray(deliveries.eventType, [...without]);
     const [byState, latency] = await this.repo.snapshot((tx) => [
       tx
         .select({ state: deliveries.state, n: count() })
         .from(deliveries)
-        .where(and(eq(deliveries.orgId, orgId), eq(deliveries.targetKind, kind)))
+        .where(and(eq(deliveries.orgId, orgId), eq(deliveries.targetKind, kind), kept))
         .groupBy(deliveries.state),
       tx
         .select({ mean: sql<number | string | null>`avg(${attempts.latencyMs})` })
         .from(attempts)
         .innerJoin(deliveries, eq(deliveries.id, attempts.deliveryId))
-        .where(and(eq(deliveries.orgId, orgId), eq(deliveries.targetKind, kind), sql`${attempts.status} is not null`)),
+        .where(
+          and(eq(deliveries.orgId, orgId), eq(deliveries.targetKind, kind), kept, sql`${attempts.status} is not null`),
+        ),
     ]);
     const counts = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>;
     let total = 0;

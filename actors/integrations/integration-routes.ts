@@ -238,7 +238,7 @@ export function integrationRoutes(deps: IntegrationRoutesDeps) {
           actors,
           audit,
           now,
-          own,
+          own: (p, id) => own(p.orgId, id),
           view: deliveryView,
           schemas: {
             targetIdParams: IntegrationIdParams,

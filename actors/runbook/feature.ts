@@ -14,6 +14,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { CredentialsOpener } from "../../ops/action.ts";
+import type { OpsEventOutbox } from "../../ops/event-outbox.ts";
 import { removeOpsToken, writeOpsToken } from "../../ops/handoff.ts";
 import type { RunEvent } from "../../ops/journal.ts";
 import { openOpsJournal } from "../../ops/journal-sql.ts";
@@ -43,7 +44,7 @@ export interface RunbooksFeatureDeps {
 export async function runbooksFeature(
   ctx: FeatureContext,
   { audit, encryptedStores, credentials }: RunbooksFeatureDeps,
-): Promise<Feature & { runbooks: RunbookService; handoffToken: string }> {
+): Promise<Feature & { runbooks: RunbookService; handoffToken: string; opsOutbox: OpsEventOutbox }> {
   const { config, log, gateway, system, store, dataDir, drain } = ctx;
   const journal = await openOpsJournal(store);
   const opsToken = writeOpsToken(dataDir);
@@ -109,6 +110,8 @@ export async function runbooksFeature(
     name: "runbooks",
     runbooks: service,
     handoffToken: opsToken,
+    // The runs' webhook events (ops/event-outbox.ts): app/ hands it to the webhooks feature.
+    opsOutbox: journal.outbox,
     routes: opsRoutes({ service, audit }),
     async start() {
       // The real port (maybe picked by the OS) is in server.json once the listeners are up.

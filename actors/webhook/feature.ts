@@ -4,7 +4,8 @@
  * endpoint under `/system/webhooks` (queue, retries, circuit breaker), writes every attempt, and
  * mounts /api/webhooks. At start every endpoint's actor loads the deliveries still to send (those
  * a crash interrupted included, with their ids), and the fan-out makes the deliveries of events
- * committed before the crash.
+ * committed before the crash. Given the ops runs' outbox, it delivers their events too, only to
+ * endpoints the operator subscribed to them (./operator-events.ts, ./ops-event-fanout.ts).
  *
  * Requests leave through the `send` it is given (runtime/http/outbound.ts): the guarded sender in
  * production, a plain one until that lands, one pointed at local receivers in tests.
@@ -12,6 +13,8 @@
  * @example
  * const webhooks = await webhooksFeature(ctx, { outbox: debates.outbox, audit: access.audit, send: guardedSender({ policy: outboundPolicyOf(ctx.config) }) });
  */
+
+import type { OpsEventOutbox } from "../../ops/event-outbox.ts";
 import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { SendOutbound } from "../../runtime/http/outbound.ts";
@@ -28,6 +31,8 @@ import { openWebhookStore } from "./webhook-store.ts";
 export interface WebhooksFeatureDeps {
   /** The debates' committed events. */
   outbox: DebateEventOutbox;
+  /** The ops runs' committed events (the runbooks feature's journal); absent: none delivered. */
+  opsOutbox?: OpsEventOutbox;
   /** Where changes to endpoints are recorded. */
   audit: AuditRecorder;
   send: SendOutbound;
@@ -54,8 +59,10 @@ export async function webhooksFeature(
     { ledger: deliveries, journal, ...deliveryPolicyOf(config), log, now, random: deps.random ?? Math.random },
     { store, send: deps.send, timeoutMs: config.webhookTimeoutSeconds * 1000, log, version: ctx.version, now },
     { outbox: deps.outbox, store, deliveries, log, now, sinks: deps.sinks ?? [] },
+    deps.opsOutbox && { outbox: deps.opsOutbox, store, deliveries, log, now },
   );
   let unsubscribe: (() => void) | undefined;
+  let unsubscribeOps: (() => void) | undefined;
   return {
     name: "webhooks",
     actors,
@@ -73,10 +80,12 @@ export async function webhooksFeature(
       const ids = await store.endpointIds();
       actors.start(ids);
       unsubscribe = deps.outbox.onCommitted(() => actors.kick());
+      unsubscribeOps = deps.opsOutbox?.onCommitted(() => actors.kickOps());
       log.info({ endpoints: ids.length }, `webhooks started: ${ids.length} endpoint actors`);
     },
     async stop() {
       unsubscribe?.();
+      unsubscribeOps?.();
       await actors.stop();
       await journal.flush();
       await deliveries.close();

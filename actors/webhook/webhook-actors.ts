@@ -1,6 +1,7 @@
 /**
  * The webhooks feature's part of the supervision tree: `/system/webhooks`, a one-for-one supervisor
- * with the fan-out (`fanout`, ./event-fanout.ts) and one WebhookEndpointActor per endpoint (the
+ * with the fan-out (`fanout`, ./event-fanout.ts), the ops runs' fan-out when the server runs
+ * playbooks (`ops-fanout`, ./ops-event-fanout.ts) and one WebhookEndpointActor per endpoint (the
  * delivery engine's target actor, named by its id: ../delivery/target-actors.ts, ./endpoint-actor.ts).
  *
  * @example
@@ -13,9 +14,11 @@ import type { TargetActorDeps } from "../delivery/target-actor.ts";
 import { TargetActors } from "../delivery/target-actors.ts";
 import { type EndpointLinkDeps, endpointLink, WEBHOOK_TARGET } from "./endpoint-actor.ts";
 import { eventFanout, type FanoutDeps, type FanoutMsg } from "./event-fanout.ts";
+import { type OpsFanoutDeps, opsEventFanout } from "./ops-event-fanout.ts";
 
 export class WebhookActors extends TargetActors {
   private fanout: ActorRef<FanoutMsg> | undefined;
+  private opsFanout: ActorRef<FanoutMsg> | undefined;
   /** A drain is queued and has not started: further kicks add nothing. */
   private kicked = false;
 
@@ -24,6 +27,8 @@ export class WebhookActors extends TargetActors {
     engineDeps: TargetActorDeps,
     linkDeps: EndpointLinkDeps,
     private readonly fanoutDeps: Omit<FanoutDeps, "enqueue">,
+    /** The ops runs' events (absent: no ops fan-out). */
+    private readonly opsFanoutDeps?: Omit<OpsFanoutDeps, "enqueue">,
   ) {
     super(system, "webhooks", engineDeps, WEBHOOK_TARGET, (id) => endpointLink(linkDeps, id));
   }
@@ -45,7 +50,18 @@ export class WebhookActors extends TargetActors {
       }),
       { parent: this.parent, name: "fanout", restart: "permanent" },
     );
+    if (this.opsFanoutDeps) {
+      this.opsFanout = this.system.spawn(
+        opsEventFanout({ ...this.opsFanoutDeps, enqueue: (id, deliveries) => this.enqueue(id, deliveries) }),
+        { parent: this.parent, name: "ops-fanout", restart: "permanent" },
+      );
+    }
     for (const id of endpointIds) this.spawn(id);
+  }
+
+  /** Wakes the ops fan-out (a run's journal committed an event). */
+  kickOps(): void {
+    this.opsFanout?.tell({ type: "drain" });
   }
 
   /** Wakes the fan-out (a commit wrote outbox rows); kicks while one is queued are one. */
@@ -58,6 +74,7 @@ export class WebhookActors extends TargetActors {
   /** Stops the fan-out and every endpoint actor. */
   override async stop(): Promise<void> {
     this.fanout = undefined;
+    this.opsFanout = undefined;
     await super.stop();
   }
 }

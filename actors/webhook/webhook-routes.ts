@@ -16,7 +16,9 @@
  *   dead-lettered, retries pending).
  *
  * Everything is scoped to the caller's organisation: another organisation's endpoints and
- * deliveries answer 404, as missing ones. Every change is in the audit log, never a secret.
+ * deliveries answer 404, as missing ones. Ops run events (`ops_*`) are the operator's: only a caller
+ * holding ops.read subscribes to them, and only it sees an endpoint that takes them
+ * (./operator-events.ts). Every change is in the audit log, never a secret.
  *
  * @example
  * curl -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
@@ -28,6 +30,7 @@ import { auditedRequest } from "../../runtime/http/audit-request.ts";
 import { HttpError } from "../../runtime/http/errors.ts";
 import { type OutboundPolicy, validateOutboundUrl } from "../../runtime/http/outbound-guard.ts";
 import { accessControl, principalOf } from "../../runtime/http/permission.ts";
+import type { Principal } from "../../runtime/http/principal.ts";
 import { responses, validated } from "../../runtime/http/route-schemas.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { ErrorBody } from "../../schemas/errors.ts";
@@ -55,6 +58,7 @@ import { deliveryFields, deliveryRoutes } from "../delivery/delivery-routes.ts";
 import type { DeliveryRow, DeliveryStore } from "../delivery/delivery-store.ts";
 import { queued, type TargetStatus } from "../delivery/target-actor.ts";
 import { deliveryBody } from "./delivery-body.ts";
+import { hiddenEventTypes, refuseOpsEventTypes, seesOperatorEndpoint } from "./operator-events.ts";
 import type { WebhookActors } from "./webhook-actors.ts";
 import { type EndpointRow, eventTypesOf, newDelivery, type WebhookStore } from "./webhook-store.ts";
 
@@ -134,9 +138,10 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
   const { store, actors, audit, log, now } = deps;
   const detail = (summary: string) => ({ summary, tags: TAGS });
 
-  async function ownEndpoint(orgId: string, id: string): Promise<EndpointRow> {
-    const row = await store.endpoint(orgId, id);
-    if (row === undefined) throw notFound(id);
+  /** The caller's endpoint; 404 for another organisation's, or the operator's to anyone else. */
+  async function ownEndpoint(p: Principal, id: string): Promise<EndpointRow> {
+    const row = await store.endpoint(p.orgId, id);
+    if (row === undefined || !seesOperatorEndpoint(p, row)) throw notFound(id);
     return row;
   }
 
@@ -152,6 +157,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
         audit,
         now,
         own: ownEndpoint,
+        hiddenEventTypes,
         view: deliveryView,
         schemas: {
           targetIdParams: WebhookIdParams,
@@ -166,6 +172,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       async ({ body, request, set, status }) => {
         const p = principalOf(request);
         refuseUrl(body.url, deps.urlPolicy);
+        refuseOpsEventTypes(p, body.event_types);
         const { endpoint, secret } = await store.createEndpoint({
           orgId: p.orgId,
           url: body.url,
@@ -199,7 +206,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "",
       async ({ request }) => {
         const p = principalOf(request);
-        const rows = await store.listEndpoints(p.orgId);
+        const rows = (await store.listEndpoints(p.orgId)).filter((r) => seesOperatorEndpoint(p, r));
         const statuses = await Promise.all(rows.map((r) => actors.status(r.id)));
         return { webhooks: rows.map((r, i) => endpointBody(r, statuses[i])) };
       },
@@ -213,10 +220,11 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/metrics",
       async ({ request }) => {
         const p = principalOf(request);
-        const [summary, rows] = await Promise.all([
-          deps.deliveries.summary(p.orgId, "webhook"),
+        const [summary, all] = await Promise.all([
+          deps.deliveries.summary(p.orgId, "webhook", hiddenEventTypes(p)),
           store.listEndpoints(p.orgId),
         ]);
+        const rows = all.filter((r) => seesOperatorEndpoint(p, r));
         const statuses = await Promise.all(rows.map((r) => actors.status(r.id)));
         const { DELIVERED, DEAD_LETTERED, RETRYING, PENDING, IN_PROGRESS } = summary.byState;
         const finished = DELIVERED + DEAD_LETTERED;
@@ -244,7 +252,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/:id",
       async ({ params, request }) => {
         const p = principalOf(request);
-        const row = await ownEndpoint(p.orgId, params.id);
+        const row = await ownEndpoint(p, params.id);
         return endpointBody(row, await actors.status(row.id));
       },
       {
@@ -259,6 +267,8 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       async ({ params, body, request }) => {
         const p = principalOf(request);
         refuseUrl(body.url, deps.urlPolicy);
+        refuseOpsEventTypes(p, body.event_types);
+        await ownEndpoint(p, params.id);
         const row = await store.updateEndpoint(
           p.orgId,
           params.id,
@@ -294,7 +304,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/:id",
       async ({ params, request }) => {
         const p = principalOf(request);
-        await ownEndpoint(p.orgId, params.id);
+        await ownEndpoint(p, params.id);
         // The actor first: nothing is attempted for deliveries about to be removed.
         await actors.remove(params.id);
         const row = await store.deleteEndpoint(p.orgId, params.id);
@@ -325,6 +335,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       async ({ params, body, request, set }) => {
         const p = principalOf(request);
         const overlapSeconds = body?.overlap_seconds ?? deps.overlapSeconds;
+        await ownEndpoint(p, params.id);
         const rotated = await store.rotateSecret(p.orgId, params.id, overlapSeconds * 1000, new Date(now()));
         if (rotated === undefined) throw notFound(params.id);
         actors.reload(params.id);
@@ -353,7 +364,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/:id/test",
       async ({ params, request, status }) => {
         const p = principalOf(request);
-        const endpoint = await ownEndpoint(p.orgId, params.id);
+        const endpoint = await ownEndpoint(p, params.id);
         if (!endpoint.enabled) {
           throw new HttpError(
             409,
@@ -400,7 +411,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       "/:id/recover",
       async ({ params, body, request }) => {
         const p = principalOf(request);
-        await ownEndpoint(p.orgId, params.id);
+        await ownEndpoint(p, params.id);
         const includeDelivered = body.include_delivered ?? false;
         const rows = await deps.deliveries.recoverSince(
           p.orgId,

@@ -14,7 +14,7 @@
  * const { endpoint, secret } = await store.createEndpoint({ orgId: "o-1", url, eventTypes: [], description: "", enabled: true, by: "u-1", now: new Date() });
  * await deliveries.insertDeliveries([newDelivery(endpoint, "debate_end", "d-1:9", body, new Date())]); // ../delivery/delivery-store.ts
  */
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, like, sql } from "drizzle-orm";
 import type { EncryptedStore, FieldReplacement, StoredField } from "../../runtime/security/encrypted-store.ts";
 import type { FieldRef } from "../../runtime/security/field-cipher.ts";
 import type { FieldSealer } from "../../runtime/security/field-sealer.ts";
@@ -174,6 +174,22 @@ export class WebhookStore {
         .select()
         .from(endpoints)
         .where(and(inArray(endpoints.orgId, [...orgIds]), eq(endpoints.enabled, true))),
+    );
+  }
+
+  /**
+   * Server-internal, across organisations: the enabled endpoints that list an ops run event by
+   * name (the fan-out of the operator's events; only the operator can list one,
+   * ./operator-events.ts). The types are JSON strings in `event_types`: the LIKE narrows the read,
+   * the caller checks each type exactly.
+   */
+  enabledEndpointsListingOpsEvents(): Promise<EndpointRow[]> {
+    const { endpoints } = this.repo.tables;
+    return this.repo.read((db) =>
+      db
+        .select()
+        .from(endpoints)
+        .where(and(eq(endpoints.enabled, true), like(endpoints.eventTypes, '%"ops_%'))),
     );
   }
 
