@@ -17,9 +17,9 @@ import type { OpsEventOutbox, OpsOutboxEvent } from "../../ops/event-outbox.ts";
 import { opsEventData } from "../../ops/event-outbox.ts";
 import { behavior } from "../../runtime/actor/index.ts";
 import type { Logger } from "../../runtime/log.ts";
-import { deliveryBody } from "./delivery-body.ts";
 import type { DeliveryRow, DeliveryStore } from "../delivery/delivery-store.ts";
 import { type QueuedDelivery, queued } from "../delivery/target-actor.ts";
+import { deliveryBody } from "./delivery-body.ts";
 import { FANOUT_BATCH, type FanoutMsg, POLL_MS } from "./event-fanout.ts";
 import { type EndpointRow, eventTypesOf, newDelivery, type WebhookStore } from "./webhook-store.ts";
 
