@@ -192,7 +192,7 @@ export default function DebatesPage({ query }: PageProps) {
                     ) : (
                       <a
                         href={`/debates/${encodeURIComponent(d.debate_id)}/receipt`}
-                        aria-label={`Receipt of “${d.question}”`}
+                        aria-label={`Verify the receipt of “${d.question}”`}
                       >
                         Verify
                       </a>
