@@ -181,12 +181,12 @@ export default function DebatesPage({ query }: PageProps) {
                       </div>
                     )}
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <span class={`badge badge-${d.status}`}>{d.status}</span>
                   </td>
-                  <td>{d.agents.join(", ")}</td>
-                  <td>{when(d.created_at)}</td>
-                  <td>
+                  <td data-label="Agents">{d.agents.join(", ")}</td>
+                  <td data-label="Started">{when(d.created_at)}</td>
+                  <td data-label="Receipt">
                     {d.status === "running" ? (
                       <span class="muted">when it ends</span>
                     ) : (
