@@ -9,7 +9,7 @@ import { ApiError, api } from "../../api.ts";
 import { when } from "../../format.ts";
 import { me } from "../../session.ts";
 import { Field, Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, Select, ShownOnce } from "./developer-nav.tsx";
+import { DeveloperNav, NotGranted, Select, ShownOnce, TableRegion } from "./developer-nav.tsx";
 
 type Role = "viewer" | "member" | "admin" | "owner";
 const ROLES: Role[] = ["viewer", "member", "admin", "owner"];
@@ -116,7 +116,7 @@ function KeyTable({ keys, onRevoked }: { keys: ApiKey[]; onRevoked: () => void }
   return (
     <>
       {error && <Notice kind="error">{error}</Notice>}
-      <div class="table-scroll">
+      <TableRegion label="API keys">
         <table>
           <caption class="visually-hidden">API keys</caption>
           <thead>
@@ -161,7 +161,7 @@ function KeyTable({ keys, onRevoked }: { keys: ApiKey[]; onRevoked: () => void }
             ))}
           </tbody>
         </table>
-      </div>
+      </TableRegion>
     </>
   );
 }
@@ -214,7 +214,7 @@ function ProviderKeys() {
       {list.length === 0 ? (
         <p>No provider keys of the organisation's own: the server's keys apply.</p>
       ) : (
-        <div class="table-scroll">
+        <TableRegion label="Provider keys">
           <table>
             <caption class="visually-hidden">Provider keys</caption>
             <thead>
@@ -236,7 +236,7 @@ function ProviderKeys() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableRegion>
       )}
     </>
   );

@@ -10,7 +10,7 @@ import { ApiError, api } from "../../api.ts";
 import { when } from "../../format.ts";
 import { me } from "../../session.ts";
 import { Field, Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, Select } from "./developer-nav.tsx";
+import { DeveloperNav, NotGranted, Select, TableRegion } from "./developer-nav.tsx";
 
 type Kind = "slack" | "discord" | "teams" | "oauth2";
 const KINDS: { value: Kind; label: string }[] = [
@@ -143,7 +143,7 @@ function IntegrationTable({ list, onRemoved }: { list: Integration[]; onRemoved:
   return (
     <>
       {error && <Notice kind="error">{error}</Notice>}
-      <div class="table-scroll">
+      <TableRegion label="Integrations">
         <table>
           <caption class="visually-hidden">Integrations</caption>
           <thead>
@@ -187,7 +187,7 @@ function IntegrationTable({ list, onRemoved }: { list: Integration[]; onRemoved:
             ))}
           </tbody>
         </table>
-      </div>
+      </TableRegion>
     </>
   );
 }

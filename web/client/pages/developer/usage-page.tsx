@@ -6,7 +6,7 @@
 import { useMemo, useState } from "preact/hooks";
 import { me } from "../../session.ts";
 import { Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, Select } from "./developer-nav.tsx";
+import { DeveloperNav, NotGranted, Select, TableRegion } from "./developer-nav.tsx";
 import { type ChartSeries, UsageChart } from "./usage-chart.tsx";
 import { dailySeries, daysAgo, type UsageDay } from "./usage-series.ts";
 
@@ -97,7 +97,7 @@ function Report({ report }: { report: UsageReport }) {
       {report.by_agent.length === 0 ? (
         <p>No debates in this period.</p>
       ) : (
-        <div class="table-scroll">
+        <TableRegion label="Usage per agent">
           <table>
             <caption class="visually-hidden">Usage per agent</caption>
             <thead>
@@ -124,11 +124,11 @@ function Report({ report }: { report: UsageReport }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableRegion>
       )}
       <details>
         <summary>The figures per day</summary>
-        <div class="table-scroll">
+        <TableRegion label="Usage per day">
           <table>
             <caption class="visually-hidden">Usage per day</caption>
             <thead>
@@ -152,7 +152,7 @@ function Report({ report }: { report: UsageReport }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableRegion>
       </details>
     </>
   );

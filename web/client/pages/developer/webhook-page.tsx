@@ -12,7 +12,7 @@ import type { PageProps } from "../../route.ts";
 import { navigate } from "../../router.ts";
 import { me } from "../../session.ts";
 import { Field, Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, ShownOnce } from "./developer-nav.tsx";
+import { DeveloperNav, NotGranted, ShownOnce, TableRegion } from "./developer-nav.tsx";
 import { type Delivery, stateClass, stateLabel, type Webhook, type WebhookWithSecret } from "./webhook-types.ts";
 
 /** How often the log is read again while a delivery is still pending or retrying. */
@@ -50,7 +50,7 @@ function DeliveryLog({ id, version }: { id: string; version: number }) {
   const list = log.data?.deliveries ?? [];
   if (list.length === 0) return <p>No deliveries yet: send a test event.</p>;
   return (
-    <div class="table-scroll">
+    <TableRegion label="Deliveries">
       <table>
         <caption class="visually-hidden">Deliveries</caption>
         <thead>
@@ -81,7 +81,7 @@ function DeliveryLog({ id, version }: { id: string; version: number }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </TableRegion>
   );
 }
 

@@ -9,7 +9,7 @@ import { ApiError, api } from "../../api.ts";
 import { when } from "../../format.ts";
 import { me } from "../../session.ts";
 import { Field, Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, ShownOnce } from "./developer-nav.tsx";
+import { DeveloperNav, NotGranted, ShownOnce, TableRegion } from "./developer-nav.tsx";
 import {
   type Delivery,
   EVENT_TYPES,
@@ -90,7 +90,7 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: WebhookWithSecret) => 
 function Endpoints({ hooks }: { hooks: Webhook[] }) {
   if (hooks.length === 0) return <p>No webhooks yet.</p>;
   return (
-    <div class="table-scroll">
+    <TableRegion label="Webhook endpoints">
       <table>
         <caption class="visually-hidden">Webhook endpoints</caption>
         <thead>
@@ -122,7 +122,7 @@ function Endpoints({ hooks }: { hooks: Webhook[] }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </TableRegion>
   );
 }
 
@@ -153,7 +153,7 @@ function DeadLetters({ hooks }: { hooks: Webhook[] }) {
         <p>No dead letters: every delivery arrived or is on its way.</p>
       )}
       {dead.data && dead.data.dead_letters.length > 0 && (
-        <div class="table-scroll">
+        <TableRegion label="Dead-lettered deliveries">
           <table>
             <caption class="visually-hidden">Dead-lettered deliveries</caption>
             <thead>
@@ -201,7 +201,7 @@ function DeadLetters({ hooks }: { hooks: Webhook[] }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableRegion>
       )}
     </>
   );
