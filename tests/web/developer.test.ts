@@ -143,7 +143,7 @@ describe("API keys", () => {
     key = ((await shown.textContent()) ?? "").trim();
     expect(key).toMatch(/^ara_live_/);
 
-    await page.getByRole("button", { name: "Copy the api key" }).click();
+    await page.getByRole("button", { name: "Copy the API key" }).click();
     await page.getByText("Copied.").waitFor();
     expect(await page.evaluate("navigator.clipboard.readText()")).toBe(key);
 
@@ -312,6 +312,14 @@ describe("usage and cost", () => {
     expect(figures).toMatch(/Debates1/);
     expect(record.cspViolations).toEqual([]);
     await reviewed(page, "developer-usage");
+
+    // The charts take the dark theme's colours when it is switched on.
+    const toggle = page.getByRole("button", { name: "Dark theme" });
+    await toggle.click();
+    if ((await toggle.getAttribute("aria-pressed")) !== "true") await toggle.click();
+    await expectAccessible(page, "developer-usage, dark theme");
+    await screenshots(page, "developer-usage-dark");
+    await toggle.click();
 
     await page.getByLabel("Period").selectOption("7");
     await page.getByRole("img", { name: new RegExp(`^Cost per day from \\d{4}-\\d{2}-\\d{2} to ${today}`) }).waitFor();

@@ -5,7 +5,7 @@
  * @example
  * <DeveloperNav />
  * <CopyButton text={key} label="Copy the key" />
- * <ShownOnce label="API key" value={created.key} onDone={() => setCreated(undefined)} />
+ * <ShownOnce label="API key" copyLabel="Copy the API key" value={created.key} onDone={() => setCreated(undefined)} />
  */
 import type { ComponentChildren } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
@@ -119,7 +119,14 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
  * A secret the server answers once (an API key, a signing secret): shown with a copy button and
  * the warning that it will not be shown again, until the person says they have it.
  */
-export function ShownOnce(props: { label: string; value: string; onDone: () => void; children?: ComponentChildren }) {
+export function ShownOnce(props: {
+  label: string;
+  /** The copy button's name: "Copy the API key". */
+  copyLabel: string;
+  value: string;
+  onDone: () => void;
+  children?: ComponentChildren;
+}) {
   return (
     <Notice kind="success">
       <p class="once-title">
@@ -130,7 +137,7 @@ export function ShownOnce(props: { label: string; value: string; onDone: () => v
       </p>
       {props.children}
       <p class="once-actions">
-        <CopyButton text={props.value} label={`Copy the ${props.label.toLowerCase()}`} />
+        <CopyButton text={props.value} label={props.copyLabel} />
         <button type="button" class="button-quiet" onClick={props.onDone}>
           Done
         </button>

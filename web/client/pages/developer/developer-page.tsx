@@ -136,7 +136,7 @@ function KeyTable({ keys, onRevoked }: { keys: ApiKey[]; onRevoked: () => void }
               <tr key={k.id}>
                 <td>{k.name}</td>
                 <td>
-                  <code>
+                  <code class="nowrap">
                     {k.prefix}…{k.last_four}
                   </code>
                 </td>
@@ -172,7 +172,12 @@ function Keys() {
   return (
     <>
       {created && (
-        <ShownOnce label="API key" value={created.key} onDone={() => setCreated(undefined)}>
+        <ShownOnce
+          label="API key"
+          copyLabel="Copy the API key"
+          value={created.key}
+          onDone={() => setCreated(undefined)}
+        >
           <p class="once-title">
             Send it as <code>Authorization: Bearer …</code> or <code>X-API-Key</code>.
           </p>
@@ -245,7 +250,7 @@ function ProviderKeys() {
 export default function DeveloperPage() {
   const canManageKeys = me.value?.permissions.includes("keys.manage") ?? false;
   return (
-    <section>
+    <section class="developer">
       <h1>Developer</h1>
       <DeveloperNav />
       <p>

@@ -216,7 +216,7 @@ function Integrations() {
 export default function IntegrationsPage() {
   const canManage = me.value?.permissions.includes("integrations.manage") ?? false;
   return (
-    <section>
+    <section class="developer">
       <h1>Integrations</h1>
       <DeveloperNav />
       {canManage ? (

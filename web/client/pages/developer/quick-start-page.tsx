@@ -23,7 +23,7 @@ function Example({ title, code, id }: { title: string; code: string; id: string 
 export default function QuickStartPage() {
   const origin = location.origin;
   return (
-    <section>
+    <section class="developer">
       <h1>Quick start</h1>
       <DeveloperNav />
       <p>

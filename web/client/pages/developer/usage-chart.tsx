@@ -36,6 +36,8 @@ export function UsageChart({ label, x, series }: { label: string; x: number[]; s
       {
         width: Math.max(280, el.clientWidth),
         height: HEIGHT,
+        // Days are UTC days (the report's): ticks fall on UTC midnights whatever the browser's zone.
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [

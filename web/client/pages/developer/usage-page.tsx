@@ -178,7 +178,7 @@ function Usage() {
 export default function UsagePage() {
   const canRead = me.value?.permissions.includes("billing.read") ?? false;
   return (
-    <section>
+    <section class="developer">
       <h1>Usage and cost</h1>
       <DeveloperNav />
       {canRead ? <Usage /> : <NotGranted what="read the organisation's usage and cost" permission="billing.read" />}

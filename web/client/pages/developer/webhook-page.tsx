@@ -140,7 +140,7 @@ function Endpoint({ hook, reload }: { hook: Webhook; reload: () => void }) {
   return (
     <>
       <dl class="figures">
-        <div>
+        <div class="wide">
           <dt>Endpoint</dt>
           <dd>
             <code>{hook.url}</code>
@@ -166,7 +166,14 @@ function Endpoint({ hook, reload }: { hook: Webhook; reload: () => void }) {
         <p class="muted">The previous secret still signs deliveries until {when(hook.previous_secret_expires_at)}.</p>
       )}
       {said && <Notice kind={said.kind}>{said.text}</Notice>}
-      {secret && <ShownOnce label="Signing secret" value={secret} onDone={() => setSecret(undefined)} />}
+      {secret && (
+        <ShownOnce
+          label="Signing secret"
+          copyLabel="Copy the signing secret"
+          value={secret}
+          onDone={() => setSecret(undefined)}
+        />
+      )}
       <p class="row-actions">
         <button type="button" onClick={sendTest} disabled={busy || !hook.enabled}>
           Send a test event
@@ -204,7 +211,7 @@ export default function WebhookPage({ params }: PageProps) {
   const canManage = me.value?.permissions.includes("webhooks.manage") ?? false;
   const id = params.id ?? "";
   return (
-    <section>
+    <section class="developer">
       <h1>Webhook</h1>
       <DeveloperNav />
       <p>

@@ -213,7 +213,12 @@ function Webhooks() {
   return (
     <>
       {created && (
-        <ShownOnce label="Signing secret" value={created.secret} onDone={() => setCreated(undefined)}>
+        <ShownOnce
+          label="Signing secret"
+          copyLabel="Copy the signing secret"
+          value={created.secret}
+          onDone={() => setCreated(undefined)}
+        >
           <p class="once-title">
             For <a href={`/developer/webhooks/${encodeURIComponent(created.id)}`}>{created.url}</a>: check each
             delivery's signature with it.
@@ -239,7 +244,7 @@ function Webhooks() {
 export default function WebhooksPage() {
   const canManage = me.value?.permissions.includes("webhooks.manage") ?? false;
   return (
-    <section>
+    <section class="developer">
       <h1>Webhooks</h1>
       <DeveloperNav />
       {canManage ? <Webhooks /> : <NotGranted what="manage the organisation's webhooks" permission="webhooks.manage" />}
