@@ -9,6 +9,7 @@
  * Every page is checked with axe and photographed at desktop and phone width.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
@@ -103,6 +104,9 @@ async function reviewed(page: Page, name: string): Promise<void> {
   expect(await overflowsSideways(page)).toBe(false);
   await page.setViewportSize({ width: 1280, height: 900 });
 }
+
+/** The runbook's signature of a delivery's body with `secret` (X-Webhook-Signature). */
+const signed = (secret: string, body: string) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 
 /** The HTTP status curl gets for GET `path` with `key` as its bearer token. */
 async function curlStatus(key: string, path: string): Promise<number> {
@@ -206,6 +210,8 @@ describe("webhooks", () => {
     await receiver.waitFor(before + 1, 15_000);
     const got = receiver.received[before];
     expect(got?.path).toBe("/hook");
+    // Signed with the secret the page showed once.
+    expect(got?.headers["x-webhook-signature"]).toBe(signed(secret, got?.body ?? ""));
     // The log follows the delivery until it arrived, with its attempt and the receiver's answer.
     await page.getByText("delivered", { exact: true }).waitFor({ timeout: 15_000 });
     const attempts = page.getByRole("list", { name: /^Attempts of dlv-/ });
@@ -222,6 +228,17 @@ describe("webhooks", () => {
     expect(next).not.toBe(secret);
     expect(next.length).toBeGreaterThan(16);
     await page.getByText("The previous secret still signs deliveries until").waitFor();
+    // The next event is signed with the new secret, and with the old one beside it during the overlap.
+    const sent = receiver.received.length;
+    await page.getByRole("button", { name: "Send a test event" }).click();
+    await receiver.waitFor(sent + 1, 15_000);
+    const after = receiver.received[sent];
+    expect(after?.headers["x-webhook-signature"]).toBe(signed(next, after?.body ?? ""));
+    expect(after?.headers["x-webhook-signature-previous"]).toBe(signed(secret, after?.body ?? ""));
+    await page
+      .getByRole("row")
+      .filter({ hasText: after?.headers["webhook-id"] ?? "(no id)" })
+      .waitFor();
   });
 
   test("a dead letter is listed and sent again by its retry button", async () => {
@@ -372,6 +389,8 @@ describe("quick start and provider keys", () => {
 
   test("the TypeScript example, as the page writes it for this server, starts a debate and follows it to its end", async () => {
     const { page, record } = tab;
+    await page.goto(`${server.api}/developer`);
+    await headingIs(page, "Developer");
     await section(page, "Quick start", "Quick start", "/developer/quick-start");
     const examples = page.locator("pre.example");
     const curl = (await examples.nth(0).textContent()) ?? "";
@@ -407,6 +426,21 @@ describe("quick start and provider keys", () => {
     if (code !== 0) throw new Error(`the example exited ${code}: ${err}\n${out}`);
     expect(out).toContain("[debate_start]");
     expect(out).toContain("status: completed");
+
+    // The curl example's start, as written (the key from the environment instead of the placeholder).
+    const start = curl
+      .slice(0, curl.indexOf("# Its events"))
+      .split("\n")
+      .filter((line) => !line.startsWith("export ARAGORA_API_KEY="))
+      .join("\n");
+    const shell = Bun.spawn(["sh", "-c", start], {
+      env: { PATH: process.env.PATH ?? "", ARAGORA_API_KEY: made.body.key },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [answer, shellCode] = await Promise.all([new Response(shell.stdout).text(), shell.exited]);
+    expect(shellCode).toBe(0);
+    expect(JSON.parse(answer)).toMatchObject({ debate_id: expect.stringMatching(/^d-/), status: "running" });
   }, 60_000);
 });
 
