@@ -139,13 +139,10 @@ function Endpoint({ hook, reload }: { hook: Webhook; reload: () => void }) {
 
   return (
     <>
+      <p>
+        Endpoint: <code>{hook.url}</code>
+      </p>
       <dl class="figures">
-        <div class="wide">
-          <dt>Endpoint</dt>
-          <dd>
-            <code>{hook.url}</code>
-          </dd>
-        </div>
         <div>
           <dt>Events</dt>
           <dd>{hook.event_types.length === 0 ? "all" : hook.event_types.join(", ")}</dd>
@@ -154,9 +151,7 @@ function Endpoint({ hook, reload }: { hook: Webhook; reload: () => void }) {
           <dt>State</dt>
           <dd>
             {hook.enabled ? "enabled" : "disabled"}
-            {hook.circuit_breaker && (
-              <span class="muted"> · circuit {hook.circuit_breaker.state.replace("_", " ")}</span>
-            )}
+            {hook.circuit_breaker && <span class="muted">circuit {hook.circuit_breaker.state.replace("_", " ")}</span>}
           </dd>
         </div>
       </dl>
