@@ -285,6 +285,23 @@ describe("webhooks", () => {
     await page.getByText(`Delivery ${sent.body.delivery_id} is queued again`).waitFor();
     await failing.waitFor(count + 1, 15_000);
     expect(failing.received.at(-1)?.body).toContain(sent.body.delivery_id);
+
+    // Its endpoint is disabled (no test event then), enabled again, and removed from its own page.
+    await page.getByRole("cell").getByRole("link", { name: failing.url }).click();
+    await headingIs(page, "Webhook");
+    await page.getByRole("button", { name: "Disable" }).click();
+    await page.getByText("Disabled: no event is sent to it").waitFor();
+    expect(await page.getByRole("button", { name: "Send a test event" }).isDisabled()).toBe(true);
+    const stored = await call<{ enabled: boolean }>(server, "GET", `/api/webhooks/${made.body.id}`, {
+      token: owner.access_token,
+    });
+    expect(stored.body.enabled).toBe(false);
+    await page.getByRole("button", { name: "Enable" }).click();
+    await page.getByText("Enabled.").waitFor();
+    await page.getByRole("button", { name: "Remove" }).click();
+    await page.waitForURL((url) => url.pathname === "/developer/webhooks", { timeout: 15_000 });
+    await page.getByRole("cell").getByRole("link", { name: receiver.url }).waitFor();
+    expect(await page.getByRole("cell").getByRole("link", { name: failing.url }).count()).toBe(0);
   });
 });
 
