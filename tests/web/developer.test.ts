@@ -291,6 +291,8 @@ describe("webhooks", () => {
     await headingIs(page, "Webhook");
     await page.getByRole("button", { name: "Disable" }).click();
     await page.getByText("Disabled: no event is sent to it").waitFor();
+    // The page reads the endpoint again after the change: its button says Enable once it has.
+    await page.getByRole("button", { name: "Enable", exact: true }).waitFor();
     expect(await page.getByRole("button", { name: "Send a test event" }).isDisabled()).toBe(true);
     const stored = await call<{ enabled: boolean }>(server, "GET", `/api/webhooks/${made.body.id}`, {
       token: owner.access_token,
