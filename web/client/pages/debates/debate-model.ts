@@ -188,6 +188,9 @@ export function applyEvent(model: DebateModel, event: DebateEvent): boolean {
     case "turn_start": {
       if (!agent) break;
       const seat = seatOf(model, agent);
+      // Always a new turn: a restarted turn (after a crash) streams its text again from the start.
+      const previous = seat.turns.at(-1);
+      if (previous) previous.done = true;
       const turn = openTurn(seat, event, str(d.phase));
       turn.role = str(d.role);
       break;

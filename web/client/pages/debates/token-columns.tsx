@@ -72,7 +72,7 @@ export function TokenColumns({ seats }: { seats: Seat[] }) {
                 Error in {e.phase}: {e.kind} ({e.message})
               </p>
             ))}
-          <ol class="turns">
+          <ol class="turns" aria-label={`Turns of ${seat.agent}`}>
             {seat.turns.map((turn, i) => (
               <TurnView seat={seat} turn={turn} key={i} />
             ))}
