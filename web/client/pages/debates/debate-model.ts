@@ -42,6 +42,8 @@ export interface Turn {
 
 export interface Seat {
   agent: string;
+  /** Bumped by every change to the seat: its column redraws only when this moved. */
+  version: number;
   turns: Turn[];
   /** Why the seat failed, when it did (an agent_error with seat_failed). */
   failed: string | null;
@@ -104,6 +106,8 @@ export interface DebateModel {
   gaps: number;
   /** Each seat's latest answer per round (proposals, revisions): agreement is computed from them. */
   answers: Map<number, Map<string, string>>;
+  /** Bumped when agreement may have changed (an answer, a failed seat, the end). */
+  agreementVersion: number;
 }
 
 /** A model with nothing in it yet. @example emptyModel("d-42") */
@@ -126,13 +130,14 @@ export function emptyModel(debateId: string): DebateModel {
     lastSeq: 0,
     gaps: 0,
     answers: new Map(),
+    agreementVersion: 0,
   };
 }
 
 function seatOf(model: DebateModel, agent: string): Seat {
   let seat = model.seats.get(agent);
   if (!seat) {
-    seat = { agent, turns: [], failed: null, errors: [], fallbacks: [] };
+    seat = { agent, version: 0, turns: [], failed: null, errors: [], fallbacks: [] };
     model.seats.set(agent, seat);
   }
   return seat;
@@ -171,6 +176,10 @@ export function applyEvent(model: DebateModel, event: DebateEvent): boolean {
   model.lastSeq = event.seq;
   const d = event.data;
   const agent = event.agent;
+  if (agent) {
+    const seat = model.seats.get(agent);
+    if (seat) seat.version++;
+  }
   switch (event.type) {
     case "debate_start": {
       model.question = str(d.question);
@@ -218,6 +227,7 @@ export function applyEvent(model: DebateModel, event: DebateEvent): boolean {
           model.answers.set(event.round, round);
         }
         round.set(agent, str(d.text));
+        model.agreementVersion++;
       }
       break;
     }
@@ -269,7 +279,10 @@ export function applyEvent(model: DebateModel, event: DebateEvent): boolean {
         seatFailed: d.seat_failed === true,
       };
       seat.errors.push(error);
-      if (error.seatFailed) seat.failed = `${error.kind}: ${error.message}`;
+      if (error.seatFailed) {
+        seat.failed = `${error.kind}: ${error.message}`;
+        model.agreementVersion++;
+      }
       break;
     }
     case "fallback": {
@@ -296,7 +309,9 @@ export function applyEvent(model: DebateModel, event: DebateEvent): boolean {
       for (const seat of model.seats.values()) {
         const turn = seat.turns.at(-1);
         if (turn) turn.done = true;
+        seat.version++;
       }
+      model.agreementVersion++;
       break;
     case "receipt_generated":
       model.receipt = true;

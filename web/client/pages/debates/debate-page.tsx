@@ -113,10 +113,8 @@ export default function DebatePage({ params }: PageProps) {
   }, [id, model, render]);
 
   const seats = [...model.seats.values()];
-  const points = agreementByRound(model);
-  // A new array only when the figures change: the chart redraws then, not on every token.
-  const pointsKey = JSON.stringify(points);
-  const chartPoints = useMemo(() => points, [pointsKey]);
+  // Computed (and the chart redrawn) when an answer came in, not on every token.
+  const chartPoints = useMemo(() => agreementByRound(model), [model, model.agreementVersion]);
   const question = model.question || record?.question || "";
   const lastRound = model.rounds > 0 ? ` of ${model.rounds}` : "";
 

@@ -7,6 +7,7 @@
  *
  * @example <TokenColumns seats={[...model.seats.values()]} />
  */
+import { memo } from "preact/compat";
 import type { Seat, Turn } from "./debate-model.ts";
 
 const PHASES: Record<string, string> = {
@@ -23,7 +24,11 @@ function turnTitle(turn: Turn): string {
   return turn.round === null ? phase : `Round ${turn.round} · ${phase}`;
 }
 
-function TurnView({ seat, turn }: { seat: Seat; turn: Turn }) {
+/**
+ * One turn. The model changes its objects in place, so what changes is passed beside them
+ * (`text`, `done`): a turn that did not change is not redrawn.
+ */
+const TurnView = memo(function TurnView({ seat, turn }: { seat: Seat; turn: Turn; text: string; done: boolean }) {
   return (
     <li class={`turn${turn.done ? "" : " turn-live"}`}>
       <h3 class="turn-title">
@@ -42,43 +47,49 @@ function TurnView({ seat, turn }: { seat: Seat; turn: Turn }) {
       {turn.interrupted && <p class="turn-note">Interrupted: {turn.interrupted}</p>}
     </li>
   );
-}
+});
 
 export function TokenColumns({ seats }: { seats: Seat[] }) {
   return (
     <div class="seat-columns">
       {seats.map((seat) => (
-        <section
-          class={`seat${seat.failed ? " seat-failed" : ""}`}
-          key={seat.agent}
-          aria-labelledby={`seat-${seat.agent}`}
-          data-seat={seat.agent}
-        >
-          <h2 id={`seat-${seat.agent}`} class="seat-name">
-            {seat.agent}
-            {seat.failed && <span class="badge badge-failed">failed</span>}
-          </h2>
-          {seat.failed && <p class="field-error">Seat failed: {seat.failed}</p>}
-          {seat.fallbacks.map((f, i) => (
-            // Fallbacks of one seat in the order they happened; the list never reorders.
-            <p class="turn-note" key={i}>
-              Fallback in {f.phase}: {f.from} → {f.to} ({f.reason})
-            </p>
-          ))}
-          {seat.errors
-            .filter((e) => !e.seatFailed)
-            .map((e, i) => (
-              <p class="turn-note" key={i}>
-                Error in {e.phase}: {e.kind} ({e.message})
-              </p>
-            ))}
-          <ol class="turns" aria-label={`Turns of ${seat.agent}`}>
-            {seat.turns.map((turn, i) => (
-              <TurnView seat={seat} turn={turn} key={i} />
-            ))}
-          </ol>
-        </section>
+        <SeatColumn seat={seat} version={seat.version} key={seat.agent} />
       ))}
     </div>
   );
 }
+
+/** One agent's column, redrawn only when its seat's version moved. */
+const SeatColumn = memo(function SeatColumn({ seat }: { seat: Seat; version: number }) {
+  return (
+    <section
+      class={`seat${seat.failed ? " seat-failed" : ""}`}
+      aria-labelledby={`seat-${seat.agent}`}
+      data-seat={seat.agent}
+    >
+      <h2 id={`seat-${seat.agent}`} class="seat-name">
+        {seat.agent}
+        {seat.failed && <span class="badge badge-failed">failed</span>}
+      </h2>
+      {seat.failed && <p class="field-error">Seat failed: {seat.failed}</p>}
+      {seat.fallbacks.map((f, i) => (
+        // Fallbacks of one seat in the order they happened; the list never reorders.
+        <p class="turn-note" key={i}>
+          Fallback in {f.phase}: {f.from} → {f.to} ({f.reason})
+        </p>
+      ))}
+      {seat.errors
+        .filter((e) => !e.seatFailed)
+        .map((e, i) => (
+          <p class="turn-note" key={i}>
+            Error in {e.phase}: {e.kind} ({e.message})
+          </p>
+        ))}
+      <ol class="turns" aria-label={`Turns of ${seat.agent}`}>
+        {seat.turns.map((turn, i) => (
+          <TurnView seat={seat} turn={turn} text={turn.text} done={turn.done} key={i} />
+        ))}
+      </ol>
+    </section>
+  );
+});
