@@ -183,7 +183,7 @@ describe("a dropped connection", () => {
       body: {
         question: "Is a monorepo better than many repositories for a small team?",
         agents: ["demo:alice", "demo:bob", "demo:carol"],
-        rounds: 2,
+        rounds: 3,
       },
     });
     expect(created.status).toBe(201);
@@ -192,21 +192,28 @@ describe("a dropped connection", () => {
     await page.goto(`${server.api}/debates/${id}`);
     await headingIs(page, "Debate");
 
-    // Twice: cut the socket while tokens stream, and wait for the page to be live on a new one.
-    for (const cut of [1, 2]) {
-      await until(page, `Number(document.querySelector(".debate-live")?.dataset.lastSeq ?? 0) > ${cut * 40}`, 30_000);
+    // Twice: cut the socket while tokens stream; the page opens a new one and subscribes again.
+    for (const [cut, after] of [
+      [1, 30],
+      [2, 150],
+    ] as const) {
+      await until(page, `Number(document.querySelector(".debate-live")?.dataset.lastSeq ?? 0) > ${after}`, 30_000);
+      expect(await page.locator(".debate-status").textContent()).not.toContain("Finished");
       const before = Number(await page.locator(".debate-live").getAttribute("data-last-seq"));
       await page.evaluate("window.__sockets.at(-1).close(4000, 'cut by the test')");
-      await page.locator(".debate-status", { hasText: /reconnecting/i }).waitFor({ timeout: 10_000 });
       await until(page, `window.__sockets.length === ${cut + 1}`, 15_000);
+      await until(page, `window.__sent.length === ${cut + 1}`, 15_000);
       const sent = (await page.evaluate("window.__sent")) as string[];
       const resume = JSON.parse(sent.at(-1) as string) as { type: string; debate_id: string; since_seq: number };
       expect(resume.type).toBe("subscribe");
       expect(resume.debate_id).toBe(id);
       // It asked for what came after the last event it had, not the whole log again.
       expect(resume.since_seq).toBeGreaterThanOrEqual(before);
-      if (cut === 1) await screenshots(page, "debate-reconnecting");
+      const live = await call<{ status: string }>(server, "GET", `/api/debates/${id}`, { token: owner.access_token });
+      if (cut === 2) expect(live.body.status).toBe("running");
     }
+    await page.locator(".debate-status", { hasText: "Live" }).waitFor({ timeout: 15_000 });
+    await screenshots(page, "debate-resumed");
     await finished(page);
     const events = await eventsOf(id);
     expect(await page.locator(".debate-live").getAttribute("data-gaps")).toBe("0");
