@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import { call, claimOwner, type Session, startAccessServer, userWithRole } from "../access/support.ts";
+import { type FakeProvider, startFakeProvider } from "../fake-provider/index.ts";
 import type { TestServer } from "../support/server.ts";
 import {
   expectAccessible,
@@ -136,7 +137,7 @@ describe("starting a debate", () => {
 
     await page.getByLabel("Question").fill("Should the team adopt Bun for the build tooling?");
     await page.getByLabel("Other agents").fill("demo:dave");
-    await page.getByLabel("Rounds").fill("1");
+    await page.getByLabel("Rounds").fill("2");
     await page.getByRole("button", { name: "Start the debate" }).click();
     await page.waitForURL((u) => /^\/debates\/d-/.test(u.pathname), { timeout: 15_000 });
     await headingIs(page, "Debate");
@@ -156,8 +157,8 @@ describe("starting a debate", () => {
     expect(live).not.toContain("Finished");
     const during = await call<{ status: string }>(server, "GET", `/api/debates/${id}`, { token: owner.access_token });
     expect(during.body.status).toBe("running");
-    await expectAccessible(page, "a debate, live");
     await screenshots(page, "debate-live");
+    await expectAccessible(page, "a debate, live");
     expect(await overflowsSideways(page)).toBe(false);
 
     await finished(page);
@@ -264,4 +265,65 @@ describe("a finished debate", () => {
       .filter({ hasText: /no debate/ })
       .waitFor({ timeout: 10_000 });
   }, 30_000);
+});
+
+describe("failed seats and fallbacks", () => {
+  // Its own server, with the fake provider as OpenAI and OpenRouter.
+  let fake: FakeProvider;
+  let other: TestServer;
+  beforeAll(async () => {
+    fake = await startFakeProvider();
+    other = await startAccessServer({
+      env: { ...fake.env({ openrouter: true, providers: ["openai"] }), ARAGORA_DEMO_TOKEN_DELAY_MS: "0" },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    expect(await other?.stop()).toBe(0);
+    await fake?.stop();
+  });
+
+  test("a seat that failed and a turn taken by the fallback are shown in their columns", async () => {
+    const quota = "openai:gpt-4.1";
+    const failing = "openai:gpt-4.1-mini";
+    fake.script(
+      { provider: "openai", model: "gpt-4.1" },
+      {
+        status: 429,
+        headers: { "retry-after": "1" },
+        errorBody: {
+          error: {
+            message: "You exceeded your current quota.",
+            type: "insufficient_quota",
+            code: "insufficient_quota",
+          },
+        },
+      },
+    );
+    fake.script({ provider: "openai", model: "gpt-4.1-mini" }, { status: 503, headers: { "retry-after": "30" } });
+    const otherOwner = await claimOwner(other);
+    const created = await call<{ debate_id: string }>(other, "POST", "/api/debates", {
+      token: otherOwner.access_token,
+      body: { question: "Fallbacks?", agents: [quota, failing, "demo:bob"], rounds: 1, timeouts: { turn_s: 1 } },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.debate_id;
+    const tab = await browser.newPage();
+    await withSession(tab.context, other, otherOwner.user.email);
+    const { page } = tab;
+    await page.goto(`${other.api}/debates/${id}`);
+    await headingIs(page, "Debate");
+    await finished(page);
+    const failedSeat = page.locator(`[data-seat="${failing}"]`);
+    await failedSeat.getByText("failed", { exact: true }).waitFor();
+    expect(await failedSeat.textContent()).toContain("Seat failed: timeout");
+    const fellBack = page.locator(`[data-seat="${quota}"]`);
+    expect(await fellBack.textContent()).toContain(`Fallback in proposal: ${quota} → openrouter:openai/gpt-4.1`);
+    expect(await fellBack.textContent()).toContain("Answered by the fallback openrouter:openai/gpt-4.1");
+    const res = await call<{ events: LoggedEvent[] }>(other, "GET", `/api/debates/${id}/events?limit=10000`, {
+      token: otherOwner.access_token,
+    });
+    expect(await shownTurnTexts(page)).toEqual(turnTextsOf(res.body.events));
+    await expectAccessible(page, "a debate with a failed seat and a fallback");
+    await screenshots(page, "debate-failures");
+  }, 90_000);
 });

@@ -46,8 +46,9 @@ function useFrameRender(): () => void {
 
 function streamText(state: StreamState | null, model: DebateModel): string {
   if (model.end) {
-    const rounds = model.end.rounds_completed === undefined ? "" : `, ${model.end.rounds_completed} rounds`;
-    return `Finished: ${model.end.status} (${model.end.stop_reason.replaceAll("_", " ")}${rounds})`;
+    const n = model.end.rounds_completed;
+    const rounds = n === undefined ? "" : ` · ${n} ${n === 1 ? "round" : "rounds"}`;
+    return `Finished: ${model.end.status} · ${model.end.stop_reason.replaceAll("_", " ")}${rounds}`;
   }
   switch (state?.kind) {
     case "live":
@@ -61,6 +62,15 @@ function streamText(state: StreamState | null, model: DebateModel): string {
     default:
       return "Connecting…";
   }
+}
+
+/** Where the debate is: "Round 1 of 3 · critique", or the closing phase ("Voting"). */
+function phaseText(model: DebateModel): string {
+  const closing: Record<string, string> = { vote: "Voting", judge: "The judge decides", synthesis: "Synthesis" };
+  const phase = model.phase ?? "";
+  if (closing[phase]) return closing[phase];
+  const of = model.rounds > 0 ? ` of ${model.rounds}` : "";
+  return `Round ${model.round}${of}${phase ? ` · ${phase}` : ""}`;
 }
 
 export default function DebatePage({ params }: PageProps) {
@@ -116,7 +126,6 @@ export default function DebatePage({ params }: PageProps) {
   // Computed (and the chart redrawn) when an answer came in, not on every token.
   const chartPoints = useMemo(() => agreementByRound(model), [model, model.agreementVersion]);
   const question = model.question || record?.question || "";
-  const lastRound = model.rounds > 0 ? ` of ${model.rounds}` : "";
 
   return (
     <section class="debate-live" data-last-seq={model.lastSeq} data-gaps={model.gaps}>
@@ -140,14 +149,7 @@ export default function DebatePage({ params }: PageProps) {
             >
               {streamText(state, model)}
             </span>
-            {model.round !== null && !model.end && (
-              <span>
-                {" "}
-                Round {model.round}
-                {lastRound}
-                {model.phase ? ` · ${model.phase}` : ""}
-              </span>
-            )}
+            {model.round !== null && !model.end && <span> {phaseText(model)}</span>}
           </div>
           {model.gaps > 0 && (
             <Notice kind="error">{model.gaps} events never arrived: reload the page to read the whole debate.</Notice>
