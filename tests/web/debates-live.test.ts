@@ -303,7 +303,7 @@ describe("failed seats and fallbacks", () => {
     const otherOwner = await claimOwner(other);
     const created = await call<{ debate_id: string }>(other, "POST", "/api/debates", {
       token: otherOwner.access_token,
-      body: { question: "Fallbacks?", agents: [quota, failing, "demo:bob"], rounds: 1, timeouts: { turn_s: 1 } },
+      body: { question: "Fallbacks?", agents: [quota, failing, "demo:bob"], rounds: 1, timeouts: { turn_s: 5 } },
     });
     expect(created.status).toBe(201);
     const id = created.body.debate_id;

@@ -45,6 +45,7 @@ const TurnView = memo(function TurnView({ seat, turn }: { seat: Seat; turn: Turn
         {turn.text}
       </p>
       {turn.interrupted && <p class="turn-note">Interrupted: {turn.interrupted}</p>}
+      {turn.done && !turn.interrupted && turn.text === "" && <p class="turn-note muted">No answer.</p>}
     </li>
   );
 });
