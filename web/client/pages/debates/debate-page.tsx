@@ -8,6 +8,7 @@
  *
  * @example navigate("/debates/d-42");
  */
+import { type Signal, signal } from "@preact/signals";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api } from "../../api.ts";
 import type { PageProps } from "../../route.ts";
@@ -27,21 +28,29 @@ interface DebateRecord {
 
 const EVENTS_PAGE = 5000;
 
-/** Re-render at most once per animation frame, however many events arrive in between. */
-function useFrameRender(): () => void {
+/**
+ * Draws at most once per animation frame, however many events arrive in between. A frame that
+ * only brought tokens redraws the agents' columns (the `columns` signal TokenColumns reads); any
+ * other event redraws the whole page.
+ */
+function useFrameRender(): { schedule: (whole: boolean) => void; columns: Signal<number> } {
   const [, setFrame] = useState(0);
-  const pending = useRef(0);
-  useEffect(() => () => cancelAnimationFrame(pending.current), []);
-  return useMemo(
-    () => () => {
-      if (pending.current !== 0) return;
-      pending.current = requestAnimationFrame(() => {
-        pending.current = 0;
-        setFrame((n) => n + 1);
+  const pending = useRef({ frame: 0, whole: false });
+  useEffect(() => () => cancelAnimationFrame(pending.current.frame), []);
+  return useMemo(() => {
+    const columns = signal(0);
+    const schedule = (whole: boolean) => {
+      if (whole) pending.current.whole = true;
+      if (pending.current.frame !== 0) return;
+      pending.current.frame = requestAnimationFrame(() => {
+        const all = pending.current.whole;
+        pending.current = { frame: 0, whole: false };
+        if (all) setFrame((n) => n + 1);
+        else columns.value++;
       });
-    },
-    [],
-  );
+    };
+    return { schedule, columns };
+  }, []);
 }
 
 function streamText(state: StreamState | null, model: DebateModel): string {
@@ -76,7 +85,7 @@ function phaseText(model: DebateModel): string {
 export default function DebatePage({ params }: PageProps) {
   const id = params.id ?? "";
   const model = useRef<DebateModel>(emptyModel(id)).current;
-  const render = useFrameRender();
+  const { schedule, columns } = useFrameRender();
   const [record, setRecord] = useState<DebateRecord>();
   const [error, setError] = useState<string>();
   const [state, setState] = useState<StreamState | null>(null);
@@ -93,7 +102,8 @@ export default function DebatePage({ params }: PageProps) {
         stream = new DebateStream(id, {
           lastSeq: () => model.lastSeq,
           onEvent: (e) => {
-            if (applyEvent(model, e)) render();
+            const seats = model.seats.size;
+            if (applyEvent(model, e)) schedule(e.type !== "token" || model.seats.size !== seats);
           },
           onState: setState,
         });
@@ -108,7 +118,7 @@ export default function DebatePage({ params }: PageProps) {
         );
         if (left) return;
         for (const e of page.events) applyEvent(model, e);
-        render();
+        schedule(true);
         if (page.events.length < EVENTS_PAGE) break;
       }
       setState({ kind: "ended" });
@@ -120,9 +130,8 @@ export default function DebatePage({ params }: PageProps) {
       abort.abort();
       stream?.stop();
     };
-  }, [id, model, render]);
+  }, [id, model, schedule]);
 
-  const seats = [...model.seats.values()];
   // Computed (and the chart redrawn) when an answer came in, not on every token.
   const chartPoints = useMemo(() => agreementByRound(model), [model, model.agreementVersion]);
   const question = model.question || record?.question || "";
@@ -175,7 +184,7 @@ export default function DebatePage({ params }: PageProps) {
           )}
           {model.end?.error && <Notice kind="error">{model.end.error}</Notice>}
           <h2 class="visually-hidden">Agents</h2>
-          <TokenColumns seats={seats} />
+          <TokenColumns model={model} frames={columns} lastSeq={model.lastSeq} />
           <div class="debate-panels">
             <section aria-labelledby="agreement-heading">
               <h2 id="agreement-heading">Agreement</h2>

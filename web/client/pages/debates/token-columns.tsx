@@ -5,10 +5,12 @@
  * `data-seq` (the seq of the last token it shows): what is on screen can be checked against the
  * event log, and the console bench times a token from its WebSocket message to its paint.
  *
- * @example <TokenColumns seats={[...model.seats.values()]} />
+ * @example <TokenColumns model={model} frames={columnsSignal} />
  */
+
+import type { Signal } from "@preact/signals";
 import { memo } from "preact/compat";
-import type { Seat, Turn } from "./debate-model.ts";
+import type { DebateModel, Seat, Turn } from "./debate-model.ts";
 
 const PHASES: Record<string, string> = {
   proposal: "Proposal",
@@ -50,7 +52,18 @@ const TurnView = memo(function TurnView({ seat, turn }: { seat: Seat; turn: Turn
   );
 });
 
-export function TokenColumns({ seats }: { seats: Seat[] }) {
+export function TokenColumns({
+  model,
+  frames,
+}: {
+  model: DebateModel;
+  frames: Signal<number>;
+  /** The model changes in place: a page redraw passes its last seq so the columns redraw too. */
+  lastSeq: number;
+}) {
+  // Read so that a frame of tokens redraws the columns alone (debate-page.tsx bumps it).
+  frames.value;
+  const seats = [...model.seats.values()];
   return (
     <div class="seat-columns">
       {seats.map((seat) => (
