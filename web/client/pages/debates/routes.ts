@@ -16,4 +16,6 @@ export const debatesRoutes: PageRoute[] = [
     access: "signed-in",
     load: () => import("./receipt-page.tsx"),
   },
+  { path: "/debates/new", title: "Start a debate", access: "signed-in", load: () => import("./start-debate-page.tsx") },
+  { path: "/debates/:id", title: "Debate", access: "signed-in", load: () => import("./debate-page.tsx") },
 ];
