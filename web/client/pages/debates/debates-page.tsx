@@ -125,6 +125,8 @@ export default function DebatesPage({ query }: PageProps) {
     <section>
       <h1>Debates</h1>
       <p class="page-links">
+        <a href="/debates/new">Start a debate</a>
+        {" · "}
         <a href="/debates/leaderboard">Leaderboard</a>
         {" · "}
         <a href="/debates/verify">Verify a receipt file</a>
@@ -150,8 +152,8 @@ export default function DebatesPage({ query }: PageProps) {
             "No debate matches these filters."
           ) : (
             <>
-              No debates yet. Start one with <code>POST /api/debates</code> (see the <a href="/developer">developer</a>{" "}
-              page).
+              No debates yet. <a href="/debates/new">Start one</a>, or with <code>POST /api/debates</code> (see the{" "}
+              <a href="/developer/quick-start">quick start</a>).
             </>
           )}
         </p>
