@@ -5,7 +5,9 @@
  * whose session skipped MFA is told so and refused by the API; a viewer cannot open /admin and
  * the API refuses them too. Every page is checked with axe and photographed at both widths.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { enrolMfa, totpCode } from "../access/mfa-support.ts";
 import { call, claimOwner, PASSWORD, type Session, startAccessServer, userWithRole } from "../access/support.ts";
@@ -234,6 +236,29 @@ describe("an operator with MFA", () => {
     await page.getByText("The audit chain is whole").waitFor();
     await expectAccessible(page, "audit log filtered");
   });
+
+  test("an audit entry edited behind the server's back: the audit page says the chain is broken, where and how", async () => {
+    const { page } = tab;
+    const db = new Database(join(server.dataDir, "core.db"));
+    try {
+      db.run("PRAGMA busy_timeout = 10000");
+      const row = db
+        .query("SELECT id, chain, seq FROM audit_log WHERE action = 'member.added' AND chain != 'platform' LIMIT 1")
+        .get() as { id: string; chain: string; seq: number } | null;
+      expect(row).not.toBeNull();
+      db.run("UPDATE audit_log SET ip = '203.0.113.9' WHERE id = ?", [row?.id ?? ""]);
+      await page.goto(`${server.api}/admin/audit`);
+      await headingIs(page, "Audit log");
+      const alarm = page.getByRole("alert").filter({ hasText: `The audit chain ${row?.chain} is broken` });
+      await alarm.waitFor();
+      expect(await alarm.textContent()).toContain(`at entry ${row?.seq}: edited (${row?.id})`);
+      await page.getByRole("table", { name: "Each audit chain" }).getByRole("cell", { name: "platform" }).waitFor();
+      await expectAccessible(page, "audit log with a broken chain");
+      await screenshots(page, "admin-audit-broken");
+    } finally {
+      db.close();
+    }
+  });
 });
 
 describe("who is refused", () => {
@@ -269,8 +294,8 @@ describe("who is refused", () => {
     }
     await expectAccessible(page, "admin refused to a viewer");
     await screenshots(page, "admin-refused-viewer");
-    expect(await statusesOf(page, ["/api/admin/audit", "/api/ops/runs", "/api/admin/nodes", "/api/org/members"])).toEqual(
-      [403, 403, 403, 403],
-    );
+    expect(
+      await statusesOf(page, ["/api/admin/audit", "/api/ops/runs", "/api/admin/nodes", "/api/org/members"]),
+    ).toEqual([403, 403, 403, 403]);
   });
 });

@@ -13,14 +13,28 @@ import { here } from "../../router.ts";
 import { me } from "../../session.ts";
 import { type Loaded as LoadedState, Loading, messageOf, Notice } from "../../ui.tsx";
 
-const LINKS: { label: string; href: string }[] = [
-  { label: "Overview", href: "/admin" },
-  { label: "System", href: "/admin/system" },
-  { label: "Ops runs", href: "/admin/ops" },
-  { label: "Schedulers", href: "/admin/schedulers" },
-  { label: "Audit log", href: "/admin/audit" },
-  { label: "Keys and access", href: "/admin/security" },
+/** The admin pages; `operator`: the platform's, whose API an organisation's admin is refused (not shown to them). */
+const LINKS: { label: string; href: string; operator: boolean }[] = [
+  { label: "Overview", href: "/admin", operator: false },
+  { label: "System", href: "/admin/system", operator: true },
+  { label: "Ops runs", href: "/admin/ops", operator: true },
+  { label: "Schedulers", href: "/admin/schedulers", operator: true },
+  { label: "Audit log", href: "/admin/audit", operator: false },
+  { label: "Keys and access", href: "/admin/security", operator: true },
 ];
+
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+/**
+ * An ISO instant as its time of day with seconds (a run's steps are seconds apart); "—" for none.
+ *
+ * @example clock("2026-12-05T01:02:03Z"); // "01:02:03"
+ */
+export function clock(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : clockFormat.format(date);
+}
 
 /** Whether the signed-in session passed MFA (the admin API's condition for persons). */
 export const mfaVerified = () => me.value?.mfa?.session_verified === true;
@@ -36,7 +50,7 @@ export function AdminFrame({ title, children }: { title: string; children: Compo
       <h1>{title}</h1>
       <nav aria-label="Admin console">
         <ul class="admin-nav">
-          {LINKS.map((l) => (
+          {LINKS.filter((l) => !l.operator || isOperator()).map((l) => (
             <li key={l.href}>
               <a href={l.href} aria-current={current(l.href) ? "page" : undefined}>
                 {l.label}

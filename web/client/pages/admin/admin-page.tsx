@@ -5,7 +5,7 @@
 import { when } from "../../format.ts";
 import { me } from "../../session.ts";
 import { useApi } from "../../ui.tsx";
-import { AdminFrame, Loaded, StateBadge, Table } from "./admin-frame.tsx";
+import { AdminFrame, isOperator, Loaded, StateBadge, Table } from "./admin-frame.tsx";
 
 interface Member {
   user_id: string;
@@ -42,28 +42,11 @@ function duration(seconds: number): string {
   return `${seconds} s`;
 }
 
-export default function AdminPage() {
-  const health = useApi<Health>("/api/health");
+/** The cluster's live nodes: the platform's (admin.read), so shown to operators only. */
+function Nodes() {
   const nodes = useApi<{ live_within_s: number; nodes: Node[] }>("/api/admin/nodes");
-  const members = useApi<{ members: Member[] }>("/api/org/members");
   return (
-    <AdminFrame title="Admin">
-      <p>Organisation: {me.value?.organisation.name}</p>
-      <h2>Health</h2>
-      <Loaded state={health}>
-        {(h) => (
-          <dl class="facts">
-            <dt>This node</dt>
-            <dd>
-              <StateBadge state={h.status} />
-            </dd>
-            <dt>Version</dt>
-            <dd>{h.version}</dd>
-            <dt>Up for</dt>
-            <dd>{duration(h.uptime)}</dd>
-          </dl>
-        )}
-      </Loaded>
+    <>
       <h2>Nodes</h2>
       <Loaded state={nodes}>
         {(n) => (
@@ -87,6 +70,32 @@ export default function AdminPage() {
           </>
         )}
       </Loaded>
+    </>
+  );
+}
+
+export default function AdminPage() {
+  const health = useApi<Health>("/api/health");
+  const members = useApi<{ members: Member[] }>("/api/org/members");
+  return (
+    <AdminFrame title="Admin">
+      <p>Organisation: {me.value?.organisation.name}</p>
+      <h2>Health</h2>
+      <Loaded state={health}>
+        {(h) => (
+          <dl class="facts">
+            <dt>This node</dt>
+            <dd>
+              <StateBadge state={h.status} />
+            </dd>
+            <dt>Version</dt>
+            <dd>{h.version}</dd>
+            <dt>Up for</dt>
+            <dd>{duration(h.uptime)}</dd>
+          </dl>
+        )}
+      </Loaded>
+      {isOperator() && <Nodes />}
       <h2>Members</h2>
       <Loaded state={members}>
         {({ members: list }) => (

@@ -110,6 +110,25 @@ export default function AuditPage({ query }: PageProps) {
         {(a) => (
           <>
             <ChainCheck verdict={a.chain} />
+            {a.chains.length > 1 && (
+              <Table caption="Each audit chain" head={["Chain", "Verdict", "Entries"]}>
+                {a.chains.map((c) => (
+                  <tr key={c.chain}>
+                    <td class="mono">{c.chain}</td>
+                    <td>
+                      {c.ok ? (
+                        <StateBadge state="whole" />
+                      ) : (
+                        <>
+                          <StateBadge state="broken" /> at entry {c.seq ?? c.index}: {c.reason}
+                        </>
+                      )}
+                    </td>
+                    <td>{c.ok ? c.length : ""}</td>
+                  </tr>
+                ))}
+              </Table>
+            )}
             {a.entries.length === 0 ? (
               <p>No entries.</p>
             ) : (
@@ -127,7 +146,7 @@ export default function AuditPage({ query }: PageProps) {
                     <td class="mono">{actorOf(e.actor)}</td>
                     <td class="mono">{e.target ? `${e.target.type ?? ""} ${e.target.id ?? ""}` : ""}</td>
                     <td class="mono">{e.request_id ?? ""}</td>
-                    <td class="mono">{e.detail == null ? "" : JSON.stringify(e.detail)}</td>
+                    <td class="mono wide">{e.detail == null ? "" : JSON.stringify(e.detail)}</td>
                   </tr>
                 ))}
               </Table>

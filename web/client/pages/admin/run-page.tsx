@@ -9,7 +9,7 @@ import { when } from "../../format.ts";
 import type { PageProps } from "../../route.ts";
 import { me } from "../../session.ts";
 import { Loading, messageOf, Notice } from "../../ui.tsx";
-import { AdminFrame, StateBadge, Table } from "./admin-frame.tsx";
+import { AdminFrame, clock, StateBadge, Table } from "./admin-frame.tsx";
 import { FINISHED, type RunDetail, type RunStep } from "./ops-types.ts";
 
 /** How often an unfinished run is asked about again. */
@@ -165,8 +165,8 @@ export default function RunPage({ params }: PageProps) {
                   <StateBadge state={s.status} />
                 </td>
                 <td>{s.attempts}</td>
-                <td>{when(s.started_at)}</td>
-                <td>{when(s.finished_at)}</td>
+                <td>{clock(s.started_at)}</td>
+                <td>{clock(s.finished_at)}</td>
                 <td>{s.error ?? ""}</td>
               </tr>
             ))}
@@ -176,10 +176,10 @@ export default function RunPage({ params }: PageProps) {
             {detail.journal.map((e) => (
               <tr key={e.seq}>
                 <td>{e.seq}</td>
-                <td>{when(e.at)}</td>
+                <td>{clock(e.at)}</td>
                 <td>{e.step ?? ""}</td>
                 <td>{e.kind.replaceAll("_", " ")}</td>
-                <td class="mono">{Object.keys(e.data).length > 0 ? JSON.stringify(e.data) : ""}</td>
+                <td class="mono wide">{Object.keys(e.data).length > 0 ? JSON.stringify(e.data) : ""}</td>
               </tr>
             ))}
           </Table>

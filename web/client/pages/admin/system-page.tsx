@@ -67,9 +67,13 @@ function ActorTree({ node }: { node: ActorNode }) {
   );
 }
 
-/** A value of a rate-limit caller row for the table (strings as they are, the rest as JSON). */
-const cell = (v: unknown) =>
-  typeof v === "string" || typeof v === "number" ? String(v) : v == null ? "" : JSON.stringify(v);
+/** A rate-limit caller as a person reads it: its kind, then what names it ("user u-1", "ip 127.0.0.1"). */
+function callerText(caller: unknown): string {
+  if (caller === null || typeof caller !== "object") return String(caller ?? "");
+  const { kind, ...rest } = caller as Record<string, unknown>;
+  const parts = Object.values(rest).filter((v) => v !== null && v !== undefined && v !== "");
+  return [kind, ...parts].map(String).join(" ");
+}
 
 export default function SystemPage() {
   const actors = useApi<{ tree: ActorNode; dead_letters?: Record<string, unknown>[] }>("/api/admin/actors");
@@ -173,9 +177,9 @@ export default function SystemPage() {
             ) : (
               <Table caption="Callers nearest their limit" head={["Policy", "Caller", "Remaining", "Limit"]}>
                 {r.nearest.map((n) => (
-                  <tr key={`${n.policy} ${cell(n.caller)}`}>
+                  <tr key={`${n.policy} ${callerText(n.caller)}`}>
                     <td>{n.policy}</td>
-                    <td class="mono">{cell(n.caller)}</td>
+                    <td class="mono">{callerText(n.caller)}</td>
                     <td>{n.remaining}</td>
                     <td>{n.limit}</td>
                   </tr>
