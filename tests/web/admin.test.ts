@@ -155,6 +155,12 @@ describe("an operator with MFA", () => {
         "admin-schedulers",
         () => page.getByRole("button", { name: "Run receipt-retention now" }).waitFor(),
       ],
+      [
+        "Organisations and users",
+        "/admin/people",
+        "admin-people",
+        () => page.getByRole("cell", { name: "Default organisation" }).waitFor(),
+      ],
       ["Audit log", "/admin/audit", "admin-audit", () => page.getByText("The audit chain is whole").waitFor()],
       ["Keys and access", "/admin/security", "admin-security", () => page.getByText("Active key").waitFor()],
     ];
@@ -171,6 +177,38 @@ describe("an operator with MFA", () => {
       await page.setViewportSize({ width: 1280, height: 900 });
     }
     expect(record.cspViolations).toEqual([]);
+  });
+
+  test("impersonates a member from the users list, with a reason that lands in the audit log", async () => {
+    const { page } = tab;
+    const member = await userWithRole(server, "member");
+    await adminLink(page, "Organisations and users").click();
+    await arrivesAt(page, "/admin/people");
+    await page.getByRole("link", { name: "Default organisation" }).click();
+    await page.getByRole("heading", { level: 2, name: "Members of Default organisation" }).waitFor();
+    await page.getByRole("link", { name: `Act as ${member.user.name}` }).click();
+    await arrivesAt(page, "/admin/security");
+    expect(await page.getByLabel("User id").inputValue()).toBe(member.user.id);
+    await page.getByLabel("Reason").fill("ticket #4242: debates missing");
+    await page.getByRole("button", { name: "Act as this user" }).click();
+    const granted = page.getByRole("status").filter({ hasText: "A token acting as the user" });
+    await granted.waitFor();
+    // The token shown works as the member, and only as them.
+    const token = (await granted.locator(".mono").textContent()) ?? "";
+    const me = await call<{ user: { id: string } }>(server, "GET", "/api/auth/me", { token });
+    expect(me.status).toBe(200);
+    expect(me.body.user.id).toBe(member.user.id);
+    const audit = await call<{ entries: { actor: { user_id: string | null }; detail: Record<string, unknown> }[] }>(
+      server,
+      "GET",
+      "/api/admin/audit?action=impersonation.started",
+      { headers: OPERATOR_AUTH },
+    );
+    expect(audit.body.entries[0]).toMatchObject({
+      actor: { user_id: operator.user.id },
+      detail: { reason: "ticket #4242: debates missing" },
+    });
+    await expectAccessible(page, "impersonation granted");
   });
 
   test("approves a run paused at its gate from /admin and sees it finish", async () => {
@@ -270,6 +308,11 @@ describe("who is refused", () => {
     await page.goto(`${server.api}/admin/audit`);
     await headingIs(page, "Audit log");
     await page.getByText("has not passed a second factor").waitFor();
+    // An organisation's admin is shown the pages whose API answers them, not the operator's.
+    expect(await page.getByRole("navigation", { name: "Admin console" }).getByRole("link").allTextContents()).toEqual([
+      "Overview",
+      "Audit log",
+    ]);
     await page.getByRole("alert").filter({ hasText: "MFA" }).waitFor();
     expect(await page.getByRole("table").count()).toBe(0);
     await expectAccessible(page, "admin without MFA");

@@ -19,6 +19,7 @@ const LINKS: { label: string; href: string; operator: boolean }[] = [
   { label: "System", href: "/admin/system", operator: true },
   { label: "Ops runs", href: "/admin/ops", operator: true },
   { label: "Schedulers", href: "/admin/schedulers", operator: true },
+  { label: "Organisations and users", href: "/admin/people", operator: true },
   { label: "Audit log", href: "/admin/audit", operator: false },
   { label: "Keys and access", href: "/admin/security", operator: true },
 ];

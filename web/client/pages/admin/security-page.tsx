@@ -5,6 +5,7 @@
  */
 import { useState } from "preact/hooks";
 import { api } from "../../api.ts";
+import type { PageProps } from "../../route.ts";
 import { Field, messageOf, Notice, useApi } from "../../ui.tsx";
 import { AdminFrame, isOperator, Loaded, StateBadge, Table } from "./admin-frame.tsx";
 
@@ -24,8 +25,8 @@ interface KeysAnswer {
   problems: (string | { message?: string })[];
 }
 
-function Impersonate() {
-  const [userId, setUserId] = useState("");
+function Impersonate({ initialUserId }: { initialUserId: string }) {
+  const [userId, setUserId] = useState(initialUserId);
   const [reason, setReason] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -67,7 +68,7 @@ function Impersonate() {
   );
 }
 
-export default function SecurityPage() {
+export default function SecurityPage({ query }: PageProps) {
   const keys = useApi<KeysAnswer>("/api/admin/keys");
   return (
     <AdminFrame title="Keys and access">
@@ -119,7 +120,7 @@ export default function SecurityPage() {
         Act as a user to see what they see, for support. {isOperator() ? "" : "Only an operator with MFA may. "}Every
         start is recorded in the audit log with its reason; the token lasts minutes and cannot administer.
       </p>
-      <Impersonate />
+      <Impersonate initialUserId={query.get("user_id") ?? ""} />
     </AdminFrame>
   );
 }
