@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { OPERATOR_AUTH, type TestServer } from "../support/server.ts";
+import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
 import { enrolMfa, signInWithMfa, totpCode } from "./mfa-support.ts";
 import { call, claimOwner, PASSWORD, type Session, startAccessServer, userWithRole } from "./support.ts";
 
@@ -160,5 +161,46 @@ describe("bad queries and the API's description", () => {
       expect(get?.summary).toContain("operator");
       expect(Object.keys(get?.responses ?? {})).toEqual(expect.arrayContaining(["200", "403", "422"]));
     }
+  });
+});
+
+describe.skipIf(!(await postgresAvailable()))("the directory on PostgreSQL", () => {
+  let db: TempDatabase;
+  let pgServer: TestServer;
+  beforeAll(async () => {
+    db = await createTempPostgresDatabase();
+    pgServer = await startAccessServer({ env: { DATABASE_URL: db.url, ARAGORA_SIGNUP: "open" } });
+  }, 60_000);
+  afterAll(async () => {
+    await pgServer?.stop();
+    await db?.drop();
+  });
+
+  test("counts members as numbers and filters users by organisation", async () => {
+    const first = await claimOwner(pgServer);
+    const other = await call<Session>(pgServer, "POST", "/api/auth/sign-up", {
+      body: { email: "ada@example.com", password: PASSWORD, name: "Ada", organisation_name: "Engines" },
+    });
+    expect(other.status).toBe(201);
+    const orgs = await call<{ organisations: OrgRow[] }>(pgServer, "GET", "/api/admin/organisations", {
+      headers: OPERATOR_AUTH,
+    });
+    expect(orgs.status).toBe(200);
+    expect(orgs.body.organisations.map((o) => [o.id, o.members])).toEqual([
+      [first.organisation.id, 1],
+      [other.body.organisation.id, 1],
+    ]);
+    const users = await call<{ users: UserRow[] }>(
+      pgServer,
+      "GET",
+      `/api/admin/users?org_id=${other.body.organisation.id}`,
+      { headers: OPERATOR_AUTH },
+    );
+    expect(users.body.users).toMatchObject([
+      {
+        email: "ada@example.com",
+        memberships: [{ org_id: other.body.organisation.id, org_name: "Engines", role: "owner" }],
+      },
+    ]);
   });
 });
