@@ -260,6 +260,56 @@ describe("an operator with MFA", () => {
     });
   });
 
+  test("cancels a run waiting at its gate, after confirming", async () => {
+    const { page } = tab;
+    const started = await call<{ run_id: string }>(server, "POST", "/api/ops/runs", {
+      headers: OPERATOR_AUTH,
+      body: { playbook: { source: gatePlaybook(operator.user.email), file: "console-gate.yml" } },
+    });
+    const runId = started.body.run_id;
+    await runReaches(runId, "waiting_approval");
+    await page.goto(`${server.api}/admin/ops/${runId}`);
+    const status = page.getByRole("status", { name: "Run status" });
+    await status.getByText("waiting approval").waitFor();
+    // Declining the confirmation leaves the run alone.
+    page.once("dialog", (d) => void d.dismiss());
+    await page.getByRole("button", { name: "Cancel run" }).click();
+    await Bun.sleep(300);
+    expect((await runOf(runId)).run.status).toBe("waiting_approval");
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Cancel run" }).click();
+    await status.getByText("cancelled").waitFor({ timeout: 20_000 });
+    expect(await page.getByRole("button", { name: /Approve|Cancel run/ }).count()).toBe(0);
+    expect((await runReaches(runId, "cancelled")).steps.find((s) => s.step_id === "check")?.status).not.toBe(
+      "succeeded",
+    );
+  });
+
+  test("runs a schedule now and sees its last run", async () => {
+    const { page } = tab;
+    await adminLink(page, "Schedulers").click();
+    await arrivesAt(page, "/admin/schedulers");
+    await page.getByRole("button", { name: "Run receipt-retention now" }).click();
+    await page.getByRole("status").filter({ hasText: "receipt-retention: started." }).waitFor();
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const res = await call<{ schedulers: { name: string; last_run: { outcome: string | null } | null }[] }>(
+        server,
+        "GET",
+        "/api/admin/schedulers",
+        { headers: OPERATOR_AUTH },
+      );
+      const outcome = res.body.schedulers.find((s) => s.name === "receipt-retention")?.last_run?.outcome;
+      if (outcome === "succeeded") break;
+      if (Date.now() > deadline) throw new Error(`receipt-retention's last run: ${outcome}`);
+      await Bun.sleep(200);
+    }
+    await page.reload();
+    const row = page.getByRole("row").filter({ hasText: "receipt-retention" });
+    await row.getByText("succeeded").waitFor();
+    expect(await row.getByText("never").count()).toBe(0);
+  });
+
   test("the ops runs list links the finished run, and the audit page shows the approval", async () => {
     const { page } = tab;
     await adminLink(page, "Ops runs").click();

@@ -118,7 +118,8 @@ export default function RunPage({ params }: PageProps) {
                 Approve {gate.step_id}
               </button>
             )}
-            {(run.status === "paused" || run.status === "failed") && (
+            {/* Paused: stopped for a decision on the step in flight (retry it or skip it). */}
+            {run.status === "paused" && (
               <>
                 <button
                   type="button"
