@@ -27,12 +27,20 @@ let browser: TestBrowser;
 /** A person with the admin role, granted operator, with a TOTP authenticator. */
 let operator: Session;
 let operatorSecret: string;
+/** The organisation's webhook endpoint (nothing listens there: its deliveries would fail). */
+const HOOK_URL = "http://127.0.0.1:9/aragora-hook";
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startAccessServer(), openBrowser()]);
+  [server, browser] = await Promise.all([
+    // Loopback webhooks allowed: the organisation's endpoint below points at this machine.
+    startAccessServer({ env: { ARAGORA_OUTBOUND_ALLOW_LOOPBACK: "true" } }),
+    openBrowser(),
+  ]);
   await claimOwner(server);
   operator = await userWithRole(server, "admin", {}, ["--operator"]);
   operatorSecret = (await enrolMfa(server, operator)).secret;
+  const hook = await call(server, "POST", "/api/webhooks", { token: operator.access_token, body: { url: HOOK_URL } });
+  expect(hook.status).toBe(201);
 }, 90_000);
 
 afterAll(async () => {
@@ -147,7 +155,21 @@ describe("an operator with MFA", () => {
   test("every admin page opens, is accessible and fits a phone", async () => {
     const { page, record } = tab;
     const pages: [string, string, string, () => Promise<void>][] = [
-      ["System", "/admin/system", "admin-system", () => page.getByRole("cell", { name: "demo:alice" }).waitFor()],
+      [
+        "System",
+        "/admin/system",
+        "admin-system",
+        async () => {
+          await page.getByRole("cell", { name: "demo:alice" }).waitFor();
+          // The organisation's webhook endpoint with its breaker: its actor starts on demand, so the
+          // breaker is either not running yet or closed (nothing was delivered to open it).
+          const row = page.getByRole("table", { name: "Webhook endpoints and their breakers" }).getByRole("row", {
+            name: new RegExp(HOOK_URL),
+          });
+          await row.waitFor();
+          expect(await row.getByRole("cell").nth(2).textContent()).toMatch(/^(not running|closed)$/);
+        },
+      ],
       ["Ops runs", "/admin/ops", "admin-ops", () => page.getByText("No runs yet.").waitFor()],
       [
         "Schedulers",
