@@ -91,7 +91,9 @@ export function StateBadge({ state }: { state: string }) {
 /** A table with a caption (hidden visually when the heading above already says it) that scrolls sideways on a phone. */
 export function Table({ caption, head, children }: { caption: string; head: string[]; children: ComponentChildren }) {
   return (
-    <div class="table-scroll">
+    // Focusable and named: on a phone the box scrolls sideways, and a keyboard must reach it to scroll.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region is operable (WCAG 2.1.1)
+    <section class="table-scroll" tabIndex={0} aria-label={caption}>
       <table>
         <caption class="visually-hidden">{caption}</caption>
         <thead>
@@ -105,6 +107,6 @@ export function Table({ caption, head, children }: { caption: string; head: stri
         </thead>
         <tbody>{children}</tbody>
       </table>
-    </div>
+    </section>
   );
 }

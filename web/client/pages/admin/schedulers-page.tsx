@@ -67,7 +67,7 @@ export default function SchedulersPage() {
                 </td>
                 <td>
                   <button type="button" disabled={busy !== undefined || s.running} onClick={() => runNow(s.name)}>
-                    Run {s.name} now
+                    Run <span class="visually-hidden">{s.name} </span>now
                   </button>
                 </td>
               </tr>
