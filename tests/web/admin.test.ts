@@ -181,7 +181,13 @@ describe("an operator with MFA", () => {
         "Organisations and users",
         "/admin/people",
         "admin-people",
-        () => page.getByRole("cell", { name: "Default organisation" }).waitFor(),
+        async () => {
+          await page
+            .getByRole("table", { name: "Organisations" })
+            .getByRole("link", { name: "Default organisation" })
+            .waitFor();
+          await page.getByRole("table", { name: "Users" }).getByText(operator.user.email).waitFor();
+        },
       ],
       ["Audit log", "/admin/audit", "admin-audit", () => page.getByText("The audit chain is whole").waitFor()],
       ["Keys and access", "/admin/security", "admin-security", () => page.getByText("Active key").waitFor()],
