@@ -334,6 +334,85 @@ export class AccessStore {
     }));
   }
 
+  /**
+   * Every organisation with its count of live members, oldest first, at most `limit` (the
+   * operator's directory: GET /api/admin/organisations).
+   *
+   * @example const orgs = await store.organisationDirectory({ limit: 100 }); // [{ id, name, createdAt, members }]
+   */
+  async organisationDirectory(options: { limit: number }): Promise<Array<OrganisationRow & { members: number }>> {
+    const { organisations, memberships, users } = this.repo.tables;
+    const [orgs, counts] = await this.repo.read((db) =>
+      Promise.all([
+        db
+          .select()
+          .from(organisations)
+          .orderBy(asc(organisations.createdAt), asc(organisations.id))
+          .limit(options.limit),
+        db
+          .select({ orgId: memberships.orgId, members: sql<number>`count(*)` })
+          .from(memberships)
+          .innerJoin(users, eq(users.id, memberships.userId))
+          .where(isNull(users.deletedAt))
+          .groupBy(memberships.orgId),
+      ]),
+    );
+    const byOrg = new Map(counts.map((c) => [c.orgId, Number(c.members)]));
+    return orgs.map((o) => ({ ...o, members: byOrg.get(o.id) ?? 0 }));
+  }
+
+  /**
+   * Live accounts with their memberships (organisation names included), oldest first, at most
+   * `limit`; with `orgId`, only that organisation's members (the operator's directory: GET
+   * /api/admin/users).
+   *
+   * @example const people = await store.userDirectory({ orgId: "o-1", limit: 100 });
+   */
+  async userDirectory(options: {
+    orgId?: string;
+    limit: number;
+  }): Promise<Array<UserRow & { memberships: { orgId: string; orgName: string; role: string }[] }>> {
+    const { users, memberships, organisations } = this.repo.tables;
+    return this.repo.read(async (db) => {
+      const live = isNull(users.deletedAt);
+      const rows =
+        options.orgId === undefined
+          ? await db.select().from(users).where(live).orderBy(asc(users.createdAt), asc(users.id)).limit(options.limit)
+          : (
+              await db
+                .select({ user: users })
+                .from(users)
+                .innerJoin(memberships, eq(memberships.userId, users.id))
+                .where(and(live, eq(memberships.orgId, options.orgId)))
+                .orderBy(asc(users.createdAt), asc(users.id))
+                .limit(options.limit)
+            ).map((r) => r.user);
+      if (rows.length === 0) return [];
+      const links = await db
+        .select({
+          userId: memberships.userId,
+          orgId: memberships.orgId,
+          orgName: organisations.name,
+          role: memberships.role,
+        })
+        .from(memberships)
+        .innerJoin(organisations, eq(organisations.id, memberships.orgId))
+        .where(
+          inArray(
+            memberships.userId,
+            rows.map((u) => u.id),
+          ),
+        )
+        .orderBy(asc(memberships.createdAt));
+      return rows.map((u) => ({
+        ...u,
+        memberships: links
+          .filter((m) => m.userId === u.id)
+          .map(({ orgId, orgName, role }) => ({ orgId, orgName, role })),
+      }));
+    });
+  }
+
   /** What a token of `userId` is checked against: the account, its memberships and recently revoked sessions. */
   async userState(userId: string, now: Date, revokedWithinMs: number): Promise<UserState> {
     const { users, memberships, workspaces, refreshTokens } = this.repo.tables;

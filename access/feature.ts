@@ -23,6 +23,7 @@ import { openAccessStore } from "./access-store.ts";
 import { openAuditLog, storeRecorder } from "./audit-log.ts";
 import { auditRoutes } from "./audit-routes.ts";
 import { type AccessAuthenticator, createAccessAuthenticator } from "./authenticator.ts";
+import { directoryRoutes } from "./directory-routes.ts";
 import { invitationAcceptance } from "./invitations.ts";
 import { memberRoutes } from "./member-routes.ts";
 import { mfaAndImpersonation } from "./mfa-and-impersonation.ts";
@@ -127,7 +128,8 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
         .use(memberRoutes({ store, authenticator, invited, config, log, audit }))
         .use(secondFactor.routes)
         .use(oauth.routes)
-        .use(auditRoutes({ auditLog })),
+        .use(auditRoutes({ auditLog }))
+        .use(directoryRoutes({ store })),
       stop: async () => {
         await Promise.allSettled([oauth.close(), secondFactor.close()]);
         await Promise.all([store.close(), auditLog.close()]);
