@@ -38,6 +38,9 @@ export type DeliveryState = (typeof DELIVERY_STATES)[number];
 /** The states of a delivery that still has to be sent. */
 export const OPEN_STATES: readonly DeliveryState[] = ["PENDING", "IN_PROGRESS", "RETRYING"];
 
+/** How long a PostgreSQL session of the ledger may idle inside a transaction before the server ends it. */
+const IDLE_IN_TRANSACTION_MS = 10_000;
+
 /** A response body is kept up to this many characters in an attempt's record. */
 export const ATTEMPT_BODY_LIMIT = 1024;
 
@@ -413,5 +416,9 @@ export class DeliveryStore {
  * @example const deliveries = await openDeliveryStore(ctx.store);
  */
 export async function openDeliveryStore(store: Pick<Store, "openRepo">, name = "deliveries"): Promise<DeliveryStore> {
-  return new DeliveryStore(await store.openRepo(deliveryTables, { name }));
+  // A node paused or cut off inside a transaction (a journal batch) would otherwise keep its
+  // deliveries' rows locked from the node that took its targets over (several nodes on PostgreSQL).
+  return new DeliveryStore(
+    await store.openRepo(deliveryTables, { name, idleInTransactionTimeoutMs: IDLE_IN_TRANSACTION_MS }),
+  );
 }

@@ -10,7 +10,7 @@
  */
 import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import type { TargetActorDeps } from "../delivery/target-actor.ts";
-import { TargetActors } from "../delivery/target-actors.ts";
+import { TargetActors, type TargetCluster } from "../delivery/target-actors.ts";
 import { type EndpointLinkDeps, endpointLink, WEBHOOK_TARGET } from "./endpoint-actor.ts";
 import { eventFanout, type FanoutDeps, type FanoutMsg } from "./event-fanout.ts";
 
@@ -24,13 +24,17 @@ export class WebhookActors extends TargetActors {
     engineDeps: TargetActorDeps,
     linkDeps: EndpointLinkDeps,
     private readonly fanoutDeps: Omit<FanoutDeps, "enqueue">,
+    cluster?: TargetCluster,
   ) {
-    super(system, "webhooks", engineDeps, WEBHOOK_TARGET, (id) => endpointLink(linkDeps, id));
+    super(system, "webhooks", engineDeps, WEBHOOK_TARGET, (id) => endpointLink(linkDeps, id), cluster);
   }
 
-  /** Starts the supervisor, the fan-out, and an actor for each of `endpointIds`. */
+  /**
+   * Starts the supervisor, the fan-out, and an actor for each of `endpointIds` (one node), or the
+   * lease keeper, which starts the actors of the endpoints this node comes to hold (cluster).
+   */
   override start(endpointIds: readonly string[]): void {
-    super.start([]);
+    this.startSupervisor();
     this.fanout = this.system.spawn(
       eventFanout({
         ...this.fanoutDeps,
@@ -45,7 +49,7 @@ export class WebhookActors extends TargetActors {
       }),
       { parent: this.parent, name: "fanout", restart: "permanent" },
     );
-    for (const id of endpointIds) this.spawn(id);
+    this.startTargets(endpointIds);
   }
 
   /** Wakes the fan-out (a commit wrote outbox rows); kicks while one is queued are one. */
