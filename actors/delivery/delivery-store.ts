@@ -12,7 +12,7 @@
  * await deliveries.insertDeliveries([newTargetDelivery("webhook", endpoint, "debate_end", "d-1:9", (id) => body(id), new Date())]);
  * await deliveries.deadLetters("org-1", "integration", 100);
  */
-import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, ne, type SQL, sql } from "drizzle-orm";
 import { dialectTables, type Prepared, type Repo, slotsAsValues } from "../../runtime/store/repo.ts";
 import type { Store } from "../../runtime/store/store.ts";
 import * as pg from "../webhook/webhook-schema-postgres.ts";
@@ -167,7 +167,13 @@ export class DeliveryStore {
         lastStatus: deliveries.lastStatus,
         updatedAt: deliveries.updatedAt,
       },
-      (db, { id, ...set }) => db.update(deliveries).set(slotsAsValues(set)).where(eq(deliveries.id, id)),
+      // Never over a delivered one: an attempt a node began before its lease lapsed may be written
+      // after the node that took the target over delivered it (several nodes on PostgreSQL).
+      (db, { id, ...set }) =>
+        db
+          .update(deliveries)
+          .set(slotsAsValues(set))
+          .where(and(eq(deliveries.id, id), ne(deliveries.state, "DELIVERED"))),
     );
   }
 
@@ -217,7 +223,8 @@ export class DeliveryStore {
   }
 
   /**
-   * Writes attempts and their deliveries' next states, all in one transaction; with `inProgress`,
+   * Writes attempts and their deliveries' next states, all in one transaction (a delivery already
+   * DELIVERED keeps that state: only its attempt is logged); with `inProgress`,
    * marks those deliveries IN_PROGRESS first, in the same transaction (the journal's batch is then
    * one commit, not two).
    */
