@@ -2,6 +2,8 @@
  * The webhooks feature's part of the supervision tree: `/system/webhooks`, a one-for-one supervisor
  * with the fan-out (`fanout`, ./event-fanout.ts) and one WebhookEndpointActor per endpoint (the
  * delivery engine's target actor, named by its id: ../delivery/target-actors.ts, ./endpoint-actor.ts).
+ * Several nodes on one PostgreSQL database: the fan-out runs on every node, each endpoint's actor
+ * only on the node holding its lease (the lease keeper, `leases`, beside them).
  *
  * @example
  * const actors = new WebhookActors(system, engineDeps, linkDeps, fanoutDeps);
