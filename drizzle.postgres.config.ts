@@ -17,6 +17,7 @@ export default defineConfig({
     "./actors/agent/provider-key-schema-postgres.ts",
     "./actors/webhook/webhook-schema-postgres.ts",
     "./actors/integrations/integration-schema-postgres.ts",
+    "./runtime/store/leases-schema-postgres.ts",
   ],
   out: "./migrations/postgres",
   strict: true,

@@ -17,6 +17,7 @@ export default defineConfig({
     "./actors/agent/provider-key-schema-sqlite.ts",
     "./actors/webhook/webhook-schema-sqlite.ts",
     "./actors/integrations/integration-schema-sqlite.ts",
+    "./runtime/store/leases-schema-sqlite.ts",
   ],
   out: "./migrations/sqlite",
   strict: true,

@@ -112,6 +112,11 @@ export interface Config {
   webhookBreakerCooldownSeconds: number;
   /** How long a rotated-out signing secret still signs deliveries, unless the rotation says otherwise. */
   webhookSecretOverlapSeconds: number;
+  /**
+   * PostgreSQL with several nodes: how long a node's lease on a webhook endpoint or integration
+   * lasts unrenewed (renewed every third of it); a dead node's are taken over within about two.
+   */
+  deliveryLeaseSeconds: number;
   // --- ops playbooks, backups, schedulers ---
   receiptRetentionDays: number;
   receiptCleanupIntervalHours: number;
@@ -249,6 +254,7 @@ const redisUrl = lazy(() => type(/^rediss?:\/\/.+/).describe("a redis:// or redi
 const positiveUsd = lazy(() => type("string.numeric.parse").pipe(type("0 < number <= 1000000000")));
 /** Seconds, fractions allowed (a test's 0.05), up to a day. */
 const positiveSeconds = lazy(() => type("string.numeric.parse").pipe(type("0 < number <= 86400")));
+const leaseSeconds = lazy(() => type("string.numeric.parse").pipe(type("1 <= number <= 3600")));
 
 /** An OpenAI-compatible model server declared in ARAGORA_LOCAL_MODELS. */
 export interface LocalModelServer {
@@ -976,6 +982,15 @@ export const VARIABLES: VariableSpec[] = [
     expected: "a positive number of seconds, at most 86400",
     default: "86400",
     parse: positiveSeconds,
+  },
+  {
+    name: "ARAGORA_DELIVERY_LEASE_SECONDS",
+    key: "deliveryLeaseSeconds",
+    description:
+      "PostgreSQL with several nodes: seconds a node's lease on a webhook endpoint or integration (it alone sends their deliveries) lasts unrenewed; renewed every third of it, a dead node's leases move to the others within about two",
+    expected: "a number of seconds (fractions allowed) from 1 to 3600",
+    default: "15",
+    parse: leaseSeconds,
   },
   {
     name: "ARAGORA_RECEIPT_RETENTION_DAYS",

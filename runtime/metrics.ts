@@ -416,6 +416,12 @@ export const metrics = {
     labelNames: ["event_type"] as const,
     registers: [registry],
   }),
+  deliveryLeasesHeld: new Gauge({
+    name: "aragora_delivery_leases_held",
+    help: "Webhook endpoints (kind webhook) and integrations (kind integration) whose deliveries this node sends: the leases it holds while several nodes share one PostgreSQL database, by node id",
+    labelNames: ["kind", "node"] as const,
+    registers: [registry],
+  }),
   webhookCircuitBreakerState: new Gauge({
     name: "aragora_webhook_circuit_breaker_state",
     help: "A webhook endpoint's circuit breaker (0 closed, 1 open: its deliveries wait), by endpoint id",

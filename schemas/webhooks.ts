@@ -174,6 +174,9 @@ export const WebhookBody = lazy(() =>
     created_at: "string",
     updated_at: "string",
     "circuit_breaker?": BreakerView.or("null").describe("the endpoint actor's breaker on this node; null: not running"),
+    "delivering_node?": type("string | null").describe(
+      "the id of the node sending this endpoint's deliveries (with several nodes on PostgreSQL: the holder of its lease); null: none at the moment",
+    ),
   }),
 );
 export type WebhookBody = typeof WebhookBody.infer;

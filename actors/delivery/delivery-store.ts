@@ -12,7 +12,7 @@
  * await deliveries.insertDeliveries([newTargetDelivery("webhook", endpoint, "debate_end", "d-1:9", (id) => body(id), new Date())]);
  * await deliveries.deadLetters("org-1", "integration", 100);
  */
-import { and, asc, count, desc, eq, gte, inArray, notInArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, ne, notInArray, type SQL, sql } from "drizzle-orm";
 import { dialectTables, type Prepared, type Repo, slotsAsValues } from "../../runtime/store/repo.ts";
 import type { Store } from "../../runtime/store/store.ts";
 import * as pg from "../webhook/webhook-schema-postgres.ts";
@@ -37,6 +37,9 @@ export const DELIVERY_STATES = ["PENDING", "IN_PROGRESS", "DELIVERED", "RETRYING
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 /** The states of a delivery that still has to be sent. */
 export const OPEN_STATES: readonly DeliveryState[] = ["PENDING", "IN_PROGRESS", "RETRYING"];
+
+/** How long a PostgreSQL session of the ledger may idle inside a transaction before the server ends it. */
+const IDLE_IN_TRANSACTION_MS = 10_000;
 
 /** A response body is kept up to this many characters in an attempt's record. */
 export const ATTEMPT_BODY_LIMIT = 1024;
@@ -164,7 +167,13 @@ export class DeliveryStore {
         lastStatus: deliveries.lastStatus,
         updatedAt: deliveries.updatedAt,
       },
-      (db, { id, ...set }) => db.update(deliveries).set(slotsAsValues(set)).where(eq(deliveries.id, id)),
+      // Never over a delivered one: an attempt a node began before its lease lapsed may be written
+      // after the node that took the target over delivered it (several nodes on PostgreSQL).
+      (db, { id, ...set }) =>
+        db
+          .update(deliveries)
+          .set(slotsAsValues(set))
+          .where(and(eq(deliveries.id, id), ne(deliveries.state, "DELIVERED"))),
     );
   }
 
@@ -214,7 +223,8 @@ export class DeliveryStore {
   }
 
   /**
-   * Writes attempts and their deliveries' next states, all in one transaction; with `inProgress`,
+   * Writes attempts and their deliveries' next states, all in one transaction (a delivery already
+   * DELIVERED keeps that state: only its attempt is logged); with `inProgress`,
    * marks those deliveries IN_PROGRESS first, in the same transaction (the journal's batch is then
    * one commit, not two).
    */
@@ -436,5 +446,9 @@ export class DeliveryStore {
  * @example const deliveries = await openDeliveryStore(ctx.store);
  */
 export async function openDeliveryStore(store: Pick<Store, "openRepo">, name = "deliveries"): Promise<DeliveryStore> {
-  return new DeliveryStore(await store.openRepo(deliveryTables, { name }));
+  // A node paused or cut off inside a transaction (a journal batch) would otherwise keep its
+  // deliveries' rows locked from the node that took its targets over (several nodes on PostgreSQL).
+  return new DeliveryStore(
+    await store.openRepo(deliveryTables, { name, idleInTransactionTimeoutMs: IDLE_IN_TRANSACTION_MS }),
+  );
 }

@@ -30,12 +30,14 @@ import { type BreakerSnapshot, CircuitBreaker } from "../agent/breaker.ts";
 import { DueQueue } from "../webhook/due-queue.ts";
 import { afterFailure, type RetryPolicy } from "../webhook/retry-policy.ts";
 import type { DeliveryJournal } from "./delivery-journal.ts";
-import type { DeliveryRow, DeliveryState, DeliveryStore } from "./delivery-store.ts";
+import type { DeliveryRow, DeliveryState, DeliveryStore, TargetKind } from "./delivery-store.ts";
 
 /** Deliveries loaded from the ledger at a time; the rest are loaded as the queue drains. */
 export const LOAD_LIMIT = 1000;
 /** How long a delivery whose outcome could not be written waits before it is sent again. */
 const UNWRITTEN_RETRY_MS = 1000;
+/** How often an actor whose lease is not renewed in time looks again (cluster only). */
+const FENCED_RECHECK_MS = 250;
 
 /** A delivery in a target's queue. */
 export interface QueuedDelivery {
@@ -63,10 +65,11 @@ export function queued(row: DeliveryRow): QueuedDelivery {
 /**
  * What one attempt came to, as the target kind tells it: `delivered`; `failed` (retried: 5xx, 429,
  * a redirect, a timeout, a reset ...); `rejected` (dead-lettered at once: retrying cannot change
- * it); `gone` (410: the target is disabled).
+ * it); `gone` (410: the target is disabled); `fenced` (nothing was sent: the node's delivery lease
+ * lapsed before the request left, see {@link TargetLink.attempt}; the delivery waits in the queue).
  */
 export interface AttemptOutcome {
-  verdict: "delivered" | "failed" | "rejected" | "gone";
+  verdict: "delivered" | "failed" | "rejected" | "gone" | "fenced";
   /** The HTTP status, when there was an answer. */
   status: number | null;
   /** How long the answer took; measured around the attempt when not given. */
@@ -87,9 +90,18 @@ export interface AttemptOutcome {
 export interface TargetLink {
   readonly id: string;
   /** Reads the target's row; undefined when it is gone (the actor stops). */
-  load(): Promise<{ enabled: boolean } | undefined>;
-  /** One attempt at `delivery`, its `attempt`-th; never rejects. */
-  attempt(delivery: QueuedDelivery, attempt: number, startedAt: number): Promise<AttemptOutcome>;
+  load(): Promise<{ enabled: boolean; updatedAt?: Date } | undefined>;
+  /**
+   * One attempt at `delivery`, its `attempt`-th; never rejects. An attempt that waits on something
+   * before its request leaves (an OAuth2 token refresh) asks `mayStart` again just before, and
+   * answers `fenced` without sending when it says no (the node's lease lapsed meanwhile).
+   */
+  attempt(
+    delivery: QueuedDelivery,
+    attempt: number,
+    startedAt: number,
+    mayStart: () => boolean,
+  ): Promise<AttemptOutcome>;
   /** Disables the target, saying why (it answered 410 Gone). */
   disable(reason: string, at: Date): Promise<void>;
 }
@@ -137,6 +149,8 @@ export function deliveryMetricsOf<Target extends string>(
 
 /** What a target kind is to the engine. */
 export interface TargetKindSpec {
+  /** The kind's deliveries' `target_kind`, and the kind of its delivery leases on a cluster. */
+  targetKind: TargetKind;
   /** The actor kind (`webhook_endpoint`, `integration`). */
   actorKind: string;
   /** The target in log lines: "webhook endpoint", "integration". */
@@ -154,7 +168,8 @@ interface Settled {
   incarnation: number;
   delivery: QueuedDelivery;
   ticket: "pass" | "probe";
-  state: DeliveryState | "unwritten";
+  /** "fenced": not sent, the node's lease lapsed before the request left. */
+  state: DeliveryState | "unwritten" | "fenced";
   status: number | null;
   error: string | null;
   latencyMs: number;
@@ -189,11 +204,25 @@ export interface TargetActorDeps {
   /** Wall-clock epoch milliseconds (what is stored). */
   now: () => number;
   random: () => number;
+  /**
+   * Several nodes on one PostgreSQL database: whether this node holds the target's delivery lease
+   * now (actors/node/lease-keeper.ts), asked before each attempt, so a node that lost it (paused,
+   * cut off) sends nothing more. Absent (SQLite, one node): always.
+   */
+  holds?: (targetId: string) => boolean;
+  /**
+   * Several nodes: told after each message how many deliveries the actor knows (queued and in
+   * flight) and its target row's updated_at, so the node's lease poll can tell it to load what
+   * another node stored or changed (./target-actors.ts).
+   */
+  observe?: (targetId: string, known: number, updatedAt: number | undefined) => void;
 }
 
 interface TargetState {
   incarnation: number;
   enabled: boolean | undefined;
+  /** The target row's updated_at as last read (epoch ms). */
+  updatedAt: number | undefined;
   /** Soonest due first (../webhook/due-queue.ts). */
   queue: DueQueue<QueuedDelivery>;
   inFlight: Set<string>;
@@ -240,6 +269,7 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
     init: (ctx) => ({
       incarnation: ++incarnations,
       enabled: undefined,
+      updatedAt: undefined,
       queue: new DueQueue(),
       inFlight: new Set(),
       // The system's clock: simulated in tests, so the cooldown is exact.
@@ -262,6 +292,7 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
             return state;
           }
           state.enabled = row.enabled;
+          state.updatedAt = row.updatedAt?.getTime();
           if (msg.type === "load") await loadOpen(state);
           break;
         }
@@ -285,6 +316,7 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
           break;
       }
       pump(state, ctx);
+      deps.observe?.(targetId, state.queue.size + state.inFlight.size, state.updatedAt);
       return state;
     },
     postStop() {
@@ -315,6 +347,12 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
       ctx.timers.cancel("wake");
       return;
     }
+    if (!holds()) {
+      // Fenced: the lease was not renewed in time. Either it is renewed soon, or it is lost and
+      // this actor stopped; until then nothing starts.
+      ctx.timers.startSingle("wake", { type: "wake" }, FENCED_RECHECK_MS);
+      return;
+    }
     const now = deps.now();
     let refused = false;
     while (state.inFlight.size < spec.maxInFlight) {
@@ -342,6 +380,11 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
     else ctx.timers.startSingle("wake", { type: "wake" }, wakeIn);
   }
 
+  /** Whether an attempt may start: always on one node, while the lease is held on a cluster. */
+  function holds(): boolean {
+    return deps.holds === undefined || deps.holds(targetId);
+  }
+
   function reportBreaker(state: TargetState): void {
     const gauge = state.breaker.state === "closed" ? 0 : 1;
     if (gauge !== state.gauge || gauge === 1) {
@@ -367,7 +410,21 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
   async function attempt(delivery: QueuedDelivery, ticket: "pass" | "probe", incarnation: number): Promise<Settled> {
     const startedAt = deps.now();
     const number = delivery.attempts + 1;
-    const outcome = await link.attempt(delivery, number, startedAt);
+    const fenced = {
+      type: "settled",
+      incarnation,
+      delivery,
+      ticket,
+      state: "fenced",
+      status: null,
+      error: null,
+      latencyMs: 0,
+      nextDueAt: delivery.dueAt,
+    } as const;
+    // The lease may have lapsed between the pump and now: then the request must not leave.
+    if (!holds()) return fenced;
+    const outcome = await link.attempt(delivery, number, startedAt, holds);
+    if (outcome.verdict === "fenced") return fenced;
     const at = deps.now();
     const { status } = outcome;
     const latencyMs = outcome.latencyMs ?? at - startedAt;
@@ -416,6 +473,12 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
   function settle(state: TargetState, s: Settled): void {
     const { delivery } = s;
     const mine = s.incarnation === state.incarnation && state.inFlight.delete(delivery.id);
+    if (s.state === "fenced") {
+      // Nothing was sent: no attempt counted, the breaker's ticket handed back, the delivery queued as it was.
+      if (mine) state.breaker.release(s.ticket);
+      if (!state.queue.has(delivery.id)) state.queue.set(delivery);
+      return;
+    }
     if (s.status !== null) metrics.latency(delivery, s.latencyMs / 1000);
     if (s.state === "unwritten") {
       if (mine) state.breaker.release(s.ticket);

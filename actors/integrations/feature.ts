@@ -6,6 +6,8 @@
  * made before the event leaves the outbox, so a crash loses none), and posted by one
  * IntegrationActor per integration under `/system/integrations`: the delivery engine's target actor
  * (../delivery/), with the webhooks' retry policy, circuit breaker, attempt log and dead letters.
+ * On PostgreSQL with several nodes, each integration's actor runs on the one node holding its
+ * delivery lease (../delivery/target-actors.ts).
  *
  * Requests leave through the `send` it is given: the guarded sender (no internal address, the
  * connection pinned to the address checked, redirects never followed).
@@ -18,8 +20,10 @@ import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { SendOutbound } from "../../runtime/http/outbound.ts";
 import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
+import { LeaseRepository, leaseTables } from "../../runtime/store/leases.ts";
+import { DeliveryCensus } from "../delivery/delivery-census.ts";
 import { DeliveryJournal } from "../delivery/delivery-journal.ts";
-import { openDeliveryStore } from "../delivery/delivery-store.ts";
+import { deliveryTables, openDeliveryStore } from "../delivery/delivery-store.ts";
 import { deliveryPolicyOf } from "../delivery/target-actor.ts";
 import { TargetActors } from "../delivery/target-actors.ts";
 import type { FanoutSink } from "../webhook/event-fanout.ts";
@@ -55,6 +59,23 @@ export async function integrationsFeature(
   });
   const deliveries = await openDeliveryStore(ctx.store, "integration-deliveries");
   const journal = new DeliveryJournal(deliveries, log);
+  // PostgreSQL: as many nodes as share the database, each integration delivered for by one of them.
+  const cluster =
+    ctx.store.kind === "postgres"
+      ? {
+          nodeId: ctx.nodeId,
+          leases: new LeaseRepository(
+            await ctx.store.openRepo(leaseTables, { name: "integration-leases", maxConnections: 1 }),
+          ),
+          census: new DeliveryCensus(
+            await ctx.store.openRepo(deliveryTables, { name: "integration-census", maxConnections: 1 }),
+            "integration",
+            (ids) => base.updatedAtOf(ids),
+          ),
+          ttlMs: config.deliveryLeaseSeconds * 1000,
+          targetIds: () => base.ids(),
+        }
+      : undefined;
   const actors = new TargetActors(
     system,
     "integrations",
@@ -65,6 +86,7 @@ export async function integrationsFeature(
         { integrations: base, store, send: deps.send, timeoutMs: config.webhookTimeoutSeconds * 1000, log, now },
         id,
       ),
+    cluster,
   );
   return {
     name: "integrations",
@@ -88,6 +110,9 @@ export async function integrationsFeature(
     async stop() {
       await actors.stop();
       await journal.flush();
+      // Only once every attempt made is written: the node taking a lease over loads what is still open.
+      await actors.releaseLeases();
+      await Promise.all([cluster?.leases.close(), cluster?.census.close()]);
       await deliveries.close();
       await base.close();
     },

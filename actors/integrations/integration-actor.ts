@@ -37,6 +37,7 @@ const CHAT_KINDS: ReadonlySet<IntegrationKind> = new Set(["slack", "discord", "t
 
 /** Integrations to the delivery engine: one delivery at a time, metrics by event type as webhooks'. */
 export const INTEGRATION_TARGET: TargetKindSpec = {
+  targetKind: "integration",
   actorKind: "integration",
   noun: "integration",
   logField: "integration_id",
@@ -88,8 +89,15 @@ export function integrationLink(deps: IntegrationLinkDeps, integrationId: string
   /** OAuth2 secrets newer than the row's (saved or not). */
   let kept: OAuth2Secrets | undefined;
 
-  /** Posts with the integration's connector; never throws. */
-  async function post(row: IntegrationRow, outcome: DebateOutcome): Promise<ConnectorDelivery> {
+  /**
+   * Posts with the integration's connector; never throws. Undefined: nothing was posted, `mayPost`
+   * said no once an OAuth2 token refresh was done (the node's lease lapsed meanwhile).
+   */
+  async function post(
+    row: IntegrationRow,
+    outcome: DebateOutcome,
+    mayPost: () => boolean,
+  ): Promise<ConnectorDelivery | undefined> {
     let secrets: Record<string, unknown>;
     try {
       secrets = deps.integrations.secretsOf(row);
@@ -107,8 +115,10 @@ export function integrationLink(deps: IntegrationLinkDeps, integrationId: string
     const result = await postToOAuth2Api(deps.send, settings, stored, outcome, {
       timeoutMs: deps.timeoutMs,
       now: deps.now,
+      mayPost,
     });
-    if (result.secrets === stored) return result.delivery;
+    const delivery = result.fenced ? undefined : result.delivery;
+    if (result.secrets === stored) return delivery;
     kept = result.secrets;
     try {
       // First: a rotated refresh token is the only one that works from now on.
@@ -116,7 +126,7 @@ export function integrationLink(deps: IntegrationLinkDeps, integrationId: string
     } catch (err) {
       log.error({ err }, "could not save the integration's refreshed tokens; kept in memory until saved");
     }
-    return result.delivery;
+    return delivery;
   }
 
   return {
@@ -134,12 +144,14 @@ export function integrationLink(deps: IntegrationLinkDeps, integrationId: string
       await deps.integrations.disable(integrationId, reason, at);
       if (integration !== undefined) deps.store.invalidate(integration.orgId, integrationId);
     },
-    async attempt(delivery): Promise<AttemptOutcome> {
+    async attempt(delivery, _number, _startedAt, mayStart): Promise<AttemptOutcome> {
       const row = integration;
       if (row === undefined) {
         return { verdict: "failed", status: null, responseBody: null, error: "the integration is gone" };
       }
-      return outcomeOf(await post(row, JSON.parse(delivery.payload) as DebateOutcome));
+      const posted = await post(row, JSON.parse(delivery.payload) as DebateOutcome, mayStart);
+      if (posted === undefined) return { verdict: "fenced", status: null, responseBody: null, error: null };
+      return outcomeOf(posted);
     },
   };
 }

@@ -176,6 +176,19 @@ export class IntegrationStore implements IntegrationBackend {
     return rows.map((r) => r.id);
   }
 
+  /** When each of these integrations' rows last changed (epoch ms); one that does not exist is left out. */
+  async updatedAtOf(ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const { integrations } = this.repo.tables;
+    const rows = await this.repo.read((db) =>
+      db
+        .select({ id: integrations.id, updatedAt: integrations.updatedAt })
+        .from(integrations)
+        .where(inArray(integrations.id, [...ids])),
+    );
+    return new Map(rows.map((r) => [r.id, r.updatedAt.getTime()]));
+  }
+
   /** The enabled integrations of these organisations (the fan-out of a batch of events). */
   enabledOf(orgIds: readonly string[]): Promise<IntegrationRow[]> {
     if (orgIds.length === 0) return Promise.resolve([]);

@@ -45,12 +45,19 @@ export interface OAuth2PostResult {
   readonly delivery: ConnectorDelivery;
   /** The secrets after the post: the same object when nothing was refreshed. */
   readonly secrets: OAuth2Secrets;
+  /** Nothing was posted: {@link OAuth2PostOptions.mayPost} said no after a refresh (`delivery` is a retry). */
+  readonly fenced?: true;
 }
 
 export interface OAuth2PostOptions {
   readonly timeoutMs?: number;
   /** Wall-clock epoch milliseconds (default Date.now). */
   readonly now?: () => number;
+  /**
+   * Asked after a token refresh, just before the post: false (the node's delivery lease lapsed
+   * while the refresh waited) posts nothing and answers `fenced`. Default: always.
+   */
+  readonly mayPost?: () => boolean;
 }
 
 /** An access token this close to its expiry is refreshed first. */
@@ -181,9 +188,17 @@ export async function postToOAuth2Api(
         body,
         timeoutMs,
       });
+    const mayPost = options.mayPost ?? (() => true);
+    const fenced = (): OAuth2PostResult => ({
+      delivery: { verdict: "retry", detail: "not posted: this node's delivery lease lapsed" },
+      secrets,
+      fenced: true,
+    });
+    if (refreshed && !mayPost()) return fenced();
     let response = await post(secrets.accessToken as string);
     if (!refreshed && tokenRefused(response.status, response.headers)) {
       secrets = await refresh(send, settings, secrets, timeoutMs, now());
+      if (!mayPost()) return fenced();
       response = await post(secrets.accessToken as string);
     }
     return { delivery: deliveryOf(response, (s) => s >= 200 && s < 300), secrets };

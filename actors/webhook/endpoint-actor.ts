@@ -29,6 +29,7 @@ export const MAX_IN_FLIGHT = 16;
 
 /** Webhook endpoints to the delivery engine: the runbook's metric names, by event type. */
 export const WEBHOOK_TARGET: TargetKindSpec = {
+  targetKind: "webhook",
   actorKind: "webhook_endpoint",
   noun: "webhook endpoint",
   logField: "endpoint_id",

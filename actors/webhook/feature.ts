@@ -7,6 +7,10 @@
  * committed before the crash. Given the ops runs' outbox, it delivers their events too, only to
  * endpoints the operator subscribed to them (./operator-events.ts, ./ops-event-fanout.ts).
  *
+ * On PostgreSQL several server processes may share the database: each endpoint's actor then runs
+ * on the one node holding its delivery lease (../delivery/target-actors.ts, actors/node/lease-keeper.ts),
+ * so a delivery is never sent by two nodes at once, and a dead node's endpoints move to the others.
+ *
  * Requests leave through the `send` it is given (runtime/http/outbound.ts): the guarded sender in
  * production, a plain one until that lands, one pointed at local receivers in tests.
  *
@@ -19,9 +23,11 @@ import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { SendOutbound } from "../../runtime/http/outbound.ts";
 import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
+import { LeaseRepository, leaseTables } from "../../runtime/store/leases.ts";
 import type { DebateEventOutbox } from "../debate/event-outbox.ts";
+import { DeliveryCensus } from "../delivery/delivery-census.ts";
 import { DeliveryJournal } from "../delivery/delivery-journal.ts";
-import { openDeliveryStore } from "../delivery/delivery-store.ts";
+import { deliveryTables, openDeliveryStore } from "../delivery/delivery-store.ts";
 import { deliveryPolicyOf } from "../delivery/target-actor.ts";
 import type { FanoutSink } from "./event-fanout.ts";
 import { WebhookActors } from "./webhook-actors.ts";
@@ -54,12 +60,30 @@ export async function webhooksFeature(
   const store = await openWebhookStore(ctx.store, ctx.sealer);
   const deliveries = await openDeliveryStore(ctx.store, "webhook-deliveries");
   const journal = new DeliveryJournal(deliveries, log);
+  // PostgreSQL: as many nodes as share the database, each endpoint delivered for by one of them.
+  const cluster =
+    ctx.store.kind === "postgres"
+      ? {
+          nodeId: ctx.nodeId,
+          leases: new LeaseRepository(
+            await ctx.store.openRepo(leaseTables, { name: "webhook-leases", maxConnections: 1 }),
+          ),
+          census: new DeliveryCensus(
+            await ctx.store.openRepo(deliveryTables, { name: "webhook-census", maxConnections: 1 }),
+            "webhook",
+            (ids) => store.updatedAtOf(ids),
+          ),
+          ttlMs: config.deliveryLeaseSeconds * 1000,
+          targetIds: () => store.endpointIds(),
+        }
+      : undefined;
   const actors = new WebhookActors(
     system,
     { ledger: deliveries, journal, ...deliveryPolicyOf(config), log, now, random: deps.random ?? Math.random },
     { store, send: deps.send, timeoutMs: config.webhookTimeoutSeconds * 1000, log, version: ctx.version, now },
     { outbox: deps.outbox, store, deliveries, log, now, sinks: deps.sinks ?? [] },
     deps.opsOutbox && { outbox: deps.opsOutbox, store, deliveries, log, now },
+    cluster,
   );
   let unsubscribe: (() => void) | undefined;
   let unsubscribeOps: (() => void) | undefined;
@@ -73,6 +97,7 @@ export async function webhooksFeature(
       audit: deps.audit,
       log,
       overlapSeconds: config.webhookSecretOverlapSeconds,
+      nodeId: ctx.nodeId,
       now,
       urlPolicy: outboundPolicyOf(config),
     }),
@@ -81,15 +106,21 @@ export async function webhooksFeature(
       actors.start(ids);
       unsubscribe = deps.outbox.onCommitted(() => actors.kick());
       unsubscribeOps = deps.opsOutbox?.onCommitted(() => actors.kickOps());
-      log.info({ endpoints: ids.length }, `webhooks started: ${ids.length} endpoint actors`);
+      log.info(
+        { endpoints: ids.length, leased: cluster !== undefined },
+        cluster === undefined
+          ? `webhooks started: ${ids.length} endpoint actors`
+          : `webhooks started: ${ids.length} endpoints, delivered for by the nodes holding their leases`,
+      );
     },
     async stop() {
       unsubscribe?.();
       unsubscribeOps?.();
       await actors.stop();
       await journal.flush();
-      await deliveries.close();
-      await store.close();
+      // Only once every attempt made is written: the node taking a lease over loads what is still open.
+      await actors.releaseLeases();
+      await Promise.all([deliveries.close(), store.close(), cluster?.leases.close(), cluster?.census.close()]);
     },
   };
 }

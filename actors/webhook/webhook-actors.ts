@@ -3,6 +3,8 @@
  * with the fan-out (`fanout`, ./event-fanout.ts), the ops runs' fan-out when the server runs
  * playbooks (`ops-fanout`, ./ops-event-fanout.ts) and one WebhookEndpointActor per endpoint (the
  * delivery engine's target actor, named by its id: ../delivery/target-actors.ts, ./endpoint-actor.ts).
+ * Several nodes on one PostgreSQL database: the fan-out runs on every node, each endpoint's actor
+ * only on the node holding its lease (the lease keeper, `leases`, beside them).
  *
  * @example
  * const actors = new WebhookActors(system, engineDeps, linkDeps, fanoutDeps);
@@ -11,7 +13,7 @@
  */
 import type { ActorRef, ActorSystem } from "../../runtime/actor/index.ts";
 import type { TargetActorDeps } from "../delivery/target-actor.ts";
-import { TargetActors } from "../delivery/target-actors.ts";
+import { TargetActors, type TargetCluster } from "../delivery/target-actors.ts";
 import { type EndpointLinkDeps, endpointLink, WEBHOOK_TARGET } from "./endpoint-actor.ts";
 import { eventFanout, type FanoutDeps, type FanoutMsg } from "./event-fanout.ts";
 import { type OpsFanoutDeps, opsEventFanout } from "./ops-event-fanout.ts";
@@ -29,13 +31,17 @@ export class WebhookActors extends TargetActors {
     private readonly fanoutDeps: Omit<FanoutDeps, "enqueue">,
     /** The ops runs' events (absent: no ops fan-out). */
     private readonly opsFanoutDeps?: Omit<OpsFanoutDeps, "enqueue">,
+    cluster?: TargetCluster,
   ) {
-    super(system, "webhooks", engineDeps, WEBHOOK_TARGET, (id) => endpointLink(linkDeps, id));
+    super(system, "webhooks", engineDeps, WEBHOOK_TARGET, (id) => endpointLink(linkDeps, id), cluster);
   }
 
-  /** Starts the supervisor, the fan-out, and an actor for each of `endpointIds`. */
+  /**
+   * Starts the supervisor, the fan-out, and an actor for each of `endpointIds` (one node), or the
+   * lease keeper, which starts the actors of the endpoints this node comes to hold (cluster).
+   */
   override start(endpointIds: readonly string[]): void {
-    super.start([]);
+    this.startSupervisor();
     this.fanout = this.system.spawn(
       eventFanout({
         ...this.fanoutDeps,
@@ -56,7 +62,7 @@ export class WebhookActors extends TargetActors {
         { parent: this.parent, name: "ops-fanout", restart: "permanent" },
       );
     }
-    for (const id of endpointIds) this.spawn(id);
+    this.startTargets(endpointIds);
   }
 
   /** Wakes the ops fan-out (a run's journal committed an event). */

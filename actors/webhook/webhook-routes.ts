@@ -69,7 +69,9 @@ export interface WebhookRoutesDeps {
     DeliveryStore,
     "insertDeliveries" | "summary" | "deadLetters" | "retryDeadLetter" | "deliveries" | "recoverSince"
   >;
-  actors: Pick<WebhookActors, "spawn" | "reload" | "enqueue" | "status" | "remove">;
+  actors: Pick<WebhookActors, "spawn" | "reload" | "enqueue" | "status" | "remove" | "deliveringNodes">;
+  /** This node's id (the delivering node of the endpoints whose actors run here). */
+  nodeId: string;
   audit: AuditRecorder;
   log: Logger;
   /** The default overlap of a rotated-out secret, in seconds (ARAGORA_WEBHOOK_SECRET_OVERLAP_SECONDS). */
@@ -102,7 +104,11 @@ function notFound(id: string): HttpError {
   return new HttpError(404, "not_found", `your organisation has no webhook ${id}`);
 }
 
-function endpointBody(row: EndpointRow, status: TargetStatus | undefined): WebhookBody {
+function endpointBody(
+  row: EndpointRow,
+  status: TargetStatus | undefined,
+  deliveringNode: string | null = null,
+): WebhookBody {
   return {
     id: row.id,
     url: row.url,
@@ -122,6 +128,7 @@ function endpointBody(row: EndpointRow, status: TargetStatus | undefined): Webho
             failures: status.breaker.failures,
             seconds_until_half_open: status.breaker.secondsUntilHalfOpen,
           },
+    delivering_node: deliveringNode,
   };
 }
 
@@ -135,7 +142,7 @@ function deliveryView(row: DeliveryRow): DeliveryBody {
  * @example app.use(webhookRoutes({ store, actors, audit, log, overlapSeconds: 86400, now: Date.now }));
  */
 export function webhookRoutes(deps: WebhookRoutesDeps) {
-  const { store, actors, audit, log, now } = deps;
+  const { store, actors, audit, log, now, nodeId } = deps;
   const detail = (summary: string) => ({ summary, tags: TAGS });
 
   /** The caller's endpoint; 404 for another organisation's, or the operator's to anyone else. */
@@ -143,6 +150,11 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
     const row = await store.endpoint(p.orgId, id);
     if (row === undefined || !seesOperatorEndpoint(p, row)) throw notFound(id);
     return row;
+  }
+
+  /** The node sending the endpoint's deliveries, or null. */
+  async function deliveringNode(id: string): Promise<string | null> {
+    return (await actors.deliveringNodes([id], nodeId)).get(id) ?? null;
   }
 
   return new Elysia({ name: "aragora-webhooks", prefix: "/api/webhooks" })
@@ -207,8 +219,14 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       async ({ request }) => {
         const p = principalOf(request);
         const rows = (await store.listEndpoints(p.orgId)).filter((r) => seesOperatorEndpoint(p, r));
-        const statuses = await Promise.all(rows.map((r) => actors.status(r.id)));
-        return { webhooks: rows.map((r, i) => endpointBody(r, statuses[i])) };
+        const [statuses, nodes] = await Promise.all([
+          Promise.all(rows.map((r) => actors.status(r.id))),
+          actors.deliveringNodes(
+            rows.map((r) => r.id),
+            nodeId,
+          ),
+        ]);
+        return { webhooks: rows.map((r, i) => endpointBody(r, statuses[i], nodes.get(r.id) ?? null)) };
       },
       {
         permission: "webhooks.manage",
@@ -253,7 +271,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
       async ({ params, request }) => {
         const p = principalOf(request);
         const row = await ownEndpoint(p, params.id);
-        return endpointBody(row, await actors.status(row.id));
+        return endpointBody(row, await actors.status(row.id), await deliveringNode(row.id));
       },
       {
         permission: "webhooks.manage",
@@ -289,7 +307,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
           target: { type: "webhook", id: row.id },
           detail: { fields: Object.keys(body).sort().join(","), enabled: row.enabled },
         });
-        return endpointBody(row, await actors.status(row.id));
+        return endpointBody(row, await actors.status(row.id), await deliveringNode(row.id));
       },
       {
         permission: "webhooks.manage",
@@ -347,7 +365,10 @@ export function webhookRoutes(deps: WebhookRoutesDeps) {
           detail: { overlap_seconds: overlapSeconds },
         });
         set.headers["cache-control"] = "no-store";
-        return { ...endpointBody(rotated.endpoint, await actors.status(params.id)), secret: rotated.secret };
+        return {
+          ...endpointBody(rotated.endpoint, await actors.status(params.id), await deliveringNode(params.id)),
+          secret: rotated.secret,
+        };
       },
       {
         permission: "webhooks.manage",

@@ -165,6 +165,19 @@ export class WebhookStore {
     return rows.map((r) => r.id);
   }
 
+  /** When each of these endpoints' rows last changed (epoch ms); one that does not exist is left out. */
+  async updatedAtOf(ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const { endpoints } = this.repo.tables;
+    const rows = await this.repo.read((db) =>
+      db
+        .select({ id: endpoints.id, updatedAt: endpoints.updatedAt })
+        .from(endpoints)
+        .where(inArray(endpoints.id, [...ids])),
+    );
+    return new Map(rows.map((r) => [r.id, r.updatedAt.getTime()]));
+  }
+
   /** The enabled endpoints of these organisations (the fan-out of a batch of events). */
   enabledEndpointsOf(orgIds: readonly string[]): Promise<EndpointRow[]> {
     if (orgIds.length === 0) return Promise.resolve([]);

@@ -144,6 +144,7 @@ export async function openPgPool(
     log?: Logger;
     deadlineMs?: number;
     lockTimeoutMs?: number;
+    idleInTransactionTimeoutMs?: number;
     /** Every transaction of every session read-only (default_transaction_read_only). */
     readOnly?: boolean;
   },
@@ -164,13 +165,21 @@ export async function openPgPool(
 }
 
 /**
- * The startup parameters of a pool's sessions: lock_timeout, and read-only transactions.
+ * The startup parameters of a pool's sessions: lock_timeout, idle_in_transaction_session_timeout,
+ * and read-only transactions.
  *
  * @example sessionParameters({ lockTimeoutMs: 3000 }) // { lock_timeout: 3000 }
  */
-export function sessionParameters(o: { lockTimeoutMs?: number; readOnly?: boolean }): Record<string, number | boolean> {
+export function sessionParameters(o: {
+  lockTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+  readOnly?: boolean;
+}): Record<string, number | boolean> {
   return {
     ...(o.lockTimeoutMs === undefined ? {} : { lock_timeout: Math.trunc(o.lockTimeoutMs) }),
+    ...(o.idleInTransactionTimeoutMs === undefined
+      ? {}
+      : { idle_in_transaction_session_timeout: Math.trunc(o.idleInTransactionTimeoutMs) }),
     ...(o.readOnly ? { default_transaction_read_only: true } : {}),
   };
 }

@@ -186,6 +186,9 @@ export async function openPostgresStore(config: Config, log: Logger, opts: Postg
       log,
       readOnly,
       ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+      ...(options.idleInTransactionTimeoutMs !== undefined
+        ? { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs }
+        : {}),
     });
   // Node rows get a pool of their own with deadlines, as every repository does; the client above
   // serves migrations, which may run longer than a statement's deadline.

@@ -95,6 +95,12 @@ export interface RepoOptions {
    * pool) before failing with 55P03, which store health reports as `locked`; default: no limit.
    */
   lockTimeoutMs?: number;
+  /**
+   * PostgreSQL: how long a session may sit inside a transaction without sending anything
+   * (idle_in_transaction_session_timeout) before the server ends it, releasing its row locks: a
+   * process paused or cut off mid-transaction then holds up no other node; default: no limit.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**

@@ -185,6 +185,27 @@ describe("generic OAuth2 connector", () => {
     expect(new URLSearchParams(post?.body).get("client_secret")).toBe("client-secret-1");
   });
 
+  test("fenced while the token was refreshed (the node's lease lapsed): nothing posted, the rotated token kept", async () => {
+    const current = as.currentRefreshToken();
+    const calls = tokenCalls();
+    const posted = as.messages.length;
+    const stale: OAuth2Secrets = { clientSecret: "client-secret-1", refreshToken: current };
+    const result = await postToOAuth2Api(send, settings(), stale, outcome, { mayPost: () => false });
+    expect(result.fenced).toBe(true);
+    expect(result.delivery.verdict).toBe("retry");
+    expect(tokenCalls()).toBe(calls + 1);
+    expect(as.messages.length).toBe(posted);
+    // The refresh token rotated at the server: the new one comes back, to be stored.
+    expect(result.secrets.refreshToken).toBe(as.currentRefreshToken());
+    expect(result.secrets.refreshToken).not.toBe(current);
+    // Held again: posted with the refreshed token, no second refresh.
+    const again = await postToOAuth2Api(send, settings(), result.secrets, outcome, { mayPost: () => true });
+    expect(again.fenced).toBeUndefined();
+    expect(again.delivery.verdict).toBe("delivered");
+    expect(as.messages.length).toBe(posted + 1);
+    expect(tokenCalls()).toBe(calls + 1);
+  });
+
   test("token endpoint faults: 503 and 429 are retried, a revoked grant is rejected", async () => {
     const secrets: OAuth2Secrets = { clientSecret: "client-secret-1", refreshToken: as.currentRefreshToken() };
     as.failNext(as.faults.serverError());
