@@ -125,11 +125,14 @@ export class LeaseRepository {
   async claim(kind: LeaseKind, nodeId: string, ids: readonly string[], ttlMs: number): Promise<HeldLease[]> {
     if (ids.length === 0) return [];
     const { leases } = this.repo.tables;
+    // In one order on every node: two nodes inserting the same free leases in different orders
+    // would each wait for a row the other holds (PostgreSQL reports a deadlock and fails one).
+    const ordered = [...new Set(ids)].sort();
     return this.repo.write((db) =>
       db
         .insert(leases)
         .values(
-          ids.map((resourceId) => ({
+          ordered.map((resourceId) => ({
             kind,
             resourceId,
             nodeId,
