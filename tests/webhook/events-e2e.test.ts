@@ -309,7 +309,7 @@ describe.each([
       expect(rx.received.filter((r) => r.path === "/hook/stolen")).toEqual([]);
 
       // Dead letters of the operator's endpoint: the operator lists them, the organisation does not.
-      type DeadLetters = { dead_letters: { webhook_id: string; event_type: string }[] };
+      type DeadLetters = { dead_letters: { delivery_id: string; webhook_id: string; event_type: string }[] };
       let operatorDead: DeadLetters["dead_letters"] = [];
       // The first one: the endpoint's breaker opens after five failed attempts, and the second waits.
       for (let i = 0; i < 300 && operatorDead.length === 0; i++) {
@@ -321,6 +321,12 @@ describe.each([
       const ownerDead = await call<DeadLetters>(server, "GET", "/api/webhooks/dead-letters", asOwner());
       expect(ownerDead.status).toBe(200);
       expect(ownerDead.body.dead_letters.filter((d) => d.event_type.startsWith("ops_"))).toEqual([]);
+      // Nor may the organisation send the operator's dead letter again, even knowing its id.
+      const deadId = operatorDead[0]?.delivery_id as string;
+      const ownerRetry = await call(server, "POST", `/api/webhooks/dead-letters/${deadId}/retry`, asOwner());
+      expect(ownerRetry.status).toBe(404);
+      const stillDead = await call<DeadLetters>(server, "GET", "/api/webhooks/dead-letters", asOperator());
+      expect(stillDead.body.dead_letters.map((d) => d.delivery_id)).toContain(deadId);
       // Its breaker opens (five failed attempts): the operator counts it, and its deliveries; the
       // organisation does not.
       let open = 0;
