@@ -61,7 +61,9 @@ async function receiptOf(id: string): Promise<string> {
 
 beforeAll(async () => {
   [server, browser] = await Promise.all([
-    startAccessServer({ env: { ARAGORA_DEMO_TOKEN_DELAY_MS: "0" } }),
+    // 2 ms a token: the short debates end in well under a second, and the twelve-round one cannot
+    // end before its cancel arrives (at 0 it sometimes did, and the list showed it completed).
+    startAccessServer({ env: { ARAGORA_DEMO_TOKEN_DELAY_MS: "2" } }),
     openBrowser(),
   ]);
   files = tempDir("debates-history-");
@@ -72,7 +74,8 @@ beforeAll(async () => {
   }
   tabs = await create({ question: TABS, agents: ["demo:alice", "demo:bob"], rounds: 1 });
   cars = await create({ question: CARS, agents: ["demo:alice", "demo:bob", "demo:carol"], rounds: 2 });
-  await Promise.all([...extra, tabs, cars].map(receiptOf));
+  // One at a time (they run at once on the server): 23 pollers at once would meet the account's rate limit.
+  for (const id of [...extra, tabs, cars]) await receiptOf(id);
   // The newest: cancelled at once, before its twelve rounds can end.
   cancelled = await create({ question: LONG, agents: ["demo:alice", "demo:bob", "demo:carol"], rounds: 12 });
   const cancel = await call(server, "POST", `/api/debates/${cancelled}/cancel`, { token: owner.access_token });
