@@ -8,7 +8,15 @@ import { HOME } from "../../routes.ts";
 
 export function nextPath(query: URLSearchParams): string {
   const next = query.get("next");
-  // "/x" but not "//host" or "/\host" (both leave the site); never the sign-in page itself.
-  if (next === null || !/^\/(?![/\\])/.test(next) || next.startsWith("/signin")) return HOME;
-  return next;
+  if (next === null || !next.startsWith("/")) return HOME;
+  // Read as the browser will read it: "//host", "/\host" and "/<tab>/host" all leave the site
+  // once parsed (the parser drops tabs and newlines, and reads backslashes as slashes).
+  let url: URL;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return HOME;
+  }
+  if (url.origin !== location.origin || url.pathname.startsWith("/signin")) return HOME;
+  return url.pathname + url.search + url.hash;
 }
