@@ -94,23 +94,6 @@ export async function countByKeyId(
   return { byKeyId, plaintext, malformed };
 }
 
-/** The head of a sealed value as `sealText` writes it, up to the key id's closing quote. */
-const SEALED_HEAD = /^\{"_encrypted":true,"v":1,"kid":"(k[0-9a-f]{12})"$/;
-/** How many characters of a stored value {@link keyIdOfSealedHead} needs. */
-export const SEALED_HEAD_LENGTH = 46;
-
-/**
- * The key id in the first {@link SEALED_HEAD_LENGTH} characters of a stored value (what a GROUP BY
- * over `substr(column, 1, 46)` returns): a key id, `null` for plaintext, or `undefined` when the
- * value is sealed in a form only a full parse reads.
- *
- * @example keyIdOfSealedHead('{"_encrypted":true,"v":1,"kid":"k3f9a0c12b4de"') // "k3f9a0c12b4de"
- */
-export function keyIdOfSealedHead(head: string): string | null | undefined {
-  if (!isSealedText(head)) return null;
-  return SEALED_HEAD.exec(head)?.[1];
-}
-
 /** An encrypted store with the connection it holds. */
 export type OpenEncryptedStore = EncryptedStore & { close(): Promise<void> };
 

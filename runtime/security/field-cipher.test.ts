@@ -7,8 +7,10 @@ import {
   encryptField,
   type FieldRef,
   KeyNotFoundError,
+  keyIdOfSealedHead,
   keyIdOfSealedText,
   openText,
+  SEALED_HEAD_LENGTH,
   sealText,
   TamperedFieldError,
 } from "./field-cipher.ts";
@@ -139,5 +141,20 @@ describe("key lists", () => {
     const ring = parseKeyList(`# rotated 2026-12-04\n${newHex}\n\n${oldHex}\n`, "/etc/aragora/keys", "\n");
     expect(ring.ids).toEqual(rotated.ids);
     expect(ringOf([old.active], "x").active.id).toBe(old.active.id);
+  });
+});
+
+describe("the head of a sealed value", () => {
+  test("names the key id sealText wrote, from its first SEALED_HEAD_LENGTH characters alone", () => {
+    const stored = sealText(old, "a secret", { table: "t", id: "r-1", field: "f" });
+    expect(keyIdOfSealedHead(stored.slice(0, SEALED_HEAD_LENGTH))).toBe(old.active.id);
+    expect(keyIdOfSealedText(stored)).toBe(old.active.id);
+  });
+
+  test("another form of envelope is left to a full parse", () => {
+    const envelope = JSON.parse(sealText(old, "a secret", { table: "t", id: "r-1", field: "f" }));
+    const reordered = JSON.stringify({ _encrypted: true, kid: envelope.kid, v: 1, iv: envelope.iv, ct: envelope.ct });
+    expect(keyIdOfSealedHead(reordered.slice(0, SEALED_HEAD_LENGTH))).toBeUndefined();
+    expect(keyIdOfSealedText(reordered)).toBe(old.active.id);
   });
 });

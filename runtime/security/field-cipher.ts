@@ -154,7 +154,27 @@ export function sealText(ring: KeyRing, plaintext: string, ref: FieldRef): strin
  * @example if (!isSealedText(row.secret)) plaintextCount++;
  */
 export function isSealedText(stored: string): boolean {
-  return stored.startsWith('{"_encrypted":true');
+  return stored.startsWith(SEALED_MARK);
+}
+
+/** How every sealed text value starts (the envelope's first member, as JSON.stringify writes it). */
+export const SEALED_MARK = '{"_encrypted":true';
+/** How {@link sealText} writes the envelope up to the key id (its members in encryptField's order). */
+const SEALED_PREFIX = `${SEALED_MARK},"v":1,"kid":"`;
+/** How many characters of a stored value {@link keyIdOfSealedHead} needs: the prefix, a key id, its quote. */
+export const SEALED_HEAD_LENGTH = SEALED_PREFIX.length + "k0123456789ab".length + 1;
+
+/**
+ * The key id in the first {@link SEALED_HEAD_LENGTH} characters of a sealed value as
+ * {@link sealText} writes it (what a database can group by without reading whole values), or
+ * undefined for a value sealed in another form, which only a full parse reads.
+ *
+ * @example keyIdOfSealedHead('{"_encrypted":true,"v":1,"kid":"k3f9a0c12b4de"') // "k3f9a0c12b4de"
+ */
+export function keyIdOfSealedHead(head: string): string | undefined {
+  if (!head.startsWith(SEALED_PREFIX) || head.length !== SEALED_HEAD_LENGTH || !head.endsWith('"')) return undefined;
+  const kid = head.slice(SEALED_PREFIX.length, -1);
+  return /^k[0-9a-f]{12}$/.test(kid) ? kid : undefined;
 }
 
 /** The key id a sealed text value needs, or null for plaintext (for `aragora keys verify`'s counts). */

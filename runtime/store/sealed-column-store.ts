@@ -16,15 +16,8 @@
  */
 import { and, asc, count, eq, gt, isNotNull, sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
-import {
-  type EncryptedStore,
-  type FieldReplacement,
-  type KeyIdCounts,
-  keyIdOfSealedHead,
-  SEALED_HEAD_LENGTH,
-  type StoredField,
-} from "../security/encrypted-store.ts";
-import type { FieldRef } from "../security/field-cipher.ts";
+import type { EncryptedStore, FieldReplacement, KeyIdCounts, StoredField } from "../security/encrypted-store.ts";
+import { type FieldRef, keyIdOfSealedHead, SEALED_HEAD_LENGTH, SEALED_MARK } from "../security/field-cipher.ts";
 import { type Repo, slotsAsValues, type TableSet } from "./repo.ts";
 
 export interface SealedColumn {
@@ -70,18 +63,25 @@ export function sealedColumnStore<T extends TableSet>(
       return rows.map((r) => ({ id: r.id as string, ref: refOf(r.id as string), stored: r.stored as string }));
     },
     async countByKeyId(): Promise<KeyIdCounts | undefined> {
-      // A constant, not a parameter: PostgreSQL matches the GROUP BY to the select list by text.
-      const head = sql<string>`substr(${column}, 1, ${sql.raw(String(SEALED_HEAD_LENGTH))})`;
+      // Sealed values grouped by their head (envelope start and key id), every plaintext value in
+      // one group (null): plaintext values all differ and would each make a group of their own.
+      // Constants, not parameters: PostgreSQL matches the GROUP BY to the select list by text.
+      const head = sql<
+        string | null
+      >`case when ${column} like ${sql.raw(`'${SEALED_MARK}%'`)} then substr(${column}, 1, ${sql.raw(String(SEALED_HEAD_LENGTH))}) end`;
       const groups = await repo.read((db) =>
         db.select({ head, n: count() }).from(table).where(isNotNull(column)).groupBy(head),
       );
       const byKeyId = new Map<string, number>();
       let plaintext = 0;
       for (const g of groups) {
+        if (g.head === null) {
+          plaintext += Number(g.n);
+          continue;
+        }
         const kid = keyIdOfSealedHead(String(g.head));
         if (kid === undefined) return undefined;
-        if (kid === null) plaintext += Number(g.n);
-        else byKeyId.set(kid, (byKeyId.get(kid) ?? 0) + Number(g.n));
+        byKeyId.set(kid, (byKeyId.get(kid) ?? 0) + Number(g.n));
       }
       return { byKeyId, plaintext };
     },
