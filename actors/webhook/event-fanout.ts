@@ -86,14 +86,34 @@ export function deliveriesOf(
   return made;
 }
 
+/** What {@link outboxFanout} drains: an outbox, and how a batch of it becomes deliveries. */
+export interface OutboxDrain<Row> {
+  /** The actor's kind (inspect, the admin console's tree). */
+  kind: string;
+  outbox: { take(limit: number): Promise<Row[]>; remove(rows: readonly Row[]): Promise<void> };
+  /** A batch's deliveries (the endpoints that take each row read for the batch). */
+  deliveriesOf(rows: readonly Row[], now: Date): Promise<DeliveryRow[]>;
+  /** Run once a batch's deliveries are stored, before the batch leaves the outbox. */
+  afterInsert?(rows: readonly Row[]): Promise<void>;
+  deliveries: Pick<DeliveryStore, "insertDeliveries">;
+  /** Hands new deliveries to their endpoints' actors. */
+  enqueue(endpointId: string, deliveries: QueuedDelivery[]): void;
+  log: Logger;
+  /** Wall-clock epoch milliseconds. */
+  now: () => number;
+}
+
 /**
- * The fan-out's behaviour: each `drain` makes deliveries of the outbox until it is empty.
+ * A fan-out's behaviour, for any outbox (the debates', the ops runs'): each `drain` makes
+ * deliveries of the outbox until it is empty; a poll every {@link POLL_MS} finds rows another
+ * process committed. The deliveries are stored first, the outbox rows removed after (see the
+ * module's comment).
  *
- * @example system.spawn(eventFanout(deps), { parent, name: "fanout", restart: "permanent" })
+ * @example system.spawn(outboxFanout({ kind: "webhook_fanout", outbox, deliveriesOf, ... }), { parent, name: "fanout" })
  */
-export function eventFanout(deps: FanoutDeps) {
+export function outboxFanout<Row>(drain: OutboxDrain<Row>) {
   return behavior<FanoutMsg, undefined>({
-    kind: "webhook_fanout",
+    kind: drain.kind,
     preStart(_state, ctx) {
       ctx.timers.startRepeating("poll", { type: "drain" }, POLL_MS);
       ctx.self.tell({ type: "drain" });
@@ -101,29 +121,52 @@ export function eventFanout(deps: FanoutDeps) {
     },
     async receive(_state, _msg) {
       for (;;) {
-        const rows = await deps.outbox.take(FANOUT_BATCH);
+        const rows = await drain.outbox.take(FANOUT_BATCH);
         if (rows.length === 0) return undefined;
-        const orgs = [...new Set(rows.map((r) => r.orgId))];
-        const endpoints = await deps.store.enabledEndpointsOf(orgs);
-        const inserted = await deps.deliveries.insertDeliveries(deliveriesOf(rows, endpoints, new Date(deps.now())));
-        // The integrations' deliveries of the same events, made (idempotently) before the outbox
-        // rows go.
-        for (const sink of deps.sinks ?? []) await sink.deliver(rows);
+        const inserted = await drain.deliveries.insertDeliveries(await drain.deliveriesOf(rows, new Date(drain.now())));
+        await drain.afterInsert?.(rows);
         // Stored: the actors may send them now, before the outbox rows are removed (a crash
-        // between the two makes nothing twice: the deliveries' unique key, above).
+        // between the two makes nothing twice: the deliveries' unique key).
         const byEndpoint = new Map<string, QueuedDelivery[]>();
         for (const d of inserted) {
           const list = byEndpoint.get(d.endpointId);
           if (list) list.push(queued(d));
           else byEndpoint.set(d.endpointId, [queued(d)]);
         }
-        for (const [endpointId, list] of byEndpoint) deps.enqueue(endpointId, list);
-        await deps.outbox.remove(rows);
+        for (const [endpointId, list] of byEndpoint) drain.enqueue(endpointId, list);
+        await drain.outbox.remove(rows);
         if (inserted.length > 0) {
-          deps.log.debug({ events: rows.length, deliveries: inserted.length }, "webhook deliveries made");
+          drain.log.debug(
+            { fanout: drain.kind, events: rows.length, deliveries: inserted.length },
+            "webhook deliveries made",
+          );
         }
         if (rows.length < FANOUT_BATCH) return undefined;
       }
     },
+  });
+}
+
+/**
+ * The debates' fan-out (see the module's comment).
+ *
+ * @example system.spawn(eventFanout(deps), { parent, name: "fanout", restart: "permanent" })
+ */
+export function eventFanout(deps: FanoutDeps) {
+  return outboxFanout<OutboxEvent>({
+    kind: "webhook_fanout",
+    outbox: deps.outbox,
+    async deliveriesOf(rows, now) {
+      const endpoints = await deps.store.enabledEndpointsOf([...new Set(rows.map((r) => r.orgId))]);
+      return deliveriesOf(rows, endpoints, now);
+    },
+    // The integrations' deliveries of the same events, made (idempotently) before the outbox rows go.
+    async afterInsert(rows) {
+      for (const sink of deps.sinks ?? []) await sink.deliver(rows);
+    },
+    deliveries: deps.deliveries,
+    enqueue: deps.enqueue,
+    log: deps.log,
+    now: deps.now,
   });
 }

@@ -7,7 +7,7 @@
  * `ops:<run id>:<seq>`), the outbox rows removed after, so a crash between the two makes the batch
  * again and the unique key keeps the deliveries made the first time, with their ids. Rows an `ops`
  * process committed (a run executed without a server, or before this one started) are found by
- * the poll every {@link POLL_MS}; this process's own commits wake it at once.
+ * the poll every second (./event-fanout.ts POLL_MS); this process's own commits wake it at once.
  *
  * @example
  * const fanout = system.spawn(opsEventFanout(deps), { parent, name: "ops-fanout" });
@@ -15,12 +15,11 @@
  */
 import type { OpsEventOutbox, OpsOutboxEvent } from "../../ops/event-outbox.ts";
 import { opsEventData } from "../../ops/event-outbox.ts";
-import { behavior } from "../../runtime/actor/index.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { DeliveryRow, DeliveryStore } from "../delivery/delivery-store.ts";
-import { type QueuedDelivery, queued } from "../delivery/target-actor.ts";
+import type { QueuedDelivery } from "../delivery/target-actor.ts";
 import { deliveryBody } from "./delivery-body.ts";
-import { FANOUT_BATCH, type FanoutMsg, POLL_MS } from "./event-fanout.ts";
+import { outboxFanout } from "./event-fanout.ts";
 import { type EndpointRow, eventTypesOf, newDelivery, type WebhookStore } from "./webhook-store.ts";
 
 export interface OpsFanoutDeps {
@@ -74,37 +73,18 @@ export function opsDeliveriesOf(
 }
 
 /**
- * The ops fan-out's behaviour: each `drain` makes deliveries of the outbox until it is empty.
+ * The ops runs' fan-out (see the module's comment), on the shared outbox drain.
  *
  * @example system.spawn(opsEventFanout(deps), { parent, name: "ops-fanout", restart: "permanent" })
  */
 export function opsEventFanout(deps: OpsFanoutDeps) {
-  return behavior<FanoutMsg, undefined>({
+  return outboxFanout<OpsOutboxEvent>({
     kind: "webhook_ops_fanout",
-    preStart(_state, ctx) {
-      ctx.timers.startRepeating("poll", { type: "drain" }, POLL_MS);
-      ctx.self.tell({ type: "drain" });
-      return undefined;
-    },
-    async receive(_state, _msg) {
-      for (;;) {
-        const rows = await deps.outbox.take(FANOUT_BATCH);
-        if (rows.length === 0) return undefined;
-        const endpoints = await deps.store.enabledEndpointsListingOpsEvents();
-        const inserted = await deps.deliveries.insertDeliveries(opsDeliveriesOf(rows, endpoints, new Date(deps.now())));
-        const byEndpoint = new Map<string, QueuedDelivery[]>();
-        for (const d of inserted) {
-          const list = byEndpoint.get(d.endpointId);
-          if (list) list.push(queued(d));
-          else byEndpoint.set(d.endpointId, [queued(d)]);
-        }
-        for (const [endpointId, list] of byEndpoint) deps.enqueue(endpointId, list);
-        await deps.outbox.remove(rows);
-        if (inserted.length > 0) {
-          deps.log.debug({ events: rows.length, deliveries: inserted.length }, "ops webhook deliveries made");
-        }
-        if (rows.length < FANOUT_BATCH) return undefined;
-      }
-    },
+    outbox: deps.outbox,
+    deliveriesOf: async (rows, now) => opsDeliveriesOf(rows, await deps.store.enabledEndpointsListingOpsEvents(), now),
+    deliveries: deps.deliveries,
+    enqueue: deps.enqueue,
+    log: deps.log,
+    now: deps.now,
   });
 }
