@@ -17,9 +17,11 @@
  * actors.enqueue("int_x", [queued(row)]);
  */
 import { type ActorRef, type ActorSystem, supervisor } from "../../runtime/actor/index.ts";
-import type { LeaseRepository } from "../../runtime/store/leases.ts";
+import type { FeatureContext } from "../../runtime/feature.ts";
+import { LeaseRepository, leaseTables } from "../../runtime/store/leases.ts";
 import { LeaseKeeper, type LeaseKeeperMsg } from "../node/lease-keeper.ts";
-import type { DeliveryCensus } from "./delivery-census.ts";
+import { DeliveryCensus } from "./delivery-census.ts";
+import { deliveryTables, type TargetKind } from "./delivery-store.ts";
 import {
   type QueuedDelivery,
   type TargetActorDeps,
@@ -39,6 +41,41 @@ export interface TargetCluster {
   ttlMs: number;
   /** Every target's id (of this kind). */
   targetIds(): Promise<string[]>;
+}
+
+/** A cluster's connections, opened by {@link openTargetCluster}; `close` closes them. */
+export type OpenTargetCluster = TargetCluster & { close(): Promise<void> };
+
+/**
+ * On PostgreSQL, as many nodes as share the database, each target of `kind` delivered for by one
+ * of them: the leases and the census of `kind`'s targets; on SQLite (one node) undefined.
+ *
+ * @example const cluster = await openTargetCluster(ctx, "webhook", { ids: () => store.endpointIds(), updatedAtOf: (ids) => store.updatedAtOf(ids) });
+ */
+export async function openTargetCluster(
+  ctx: Pick<FeatureContext, "store" | "nodeId" | "config">,
+  kind: TargetKind,
+  targets: { ids(): Promise<string[]>; updatedAtOf: ConstructorParameters<typeof DeliveryCensus>[2] },
+): Promise<OpenTargetCluster | undefined> {
+  if (ctx.store.kind !== "postgres") return undefined;
+  const leases = new LeaseRepository(
+    await ctx.store.openRepo(leaseTables, { name: `${kind}-leases`, maxConnections: 1 }),
+  );
+  const census = new DeliveryCensus(
+    await ctx.store.openRepo(deliveryTables, { name: `${kind}-census`, maxConnections: 1 }),
+    kind,
+    targets.updatedAtOf,
+  );
+  return {
+    nodeId: ctx.nodeId,
+    leases,
+    census,
+    ttlMs: ctx.config.deliveryLeaseSeconds * 1000,
+    targetIds: targets.ids,
+    close: async () => {
+      await Promise.all([leases.close(), census.close()]);
+    },
+  };
 }
 
 /** What a target's actor last reported knowing (cluster only). */

@@ -20,12 +20,10 @@ import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { SendOutbound } from "../../runtime/http/outbound.ts";
 import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
-import { LeaseRepository, leaseTables } from "../../runtime/store/leases.ts";
-import { DeliveryCensus } from "../delivery/delivery-census.ts";
 import { DeliveryJournal } from "../delivery/delivery-journal.ts";
-import { deliveryTables, openDeliveryStore } from "../delivery/delivery-store.ts";
+import { openDeliveryStore } from "../delivery/delivery-store.ts";
 import { deliveryPolicyOf } from "../delivery/target-actor.ts";
-import { TargetActors } from "../delivery/target-actors.ts";
+import { openTargetCluster, TargetActors } from "../delivery/target-actors.ts";
 import type { FanoutSink } from "../webhook/event-fanout.ts";
 import type { DebateHistory } from "./debate-outcome.ts";
 import { InstrumentedIntegrationStore } from "./instrumented-integration-store.ts";
@@ -60,22 +58,10 @@ export async function integrationsFeature(
   const deliveries = await openDeliveryStore(ctx.store, "integration-deliveries");
   const journal = new DeliveryJournal(deliveries, log);
   // PostgreSQL: as many nodes as share the database, each integration delivered for by one of them.
-  const cluster =
-    ctx.store.kind === "postgres"
-      ? {
-          nodeId: ctx.nodeId,
-          leases: new LeaseRepository(
-            await ctx.store.openRepo(leaseTables, { name: "integration-leases", maxConnections: 1 }),
-          ),
-          census: new DeliveryCensus(
-            await ctx.store.openRepo(deliveryTables, { name: "integration-census", maxConnections: 1 }),
-            "integration",
-            (ids) => base.updatedAtOf(ids),
-          ),
-          ttlMs: config.deliveryLeaseSeconds * 1000,
-          targetIds: () => base.ids(),
-        }
-      : undefined;
+  const cluster = await openTargetCluster(ctx, "integration", {
+    ids: () => base.ids(),
+    updatedAtOf: (ids) => base.updatedAtOf(ids),
+  });
   const actors = new TargetActors(
     system,
     "integrations",
@@ -112,7 +98,7 @@ export async function integrationsFeature(
       await journal.flush();
       // Only once every attempt made is written: the node taking a lease over loads what is still open.
       await actors.releaseLeases();
-      await Promise.all([cluster?.leases.close(), cluster?.census.close()]);
+      await Promise.all([cluster?.close()]);
       await deliveries.close();
       await base.close();
     },

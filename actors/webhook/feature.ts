@@ -23,12 +23,11 @@ import type { AuditRecorder } from "../../runtime/audit.ts";
 import type { Feature, FeatureContext } from "../../runtime/feature.ts";
 import type { SendOutbound } from "../../runtime/http/outbound.ts";
 import { outboundPolicyOf } from "../../runtime/http/outbound-guard.ts";
-import { LeaseRepository, leaseTables } from "../../runtime/store/leases.ts";
 import type { DebateEventOutbox } from "../debate/event-outbox.ts";
-import { DeliveryCensus } from "../delivery/delivery-census.ts";
 import { DeliveryJournal } from "../delivery/delivery-journal.ts";
-import { deliveryTables, openDeliveryStore } from "../delivery/delivery-store.ts";
+import { openDeliveryStore } from "../delivery/delivery-store.ts";
 import { deliveryPolicyOf } from "../delivery/target-actor.ts";
+import { openTargetCluster } from "../delivery/target-actors.ts";
 import type { FanoutSink } from "./event-fanout.ts";
 import { WebhookActors } from "./webhook-actors.ts";
 import { webhookRoutes } from "./webhook-routes.ts";
@@ -61,22 +60,10 @@ export async function webhooksFeature(
   const deliveries = await openDeliveryStore(ctx.store, "webhook-deliveries");
   const journal = new DeliveryJournal(deliveries, log);
   // PostgreSQL: as many nodes as share the database, each endpoint delivered for by one of them.
-  const cluster =
-    ctx.store.kind === "postgres"
-      ? {
-          nodeId: ctx.nodeId,
-          leases: new LeaseRepository(
-            await ctx.store.openRepo(leaseTables, { name: "webhook-leases", maxConnections: 1 }),
-          ),
-          census: new DeliveryCensus(
-            await ctx.store.openRepo(deliveryTables, { name: "webhook-census", maxConnections: 1 }),
-            "webhook",
-            (ids) => store.updatedAtOf(ids),
-          ),
-          ttlMs: config.deliveryLeaseSeconds * 1000,
-          targetIds: () => store.endpointIds(),
-        }
-      : undefined;
+  const cluster = await openTargetCluster(ctx, "webhook", {
+    ids: () => store.endpointIds(),
+    updatedAtOf: (ids) => store.updatedAtOf(ids),
+  });
   const actors = new WebhookActors(
     system,
     { ledger: deliveries, journal, ...deliveryPolicyOf(config), log, now, random: deps.random ?? Math.random },
@@ -120,7 +107,7 @@ export async function webhooksFeature(
       await journal.flush();
       // Only once every attempt made is written: the node taking a lease over loads what is still open.
       await actors.releaseLeases();
-      await Promise.all([deliveries.close(), store.close(), cluster?.leases.close(), cluster?.census.close()]);
+      await Promise.all([deliveries.close(), store.close(), cluster?.close()]);
     },
   };
 }
