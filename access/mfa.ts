@@ -389,14 +389,16 @@ export class SecondFactor {
     } else {
       const hashes = await this.deps.store.unusedRecoveryCodes(userId);
       const i = matchRecoveryCode(proof.recoveryCode ?? "", hashes);
-      if (i !== -1) await take();
       if (i === -1) failure = "invalid";
-      else if (!(await this.deps.store.useRecoveryCode(userId, hashes[i] as string, new Date(this.clock())))) {
-        failure = "used";
-      } else {
-        metrics.authEvents.inc({ event: "mfa_recovery_code_used" });
-        this.deps.log.warn({ user_id: userId, left: hashes.length - 1 }, "a recovery code was used");
-        await this.record(userId, "mfa.recovery_code_used", "success", call, { left: hashes.length - 1 });
+      else {
+        await take();
+        if (!(await this.deps.store.useRecoveryCode(userId, hashes[i] as string, new Date(this.clock())))) {
+          failure = "used";
+        } else {
+          metrics.authEvents.inc({ event: "mfa_recovery_code_used" });
+          this.deps.log.warn({ user_id: userId, left: hashes.length - 1 }, "a recovery code was used");
+          await this.record(userId, "mfa.recovery_code_used", "success", call, { left: hashes.length - 1 });
+        }
       }
     }
     if (failure !== undefined) return { ok: false, failure, method };

@@ -193,7 +193,16 @@ export class SqlOpsJournal implements OpsJournal {
       if (patch) statements.push(patch);
       return statements;
     });
-    if (event) for (const listener of this.committed) listener();
+    if (event) {
+      // The line is committed: a listener's failure (a fan-out not running) must not fail the record.
+      for (const listener of this.committed) {
+        try {
+          listener();
+        } catch {
+          // The fan-out's poll finds the row all the same.
+        }
+      }
+    }
   }
 
   /**

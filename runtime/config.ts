@@ -161,6 +161,9 @@ export interface VariableSpec {
   parse: Type<(input: string) => any> | Type<any>;
 }
 
+/** "true" or "false", as a boolean. */
+const flag = lazy(() => type("'true' | 'false'").pipe((v) => v === "true"));
+
 const port = lazy(() => type("string.integer.parse").pipe(type("0 <= number.integer <= 65535")));
 const positiveInt = lazy(() => type("string.integer.parse").pipe(type("number.integer >= 1")));
 const nonNegativeInt = lazy(() => type("string.integer.parse").pipe(type("number.integer >= 0")));
@@ -427,7 +430,7 @@ export const VARIABLES: VariableSpec[] = [
       "check every response body against its documented schema (a mismatch is a 500 naming the field); default true, false when ARAGORA_ENV=production",
     expected: "true | false",
     default: undefined,
-    parse: lazy(() => type("'true' | 'false'").pipe((v) => v === "true")),
+    parse: flag,
   },
   {
     name: "ARAGORA_DATA_DIR",
@@ -1015,7 +1018,7 @@ export const VARIABLES: VariableSpec[] = [
       "run the maintenance playbooks on schedule (hourly WAL checkpoint, daily backup, weekly ANALYZE and cleanup)",
     expected: "true | false",
     default: "true",
-    parse: lazy(() => type("'true' | 'false'").pipe((v) => v === "true")),
+    parse: flag,
   },
   {
     name: "ARAGORA_MAINTENANCE_CRON",
@@ -1132,7 +1135,7 @@ export const VARIABLES: VariableSpec[] = [
       "let webhooks and integrations post to loopback addresses (127.0.0.0/8, ::1, localhost) for local development and tests; private, link-local and metadata addresses stay refused; refused when ARAGORA_ENV=production",
     expected: "true | false",
     default: "false",
-    parse: type("'true' | 'false'").pipe((v) => v === "true"),
+    parse: flag,
   },
 ];
 
