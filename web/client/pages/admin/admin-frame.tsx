@@ -45,7 +45,8 @@ export const isOperator = () => me.value?.roles.includes("operator") === true ||
 
 export function AdminFrame({ title, children }: { title: string; children: ComponentChildren }) {
   const path = here.value.path;
-  const current = (href: string) => (href === "/admin" ? path === "/admin" : path.startsWith(href));
+  const current = (href: string) =>
+    href === "/admin" ? path === "/admin" : path === href || path.startsWith(`${href}/`);
   return (
     <section class="admin">
       <h1>{title}</h1>
