@@ -212,16 +212,21 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
             const queued: RunEvent[] = [];
             let replaying = true;
             let closed = false;
+            let lastKind = "";
+            const end = () => {
+              closed = true;
+              unsubscribe();
+              clearInterval(keepAlive);
+              controller.close();
+            };
+            // A pause in the replayed journal may have been resumed since: only a pause that is the
+            // run's latest word (live, or the last line replayed) ends the stream.
             const send = (e: RunEvent) => {
               if (closed || e.seq <= last) return;
               last = e.seq;
+              lastKind = e.kind;
               controller.enqueue(encoder.encode(`${JSON.stringify(e)}\n`));
-              if (e.kind === "run_finished" || e.kind === "run_paused") {
-                closed = true;
-                unsubscribe();
-                clearInterval(keepAlive);
-                controller.close();
-              }
+              if (e.kind === "run_finished" || (e.kind === "run_paused" && !replaying)) end();
             };
             // A gate can wait for days with nothing to say: an empty line now and then keeps the
             // connection from being closed as idle (readers skip blank lines).
@@ -233,13 +238,9 @@ export function opsRoutes(deps: { service: RunbookService; audit: AuditRecorder 
             for (const e of await journal.entries(params.id)) send({ ...e, runId: params.id });
             replaying = false;
             for (const e of queued) send(e);
+            if (!closed && lastKind === "run_paused") return end();
             const current = await journal.getRun(params.id);
-            if (!closed && current && FINISHED.has(current.status)) {
-              closed = true;
-              unsubscribe();
-              clearInterval(keepAlive);
-              controller.close();
-            }
+            if (!closed && current && FINISHED.has(current.status)) end();
           },
           cancel() {
             unsubscribe();

@@ -134,6 +134,29 @@ export async function request<T>(method: string, path: string, body?: unknown, s
   return (text === "" ? undefined : JSON.parse(text)) as T;
 }
 
+/**
+ * A GET whose answer is read as it arrives (NDJSON): the Response once its status is 2xx, with the
+ * same session refresh and error answer as {@link request}; the caller reads `body`.
+ *
+ * @example const res = await openStream("/api/ops/runs/r-1/events", abort.signal); res.body?.getReader();
+ */
+export async function openStream(path: string, signal?: AbortSignal): Promise<Response> {
+  let res: Response;
+  try {
+    res = await send("GET", path, undefined, signal);
+    if (res.status === 401 && (await refreshSession())) res = await send("GET", path, undefined, signal);
+  } catch (err) {
+    if ((err as Error).name === "AbortError") throw err;
+    throw new ApiError(0, "network", "the server could not be reached: check the connection and retry");
+  }
+  if (!res.ok) {
+    const error = await errorOf(res);
+    if (res.status === 401) sessionLost();
+    throw error;
+  }
+  return res;
+}
+
 /** {@link request} by method. */
 export const api = {
   get: <T>(path: string, signal?: AbortSignal) => request<T>("GET", path, undefined, signal),

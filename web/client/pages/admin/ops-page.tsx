@@ -1,21 +1,35 @@
 /**
- * The playbook runs, newest first, refreshed every few seconds while any is unfinished; each
- * links to its live page (steps, approve / resume / cancel). Ops is the platform operator's.
+ * The playbook runs, newest first; each links to its live page (steps as they go, approve /
+ * resume / cancel). The list asks again every few seconds while a run is moving (running, or
+ * waiting at a gate someone may pass) and the tab is in view: a paused or finished run changes
+ * only through an operator, and a hidden tab needs no news. Ops is the platform operator's.
  */
 import { useEffect } from "preact/hooks";
 import { when } from "../../format.ts";
 import { useApi } from "../../ui.tsx";
 import { AdminFrame, isOperator, Loaded, StateBadge, Table } from "./admin-frame.tsx";
-import { FINISHED, type RunSummary } from "./ops-types.ts";
+import type { RunSummary } from "./ops-types.ts";
+
+/** How often the list is asked again while a run moves. */
+const REFRESH_MS = 5000;
+const MOVING = new Set<RunSummary["status"]>(["running", "waiting_approval"]);
 
 export default function OpsPage() {
   const runs = useApi<{ runs: RunSummary[] }>("/api/ops/runs?limit=50");
-  const unfinished = runs.data?.runs.some((r) => !FINISHED.has(r.status)) ?? false;
+  const moving = runs.data?.runs.some((r) => MOVING.has(r.status)) ?? false;
   useEffect(() => {
-    if (!unfinished) return;
-    const timer = setInterval(runs.reload, 3000);
-    return () => clearInterval(timer);
-  }, [unfinished]);
+    if (!moving) return;
+    const timer = setInterval(() => {
+      if (document.visibilityState === "visible") runs.reload();
+    }, REFRESH_MS);
+    // Back in view: the news at once, not at the next tick.
+    const onShow = () => document.visibilityState === "visible" && runs.reload();
+    document.addEventListener("visibilitychange", onShow);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener("visibilitychange", onShow);
+    };
+  }, [moving]);
   return (
     <AdminFrame title="Ops runs">
       {!isOperator() && (

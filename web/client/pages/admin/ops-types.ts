@@ -1,4 +1,4 @@
-/** What /api/ops/runs answers (the fields the admin console reads). */
+/** What /api/ops/runs answers (the fields the admin console reads), and the statuses of a run. */
 
 export interface RunSummary {
   id: string;
@@ -11,30 +11,6 @@ export interface RunSummary {
   current_step: string | null;
   error: string | null;
   dry_run: boolean;
-}
-
-export interface RunStep {
-  step_id: string;
-  action: string;
-  status: string;
-  attempts: number;
-  started_at: string | null;
-  finished_at: string | null;
-  error: string | null;
-}
-
-export interface JournalLine {
-  seq: number;
-  at: string;
-  step: string | null;
-  kind: string;
-  data: Record<string, unknown>;
-}
-
-export interface RunDetail {
-  run: RunSummary;
-  steps: RunStep[];
-  journal: JournalLine[];
 }
 
 /** Statuses a run does not leave. */
