@@ -156,7 +156,6 @@ export function applyRunEvent(model: RunModel, e: RunEvent): boolean {
       break;
     case "approval_waiting":
       if (step) step.status = "waiting_approval";
-      say(`waiting for ${d.min_approvals} approval(s)`);
       Object.assign(model, { status: "waiting_approval", gate: e.stepId });
       break;
     case "approval_granted":
