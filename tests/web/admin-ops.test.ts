@@ -264,7 +264,7 @@ describe("a run stopped by a server crash", () => {
     await status.getByText("succeeded").waitFor({ timeout: 30_000 });
     await page.getByText("Resume: done.").waitFor();
     expect(await page.getByRole("button", { name: /Resume|Cancel run/ }).count()).toBe(0);
-    expect(await stepRow(page, "exec").getByRole("cell").nth(3).textContent()).toBe("2");
+    expect(await stepRow(page, "exec").getByRole("cell").nth(4).textContent()).toBe("2");
     await expectAccessible(page, "ops run resumed");
     await screenshots(page, "admin-run-resumed");
 

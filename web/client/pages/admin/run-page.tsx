@@ -84,13 +84,9 @@ function StepRow({ step }: { step: StepView }) {
   return (
     <tr data-step={step.id}>
       <td>{step.id}</td>
-      <td>{step.action}</td>
       <td>
         <StateBadge state={step.status} />
       </td>
-      <td>{step.attempts}</td>
-      <td>{clock(iso(step.startedAt))}</td>
-      <td>{clock(iso(step.finishedAt))}</td>
       <td class="wide">
         {lines.length > 0 && (
           <ul class="step-lines">
@@ -102,6 +98,10 @@ function StepRow({ step }: { step: StepView }) {
         )}
         {step.error && <span class="step-error">{step.error}</span>}
       </td>
+      <td>{step.action}</td>
+      <td>{step.attempts}</td>
+      <td>{clock(iso(step.startedAt))}</td>
+      <td>{clock(iso(step.finishedAt))}</td>
     </tr>
   );
 }
@@ -218,7 +218,7 @@ export default function RunPage({ params }: PageProps) {
           <h2>Steps</h2>
           <Table
             caption="Steps of the run"
-            head={["Step", "Action", "Status", "Attempts", "Started", "Finished", "Progress"]}
+            head={["Step", "Status", "Progress", "Action", "Attempts", "Started", "Finished"]}
           >
             {run.steps.map((s) => (
               <StepRow key={s.id} step={s} />
