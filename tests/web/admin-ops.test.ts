@@ -8,6 +8,7 @@
  *   connection, and once a new server on the same port and data dir resumes the run (which pauses
  *   for a decision) the page reconnects by itself, shows the pause without a duplicate journal line,
  *   and "Resume (retry the step)" runs the command again to the run's end;
+ * - a run that does not exist is said so, and not asked for again;
  * - a server error provoked through a real route is on the System page with its request id.
  * Each state is checked with axe and photographed at both widths.
  */
@@ -172,6 +173,21 @@ describe("the run page follows a run over its stream", () => {
     expect(await journalSeqs(page)).toEqual(shown.journal.map((e) => e.seq));
     expect(tab.record.consoleErrors.slice(errorsBefore)).toEqual([]);
   }, 60_000);
+});
+
+describe("a run that does not exist", () => {
+  test("the page says so once and does not keep asking", async () => {
+    const { page } = tab;
+    const from = tab.record.requests.length;
+    await page.goto(`${server.api}/admin/ops/r-20261205-00000000`);
+    await page.getByRole("alert").filter({ hasText: 'no run "r-20261205-00000000"' }).waitFor({ timeout: 20_000 });
+    await page
+      .getByRole("status", { name: "Connection" })
+      .getByText(/^Not following: no run/)
+      .waitFor();
+    await Bun.sleep(1500);
+    expect(runRequests("r-20261205-00000000", from)).toEqual({ detail: 0, events: 1 });
+  }, 30_000);
 });
 
 describe("the System page's recent errors", () => {
