@@ -26,6 +26,8 @@ const dataDir = tempDir("aragora-admin-ops-");
 let server: TestServer;
 let browser: TestBrowser;
 let owner: Session;
+/** The signed-in operator's email: the approver the run page sends. */
+let operatorEmail: string;
 let tab: TestPage;
 
 beforeAll(async () => {
@@ -33,6 +35,7 @@ beforeAll(async () => {
   owner = await claimOwner(server);
   const operator = await userWithRole(server, "admin", {}, ["--operator"]);
   const { secret } = await enrolMfa(server, operator);
+  operatorEmail = operator.user.email;
   tab = await browser.newPage();
   const { page } = tab;
   // Every step row's status, as the page shows it, each time it changes (read at the end).
@@ -113,9 +116,17 @@ async function journalSeqs(page: Page): Promise<number[]> {
   return cells.map(Number);
 }
 
+/** The API's approver of the progress run's gate (the page's operator approves only the resume run's). */
+const API_APPROVER = "ops-api@example.com";
+
+// A gate first: the page is open and following before any step runs, however slow the machine.
 const progressPlaybook = `name: console-progress
 description: steps that take a while and say what they do
 steps:
+  - id: start
+    action: approve
+    with: { approvers: ["${API_APPROVER}"], min_approvals: 1 }
+    timeout: 120s
   - id: warm
     action: sleep
     with: { duration: 2s }
@@ -126,7 +137,7 @@ steps:
     timeout: 30s
   - id: settle
     action: sleep
-    with: { duration: 6s }
+    with: { duration: 4s }
     timeout: 10s
 `;
 
@@ -138,6 +149,13 @@ describe("the run page follows a run over its stream", () => {
     const errorsBefore = tab.record.consoleErrors.length;
     await page.goto(`${server.api}/admin/ops/${runId}`);
     await page.getByRole("heading", { level: 1, name: "Ops run console-progress" }).waitFor({ timeout: 20_000 });
+    await stepRow(page, "start").getByText("waiting approval").waitFor({ timeout: 20_000 });
+    // Passed through the API, not the page: the page only watches.
+    const approved = await call(server, "POST", `/api/ops/runs/${runId}/steps/start/approve`, {
+      headers: OPERATOR_AUTH,
+      body: { approver: API_APPROVER },
+    });
+    expect(approved.status).toBe(200);
     await stepRow(page, "settle").getByText("running").waitFor({ timeout: 20_000 });
     // The integrity check said what it checked, live, in its own row.
     expect(await stepRow(page, "check").textContent()).toContain("database(s)");
@@ -151,7 +169,7 @@ describe("the run page follows a run over its stream", () => {
     await page.getByRole("status", { name: "Connection" }).getByText("The run is over").waitFor();
     const log = await stepLog(page);
     const of = (step: string) => log.filter(([s]) => s === step).map(([, status]) => status);
-    // Each step only moved forward; settle started after the page opened and was seen at each stage
+    // Each step only moved forward; warm and settle, which take seconds, were seen at each stage
     // (check may start and finish within one animation frame, drawn once).
     const forward = ["pending", "running", "succeeded"];
     for (const step of ["warm", "check", "settle"]) {
@@ -159,10 +177,12 @@ describe("the run page follows a run over its stream", () => {
       expect({ step, seen }).toEqual({ step, seen: forward.filter((s) => seen.includes(s)) });
       expect(seen.at(-1)).toBe("succeeded");
     }
+    expect(of("warm")).toEqual(forward);
     expect(of("settle")).toEqual(forward);
     // In the run's order: a step left "pending" only once the one before it was done.
     const at = (step: string, status: string) => log.findIndex(([s, st]) => s === step && st === status);
     const left = (step: string) => log.findIndex(([s, st]) => s === step && st !== "pending");
+    expect(at("start", "succeeded")).toBeLessThan(at("warm", "running"));
     expect(at("warm", "succeeded")).toBeLessThan(left("check"));
     expect(at("check", "succeeded")).toBeLessThan(at("settle", "running"));
     // One stream, and the run itself never asked for again: no polling, no reload.
@@ -229,14 +249,15 @@ describe("the System page's recent errors", () => {
   }, 60_000);
 });
 
-const resumePlaybook = `name: console-resume
+/** A gate the page's operator passes, then a command (not idempotent) that takes a few seconds. */
+const resumePlaybook = (approver: string) => `name: console-resume
 description: a command in flight when the server stops, run again on the operator's word
 shell_allowlist: [sleep]
 steps:
-  - id: first
-    action: sleep
-    with: { duration: 1ms }
-    timeout: 5s
+  - id: hold
+    action: approve
+    with: { approvers: ["${approver}"], min_approvals: 1, message: start the command? }
+    timeout: 120s
   - id: exec
     action: shell
     with: { command: [sleep, "3"] }
@@ -250,9 +271,10 @@ steps:
 describe("a run stopped by a server crash", () => {
   test("the page reconnects to the restarted server, shows the pause, and resumes it with retry", async () => {
     const { page } = tab;
-    const runId = await startRun(resumePlaybook, "console-resume.yml");
+    const runId = await startRun(resumePlaybook(operatorEmail), "console-resume.yml");
     const from = tab.record.requests.length;
     await page.goto(`${server.api}/admin/ops/${runId}`);
+    await page.getByRole("button", { name: "Approve hold" }).click();
     await stepRow(page, "exec").getByText("running").waitFor({ timeout: 20_000 });
 
     // The server dies with the command in flight.
@@ -287,7 +309,7 @@ describe("a run stopped by a server crash", () => {
     const done = await runOf(runId);
     expect(done.run.status).toBe("succeeded");
     expect(done.steps.map((s) => [s.step_id, s.status, s.attempts])).toEqual([
-      ["first", "succeeded", 1],
+      ["hold", "succeeded", 1],
       ["exec", "succeeded", 2],
       ["last", "succeeded", 1],
     ]);
