@@ -20,7 +20,16 @@ import type { Page } from "playwright-core";
 import { enrolMfa, totpCode } from "../access/mfa-support.ts";
 import { call, claimOwner, PASSWORD, type Session, startAccessServer, userWithRole } from "../access/support.ts";
 import { OPERATOR_AUTH, type TestServer, tempDir } from "../support/server.ts";
-import { expectAccessible, openBrowser, screenshots, type TestBrowser, type TestPage } from "./support/browser.ts";
+import {
+  DESKTOP,
+  expectAccessible,
+  openBrowser,
+  overflowsSideways,
+  PHONE,
+  screenshots,
+  type TestBrowser,
+  type TestPage,
+} from "./support/browser.ts";
 
 const dataDir = tempDir("aragora-admin-ops-");
 let server: TestServer;
@@ -104,6 +113,14 @@ async function stepLog(page: Page): Promise<[string, string][]> {
   return (await page.evaluate("window.__stepLog")) as [string, string][];
 }
 
+/** Whether the page scrolls sideways at phone width (its tables scroll inside their own boxes). */
+async function overflowsOnPhone(page: Page): Promise<boolean> {
+  await page.setViewportSize(PHONE);
+  const overflows = await overflowsSideways(page);
+  await page.setViewportSize(DESKTOP);
+  return overflows;
+}
+
 /** A step's row on the run page. */
 const stepRow = (page: Page, step: string) => page.locator(`tr[data-step="${step}"]`);
 
@@ -163,6 +180,7 @@ describe("the run page follows a run over its stream", () => {
     // The picture first, while settle still runs; then axe on the same live state.
     await screenshots(page, "admin-run-streaming");
     await expectAccessible(page, "ops run streaming");
+    expect(await overflowsOnPhone(page)).toBe(false);
 
     const status = page.getByRole("status", { name: "Run status" });
     await status.getByText("succeeded").waitFor({ timeout: 20_000 });
@@ -246,6 +264,7 @@ describe("the System page's recent errors", () => {
     expect(cells[4]).toContain("refused by the test");
     await expectAccessible(page, "system with a recent error");
     await screenshots(page, "admin-system-errors");
+    expect(await overflowsOnPhone(page)).toBe(false);
   }, 60_000);
 });
 
@@ -297,6 +316,7 @@ describe("a run stopped by a server crash", () => {
     expect(runRequests(runId, from).events).toBeGreaterThan(1);
     await expectAccessible(page, "ops run paused");
     await screenshots(page, "admin-run-paused");
+    expect(await overflowsOnPhone(page)).toBe(false);
 
     await page.getByRole("button", { name: "Resume (retry the step)" }).click();
     await status.getByText("succeeded").waitFor({ timeout: 30_000 });
