@@ -4,8 +4,8 @@
  */
 import { useEffect } from "preact/hooks";
 import { when } from "../../format.ts";
-import { useApi } from "../../ui.tsx";
-import { AdminFrame, isOperator, Loaded, StateBadge, Table } from "./admin-frame.tsx";
+import { StatusBadge, useApi } from "../../ui.tsx";
+import { AdminFrame, isOperator, Loaded, Table } from "./admin-frame.tsx";
 import { FINISHED, type RunSummary } from "./ops-types.ts";
 
 export default function OpsPage() {
@@ -41,7 +41,7 @@ export default function OpsPage() {
                     {r.dry_run && " (dry run)"}
                   </td>
                   <td>
-                    <StateBadge state={r.status} />
+                    <StatusBadge status={r.status} />
                   </td>
                   <td>{r.current_step ?? ""}</td>
                   <td>{when(r.created_at)}</td>
