@@ -360,7 +360,7 @@ describe("the leaderboard", () => {
       let reached = false;
       for (let i = 0; i < 30 && !reached; i++) {
         await page.keyboard.press("Tab");
-        reached = await region.evaluate((el) => el === document.activeElement);
+        reached = await region.evaluate((el) => el === el.ownerDocument.activeElement);
       }
       expect(reached).toBe(true);
       // The arrow key scrolls the focused region (smoothly: the position is read until it moves).
