@@ -23,6 +23,7 @@ import {
   type TestPage,
 } from "./support/browser.ts";
 import { headingIs } from "./support/heading.ts";
+import { reviewed } from "./support/reviewed.ts";
 import { signInWithPassword } from "./support/sign-in.ts";
 
 const OWNER_EMAIL = "owner@example.com";
@@ -128,11 +129,7 @@ describe("the list of past debates", () => {
       page.locator("table.debates-table tbody tr", { hasText: question }).locator(".badge").getAttribute("class");
     expect(await toneOf(LONG)).toBe("badge badge-bad");
     expect(await toneOf(CARS)).toBe("badge badge-good");
-    await expectAccessible(page, "debates list");
-    await screenshots(page, "debates-history-list");
-    await page.setViewportSize(PHONE);
-    expect(await overflowsSideways(page)).toBe(false);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await reviewed(page, "debates-history-list", "debates list");
 
     await page.getByRole("navigation", { name: "Pages of debates" }).getByRole("link", { name: "Next page" }).click();
     await page.waitForURL((u) => u.searchParams.has("cursor"));
@@ -222,11 +219,7 @@ describe("a debate's receipt", () => {
     // The signature was checked with WebCrypto in the page: the server was only asked for the documents.
     const asked = record.requests.filter((u) => u.includes("/api/") && !u.includes("/api/auth/"));
     expect(asked.every((u) => /\/api\/(debates|receipts\/public-key|leaderboard)/.test(u))).toBe(true);
-    await expectAccessible(page, "receipt valid");
-    await screenshots(page, "debates-history-receipt-valid");
-    await page.setViewportSize(PHONE);
-    expect(await overflowsSideways(page)).toBe(false);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await reviewed(page, "debates-history-receipt-valid", "receipt valid");
     expect(record.cspViolations).toEqual([]);
   });
 
@@ -335,11 +328,7 @@ describe("the leaderboard", () => {
     const first = await table.locator("tbody tr").first().locator("td").allTextContents();
     expect(first[0]).toBe("1");
     expect(Number(first[1])).toBe(Math.round(api.body.agents.find((a) => a.name === byElo[0])?.elo ?? 0));
-    await expectAccessible(page, "leaderboard");
-    await screenshots(page, "debates-history-leaderboard");
-    await page.setViewportSize(PHONE);
-    expect(await overflowsSideways(page)).toBe(false);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await reviewed(page, "debates-history-leaderboard", "leaderboard");
     expect(record.cspViolations).toEqual([]);
   });
 

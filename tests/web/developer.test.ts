@@ -17,17 +17,10 @@ import { call, claimOwner, type Session, startAccessServer } from "../access/sup
 import { BUN, type TestServer, tempDir } from "../support/server.ts";
 import { type Receiver, startReceiver } from "../webhook/receiver.ts";
 import { arrivesAt } from "./support/arrives-at.ts";
-import {
-  expectAccessible,
-  openBrowser,
-  overflowsSideways,
-  PHONE,
-  screenshots,
-  type TestBrowser,
-  type TestPage,
-} from "./support/browser.ts";
+import { expectAccessible, openBrowser, screenshots, type TestBrowser, type TestPage } from "./support/browser.ts";
 import { headingIs } from "./support/heading.ts";
 import { personSignedIn } from "./support/people.ts";
+import { reviewed } from "./support/reviewed.ts";
 import { signInWithPassword } from "./support/sign-in.ts";
 
 const OWNER_EMAIL = "owner@example.com";
@@ -77,15 +70,6 @@ async function section(page: Page, link: string, heading: string, path: string):
   await page.getByRole("navigation", { name: "Developer" }).getByRole("link", { name: link, exact: true }).click();
   await arrivesAt(page, path);
   await headingIs(page, heading);
-}
-
-/** Checks the page as it is with axe, photographs it, and checks it does not scroll sideways on a phone. */
-async function reviewed(page: Page, name: string): Promise<void> {
-  await expectAccessible(page, name);
-  await screenshots(page, name);
-  await page.setViewportSize(PHONE);
-  expect(await overflowsSideways(page)).toBe(false);
-  await page.setViewportSize({ width: 1280, height: 900 });
 }
 
 /** The runbook's signature of a delivery's body with `secret` (X-Webhook-Signature). */
