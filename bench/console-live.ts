@@ -24,7 +24,7 @@
 import { availableParallelism, loadavg } from "node:os";
 import { claimOwner, startAccessServer } from "../tests/access/support.ts";
 import { openBrowser } from "../tests/web/support/browser.ts";
-import { withSession } from "../tests/web/support/live-debates.ts";
+import { withSession } from "../tests/web/support/sign-in.ts";
 import { type BenchResult, printResults } from "./result.ts";
 
 const json = process.argv.includes("--json");

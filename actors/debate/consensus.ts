@@ -1,7 +1,9 @@
 /**
  * Answers, agreement, votes and consensus. Models are told to end with `ANSWER:` / `VOTE:` /
  * `CONFIDENCE:` lines (prompts.ts) but real ones drift, so every parser here is tolerant: a vote
- * that cannot be read is an abstention, never an error.
+ * that cannot be read is an abstention, never an error. The live debate page keeps a copy of the
+ * answer and agreement rules (web/client/pages/debates/agreement.ts); tests/web/agreement-parity.test.ts
+ * holds the two to the same figures.
  *
  * @example
  * parseVote("I back bob.\nVOTE: demo:bob\nCONFIDENCE: 0.8", ["demo:alice", "demo:bob"]);

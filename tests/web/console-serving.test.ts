@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { CONSOLE_ROUTES, isPublicRoute } from "../../runtime/http/public-routes.ts";
 import { BUN, ROOT, startTestServer, type TestServer } from "../support/server.ts";
 import { openBrowser, type TestBrowser } from "./support/browser.ts";
+import { headingIs } from "./support/heading.ts";
 
 let server: TestServer;
 let browser: TestBrowser;
@@ -115,9 +116,9 @@ describe("in the browser", () => {
   test("every request of a page goes to the server itself; the CSP holds and refuses an inline script", async () => {
     const { page, record } = await browser.newPage();
     await page.goto(`${server.api}/signin`);
-    await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
+    await headingIs(page, "Sign in");
     await page.goto(`${server.api}/setup`);
-    await page.getByRole("heading", { level: 1, name: "Claim the owner account" }).waitFor();
+    await headingIs(page, "Claim the owner account");
     const origin = new URL(server.api).origin;
     const elsewhere = record.requests.filter((url) => !url.startsWith("data:") && new URL(url).origin !== origin);
     expect(elsewhere).toEqual([]);

@@ -10,8 +10,9 @@ import { generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { call, claimOwner, PASSWORD, type Session, startAccessServer } from "../access/support.ts";
+import { call, claimOwner, type Session, startAccessServer } from "../access/support.ts";
 import { type TestServer, tempDir } from "../support/server.ts";
+import { arrivesAt } from "./support/arrives-at.ts";
 import {
   expectAccessible,
   openBrowser,
@@ -21,6 +22,9 @@ import {
   type TestBrowser,
   type TestPage,
 } from "./support/browser.ts";
+import { headingIs } from "./support/heading.ts";
+import { reviewed } from "./support/reviewed.ts";
+import { signInWithPassword } from "./support/sign-in.ts";
 
 const OWNER_EMAIL = "owner@example.com";
 const CARS = "Should cities ban cars from their centres?";
@@ -83,30 +87,14 @@ beforeAll(async () => {
   await receiptOf(cancelled);
 
   tab = await browser.newPage();
-  await tab.page.goto(`${server.api}/signin`);
-  await tab.page.getByLabel("Email").fill(OWNER_EMAIL);
-  await tab.page.getByLabel("Password").fill(PASSWORD);
-  await tab.page.getByRole("button", { name: "Sign in" }).click();
-  await tab.page.waitForURL((u) => u.pathname === "/debates", { timeout: 20_000 });
+  await signInWithPassword(tab.page, server, OWNER_EMAIL);
+  await arrivesAt(tab.page, "/debates", 20_000);
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
   expect(await server.stop()).toBe(0);
 });
-
-/** The page's main heading once it says `text`; else a failure saying what the page shows instead. */
-async function headingIs(page: Page, text: string): Promise<void> {
-  try {
-    await page.getByRole("heading", { level: 1, name: text }).waitFor({ timeout: 20_000 });
-  } catch (err) {
-    const shown = await page
-      .locator("main")
-      .textContent({ timeout: 1000 })
-      .catch(() => "(no main)");
-    throw new Error(`no heading "${text}" at ${page.url()}; the page shows: ${shown}\n${(err as Error).message}`);
-  }
-}
 
 /** The questions the debates table shows, once it shows `expected` rows. */
 async function questionsShown(page: Page, expected: number): Promise<string[]> {
@@ -136,11 +124,12 @@ describe("the list of past debates", () => {
       page.locator("table.debates-table tbody tr", { hasText: question }).locator(".badge").textContent();
     expect(await statusOf(LONG)).toBe("cancelled");
     expect(await statusOf(CARS)).toBe("completed");
-    await expectAccessible(page, "debates list");
-    await screenshots(page, "debates-history-list");
-    await page.setViewportSize(PHONE);
-    expect(await overflowsSideways(page)).toBe(false);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    // One badge look everywhere (StatusBadge): the tone says how the status reads.
+    const toneOf = (question: string) =>
+      page.locator("table.debates-table tbody tr", { hasText: question }).locator(".badge").getAttribute("class");
+    expect(await toneOf(LONG)).toBe("badge badge-bad");
+    expect(await toneOf(CARS)).toBe("badge badge-good");
+    await reviewed(page, "debates-history-list", "debates list");
 
     await page.getByRole("navigation", { name: "Pages of debates" }).getByRole("link", { name: "Next page" }).click();
     await page.waitForURL((u) => u.searchParams.has("cursor"));
@@ -230,11 +219,7 @@ describe("a debate's receipt", () => {
     // The signature was checked with WebCrypto in the page: the server was only asked for the documents.
     const asked = record.requests.filter((u) => u.includes("/api/") && !u.includes("/api/auth/"));
     expect(asked.every((u) => /\/api\/(debates|receipts\/public-key|leaderboard)/.test(u))).toBe(true);
-    await expectAccessible(page, "receipt valid");
-    await screenshots(page, "debates-history-receipt-valid");
-    await page.setViewportSize(PHONE);
-    expect(await overflowsSideways(page)).toBe(false);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await reviewed(page, "debates-history-receipt-valid", "receipt valid");
     expect(record.cspViolations).toEqual([]);
   });
 
@@ -343,11 +328,40 @@ describe("the leaderboard", () => {
     const first = await table.locator("tbody tr").first().locator("td").allTextContents();
     expect(first[0]).toBe("1");
     expect(Number(first[1])).toBe(Math.round(api.body.agents.find((a) => a.name === byElo[0])?.elo ?? 0));
-    await expectAccessible(page, "leaderboard");
-    await screenshots(page, "debates-history-leaderboard");
-    await page.setViewportSize(PHONE);
-    expect(await overflowsSideways(page)).toBe(false);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await reviewed(page, "debates-history-leaderboard", "leaderboard");
     expect(record.cspViolations).toEqual([]);
+  });
+
+  test("on a phone the table is a named region the keyboard reaches and scrolls sideways", async () => {
+    const { page } = tab;
+    await page.goto(`${server.api}/debates/leaderboard`);
+    await headingIs(page, "Leaderboard");
+    await page.setViewportSize(PHONE);
+    try {
+      const region = page.getByRole("region", { name: "Leaderboard" });
+      await region.getByRole("table").waitFor({ timeout: 20_000 });
+      const box = (await region.evaluate((el) => [el.scrollWidth, el.clientWidth])) as number[];
+      // Wider than the phone, so the scroll matters; the page itself does not scroll sideways.
+      expect(box[0]).toBeGreaterThan(box[1] as number);
+      expect(await overflowsSideways(page)).toBe(false);
+      // Chromium lets the keyboard reach a scroller by itself; Safari does not, so the region says so.
+      expect(await region.getAttribute("tabindex")).toBe("0");
+      let reached = false;
+      for (let i = 0; i < 30 && !reached; i++) {
+        await page.keyboard.press("Tab");
+        reached = await region.evaluate((el) => el === el.ownerDocument.activeElement);
+      }
+      expect(reached).toBe(true);
+      // The arrow key scrolls the focused region (smoothly: the position is read until it moves).
+      await page.keyboard.press("ArrowRight");
+      let scrolled = 0;
+      for (let i = 0; i < 40 && scrolled === 0; i++) {
+        await Bun.sleep(50);
+        scrolled = await region.evaluate((el) => el.scrollLeft);
+      }
+      expect(scrolled).toBeGreaterThan(0);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
   });
 });

@@ -19,7 +19,10 @@ import {
   screenshots,
   type TestBrowser,
 } from "./support/browser.ts";
-import { type LoggedEvent, SOCKET_SPY, turnTextsOf, withSession } from "./support/live-debates.ts";
+import { headingIs } from "./support/heading.ts";
+import { type LoggedEvent, SOCKET_SPY, turnTextsOf } from "./support/live-debates.ts";
+import { ownerSignedIn } from "./support/people.ts";
+import { withSession } from "./support/sign-in.ts";
 
 let server: TestServer;
 let browser: TestBrowser;
@@ -40,18 +43,6 @@ afterAll(async () => {
   await browser?.close();
   expect(await server.stop()).toBe(0);
 });
-
-async function headingIs(page: Page, text: string): Promise<void> {
-  try {
-    await page.getByRole("heading", { level: 1, name: text }).waitFor({ timeout: 20_000 });
-  } catch (err) {
-    const shown = await page
-      .locator("main")
-      .textContent({ timeout: 1000 })
-      .catch(() => "(no main)");
-    throw new Error(`no heading "${text}" at ${page.url()}; the page shows: ${shown}\n${(err as Error).message}`);
-  }
-}
 
 /** A member's page, signed in, with every WebSocket it opens kept in window.__sockets. */
 async function memberPage() {
@@ -300,16 +291,13 @@ describe("failed seats and fallbacks", () => {
       },
     );
     fake.script({ provider: "openai", model: "gpt-4.1-mini" }, { status: 503, headers: { "retry-after": "30" } });
-    const otherOwner = await claimOwner(other);
+    const { owner: otherOwner, page } = await ownerSignedIn(browser, other);
     const created = await call<{ debate_id: string }>(other, "POST", "/api/debates", {
       token: otherOwner.access_token,
       body: { question: "Fallbacks?", agents: [quota, failing, "demo:bob"], rounds: 1, timeouts: { turn_s: 5 } },
     });
     expect(created.status).toBe(201);
     const id = created.body.debate_id;
-    const tab = await browser.newPage();
-    await withSession(tab.context, other, otherOwner.user.email);
-    const { page } = tab;
     await page.goto(`${other.api}/debates/${id}`);
     await headingIs(page, "Debate");
     await finished(page);

@@ -13,18 +13,15 @@ import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { call, claimOwner, PASSWORD, type Session, startAccessServer, userWithRole } from "../access/support.ts";
+import { call, claimOwner, type Session, startAccessServer } from "../access/support.ts";
 import { BUN, type TestServer, tempDir } from "../support/server.ts";
 import { type Receiver, startReceiver } from "../webhook/receiver.ts";
-import {
-  expectAccessible,
-  openBrowser,
-  overflowsSideways,
-  PHONE,
-  screenshots,
-  type TestBrowser,
-  type TestPage,
-} from "./support/browser.ts";
+import { arrivesAt } from "./support/arrives-at.ts";
+import { expectAccessible, openBrowser, screenshots, type TestBrowser, type TestPage } from "./support/browser.ts";
+import { headingIs } from "./support/heading.ts";
+import { personSignedIn } from "./support/people.ts";
+import { reviewed } from "./support/reviewed.ts";
+import { signInWithPassword } from "./support/sign-in.ts";
 
 const OWNER_EMAIL = "owner@example.com";
 
@@ -57,8 +54,8 @@ beforeAll(async () => {
   await tab.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.api });
   // Revoke and remove ask "are you sure?": yes.
   tab.page.on("dialog", (dialog) => void dialog.accept());
-  await signInWithPassword(tab.page, OWNER_EMAIL);
-  await tab.page.waitForURL((url) => url.pathname === "/debates", { timeout: 20_000 });
+  await signInWithPassword(tab.page, server, OWNER_EMAIL);
+  await arrivesAt(tab.page, "/debates", 20_000);
 }, 120_000);
 
 afterAll(async () => {
@@ -68,41 +65,11 @@ afterAll(async () => {
   expect(await server.stop()).toBe(0);
 });
 
-async function signInWithPassword(page: Page, email: string): Promise<void> {
-  await page.goto(`${server.api}/signin`);
-  await headingIs(page, "Sign in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
-/** The page's main heading once it says `text`; else a failure saying what the page shows instead. */
-async function headingIs(page: Page, text: string): Promise<void> {
-  try {
-    await page.getByRole("heading", { level: 1, name: text }).waitFor({ timeout: 20_000 });
-  } catch (err) {
-    const shown = await page
-      .locator("main")
-      .textContent({ timeout: 1000 })
-      .catch(() => "(no main)");
-    throw new Error(`no heading "${text}" at ${page.url()}; the page shows: ${shown}\n${(err as Error).message}`);
-  }
-}
-
 /** Opens a section of the portal through its own navigation. */
 async function section(page: Page, link: string, heading: string, path: string): Promise<void> {
   await page.getByRole("navigation", { name: "Developer" }).getByRole("link", { name: link, exact: true }).click();
-  await page.waitForURL((url) => url.pathname === path, { timeout: 15_000 });
+  await arrivesAt(page, path);
   await headingIs(page, heading);
-}
-
-/** Checks the page as it is with axe, photographs it, and checks it does not scroll sideways on a phone. */
-async function reviewed(page: Page, name: string): Promise<void> {
-  await expectAccessible(page, name);
-  await screenshots(page, name);
-  await page.setViewportSize(PHONE);
-  expect(await overflowsSideways(page)).toBe(false);
-  await page.setViewportSize({ width: 1280, height: 900 });
 }
 
 /** The runbook's signature of a delivery's body with `secret` (X-Webhook-Signature). */
@@ -301,7 +268,7 @@ describe("webhooks", () => {
     await page.getByRole("button", { name: "Enable" }).click();
     await page.getByText("Enabled.").waitFor();
     await page.getByRole("button", { name: "Remove" }).click();
-    await page.waitForURL((url) => url.pathname === "/developer/webhooks", { timeout: 15_000 });
+    await arrivesAt(page, "/developer/webhooks");
     await page.getByRole("cell").getByRole("link", { name: receiver.url }).waitFor();
     expect(await page.getByRole("cell").getByRole("link", { name: failing.url }).count()).toBe(0);
   });
@@ -465,10 +432,7 @@ describe("quick start and provider keys", () => {
 
 describe("a member", () => {
   test("opens the portal and is told which sections their role cannot use", async () => {
-    const member = await userWithRole(server, "member");
-    const { page, record } = await browser.newPage();
-    await signInWithPassword(page, member.user.email);
-    await page.waitForURL((url) => url.pathname === "/debates", { timeout: 20_000 });
+    const { page, record } = await personSignedIn(browser, server, "member");
     await page.goto(`${server.api}/developer`);
     await headingIs(page, "Developer");
     await page.getByText("Your role cannot manage the organisation's API keys").waitFor();

@@ -13,7 +13,9 @@ import { enrolMfa, totpCode } from "../access/mfa-support.ts";
 import { claimOwner, PASSWORD, signIn, startAccessServer, usersCli } from "../access/support.ts";
 import { type IdpUser, startTestIdp, type TestIdp } from "../support/oidc-idp.ts";
 import type { TestServer } from "../support/server.ts";
+import { arrivesAt } from "./support/arrives-at.ts";
 import { expectAccessible, openBrowser, screenshots, type TestBrowser } from "./support/browser.ts";
+import { headingIs } from "./support/heading.ts";
 
 const CLIENT_ID = "aragora-console";
 const CLIENT_SECRET = "console-oidc-client-secret-0b7e41";
@@ -100,10 +102,10 @@ test("the sign-in page offers the configured provider, and the API lists it", as
 test("a provider's sign-in comes back signed in, to the page that was asked for", async () => {
   const { page } = await browser.newPage();
   await page.goto(`${server.api}/developer`);
-  await page.waitForURL((url) => url.pathname === "/signin");
+  await arrivesAt(page, "/signin", 30_000);
   await signInAtProvider(page, ADA.sub, `/signin?next=${encodeURIComponent("/developer")}`);
-  await page.waitForURL((url) => url.pathname === "/developer", { timeout: 20_000 });
-  await page.getByRole("heading", { level: 1, name: "Developer" }).waitFor();
+  await arrivesAt(page, "/developer", 20_000);
+  await headingIs(page, "Developer");
   const names = await page.getByRole("navigation", { name: "Main" }).getByRole("link").allTextContents();
   expect(names).toEqual(["Debates", "Developer", "Admin"]);
 });
@@ -111,15 +113,15 @@ test("a provider's sign-in comes back signed in, to the page that was asked for"
 test("an account with MFA comes back to the code step, and its code signs it in", async () => {
   const { page, context } = await browser.newPage();
   await signInAtProvider(page, FAY.sub);
-  await page.getByRole("heading", { level: 1, name: "Two-step verification" }).waitFor({ timeout: 20_000 });
+  await headingIs(page, "Two-step verification");
   expect(new URL(page.url()).searchParams.get("mfa")).toBe("required");
   // The challenge is in an HttpOnly cookie, never in the address.
   expect(page.url()).not.toContain("challenge");
   expect((await context.cookies()).find((c) => c.name === "aragora_mfa_challenge")?.httpOnly).toBe(true);
   await page.getByLabel("Code").fill(totpCode(faySecret, 1));
   await page.getByRole("button", { name: "Verify" }).click();
-  await page.waitForURL((url) => url.pathname === "/debates", { timeout: 20_000 });
-  await page.getByRole("heading", { level: 1, name: "Debates" }).waitFor();
+  await arrivesAt(page, "/debates", 20_000);
+  await headingIs(page, "Debates");
 });
 
 test("a refused provider sign-in is shown on the sign-in page", async () => {

@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import { enrolMfa, totpCode } from "../access/mfa-support.ts";
-import { PASSWORD, type Session, setupTokenOf, signIn, startAccessServer, userWithRole } from "../access/support.ts";
+import { PASSWORD, setupTokenOf, signIn, startAccessServer, userWithRole } from "../access/support.ts";
 import type { TestServer } from "../support/server.ts";
+import { arrivesAt } from "./support/arrives-at.ts";
 import {
   expectAccessible,
   openBrowser,
@@ -18,6 +19,9 @@ import {
   type TestBrowser,
   type TestPage,
 } from "./support/browser.ts";
+import { headingIs } from "./support/heading.ts";
+import { personSignedIn } from "./support/people.ts";
+import { signInWithPassword } from "./support/sign-in.ts";
 
 const OWNER_EMAIL = "owner@example.com";
 
@@ -32,32 +36,6 @@ afterAll(async () => {
   await browser?.close();
   expect(await server.stop()).toBe(0);
 });
-
-/** The page's path once it is `path` (the client routes without loading a page). */
-async function arrivesAt(page: Page, path: string): Promise<void> {
-  await page.waitForURL((url) => url.pathname === path, { timeout: 15_000 });
-}
-
-/** The page's main heading once it says `text`; else a failure saying what the page shows instead. */
-async function headingIs(page: Page, text: string): Promise<void> {
-  try {
-    await page.getByRole("heading", { level: 1, name: text }).waitFor({ timeout: 20_000 });
-  } catch (err) {
-    const shown = await page
-      .locator("main")
-      .textContent({ timeout: 1000 })
-      .catch(() => "(no main)");
-    throw new Error(`no heading "${text}" at ${page.url()}; the page shows: ${shown}\n${(err as Error).message}`);
-  }
-}
-
-async function signInWithPassword(page: Page, email: string, password = PASSWORD): Promise<void> {
-  await page.goto(`${server.api}/signin`);
-  await headingIs(page, "Sign in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 /** A link of the main navigation. */
 const navLink = (page: Page, name: string) =>
@@ -199,7 +177,7 @@ describe("the owner's first start", () => {
 
   test("a wrong password shows an error; the right one signs in and returns to the page asked for", async () => {
     const { page } = tab;
-    await signInWithPassword(page, OWNER_EMAIL, "not the password at all");
+    await signInWithPassword(page, server, OWNER_EMAIL, "not the password at all");
     await page.getByRole("alert").filter({ hasText: "Wrong email or password." }).waitFor();
     await arrivesAt(page, "/signin");
     await expectAccessible(page, "sign-in with a wrong password");
@@ -249,7 +227,7 @@ describe("two-step sign-in", () => {
     const admin = await userWithRole(server, "admin");
     const { secret } = await enrolMfa(server, admin);
     const { page } = await browser.newPage();
-    await signInWithPassword(page, admin.user.email);
+    await signInWithPassword(page, server, admin.user.email);
     await headingIs(page, "Two-step verification");
     // The code field has the focus: typing goes straight in.
     expect(await page.evaluate("document.activeElement?.getAttribute('autocomplete')")).toBe("one-time-code");
@@ -270,10 +248,7 @@ describe("two-step sign-in", () => {
 describe("roles", () => {
   for (const role of ["member", "viewer"] as const) {
     test(`a ${role} sees no Admin link and cannot open /admin; the API refuses too`, async () => {
-      const person: Session = await userWithRole(server, role);
-      const { page } = await browser.newPage();
-      await signInWithPassword(page, person.user.email);
-      await arrivesAt(page, "/debates");
+      const { person, page } = await personSignedIn(browser, server, role);
       expect(await navLinks(page)).toEqual(["Debates", "Developer"]);
 
       await page.goto(`${server.api}/admin`);

@@ -7,6 +7,8 @@
  * const keys = useApi<{ keys: ApiKey[] }>("/api/auth/api-keys");
  * <Field label="Email" type="email" value={email} onInput={setEmail} autoComplete="username" required />
  * <Notice kind="error">{error}</Notice>
+ * <StatusBadge status="timed_out" />  // "timed out", in the alarming colours
+ * <TableRegion label="API keys"><table>…</table></TableRegion>
  */
 import type { ComponentChildren } from "preact";
 import { useEffect, useId, useState } from "preact/hooks";
@@ -119,4 +121,55 @@ export function useApi<T>(path: string): Loaded<T> {
     return () => abort.abort();
   }, [path, round]);
   return { ...state, reload: () => setRound((r) => r + 1) };
+}
+
+/** How worrying a status is: the colour of its badge. */
+export type StatusTone = "good" | "warn" | "bad";
+
+const BAD_STATUS = /^(open|failed|error|unhealthy|broken|cancelled|timed_out|dead)/;
+const WARN_STATUS = /^(half_open|waiting|paused|degraded|running|pending|stopped|in_progress|retrying)/;
+
+/**
+ * The tone of a status word, whatever its case: failures loud, states still moving amber, the
+ * rest (completed, delivered, closed, healthy…) calm.
+ *
+ * @example toneOf("DEAD_LETTERED") // "bad"
+ * @example toneOf("half_open") // "warn"
+ */
+export function toneOf(status: string): StatusTone {
+  const word = status.toLowerCase();
+  return BAD_STATUS.test(word) ? "bad" : WARN_STATUS.test(word) ? "warn" : "good";
+}
+
+/**
+ * A status as a badge, the one way every page shows one: the word in lower case with spaces
+ * (`label` when the page words it itself), coloured by {@link toneOf} (or `tone`). The colour only
+ * repeats what the word says, so nothing is told by colour alone.
+ *
+ * @example <StatusBadge status="DEAD_LETTERED" />   // "dead lettered", red
+ * @example <StatusBadge status="running" label="Live" />
+ */
+export function StatusBadge({ status, label, tone }: { status: string; label?: string; tone?: StatusTone }) {
+  return (
+    <span class={`badge badge-${tone ?? toneOf(status)}`} data-status={status}>
+      {label ?? status.toLowerCase().replaceAll("_", " ")}
+    </span>
+  );
+}
+
+/**
+ * A wide table's frame: it scrolls sideways on a narrow screen, and as a named region that takes
+ * the keyboard's focus its hidden columns can be scrolled to without a mouse (WCAG 2.1.1).
+ * Positioned, so a visually hidden caption stays inside it instead of widening the page. A named
+ * <section> is the region role itself (HTML-AAM), so no role attribute is needed.
+ *
+ * @example <TableRegion label="Usage per agent"><table>…</table></TableRegion>
+ */
+export function TableRegion({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard (WCAG 2.1.1).
+    <section class="table-region" aria-label={label} tabIndex={0}>
+      {children}
+    </section>
+  );
 }

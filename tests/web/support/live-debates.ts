@@ -1,8 +1,7 @@
 /**
- * Helpers for the live debate page's browser tests and bench: a signed-in browser context from a
- * sign-in's cookies, an init script that keeps every WebSocket the page opens (so a test can
- * drop one, and see what it sent), and what each agent's turns should show according to the
- * event log.
+ * Helpers for the live debate page's browser tests and bench: an init script that keeps every
+ * WebSocket the page opens (so a test can drop one, and see what it sent), and what each agent's
+ * turns should show according to the event log. (Signing in: sign-in.ts.)
  *
  * @example
  * const tab = await browser.newPage();
@@ -10,34 +9,6 @@
  * await tab.page.addInitScript(SOCKET_SPY);
  * const expected = turnTextsOf(events); // { "demo:alice": ["[simulated] ...", ...], ... }
  */
-import type { BrowserContext } from "playwright-core";
-import { PASSWORD } from "../../access/support.ts";
-import type { TestServer } from "../../support/server.ts";
-
-/** Cookies of a Set-Cookie list, for the server's origin. */
-export function cookiesOf(response: Response, api: string) {
-  const origin = new URL(api);
-  return response.headers.getSetCookie().map((line) => {
-    const [pair = "", ...attributes] = line.split(";").map((s) => s.trim());
-    const [name = "", ...value] = pair.split("=");
-    const path = attributes.find((a) => a.toLowerCase().startsWith("path="))?.slice(5) ?? "/";
-    return { name, value: value.join("="), domain: origin.hostname, path, secure: true };
-  });
-}
-
-/**
- * Signs `email` in through the API and gives the context its session cookies (the console's
- * sign-in page has its own tests).
- */
-export async function withSession(context: BrowserContext, server: TestServer, email: string): Promise<void> {
-  const res = await fetch(`${server.api}/api/auth/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password: PASSWORD }),
-  });
-  if (res.status !== 200) throw new Error(`sign-in answered ${res.status}: ${await res.text()}`);
-  await context.addCookies(cookiesOf(res, server.api));
-}
 
 /**
  * Runs before the page's own scripts: every WebSocket is kept in `window.__sockets`, and what it

@@ -4,8 +4,8 @@
  */
 import { when } from "../../format.ts";
 import { me } from "../../session.ts";
-import { useApi } from "../../ui.tsx";
-import { AdminFrame, isOperator, Loaded, StateBadge, Table } from "./admin-frame.tsx";
+import { StatusBadge, useApi } from "../../ui.tsx";
+import { AdminFrame, isOperator, Loaded, Table } from "./admin-frame.tsx";
 
 interface Member {
   user_id: string;
@@ -86,7 +86,7 @@ export default function AdminPage() {
           <dl class="facts">
             <dt>This node</dt>
             <dd>
-              <StateBadge state={h.status} />
+              <StatusBadge status={h.status} />
             </dd>
             <dt>Version</dt>
             <dd>{h.version}</dd>

@@ -8,8 +8,8 @@ import { useState } from "preact/hooks";
 import { when } from "../../format.ts";
 import type { PageProps } from "../../route.ts";
 import { navigate } from "../../router.ts";
-import { Field, Notice, useApi } from "../../ui.tsx";
-import { AdminFrame, Loaded, StateBadge, Table } from "./admin-frame.tsx";
+import { Field, Notice, StatusBadge, useApi } from "../../ui.tsx";
+import { AdminFrame, Loaded, Table } from "./admin-frame.tsx";
 
 interface Entry {
   id: string;
@@ -117,10 +117,10 @@ export default function AuditPage({ query }: PageProps) {
                     <td class="mono">{c.chain}</td>
                     <td>
                       {c.ok ? (
-                        <StateBadge state="whole" />
+                        <StatusBadge status="whole" />
                       ) : (
                         <>
-                          <StateBadge state="broken" /> at entry {c.seq ?? c.index}: {c.reason}
+                          <StatusBadge status="broken" /> at entry {c.seq ?? c.index}: {c.reason}
                         </>
                       )}
                     </td>
@@ -141,7 +141,7 @@ export default function AuditPage({ query }: PageProps) {
                     <td>{when(e.at)}</td>
                     <td>{e.action}</td>
                     <td>
-                      <StateBadge state={e.outcome === "failure" ? "failed" : e.outcome} />
+                      <StatusBadge status={e.outcome === "failure" ? "failed" : e.outcome} />
                     </td>
                     <td class="mono">{actorOf(e.actor)}</td>
                     <td class="mono">{e.target ? `${e.target.type ?? ""} ${e.target.id ?? ""}` : ""}</td>

@@ -6,8 +6,8 @@
  */
 import { useEffect } from "preact/hooks";
 import { when } from "../../format.ts";
-import { useApi } from "../../ui.tsx";
-import { AdminFrame, isOperator, Loaded, StateBadge, Table } from "./admin-frame.tsx";
+import { StatusBadge, useApi } from "../../ui.tsx";
+import { AdminFrame, isOperator, Loaded, Table } from "./admin-frame.tsx";
 import type { RunSummary } from "./ops-types.ts";
 
 /** How often the list is asked again while a run moves. */
@@ -55,7 +55,7 @@ export default function OpsPage() {
                     {r.dry_run && " (dry run)"}
                   </td>
                   <td>
-                    <StateBadge state={r.status} />
+                    <StatusBadge status={r.status} />
                   </td>
                   <td>{r.current_step ?? ""}</td>
                   <td>{when(r.created_at)}</td>

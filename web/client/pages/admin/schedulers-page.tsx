@@ -5,8 +5,8 @@
 import { useState } from "preact/hooks";
 import { api } from "../../api.ts";
 import { when } from "../../format.ts";
-import { messageOf, Notice, useApi } from "../../ui.tsx";
-import { AdminFrame, Loaded, StateBadge, Table } from "./admin-frame.tsx";
+import { messageOf, Notice, StatusBadge, useApi } from "../../ui.tsx";
+import { AdminFrame, Loaded, Table } from "./admin-frame.tsx";
 
 interface Scheduler {
   name: string;
@@ -50,12 +50,12 @@ export default function SchedulersPage() {
                   <span class="muted">{s.description}</span>
                 </td>
                 <td>{s.schedule}</td>
-                <td>{s.running ? <StateBadge state="running" /> : when(s.next_run_at)}</td>
+                <td>{s.running ? <StatusBadge status="running" /> : when(s.next_run_at)}</td>
                 <td>
                   {s.last_run ? (
                     <>
                       {when(s.last_run.finished_at ?? s.last_run.started_at)}{" "}
-                      {s.last_run.outcome && <StateBadge state={s.last_run.outcome} />}
+                      {s.last_run.outcome && <StatusBadge status={s.last_run.outcome} />}
                       {s.last_run.error && <div>{s.last_run.error}</div>}
                     </>
                   ) : (

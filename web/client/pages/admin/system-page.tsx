@@ -4,8 +4,8 @@
  * errors with the request id to look up in the logs, and the rate limits with the callers nearest to them.
  */
 import { when } from "../../format.ts";
-import { useApi } from "../../ui.tsx";
-import { AdminFrame, Loaded, StateBadge, Table } from "./admin-frame.tsx";
+import { StatusBadge, useApi } from "../../ui.tsx";
+import { AdminFrame, Loaded, Table } from "./admin-frame.tsx";
 
 interface ActorNode {
   path: string;
@@ -53,7 +53,7 @@ interface RateLimits {
 function ActorTree({ node }: { node: ActorNode }) {
   return (
     <li>
-      <span class="mono">{node.name}</span> <span class="muted">{node.kind}</span> <StateBadge state={node.status} />
+      <span class="mono">{node.name}</span> <span class="muted">{node.kind}</span> <StatusBadge status={node.status} />
       {node.mailboxDepth > 0 && ` · mailbox ${node.mailboxDepth}`}
       {node.restarts > 0 && ` · restarts ${node.restarts}`}
       {node.children.length > 0 && (
@@ -104,7 +104,7 @@ export default function SystemPage() {
               <tr key={x.name}>
                 <td>{x.name}</td>
                 <td>
-                  <StateBadge state={x.state} />
+                  <StatusBadge status={x.state} />
                   {x.seconds_until_half_open !== null && ` (half-open in ${x.seconds_until_half_open} s)`}
                 </td>
                 <td>{x.failures}</td>
@@ -127,7 +127,7 @@ export default function SystemPage() {
                 <tr key={e.id}>
                   <td class="mono">{e.url}</td>
                   <td>{e.enabled ? "yes" : "no"}</td>
-                  <td>{e.circuit_breaker ? <StateBadge state={e.circuit_breaker.state} /> : "not running"}</td>
+                  <td>{e.circuit_breaker ? <StatusBadge status={e.circuit_breaker.state} /> : "not running"}</td>
                 </tr>
               ))}
             </Table>

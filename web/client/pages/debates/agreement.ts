@@ -3,6 +3,9 @@
  * same answer. The server's rule (actors/debate/consensus.ts) read the same way: the answer is the
  * last `ANSWER:` line (else the last non-empty line), two answers are the same when their word
  * sets overlap at least 0.8 (Jaccard). The server's own figures replace these when the debate ends.
+ * A copy, because the browser's code imports only web/client and actors/ may not import web/; the
+ * parity test (tests/web/agreement-parity.test.ts) runs both on generated rounds and fails when
+ * one changes without the other.
  *
  * @example agreementOf(["...\nANSWER: Use Bun", "ANSWER: use bun.", "ANSWER: Node"]) // 0.6667
  */

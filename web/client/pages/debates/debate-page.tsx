@@ -12,7 +12,7 @@ import { type Signal, signal } from "@preact/signals";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api } from "../../api.ts";
 import type { PageProps } from "../../route.ts";
-import { Loading, messageOf, Notice } from "../../ui.tsx";
+import { Loading, messageOf, Notice, StatusBadge, TableRegion } from "../../ui.tsx";
 import { AgreementChart } from "./agreement-chart.tsx";
 import { agreementByRound, applyEvent, type DebateEvent, type DebateModel, emptyModel } from "./debate-model.ts";
 import { DebateStream, type StreamState } from "./debate-stream.ts";
@@ -153,11 +153,10 @@ export default function DebatePage({ params }: PageProps) {
               .join(" · ")}
           </p>
           <div class="debate-status" role="status">
-            <span
-              class={`badge badge-${model.end ? model.end.status : state?.kind === "live" ? "running" : "waiting"}`}
-            >
-              {streamText(state, model)}
-            </span>
+            <StatusBadge
+              status={model.end ? model.end.status : state?.kind === "live" ? "running" : "waiting"}
+              label={streamText(state, model)}
+            />
             {model.round !== null && !model.end && <span> {phaseText(model)}</span>}
           </div>
           {model.gaps > 0 && (
@@ -195,7 +194,7 @@ export default function DebatePage({ params }: PageProps) {
               {model.votes.length === 0 ? (
                 <p class="muted">No votes yet.</p>
               ) : (
-                <div class="table-scroll">
+                <TableRegion label="Votes">
                   <table>
                     <thead>
                       <tr>
@@ -214,7 +213,7 @@ export default function DebatePage({ params }: PageProps) {
                       ))}
                     </tbody>
                   </table>
-                </div>
+                </TableRegion>
               )}
             </section>
             <section aria-labelledby="critiques-heading">

@@ -9,7 +9,7 @@ import { useEffect, useId, useState } from "preact/hooks";
 import { when } from "../../format.ts";
 import type { PageProps } from "../../route.ts";
 import { navigate } from "../../router.ts";
-import { Loading, messageOf, Notice, useApi } from "../../ui.tsx";
+import { Loading, messageOf, Notice, StatusBadge, TableRegion, useApi } from "../../ui.tsx";
 import { EXPORT_FORMATS } from "./export-formats.ts";
 
 interface DebateSummary {
@@ -159,7 +159,7 @@ export default function DebatesPage({ query }: PageProps) {
         </p>
       )}
       {list.data && list.data.debates.length > 0 && (
-        <div class="table-scroll">
+        <TableRegion label="Debates">
           <table class="debates-table">
             <caption class="visually-hidden">The organisation's debates, newest first</caption>
             <thead>
@@ -184,7 +184,7 @@ export default function DebatesPage({ query }: PageProps) {
                     )}
                   </td>
                   <td data-label="Status">
-                    <span class={`badge badge-${d.status}`}>{d.status}</span>
+                    <StatusBadge status={d.status} />
                   </td>
                   <td data-label="Agents">{d.agents.join(", ")}</td>
                   <td data-label="Started">{when(d.created_at)}</td>
@@ -204,7 +204,7 @@ export default function DebatesPage({ query }: PageProps) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableRegion>
       )}
       {list.data && (query.get("cursor") || list.data.next_cursor) && (
         <nav class="pager" aria-label="Pages of debates">

@@ -3,7 +3,7 @@
  * their finished debates, with debates, wins and losses.
  */
 import "./history.css";
-import { Loading, messageOf, Notice, useApi } from "../../ui.tsx";
+import { Loading, messageOf, Notice, TableRegion, useApi } from "../../ui.tsx";
 
 interface Ranking {
   name: string;
@@ -26,11 +26,12 @@ export default function LeaderboardPage() {
       {rankings.error && <Notice kind="error">{messageOf(rankings.error)}</Notice>}
       {rankings.data && agents.length === 0 && <p>No agent is rated yet: ratings come from finished debates.</p>}
       {agents.length > 0 && (
-        <div class="table-scroll">
+        <p class="muted">Everyone starts at 1500; each finished debate rates its agents pairwise.</p>
+      )}
+      {agents.length > 0 && (
+        <TableRegion label="Leaderboard">
           <table class="leaderboard">
-            <caption>
-              Agents by ELO rating (everyone starts at 1500; each finished debate rates its agents pairwise)
-            </caption>
+            <caption>Agents by ELO rating</caption>
             <thead>
               <tr>
                 <th scope="col">Rank</th>
@@ -62,7 +63,7 @@ export default function LeaderboardPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableRegion>
       )}
     </section>
   );

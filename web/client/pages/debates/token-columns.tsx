@@ -10,6 +10,7 @@
 
 import type { Signal } from "@preact/signals";
 import { memo } from "preact/compat";
+import { StatusBadge } from "../../ui.tsx";
 import type { DebateModel, Seat, Turn } from "./debate-model.ts";
 
 const PHASES: Record<string, string> = {
@@ -83,7 +84,7 @@ const SeatColumn = memo(function SeatColumn({ seat }: { seat: Seat; version: num
     >
       <h2 id={`seat-${seat.agent}`} class="seat-name">
         {seat.agent}
-        {seat.failed && <span class="badge badge-failed">failed</span>}
+        {seat.failed && <StatusBadge status="failed" />}
       </h2>
       {seat.failed && <p class="field-error">Seat failed: {seat.failed}</p>}
       {seat.fallbacks.map((f, i) => (

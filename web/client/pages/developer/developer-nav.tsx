@@ -155,17 +155,3 @@ export function NotGranted({ what, permission }: { what: string; permission: str
     </Notice>
   );
 }
-
-/**
- * A table's frame that scrolls sideways on a narrow screen: a labelled region that takes the
- * keyboard's focus, so the scrolled-away columns can be reached without a mouse; positioned, so
- * the visually hidden captions and headers stay inside it instead of widening the page.
- */
-export function TableRegion({ label, children }: { label: string; children: ComponentChildren }) {
-  return (
-    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard (WCAG 2.1.1).
-    <section class="table-region" aria-label={label} tabIndex={0}>
-      {children}
-    </section>
-  );
-}

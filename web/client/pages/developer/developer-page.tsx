@@ -8,8 +8,8 @@ import { useState } from "preact/hooks";
 import { ApiError, api } from "../../api.ts";
 import { when } from "../../format.ts";
 import { me } from "../../session.ts";
-import { Field, Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, Select, ShownOnce, TableRegion } from "./developer-nav.tsx";
+import { Field, Loading, messageOf, Notice, TableRegion, useApi } from "../../ui.tsx";
+import { DeveloperNav, NotGranted, Select, ShownOnce } from "./developer-nav.tsx";
 
 type Role = "viewer" | "member" | "admin" | "owner";
 const ROLES: Role[] = ["viewer", "member", "admin", "owner"];

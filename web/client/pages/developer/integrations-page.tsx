@@ -9,8 +9,8 @@ import { useState } from "preact/hooks";
 import { ApiError, api } from "../../api.ts";
 import { when } from "../../format.ts";
 import { me } from "../../session.ts";
-import { Field, Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, Select, TableRegion } from "./developer-nav.tsx";
+import { Field, Loading, messageOf, Notice, TableRegion, useApi } from "../../ui.tsx";
+import { DeveloperNav, NotGranted, Select } from "./developer-nav.tsx";
 
 type Kind = "slack" | "discord" | "teams" | "oauth2";
 const KINDS: { value: Kind; label: string }[] = [

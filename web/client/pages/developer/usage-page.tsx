@@ -5,8 +5,8 @@
  */
 import { useMemo, useState } from "preact/hooks";
 import { me } from "../../session.ts";
-import { Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, Select, TableRegion } from "./developer-nav.tsx";
+import { Loading, messageOf, Notice, TableRegion, useApi } from "../../ui.tsx";
+import { DeveloperNav, NotGranted, Select } from "./developer-nav.tsx";
 import { type ChartSeries, UsageChart } from "./usage-chart.tsx";
 import { dailySeries, daysAgo, type UsageDay } from "./usage-series.ts";
 

@@ -11,9 +11,9 @@ import { when } from "../../format.ts";
 import type { PageProps } from "../../route.ts";
 import { navigate } from "../../router.ts";
 import { me } from "../../session.ts";
-import { Field, Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, ShownOnce, TableRegion } from "./developer-nav.tsx";
-import { type Delivery, stateClass, stateLabel, type Webhook, type WebhookWithSecret } from "./webhook-types.ts";
+import { Field, Loading, messageOf, Notice, StatusBadge, TableRegion, useApi } from "../../ui.tsx";
+import { DeveloperNav, NotGranted, ShownOnce } from "./developer-nav.tsx";
+import type { Delivery, Webhook, WebhookWithSecret } from "./webhook-types.ts";
 
 /** How often the log is read again while a delivery is still pending or retrying. */
 const REFRESH_MS = 1500;
@@ -70,7 +70,7 @@ function DeliveryLog({ id, version }: { id: string; version: number }) {
               </td>
               <td>{d.event_type}</td>
               <td>
-                <span class={`badge ${stateClass(d.state)}`}>{stateLabel(d.state)}</span>
+                <StatusBadge status={d.state} />
                 {d.next_attempt_at && d.state === "RETRYING" && <div class="muted">next {when(d.next_attempt_at)}</div>}
               </td>
               <td>

@@ -1,8 +1,8 @@
 /**
- * What the webhook routes answer (GET /api/webhooks..., the shapes of the server's OpenAPI), and
- * how the portal names a delivery's state.
+ * What the webhook routes answer (GET /api/webhooks..., the shapes of the server's OpenAPI). A
+ * delivery's state is shown with StatusBadge (ui.tsx).
  *
- * @example stateClass("DEAD_LETTERED") // "state-bad"
+ * @example const deliveries = useApi<{ deliveries: Delivery[] }>(`/api/webhooks/${id}/deliveries`);
  */
 
 /** The event types an endpoint can take (schemas/webhooks.ts WEBHOOK_EVENT_TYPES). */
@@ -48,13 +48,3 @@ export interface Delivery {
   updated_at: string;
   history?: Attempt[];
 }
-
-/** The badge class of a state: delivered, failed for good, or still on its way. */
-export function stateClass(state: DeliveryState): string {
-  if (state === "DELIVERED") return "state-ok";
-  if (state === "DEAD_LETTERED") return "state-bad";
-  return "state-wait";
-}
-
-/** A state as a person reads it. */
-export const stateLabel = (state: DeliveryState) => state.toLowerCase().replace("_", " ");

@@ -8,16 +8,9 @@ import { useState } from "preact/hooks";
 import { ApiError, api } from "../../api.ts";
 import { when } from "../../format.ts";
 import { me } from "../../session.ts";
-import { Field, Loading, messageOf, Notice, useApi } from "../../ui.tsx";
-import { DeveloperNav, NotGranted, ShownOnce, TableRegion } from "./developer-nav.tsx";
-import {
-  type Delivery,
-  EVENT_TYPES,
-  stateClass,
-  stateLabel,
-  type Webhook,
-  type WebhookWithSecret,
-} from "./webhook-types.ts";
+import { Field, Loading, messageOf, Notice, StatusBadge, TableRegion, useApi } from "../../ui.tsx";
+import { DeveloperNav, NotGranted, ShownOnce } from "./developer-nav.tsx";
+import { type Delivery, EVENT_TYPES, type Webhook, type WebhookWithSecret } from "./webhook-types.ts";
 
 function CreateWebhook({ onCreated }: { onCreated: (hook: WebhookWithSecret) => void }) {
   const [url, setUrl] = useState("");
@@ -183,8 +176,7 @@ function DeadLetters({ hooks }: { hooks: Webhook[] }) {
                   <td>{d.event_type}</td>
                   <td>{d.attempts}</td>
                   <td>
-                    <span class={`badge ${stateClass(d.state)}`}>{stateLabel(d.state)}</span>{" "}
-                    {d.last_status ?? d.last_error ?? "—"}
+                    <StatusBadge status={d.state} /> {d.last_status ?? d.last_error ?? "—"}
                   </td>
                   <td>
                     <button
