@@ -307,7 +307,7 @@ describe("an admin turns on two-step verification in the console", () => {
     const form = page.locator("form").filter({ has: page.getByRole("button", { name: "Make new recovery codes" }) });
     await form.getByLabel("Code from the app").fill(wrongCode(app.secret));
     await page.getByRole("button", { name: "Make new recovery codes" }).click();
-    await page.waitForFunction(() => document.querySelector("form [aria-invalid=true]") !== null);
+    await page.waitForFunction("document.querySelector('form [aria-invalid=true]') !== null");
     expect(await form.locator(".field-error").textContent()).toBe(
       "Wrong code: give the 6 digits your authenticator shows now.",
     );
