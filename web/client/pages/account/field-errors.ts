@@ -18,13 +18,17 @@ export interface PlacedError {
 }
 
 /**
- * Places `err` on a form whose fields are `formFields` (the server's names for them).
+ * Places `err` on a form whose fields are `formFields` (the server's names for them). `byCode`
+ * words a refusal of no field for a person, by the server's error code, where its own message
+ * speaks to an API client (`no_pending_enrolment`: "POST /api/auth/mfa/totp/enroll").
  *
  * @example placeError(new ApiError(403, "invalid_mfa_code", "wrong code", [{ field: "body.code", rule: "..." }]), ["body.code"]);
- * // { fields: { "body.code": "wrong code" } }
+ * // { fields: { "body.code": "Wrong code." } }
  */
-export function placeError(err: unknown, formFields: string[]): PlacedError {
+export function placeError(err: unknown, formFields: string[], byCode: Record<string, string> = {}): PlacedError {
   if (!(err instanceof ApiError)) return { fields: {}, notice: messageOf(err) };
+  const worded = byCode[err.code];
+  if (worded !== undefined) return { fields: {}, notice: worded };
   const fields: Record<string, string> = {};
   for (const problem of err.details) {
     if (formFields.includes(problem.field)) fields[problem.field] = sentence(err.message);

@@ -9,32 +9,10 @@
  */
 import { useMemo } from "preact/hooks";
 import { encode } from "uqr";
+import { modulePath } from "./qr-path.ts";
 
 /** The quiet zone around the code, in modules (what ISO/IEC 18004 asks for). */
 const QUIET_ZONE = 4;
-
-/**
- * The SVG path of a module matrix: each horizontal run of dark modules as one rectangle.
- *
- * @example modulePath([[true, true, false]]); // "M0 0h2v1h-2z"
- */
-export function modulePath(rows: readonly (readonly boolean[])[]): string {
-  const parts: string[] = [];
-  rows.forEach((row, y) => {
-    let x = 0;
-    while (x < row.length) {
-      if (!row[x]) {
-        x++;
-        continue;
-      }
-      let end = x;
-      while (end < row.length && row[end]) end++;
-      parts.push(`M${x} ${y}h${end - x}v1h-${end - x}z`);
-      x = end;
-    }
-  });
-  return parts.join("");
-}
 
 export function QrCode({ text, label }: { text: string; label: string }) {
   // Error correction M: a phone's camera reads it off a screen at an angle, and the code stays small.

@@ -48,6 +48,14 @@ const PASSWORD = "body.password";
 const CODE = "body.code";
 const RECOVERY_CODE = "body.recovery_code";
 
+/** Refusals of no field, in a person's words (the server's own speak of its routes). */
+const BY_CODE: Record<string, string> = {
+  no_pending_enrolment:
+    "This set-up has expired (a key waits 15 minutes for its first code): cancel, and set up again.",
+  mfa_already_enabled: "Two-step verification is on already (from another tab?): reload this page.",
+  mfa_not_enabled: "Two-step verification is off already (from another tab?): reload this page.",
+};
+
 /** A code as typed (spaces, a dash an app shows between the halves) as the server reads it. */
 const digits = (code: string) => code.replace(/[\s-]+/g, "");
 
@@ -70,7 +78,7 @@ function useFormState() {
     try {
       await work();
     } catch (err) {
-      setError(placeError(err, fields));
+      setError(placeError(err, fields, BY_CODE));
     } finally {
       setBusy(false);
     }
