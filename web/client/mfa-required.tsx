@@ -4,7 +4,7 @@
  * asks nothing of it. Instead it says why, and the way through: set up an authenticator when the
  * account has none, else sign in again with its code; either way back to this page (`next=`).
  *
- * @example if (needsMfa(me.value)) return <MfaRequired title="Audit log" back="/admin/audit" />;
+ * @example if (needsMfa(me.value)) return <MfaRequired title="Audit log" back="/admin/audit" enrolled={false} />;
  */
 
 import type { Me } from "./session.ts";
