@@ -21,6 +21,7 @@ export const CONSOLE_ROUTES = [
   "GET /debates/*",
   "GET /developer/*",
   "GET /admin/*",
+  "GET /account/*",
   "GET /assets/:file",
 ] as const;
 

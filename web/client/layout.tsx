@@ -1,7 +1,8 @@
 /**
  * The frame around every page: a skip link, the header with the navigation (Debates and
  * Developer for anyone signed in, Admin for admins, owners and operators), the theme toggle, who
- * is signed in and the sign-out button; then the page in <main>.
+ * is signed in, a link to their account's security (a person's, not the operator token's) and the
+ * sign-out button; then the page in <main>.
  *
  * @example <Layout><Outlet /></Layout>
  */
@@ -87,6 +88,15 @@ export function Layout({ children }: { children: ComponentChildren }) {
               <span class="who" title={who.user?.email}>
                 {who.user?.name ?? "Operator"} <span class="muted">· {who.organisation.name}</span>
               </span>
+              {who.user && (
+                <a
+                  class="header-link"
+                  href="/account/security"
+                  aria-current={path.startsWith("/account/") ? "page" : undefined}
+                >
+                  Account
+                </a>
+              )}
               <SignOutButton />
             </>
           )}

@@ -1,12 +1,14 @@
 /**
  * Shows the page the address bar names: finds its route, sends a signed-out visitor of a
  * signed-in page to /signin (and back afterwards), tells someone without the role that they may
- * not open it, loads the page's chunk, sets the title, and moves focus to the new page's heading
- * so a screen reader announces it.
+ * not open it, shows an admin whose session did not pass MFA how to get one (instead of loading an
+ * admin page whose every request the API would refuse), loads the page's chunk, sets the title,
+ * and moves focus to the new page's heading so a screen reader announces it.
  *
  * @example <Layout><Outlet /></Layout>
  */
 import { useEffect, useState } from "preact/hooks";
+import { MfaRequired, needsMfa } from "./mfa-required.tsx";
 import type { PageModule, PageRoute } from "./route.ts";
 import { here, navigate } from "./router.ts";
 import { findRoute, HOME } from "./routes.ts";
@@ -54,6 +56,8 @@ export function Outlet() {
 
   const mustSignIn = route !== undefined && route.access !== "anyone" && who === null;
   const refused = route?.access === "admin" && who !== undefined && who !== null && !canAdminister(who);
+  // The admin API answers such a session 403 mfa_required: the page is not loaded, so it asks nothing.
+  const mfaFirst = route?.access === "admin" && !refused && needsMfa(who);
 
   useEffect(() => {
     // `/` may carry a provider's refusal (OAUTH_ERROR_URL defaults to /?error=...): sign-in shows it.
@@ -64,7 +68,7 @@ export function Outlet() {
   useEffect(() => {
     document.title = `${route?.title ?? "Not found"} · Aragora`;
     setFailed(undefined);
-    if (route === undefined) return;
+    if (route === undefined || mfaFirst) return;
     const have = loaded.get(route);
     setModule(() => have);
     if (have) return;
@@ -81,7 +85,7 @@ export function Outlet() {
     return () => {
       current = false;
     };
-  }, [route]);
+  }, [route, mfaFirst]);
 
   // A page shown after another: focus its heading, as a page load would put the reader at its top.
   // The first page of a load keeps the browser's own start (Tab reaches the skip link first).
@@ -90,7 +94,7 @@ export function Outlet() {
     module !== undefined &&
     loaded.get(route) === module &&
     (route.access === "anyone" || (who !== undefined && who !== null));
-  const ready = path !== "/" && (route === undefined || refused || shown);
+  const ready = path !== "/" && (route === undefined || refused || mfaFirst || shown);
   useEffect(() => {
     if (!ready) return;
     if (!shownOne) {
@@ -109,6 +113,10 @@ export function Outlet() {
   if (route.access !== "anyone" && who === undefined) return <Loading />;
   if (mustSignIn) return <Loading label="Sending you to sign in…" />;
   if (refused) return <Forbidden title={route.title} />;
+  if (mfaFirst) {
+    const back = path + (query.size > 0 ? `?${query}` : "");
+    return <MfaRequired title={route.title} back={back} enrolled={who?.mfa?.enabled === true} />;
+  }
   if (failed) return <Notice kind="error">{failed}</Notice>;
   if (module === undefined || loaded.get(route) !== module) return <Loading />;
   const Page = module.default;

@@ -6,6 +6,7 @@
  * @example
  * const found = findRoute("/debates/d-42"); // { route: { path: "/debates/:id", ... }, params: { id: "d-42" } }
  */
+import { accountRoutes } from "./pages/account/routes.ts";
 import { adminRoutes } from "./pages/admin/routes.ts";
 import { authRoutes } from "./pages/auth/routes.ts";
 import { debatesRoutes } from "./pages/debates/routes.ts";
@@ -13,7 +14,13 @@ import { developerRoutes } from "./pages/developer/routes.ts";
 import type { PageRoute } from "./route.ts";
 import { matchPath } from "./router.ts";
 
-export const ROUTES: PageRoute[] = [...authRoutes, ...debatesRoutes, ...developerRoutes, ...adminRoutes];
+export const ROUTES: PageRoute[] = [
+  ...authRoutes,
+  ...debatesRoutes,
+  ...developerRoutes,
+  ...adminRoutes,
+  ...accountRoutes,
+];
 
 /** Where `/` goes. */
 export const HOME = "/debates";

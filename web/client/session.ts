@@ -8,7 +8,7 @@
  * if (canAdminister(me.value)) ...
  * await signOut();
  */
-import { computed, signal } from "@preact/signals";
+import { batch, computed, signal } from "@preact/signals";
 import { ApiError, api, onSessionLost } from "./api.ts";
 
 /** What GET /api/auth/me answers (the fields the console reads). */
@@ -44,16 +44,27 @@ export async function loadMe(): Promise<Me | null> {
   return me.value;
 }
 
-/** Ends the session on the server (its cookies are cleared by the answer). */
-export async function signOut(): Promise<void> {
+/**
+ * Ends the session on the server (its cookies are cleared by the answer). `then` runs in the same
+ * batch as forgetting who was signed in (a navigation, say): the pages never see the old address
+ * without a session, so none sends the person to sign in for it first.
+ *
+ * @example await signOut(() => navigate("/signin?next=%2Fadmin", { replace: true }));
+ */
+export async function signOut(then?: () => void): Promise<void> {
   try {
     await api.post("/api/auth/sign-out", {});
   } catch (err) {
     // Already ended on the server: signed out all the same.
-    if (!(err instanceof ApiError) || (err.status !== 401 && err.status !== 400)) throw err;
-  } finally {
-    me.value = null;
+    if (!(err instanceof ApiError) || (err.status !== 401 && err.status !== 400)) {
+      me.value = null;
+      throw err;
+    }
   }
+  batch(() => {
+    then?.();
+    me.value = null;
+  });
 }
 
 /** Roles that open the admin console: an organisation's admins and owners, and the platform's operators. */

@@ -1,7 +1,7 @@
 /**
- * The frame of every admin page: its one heading, the admin console's own navigation, and a
- * notice when the session has not passed a second factor (the admin API refuses such sessions
- * with 403 mfa_required, so the person is told how to get through before the tables fail).
+ * The frame of every admin page: its one heading and the admin console's own navigation. A
+ * session that did not pass a second factor never gets here: the outlet shows it how to get one
+ * instead (mfa-required.tsx), since the admin API refuses it with 403 mfa_required.
  *
  * @example
  * <AdminFrame title="Schedulers"><Table .../></AdminFrame>
@@ -37,9 +37,6 @@ export function clock(iso: string | null | undefined): string {
   return Number.isNaN(date.getTime()) ? iso : clockFormat.format(date);
 }
 
-/** Whether the signed-in session passed MFA (the admin API's condition for persons). */
-export const mfaVerified = () => me.value?.mfa?.session_verified === true;
-
 /** Whether the signed-in person holds the platform's operator role (ops, impersonation, every organisation). */
 export const isOperator = () => me.value?.roles.includes("operator") === true || me.value?.user?.is_operator === true;
 
@@ -61,12 +58,6 @@ export function AdminFrame({ title, children }: { title: string; children: Compo
           ))}
         </ul>
       </nav>
-      {me.value?.user && !mfaVerified() && (
-        <Notice kind="info">
-          Your session has not passed a second factor, so the admin API refuses most of this console. Set up a TOTP
-          authenticator, then sign out and sign in again with its code.
-        </Notice>
-      )}
       {children}
     </section>
   );
