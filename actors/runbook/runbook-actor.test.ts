@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { JournalEntry, RunEvent, RunPatch, StepRecord } from "../../ops/journal.ts";
-import { MemoryJournal } from "../../ops/journal.ts";
+import { MemoryJournal, newRunId } from "../../ops/journal.ts";
 import { loadPlaybook } from "../../ops/playbook.ts";
 import { ActorSystem } from "../../runtime/actor/index.ts";
 import { loadConfig } from "../../runtime/config.ts";
@@ -51,6 +51,50 @@ describe("RunbookActor", () => {
     expect(journal.writes).toBe(4);
     expect(events.filter((e) => e.kind === "run_resumed")).toHaveLength(3);
     expect((await journal.getRun(runId))?.status).toBe("failed");
+    await system.shutdown();
+  });
+  test("cancelling a run nobody executes tells its followers it finished (they would wait for an end that never came)", async () => {
+    const system = new ActorSystem({ metricsIntervalMs: 0 });
+    const journal = new MemoryJournal();
+    const published: RunEvent[] = [];
+    const service = new RunbookService({
+      system,
+      journal,
+      config: loadConfig({}),
+      dataDir: "/nonexistent",
+      log: createLogger("ERROR"),
+      publish: (e) => published.push(e),
+    });
+    const source = "name: one\nsteps:\n  - id: wait\n    action: sleep\n    with: { duration: 1ms }\n    timeout: 1s\n";
+    const runId = newRunId();
+    // Executed by a process on another host whose heartbeat stopped a minute ago: its executor is gone.
+    await journal.createRun({
+      id: runId,
+      playbook: "one",
+      file: "one.yml",
+      source,
+      params: {},
+      status: "running",
+      dryRun: false,
+      startedBy: "test",
+      executor: { pid: 1, host: "elsewhere.invalid" },
+      createdAt: Date.now() - 120_000,
+      heartbeatAt: Date.now() - 60_000,
+      finishedAt: null,
+      currentStep: "wait",
+      error: null,
+      cancelRequested: false,
+      decision: null,
+    });
+    const heard: RunEvent[] = [];
+    const unsubscribe = service.subscribe(runId, (e) => heard.push(e));
+    expect(await service.cancel(runId)).toBe("cancelled");
+    unsubscribe();
+    for (const events of [heard, published]) {
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ runId, kind: "run_finished", data: { status: "cancelled" } });
+    }
+    expect((await journal.entries(runId)).at(-1)).toMatchObject({ kind: "run_finished", seq: heard[0]?.seq });
     await system.shutdown();
   });
 });

@@ -330,19 +330,22 @@ export class RunbookService {
     if (run.status === "paused" || executorGone(run)) {
       // Nobody executes it: the run ends here (its completed steps are not compensated).
       const entries = await journal.entries(runId);
-      const seq = (entries.at(-1)?.seq ?? 0) + 1;
-      await journal.record(
-        runId,
-        {
-          seq,
-          at: Date.now(),
-          stepId: null,
-          kind: "run_finished",
-          data: { status: "cancelled", error: "cancelled by an operator" },
-        },
-        undefined,
-        { status: "cancelled", finishedAt: Date.now(), error: "cancelled by an operator" },
-      );
+      const finished = {
+        seq: (entries.at(-1)?.seq ?? 0) + 1,
+        at: Date.now(),
+        stepId: null,
+        kind: "run_finished" as const,
+        data: { status: "cancelled", error: "cancelled by an operator" },
+      };
+      await journal.record(runId, finished, undefined, {
+        status: "cancelled",
+        finishedAt: finished.at,
+        error: "cancelled by an operator",
+      });
+      // Whoever follows the run (an events stream, the WS topic) hears the end as it would from its actor.
+      const event: RunEvent = { ...finished, runId };
+      this.options.publish?.(event);
+      for (const listener of this.listeners.get(runId) ?? []) listener(event);
       return "cancelled";
     }
     return run.status;
