@@ -22,6 +22,7 @@ import {
 import { headingIs } from "./support/heading.ts";
 import { type LoggedEvent, SOCKET_SPY, turnTextsOf } from "./support/live-debates.ts";
 import { ownerSignedIn } from "./support/people.ts";
+import { reviewed } from "./support/reviewed.ts";
 import { withSession } from "./support/sign-in.ts";
 
 let server: TestServer;
@@ -122,9 +123,7 @@ describe("starting a debate", () => {
     await page.goto(`${server.api}/debates/new`);
     await headingIs(page, "Start a debate");
     await page.getByRole("checkbox", { name: /demo:alice/ }).waitFor();
-    await expectAccessible(page, "start a debate");
-    await screenshots(page, "debate-start");
-    expect(await overflowsSideways(page)).toBe(false);
+    await reviewed(page, "debate-start", "start a debate");
 
     await page.getByLabel("Question").fill("Should the team adopt Bun for the build tooling?");
     await page.getByLabel("Other agents").fill("demo:dave");
@@ -148,9 +147,7 @@ describe("starting a debate", () => {
     expect(live).not.toContain("Finished");
     const during = await call<{ status: string }>(server, "GET", `/api/debates/${id}`, { token: owner.access_token });
     expect(during.body.status).toBe("running");
-    await screenshots(page, "debate-live");
-    await expectAccessible(page, "a debate, live");
-    expect(await overflowsSideways(page)).toBe(false);
+    await reviewed(page, "debate-live", "a debate, live");
 
     await finished(page);
     await page.getByRole("heading", { name: "Consensus" }).waitFor();
