@@ -102,7 +102,7 @@ export function impersonationSessionRoutes(deps: ImpersonationSessionRoutesDeps)
         const p = principalOf(request);
         const cookies = request.headers.get("cookie");
         let kept: { token: string; row: RefreshTokenRow } | undefined;
-        const granted = await start(p, body, request, async (operatorId) => {
+        const granted = await start(p, body, request, async () => {
           // The access cookie is what authenticated this request (and its CSRF was checked then);
           // a bearer token beside a cookie is not the browser's session.
           if (p.via !== "cookie") return noSessionToKeep("the request must be signed in by the session cookie");
@@ -110,10 +110,10 @@ export function impersonationSessionRoutes(deps: ImpersonationSessionRoutesDeps)
           if (token === undefined) return noSessionToKeep("is required");
           const row = await accounts.refreshToken(hashSecretToken(token));
           const now = clock();
-          // Only the refresh token of this very session: another one would hand back someone else's.
+          // Only the current refresh token of this very session (so of this person): another one would
+          // hand back someone else's session at the stop, and a used one would end this one there.
           if (
             row === undefined ||
-            row.userId !== operatorId ||
             row.familyId !== p.sessionId ||
             row.revokedAt !== null ||
             row.usedAt !== null ||

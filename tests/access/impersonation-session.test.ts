@@ -42,6 +42,12 @@ class CookieJar {
     }
   }
 
+  /** Puts a cookie as a script of the test's own would (to mix one session's cookies with another's). */
+  put(name: string, value: string | undefined, path = "/"): this {
+    if (value !== undefined) this.cookies.set(name, { value, path });
+    return this;
+  }
+
   get(name: string): string | undefined {
     return this.cookies.get(name)?.value;
   }
@@ -326,6 +332,14 @@ for (const backend of ["sqlite", "postgres"] as const) {
         expect(res.status).toBe(403);
         expect(res.body.error).toBe("browser_session_required");
         expect(res.headers.getSetCookie()).toEqual([]);
+        // Even with the session's own refresh cookie beside it: a bearer token is not the browser's session.
+        const both = await call(server, "POST", "/api/auth/impersonation", {
+          token: jar.get("aragora_access"),
+          headers: { cookie: `aragora_refresh=${jar.get("aragora_refresh")}` },
+          body: { user_id: member.user.id, reason: "support" },
+        });
+        expect(both.status).toBe(403);
+        expect(both.body.error).toBe("browser_session_required");
         await audited(
           server,
           (e) =>
@@ -336,11 +350,9 @@ for (const backend of ["sqlite", "postgres"] as const) {
       });
 
       test("without its refresh cookie, or with another session's: 403", async () => {
-        const bare = new CookieJar();
-        const own = new Headers();
-        own.append("set-cookie", `aragora_access=${jar.get("aragora_access")}; Path=/`);
-        own.append("set-cookie", `aragora_csrf=${jar.get("aragora_csrf")}; Path=/`);
-        bare.take(own);
+        const bare = new CookieJar()
+          .put("aragora_access", jar.get("aragora_access"))
+          .put("aragora_csrf", jar.get("aragora_csrf"));
         const none = await browserCall(server, bare, "POST", "/api/auth/impersonation", {
           body: { user_id: member.user.id, reason: "support" },
         });
@@ -349,12 +361,10 @@ for (const backend of ["sqlite", "postgres"] as const) {
 
         // Another session of the same operator: its refresh token is not this session's to keep.
         const other = await operatorBrowser();
-        const mixed = new CookieJar();
-        const headers = new Headers();
-        headers.append("set-cookie", `aragora_access=${jar.get("aragora_access")}; Path=/`);
-        headers.append("set-cookie", `aragora_csrf=${jar.get("aragora_csrf")}; Path=/`);
-        headers.append("set-cookie", `aragora_refresh=${other.get("aragora_refresh")}; Path=/api/auth`);
-        mixed.take(headers);
+        const mixed = new CookieJar()
+          .put("aragora_access", jar.get("aragora_access"))
+          .put("aragora_csrf", jar.get("aragora_csrf"))
+          .put("aragora_refresh", other.get("aragora_refresh"), "/api/auth");
         const res = await browserCall(server, mixed, "POST", "/api/auth/impersonation", {
           body: { user_id: member.user.id, reason: "support" },
         });
@@ -366,14 +376,32 @@ for (const backend of ["sqlite", "postgres"] as const) {
           (await call(server, "POST", "/api/auth/sign-in", { body: { email: member.user.email, password: PASSWORD } }))
             .headers,
         );
-        const stranger = new Headers();
-        stranger.append("set-cookie", `aragora_refresh=${memberJar.get("aragora_refresh")}; Path=/api/auth`);
-        mixed.take(stranger);
+        mixed.put("aragora_refresh", memberJar.get("aragora_refresh"), "/api/auth");
         const res2 = await browserCall(server, mixed, "POST", "/api/auth/impersonation", {
           body: { user_id: member.user.id, reason: "support" },
         });
         expect(res2.status).toBe(403);
         expect(res2.body.error).toBe("browser_session_required");
+
+        // This session's refresh token, but one already used (the session has moved on): keeping it
+        // aside would end the operator's session at the stop, as a reuse.
+        const used = jar.get("aragora_refresh") as string;
+        const rotated = new CookieJar();
+        rotated.take((await call(server, "POST", "/api/auth/refresh", { body: { refresh_token: used } })).headers);
+        const stale = new CookieJar()
+          .put("aragora_access", rotated.get("aragora_access"))
+          .put("aragora_csrf", rotated.get("aragora_csrf"))
+          .put("aragora_refresh", used, "/api/auth");
+        const res3 = await browserCall(server, stale, "POST", "/api/auth/impersonation", {
+          body: { user_id: member.user.id, reason: "support" },
+        });
+        expect(res3.status).toBe(403);
+        expect(res3.body.error).toBe("browser_session_required");
+        // The session itself goes on with its current token.
+        jar
+          .put("aragora_access", rotated.get("aragora_access"))
+          .put("aragora_csrf", rotated.get("aragora_csrf"))
+          .put("aragora_refresh", rotated.get("aragora_refresh"), "/api/auth");
       });
 
       test("an operator whose session skipped MFA, an operator as the target, oneself: refused as for the API", async () => {
