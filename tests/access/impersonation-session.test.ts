@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { TestServer } from "../support/server.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase } from "../support/services.ts";
-import { audited, claimsOf, enrolMfa, passwordStep, verifyStep } from "./mfa-support.ts";
+import { audited, auditTrail, claimsOf, enrolMfa, passwordStep, verifyStep } from "./mfa-support.ts";
 import {
   call,
   claimOwner,
@@ -285,6 +285,37 @@ for (const backend of ["sqlite", "postgres"] as const) {
         server,
         (e) => e.action === "impersonation.ended" && e.actor.userId === operatorId && e.detail?.ended === "expired",
       );
+    });
+
+    test("the end names whom it acted as only from an impersonation of the same operator", async () => {
+      // Another operator with MFA, impersonating the owner with a bearer token.
+      const second = await userWithRole(server, "admin", cliEnv(), ["--operator"]);
+      const codes = (await enrolMfa(server, second)).recoveryCodes;
+      const secondSession = await verifyStep(server, await passwordStep(server, second.user.email), {
+        recovery_code: codes[0] as string,
+      });
+      expect(secondSession.status).toBe(200);
+      const theirs = await call(server, "POST", "/api/admin/impersonate", {
+        token: secondSession.body.access_token as string,
+        body: { user_id: owner.user.id, reason: "their own ticket" },
+      });
+      expect(theirs.status).toBe(200);
+
+      // This browser's impersonation, with the other operator's impersonation token put in its place.
+      const jar = await viewingAs(member.user.id);
+      jar.put("aragora_access", theirs.body.access_token as string);
+      const res = await browserCall(server, jar, "POST", "/api/auth/impersonation/stop", { body: {} });
+      expect(res.status).toBe(200);
+      expect(claimsOf(jar.get("aragora_access") as string).sub).toBe(operatorId);
+      const ended = await audited(
+        server,
+        (e) => e.action === "impersonation.ended" && e.actor.userId === operatorId && e.detail?.ended === "expired",
+      );
+      expect(ended.target).toBeUndefined();
+      const trail = await auditTrail(server);
+      expect(
+        trail.filter((e) => e.action === "impersonation.ended" && e.target?.id === owner.user.id).map((e) => e.actor),
+      ).toEqual([]);
     });
 
     test("stopping needs the CSRF header: another site cannot end it (nor restore the operator's session)", async () => {

@@ -27,6 +27,7 @@ import {
   PHONE,
   screenshots,
   type TestBrowser,
+  type TestPage,
 } from "./support/browser.ts";
 
 const MEMBER_QUESTION = "Should the tabs club meet on Tuesdays?";
@@ -98,8 +99,13 @@ async function meOf(page: Page): Promise<{ user: { id: string }; impersonated_by
 }
 
 describe("an operator with MFA views the console as a member", () => {
+  let tab: TestPage;
+  beforeAll(async () => {
+    tab = await browser.newPage();
+  });
+
   test("starts from the users list, sees the member's debates under the banner, stops and is back in /admin", async () => {
-    const { page, record } = await browser.newPage();
+    const { page, record } = tab;
     await page.goto(`${server.api}/signin`);
     await headingIs(page, "Sign in");
     await page.getByLabel("Email").fill(operator.user.email);
@@ -168,5 +174,32 @@ describe("an operator with MFA views the console as a member", () => {
       ["impersonation.ended", operator.user.id, member.user.id],
       ["impersonation.started", operator.user.id, member.user.id],
     ]);
+  });
+
+  test("once the 15 minutes are over (the access cookie gone), the console brings the operator back by itself", async () => {
+    const { page } = tab;
+    await page.goto(`${server.api}/admin/security?user_id=${encodeURIComponent(member.user.id)}`);
+    await headingIs(page, "Keys and access");
+    await page.getByLabel("Reason").fill("ticket #4243: follow-up");
+    await page.getByRole("button", { name: "View as this user" }).click();
+    await arrivesAt(page, "/debates");
+    const banner = page.getByRole("region", { name: "Acting as a user" });
+    await banner.waitFor();
+    // What the browser does at the cookie's Max-Age (900 s): forget it.
+    await page.context().clearCookies({ name: "aragora_access" });
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Developer" }).click();
+    await arrivesAt(page, "/admin/security");
+    await page.getByText("Viewing as a user ended after its 15 minutes").waitFor();
+    expect(await banner.count()).toBe(0);
+    expect(await meOf(page)).toMatchObject({ user: { id: operator.user.id } });
+    expect(await statusesOf(page, ["/api/admin/audit"])).toEqual([200]);
+    await expectAccessible(page, "viewing as a user ended");
+    const audit = await call<{ entries: { action: string; actor: { user_id: string | null }; detail: unknown }[] }>(
+      server,
+      "GET",
+      "/api/admin/audit?action=impersonation.ended",
+      { headers: OPERATOR_AUTH },
+    );
+    expect(audit.body.entries[0]).toMatchObject({ actor: { user_id: operator.user.id }, detail: { ended: "expired" } });
   });
 });
