@@ -47,8 +47,7 @@ import {
 import { ImpersonateBody } from "./impersonation-routes.ts";
 import { impersonationStarter } from "./impersonation-start.ts";
 import { OrganisationBody, SessionResponse, UserBody } from "./schemas.ts";
-import type { sessionAnswer } from "./session-answer.ts";
-import { userBody } from "./session-answer.ts";
+import { type sessionAnswer, userBody } from "./session-answer.ts";
 import { ReusedRefreshToken, type Sessions } from "./sessions.ts";
 
 export const ImpersonationSessionResponse = lazy(() =>
@@ -124,6 +123,7 @@ export function impersonationSessionRoutes(deps: ImpersonationSessionRoutesDeps)
           kept = { token, row };
           return undefined;
         });
+        // Set by the precondition: the start returns only after it passed.
         const operatorRefresh = kept as { token: string; row: RefreshTokenRow };
         set.headers["set-cookie"] = impersonationCookies({
           access: granted.accessToken,
