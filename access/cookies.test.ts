@@ -3,6 +3,8 @@ import {
   ACCESS_COOKIE,
   clearedCookies,
   csrfRefusal,
+  IMPERSONATOR_REFRESH_COOKIE,
+  impersonationCookies,
   MFA_CHALLENGE_COOKIE,
   mfaChallengeCookie,
   readCookie,
@@ -45,6 +47,27 @@ describe("session cookies", () => {
     expect(refresh).toBe("aragora_refresh=R; Path=/api/auth; Max-Age=60; Secure; SameSite=Strict; HttpOnly");
     expect(csrf).toBe("aragora_csrf=C; Path=/; Max-Age=60; Secure; SameSite=Strict");
     expect(clearedCookies().every((c) => c.includes("Max-Age=0"))).toBe(true);
+  });
+});
+
+describe("impersonation cookies", () => {
+  test("the access cookie acts as the user, the refresh cookie is cleared, the operator's kept aside for /api/auth only", () => {
+    expect(
+      impersonationCookies({ access: "I", accessMaxAge: 900, operatorRefresh: "R", operatorRefreshMaxAge: 60 }),
+    ).toEqual([
+      "aragora_access=I; Path=/; Max-Age=900; Secure; SameSite=Strict; HttpOnly",
+      "aragora_refresh=; Path=/api/auth; Max-Age=0; Secure; SameSite=Strict; HttpOnly",
+      "aragora_impersonator_refresh=R; Path=/api/auth; Max-Age=60; Secure; SameSite=Strict; HttpOnly",
+    ]);
+  });
+
+  test("a new session, and a sign-out, end whatever impersonation the browser was in", () => {
+    const values = { access: "A", accessMaxAge: 1, refresh: "R", refreshMaxAge: 1, csrf: "C" };
+    for (const cookies of [sessionCookies(values), clearedCookies()]) {
+      expect(cookies.find((c) => c.startsWith(`${IMPERSONATOR_REFRESH_COOKIE}=`))).toBe(
+        "aragora_impersonator_refresh=; Path=/api/auth; Max-Age=0; Secure; SameSite=Strict; HttpOnly",
+      );
+    }
   });
 });
 

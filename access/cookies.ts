@@ -25,6 +25,14 @@ export const CSRF_HEADER = "x-csrf-token";
  */
 export const MFA_CHALLENGE_COOKIE = "aragora_mfa_challenge";
 const MFA_CHALLENGE_PATH = "/api/auth/mfa";
+/**
+ * While an operator views the console as a user (impersonation-session-routes.ts), their own
+ * refresh token, kept aside: only sent to /api/auth, where nothing but POST
+ * /api/auth/impersonation/stop (and sign-out, to end it) reads it. Never the user's: an
+ * impersonation has no refresh token of its own, so it cannot outlive its access token.
+ */
+export const IMPERSONATOR_REFRESH_COOKIE = "aragora_impersonator_refresh";
+const REFRESH_PATH = "/api/auth";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -65,29 +73,58 @@ const cookie = (name: string, value: string, path: string, maxAge: number, httpO
   `${name}=${value}; Path=${path}; Max-Age=${maxAge}; Secure; SameSite=Strict${httpOnly ? "; HttpOnly" : ""}`;
 
 /**
- * The three Set-Cookie values of a session.
+ * The Set-Cookie values of a session: its three cookies, and the end of any impersonation the
+ * browser was in (a new session is the browser's own again).
  *
  * @example set.headers["set-cookie"] = sessionCookies(values);
  */
 export function sessionCookies(v: SessionCookieValues): string[] {
   return [
     cookie(ACCESS_COOKIE, v.access, "/", v.accessMaxAge, true),
-    cookie(REFRESH_COOKIE, v.refresh, "/api/auth", v.refreshMaxAge, true),
+    cookie(REFRESH_COOKIE, v.refresh, REFRESH_PATH, v.refreshMaxAge, true),
     // As long as the session, so a page reloaded later still has the token for its next write.
     cookie(CSRF_COOKIE, v.csrf, "/", v.refreshMaxAge, false),
+    cookie(IMPERSONATOR_REFRESH_COOKIE, "", REFRESH_PATH, 0, true),
+  ];
+}
+
+/** What starting an impersonation in the browser hands it. */
+export interface ImpersonationCookieValues {
+  /** The impersonation's access token (acts as the user, `act` names the operator). */
+  access: string;
+  accessMaxAge: number;
+  /** The operator's own refresh token, kept aside until the impersonation stops. */
+  operatorRefresh: string;
+  operatorRefreshMaxAge: number;
+}
+
+/**
+ * The Set-Cookie values that switch the browser into an impersonation: the impersonation's access
+ * token in place of the operator's, the operator's refresh token moved aside (so a refresh cannot
+ * renew the impersonation, and stopping gets the operator's session back); the CSRF cookie stays.
+ *
+ * @example set.headers["set-cookie"] = impersonationCookies({ access, accessMaxAge: 900, operatorRefresh, operatorRefreshMaxAge });
+ */
+export function impersonationCookies(v: ImpersonationCookieValues): string[] {
+  return [
+    cookie(ACCESS_COOKIE, v.access, "/", v.accessMaxAge, true),
+    cookie(REFRESH_COOKIE, "", REFRESH_PATH, 0, true),
+    cookie(IMPERSONATOR_REFRESH_COOKIE, v.operatorRefresh, REFRESH_PATH, v.operatorRefreshMaxAge, true),
   ];
 }
 
 /**
- * Set-Cookie values that make the browser forget the session (sign-out).
+ * Set-Cookie values that make the browser forget the session (sign-out), and an impersonation's
+ * kept-aside one.
  *
  * @example set.headers["set-cookie"] = clearedCookies();
  */
 export function clearedCookies(): string[] {
   return [
     cookie(ACCESS_COOKIE, "", "/", 0, true),
-    cookie(REFRESH_COOKIE, "", "/api/auth", 0, true),
+    cookie(REFRESH_COOKIE, "", REFRESH_PATH, 0, true),
     cookie(CSRF_COOKIE, "", "/", 0, false),
+    cookie(IMPERSONATOR_REFRESH_COOKIE, "", REFRESH_PATH, 0, true),
   ];
 }
 

@@ -1,7 +1,8 @@
 /**
  * The access feature's second factor and impersonation, made together from what the feature
  * already has: the MFA store on the server's database, the {@link SecondFactor} the sign-in asks,
- * and their routes (/api/auth/mfa/*, POST /api/admin/impersonate).
+ * and their routes (/api/auth/mfa/*, POST /api/admin/impersonate, the console's
+ * POST /api/auth/impersonation and /api/auth/impersonation/stop).
  *
  * @example
  * const extra = await mfaAndImpersonation({ store: ctx.store, sealer: ctx.sealer, accounts, sessions, signer, backoff, audit, log });
@@ -17,6 +18,7 @@ import type { LoginBackoff } from "../runtime/security/login-backoff.ts";
 import type { Store } from "../runtime/store/store.ts";
 import type { AccessStore } from "./access-store.ts";
 import { impersonationRoutes } from "./impersonation-routes.ts";
+import { impersonationSessionRoutes } from "./impersonation-session-routes.ts";
 import { SecondFactor } from "./mfa.ts";
 import { mfaRoutes } from "./mfa-routes.ts";
 import { openMfaStore } from "./mfa-store.ts";
@@ -44,8 +46,10 @@ export async function mfaAndImpersonation(deps: MfaAndImpersonationDeps) {
   const { accounts, sessions, signer, backoff, audit, log } = deps;
   const store = await openMfaStore(deps.store, deps.sealer);
   const mfa = new SecondFactor({ store, accounts, sessions, backoff, audit, log });
+  const answer = sessionAnswer(accounts);
   const routes = new Elysia({ name: "aragora-mfa-and-impersonation" })
-    .use(mfaRoutes({ mfa, accounts, answer: sessionAnswer(accounts) }))
-    .use(impersonationRoutes({ accounts, signer, audit, log }));
+    .use(mfaRoutes({ mfa, accounts, answer }))
+    .use(impersonationRoutes({ accounts, signer, audit, log }))
+    .use(impersonationSessionRoutes({ accounts, signer, sessions, answer, audit, log }));
   return { mfa, routes, close: () => store.close() };
 }

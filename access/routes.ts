@@ -49,7 +49,14 @@ import {
   type UserRow,
 } from "./access-store.ts";
 import type { AccessAuthenticator } from "./authenticator.ts";
-import { CSRF_HEADER, clearedCookies, csrfRefusal, REFRESH_COOKIE, readCookie } from "./cookies.ts";
+import {
+  CSRF_HEADER,
+  clearedCookies,
+  csrfRefusal,
+  IMPERSONATOR_REFRESH_COOKIE,
+  REFRESH_COOKIE,
+  readCookie,
+} from "./cookies.ts";
 import { impersonationRefused } from "./impersonation.ts";
 import type { InvitationAcceptance } from "./invitations.ts";
 import type { SecondFactor } from "./mfa.ts";
@@ -549,10 +556,11 @@ export function accessRoutes(deps: AccessRoutesDeps) {
       "/me",
       async ({ request }) => {
         const p = principalOf(request);
-        const [user, organisation, workspace] = await Promise.all([
+        const [user, organisation, workspace, actor] = await Promise.all([
           p.userId === null ? undefined : store.user(p.userId),
           store.organisation(p.orgId),
           store.workspace(p.workspaceId),
+          p.actor === undefined ? undefined : store.user(p.actor.userId),
         ]);
         const permissions = policy.permissionsOf(p.roles).filter((x) => allowed(p, x));
         const mfa =
@@ -569,7 +577,16 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           ...(p.keyId === undefined ? {} : { key_id: p.keyId }),
           ...(p.scopes === undefined ? {} : { scopes: [...p.scopes] }),
           ...(mfa === undefined ? {} : { mfa }),
-          ...(p.actor === undefined ? {} : { impersonated_by: { user_id: p.actor.userId } }),
+          // Who really acts, so the console can say so on every page (its "Acting as" banner).
+          ...(p.actor === undefined
+            ? {}
+            : {
+                impersonated_by: {
+                  user_id: p.actor.userId,
+                  email: actor?.email ?? "",
+                  name: actor?.name ?? "",
+                },
+              }),
         };
       },
       {
@@ -588,11 +605,18 @@ export function accessRoutes(deps: AccessRoutesDeps) {
         const now = new Date(clock());
         const sessionIds = new Set<string>();
         if (p.sessionId !== undefined) sessionIds.add(p.sessionId);
-        const token = body?.refresh_token ?? readCookie(request.headers.get("cookie"), REFRESH_COOKIE);
+        const cookies = request.headers.get("cookie");
+        const token = body?.refresh_token ?? readCookie(cookies, REFRESH_COOKIE);
         if (token !== undefined) {
           const row = await store.refreshToken(hashSecretToken(token));
           // Only the caller's own sessions: a stranger's token signs nobody out.
           if (row !== undefined && row.userId === p.userId) sessionIds.add(row.familyId);
+        }
+        // Signing out while viewing as a user ends the operator's own session kept aside too.
+        const kept = p.actor === undefined ? undefined : readCookie(cookies, IMPERSONATOR_REFRESH_COOKIE);
+        if (kept !== undefined) {
+          const row = await store.refreshToken(hashSecretToken(kept));
+          if (row !== undefined && row.userId === p.actor?.userId) sessionIds.add(row.familyId);
         }
         if (sessionIds.size === 0) {
           throw new HttpError(

@@ -123,8 +123,8 @@ export const MeResponse = lazy(() =>
     "key_id?": "string",
     "scopes?": type.enumerated(...PERMISSIONS).array(),
     "mfa?": MeMfaBody,
-    "impersonated_by?": type({ user_id: "string" }).describe(
-      "the operator acting as this user (an impersonation token)",
+    "impersonated_by?": type({ user_id: "string", email: "string", name: "string" }).describe(
+      "the operator acting as this user (an impersonation token, or the console's view as this user)",
     ),
   }).describe("who the request is authenticated as, and what it may do"),
 );

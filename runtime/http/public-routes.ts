@@ -46,6 +46,7 @@ export const PUBLIC_ROUTES = [
   "GET /api/auth/oauth/:provider/start",
   "GET /api/auth/oauth/:provider/callback",
   "POST /api/auth/mfa/verify",
+  "POST /api/auth/impersonation/stop",
   ...CONSOLE_ROUTES,
 ] as const;
 

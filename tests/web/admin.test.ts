@@ -210,18 +210,18 @@ describe("an operator with MFA", () => {
     expect(record.cspViolations).toEqual([]);
   });
 
-  test("impersonates a member from the users list, with a reason that lands in the audit log", async () => {
+  test("gets an API token acting as a member from the users list, with a reason that lands in the audit log", async () => {
     const { page } = tab;
     const member = await userWithRole(server, "member");
     await adminLink(page, "Organisations and users").click();
     await arrivesAt(page, "/admin/people");
     await page.getByRole("link", { name: "Default organisation" }).click();
     await page.getByRole("heading", { level: 2, name: "Members of Default organisation" }).waitFor();
-    await page.getByRole("link", { name: `Act as ${member.user.name}` }).click();
+    await page.getByRole("link", { name: `View as ${member.user.name}` }).click();
     await arrivesAt(page, "/admin/security");
     expect(await page.getByLabel("User id").inputValue()).toBe(member.user.id);
     await page.getByLabel("Reason").fill("ticket #4242: debates missing");
-    await page.getByRole("button", { name: "Act as this user" }).click();
+    await page.getByRole("button", { name: "Get an API token" }).click();
     const granted = page.getByRole("status").filter({ hasText: "A token acting as the user" });
     await granted.waitFor();
     // The token shown works as the member, and only as them.

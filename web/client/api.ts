@@ -4,7 +4,8 @@
  * request that changes state carries the `aragora_csrf` cookie's value in `X-CSRF-Token` (the
  * double submit access/cookies.ts checks). An expired access cookie is renewed once through
  * POST /api/auth/refresh (one refresh at a time: a refresh token used twice ends the session),
- * then the request is retried; when that fails too, the session is gone (onSessionLost).
+ * then the request is retried; when that fails too, the session is gone (onSessionLost), unless
+ * the browser was viewing as a user and the operator's own session comes back (onImpersonationEnded).
  *
  * @example
  * const { debates } = await api.get<{ debates: Debate[] }>("/api/debates?limit=20");
@@ -52,13 +53,44 @@ export function onSessionLost(handler: () => void): void {
   sessionLost = handler;
 }
 
+let impersonationEnded: () => void = () => {};
+/** What to do when an impersonation ended by itself (its 15 minutes passed) and the operator is back. */
+export function onImpersonationEnded(handler: () => void): void {
+  impersonationEnded = handler;
+}
+
+const STOP_PATH = "/api/auth/impersonation/stop";
+let stopping: Promise<Response> | undefined;
+/**
+ * Asks the server to end the impersonation this browser is in (the operator's kept-aside session
+ * comes back in the cookies). One at a time: the kept-aside refresh token works once, and a second
+ * request with it would end the operator's session on suspicion of theft.
+ *
+ * @example const res = await stopImpersonation(); // 200: the operator again; 400: there was none
+ */
+export function stopImpersonation(): Promise<Response> {
+  stopping ??= send("POST", STOP_PATH, {}).finally(() => {
+    stopping = undefined;
+  });
+  return stopping;
+}
+
 let refreshing: Promise<boolean> | undefined;
-/** Renews the access cookie with the refresh cookie; true when the session goes on. */
+/**
+ * Renews the access cookie with the refresh cookie; true when the session goes on. A browser
+ * viewing the console as a user has no refresh cookie (an impersonation is never renewed): once
+ * its 15 minutes are over, the operator's own session kept aside is what goes on.
+ */
 function refreshSession(): Promise<boolean> {
   // No CSRF cookie, no session to renew (the refresh needs it): a visitor who never signed in.
   if (csrfToken() === undefined) return Promise.resolve(false);
   refreshing ??= send("POST", "/api/auth/refresh", undefined)
-    .then((res) => res.ok)
+    .then(async (res) => {
+      if (res.ok) return true;
+      const stopped = await stopImpersonation();
+      if (stopped.ok) impersonationEnded();
+      return stopped.ok;
+    })
     .catch(() => false)
     .finally(() => {
       refreshing = undefined;
@@ -80,7 +112,12 @@ function send(method: string, path: string, body: unknown, signal?: AbortSignal)
   });
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
+/**
+ * The {@link ApiError} of a refused answer.
+ *
+ * @example if (!res.ok) throw await errorOf(res);
+ */
+export async function errorOf(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => "");
   try {
     const body = JSON.parse(text) as {
@@ -108,6 +145,7 @@ const WAYS_IN = [
   "/api/auth/sign-up",
   "/api/auth/refresh",
   "/api/auth/mfa/verify",
+  STOP_PATH,
 ];
 const isWayIn = (path: string) => WAYS_IN.some((way) => path === way || path.startsWith(`${way}?`));
 

@@ -1,5 +1,6 @@
 /**
- * The frame around every page: a skip link, the header with the navigation (Debates and
+ * The frame around every page: a skip link, the "Acting as" banner while an operator views the
+ * console as a user (with its Stop button), the header with the navigation (Debates and
  * Developer for anyone signed in, Admin for admins, owners and operators), the theme toggle, who
  * is signed in, a link to their account's security (a person's, not the operator token's) and the
  * sign-out button; then the page in <main>.
@@ -9,7 +10,7 @@
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { here, navigate } from "./router.ts";
-import { isAdmin, me, signOut } from "./session.ts";
+import { isAdmin, type Me, me, signOut, stopViewingAs } from "./session.ts";
 import { theme, toggleTheme } from "./theme.ts";
 import { messageOf, Notice } from "./ui.tsx";
 
@@ -44,6 +45,37 @@ function SignOutButton() {
   );
 }
 
+/** Says on every page that an operator is acting as this user, and takes them back to their own session. */
+function ActingBanner({ who, by }: { who: Me; by: NonNullable<Me["impersonated_by"]> }) {
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const stop = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await stopViewingAs();
+      navigate("/admin/security");
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const user = who.user?.name || who.user?.email || "this user";
+  return (
+    <section class="acting-banner" aria-label="Acting as a user">
+      <p>
+        Acting as <strong>{user}</strong> for <strong>{by.name || by.email}</strong> — what you do is done as them, and
+        recorded under your name.
+      </p>
+      <button type="button" onClick={stop} disabled={busy}>
+        Stop
+      </button>
+      {error && <Notice kind="error">{error}</Notice>}
+    </section>
+  );
+}
+
 export function Layout({ children }: { children: ComponentChildren }) {
   const who = me.value;
   const path = here.value.path;
@@ -53,6 +85,7 @@ export function Layout({ children }: { children: ComponentChildren }) {
       <a class="skip-link" href="#main">
         Skip to content
       </a>
+      {who?.impersonated_by && <ActingBanner who={who} by={who.impersonated_by} />}
       <header class="site-header">
         <a class="brand" href={who ? "/debates" : "/signin"}>
           Aragora

@@ -4,14 +4,23 @@
  */
 import "./styles.css";
 import { render } from "preact";
+import { onImpersonationEnded } from "./api.ts";
 import { Layout } from "./layout.tsx";
 import { Outlet } from "./outlet.tsx";
-import { startRouter } from "./router.ts";
+import { navigate, startRouter } from "./router.ts";
 import { loadMe, me } from "./session.ts";
 import { applyTheme } from "./theme.ts";
 
 applyTheme();
 startRouter();
+// Viewing as a user ran out (15 minutes): the operator's own session is back; so is their page.
+onImpersonationEnded(() => {
+  loadMe()
+    .then(() => navigate("/admin/security?ended=expired"))
+    .catch(() => {
+      me.value = null;
+    });
+});
 loadMe().catch(() => {
   // The server could not say: treated as signed out; the sign-in page shows what the server answers.
   me.value = null;

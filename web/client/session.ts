@@ -9,7 +9,7 @@
  * await signOut();
  */
 import { batch, computed, signal } from "@preact/signals";
-import { ApiError, api, onSessionLost } from "./api.ts";
+import { ApiError, api, errorOf, onSessionLost, stopImpersonation } from "./api.ts";
 
 /** What GET /api/auth/me answers (the fields the console reads). */
 export interface Me {
@@ -20,6 +20,8 @@ export interface Me {
   permissions: string[];
   via: string;
   mfa?: { enabled: boolean; session_verified: boolean };
+  /** Present while an operator views the console as this user. */
+  impersonated_by?: { user_id: string; email: string; name: string };
 }
 
 /** The signed-in account; undefined until the first answer, null when signed out. */
@@ -65,6 +67,29 @@ export async function signOut(then?: () => void): Promise<void> {
     then?.();
     me.value = null;
   });
+}
+
+/**
+ * Switches this browser into viewing the console as `userId` (an operator with MFA; `reason` goes
+ * to the audit log); `me` then says who is acted as and by whom. Throws the server's refusal.
+ *
+ * @example await viewAs("u-0190...", "ticket #4242"); navigate("/debates");
+ */
+export async function viewAs(userId: string, reason: string): Promise<void> {
+  await api.post("/api/auth/impersonation", { user_id: userId, reason });
+  await loadMe();
+}
+
+/**
+ * Stops viewing as a user: the operator's own session is back in the cookies, and in `me`.
+ *
+ * @example await stopViewingAs(); navigate("/admin/security");
+ */
+export async function stopViewingAs(): Promise<void> {
+  const res = await stopImpersonation();
+  // 400: nothing to stop (another tab stopped it already); the page shows whoever is signed in.
+  if (!res.ok && res.status !== 400) throw await errorOf(res);
+  await loadMe();
 }
 
 /** Roles that open the admin console: an organisation's admins and owners, and the platform's operators. */

@@ -2,7 +2,7 @@
  * Organisations and users across the platform, for the operator (GET /api/admin/organisations and
  * /api/admin/users): every organisation with its member count, and every account with its
  * organisations and roles; choosing an organisation shows only its members (`?org_id=` in the
- * address, so the view can be shared). Each account links to impersonation, with its id filled in.
+ * address, so the view can be shared). Each account links to "View as this user" (impersonation), with its id filled in.
  */
 import { when } from "../../format.ts";
 import type { PageProps } from "../../route.ts";
@@ -90,7 +90,7 @@ export default function PeoplePage({ query }: PageProps) {
                   <td>{when(u.created_at)}</td>
                   <td>
                     {!u.is_operator && (
-                      <a href={`/admin/security?user_id=${encodeURIComponent(u.id)}`}>Act as {u.name}</a>
+                      <a href={`/admin/security?user_id=${encodeURIComponent(u.id)}`}>View as {u.name}</a>
                     )}
                   </td>
                 </tr>

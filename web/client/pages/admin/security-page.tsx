@@ -1,11 +1,15 @@
 /**
  * Keys and access: the encryption keys (the active key, the configured ids, every store's records
- * per key and in plaintext, problems), and impersonation: an operator with MFA gets a short-lived
- * token acting as a user for support, with a reason kept in the audit log.
+ * per key and in plaintext, problems), and impersonation: an operator with MFA views the console
+ * as a user for support ("View as this user": this browser switches to them until Stop, the
+ * layout's banner), or gets a short-lived token acting as them for the API; the reason is kept in
+ * the audit log.
  */
 import { useState } from "preact/hooks";
 import { api } from "../../api.ts";
 import type { PageProps } from "../../route.ts";
+import { navigate } from "../../router.ts";
+import { viewAs } from "../../session.ts";
 import { Field, messageOf, Notice, useApi } from "../../ui.tsx";
 import { AdminFrame, isOperator, Loaded, StateBadge, Table } from "./admin-frame.tsx";
 
@@ -31,21 +35,31 @@ function Impersonate({ initialUserId }: { initialUserId: string }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   const [granted, setGranted] = useState<{ access_token: string; expires_in: number }>();
-  const submit = async (e: Event) => {
-    e.preventDefault();
+  const ask = () => ({ user_id: userId.trim(), reason: reason.trim() });
+  const run = async (what: () => Promise<void>) => {
     setBusy(true);
     setError(undefined);
     setGranted(undefined);
     try {
-      setGranted(await api.post("/api/admin/impersonate", { user_id: userId.trim(), reason: reason.trim() }));
+      await what();
     } catch (err) {
       setError(messageOf(err));
     } finally {
       setBusy(false);
     }
   };
+  // The browser itself switches to the user (cookies; no token on the page), then shows their console.
+  const viewAsUser = (e: Event) => {
+    e.preventDefault();
+    return run(async () => {
+      const { user_id, reason } = ask();
+      await viewAs(user_id, reason);
+      navigate("/debates");
+    });
+  };
+  const tokenForApi = () => run(async () => setGranted(await api.post("/api/admin/impersonate", ask())));
   return (
-    <form class="stack narrow" onSubmit={submit}>
+    <form class="stack narrow" onSubmit={viewAsUser}>
       <Field label="User id" value={userId} onInput={setUserId} required hint="The id of the account to act as." />
       <Field
         label="Reason"
@@ -54,9 +68,14 @@ function Impersonate({ initialUserId }: { initialUserId: string }) {
         required
         hint="A ticket number or a sentence: it is kept in the audit log."
       />
-      <button type="submit" disabled={busy}>
-        Act as this user
-      </button>
+      <div class="actions">
+        <button type="submit" disabled={busy}>
+          View as this user
+        </button>
+        <button type="button" class="button-quiet" disabled={busy} onClick={tokenForApi}>
+          Get an API token
+        </button>
+      </div>
       {error && <Notice kind="error">{error}</Notice>}
       {granted && (
         <Notice kind="success">
@@ -117,9 +136,14 @@ export default function SecurityPage({ query }: PageProps) {
       </Loaded>
       <h2>Impersonation</h2>
       <p>
-        Act as a user to see what they see, for support. {isOperator() ? "" : "Only an operator with MFA may. "}Every
-        start is recorded in the audit log with its reason; the token lasts minutes and cannot administer.
+        View the console as a user to see what they see, for support.{" "}
+        {isOperator() ? "" : "Only an operator with MFA may. "}Every start and stop is recorded in the audit log with
+        its reason. It lasts 15 minutes at most, cannot administer, make keys or change the user's sign-in, and Stop (on
+        every page while it lasts) brings your own session back.
       </p>
+      {query.get("ended") === "expired" && (
+        <Notice kind="info">Viewing as a user ended after its 15 minutes: you are yourself again.</Notice>
+      )}
       <Impersonate initialUserId={query.get("user_id") ?? ""} />
     </AdminFrame>
   );
