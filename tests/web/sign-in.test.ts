@@ -117,7 +117,7 @@ describe("the owner's first start", () => {
     await arrivesAt(page, "/developer");
     await headingIs(page, "Developer");
     // A page changed without a load: the focus moves to its heading, where a screen reader starts.
-    await page.waitForFunction("document.activeElement?.tagName === 'H1'");
+    await page.locator("h1:focus").waitFor();
     expect(await page.evaluate("document.activeElement?.textContent")).toBe("Developer");
     await page.getByText("No API keys yet.").waitFor();
     await expectAccessible(page, "developer");
