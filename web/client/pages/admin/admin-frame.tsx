@@ -11,7 +11,7 @@ import "./admin.css";
 import type { ComponentChildren } from "preact";
 import { here } from "../../router.ts";
 import { me } from "../../session.ts";
-import { type Loaded as LoadedState, Loading, messageOf, Notice } from "../../ui.tsx";
+import { type Loaded as LoadedState, Loading, messageOf, Notice, TableRegion } from "../../ui.tsx";
 
 /** The admin pages; `operator`: the platform's, whose API an organisation's admin is refused (not shown to them). */
 const LINKS: { label: string; href: string; operator: boolean }[] = [
@@ -70,22 +70,10 @@ export function Loaded<T>({ state, children }: { state: LoadedState<T>; children
   return <>{children(state.data)}</>;
 }
 
-/** A state word as a badge whose class names how worrying it is (closed/ok/healthy calm, open/failed loud). */
-export function StateBadge({ state }: { state: string }) {
-  const tone = /^(open|failed|error|unhealthy|broken|cancelled|timed_out|dead)/.test(state)
-    ? "bad"
-    : /^(half_open|waiting|paused|degraded|running|pending|stopped)/.test(state)
-      ? "warn"
-      : "good";
-  return <span class={`badge badge-${tone}`}>{state.replaceAll("_", " ")}</span>;
-}
-
 /** A table with a caption (hidden visually when the heading above already says it) that scrolls sideways on a phone. */
 export function Table({ caption, head, children }: { caption: string; head: string[]; children: ComponentChildren }) {
   return (
-    // Focusable and named: on a phone the box scrolls sideways, and a keyboard must reach it to scroll.
-    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region is operable (WCAG 2.1.1)
-    <section class="table-scroll" tabIndex={0} aria-label={caption}>
+    <TableRegion label={caption}>
       <table>
         <caption class="visually-hidden">{caption}</caption>
         <thead>
@@ -99,6 +87,6 @@ export function Table({ caption, head, children }: { caption: string; head: stri
         </thead>
         <tbody>{children}</tbody>
       </table>
-    </section>
+    </TableRegion>
   );
 }

@@ -6,7 +6,7 @@
  */
 import { when } from "../../format.ts";
 import type { PageProps } from "../../route.ts";
-import { useApi } from "../../ui.tsx";
+import { StatusBadge, useApi } from "../../ui.tsx";
 import { AdminFrame, Loaded, Table } from "./admin-frame.tsx";
 
 interface Organisation {
@@ -72,7 +72,7 @@ export default function PeoplePage({ query }: PageProps) {
               {list.map((u) => (
                 <tr key={u.id}>
                   <td>
-                    {u.name} {u.is_operator && <span class="badge badge-warn">operator</span>}
+                    {u.name} {u.is_operator && <StatusBadge status="operator" tone="warn" />}
                     <br />
                     {u.email}
                     <br />

@@ -12,8 +12,8 @@ import { api } from "../../api.ts";
 import { when } from "../../format.ts";
 import type { PageProps } from "../../route.ts";
 import { me } from "../../session.ts";
-import { Loading, messageOf, Notice } from "../../ui.tsx";
-import { AdminFrame, clock, StateBadge, Table } from "./admin-frame.tsx";
+import { Loading, messageOf, Notice, StatusBadge } from "../../ui.tsx";
+import { AdminFrame, clock, Table } from "./admin-frame.tsx";
 import { FINISHED } from "./ops-types.ts";
 import { applyRunEvent, emptyRun, type RunModel, type StepView } from "./run-model.ts";
 import { type FollowState, RunFollower } from "./run-stream.ts";
@@ -85,7 +85,7 @@ function StepRow({ step }: { step: StepView }) {
     <tr data-step={step.id}>
       <td>{step.id}</td>
       <td>
-        <StateBadge state={step.status} />
+        <StatusBadge status={step.status} />
       </td>
       <td class="wide">
         {lines.length > 0 && (
@@ -153,7 +153,7 @@ export default function RunPage({ params }: PageProps) {
             <dt>Status</dt>
             <dd>
               <output aria-live="polite" aria-label="Run status">
-                <StateBadge state={run.status} />
+                <StatusBadge status={run.status} />
               </output>
             </dd>
             <dt>Playbook</dt>

@@ -10,8 +10,8 @@ import { api } from "../../api.ts";
 import type { PageProps } from "../../route.ts";
 import { navigate } from "../../router.ts";
 import { viewAs } from "../../session.ts";
-import { Field, messageOf, Notice, useApi } from "../../ui.tsx";
-import { AdminFrame, isOperator, Loaded, StateBadge, Table } from "./admin-frame.tsx";
+import { Field, messageOf, Notice, StatusBadge, useApi } from "../../ui.tsx";
+import { AdminFrame, isOperator, Loaded, Table } from "./admin-frame.tsx";
 
 interface KeysAnswer {
   configured: boolean;
@@ -98,7 +98,7 @@ export default function SecurityPage({ query }: PageProps) {
             <dl class="facts">
               <dt>Status</dt>
               <dd>
-                <StateBadge state={k.ok ? "ok" : "problems"} />
+                <StatusBadge status={k.ok ? "ok" : "problems"} tone={k.ok ? "good" : "bad"} />
                 {!k.configured && " · no encryption key is configured"}
               </dd>
               <dt>Active key</dt>
