@@ -398,11 +398,22 @@ describe.skipIf(!pg)("webhooks on two nodes sharing one PostgreSQL database", ()
     } finally {
       b.signal("SIGCONT");
     }
-    // b reads its 200 now and tries to write it: not under the lease it sent it under, so not at all.
-    const said = await b.waitForLog(
+    // b reads its 200 now and tries to write it: not under the lease it sent it under, so not at
+    // all (it says so). Written, the delivery would be DELIVERED at once: whichever comes first.
+    const saying = b.waitForLog(
       (l) => typeof l.msg === "string" && l.msg.includes("outcome was not written") && l.delivery_id === id,
       20_000,
     );
+    await Promise.race([
+      saying,
+      until(
+        async () => (await row()).state === "DELIVERED",
+        () => "",
+        20_000,
+      ),
+    ]).catch(() => {});
+    expect((await row()).state).not.toBe("DELIVERED");
+    const said = await saying;
     // Its 200, or (paused past its 30 s timeout) the timeout: either would overwrite, written.
     expect([200, null]).toContain(said.status as number | null);
     const after = await row();
