@@ -12,7 +12,10 @@
  * await deliveries.insertDeliveries([newTargetDelivery("webhook", endpoint, "debate_end", "d-1:9", (id) => body(id), new Date())]);
  * await deliveries.deadLetters("org-1", "integration", 100);
  */
-import { and, asc, count, desc, eq, gte, inArray, ne, notInArray, type SQL, sql } from "drizzle-orm";
+
+import type { Database } from "bun:sqlite";
+import { and, asc, count, desc, eq, exists, gte, inArray, ne, notInArray, or, type SQL, sql } from "drizzle-orm";
+import { deliveryLeases } from "../../runtime/store/leases-schema-postgres.ts";
 import { dialectTables, type Prepared, type Repo, slotsAsValues } from "../../runtime/store/repo.ts";
 import type { Store } from "../../runtime/store/store.ts";
 import * as pg from "../webhook/webhook-schema-postgres.ts";
@@ -44,6 +47,17 @@ const IDLE_IN_TRANSACTION_MS = 10_000;
 /** A response body is kept up to this many characters in an attempt's record. */
 export const ATTEMPT_BODY_LIMIT = 1024;
 
+/**
+ * The delivery lease an attempt began under (several nodes on one PostgreSQL database,
+ * actors/node/lease-keeper.ts): the target's lease, held by `nodeId` at `epoch`.
+ */
+export interface AttemptLease {
+  kind: TargetKind;
+  targetId: string;
+  nodeId: string;
+  epoch: number;
+}
+
 /** One attempt's outcome, written with the delivery's next state in one transaction. */
 export interface AttemptRecord {
   deliveryId: string;
@@ -56,6 +70,12 @@ export interface AttemptRecord {
   error: string | null;
   state: DeliveryState;
   nextAttemptAt: Date;
+  /**
+   * Several nodes: the lease the attempt began under. The record is written only while that lease
+   * is still the node's at that epoch (see {@link DeliveryStore.recordAttempts}). Ignored on SQLite
+   * (one node, no leases).
+   */
+  lease?: AttemptLease;
 }
 
 /** A delivery with its attempts, newest delivery first. */
@@ -107,8 +127,10 @@ export function newTargetDelivery(
 
 export class DeliveryStore {
   private readonly saveAttempt: Prepared<AttemptRow, unknown>;
-  /** SQLite only (see insertDeliveries): one delivery, skipped when its (endpoint, event) is stored. */
-  private readonly insertOne: Prepared<DeliveryRow, { id: string }[]> | undefined;
+  /** SQLite only (see insertDeliveries): the deliveries, each skipped when its (endpoint, event) is stored. */
+  private readonly insertOne: ((rows: readonly DeliveryRow[]) => DeliveryRow[]) | undefined;
+  /** SQLite only (see recordAttempts): marks one delivery IN_PROGRESS unless it has moved on. */
+  private readonly markOne: Prepared<Pick<DeliveryRow, "id" | "updatedAt">, unknown> | undefined;
   private readonly advance: Prepared<
     Pick<DeliveryRow, "id" | "state" | "attempts" | "nextAttemptAt" | "lastError" | "lastStatus" | "updatedAt">,
     unknown
@@ -129,32 +151,14 @@ export class DeliveryStore {
       },
       (db, v) => db.insert(attempts).values(v).onConflictDoNothing(),
     );
-    this.insertOne =
+    this.insertOne = repo.driver.dialect === "sqlite" ? sqliteInsertAll(repo.driver.client) : undefined;
+    this.markOne =
       repo.driver.dialect === "sqlite"
-        ? repo.prepare(
-            {
-              id: deliveries.id,
-              endpointId: deliveries.endpointId,
-              targetKind: deliveries.targetKind,
-              orgId: deliveries.orgId,
-              eventType: deliveries.eventType,
-              eventKey: deliveries.eventKey,
-              payload: deliveries.payload,
-              state: deliveries.state,
-              attempts: deliveries.attempts,
-              retryBase: deliveries.retryBase,
-              nextAttemptAt: deliveries.nextAttemptAt,
-              lastError: deliveries.lastError,
-              lastStatus: deliveries.lastStatus,
-              createdAt: deliveries.createdAt,
-              updatedAt: deliveries.updatedAt,
-            },
-            (db, v) =>
-              db
-                .insert(deliveries)
-                .values(v)
-                .onConflictDoNothing({ target: [deliveries.endpointId, deliveries.eventKey] })
-                .returning({ id: deliveries.id }),
+        ? repo.prepare({ id: deliveries.id, updatedAt: deliveries.updatedAt }, (db, { id, updatedAt }) =>
+            db
+              .update(deliveries)
+              .set(slotsAsValues({ state: "IN_PROGRESS", updatedAt }))
+              .where(and(eq(deliveries.id, id), inArray(deliveries.state, ["PENDING", "RETRYING"]))),
           )
         : undefined;
     this.advance = repo.prepare(
@@ -186,12 +190,7 @@ export class DeliveryStore {
     const { deliveries } = this.repo.tables;
     const made = new Set<string>();
     if (this.insertOne !== undefined) {
-      // SQLite: one statement compiled once, bound per row, all in one transaction. Building a
-      // 500-row insert with drizzle (7,000 parameters) and reading every column back cost more
-      // than SQLite took to store the rows.
-      const insertOne = this.insertOne;
-      const results = await this.repo.transaction((tx) => rows.map((r) => insertOne.on(tx, r)));
-      for (const ids of results) for (const { id } of ids) made.add(id);
+      return this.insertOne(rows);
     } else {
       // PostgreSQL: a statement per row would be a round trip per row; one per slice instead
       // (14 parameters a row, far under the protocol's 65,535).
@@ -227,26 +226,69 @@ export class DeliveryStore {
    * DELIVERED keeps that state: only its attempt is logged); with `inProgress`,
    * marks those deliveries IN_PROGRESS first, in the same transaction (the journal's batch is then
    * one commit, not two).
+   *
+   * Several nodes (PostgreSQL): a record carrying the {@link AttemptLease} its attempt began under
+   * is written only if the node still holds that lease at that epoch. A node that paused or was cut
+   * off past its lease, and whose target another node took over, writes nothing of its late
+   * outcome: neither the delivery's state (the holder's own attempts decide it) nor the attempt's
+   * row (it would take the attempt number of the holder's next attempt, whose row would then be
+   * lost). The late node logs it instead (../delivery/target-actor.ts): what the operator needs is
+   * that its receiver may have had that request once more, under the same delivery id.
+   *
+   * Each write checks the lease as of its statement's start, and locks no lease row: a lock held
+   * across the transaction's round trips would be held by a node paused between two of them, and
+   * the node taking its targets over would wait on it (until the idle-in-transaction timeout). So a
+   * takeover committed while the statement runs is not seen by it: that is a write made while the
+   * lease was expired but no other node's yet, which the new holder's load may or may not see (it
+   * sends again, at least once, and its own outcome is written after). Returns the ids of the
+   * deliveries whose record was not written for the lease, as the transaction's first statement saw
+   * the leases.
    */
   async recordAttempts(
     records: readonly AttemptRecord[],
     inProgress?: { ids: readonly string[]; at: Date },
-  ): Promise<void> {
-    if (records.length === 0 && (inProgress === undefined || inProgress.ids.length === 0)) return;
-    const { deliveries } = this.repo.tables;
-    await this.repo.transaction((tx) => [
-      ...(inProgress === undefined || inProgress.ids.length === 0
+  ): Promise<Set<string>> {
+    if (records.length === 0 && (inProgress === undefined || inProgress.ids.length === 0)) return new Set();
+    const { deliveries, attempts } = this.repo.tables;
+    const markOne = this.markOne;
+    // SQLite is one node: no leases there.
+    const leased = this.repo.driver.dialect === "postgres" ? records.filter((r) => r.lease !== undefined) : [];
+    const leaseOf = (l: AttemptLease) =>
+      and(
+        eq(deliveryLeases.kind, l.kind),
+        eq(deliveryLeases.resourceId, l.targetId),
+        eq(deliveryLeases.nodeId, l.nodeId),
+        eq(deliveryLeases.epoch, l.epoch),
+      );
+    const results = await this.repo.transaction((tx) => [
+      ...(leased.length === 0
         ? []
         : [
             tx
-              .update(deliveries)
-              .set({ state: "IN_PROGRESS", updatedAt: inProgress.at })
-              .where(
-                and(inArray(deliveries.id, [...inProgress.ids]), inArray(deliveries.state, ["PENDING", "RETRYING"])),
-              ),
+              .select({
+                kind: deliveryLeases.kind,
+                targetId: deliveryLeases.resourceId,
+                nodeId: deliveryLeases.nodeId,
+                epoch: deliveryLeases.epoch,
+              })
+              .from(deliveryLeases)
+              .where(or(...leased.map((r) => leaseOf(r.lease as AttemptLease)))),
           ]),
-      ...records.flatMap((r) => [
-        this.saveAttempt.on(tx, {
+      ...(inProgress === undefined || inProgress.ids.length === 0
+        ? []
+        : markOne !== undefined
+          ? // SQLite: a compiled statement bound per id costs less than building one for the batch.
+            inProgress.ids.map((id) => markOne.on(tx, { id, updatedAt: inProgress.at }))
+          : [
+              tx
+                .update(deliveries)
+                .set({ state: "IN_PROGRESS", updatedAt: inProgress.at })
+                .where(
+                  and(inArray(deliveries.id, [...inProgress.ids]), inArray(deliveries.state, ["PENDING", "RETRYING"])),
+                ),
+            ]),
+      ...records.flatMap((r) => {
+        const attempt = {
           deliveryId: r.deliveryId,
           attempt: r.attempt,
           at: r.at,
@@ -254,8 +296,8 @@ export class DeliveryStore {
           latencyMs: r.latencyMs,
           responseBody: r.responseBody === null ? null : r.responseBody.slice(0, ATTEMPT_BODY_LIMIT),
           error: r.error,
-        }),
-        this.advance.on(tx, {
+        };
+        const next = {
           id: r.deliveryId,
           state: r.state,
           attempts: r.attempt,
@@ -263,9 +305,31 @@ export class DeliveryStore {
           lastError: r.state === "DELIVERED" ? null : (r.error ?? `HTTP ${r.status}`),
           lastStatus: r.status,
           updatedAt: r.at,
-        }),
-      ]),
+        };
+        if (r.lease === undefined || !leased.includes(r)) {
+          return [this.saveAttempt.on(tx, attempt), this.advance.on(tx, next)];
+        }
+        // Each statement checks the lease itself, as of its own start.
+        const stillHeld = exists(tx.select({ one: sql`1` }).from(deliveryLeases).where(leaseOf(r.lease)));
+        const { id, ...set } = next;
+        return [
+          tx
+            .insert(attempts)
+            .select(
+              sql`select ${attempt.deliveryId}, ${attempt.attempt}::integer, ${attempt.at.toISOString()}::timestamptz, ${attempt.status}::integer, ${attempt.latencyMs}::double precision, ${attempt.responseBody}, ${attempt.error} where ${stillHeld}`,
+            )
+            .onConflictDoNothing(),
+          tx
+            .update(deliveries)
+            .set(set)
+            .where(and(eq(deliveries.id, id), ne(deliveries.state, "DELIVERED"), stillHeld)),
+        ];
+      }),
     ]);
+    const key = (l: AttemptLease) => `${l.kind}\n${l.targetId}\n${l.nodeId}\n${l.epoch}`;
+    if (leased.length === 0) return new Set();
+    const still = new Set((results[0] as AttemptLease[]).map(key));
+    return new Set(leased.filter((r) => !still.has(key(r.lease as AttemptLease))).map((r) => r.deliveryId));
   }
 
   /** The target's deliveries (it must be the organisation's), newest first, each with its attempts. */
@@ -451,4 +515,53 @@ export async function openDeliveryStore(store: Pick<Store, "openRepo">, name = "
   return new DeliveryStore(
     await store.openRepo(deliveryTables, { name, idleInTransactionTimeoutMs: IDLE_IN_TRANSACTION_MS }),
   );
+}
+
+/**
+ * SQLite's insert of deliveries (see DeliveryStore.insertDeliveries): one statement compiled once,
+ * bound per row, all in one transaction (BEGIN IMMEDIATE, as the Repo's own), a row skipped when
+ * its (target, event key) is stored, told by the change count. Hand-written because it is the
+ * ledger's hottest statement: building a 500-row insert with drizzle (7,000 parameters) cost more
+ * than SQLite took to store the rows, and a `RETURNING` clause (to learn which rows went in) made
+ * each row's insert about 2.5 times as costly as counting its changes (bench/webhooks.ts).
+ */
+function sqliteInsertAll(client: Database): (rows: readonly DeliveryRow[]) => DeliveryRow[] {
+  // Compiled at the first insert, not when the store opens (the server's start builds many stores).
+  let insertAll: ((rows: readonly DeliveryRow[]) => DeliveryRow[]) | undefined;
+  return (rows) => {
+    insertAll ??= compileInsertAll(client);
+    return insertAll(rows);
+  };
+}
+
+function compileInsertAll(client: Database): (rows: readonly DeliveryRow[]) => DeliveryRow[] {
+  const insert = client.query(
+    `INSERT INTO webhook_deliveries (id, endpoint_id, target_kind, org_id, event_type, event_key, payload, state,
+       attempts, retry_base, next_attempt_at, last_error, last_status, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+     ON CONFLICT (endpoint_id, event_key) DO NOTHING`,
+  );
+  const transaction = client.transaction((rows: readonly DeliveryRow[]) =>
+    rows.filter(
+      (r) =>
+        insert.run(
+          r.id,
+          r.endpointId,
+          r.targetKind,
+          r.orgId,
+          r.eventType,
+          r.eventKey,
+          r.payload,
+          r.state,
+          r.attempts,
+          r.retryBase,
+          r.nextAttemptAt.getTime(),
+          r.lastError,
+          r.lastStatus,
+          r.createdAt.getTime(),
+          r.updatedAt.getTime(),
+        ).changes === 1,
+    ),
+  );
+  return (rows) => transaction.immediate(rows) as DeliveryRow[];
 }

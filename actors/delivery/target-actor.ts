@@ -30,7 +30,7 @@ import { type BreakerSnapshot, CircuitBreaker } from "../agent/breaker.ts";
 import { DueQueue } from "../webhook/due-queue.ts";
 import { afterFailure, type RetryPolicy } from "../webhook/retry-policy.ts";
 import type { DeliveryJournal } from "./delivery-journal.ts";
-import type { DeliveryRow, DeliveryState, DeliveryStore, TargetKind } from "./delivery-store.ts";
+import type { AttemptLease, DeliveryRow, DeliveryState, DeliveryStore, TargetKind } from "./delivery-store.ts";
 
 /** Deliveries loaded from the ledger at a time; the rest are loaded as the queue drains. */
 export const LOAD_LIMIT = 1000;
@@ -168,8 +168,11 @@ interface Settled {
   incarnation: number;
   delivery: QueuedDelivery;
   ticket: "pass" | "probe";
-  /** "fenced": not sent, the node's lease lapsed before the request left. */
-  state: DeliveryState | "unwritten" | "fenced";
+  /**
+   * "fenced": not sent, the node's lease lapsed before the request left; "superseded": sent, but
+   * its outcome not written, the lease it began under having passed to another node.
+   */
+  state: DeliveryState | "unwritten" | "fenced" | "superseded";
   status: number | null;
   error: string | null;
   latencyMs: number;
@@ -210,6 +213,11 @@ export interface TargetActorDeps {
    * cut off) sends nothing more. Absent (SQLite, one node): always.
    */
   holds?: (targetId: string) => boolean;
+  /**
+   * Several nodes: the lease of the target this node holds now (its epoch), taken when an attempt
+   * starts and written with its outcome, which is then written only under that same lease.
+   */
+  lease?: (targetId: string) => AttemptLease | undefined;
   /**
    * Several nodes: told after each message how many deliveries the actor knows (queued and in
    * flight) and its target row's updated_at, so the node's lease poll can tell it to load what
@@ -423,6 +431,7 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
     } as const;
     // The lease may have lapsed between the pump and now: then the request must not leave.
     if (!holds()) return fenced;
+    const lease = deps.lease?.(targetId);
     const outcome = await link.attempt(delivery, number, startedAt, holds);
     if (outcome.verdict === "fenced") return fenced;
     const at = deps.now();
@@ -449,7 +458,7 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
     const settled = { type: "settled", incarnation, delivery, ticket, status, error, latencyMs } as const;
     try {
       if (disabledReason !== undefined) await link.disable(disabledReason, new Date(at));
-      await deps.journal.record({
+      const written = await deps.journal.record({
         deliveryId: delivery.id,
         attempt: number,
         at: new Date(at),
@@ -459,7 +468,17 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
         error,
         state,
         nextAttemptAt: new Date(nextDueAt),
+        ...(lease === undefined ? {} : { lease }),
       });
+      if (!written) {
+        // Paused or cut off past the lease, and the target taken over: the holder's own attempts
+        // decide the delivery; the request this one made may reach the receiver as a duplicate.
+        log.warn(
+          { delivery_id: delivery.id, attempt: number, status, error, epoch: lease?.epoch },
+          `a ${spec.noun} delivery's outcome was not written: this node lost the lease it was sent under; the receiver may get it again from the node holding it`,
+        );
+        return { ...settled, state: "superseded", nextDueAt };
+      }
     } catch (err) {
       log.error(
         { err, delivery_id: delivery.id },
@@ -477,6 +496,11 @@ export function targetActor(deps: TargetActorDeps, spec: TargetKindSpec, link: T
       // Nothing was sent: no attempt counted, the breaker's ticket handed back, the delivery queued as it was.
       if (mine) state.breaker.release(s.ticket);
       if (!state.queue.has(delivery.id)) state.queue.set(delivery);
+      return;
+    }
+    if (s.state === "superseded") {
+      // Another node delivers it now: nothing queued here, the breaker's ticket handed back.
+      if (mine) state.breaker.release(s.ticket);
       return;
     }
     if (s.status !== null) metrics.latency(delivery, s.latencyMs / 1000);

@@ -107,6 +107,12 @@ export class TargetActors {
         : {
             ...deps,
             holds: (id) => this.keeper?.holds(id) ?? false,
+            lease: (id) => {
+              const epoch = this.keeper?.epochOf(id);
+              return epoch === undefined
+                ? undefined
+                : { kind: spec.targetKind, targetId: id, nodeId: cluster.nodeId, epoch };
+            },
             observe: (id, deliveries, updatedAt) => {
               if (this.targets.has(id)) this.known.set(id, { deliveries, updatedAt });
             },

@@ -41,15 +41,22 @@ async function consensusOf(history: DebateHistory, debateId: string, endSeq: num
 }
 
 /**
- * The outcome a `debate_end` outbox row announces.
+ * The outcome a `debate_end` outbox row announces; `consensusRow`, when the caller has it, is the
+ * debate's last `consensus` event before the end (else the log is read for it).
  *
- * @example const outcome = await outcomeOfEnd(row, history);
+ * @example const outcome = await outcomeOfEnd(row, history, consensusInBatch.get(row.debateId));
  */
-export async function outcomeOfEnd(row: OutboxEvent, history: DebateHistory): Promise<DebateOutcome> {
+export async function outcomeOfEnd(
+  row: OutboxEvent,
+  history: DebateHistory,
+  consensusRow?: Pick<OutboxEvent, "payload">,
+): Promise<DebateOutcome> {
   const end = JSON.parse(row.payload) as Envelope;
   const [debate, consensus] = await Promise.all([
     history.byId(row.debateId),
-    consensusOf(history, row.debateId, row.seq),
+    consensusRow === undefined
+      ? consensusOf(history, row.debateId, row.seq)
+      : (JSON.parse(consensusRow.payload) as Envelope).data,
   ]);
   const data = end.data;
   return {

@@ -88,6 +88,15 @@ export function integrationLink(deps: IntegrationLinkDeps, integrationId: string
   let integration: IntegrationRow | undefined;
   /** OAuth2 secrets newer than the row's (saved or not). */
   let kept: OAuth2Secrets | undefined;
+  /** The row's credentials as opened, with the sealed text they were opened from. */
+  let opened: { sealed: string; secrets: Record<string, unknown> } | undefined;
+
+  /** The row's credentials, opened once for as long as the row keeps them (not on every attempt). */
+  function secretsOf(row: IntegrationRow): Record<string, unknown> {
+    if (opened?.sealed !== row.credentials)
+      opened = { sealed: row.credentials, secrets: deps.integrations.secretsOf(row) };
+    return opened.secrets;
+  }
 
   /**
    * Posts with the integration's connector; never throws. Undefined: nothing was posted, `mayPost`
@@ -100,7 +109,7 @@ export function integrationLink(deps: IntegrationLinkDeps, integrationId: string
   ): Promise<ConnectorDelivery | undefined> {
     let secrets: Record<string, unknown>;
     try {
-      secrets = deps.integrations.secretsOf(row);
+      secrets = secretsOf(row);
     } catch (err) {
       // A credential this server cannot open (its key is not configured): retrying may help once it is.
       return { verdict: "retry", detail: `the credentials cannot be opened: ${(err as Error).name}` };

@@ -42,12 +42,24 @@ export function outcomeFanout(deps: OutcomeFanoutDeps): FanoutSink {
       if (ends.length === 0) return;
       const integrations = await deps.integrations.enabledOf([...new Set(ends.map((r) => r.orgId))]);
       if (integrations.length === 0) return;
+      // A debate's consensus is committed just before its end, so usually comes in the same batch.
+      // A batch holds each debate's outbox rows in seq order, with every earlier one still in the
+      // outbox: the last consensus before the end found here is the debate's last. Without one
+      // here, its event log is read for it.
+      const consensusBefore = (end: OutboxEvent) => {
+        let found: OutboxEvent | undefined;
+        for (const r of rows) {
+          if (r.debateId !== end.debateId || r.type !== "consensus" || r.seq >= end.seq) continue;
+          if (found === undefined || r.seq > found.seq) found = r;
+        }
+        return found;
+      };
       const made: DeliveryRow[] = [];
       const now = new Date(deps.now());
       for (const row of ends) {
         const theirs = integrations.filter((i) => i.orgId === row.orgId);
         if (theirs.length === 0) continue;
-        const outcome = await outcomeOfEnd(row, deps.history);
+        const outcome = await outcomeOfEnd(row, deps.history, consensusBefore(row));
         const payload = JSON.stringify(outcome);
         for (const integration of theirs) {
           made.push(

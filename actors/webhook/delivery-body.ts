@@ -15,7 +15,7 @@
  * @example
  * debateEventBody("dlv-1", "wh-1", { type: "debate_end", debate_id: "d-1", seq: 9, ts, round: null, agent: null, data: {...} })
  */
-import { pythonJsonDumps } from "./python-json.ts";
+import { pythonJsonDumps, pythonJsonString } from "./python-json.ts";
 
 /** The envelope of a debate event as the log stores it (schemas/debate-events.ts). */
 export interface EventEnvelope {
@@ -55,11 +55,23 @@ export function deliveryBody(input: {
  * @example debateEventBody("dlv-1", "wh-1", JSON.parse(row.payload))
  */
 export function debateEventBody(deliveryId: string, webhookId: string, event: EventEnvelope): string {
-  return deliveryBody({
-    deliveryId,
-    webhookId,
-    eventType: event.type,
+  return debateEventBodies(event)(deliveryId, webhookId);
+}
+
+/**
+ * The bodies of the deliveries of one debate event to several endpoints: the event's part (its
+ * type, time and data) is written once, each body differs only in its two ids. The same bytes as
+ * {@link deliveryBody} writes (./delivery-body.test.ts holds them side by side).
+ *
+ * @example const bodyOf = debateEventBodies(event); bodyOf("dlv-1", "wh-1"); bodyOf("dlv-2", "wh-2");
+ */
+export function debateEventBodies(event: EventEnvelope): (deliveryId: string, webhookId: string) => string {
+  // The keys after the two ids, in deliveryBody's order, as pythonJsonDumps writes an object's members.
+  const rest = pythonJsonDumps({
+    event_type: event.type,
     timestamp: event.ts,
     data: { debate_id: event.debate_id, seq: event.seq, round: event.round, agent: event.agent, ...event.data },
-  });
+  }).slice(1);
+  return (deliveryId, webhookId) =>
+    `{"delivery_id": ${pythonJsonString(deliveryId)}, "webhook_id": ${pythonJsonString(webhookId)}, ${rest}`;
 }

@@ -20,7 +20,7 @@ import type { Logger } from "../../runtime/log.ts";
 import type { DebateEventOutbox, OutboxEvent } from "../debate/event-outbox.ts";
 import type { DeliveryStore } from "../delivery/delivery-store.ts";
 import { type QueuedDelivery, queued } from "../delivery/target-actor.ts";
-import { debateEventBody, type EventEnvelope } from "./delivery-body.ts";
+import { debateEventBodies, type EventEnvelope } from "./delivery-body.ts";
 import { type DeliveryRow, type EndpointRow, newDelivery, takes, type WebhookStore } from "./webhook-store.ts";
 
 /** Outbox rows made into deliveries at a time. */
@@ -67,20 +67,14 @@ export function deliveriesOf(
 ): DeliveryRow[] {
   const made: DeliveryRow[] = [];
   for (const row of rows) {
-    let envelope: EventEnvelope | undefined;
+    // Parsed and written once for all the event's endpoints.
+    let bodyOf: ((deliveryId: string, webhookId: string) => string) | undefined;
+    const eventKey = `${row.debateId}:${row.seq}`;
     for (const endpoint of endpoints) {
       if (endpoint.orgId !== row.orgId || !takes(endpoint, row.type)) continue;
-      envelope ??= JSON.parse(row.payload) as EventEnvelope;
-      const event = envelope;
-      made.push(
-        newDelivery(
-          endpoint,
-          row.type,
-          `${row.debateId}:${row.seq}`,
-          (id) => debateEventBody(id, endpoint.id, event),
-          now,
-        ),
-      );
+      bodyOf ??= debateEventBodies(JSON.parse(row.payload) as EventEnvelope);
+      const body = bodyOf;
+      made.push(newDelivery(endpoint, row.type, eventKey, (id) => body(id, endpoint.id), now));
     }
   }
   return made;

@@ -104,6 +104,7 @@ export async function webhooksFeature(
       unsubscribe?.();
       unsubscribeOps?.();
       await actors.stop();
+      journal.stop();
       await journal.flush();
       // Only once every attempt made is written: the node taking a lease over loads what is still open.
       await actors.releaseLeases();

@@ -43,12 +43,27 @@ function pinnedUrl(url: URL, address: string): string {
 }
 
 /** The caller's headers without a Host of its own (in any case): the URL's host is the one sent. */
-const withoutHost = (headers: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== "host"));
+function withoutHost(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(headers)) if (name.toLowerCase() !== "host") out[name] = headers[name] as string;
+  return out;
+}
 
 /** Reads at most `max` bytes of the body as UTF-8 text, cancelling the rest. */
 async function readCapped(response: Response, max: number): Promise<string> {
   if (response.body === null) return "";
+  // A body whose announced length is within the limit is read whole: the connection's framing
+  // ends it there, and one read costs far less than a reader's loop (most receivers answer "ok").
+  // Not a compressed one: its length is the compressed size, and it may inflate far past it.
+  const length = response.headers.get("content-length");
+  if (
+    length !== null &&
+    response.headers.get("content-encoding") === null &&
+    /^\d{1,9}$/.test(length) &&
+    Number(length) <= max
+  ) {
+    return response.text();
+  }
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -164,6 +164,21 @@ function classifyV6(address: ipaddr.IPv6): AddressVerdict {
  * classifyAddress("2002:7f00:1::1") // { allowed: false, class: "loopback", inner: "127.0.0.1", carrier: "6to4", ... }
  */
 export function classifyAddress(address: string): AddressVerdict {
+  // A verdict depends on the address's text alone: every send checks its address again (the
+  // answer may have changed), and parsing it again each time cost more than the check itself.
+  const known = verdicts.get(address);
+  if (known !== undefined) return known;
+  const verdict = judge(address);
+  if (verdicts.size >= VERDICTS_KEPT) verdicts.clear();
+  verdicts.set(address, verdict);
+  return verdict;
+}
+
+/** Verdicts kept, by address text: as many addresses as a server's receivers resolve to, bounded. */
+const VERDICTS_KEPT = 4096;
+const verdicts = new Map<string, AddressVerdict>();
+
+function judge(address: string): AddressVerdict {
   const text = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
     const parsed = ipaddr.IPv4.parse(text);

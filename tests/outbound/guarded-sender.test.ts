@@ -235,6 +235,27 @@ describe("the exchange", () => {
     expect(stalled.body).toBe("y".repeat(1000));
   });
 
+  test("a compressed body is cut to the limit once inflated, whatever length it announces", async () => {
+    // 200 KB of text gzipped to a few hundred bytes: its Content-Length is far under the limit.
+    const inflated = "z".repeat(200_000);
+    const gz = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response(Bun.gzipSync(new TextEncoder().encode(inflated)), {
+          headers: { "content-encoding": "gzip", "content-type": "text/plain" },
+        }),
+    });
+    try {
+      const big = guardedSender({ policy: loose, maxResponseBytes: 1000 });
+      const res = await big(post(`http://127.0.0.1:${gz.port}/gzip`));
+      expect(res.status).toBe(200);
+      expect(res.body).toBe("z".repeat(1000));
+    } finally {
+      gz.stop(true);
+    }
+  });
+
   test("a receiver that does not answer in time: timeout", async () => {
     r.failNext({ kind: "slow", delayMs: 10_000 });
     const started = performance.now();

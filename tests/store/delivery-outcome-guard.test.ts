@@ -3,6 +3,10 @@
  * delivery once DELIVERED stays so. On a PostgreSQL cluster a node whose lease lapsed while an
  * attempt was in flight writes that attempt's outcome late, after the node that took the target
  * over delivered it; the late failure must not put the delivery back in a queue (or dead-letter it).
+ * And on PostgreSQL, an outcome carrying the lease its attempt began under is written only while
+ * that node still holds that lease at that epoch: after another node took the target over, the late
+ * outcome changes nothing, whatever the state (tests/webhook/cluster-e2e.test.ts shows it with two
+ * server processes).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { Writable } from "node:stream";
@@ -10,6 +14,7 @@ import { type DeliveryStore, newTargetDelivery, openDeliveryStore } from "../../
 import { loadConfig } from "../../runtime/config.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { openStore, type Store } from "../../runtime/store/index.ts";
+import { LeaseRepository, leaseTables } from "../../runtime/store/leases.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase, tempDataDir } from "../support/services.ts";
 
 const quiet = createLogger("ERROR", new Writable({ write: (_c, _e, cb) => cb() }));
@@ -21,6 +26,10 @@ afterAll(async () => {
 });
 
 async function ledgerOn(dialect: "sqlite" | "postgres"): Promise<DeliveryStore> {
+  return (await storesOn(dialect)).ledger;
+}
+
+async function storesOn(dialect: "sqlite" | "postgres"): Promise<{ ledger: DeliveryStore; store: Store }> {
   let store: Store;
   if (dialect === "postgres") {
     const db: TempDatabase = await createTempPostgresDatabase();
@@ -36,7 +45,7 @@ async function ledgerOn(dialect: "sqlite" | "postgres"): Promise<DeliveryStore> 
     await ledger.close();
     await store.close();
   });
-  return ledger;
+  return { ledger, store };
 }
 
 const attempt = (deliveryId: string, n: number, state: "DELIVERED" | "RETRYING" | "DEAD_LETTERED", at: Date) => ({
@@ -90,3 +99,55 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     });
   });
 }
+
+describe.skipIf(!pg)("the delivery ledger on a PostgreSQL cluster", () => {
+  test("an outcome is written only under the lease its attempt began under; a late one changes nothing", async () => {
+    const { ledger, store } = await storesOn("postgres");
+    const leases = new LeaseRepository(await store.openRepo(leaseTables, { name: "guard-leases" }));
+    cleanups.push(() => leases.close());
+    const t0 = new Date();
+    const [row] = await ledger.insertDeliveries([
+      newTargetDelivery("webhook", { id: "wh-fenced", orgId: "org-1" }, "debate_end", "d-3:1", () => "{}", t0),
+    ]);
+    const id = row?.id as string;
+    // Node A holds the endpoint's lease (a short one) and writes a first outcome under it.
+    const [a] = await leases.claim("webhook", "node-a", ["wh-fenced"], 200);
+    expect(a?.epoch).toBe(1);
+    const underA = { kind: "webhook" as const, targetId: "wh-fenced", nodeId: "node-a", epoch: 1 };
+    const first = { ...attempt(id, 1, "RETRYING", new Date(t0.getTime() + 1000)), lease: underA };
+    expect([...(await ledger.recordAttempts([first]))]).toEqual([]);
+    // A pauses past its lease; B takes the endpoint over (epoch 2) and records its own attempt 2.
+    await Bun.sleep(300);
+    const [b] = await leases.claim("webhook", "node-b", ["wh-fenced"], 60_000);
+    expect(b?.epoch).toBe(2);
+    const underB = { ...underA, nodeId: "node-b", epoch: 2 };
+    await ledger.recordAttempts([{ ...attempt(id, 2, "RETRYING", new Date(t0.getTime() + 3000)), lease: underB }]);
+    // A resumes: its attempt 2, begun under epoch 1, came back 200. Written, it would mark the
+    // delivery DELIVERED (no DELIVERED guard applies: the holder's state is RETRYING).
+    const late = { ...attempt(id, 2, "DELIVERED", new Date(t0.getTime() + 4000)), lease: underA };
+    expect([...(await ledger.recordAttempts([late]))]).toEqual([id]);
+    // In a batch beside another target's record, only the late one is left out.
+    const [other] = await ledger.insertDeliveries([
+      newTargetDelivery("webhook", { id: "wh-free", orgId: "org-1" }, "debate_end", "d-3:1", () => "{}", t0),
+    ]);
+    const otherId = other?.id as string;
+    const fenced = await ledger.recordAttempts([
+      { ...attempt(id, 3, "DEAD_LETTERED", new Date(t0.getTime() + 5000)), lease: underA },
+      attempt(otherId, 1, "DELIVERED", new Date(t0.getTime() + 5000)),
+    ]);
+    expect([...fenced]).toEqual([id]);
+    const [stored] = await ledger.deliveries("org-1", "wh-fenced", 10);
+    expect([stored?.state, stored?.attempts, stored?.lastStatus]).toEqual(["RETRYING", 2, 503]);
+    // The attempt log is the holders' own: A's attempt 1, B's attempt 2 (not A's late 200).
+    expect(stored?.attemptLog.map((l) => [l.attempt, l.status])).toEqual([
+      [1, 503],
+      [2, 503],
+    ]);
+    const [freeRow] = await ledger.deliveries("org-1", "wh-free", 10);
+    expect(freeRow?.state).toBe("DELIVERED");
+    // B, holding the lease, delivers it.
+    await ledger.recordAttempts([{ ...attempt(id, 3, "DELIVERED", new Date(t0.getTime() + 6000)), lease: underB }]);
+    const [done] = await ledger.deliveries("org-1", "wh-fenced", 10);
+    expect([done?.state, done?.attempts]).toEqual(["DELIVERED", 3]);
+  });
+});
