@@ -3,7 +3,8 @@
  * processes share one PostgreSQL database, each webhook endpoint and each integration is delivered
  * for by the one node holding its lease. Every time here is the database's (`now()`), so the
  * nodes' clocks need not agree; a lease's holder changes only once it has expired, atomically (an
- * upsert whose update applies only to an expired row), and each change adds one to its `epoch`.
+ * upsert whose update applies only to an expired row), and each change adds one to its `epoch`
+ * (a released lease keeps its row, held by no node, so the count never starts again).
  *
  * PostgreSQL only: on SQLite one server holds the store (the server lock), so nothing is leased.
  *
@@ -12,7 +13,7 @@
  * const won = await leases.claim("webhook", nodeId, ["wh_1", "wh_2"], 15_000); // [{ resourceId: "wh_1", epoch: 1 }]
  * const kept = await leases.renew("webhook", nodeId, 15_000);
  */
-import { and, count, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
+import { and, count, eq, gt, inArray, ne, type SQL, sql } from "drizzle-orm";
 import { deliveryLeases as postgresLeases } from "./leases-schema-postgres.ts";
 import { deliveryLeases as sqliteLeases } from "./leases-schema-sqlite.ts";
 import { dialectTables, type Repo } from "./repo.ts";
@@ -31,6 +32,13 @@ export type LeaseKind = "webhook" | "integration";
  * the node's id, renewed with its leases): a node whose row expired is gone.
  */
 const presenceOf = (kind: LeaseKind) => `${kind}.nodes`;
+
+/**
+ * The holder of a released lease: its row stays (expired, held by no node) so that the next claim
+ * counts its epoch on from there. Deleting it would start the next holder again at epoch 1, and an
+ * attempt its old holder began under that epoch would pass the fencing check.
+ */
+const RELEASED = "";
 
 /** A lease this node holds. */
 export interface HeldLease {
@@ -102,7 +110,10 @@ export class LeaseRepository {
     return rows.map((r) => r.nodeId);
   }
 
-  /** Every lease of `kind`, with whether it has expired (and for longer than `ttlMs`). */
+  /**
+   * Every held lease of `kind` (a released one is as free as one never taken), with whether it has
+   * expired (and for longer than `ttlMs`).
+   */
   list(kind: LeaseKind, ttlMs: number): Promise<LeaseView[]> {
     const { leases } = this.repo.tables;
     return this.repo.read((db) =>
@@ -114,7 +125,7 @@ export class LeaseRepository {
           abandoned: sql<boolean>`${leases.expiresAt} <= now() - (${ttlMs}::double precision * interval '1 millisecond')`,
         })
         .from(leases)
-        .where(eq(leases.kind, kind)),
+        .where(and(eq(leases.kind, kind), ne(leases.nodeId, RELEASED))),
     );
   }
 
@@ -159,17 +170,18 @@ export class LeaseRepository {
   async release(kind: LeaseKind, nodeId: string, ids?: readonly string[]): Promise<void> {
     if (ids !== undefined && ids.length === 0) return;
     const { leases } = this.repo.tables;
-    // All: this node's presence goes too (it no longer takes part).
-    const mine = and(
-      inArray(leases.kind, ids === undefined ? [kind, presenceOf(kind)] : [kind]),
-      eq(leases.nodeId, nodeId),
-    );
-    await this.repo.write((db) =>
-      db
-        .delete(leases)
-        .where(ids === undefined ? mine : and(mine, inArray(leases.resourceId, [...ids])))
-        .returning({ resourceId: leases.resourceId }),
-    );
+    const mine = and(eq(leases.kind, kind), eq(leases.nodeId, nodeId));
+    await this.repo.transaction((tx) => [
+      // Expired and held by nobody, its epoch kept (see RELEASED).
+      tx
+        .update(leases)
+        .set({ nodeId: RELEASED, expiresAt: sql`now()` })
+        .where(ids === undefined ? mine : and(mine, inArray(leases.resourceId, [...ids]))),
+      // All: this node's presence goes too (it no longer takes part).
+      ...(ids === undefined
+        ? [tx.delete(leases).where(and(eq(leases.kind, presenceOf(kind)), eq(leases.nodeId, nodeId)))]
+        : []),
+    ]);
   }
 
   /** How many unexpired leases of `kind` each node holds. */

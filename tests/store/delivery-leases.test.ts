@@ -5,7 +5,8 @@
  * - two nodes claiming the same free leases at once: each lease goes to exactly one of them;
  * - an unexpired lease cannot be taken; once expired it can, by one node, its epoch one higher;
  * - its former holder's renewal no longer returns it (so it stops its actor);
- * - a released lease is free at once; presence lists the nodes taking part until theirs expires;
+ * - a released lease is free at once, and its next holder's epoch is one higher (never back to 1);
+ * - presence lists the nodes taking part until theirs expires;
  * - SQLite is refused: one server holds a SQLite store.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -85,7 +86,18 @@ describe.skipIf(!pg)("delivery leases on PostgreSQL", () => {
     await one.claim("integration", "node-1", ["int-1", "int-2"], 60_000);
     expect(await two.claim("integration", "node-2", ["int-1"], 60_000)).toEqual([]);
     await one.release("integration", "node-1", ["int-1"]);
-    expect(await two.claim("integration", "node-2", ["int-1"], 60_000)).toEqual([{ resourceId: "int-1", epoch: 1 }]);
+    expect(await one.list("integration", 60_000)).toEqual([
+      { resourceId: "int-2", nodeId: "node-1", expired: false, abandoned: false },
+    ]);
+    // The epoch counts on from the released holder's: an attempt node-1 began under epoch 1 stays fenced off.
+    expect(await two.claim("integration", "node-2", ["int-1"], 60_000)).toEqual([{ resourceId: "int-1", epoch: 2 }]);
+    await two.release("integration", "node-2", ["int-1"]);
+    expect(await one.claim("integration", "node-1", ["int-1"], 60_000)).toEqual([{ resourceId: "int-1", epoch: 3 }]);
+    expect(await one.renew("integration", "node-1", 60_000)).toEqual(
+      expect.arrayContaining([{ resourceId: "int-1", epoch: 3 }]),
+    );
+    await one.release("integration", "node-1", ["int-1"]);
+    expect(await two.claim("integration", "node-2", ["int-1"], 60_000)).toEqual([{ resourceId: "int-1", epoch: 4 }]);
     // The same id as a webhook endpoint is another lease.
     expect(await two.claim("webhook", "node-2", ["int-2"], 60_000)).toEqual([{ resourceId: "int-2", epoch: 1 }]);
 
