@@ -223,14 +223,21 @@ for (const dialect of ["sqlite", "postgres"] as const) {
 
     test("exit 2 on bad usage or configuration, never echoing a key", async () => {
       const malformed = HEX_B.slice(0, 63);
-      const bad = await keysCli(dep, ["keys", "verify"], `${malformed}`);
+      // Each refused before it reads a record: the processes run side by side.
+      const [bad, none, extra, empty] = await Promise.all([
+        keysCli(dep, ["keys", "verify"], `${malformed}`),
+        keysCli(dep, ["keys"]),
+        keysCli(dep, ["keys", "verify", "extra"]),
+        dialect === "sqlite"
+          ? keysCli({ ...dep, dataDir: `${dep.dataDir}/nothing-here` }, ["keys", "verify"], HEX_B)
+          : undefined,
+      ]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain("ARAGORA_ENCRYPTION_KEY");
       expect(bad.stderr + bad.stdout).not.toContain(malformed);
-      expect((await keysCli(dep, ["keys"])).code).toBe(2);
-      expect((await keysCli(dep, ["keys", "verify", "extra"])).code).toBe(2);
-      if (dialect === "sqlite") {
-        const empty = await keysCli({ ...dep, dataDir: `${dep.dataDir}/nothing-here` }, ["keys", "verify"], HEX_B);
+      expect(none.code).toBe(2);
+      expect(extra.code).toBe(2);
+      if (empty !== undefined) {
         expect(empty.code).toBe(2);
         expect(empty.stderr).toContain("no database");
       }
