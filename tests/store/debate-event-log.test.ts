@@ -26,6 +26,7 @@ import {
   tempDataDir,
 } from "../support/services.ts";
 import { aragora } from "./cli.ts";
+import { rollBackAfter } from "./roll-back.ts";
 
 const quiet = createLogger("ERROR", new Writable({ write: (_c, _e, cb) => cb() }));
 const MIGRATION = "0005_debate_event_chunks";
@@ -106,24 +107,9 @@ async function migrate(dialect: Dialect, command: "apply" | "rollback"): Promise
   return r.stdout;
 }
 
-/**
- * Rolls back the migrations applied after `tag` in this process (they are not what this suite
- * tests, and one `aragora migrate` process each made it one of the slowest), then `tag` itself
- * through `aragora migrate rollback`; that command's output.
- */
+/** Back to before `tag`: the later migrations in-process, `tag`'s own down script through the CLI; its output. */
 async function rollbackThrough(dialect: Dialect, tag: string): Promise<string> {
-  const core = await openStore(loadConfig(dialect.env()), quiet, { migrate: false });
-  try {
-    for (let i = 0; ; i++) {
-      expect(i).toBeLessThan(50);
-      const last = (await core.migrator.status()).filter((m) => m.applied).at(-1)?.tag;
-      expect(last === undefined || last >= tag).toBe(true);
-      if (last === tag) break;
-      expect(await core.migrator.rollback()).toBe(last as string);
-    }
-  } finally {
-    await core.close();
-  }
+  await rollBackAfter(dialect.env(), tag);
   return migrate(dialect, "rollback");
 }
 

@@ -9,11 +9,9 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import postgres from "postgres";
-import { loadConfig } from "../../runtime/config.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { openStore } from "../../runtime/store/index.ts";
 import { createTempPostgresDatabase, postgresAvailable, type TempDatabase, tempDataDir } from "../support/services.ts";
 import { aragora } from "./cli.ts";
+import { rollBackAfter } from "./roll-back.ts";
 
 interface Target {
   env: () => Record<string, string>;
@@ -31,33 +29,13 @@ const DEBATE_COLUMNS = "id, user_id, org_id, question, config, metadata, status,
 /** The migration under test: it adds `debates.workspace_id`, and its down script removes it. */
 const WORKSPACE_MIGRATION = "0013_debates_by_workspace";
 
-/**
- * Rolls back, in this process, every migration applied after `tag` (and `tag` too when
- * `inclusive`): the later migrations are not what this suite tests, and one `aragora migrate`
- * process per migration undone made it the slowest of the store suites.
- */
-async function rollBackPast(env: Record<string, string>, tag: string, inclusive: boolean): Promise<void> {
-  const store = await openStore(loadConfig({ ...env, ARAGORA_LOG_LEVEL: "WARNING" }), createLogger("ERROR"), {
-    migrate: false,
-  });
-  try {
-    for (let i = 0; ; i++) {
-      expect(i).toBeLessThan(40);
-      const last = (await store.migrator.status()).filter((m) => m.applied).at(-1)?.tag;
-      if (last === undefined || last < tag || (last === tag && !inclusive)) return;
-      expect(await store.migrator.rollback()).toBe(last);
-    }
-  } finally {
-    await store.close();
-  }
-}
-
 function scenario(target: Target) {
   test("existing debates get their organisation's default workspace; the down script removes the column", async () => {
     const apply = await aragora(["migrate", "apply"], target.env());
     expect(apply.code).toBe(0);
-    // Back to the schema just before debates had workspaces.
-    await rollBackPast(target.env(), WORKSPACE_MIGRATION, true);
+    // Back to the schema just before debates had workspaces (later migrations undone first).
+    await rollBackAfter(target.env(), WORKSPACE_MIGRATION);
+    expect((await aragora(["migrate", "rollback"], target.env())).stdout).toBe(`rolled back ${WORKSPACE_MIGRATION}\n`);
     expect(await target.workspaces()).toBeNull();
     const { yes, now } = target;
     await target.sql(`INSERT INTO organisations (id, name, created_at) VALUES ('o-acme', 'Acme', ${now})`);
@@ -83,7 +61,7 @@ function scenario(target: Target) {
 
     // Down to before it again, its own down script through `aragora migrate rollback`: the debates
     // stay, without the column.
-    await rollBackPast(target.env(), WORKSPACE_MIGRATION, false);
+    await rollBackAfter(target.env(), WORKSPACE_MIGRATION);
     const down = await aragora(["migrate", "rollback"], target.env());
     expect({ code: down.code, stdout: down.stdout }).toEqual({
       code: 0,
