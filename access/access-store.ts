@@ -342,23 +342,31 @@ export class AccessStore {
    */
   async organisationDirectory(options: { limit: number }): Promise<Array<OrganisationRow & { members: number }>> {
     const { organisations, memberships, users } = this.repo.tables;
-    const [orgs, counts] = await this.repo.read((db) =>
-      Promise.all([
-        db
-          .select()
-          .from(organisations)
-          .orderBy(asc(organisations.createdAt), asc(organisations.id))
-          .limit(options.limit),
-        db
-          .select({ orgId: memberships.orgId, members: sql<number>`count(*)` })
-          .from(memberships)
-          .innerJoin(users, eq(users.id, memberships.userId))
-          .where(isNull(users.deletedAt))
-          .groupBy(memberships.orgId),
-      ]),
-    );
-    const byOrg = new Map(counts.map((c) => [c.orgId, Number(c.members)]));
-    return orgs.map((o) => ({ ...o, members: byOrg.get(o.id) ?? 0 }));
+    return this.repo.read(async (db) => {
+      const orgs = await db
+        .select()
+        .from(organisations)
+        .orderBy(asc(organisations.createdAt), asc(organisations.id))
+        .limit(options.limit);
+      if (orgs.length === 0) return [];
+      // Counted for this page's organisations only, each on its own (GROUP BY), not over every membership.
+      const counts = await db
+        .select({ orgId: memberships.orgId, members: sql<number>`count(*)` })
+        .from(memberships)
+        .innerJoin(users, eq(users.id, memberships.userId))
+        .where(
+          and(
+            isNull(users.deletedAt),
+            inArray(
+              memberships.orgId,
+              orgs.map((o) => o.id),
+            ),
+          ),
+        )
+        .groupBy(memberships.orgId);
+      const byOrg = new Map(counts.map((c) => [c.orgId, Number(c.members)]));
+      return orgs.map((o) => ({ ...o, members: byOrg.get(o.id) ?? 0 }));
+    });
   }
 
   /**

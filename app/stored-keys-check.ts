@@ -1,6 +1,8 @@
 /**
- * What the stored secrets need of the keys, checked at start and after every key reload: every
- * encrypted store (app/encrypted-stores.ts) is scanned for the key ids its sealed values carry.
+ * What the stored secrets need of the keys, checked at start and after every key reload: the
+ * keys report (runtime/security/keys-report.ts, what `aragora keys verify|status` and
+ * `GET /api/admin/keys` answer) is built over every encrypted store (app/encrypted-stores.ts), so
+ * the start-up check and the report never disagree about what cannot be read.
  *
  * - No key configured while sealed values exist: the server would serve requests it cannot answer
  *   and store new secrets unencrypted beside them, so it refuses to start (exit 2) naming
@@ -9,60 +11,40 @@
  *   operator may be mid-rotation, or chose to drop a key), counted in
  *   aragora_encryption_missing_key_checks_total and shown in aragora_encryption_missing_key_ids;
  *   reading such a record answers 503 `encryption_key_missing`.
+ * - Sealed values naming no key (a malformed envelope): a warning with the report's own sentence;
+ *   no key can read them, so they do not refuse the start.
  *
  * @example
- * const usage = await checkStoredKeys({ store, keys, dataDir, log, phase: "start" }); // throws ConfigError to refuse
+ * const missing = await checkStoredKeys({ store, keys, dataDir, log, phase: "start" }); // throws ConfigError to refuse
  */
 import { join } from "node:path";
 import { ConfigError } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
 import { metrics } from "../runtime/metrics.ts";
-import { countByKeyId } from "../runtime/security/encrypted-store.ts";
-import { parseKeyFile } from "../runtime/security/encryption-keys.ts";
+import { type KeyRing, parseKeyFile } from "../runtime/security/encryption-keys.ts";
 import type { KeySource } from "../runtime/security/key-source.ts";
+import { buildKeysReport } from "../runtime/security/keys-report.ts";
 import { DEV_ENCRYPTION_KEY_FILE, readSecretFile } from "../runtime/security/secret-file.ts";
 import type { Store } from "../runtime/store/store.ts";
+import type { KeysStatus } from "../schemas/keys.ts";
 import { closeEncryptedStores, openEncryptedStores } from "./encrypted-stores.ts";
 
-/** What one store holds: records per key id, and plaintext records. */
-export interface StoreKeyUsage {
-  readonly store: string;
-  readonly description: string;
-  /** Sealed values per key id. */
-  readonly byKeyId: ReadonlyMap<string, number>;
-  /** Values stored before encryption (or while none was configured). */
-  readonly plaintext: number;
-}
-
 /**
- * Every encrypted store's values counted per key id (and plaintext): by the database where the
- * store can (a GROUP BY, not a read of every record), else by scanning it in batches.
+ * The keys report over the stored secrets alone (no backups: a backup's key is not needed to
+ * serve), with the encrypted stores opened for it and closed again.
  *
- * @example for (const u of await storedKeyUsage(store)) console.log(u.store, [...u.byKeyId]);
+ * @example const report = await storedSecretsReport(store, keys.current()); // report.problems
  */
-export async function storedKeyUsage(store: Pick<Store, "openRepo">): Promise<StoreKeyUsage[]> {
+export async function storedSecretsReport(
+  store: Pick<Store, "openRepo">,
+  ring: KeyRing | undefined,
+): Promise<KeysStatus> {
   const stores = await openEncryptedStores(store);
   try {
-    const usage: StoreKeyUsage[] = [];
-    for (const s of stores) {
-      const { byKeyId, plaintext } = await countByKeyId(s);
-      usage.push({ store: s.name, description: s.description, byKeyId, plaintext });
-    }
-    return usage;
+    return await buildKeysReport(ring, stores);
   } finally {
     await closeEncryptedStores(stores);
   }
-}
-
-/** "mfa_totp: 3 with key k1, 1 with key k2": what needs the ids in `ids`. */
-function whatNeeds(usage: readonly StoreKeyUsage[], ids: readonly string[]): string {
-  return usage
-    .flatMap((u) =>
-      ids
-        .filter((id) => u.byKeyId.has(id))
-        .map((id) => `${u.store}: ${u.byKeyId.get(id)} record${u.byKeyId.get(id) === 1 ? "" : "s"} with key ${id}`),
-    )
-    .join(", ");
 }
 
 /** The key id of the development key left in the data dir, if any (for a hint; never its key). */
@@ -93,19 +75,29 @@ export interface StoredKeysCheck {
  */
 export async function checkStoredKeys(check: StoredKeysCheck): Promise<string[]> {
   const { keys, log } = check;
-  const usage = await storedKeyUsage(check.store);
-  const needed = [...new Set(usage.flatMap((u) => [...u.byKeyId.keys()]))];
   const ring = keys.current();
-  const missing = needed.filter((id) => !ring?.byId.has(id));
+  const report = await storedSecretsReport(check.store, ring);
+  const missing = [
+    ...new Set(report.stores.flatMap((s) => s.by_key.filter((k) => !k.configured).map((k) => k.key_id))),
+  ];
   metrics.encryptionMissingKeyIds.set(missing.length);
-  const plaintext = usage.reduce((n, u) => n + u.plaintext, 0);
+  const plaintext = report.stores.reduce((n, s) => n + s.plaintext, 0);
   if (ring !== undefined && plaintext > 0 && check.phase === "start") {
     log.info(
-      { plaintext_records: plaintext, stores: usage.filter((u) => u.plaintext > 0).map((u) => u.store) },
+      { plaintext_records: plaintext, stores: report.stores.filter((s) => s.plaintext > 0).map((s) => s.name) },
       `${plaintext} stored secret${plaintext === 1 ? " is" : "s are"} not encrypted yet (stored before a key was configured); they stay readable, and aragora encrypt-existing seals them`,
     );
   }
-  if (missing.length === 0) return [];
+  if (report.ok) return [];
+  // The report's own sentences, as `aragora keys verify` prints them after PROBLEM:.
+  const problems = report.problems.join("; ");
+  if (missing.length === 0) {
+    log.warn(
+      { configured_key_ids: ring?.ids ?? [], problems: report.problems },
+      `Stored secrets that no key can read: ${problems}`,
+    );
+    return [];
+  }
   metrics.encryptionMissingKeyChecks.inc();
   const dev = devKeyIdIn(check.dataDir);
   const hint =
@@ -114,12 +106,12 @@ export async function checkStoredKeys(check: StoredKeysCheck): Promise<string[]>
       : "";
   if (ring === undefined && check.phase === "start") {
     throw new ConfigError([
-      `ARAGORA_ENCRYPTION_KEY: is required: stored secrets are encrypted (${whatNeeds(usage, missing)}) and no key is configured; expected ARAGORA_ENCRYPTION_KEY or ARAGORA_ENCRYPTION_KEY_FILE holding key ${missing.join(", ")}${hint}`,
+      `ARAGORA_ENCRYPTION_KEY: is required: stored secrets are encrypted (${problems}) and no key is configured; expected ARAGORA_ENCRYPTION_KEY or ARAGORA_ENCRYPTION_KEY_FILE holding key ${missing.join(", ")}${hint}`,
     ]);
   }
   log.warn(
-    { missing_key_ids: missing, configured_key_ids: ring?.ids ?? [], needed_by: whatNeeds(usage, missing) },
-    `Key not found: stored secrets need key${missing.length === 1 ? "" : "s"} ${missing.join(", ")}, which ${missing.length === 1 ? "is" : "are"} not configured (${whatNeeds(usage, missing)}); reading them fails until ${missing.length === 1 ? "it is" : "they are"} added to ARAGORA_ENCRYPTION_KEY or the key file, after the active key${hint}`,
+    { missing_key_ids: missing, configured_key_ids: ring?.ids ?? [], problems: report.problems },
+    `Key not found: stored secrets need key${missing.length === 1 ? "" : "s"} ${missing.join(", ")}, which ${missing.length === 1 ? "is" : "are"} not configured (${problems}); reading them fails until ${missing.length === 1 ? "it is" : "they are"} added to ARAGORA_ENCRYPTION_KEY or the key file, after the active key${hint}`,
   );
   return missing;
 }

@@ -152,8 +152,8 @@ export async function openPgPool(
   const postgres = (await import("postgres")).default;
   const connectTimeout = Math.min(o.connectTimeoutS, 5);
   // Startup parameters: every session of the pool has them, including those of a replaced pool.
-  const parameters = sessionParameters(o);
-  const connection = Object.keys(parameters).length === 0 ? {} : { connection: parameters };
+  // The pool's name as application_name, so pg_stat_activity tells which part holds a connection.
+  const connection = { connection: { application_name: applicationName(o.name), ...sessionParameters(o) } };
   return new PgPool(
     () => postgres(url, { max: o.max, connect_timeout: connectTimeout, onnotice: () => {}, ...connection }),
     {
@@ -182,4 +182,14 @@ export function sessionParameters(o: {
       : { idle_in_transaction_session_timeout: Math.trunc(o.idleInTransactionTimeoutMs) }),
     ...(o.readOnly ? { default_transaction_read_only: true } : {}),
   };
+}
+
+/**
+ * The application_name a pool's sessions report (what pg_stat_activity shows): `aragora ` and the
+ * pool's name, within PostgreSQL's 63 bytes.
+ *
+ * @example applicationName("webhook-leases") // "aragora webhook-leases"
+ */
+export function applicationName(pool: string): string {
+  return `aragora ${pool}`.slice(0, 63);
 }

@@ -14,7 +14,7 @@ import type { Logger } from "../log.ts";
 import { migrationsDir } from "./migrations.ts";
 import { type AppliedMigration, createMigrator, MIGRATIONS_TABLE, type MigrationDriver } from "./migrator.ts";
 import { nodeTables, SqlNodeRepository } from "./nodes.ts";
-import { openPgPool, type PgPool, sessionParameters } from "./pg-pool.ts";
+import { applicationName, openPgPool, type PgPool, sessionParameters } from "./pg-pool.ts";
 import {
   type DialectTables,
   driverErrors,
@@ -176,7 +176,7 @@ export async function openPostgresStore(config: Config, log: Logger, opts: Postg
     max: config.dbPoolSize,
     connect_timeout: config.dbPoolTimeoutSeconds,
     onnotice: () => {},
-    ...(readOnly ? { connection: sessionParameters({ readOnly }) } : {}),
+    connection: { application_name: applicationName("store"), ...sessionParameters({ readOnly }) },
   });
   const repoPool = (options: RepoOptions) =>
     openPgPool(url, {

@@ -190,6 +190,22 @@ describe.skipIf(!(await postgresAvailable()))("the directory on PostgreSQL", () 
       [first.organisation.id, 1],
       [other.body.organisation.id, 1],
     ]);
+    // Each organisation counts its own members: two more join the first, one of them is removed.
+    const joined = await userWithRole(pgServer, "member", { DATABASE_URL: db.url });
+    await userWithRole(pgServer, "viewer", { DATABASE_URL: db.url });
+    const removed = await call(pgServer, "DELETE", `/api/org/members/${joined.user.id}`, { token: first.access_token });
+    expect(removed.status).toBe(200);
+    const counted = await call<{ organisations: OrgRow[] }>(pgServer, "GET", "/api/admin/organisations", {
+      headers: OPERATOR_AUTH,
+    });
+    expect(counted.body.organisations.map((o) => [o.id, o.members])).toEqual([
+      [first.organisation.id, 2],
+      [other.body.organisation.id, 1],
+    ]);
+    const firstOnly = await call<{ organisations: OrgRow[] }>(pgServer, "GET", "/api/admin/organisations?limit=1", {
+      headers: OPERATOR_AUTH,
+    });
+    expect(firstOnly.body.organisations.map((o) => [o.id, o.members])).toEqual([[first.organisation.id, 2]]);
     const users = await call<{ users: UserRow[] }>(
       pgServer,
       "GET",

@@ -165,7 +165,7 @@ describe("without a key", () => {
     );
     expect(code).toBe(2);
     expect(stderr).toContain("ARAGORA_ENCRYPTION_KEY: is required: stored secrets are encrypted");
-    expect(stderr).toContain(`mfa_totp: 1 record with key ${devKeyId}`);
+    expect(stderr).toContain(`mfa_totp: 1 record encrypted with key ${devKeyId}, which is not configured`);
     expect(stderr).toContain(`key ${devKeyId} is the development key in ${devKeyPath}`);
     expect(stdout).not.toContain("aragora listening");
   });
@@ -385,7 +385,7 @@ describe("a key file, reloaded while the server runs", () => {
     // The owner's secret needs key 1; the member's broken envelope names a key id nobody has.
     const warned = await server.waitForLog((l) => String(l.msg).startsWith("Key not found: stored secrets need keys"));
     expect([...(warned.missing_key_ids as string[])].sort()).toEqual([id1, "k000000000000"].sort());
-    expect(String(warned.msg)).toContain(`mfa_totp: 1 record with key ${id1}`);
+    expect(String(warned.msg)).toContain(`mfa_totp: 1 record encrypted with key ${id1}, which is not configured`);
     expect(await metricValue(server, "aragora_encryption_missing_key_ids")).toBe(2);
     expect(await metricValue(server, "aragora_encryption_missing_key_checks_total")).toBe(1);
   });

@@ -117,28 +117,28 @@ describe("a finished debate", () => {
       return runCli(["receipt", "verify", join(dir, name), "--public-key", keyFile]);
     };
     const otherId = `${id.slice(0, -1)}${id.endsWith("0") ? "1" : "0"}`;
-    const debateId = await verify("id.json", (d) => {
-      d.receipt.debate_id = otherId;
-    });
+    // Four processes on four files, run side by side.
+    const [debateId, issued, keyId, shifted] = await Promise.all([
+      verify("id.json", (d) => {
+        d.receipt.debate_id = otherId;
+      }),
+      verify("issued.json", (d) => {
+        d.receipt.issued_at = "2020-01-01 00:00";
+      }),
+      verify("key-id.json", (d) => {
+        d.receipt.key_id = "0123456789abcdef";
+      }),
+      // A timestamp that is still well formed: only the signature can tell, and the report says where to look.
+      verify("shifted.json", (d) => {
+        d.receipt.issued_at = new Date(Date.parse(d.receipt.issued_at as string) + 1000).toISOString();
+      }),
+    ]);
     expect(debateId.code).toBe(1);
     expect(debateId.stdout).toContain(`field "debate_id" was altered: the receipt's events belong to ${id}`);
-
-    const issued = await verify("issued.json", (d) => {
-      d.receipt.issued_at = "2020-01-01 00:00";
-    });
     expect(issued.code).toBe(1);
     expect(issued.stdout).toContain('field "issued_at" was altered');
-
-    const keyId = await verify("key-id.json", (d) => {
-      d.receipt.key_id = "0123456789abcdef";
-    });
     expect(keyId.code).toBe(1);
     expect(keyId.stdout).toContain('field "key_id" was altered');
-
-    // A timestamp that is still well formed: only the signature can tell, and the report says where to look.
-    const shifted = await verify("shifted.json", (d) => {
-      d.receipt.issued_at = new Date(Date.parse(d.receipt.issued_at as string) + 1000).toISOString();
-    });
     expect(shifted.code).toBe(1);
     expect(shifted.stdout).toContain("every field matches its digest");
     expect(shifted.stdout).toContain("issued_at");
@@ -173,9 +173,11 @@ describe("a finished debate", () => {
         "deeper than 32 levels",
       ],
     ];
-    for (const [name, body, reason] of cases) {
-      writeFileSync(join(dir, name), body);
-      const out = await runCli(["receipt", "verify", join(dir, name)]);
+    // Each case is its own process on its own file: four at a time, checked in order.
+    for (const [name, body] of cases) writeFileSync(join(dir, name), body);
+    const outs = await sideBySide(cases, 4, ([name]) => runCli(["receipt", "verify", join(dir, name)]));
+    for (const [i, [name, , reason]] of cases.entries()) {
+      const out = outs[i] as Awaited<ReturnType<typeof runCli>>;
       expect({ name, code: out.code }).toEqual({ name, code: 1 });
       expect(out.stdout).toContain("INVALID");
       expect(out.stdout).toContain(reason);
@@ -190,3 +192,14 @@ describe("a finished debate", () => {
     return JSON.stringify(copy);
   }
 });
+
+/** `run` over `items`, at most `limit` at once; the results in `items`' order. */
+async function sideBySide<T, R>(items: readonly T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await run(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

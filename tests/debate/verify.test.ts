@@ -298,14 +298,17 @@ describe("aragora verify on SQLite, beside a running server", () => {
   });
 
   test("exit codes: 2 for bad usage, an unreadable key or a data dir with no database", async () => {
-    const extra = await verify(env, "everything");
+    const empty = tempDir();
+    // Three processes side by side: each refuses before it reads anything.
+    const [extra, key, none] = await Promise.all([
+      verify(env, "everything"),
+      verify(env, "--public-key", join(dataDir, "no-such.pem")),
+      verify({ ARAGORA_DATA_DIR: empty }),
+    ]);
     expect(extra.code).toBe(2);
     expect(extra.stderr).toContain('unexpected argument "everything"');
-    const key = await verify(env, "--public-key", join(dataDir, "no-such.pem"));
     expect(key.code).toBe(2);
     expect(key.stderr).toContain("cannot read a public key");
-    const empty = tempDir();
-    const none = await verify({ ARAGORA_DATA_DIR: empty });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain(`no database at ${join(empty, "core.db")}`);
     // Nothing was created there.

@@ -100,15 +100,21 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     });
 
     test("refused with exit 2: no key (naming ARAGORA_ENCRYPTION_KEY), an unknown store (listing them), no store named", async () => {
-      const noKey = await keysCli(dep, ["encrypt-existing", "--all"]);
+      // Each refused before it reads a record: five processes side by side.
+      const [noKey, unknown, noStore, both, noBatch] = await Promise.all([
+        keysCli(dep, ["encrypt-existing", "--all"]),
+        keysCli(dep, ["encrypt-existing", "--store", "nope"], BA),
+        keysCli(dep, ["encrypt-existing"], BA),
+        keysCli(dep, ["encrypt-existing", "--all", "--store", "mfa_totp"], BA),
+        keysCli(dep, ["encrypt-existing", "--all", "--batch-size", "0"], BA),
+      ]);
       expect(noKey.code).toBe(2);
       expect(noKey.stderr).toContain("ARAGORA_ENCRYPTION_KEY");
-      const unknown = await keysCli(dep, ["encrypt-existing", "--store", "nope"], BA);
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toContain('no store named "nope": the stores are mfa_totp');
-      expect((await keysCli(dep, ["encrypt-existing"], BA)).code).toBe(2);
-      expect((await keysCli(dep, ["encrypt-existing", "--all", "--store", "mfa_totp"], BA)).code).toBe(2);
-      expect((await keysCli(dep, ["encrypt-existing", "--all", "--batch-size", "0"], BA)).code).toBe(2);
+      expect(noStore.code).toBe(2);
+      expect(both.code).toBe(2);
+      expect(noBatch.code).toBe(2);
     });
 
     test("a dry run reads with the old keys, counts what it would write, and changes nothing", async () => {

@@ -223,14 +223,21 @@ for (const dialect of ["sqlite", "postgres"] as const) {
 
     test("exit 2 on bad usage or configuration, never echoing a key", async () => {
       const malformed = HEX_B.slice(0, 63);
-      const bad = await keysCli(dep, ["keys", "verify"], `${malformed}`);
+      // Each refused before it reads a record: the processes run side by side.
+      const [bad, none, extra, empty] = await Promise.all([
+        keysCli(dep, ["keys", "verify"], `${malformed}`),
+        keysCli(dep, ["keys"]),
+        keysCli(dep, ["keys", "verify", "extra"]),
+        dialect === "sqlite"
+          ? keysCli({ ...dep, dataDir: `${dep.dataDir}/nothing-here` }, ["keys", "verify"], HEX_B)
+          : undefined,
+      ]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain("ARAGORA_ENCRYPTION_KEY");
       expect(bad.stderr + bad.stdout).not.toContain(malformed);
-      expect((await keysCli(dep, ["keys"])).code).toBe(2);
-      expect((await keysCli(dep, ["keys", "verify", "extra"])).code).toBe(2);
-      if (dialect === "sqlite") {
-        const empty = await keysCli({ ...dep, dataDir: `${dep.dataDir}/nothing-here` }, ["keys", "verify"], HEX_B);
+      expect(none.code).toBe(2);
+      expect(extra.code).toBe(2);
+      if (empty !== undefined) {
         expect(empty.code).toBe(2);
         expect(empty.stderr).toContain("no database");
       }
@@ -269,6 +276,33 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         .toLowerCase();
       expect(seen.length).toBeGreaterThan(1000);
       for (const hex of [HEX_A, HEX_B]) expect(seen).not.toContain(hex.toLowerCase());
+    });
+
+    test("a sealed value naming no key is reported at start-up as keys status reports it", async () => {
+      const rows = await table.all();
+      const [userId, stored] = [...rows].find(([, v]) => v.includes(`"kid":"${B}"`)) ?? [];
+      if (userId === undefined || stored === undefined) throw new Error("no record on key B");
+      const { kid: _kid, ...envelope } = JSON.parse(stored) as Record<string, unknown>;
+      await server.stop();
+      await table.set(userId, JSON.stringify(envelope));
+      try {
+        const status = await keysCli(dep, ["keys", "status"], `${HEX_B},${HEX_A}`);
+        expect(status.code).toBe(1);
+        const report = JSON.parse(status.stdout) as KeysStatus;
+        expect(report.stores[0]).toMatchObject({ name: "mfa_totp", malformed: 1 });
+        expect(report.problems).toEqual([
+          "mfa_totp: 1 record marked encrypted but naming no key (a malformed envelope); aragora encrypt-existing names it",
+        ]);
+
+        server = await startKeyServer(dep, `${HEX_B},${HEX_A}`);
+        const warned = await server.waitForLog((l) => String(l.msg).startsWith("Stored secrets that no key can read"));
+        expect(warned.problems).toEqual(report.problems);
+        expect(String(warned.msg)).toContain(report.problems[0] as string);
+        // Nothing is missing a key, so nothing is counted as such.
+        expect(warned.missing_key_ids).toBeUndefined();
+      } finally {
+        await table.set(userId, stored);
+      }
     });
   });
 }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { connectionLost, PgDeadlineExceeded, PgPool } from "../../runtime/store/pg-pool.ts";
+import { connectionLost, openPgPool, PgDeadlineExceeded, PgPool } from "../../runtime/store/pg-pool.ts";
 import {
   createTempPostgresDatabase,
   postgresAvailable,
@@ -109,4 +109,20 @@ describe.skipIf(!pg)("PgPool", () => {
       await pool.end(1);
     }
   }, 20_000);
+
+  test("a pool's sessions name it in pg_stat_activity, with its session parameters kept", async () => {
+    const pool = await openPgPool(db.url, { max: 1, connectTimeoutS: 5, name: "webhook-leases", lockTimeoutMs: 1500 });
+    try {
+      const [row] = await pool.run(
+        (sql) => sql<{ app: string; lock: string }[]>`SELECT current_setting('application_name') AS app,
+          current_setting('lock_timeout') AS lock`,
+      );
+      expect(row).toEqual({ app: "aragora webhook-leases", lock: "1500ms" });
+      const seen = await admin<{ app: string }[]>`SELECT application_name AS app FROM pg_stat_activity
+        WHERE datname = ${name()}`;
+      expect(seen.map((r) => r.app)).toEqual(["aragora webhook-leases"]);
+    } finally {
+      await pool.end(1);
+    }
+  });
 });
