@@ -657,7 +657,8 @@ export const VARIABLES: VariableSpec[] = [
   {
     name: "ARAGORA_DB_POOL_SIZE",
     key: "dbPoolSize",
-    description: "PostgreSQL connection pool size",
+    description:
+      "connections of the server's main PostgreSQL pool; the debates' store opens one half that size (at least 2), each other part its own of 1 to 4",
     expected: "a positive integer",
     default: "10",
     parse: positiveInt,
