@@ -67,11 +67,15 @@ describe("first start and the setup token", () => {
         organisation: { name: "Default organisation" },
         workspace: { name: "Default workspace" },
       });
-      expect(claimed.headers.getSetCookie().map((c) => c.split("=")[0])).toEqual([
+      const cookies = claimed.headers.getSetCookie();
+      expect(cookies.map((c) => c.split("=")[0])).toEqual([
         "aragora_access",
         "aragora_refresh",
         "aragora_csrf",
+        "aragora_impersonator_refresh",
       ]);
+      // A new session forgets any operator session an earlier impersonation kept aside in this browser.
+      expect(cookies[3]).toMatch(/^aragora_impersonator_refresh=; .*Max-Age=0/);
       expect(existsSync(join(dataDir, "setup-token"))).toBe(false);
       const me = await call(server, "GET", "/api/auth/me", { token: claimed.body.access_token });
       expect(me.status).toBe(200);
