@@ -15,6 +15,7 @@ import type { Page } from "playwright-core";
 import { totpCode, wrongCode } from "../access/mfa-support.ts";
 import { call, claimOwner, PASSWORD, type Session, startAccessServer, userWithRole } from "../access/support.ts";
 import type { TestServer } from "../support/server.ts";
+import { arrivesAt } from "./support/arrives-at.ts";
 import {
   DESKTOP,
   expectAccessible,
@@ -25,6 +26,8 @@ import {
   type TestBrowser,
   type TestPage,
 } from "./support/browser.ts";
+import { headingIs } from "./support/heading.ts";
+import { signInWithPassword } from "./support/sign-in.ts";
 
 let server: TestServer;
 let browser: TestBrowser;
@@ -40,32 +43,6 @@ afterAll(async () => {
   await browser?.close();
   expect(await server.stop()).toBe(0);
 });
-
-/** The page's path once it is `path` (the client routes without loading a page). */
-async function arrivesAt(page: Page, path: string): Promise<void> {
-  await page.waitForURL((url) => url.pathname === path, { timeout: 15_000 });
-}
-
-/** The page's main heading once it says `text`; else a failure saying what the page shows instead. */
-async function headingIs(page: Page, text: string, level = 1): Promise<void> {
-  try {
-    await page.getByRole("heading", { level, name: text, exact: true }).waitFor({ timeout: 20_000 });
-  } catch (err) {
-    const shown = await page
-      .locator("main")
-      .textContent({ timeout: 1000 })
-      .catch(() => "(no main)");
-    throw new Error(`no heading "${text}" at ${page.url()}; the page shows: ${shown}\n${(err as Error).message}`);
-  }
-}
-
-async function signInWithPassword(page: Page, email: string, password = PASSWORD): Promise<void> {
-  await page.goto(`${server.api}/signin`);
-  await headingIs(page, "Sign in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 /** Paths of the API the page asked since `from` (an index into its request record). */
 function apiPathsSince(tab: TestPage, from: number): string[] {
@@ -129,13 +106,13 @@ describe("an admin turns on two-step verification in the console", () => {
 
   test("signed in with a password only, /admin shows the way to a second factor and asks the admin API nothing", async () => {
     const { page } = tab;
-    await signInWithPassword(page, admin.user.email);
+    await signInWithPassword(page, server, admin.user.email);
     await arrivesAt(page, "/debates");
     const from = tab.record.requests.length;
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin", exact: true }).click();
     await arrivesAt(page, "/admin");
-    await headingIs(page, "Admin");
-    await headingIs(page, "A second factor is needed", 2);
+    await headingIs(page, "Admin", { exact: true });
+    await headingIs(page, "A second factor is needed", { level: 2, exact: true });
     await page.getByText("Your account has no authenticator yet.").waitFor();
     expect(await page.getByRole("table").count()).toBe(0);
     await expectAccessible(page, "admin, MFA required");
@@ -155,8 +132,8 @@ describe("an admin turns on two-step verification in the console", () => {
 
   test("the account page says MFA is off; a wrong password is refused at the password field", async () => {
     const { page } = tab;
-    await headingIs(page, "Account security");
-    await headingIs(page, "Set up an authenticator app", 2);
+    await headingIs(page, "Account security", { exact: true });
+    await headingIs(page, "Set up an authenticator app", { level: 2, exact: true });
     expect(await page.locator(".facts dd").first().textContent()).toBe("off");
     // The header's link to the account is the current page.
     expect(await page.getByRole("link", { name: "Account", exact: true }).getAttribute("aria-current")).toBe("page");
@@ -168,14 +145,14 @@ describe("an admin turns on two-step verification in the console", () => {
     await page.getByRole("button", { name: "Set up", exact: true }).click();
     expect(await fieldError(page, "Your password")).toContain("Password is not this account's password.");
     // Still signed in: a refusal of the password is no lost session.
-    await headingIs(page, "Set up an authenticator app", 2);
+    await headingIs(page, "Set up an authenticator app", { level: 2, exact: true });
   });
 
   test("enrols: the QR code and the key are shown; a wrong code is refused at the code field", async () => {
     const { page } = tab;
     await page.getByLabel("Your password").fill(PASSWORD);
     await page.getByRole("button", { name: "Set up", exact: true }).click();
-    await headingIs(page, "Scan the QR code", 2);
+    await headingIs(page, "Scan the QR code", { level: 2, exact: true });
     // The step's heading takes the focus, so a keyboard or a screen reader starts there.
     expect(await page.evaluate("document.activeElement?.textContent")).toBe("Scan the QR code");
 
@@ -220,7 +197,7 @@ describe("an admin turns on two-step verification in the console", () => {
     const { page } = tab;
     await page.getByLabel("Code from the app").fill(await app.nextCode());
     await page.getByRole("button", { name: "Turn on" }).click();
-    await headingIs(page, "Two-step verification is on", 2);
+    await headingIs(page, "Two-step verification is on", { level: 2, exact: true });
     await page.getByText("Save these recovery codes now.").waitFor();
     firstCodes = (await page.getByRole("list", { name: "Recovery codes" }).getByRole("listitem").allTextContents()).map(
       (c) => c.trim(),
@@ -259,7 +236,7 @@ describe("an admin turns on two-step verification in the console", () => {
     const { page } = tab;
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin", exact: true }).click();
     await arrivesAt(page, "/admin");
-    await headingIs(page, "A second factor is needed", 2);
+    await headingIs(page, "A second factor is needed", { level: 2, exact: true });
     await page.getByText("this session was signed in without a code").waitFor();
     await expectAccessible(page, "admin, MFA on but not in this session");
     await screenshots(page, "admin-mfa-required-enrolled");
@@ -267,15 +244,15 @@ describe("an admin turns on two-step verification in the console", () => {
     await page.getByRole("button", { name: "Sign in again" }).click();
     await arrivesAt(page, "/signin");
     expect(new URL(page.url()).searchParams.get("next")).toBe("/admin");
-    await headingIs(page, "Sign in");
+    await headingIs(page, "Sign in", { exact: true });
     await page.getByLabel("Email").fill(admin.user.email);
     await page.getByLabel("Password").fill(PASSWORD);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await headingIs(page, "Two-step verification");
+    await headingIs(page, "Two-step verification", { exact: true });
     await page.getByLabel("Code").fill(await app.nextCode());
     await page.getByRole("button", { name: "Verify" }).click();
     await arrivesAt(page, "/admin");
-    await headingIs(page, "Admin");
+    await headingIs(page, "Admin", { exact: true });
     await page
       .getByRole("table", { name: "Members of the organisation" })
       .getByRole("cell", { name: admin.user.email })
@@ -294,7 +271,7 @@ describe("an admin turns on two-step verification in the console", () => {
     const { page } = tab;
     await page.getByRole("link", { name: "Account", exact: true }).click();
     await arrivesAt(page, "/account/security");
-    await headingIs(page, "New recovery codes", 2);
+    await headingIs(page, "New recovery codes", { level: 2, exact: true });
     const facts = await page.locator(".facts").textContent();
     expect(facts).toContain("on");
     expect(facts).toContain(`Recovery codes left${firstCodes.length}`);
@@ -315,7 +292,7 @@ describe("an admin turns on two-step verification in the console", () => {
 
     await form.getByLabel("Code from the app").fill(await app.nextCode());
     await page.getByRole("button", { name: "Make new recovery codes" }).click();
-    await headingIs(page, "New recovery codes", 2);
+    await headingIs(page, "New recovery codes", { level: 2, exact: true });
     await page.getByText("The earlier codes no longer work.").waitFor();
     codes = (await page.getByRole("list", { name: "Recovery codes" }).getByRole("listitem").allTextContents()).map(
       (c) => c.trim(),
@@ -323,14 +300,14 @@ describe("an admin turns on two-step verification in the console", () => {
     expect(codes.length).toBe(firstCodes.length);
     expect(codes.filter((c) => firstCodes.includes(c))).toEqual([]);
     await page.getByRole("button", { name: "I have saved them: back to account security" }).click();
-    await headingIs(page, "Turn off two-step verification", 2);
+    await headingIs(page, "Turn off two-step verification", { level: 2, exact: true });
   }, 60_000);
 
   test("a recovery code signs in once; the same code a second time, or an earlier one, is refused", async () => {
     const signInWithRecovery = async (code: string) => {
       const other = await browser.newPage();
-      await signInWithPassword(other.page, admin.user.email);
-      await headingIs(other.page, "Two-step verification");
+      await signInWithPassword(other.page, server, admin.user.email);
+      await headingIs(other.page, "Two-step verification", { exact: true });
       await other.page.getByRole("button", { name: "Use a recovery code instead" }).click();
       await other.page.getByLabel("Recovery code").fill(code);
       await other.page.getByRole("button", { name: "Verify" }).click();
@@ -348,7 +325,7 @@ describe("an admin turns on two-step verification in the console", () => {
   test("turns MFA off with the password and a recovery code; a wrong password is refused at its field", async () => {
     const { page } = tab;
     await page.reload();
-    await headingIs(page, "Turn off two-step verification", 2);
+    await headingIs(page, "Turn off two-step verification", { level: 2, exact: true });
     const form = page.locator("form").filter({ has: page.getByRole("button", { name: "Turn off" }) });
     await form.getByRole("button", { name: "Use a recovery code instead" }).click();
     await form.getByLabel("Your password").fill("not the password");
@@ -360,7 +337,7 @@ describe("an admin turns on two-step verification in the console", () => {
     await form.getByLabel("Your password").fill(PASSWORD);
     await form.getByRole("button", { name: "Turn off" }).click();
     await page.getByRole("status").filter({ hasText: "Two-step verification is off." }).waitFor();
-    await headingIs(page, "Set up an authenticator app", 2);
+    await headingIs(page, "Set up an authenticator app", { level: 2, exact: true });
     expect(await page.locator(".facts dd").first().textContent()).toBe("off");
     await expectAccessible(page, "account security, MFA turned off");
     const status = await call<{ enabled: boolean }>(server, "GET", "/api/auth/mfa/status", {

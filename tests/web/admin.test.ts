@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { enrolMfa, totpCode } from "../access/mfa-support.ts";
-import { call, claimOwner, PASSWORD, type Session, startAccessServer, userWithRole } from "../access/support.ts";
+import { call, claimOwner, type Session, startAccessServer, userWithRole } from "../access/support.ts";
 import { OPERATOR_AUTH, type TestServer } from "../support/server.ts";
+import { arrivesAt } from "./support/arrives-at.ts";
 import {
   expectAccessible,
   openBrowser,
@@ -22,6 +23,9 @@ import {
   type TestBrowser,
   type TestPage,
 } from "./support/browser.ts";
+import { headingIs } from "./support/heading.ts";
+import { signInWithPassword } from "./support/sign-in.ts";
+import { statusesOf } from "./support/statuses.ts";
 
 let server: TestServer;
 let browser: TestBrowser;
@@ -49,42 +53,9 @@ afterAll(async () => {
   expect(await server.stop()).toBe(0);
 });
 
-/** The page's path once it is `path` (the client routes without loading a page). */
-async function arrivesAt(page: Page, path: string): Promise<void> {
-  await page.waitForURL((url) => url.pathname === path, { timeout: 15_000 });
-}
-
-/** The page's main heading once it says `text`; else a failure saying what the page shows instead. */
-async function headingIs(page: Page, text: string): Promise<void> {
-  try {
-    await page.getByRole("heading", { level: 1, name: text }).waitFor({ timeout: 20_000 });
-  } catch (err) {
-    const shown = await page
-      .locator("main")
-      .textContent({ timeout: 1000 })
-      .catch(() => "(no main)");
-    throw new Error(`no heading "${text}" at ${page.url()}; the page shows: ${shown}\n${(err as Error).message}`);
-  }
-}
-
-async function signInWithPassword(page: Page, email: string): Promise<void> {
-  await page.goto(`${server.api}/signin`);
-  await headingIs(page, "Sign in");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
 /** A link of the admin console's own navigation. */
 const adminLink = (page: Page, name: string) =>
   page.getByRole("navigation", { name: "Admin console" }).getByRole("link", { name, exact: true });
-
-/** Statuses the page's own session gets from `paths` (what the page's code would get). */
-async function statusesOf(page: Page, paths: string[]): Promise<number[]> {
-  return (await page.evaluate(
-    `Promise.all(${JSON.stringify(paths)}.map((p) => fetch(p, { credentials: "same-origin" }).then((r) => r.status)))`,
-  )) as number[];
-}
 
 /** A playbook that waits at a gate `approver` must pass, then checks who passed it. */
 const gatePlaybook = (approver: string) => `name: console-gate
@@ -136,7 +107,7 @@ describe("an operator with MFA", () => {
 
   test("signs in with a code and opens /admin: health, nodes and members, no MFA warning", async () => {
     const { page } = tab;
-    await signInWithPassword(page, operator.user.email);
+    await signInWithPassword(page, server, operator.user.email);
     await headingIs(page, "Two-step verification");
     await page.getByLabel("Code").fill(totpCode(operatorSecret, 1));
     await page.getByRole("button", { name: "Verify" }).click();
@@ -384,7 +355,7 @@ describe("who is refused", () => {
   test("an admin whose session skipped MFA gets the way to a second factor, not the pages the API would refuse", async () => {
     const admin = await userWithRole(server, "admin");
     const { page, record } = await browser.newPage();
-    await signInWithPassword(page, admin.user.email);
+    await signInWithPassword(page, server, admin.user.email);
     await arrivesAt(page, "/debates");
     await page.goto(`${server.api}/admin/audit`);
     await headingIs(page, "Audit log");
@@ -409,7 +380,7 @@ describe("who is refused", () => {
   test("a viewer cannot open /admin or its pages, and the API refuses them too", async () => {
     const viewer = await userWithRole(server, "viewer");
     const { page } = await browser.newPage();
-    await signInWithPassword(page, viewer.user.email);
+    await signInWithPassword(page, server, viewer.user.email);
     await arrivesAt(page, "/debates");
     for (const [path, title] of [
       ["/admin", "Admin"],

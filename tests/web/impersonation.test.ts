@@ -20,6 +20,7 @@ import {
   userWithRole,
 } from "../access/support.ts";
 import { OPERATOR_AUTH, type TestServer } from "../support/server.ts";
+import { arrivesAt } from "./support/arrives-at.ts";
 import {
   expectAccessible,
   openBrowser,
@@ -29,6 +30,8 @@ import {
   type TestBrowser,
   type TestPage,
 } from "./support/browser.ts";
+import { headingIs } from "./support/heading.ts";
+import { statusesOf } from "./support/statuses.ts";
 
 const MEMBER_QUESTION = "Should the tabs club meet on Tuesdays?";
 const OPERATOR_QUESTION = "Is the default organisation's own debate private?";
@@ -74,21 +77,6 @@ afterAll(async () => {
   await browser?.close();
   expect(await server.stop()).toBe(0);
 });
-
-async function arrivesAt(page: Page, path: string): Promise<void> {
-  await page.waitForURL((url) => url.pathname === path, { timeout: 15_000 });
-}
-
-async function headingIs(page: Page, text: string): Promise<void> {
-  await page.getByRole("heading", { level: 1, name: text }).waitFor({ timeout: 20_000 });
-}
-
-/** Statuses the page's own session gets from `paths`. */
-async function statusesOf(page: Page, paths: string[]): Promise<number[]> {
-  return (await page.evaluate(
-    `Promise.all(${JSON.stringify(paths)}.map((p) => fetch(p, { credentials: "same-origin" }).then((r) => r.status)))`,
-  )) as number[];
-}
 
 /** Who the page's session is, as GET /api/auth/me tells the page. */
 async function meOf(page: Page): Promise<{ user: { id: string }; impersonated_by?: { user_id: string } }> {
