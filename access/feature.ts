@@ -90,6 +90,7 @@ export async function accessFeature(ctx: FeatureContext): Promise<AccessFeature>
       backoff,
       audit,
       log,
+      authenticator,
     });
     const oauth = await oauthSignIn({
       config,

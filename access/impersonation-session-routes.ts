@@ -22,7 +22,7 @@
  */
 import { type } from "arktype";
 import { Elysia } from "elysia";
-import { ANONYMOUS, type AuditRecorder } from "../runtime/audit.ts";
+import type { AuditRecorder } from "../runtime/audit.ts";
 import { requestOrigin } from "../runtime/http/audit-request.ts";
 import { HttpError } from "../runtime/http/errors.ts";
 import { accessControl, principalOf } from "../runtime/http/permission.ts";
@@ -35,6 +35,7 @@ import { hashSecretToken } from "../runtime/security/secret-token.ts";
 import { ErrorBody } from "../schemas/errors.ts";
 import { lazy } from "../schemas/lazy.ts";
 import type { AccessStore, RefreshTokenRow } from "./access-store.ts";
+import type { AccessAuthenticator } from "./authenticator.ts";
 import {
   ACCESS_COOKIE,
   CSRF_HEADER,
@@ -46,6 +47,7 @@ import {
 } from "./cookies.ts";
 import { ImpersonateBody } from "./impersonation-routes.ts";
 import { impersonationStarter } from "./impersonation-start.ts";
+import { refreshReused } from "./refresh-reuse.ts";
 import { OrganisationBody, SessionResponse, UserBody } from "./schemas.ts";
 import { type sessionAnswer, userBody } from "./session-answer.ts";
 import { ReusedRefreshToken, type Sessions } from "./sessions.ts";
@@ -69,6 +71,8 @@ export interface ImpersonationSessionRoutesDeps {
   answer: ReturnType<typeof sessionAnswer>;
   audit: AuditRecorder;
   log: Logger;
+  /** Forgets a user whose session a reused kept-aside token revoked, so its access tokens stop at once. */
+  authenticator: Pick<AccessAuthenticator, "forgetUser">;
   /** Wall-clock epoch milliseconds; defaults to Date.now. */
   clock?: () => number;
 }
@@ -86,10 +90,10 @@ function noSessionToKeep(rule: string): HttpError {
 /**
  * The console's impersonation routes.
  *
- * @example app.use(impersonationSessionRoutes({ accounts: store, signer, sessions, answer, audit, log }));
+ * @example app.use(impersonationSessionRoutes({ accounts: store, signer, sessions, answer, audit, log, authenticator }));
  */
 export function impersonationSessionRoutes(deps: ImpersonationSessionRoutesDeps) {
-  const { accounts, signer, sessions, answer, audit, log } = deps;
+  const { accounts, signer, sessions, answer, audit, log, authenticator } = deps;
   const clock = deps.clock ?? Date.now;
   const start = impersonationStarter(deps);
 
@@ -183,19 +187,7 @@ export function impersonationSessionRoutes(deps: ImpersonationSessionRoutesDeps)
         } catch (err) {
           if (err instanceof HttpError) metrics.authFailures.inc({ reason: err.code });
           if (err instanceof ReusedRefreshToken) {
-            log.warn(
-              { user_id: err.userId },
-              "a used kept-aside refresh token was presented again: its session is revoked",
-            );
-            await audit.record({
-              action: "auth.refresh_token_reused",
-              outcome: "failure",
-              actor: ANONYMOUS,
-              orgId: err.orgId,
-              target: { type: "session", id: err.sessionId },
-              ...requestOrigin(request),
-              detail: { user_id: err.userId, session_revoked: true },
-            });
+            await refreshReused(err, request, { authenticator, audit, log }, "kept-aside refresh token");
           }
           throw err;
         }

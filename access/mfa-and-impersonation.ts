@@ -17,6 +17,7 @@ import type { TokenSigner } from "../runtime/security/jwt.ts";
 import type { LoginBackoff } from "../runtime/security/login-backoff.ts";
 import type { Store } from "../runtime/store/store.ts";
 import type { AccessStore } from "./access-store.ts";
+import type { AccessAuthenticator } from "./authenticator.ts";
 import { impersonationRoutes } from "./impersonation-routes.ts";
 import { impersonationSessionRoutes } from "./impersonation-session-routes.ts";
 import { SecondFactor } from "./mfa.ts";
@@ -35,6 +36,8 @@ export interface MfaAndImpersonationDeps {
   backoff: LoginBackoff;
   audit: AuditRecorder;
   log: Logger;
+  /** Forgets a user's cached state when a reused refresh token revoked one of their sessions. */
+  authenticator: Pick<AccessAuthenticator, "forgetUser">;
 }
 
 /**
@@ -43,13 +46,13 @@ export interface MfaAndImpersonationDeps {
  * @example const { mfa, routes, close } = await mfaAndImpersonation(deps);
  */
 export async function mfaAndImpersonation(deps: MfaAndImpersonationDeps) {
-  const { accounts, sessions, signer, backoff, audit, log } = deps;
+  const { accounts, sessions, signer, backoff, audit, log, authenticator } = deps;
   const store = await openMfaStore(deps.store, deps.sealer);
   const mfa = new SecondFactor({ store, accounts, sessions, backoff, audit, log });
   const answer = sessionAnswer(accounts);
   const routes = new Elysia({ name: "aragora-mfa-and-impersonation" })
     .use(mfaRoutes({ mfa, accounts, answer }))
     .use(impersonationRoutes({ accounts, signer, audit, log }))
-    .use(impersonationSessionRoutes({ accounts, signer, sessions, answer, audit, log }));
+    .use(impersonationSessionRoutes({ accounts, signer, sessions, answer, audit, log, authenticator }));
   return { mfa, routes, close: () => store.close() };
 }

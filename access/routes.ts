@@ -61,6 +61,7 @@ import { impersonationRefused } from "./impersonation.ts";
 import type { InvitationAcceptance } from "./invitations.ts";
 import type { SecondFactor } from "./mfa.ts";
 import { MfaChallengeResponse } from "./mfa-schemas.ts";
+import { refreshReused } from "./refresh-reuse.ts";
 import {
   ApiKeyIdParams,
   ApiKeyListResponse,
@@ -471,20 +472,7 @@ export function accessRoutes(deps: AccessRoutesDeps) {
           return await answer(rotated, set);
         } catch (err) {
           if (err instanceof HttpError) metrics.authFailures.inc({ reason: err.code });
-          if (err instanceof ReusedRefreshToken) {
-            metrics.authEvents.inc({ event: "refresh_reused" });
-            authenticator.forgetUser(err.userId);
-            log.warn({ user_id: err.userId }, "a used refresh token was presented again: its session is revoked");
-            await audit.record({
-              action: "auth.refresh_token_reused",
-              outcome: "failure",
-              actor: ANONYMOUS,
-              orgId: err.orgId,
-              target: { type: "session", id: err.sessionId },
-              ...requestOrigin(request),
-              detail: { user_id: err.userId, session_revoked: true },
-            });
-          }
+          if (err instanceof ReusedRefreshToken) await refreshReused(err, request, { authenticator, audit, log });
           throw err;
         }
       },
