@@ -18,12 +18,13 @@
  */
 import { ApiError, openStream } from "../../api.ts";
 import { LineSplitter } from "../../ndjson.ts";
+import { Reconnect, type Reconnecting } from "../../reconnect.ts";
 import type { RunEvent } from "./run-model.ts";
 
 export type FollowState =
   | { kind: "connecting" }
   | { kind: "live" }
-  | { kind: "reconnecting"; attempt: number; inMs: number; why: string }
+  | Reconnecting
   | { kind: "ended"; why: "finished" | "paused" }
   | { kind: "failed"; message: string };
 
@@ -35,7 +36,7 @@ export interface FollowHandlers {
   onState: (state: FollowState) => void;
 }
 
-const FIRST_RETRY_MS = 250;
+/** The longest wait between attempts. */
 const MAX_RETRY_MS = 5000;
 /** Three of the server's keep-alive intervals (5 s) without a byte: the connection is dead. */
 const SILENCE_MS = 15_000;
@@ -43,8 +44,7 @@ const SILENCE_MS = 15_000;
 export class RunFollower {
   private abort: AbortController | undefined;
   private stopped = true;
-  private attempt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly reconnect = new Reconnect(MAX_RETRY_MS);
   private silenceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -60,7 +60,7 @@ export class RunFollower {
   /** Close for good (the page is left). */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    this.reconnect.cancel();
     clearTimeout(this.silenceTimer);
     this.abort?.abort();
     this.abort = undefined;
@@ -69,7 +69,7 @@ export class RunFollower {
   /** A fresh connection now, whatever the current one is doing (an action changed the run). */
   restart(): void {
     this.stop();
-    this.attempt = 0;
+    this.reconnect.succeeded();
     this.start();
   }
 
@@ -100,7 +100,7 @@ export class RunFollower {
     if (!current()) return;
     const reader = res.body?.getReader();
     if (!reader) return this.retry("the server sent no stream");
-    this.attempt = 0;
+    this.reconnect.succeeded();
     this.handlers.onState({ kind: "live" });
     const lines = new LineSplitter();
     const parse = (texts: string[]) => texts.map((t) => JSON.parse(t) as RunEvent);
@@ -137,10 +137,6 @@ export class RunFollower {
 
   private retry(why: string): void {
     if (this.stopped) return;
-    this.attempt++;
-    const inMs = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.attempt - 1));
-    this.handlers.onState({ kind: "reconnecting", attempt: this.attempt, inMs, why });
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.connect(), inMs);
+    this.handlers.onState(this.reconnect.schedule(why, () => void this.connect()));
   }
 }

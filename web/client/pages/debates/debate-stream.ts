@@ -17,12 +17,13 @@
  * // later: stream.stop();
  */
 import { ApiError, api } from "../../api.ts";
+import { Reconnect, type Reconnecting } from "../../reconnect.ts";
 import type { DebateEvent } from "./debate-model.ts";
 
 export type StreamState =
   | { kind: "connecting" }
   | { kind: "live" }
-  | { kind: "reconnecting"; attempt: number; inMs: number; why: string }
+  | Reconnecting
   | { kind: "ended" }
   | { kind: "failed"; message: string };
 
@@ -33,7 +34,7 @@ export interface StreamHandlers {
   onState: (state: StreamState) => void;
 }
 
-const FIRST_RETRY_MS = 250;
+/** The longest wait between attempts. */
 const MAX_RETRY_MS = 8000;
 /** After debate_end, how long to wait for the receipt event before closing. */
 const AFTER_END_MS = 10_000;
@@ -41,8 +42,7 @@ const AFTER_END_MS = 10_000;
 export class DebateStream {
   private socket: WebSocket | undefined;
   private stopped = false;
-  private attempt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly reconnect = new Reconnect(MAX_RETRY_MS);
   private silenceTimer: ReturnType<typeof setTimeout> | undefined;
   private endTimer: ReturnType<typeof setTimeout> | undefined;
   private silenceMs = 45_000;
@@ -60,7 +60,7 @@ export class DebateStream {
   /** Close for good (the page is left, or the debate is over). */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    this.reconnect.cancel();
     clearTimeout(this.silenceTimer);
     clearTimeout(this.endTimer);
     const socket = this.socket;
@@ -112,7 +112,7 @@ export class DebateStream {
       return;
     }
     if (msg.type === "subscribed") {
-      this.attempt = 0;
+      this.reconnect.succeeded();
       this.handlers.onState({ kind: "live" });
       return;
     }
@@ -153,10 +153,6 @@ export class DebateStream {
 
   private retry(why: string): void {
     if (this.stopped) return;
-    this.attempt++;
-    const inMs = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.attempt - 1));
-    this.handlers.onState({ kind: "reconnecting", attempt: this.attempt, inMs, why });
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.connect(), inMs);
+    this.handlers.onState(this.reconnect.schedule(why, () => void this.connect()));
   }
 }
