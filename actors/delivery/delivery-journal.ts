@@ -12,7 +12,6 @@
  * state is informative only: PENDING and IN_PROGRESS are both open, loaded again after a crash and
  * sent again with the same delivery id; what a reader sees is an attempt that takes a while.
  *
- *
  * @example
  * const journal = new DeliveryJournal(store, log);
  * journal.markInProgress("dlv-1", new Date());

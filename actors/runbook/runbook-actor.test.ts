@@ -28,19 +28,25 @@ const playbook = () => {
   return loaded.playbook;
 };
 
+/** A service over `journal` on its own actor system; `published` gets every event it publishes. */
+function serviceOver(journal: MemoryJournal, published: RunEvent[]) {
+  const system = new ActorSystem({ metricsIntervalMs: 0 });
+  const service = new RunbookService({
+    system,
+    journal,
+    config: loadConfig({}),
+    dataDir: "/nonexistent",
+    log: createLogger("ERROR"),
+    publish: (e) => published.push(e),
+  });
+  return { system, service };
+}
+
 describe("RunbookActor", () => {
   test("a run whose journal cannot be written resumes after each crash, then is recorded failed after the fourth", async () => {
-    const system = new ActorSystem({ metricsIntervalMs: 0 });
     const journal = new BrokenJournal();
     const events: RunEvent[] = [];
-    const service = new RunbookService({
-      system,
-      journal,
-      config: loadConfig({}),
-      dataDir: "/nonexistent",
-      log: createLogger("ERROR"),
-      publish: (e) => events.push(e),
-    });
+    const { system, service } = serviceOver(journal, events);
     const { runId, done } = await service.start({ playbook: playbook(), params: {}, env: {}, startedBy: "test" });
     const outcome = await done;
     expect(outcome).toEqual({
@@ -53,18 +59,11 @@ describe("RunbookActor", () => {
     expect((await journal.getRun(runId))?.status).toBe("failed");
     await system.shutdown();
   });
+
   test("cancelling a run nobody executes tells its followers it finished (they would wait for an end that never came)", async () => {
-    const system = new ActorSystem({ metricsIntervalMs: 0 });
     const journal = new MemoryJournal();
     const published: RunEvent[] = [];
-    const service = new RunbookService({
-      system,
-      journal,
-      config: loadConfig({}),
-      dataDir: "/nonexistent",
-      log: createLogger("ERROR"),
-      publish: (e) => published.push(e),
-    });
+    const { system, service } = serviceOver(journal, published);
     const source = "name: one\nsteps:\n  - id: wait\n    action: sleep\n    with: { duration: 1ms }\n    timeout: 1s\n";
     const runId = newRunId();
     // Executed by a process on another host whose heartbeat stopped a minute ago: its executor is gone.
